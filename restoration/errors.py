@@ -1,0 +1,21 @@
+"""Exception types of the library.
+
+Each names the thing that went wrong and the fix in its message, so that a failed run's trace tells a
+researcher what to do. They subclass the builtin that a caller would otherwise catch.
+"""
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A weights file is missing or unreadable; the message says which file and where to put it."""
+
+
+class UnknownLayerError(ValueError):
+    """A layer name that the net does not have; the message lists the valid names."""
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read or decoded; the message names the file and the reason."""
+
+
+class DivergenceError(FloatingPointError):
+    """A loss became NaN or infinite; the message names the step, the term and what was kept."""
