@@ -1,0 +1,188 @@
+"""Natural image sets: the embedded default (scikit-image's bundled colour photos) and user folders.
+
+All images here are RGB ``uint8`` arrays of shape ``(H, W, 3)``; batches are float32 RGB in ``[0, 255]`` of
+shape ``(N, S, S, 3)``. Nets take ``net.preprocess(batch)``. Nothing is downloaded: the embedded set is the
+photos that ship inside the scikit-image wheel, and a folder set (e.g. an ImageNet subset) is the thesis scale.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from restoration.errors import ImageReadError
+
+# Colour photographs inside the scikit-image wheel (no pooch download), by loader name. The split is fixed:
+# held-out images never appear in training crops. motorcycle_right is left out (same scene as the left view).
+EMBEDDED_TRAIN = ("astronaut", "coffee", "hubble_deep_field", "immunohistochemistry", "retina",
+                  "stereo_motorcycle")
+EMBEDDED_HELDOUT = ("chelsea", "rocket")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm")
+
+Named = list[tuple[str, np.ndarray]]
+
+
+def _as_rgb_uint8(img: np.ndarray, name: str) -> np.ndarray:
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.ndim != 3 or img.shape[-1] not in (3, 4):
+        raise ImageReadError(f"{name}: expected an RGB image, got an array of shape {img.shape}")
+    img = img[..., :3]
+    if img.dtype != np.uint8:
+        if np.issubdtype(img.dtype, np.floating) and img.max() <= 1.0:
+            img = img * 255.0
+        img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    return img
+
+
+def embedded_images(split: str = "train") -> Named:
+    """The embedded default image set: ``split`` is ``"train"``, ``"heldout"`` or ``"all"``.
+
+    Returns ``[(name, rgb uint8 (H, W, 3)), ...]`` in a fixed order.
+    """
+    import skimage.data
+    names = {"train": EMBEDDED_TRAIN, "heldout": EMBEDDED_HELDOUT,
+             "all": EMBEDDED_TRAIN + EMBEDDED_HELDOUT}.get(split)
+    if names is None:
+        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {split!r}")
+    out = []
+    for name in names:
+        img = getattr(skimage.data, name)()
+        if isinstance(img, tuple):  # stereo_motorcycle -> (left, right, disparity)
+            img = img[0]
+        out.append((name, _as_rgb_uint8(img, name)))
+    return out
+
+
+def center_crop_resize(img: np.ndarray, size: int) -> np.ndarray:
+    """Largest centred square of ``img``, resized to ``size x size`` (anti-aliased); RGB uint8."""
+    from skimage.transform import resize
+    h, w = img.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    sq = img[top:top + s, left:left + s]
+    if s == size:
+        return sq.copy()
+    out = resize(sq, (size, size), order=1, anti_aliasing=s > size, preserve_range=True)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def load_image(path: str | os.PathLike, *, size: int | None = None) -> np.ndarray:
+    """Read one image file as RGB uint8; with ``size``, centre-crop to a square and resize.
+
+    Raises :class:`ImageReadError` naming the file when it is missing or cannot be decoded.
+    """
+    import imageio.v3 as iio
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(f"image file not found: {p.resolve()}")
+    try:
+        img = iio.imread(p)
+    except Exception as e:  # noqa: BLE001 - decoders raise many types; all mean "unreadable"
+        raise ImageReadError(f"cannot read image {p} ({type(e).__name__}: {e}); is it a valid image file? "
+                             f"Supported: {', '.join(IMAGE_SUFFIXES)}") from e
+    if img.ndim == 4:  # animated gif / multipage: first frame
+        img = img[0]
+    img = _as_rgb_uint8(img, str(p))
+    return center_crop_resize(img, size) if size else img
+
+
+def folder_images(path: str | os.PathLike, *, size: int | None = None, limit: int | None = None,
+                  skip_unreadable: bool = False) -> Named:
+    """All images in a folder (sorted by name, non-recursive), e.g. an ImageNet subset at thesis scale.
+
+    An unreadable file raises :class:`ImageReadError` naming it, unless ``skip_unreadable`` (then it is left
+    out with a warning). An empty or missing folder raises ``ValueError``/``ImageReadError`` with the fix.
+    """
+    import warnings
+    d = Path(path)
+    if not d.is_dir():
+        raise ImageReadError(f"image folder not found: {d.resolve()} (set the experiment's image_dir config to "
+                             f"a folder of .jpg/.png images)")
+    files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {d.resolve()}")
+    out = []
+    for f in files:
+        try:
+            out.append((f.stem, load_image(f, size=size)))
+        except ImageReadError as e:
+            if not skip_unreadable:
+                raise
+            warnings.warn(f"skipping {e}")
+    return out
+
+
+def split_named(images: Named, heldout_fraction: float = 0.1, *, seed: int = 0) -> tuple[Named, Named]:
+    """Fixed random train / held-out split of a folder set (same ``seed`` -> same split)."""
+    if not 0 < heldout_fraction < 1:
+        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+    idx = np.random.default_rng(seed).permutation(len(images))
+    n_held = max(1, int(round(len(images) * heldout_fraction)))
+    held = set(idx[:n_held].tolist())
+    return ([im for i, im in enumerate(images) if i not in held], [im for i, im in enumerate(images) if i in held])
+
+
+def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
+                scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """One random ``size x size`` crop, from the image rescaled by a factor drawn from ``scale``; float32."""
+    from skimage.transform import rescale
+    h, w = img.shape[:2]
+    lo, hi = scale
+    f = rng.uniform(lo, hi) if hi > lo else lo
+    f = max(f, size / min(h, w))  # never smaller than the crop
+    src = img
+    if abs(f - 1.0) > 1e-3:
+        src = rescale(img, f, order=1, channel_axis=-1, anti_aliasing=f < 1, preserve_range=True)
+    h, w = src.shape[:2]
+    top = int(rng.integers(0, h - size + 1))
+    left = int(rng.integers(0, w - size + 1))
+    return np.asarray(src[top:top + size, left:left + size], np.float32)
+
+
+def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng: np.random.Generator,
+                 scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """``n`` random crops from randomly chosen images: float32 RGB ``(n, size, size, 3)`` in [0, 255]."""
+    arrays = [im[1] if isinstance(im, tuple) else im for im in images]
+    if not arrays:
+        raise ValueError("random_crops needs at least one image")
+    small = [a.shape[:2] for a in arrays if min(a.shape[:2]) < size and scale[1] <= 1.0]
+    if small and len(small) == len(arrays):
+        raise ValueError(f"crop size {size} exceeds every image ({small[:3]}...); use a smaller crop")
+    picks = rng.integers(0, len(arrays), n)
+    return np.stack([random_crop(arrays[i], size, rng, scale=scale) for i in picks])
+
+
+def fixed_crops(images: Named, size: int, per_image: int = 1) -> Named:
+    """Deterministic evaluation crops: ``per_image`` crops of ``size`` per image.
+
+    ``per_image=1`` is the centred square resized to ``size``; ``k**2`` crops tile a ``k x k`` grid over the
+    centred square resized to ``k*size``. Names are ``"<image>"`` or ``"<image>#<i>"``. float32 RGB in [0, 255].
+    """
+    k = int(round(np.sqrt(per_image)))
+    if k * k != per_image:
+        raise ValueError(f"per_image must be a square number (1, 4, 9, ...), got {per_image}")
+    out = []
+    for name, img in images:
+        sq = center_crop_resize(img, size * k).astype(np.float32)
+        if k == 1:
+            out.append((name, sq))
+            continue
+        for i in range(k):
+            for j in range(k):
+                out.append((f"{name}#{i * k + j}", sq[i * size:(i + 1) * size, j * size:(j + 1) * size]))
+    return out
+
+
+def batches(images: Sequence[np.ndarray] | Named, batch_size: int, crop: int, *, seed: int = 0,
+            scale: tuple[float, float] = (1.0, 1.0)) -> Iterator[np.ndarray]:
+    """Endless iterator of random-crop batches, float32 RGB ``(batch_size, crop, crop, 3)``; seeded."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield random_crops(images, crop, batch_size, rng=rng, scale=scale)
