@@ -131,19 +131,23 @@ def split_named(images: Named, heldout_fraction: float = 0.1, *, seed: int = 0) 
 
 def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
                 scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    """One random ``size x size`` crop, from the image rescaled by a factor drawn from ``scale``; float32."""
-    from skimage.transform import rescale
+    """One random ``size x size`` crop of the image seen at a scale drawn from ``scale``; float32 RGB.
+
+    A scale ``f`` < 1 crops a ``size / f`` square and resizes it to ``size`` (anti-aliased), so the crop
+    covers more of the scene; only that square is resampled, never the whole image.
+    """
+    from skimage.transform import resize
     h, w = img.shape[:2]
     lo, hi = scale
     f = rng.uniform(lo, hi) if hi > lo else lo
-    f = max(f, size / min(h, w))  # never smaller than the crop
-    src = img
-    if abs(f - 1.0) > 1e-3:
-        src = rescale(img, f, order=1, channel_axis=-1, anti_aliasing=f < 1, preserve_range=True)
-    h, w = src.shape[:2]
-    top = int(rng.integers(0, h - size + 1))
-    left = int(rng.integers(0, w - size + 1))
-    return np.asarray(src[top:top + size, left:left + size], np.float32)
+    side = min(int(round(size / f)), h, w)
+    side = max(side, min(size, h, w))
+    top = int(rng.integers(0, h - side + 1))
+    left = int(rng.integers(0, w - side + 1))
+    region = img[top:top + side, left:left + side]
+    if side != size:
+        region = resize(region, (size, size), order=1, anti_aliasing=side > size, preserve_range=True)
+    return np.asarray(region, np.float32)
 
 
 def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng: np.random.Generator,
