@@ -365,8 +365,7 @@ def get_run(run_id: str | int, *, url: str | None = None) -> RunRecord:
     """The run with id ``run_id``; ``KeyError`` naming the database when there is none."""
     recs = _records("WHERE r.run_id = :r", dict(r=str(run_id)), url)
     if not recs:
-        raise KeyError(f"no run {run_id!r} in {url or db_url()}; list runs with "
-                       f"`sqlite3 runs/sacred.sqlite 'SELECT run_id, status FROM run'`")
+        raise KeyError(f"no run {run_id} in {url or db_url()}; list runs with `python -m restoration runs`")
     return recs[0]
 
 

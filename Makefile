@@ -1,0 +1,50 @@
+# deep-restoration. `make report` reproduces what has no run yet (quick profile) and renders out/report.html;
+# `make test` runs the tests. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+ARGS   ?=
+
+.PHONY: install test report report-pdf clean benchmark runs help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make report                 reproduce missing figures (quick) and render out/report.html"
+	@echo "make test                   run the test suite"
+	@echo "make reproduce-figure-N     run figure N (PROFILE=quick|thesis, ARGS='image_dir=...')"
+	@echo "make report-pdf             also render out/report.pdf (needs chromium)"
+	@echo "make benchmark              run the benchmarks in benchmarks/"
+	@echo "make runs                   list runs in the database"
+	@echo "make clean                  remove out/ and caches (keeps runs/ and .venv)"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+reproduce-figure-%: $(STAMP)
+	$(PY) -m experiments fig$(shell printf '%02d' $*) with $(PROFILE) $(ARGS)
+
+report: $(STAMP)
+	$(PY) -m reports --run-missing --out out/report.html
+
+report-pdf: $(STAMP)
+	$(PY) -m reports --run-missing --out out/report.html --pdf
+
+benchmark: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+runs: $(STAMP)
+	$(PY) -m restoration runs
+
+clean:
+	rm -rf out .pytest_cache build *.egg-info
+	find . -name __pycache__ -not -path './.venv/*' -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Sacred experiments, one per thesis result; ``registry.toml`` maps figure ids to modules."""

@@ -1,0 +1,81 @@
+"""User command line: ``python -m restoration <command> ...``.
+
+Commands
+--------
+reconstruct  apply the inversion modules a run trained to any image:
+             ``python -m restoration reconstruct --run RUN_ID --image PATH --out PNG``
+invert       optimisation pre-image (Mahendran & Vedaldi) of one image at one layer:
+             ``python -m restoration invert --net vgg16 --layer conv3_3 --image PATH --recipe mv2016 --out PNG``
+runs         list the runs in the database (id, figure, status, start, duration)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    raise NotImplementedError("reconstruct: being written (restoration.modules)")
+
+
+def _cmd_invert(args: argparse.Namespace) -> int:
+    raise NotImplementedError("invert: being written (restoration.inversion)")
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from restoration import tracking
+    recs = tracking.runs(args.figure, status=args.status)
+    if not recs:
+        print(f"no runs in {tracking.db_url()}")
+        return 0
+    print(f"{'id':>5}  {'figure':8} {'status':11} {'started':19}  {'duration':>9}")
+    for r in recs:
+        start = r.start_time.strftime("%Y-%m-%d %H:%M:%S") if r.start_time else "-"
+        dur = f"{r.duration_s:8.0f}s" if r.duration_s is not None else "-"
+        print(f"{r.id:>5}  {r.experiment:8} {r.status:11} {start:19}  {dur:>9}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m restoration", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("reconstruct", help="apply a run's trained inversion modules to an image")
+    r.add_argument("--run", required=True, help="run id (see `python -m restoration runs`)")
+    r.add_argument("--image", required=True, help="path of the image to reconstruct")
+    r.add_argument("--out", required=True, help="output PNG path")
+    r.add_argument("--size", type=int, default=None,
+                   help="centre-crop and resize the image to SIZE px (default: the run's crop size)")
+    r.set_defaults(func=_cmd_reconstruct)
+
+    i = sub.add_parser("invert", help="optimisation pre-image of an image at a layer")
+    i.add_argument("--net", default="vgg16", choices=["vgg16", "alexnet"])
+    i.add_argument("--weights", default=None,
+                   help="weights: 'hed' (VGG16 default), a .h5/.npy path; AlexNet needs bvlc_alexnet.npy")
+    i.add_argument("--layer", required=True, help="layer name, e.g. conv3_3 or pool5")
+    i.add_argument("--image", required=True, help="path of the image to invert")
+    i.add_argument("--recipe", default="mv2016", help="optimisation recipe (mv2016, mv2015, ...)")
+    i.add_argument("--optimizer", default=None, help="override the recipe's optimiser (adam, momentum, lbfgs)")
+    i.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    i.add_argument("--size", type=int, default=None, help="image size (default: the net's, 224 / 227)")
+    i.add_argument("--out", required=True, help="output PNG path")
+    i.set_defaults(func=_cmd_invert)
+
+    s = sub.add_parser("runs", help="list runs in the database")
+    s.add_argument("--figure", default=None, help="only this experiment, e.g. fig06")
+    s.add_argument("--status", default=None, help="only this status, e.g. COMPLETED")
+    s.set_defaults(func=_cmd_runs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from restoration.errors import (DivergenceError, ImageReadError, UnknownLayerError,
+                                    WeightsNotFoundError)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, KeyError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
