@@ -1,0 +1,54 @@
+"""Command line: ``python -m reports [--run-missing] [--out out/report.html] [--pdf]``.
+
+Exit status: 0 when the HTML (and, with ``--pdf``, the PDF) was written, even if some figures have no
+completed run (their sections say why); 2 when ``--pdf`` was asked for but Chromium is missing or failed
+(the HTML is still written); 1 for a broken registry or database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reports import build as _build
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(_build.DEFAULT_OUT), help="HTML file to write (default: out/report.html)")
+    parser.add_argument("--run-missing", action="store_true",
+                        help="first run `python -m experiments <fig> with quick` for every figure without a "
+                             "completed run (failures are reported in the figure's section)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print the report to <out>.pdf with headless Chromium")
+    parser.add_argument("--registry", default=str(_build.DEFAULT_REGISTRY), help="figure registry (TOML)")
+    parser.add_argument("--no-embed", action="store_true",
+                        help="write images to <out>_files/ next to the HTML instead of embedding them")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds allowed per experiment with --run-missing (default: no limit)")
+    args = parser.parse_args(argv)
+
+    try:
+        out = _build.build(args.out, registry=args.registry, run_missing_figures=args.run_missing,
+                           embed=not args.no_embed, timeout=args.timeout)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    if args.pdf:
+        pdf = Path(out).with_suffix(".pdf")
+        try:
+            _build.write_pdf(out, pdf)
+        except _build.ChromiumNotFoundError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {pdf}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""Build the reproduction report: registry -> latest runs -> Jinja template -> ``out/report.html`` (-> PDF).
+
+The report reads ``experiments/registry.toml`` as data (it never imports an experiment module), asks the run
+source (by default the Sacred database through :mod:`restoration.tracking`) for each figure's latest
+completed run, and renders that run's ``info["report"]`` payload: title, network label, summary, paragraphs,
+figures (PNG artifacts embedded as data URIs, so the HTML is one self-contained file), tables, training
+curves drawn from the run's logged metrics, and provenance (run id, commit, config, start, duration, host).
+A figure without a completed run says why: never run, or the message of its latest failed run.
+
+``python -m reports --run-missing`` first runs ``python -m experiments <fig> with quick`` for every figure
+without a completed run; a failing figure is reported in its section, not fatal.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import json
+import math
+import mimetypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from reports import claims as _claims
+from reports.runs import RunSource, report_payload, summarize_failure
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REGISTRY = REPO / "experiments" / "registry.toml"
+DEFAULT_OUT = REPO / "out" / "report.html"
+TEMPLATE_DIR = REPO / "templates"
+TEMPLATE_NAME = "report.html.j2"
+
+REPORT_TITLE = "Inverting deep image representations"
+REPORT_SUBTITLE = "Reproduction report for the MSc thesis code (frhrdr/deep_restoration), rebuilt in TensorFlow 2 / Keras 3"
+WEIGHTS_NOTE = (
+    "The VGG16 weights used in this reproduction are the convolutional trunk of HED (holistically-nested "
+    "edge detection, Xie & Tu 2015): VGG16 fine-tuned from ImageNet on the BSDS500 edge-detection data set. "
+    "They are not the ImageNet classification weights the thesis used, so reconstructions and numbers from "
+    "VGG16 layers are expected to differ from the thesis; they show the method, not the thesis's exact values."
+)
+
+SUMMARY_LABELS = {
+    "psnr_mean": "PSNR, mean (dB)",
+    "ssim_mean": "SSIM, mean",
+    "mse_mean": "MSE, mean",
+    "nerr_mean": "normalised error, mean",
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Registry
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FigureEntry:
+    id: str
+    module: str
+    title: str
+    section: str
+    order: float
+
+
+def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[FigureEntry]:
+    """Figure entries of the registry, sorted by ``order``; errors name the file, the table and the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"figure registry {path} not found; pass --registry PATH.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"figure registry {path} is not valid TOML: {exc}") from exc
+    entries = []
+    for fig_id, table in data.items():
+        if not isinstance(table, dict):
+            continue
+        missing = [k for k in ("module", "title", "section", "order") if k not in table]
+        if missing:
+            raise ValueError(f"figure registry {path}: table [{fig_id}] lacks {', '.join(missing)}; add them.")
+        entries.append(FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
+                                   float(table["order"])))
+    return sorted(entries, key=lambda e: (e.order, e.id))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Running missing figures
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Attempt:
+    fig_id: str
+    returncode: int
+    output_tail: str
+    seconds: float
+
+
+def run_missing(
+    entries: Sequence[FigureEntry],
+    source: RunSource,
+    *,
+    python: str = sys.executable,
+    cwd: Path = REPO,
+    timeout: float | None = None,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> dict[str, Attempt]:
+    """Run ``python -m experiments <fig> with quick`` for each figure without a completed run."""
+    attempts: dict[str, Attempt] = {}
+    for entry in entries:
+        if source.latest_completed(entry.id) is not None:
+            continue
+        cmd = [python, "-m", "experiments", entry.id, "with", "quick"]
+        log(f"[report] {entry.id}: no completed run; running {' '.join(cmd[1:])} ...")
+        start = _dt.datetime.now()
+        try:
+            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+            code, out = proc.returncode, (proc.stdout or "") + (proc.stderr or "")
+        except subprocess.TimeoutExpired as exc:
+            code = -9
+            out = f"{(exc.stdout or b'')!s}\n{(exc.stderr or b'')!s}\ntimed out after {timeout} s"
+        seconds = (_dt.datetime.now() - start).total_seconds()
+        tail = "\n".join(out.strip().splitlines()[-30:])
+        attempts[entry.id] = Attempt(entry.id, code, tail, seconds)
+        log(f"[report] {entry.id}: {'done' if code == 0 else f'FAILED (exit {code})'} in {seconds:.0f} s")
+    return attempts
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Formatting
+# ----------------------------------------------------------------------------------------------------------
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def format_number(v) -> str:
+    """One number on its own (summaries, provenance)."""
+    if isinstance(v, bool) or not _is_number(v):
+        return "—" if v is None else str(v)
+    if isinstance(v, int):
+        return f"{v:,}".replace(",", "\u2009")
+    return _claims.fmt(v).replace(",", "\u2009")
+
+
+def format_column(values: Sequence) -> tuple[list[str], bool]:
+    """Format one table column with a shared number of decimals; return the strings and 'is numeric'."""
+    present = [v for v in values if v is not None and v != ""]
+    numeric = bool(present) and all(_is_number(v) for v in present)
+    if not numeric:
+        return ["—" if v is None else str(v) for v in values], False
+    finite = [float(v) for v in present if math.isfinite(float(v))]
+    if all(isinstance(v, int) for v in present):
+        return [format_number(v) if v is not None else "—" for v in values], True
+    big = max((abs(v) for v in finite), default=0.0)
+    tiny = min((abs(v) for v in finite if v != 0), default=1.0)
+    scientific = big >= 1e7 or tiny < 1e-4
+
+    def one(v):
+        if v is None or v == "":
+            return "—"
+        f = float(v)
+        if math.isinf(f):
+            return "∞" if f > 0 else "−∞"
+        if math.isnan(f):
+            return "NaN"
+        if scientific:
+            return f"{f:.3e}"
+        decimals = 0 if big == 0 else max(0, min(4, 3 - math.floor(math.log10(big))))
+        return f"{f:,.{decimals}f}".replace(",", "\u2009")
+
+    return [one(v) for v in values], True
+
+
+def format_duration(seconds) -> str:
+    if not _is_number(seconds):
+        return "—"
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+
+def format_time(t) -> str:
+    if t is None:
+        return "—"
+    if isinstance(t, _dt.datetime):
+        return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if t.tzinfo is None else "")
+    return str(t)
+
+
+def data_uri(content: bytes, filename: str) -> str:
+    mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def _git_commit(cwd: Path = REPO) -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (head + (" (uncommitted changes)" if dirty else "")) if head else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The report model
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Counter:
+    figure: int = 0
+    table: int = 0
+
+    def next_figure(self) -> int:
+        self.figure += 1
+        return self.figure
+
+    def next_table(self) -> int:
+        self.table += 1
+        return self.table
+
+
+@dataclass
+class FigureSection:
+    entry: FigureEntry
+    number: str
+    anchor: str
+    status: str                          # "complete", "failed", "missing"
+    title: str
+    net: str | None = None
+    hed: bool = False
+    summary: list[tuple[str, str]] = field(default_factory=list)
+    paragraphs: list[str] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+    curves: dict | None = None
+    provenance: dict | None = None
+    failure: dict | None = None          # {"headline", "trace", "run": provenance or None}
+    later_failure: dict | None = None    # a failed run newer than the completed one shown
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    number: int
+    name: str
+    anchor: str
+    figures: list[FigureSection]
+    claims: list[_claims.Verdict]
+
+
+def _provenance(record) -> dict:
+    config = getattr(record, "config", None) or {}
+    try:
+        config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        config_text = str(config)
+    profile = config.get("profile") if isinstance(config, dict) else None
+    return {
+        "run_id": str(getattr(record, "id", "—")),
+        "experiment": getattr(record, "experiment", None),
+        "status": getattr(record, "status", None),
+        "commit": getattr(record, "commit", None) or "—",
+        "host": getattr(record, "host", None) or "—",
+        "start": format_time(getattr(record, "start_time", None)),
+        "duration": format_duration(getattr(record, "duration_s", None)),
+        "profile": profile,
+        "seed": config.get("seed") if isinstance(config, dict) else None,
+        "config": config_text,
+    }
+
+
+def _is_hed(label: str | None, record) -> bool:
+    text = (label or "").lower()
+    if "hed" in text:
+        return True
+    config = getattr(record, "config", None) or {}
+    return isinstance(config, dict) and str(config.get("weights", "")).lower() == "hed"
+
+
+def _artifact(record, name: str, fig_id: str, assets: Path | None) -> str | None:
+    try:
+        content = record.artifact(name)
+    except Exception:
+        return None
+    if content is None:
+        return None
+    if assets is None:
+        return data_uri(content, name)
+    assets.mkdir(parents=True, exist_ok=True)
+    target = assets / f"{fig_id}_{Path(name).name}"
+    target.write_bytes(content)
+    return f"{assets.name}/{target.name}"
+
+
+def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[str]]:
+    try:
+        series = record.metrics() or {}
+    except Exception:
+        return None, []
+    series = {k: v for k, v in series.items() if v is not None and len(v[0]) > 0}
+    if not series:
+        return None, []
+    from restoration import plots  # matplotlib only when there is something to draw
+
+    names = sorted(series)[:12]
+    fig = plots.loss_curves({k: series[k] for k in names})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    content = buf.getvalue()
+    if assets is None:
+        return data_uri(content, "curves.png"), names
+    assets.mkdir(parents=True, exist_ok=True)
+    target = assets / f"{fig_id}_curves.png"
+    target.write_bytes(content)
+    return f"{assets.name}/{target.name}", names
+
+
+def _start(record):
+    t = getattr(record, "start_time", None)
+    return t if isinstance(t, _dt.datetime) else None
+
+
+def figure_section(
+    entry: FigureEntry,
+    number: str,
+    source: RunSource,
+    counter: Counter,
+    *,
+    attempt: Attempt | None = None,
+    assets: Path | None = None,
+) -> tuple[FigureSection, dict | None]:
+    """Build one figure's section; also return its summary dict (for claims) or None."""
+    sec = FigureSection(entry=entry, number=number, anchor=entry.id, status="missing", title=entry.title)
+    record = source.latest_completed(entry.id)
+    failed = source.latest_failed(entry.id)
+
+    if record is None:
+        if failed is not None:
+            failure = summarize_failure(source.fail_trace(failed))
+            sec.status = "failed"
+            sec.failure = {"headline": failure.headline, "trace": source.fail_trace(failed),
+                           "run": _provenance(failed)}
+            sec.net = (report_payload(failed) or {}).get("net")
+        elif attempt is not None and attempt.returncode != 0:
+            sec.status = "failed"
+            failure = summarize_failure(attempt.output_tail)
+            sec.failure = {"headline": failure.headline + " (the run did not reach the database)",
+                           "trace": attempt.output_tail, "run": None}
+        return sec, None
+
+    sec.status = "complete"
+    sec.provenance = _provenance(record)
+    payload = report_payload(record) or {}
+    if not payload:
+        sec.notes.append("This run stored no report payload (tracking.set_report); only its provenance and "
+                         "logged metrics are shown.")
+    sec.title = payload.get("title") or entry.title
+    sec.net = payload.get("net")
+    sec.hed = _is_hed(sec.net, record)
+
+    summary = payload.get("summary") or {}
+    if isinstance(summary, dict):
+        sec.summary = [(SUMMARY_LABELS.get(k, k.replace("_", " ")), format_number(v)) for k, v in summary.items()]
+    sec.paragraphs = [str(p) for p in payload.get("paragraphs") or []]
+
+    for fig in payload.get("figures") or []:
+        name = fig.get("artifact", "") if isinstance(fig, dict) else str(fig)
+        caption = fig.get("caption", "") if isinstance(fig, dict) else ""
+        src = _artifact(record, name, entry.id, assets)
+        sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": name, "caption": caption,
+                            "missing": src is None})
+
+    for tab in payload.get("tables") or []:
+        columns = [str(c) for c in tab.get("columns") or []]
+        rows = [list(r) for r in tab.get("rows") or []]
+        width = max([len(columns)] + [len(r) for r in rows]) if (columns or rows) else 0
+        rows = [r + [None] * (width - len(r)) for r in rows]
+        formatted_cols, numeric = [], []
+        for j in range(width):
+            strings, is_num = format_column([r[j] for r in rows])
+            formatted_cols.append(strings)
+            numeric.append(is_num)
+        body = [[formatted_cols[j][i] for j in range(width)] for i in range(len(rows))]
+        sec.tables.append({"number": counter.next_table(), "title": tab.get("title", ""), "columns": columns,
+                           "rows": body, "numeric": numeric})
+
+    src, names = _curves(record, entry.id, assets)
+    if src:
+        sec.curves = {"number": counter.next_figure(), "src": src,
+                      "caption": "Logged metrics of run " + sec.provenance["run_id"] + ": "
+                                 + ", ".join(names) + " against step (faint: raw; solid: moving average "
+                                 "for long series)."}
+
+    if failed is not None and _start(failed) and _start(record) and _start(failed) > _start(record):
+        f = summarize_failure(source.fail_trace(failed))
+        sec.later_failure = {"run_id": str(getattr(failed, "id", "?")), "start": format_time(_start(failed)),
+                             "headline": f.headline}
+    return sec, summary if isinstance(summary, dict) else None
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str
+    generated: str
+    code_commit: str
+    database: str
+    weights_note: str
+    sections: list[Section]
+    overview: list[dict]
+
+
+def collect(
+    entries: Sequence[FigureEntry],
+    source: RunSource,
+    *,
+    attempts: dict[str, Attempt] | None = None,
+    assets: Path | None = None,
+    database: str = "",
+) -> Report:
+    """Assemble the report model: sections in registry order, figures numbered, claims judged."""
+    attempts = attempts or {}
+    counter = Counter()
+    by_section: dict[str, list[FigureEntry]] = {}
+    for e in entries:
+        by_section.setdefault(e.section, []).append(e)
+
+    sections, summaries, overview = [], {}, []
+    for s_no, (name, members) in enumerate(by_section.items(), start=1):
+        figs = []
+        for f_no, entry in enumerate(members, start=1):
+            sec, summary = figure_section(entry, f"{s_no}.{f_no}", source, counter,
+                                          attempt=attempts.get(entry.id), assets=assets)
+            figs.append(sec)
+            summaries[entry.id] = summary
+            overview.append({
+                "number": sec.number, "anchor": sec.anchor, "id": entry.id, "title": sec.title,
+                "status": sec.status,
+                "detail": (sec.failure or {}).get("headline", "") if sec.status == "failed" else
+                ("no run yet" if sec.status == "missing" else
+                 "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—"),
+                "run": (sec.provenance or {}).get("run_id", ""),
+                "duration": (sec.provenance or {}).get("duration", ""),
+            })
+        sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
+                                figs, []))
+    for section in sections:
+        section.claims = _claims.claims_for_section(section.name, summaries)
+
+    return Report(
+        title=REPORT_TITLE,
+        subtitle=REPORT_SUBTITLE,
+        generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        code_commit=_git_commit(),
+        database=database,
+        weights_note=WEIGHTS_NOTE,
+        sections=sections,
+        overview=overview,
+    )
+
+
+def render_html(report: Report, template_dir: Path = TEMPLATE_DIR) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    css_path = template_dir / "report.css"
+    css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
+    return env.get_template(TEMPLATE_NAME).render(report=report, css=css)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# PDF
+# ----------------------------------------------------------------------------------------------------------
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_INSTALL_HINT = (
+    "PDF output needs headless Chromium, which was not found on PATH (looked for: "
+    + ", ".join(CHROMIUM_NAMES) + "; or set $CHROMIUM). Install it with\n"
+    "    sudo apt-get install chromium        (Debian/Ubuntu)\n"
+    "then rerun with --pdf. The HTML report was written regardless."
+)
+
+
+class ChromiumNotFoundError(FileNotFoundError):
+    """No headless Chromium to print the PDF with; the message says how to install it."""
+
+
+def find_chromium() -> str | None:
+    env = os.environ.get("CHROMIUM")
+    if env and shutil.which(env):
+        return shutil.which(env)
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def chromium_command(chromium: str, html_path: Path, *, user_data_dir: str, pdf: Path | None = None,
+                     screenshot: Path | None = None, window: tuple[int, int] = (1100, 1600)) -> list[str]:
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--hide-scrollbars", f"--user-data-dir={user_data_dir}"]
+    if pdf is not None:
+        cmd += ["--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={pdf}"]
+    if screenshot is not None:
+        cmd += [f"--screenshot={screenshot}", f"--window-size={window[0]},{window[1]}"]
+    return cmd + [html_path.resolve().as_uri()]
+
+
+def _run_chromium(html_path: Path, **kwargs) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        raise ChromiumNotFoundError(CHROMIUM_INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
+        cmd = chromium_command(chromium, html_path, user_data_dir=profile, **kwargs)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    target = kwargs.get("pdf") or kwargs.get("screenshot")
+    if proc.returncode != 0 or not Path(target).exists():
+        raise RuntimeError(f"Chromium could not render {html_path} to {target} (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-800:]}")
+
+
+def write_pdf(html_path: Path, pdf_path: Path) -> Path:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium (raises ChromiumNotFoundError)."""
+    pdf_path = Path(pdf_path)
+    if pdf_path.exists():
+        pdf_path.unlink()
+    _run_chromium(Path(html_path), pdf=pdf_path.resolve())
+    return pdf_path
+
+
+def write_screenshot(html_path: Path, png_path: Path, *, window: tuple[int, int] = (1100, 1600)) -> Path:
+    """Render ``html_path`` to a PNG screenshot with headless Chromium (for eyeballing the layout)."""
+    png_path = Path(png_path)
+    if png_path.exists():
+        png_path.unlink()
+    _run_chromium(Path(html_path), screenshot=png_path.resolve(), window=window)
+    return png_path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------------------
+
+def build(
+    out: str | Path = DEFAULT_OUT,
+    *,
+    registry: str | Path = DEFAULT_REGISTRY,
+    source: RunSource | None = None,
+    run_missing_figures: bool = False,
+    embed: bool = True,
+    timeout: float | None = None,
+) -> Path:
+    """Write the HTML report to ``out`` and return its path (see the module docstring)."""
+    entries = load_registry(registry)
+    database = ""
+    if source is None:
+        from reports.runs import TrackingSource
+
+        source = TrackingSource()
+        try:
+            database = source.tracking.db_url()
+        except Exception:
+            database = ""
+    attempts = run_missing(entries, source, timeout=timeout) if run_missing_figures else {}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    assets = None if embed else out.parent / (out.stem + "_files")
+    report = collect(entries, source, attempts=attempts, assets=assets, database=database)
+    out.write_text(render_html(report), encoding="utf-8")
+    return out
+
+
+__all__ = [
+    "FigureEntry", "load_registry", "run_missing", "collect", "render_html", "build", "write_pdf",
+    "write_screenshot", "find_chromium", "ChromiumNotFoundError", "CHROMIUM_INSTALL_HINT", "format_column",
+    "format_number", "WEIGHTS_NOTE",
+]

@@ -1,0 +1,125 @@
+"""Where the report gets its runs: the latest completed and latest failed run of each figure.
+
+:class:`TrackingSource` reads them through :mod:`restoration.tracking` (the Sacred database). Anything
+with the same three methods can stand in for it (tests use a dict-backed fake), so the builder does not care
+where runs are stored.
+
+Failed runs come from ``tracking.runs(name, status="FAILED")`` (newest first) and their traceback from
+``RunRecord.fail_trace``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class RunSource(Protocol):
+    """What the builder needs from a run store."""
+
+    def latest_completed(self, fig_id: str) -> Any | None: ...
+
+    def latest_failed(self, fig_id: str) -> Any | None: ...
+
+    def fail_trace(self, record: Any) -> str: ...
+
+
+class TrackingSource:
+    """Runs from the Sacred database through :mod:`restoration.tracking`."""
+
+    def __init__(self):
+        from restoration import tracking  # imported late: it pulls in Sacred
+
+        self.tracking = tracking
+
+    def latest_completed(self, fig_id: str):
+        return self.tracking.latest_completed_run(fig_id)
+
+    def latest_failed(self, fig_id: str):
+        recs = self.tracking.runs(fig_id, status="FAILED")
+        return recs[0] if recs else None
+
+    def fail_trace(self, record) -> str:
+        trace = getattr(record, "fail_trace", None)
+        if isinstance(trace, (list, tuple)):
+            trace = "\n".join(str(t) for t in trace)
+        return trace or ""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading a run record
+# ----------------------------------------------------------------------------------------------------------
+
+def unflatten(info: dict) -> dict:
+    """Undo Sacred's SQL ``flatten`` (``{"report.summary.psnr": 1}`` -> nested dicts); leaves nested as is."""
+    if not isinstance(info, dict):
+        return {}
+    out: dict = {}
+    for key, value in info.items():
+        parts = str(key).split(".") if isinstance(key, str) and "." in key else [key]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def report_payload(record) -> dict | None:
+    """The ``info["report"]`` payload of a run, or None when the run stored none."""
+    info = getattr(record, "info", None) or {}
+    if isinstance(info, str):
+        try:
+            info = json.loads(info)
+        except ValueError:
+            return None
+    payload = info.get("report") if isinstance(info, dict) else None
+    if payload is None:
+        payload = unflatten(info).get("report")
+    return payload if isinstance(payload, dict) else None
+
+
+_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\w*)(?::\s?(?P<msg>.*))?$")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a run failed: exception type, its message, and a one-line reader-facing summary."""
+
+    exc_type: str
+    message: str
+    headline: str
+
+
+def summarize_failure(trace: str) -> Failure:
+    """Pick the final exception out of a traceback and say what the run needs.
+
+    A missing-weights error (``WeightsNotFoundError`` or a message about weights) becomes
+    "needs AlexNet weights: <message>" (the net is read from the message), anything else
+    "failed with <Type>: <message>".
+    """
+    lines = [ln.rstrip() for ln in (trace or "").splitlines()]
+    exc_type, message = "", ""
+    for i in range(len(lines) - 1, -1, -1):
+        m = _EXC_LINE.match(lines[i].strip())
+        if m and not lines[i].startswith(" "):
+            exc_type = m.group("type").rsplit(".", 1)[-1]
+            rest = [m.group("msg") or ""] + [ln.strip() for ln in lines[i + 1:] if ln.strip()]
+            message = " ".join(p for p in rest if p).strip()
+            break
+    if not exc_type:
+        tail = [ln.strip() for ln in lines if ln.strip()]
+        message = tail[-1] if tail else "the run failed without a traceback"
+        exc_type = "Error"
+    low = (exc_type + " " + message).lower()
+    if exc_type == "WeightsNotFoundError" or ("weights" in low and ("not found" in low or "no such file" in low
+                                                                   or "missing" in low)):
+        net = "AlexNet" if "alexnet" in low else "VGG16" if "vgg" in low else ""
+        headline = f"needs {net + ' ' if net else ''}weights: {message}"
+    else:
+        headline = f"failed with {exc_type}: {message}"
+    return Failure(exc_type=exc_type, message=message, headline=headline)
