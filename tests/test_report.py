@@ -1,0 +1,232 @@
+"""The report builder end to end on a throw-away Sacred database.
+
+Tiny fake experiments run through ``tracking.make_experiment`` with ``RESTORATION_RUNS_DIR`` pointing at
+``tmp_path``: two completed ones (fig05, fig06) that store a report payload, a PNG artifact and metrics, one
+that fails for want of AlexNet weights (fig01), and one registry entry that was never run (fig02).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+from reports import __main__ as cli
+from reports import build, claims
+from reports.runs import summarize_failure
+
+REGISTRY = """
+[fig01]
+module = "experiments.fig01_alexnet_mv_inversion"
+title = "Fig. 1: AlexNet pre-images from every layer (Mahendran & Vedaldi)"
+section = "Optimisation inversion"
+order = 1
+
+[fig02]
+module = "experiments.fig02_vgg16_mv_inversion"
+title = "Fig. 2: VGG16 pre-images from every block (Mahendran & Vedaldi)"
+section = "Optimisation inversion"
+order = 2
+
+[fig05]
+module = "experiments.fig05_vgg16_pool1_end_to_end"
+title = "Fig. 5: end to end"
+section = "Trained inversion"
+order = 5
+
+[fig06]
+module = "experiments.fig06_vgg16_pool1_stacked"
+title = "Fig. 6: stacked"
+section = "Trained inversion"
+order = 6
+"""
+
+HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector, fine-tuned from ImageNet VGG16) - not the "
+             "ImageNet classification weights")
+WEIGHTS_MESSAGE = "AlexNet weights file bvlc_alexnet.npy not found in /nowhere/weights; put it there"
+BETTER = {"psnr_mean": 20.25, "ssim_mean": 0.625, "mse_mean": 1000.5, "nerr_mean": 0.0825}
+WORSE = {"psnr_mean": 18.5, "ssim_mean": 0.5, "mse_mean": 1300.25, "nerr_mean": 0.1125}
+
+
+def _fake_experiment(name: str, summary: dict | None, *, fail: str | None = None):
+    from restoration import plots, tracking
+    from restoration.errors import WeightsNotFoundError
+
+    ex = tracking.make_experiment(name)
+    ex.add_config(seed=7, profile="quick", weights="hed")
+
+    @ex.main
+    def main(_run):
+        if fail:
+            raise WeightsNotFoundError(fail)
+        rng = np.random.default_rng(0)
+        ims = rng.uniform(0, 255, (1, 8, 8, 3))
+        tracking.add_figure(_run, plots.error_map_rows(ims, ims + rng.normal(0, 9, ims.shape)), f"{name}_rows.png")
+        log = tracking.metric_logger(_run)
+        for step in range(5):
+            log("train/loss", 10.0 / (step + 1), step)
+        tracking.set_report(_run, {
+            "title": f"{name}: VGG16 pool1 inversion",
+            "net": HED_LABEL,
+            "summary": summary,
+            "paragraphs": [f"Paragraph of {name} with <markup>."],
+            "figures": [{"artifact": f"{name}_rows.png", "caption": f"Reconstructions of {name}."},
+                        {"artifact": "never_saved.png", "caption": "A figure whose artifact is missing."}],
+            "tables": [{"title": f"Per-image scores of {name}", "columns": ["image", "PSNR (dB)", "SSIM"],
+                        "rows": [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]]}],
+        })
+        return 0.5
+
+    return ex
+
+
+def _populate(runs_dir, monkeypatch, fig05: dict, fig06: dict):
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(runs_dir))
+    monkeypatch.delenv("SACRED_DB_URL", raising=False)
+    _fake_experiment("fig05", fig05).run()
+    _fake_experiment("fig06", fig06).run()
+    with pytest.raises(Exception, match="bvlc_alexnet"):
+        _fake_experiment("fig01", None, fail=WEIGHTS_MESSAGE).run()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    path = tmp_path_factory.mktemp("registry") / "registry.toml"
+    path.write_text(REGISTRY)
+    return path
+
+
+@pytest.fixture
+def report_html(tmp_path, monkeypatch, registry):
+    _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
+    out = build.build(tmp_path / "out" / "report.html", registry=registry)
+    return out.read_text()
+
+
+def _section(html: str, fig_id: str) -> str:
+    """The <article> of one figure."""
+    m = re.search(rf'<article class="figure-section" id="{fig_id}">(.*?)</article>', html, re.S)
+    assert m, f"no section for {fig_id}"
+    return m.group(1)
+
+
+def test_completed_figure_renders_payload_and_provenance(report_html):
+    sec = _section(report_html, "fig06")
+    assert "fig06: VGG16 pool1 inversion" in sec
+    assert "HED" in sec and "not ImageNet classification weights" in sec
+    assert "Paragraph of fig06 with &lt;markup&gt;." in sec  # escaped, not injected
+    assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', sec)
+    assert "Reconstructions of fig06." in sec
+    assert "artifact <code>never_saved.png</code> not found" in sec
+    # table: title, header and numbers formatted with shared decimals per column
+    assert "Per-image scores of fig06" in sec
+    assert ">21.23<" in sec and ">19.50<" in sec and ">0.6123<" in sec
+    # summary and loss curves
+    assert "PSNR, mean (dB)" in sec and ">20.25<" in sec
+    assert "Logged metrics of run" in sec and "train/loss" in sec
+    # provenance: run id, commit, config, start, duration, host
+    assert "Provenance: run" in sec and "Git commit" in sec and "Host" in sec and "Started" in sec
+    assert "&#34;profile&#34;: &#34;quick&#34;" in sec or '"profile": "quick"' in sec
+    from restoration import tracking
+    rec = tracking.latest_completed_run("fig06")
+    assert f"Provenance: run {rec.id}" in sec
+    if rec.commit:
+        assert rec.commit in sec
+
+
+def test_report_top_says_which_weights(report_html):
+    head = report_html[: report_html.index('<nav class="toc"')]
+    assert "HED" in head and "not the ImageNet classification weights" in head
+
+
+def test_missing_and_failed_figures_say_why(report_html):
+    assert "No completed run." in _section(report_html, "fig02")
+    assert "python -m experiments fig02 with quick" in _section(report_html, "fig02")
+    failed = _section(report_html, "fig01")
+    assert f"needs AlexNet weights: {WEIGHTS_MESSAGE}" in failed
+    assert "Traceback" in failed
+
+
+def test_numbered_figures_tables_and_contents(report_html):
+    numbers = [int(n) for n in re.findall(r'<span class="fignum">Figure (\d+)\.</span>', report_html)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 6  # per completed run: 2 payload figures + 1 curves
+    assert re.findall(r'<span class="fignum">Table (\d+)\.</span>', report_html) == ["1", "2"]
+    toc = report_html[report_html.index('<nav class="toc"'):report_html.index("</nav>")]
+    for fig_id in ("fig01", "fig02", "fig05", "fig06"):
+        assert f'href="#{fig_id}"' in toc
+
+
+@pytest.mark.parametrize("fig05, fig06, verdict, winner_first",
+                         [(WORSE, BETTER, "held", True), (BETTER, WORSE, "did not hold", False)])
+def test_claim_picks_the_right_winner(tmp_path, monkeypatch, registry, fig05, fig06, verdict, winner_first):
+    _populate(tmp_path / "runs", monkeypatch, fig05=fig05, fig06=fig06)
+    html = build.build(tmp_path / "report.html", registry=registry).read_text()
+    chapter = html[html.index('id="sec-trained-inversion"'):]
+    claim = re.search(r'<p class="claim[^"]*"><strong>Claim.</strong> (.*?)</p>', chapter, re.S).group(1)
+    claim = claim.replace("&#34;", '"')
+    assert claim.startswith("“Stacked beats end to end” " + verdict)
+    assert chapter.index("Claim.") < chapter.index('id="fig05"')  # at the top of the section
+    first, second = ("20.25 dB vs 18.5 dB", "0.625 vs 0.5") if winner_first else ("18.5 dB vs 20.25 dB", "0.5 vs 0.625")
+    assert f"PSNR {first}" in claim and f"SSIM {second}" in claim
+
+
+def test_claim_cannot_be_judged_without_both_runs():
+    v = claims.judge(claims.CLAIMS[0], {"fig06": BETTER, "fig05": None})
+    assert v.status == "cannot be judged" and "fig05" in v.sentence
+    mixed = claims.judge(claims.CLAIMS[0], {"fig06": {**BETTER, "mse_mean": 2000.0}, "fig05": WORSE})
+    assert mixed.status == "mixed" and "3 of 4" in mixed.sentence
+
+
+def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):
+    """--run-missing runs `python -m experiments <fig> with quick`; a crash before Sacred starts is shown."""
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "runs"))
+    fake = tmp_path / "proj" / "experiments"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(textwrap.dedent("""
+        import sys
+        print("args:", sys.argv[1:])
+        raise SystemExit("ImportError: fake experiment cannot start for " + sys.argv[1])
+    """))
+    from reports.runs import TrackingSource
+
+    source = TrackingSource()
+    entries = build.load_registry(registry)[:1]
+    attempts = build.run_missing(entries, source, cwd=tmp_path / "proj", log=lambda s: None)
+    assert attempts["fig01"].returncode != 0
+    assert "fake experiment cannot start for fig01" in attempts["fig01"].output_tail
+    report = build.collect(entries, source, attempts=attempts)
+    fig = report.sections[0].figures[0]
+    assert fig.status == "failed" and "did not reach the database" in fig.failure["headline"]
+
+
+def test_cli_writes_html_and_explains_missing_chromium(tmp_path, monkeypatch, registry, capsys):
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
+    monkeypatch.setattr(build, "find_chromium", lambda: None)
+    out = tmp_path / "r.html"
+    assert cli.main(["--registry", str(registry), "--out", str(out)]) == 0
+    assert out.exists() and out.read_text().count("No completed run.") == 4
+    assert cli.main(["--registry", str(registry), "--out", str(out), "--pdf"]) == 2
+    assert "apt-get install chromium" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(build.find_chromium() is None, reason="headless Chromium not installed")
+def test_pdf_with_chromium(tmp_path, monkeypatch, registry):
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
+    out = build.build(tmp_path / "r.html", registry=registry)
+    pdf = build.write_pdf(out, tmp_path / "r.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_failure_summary_and_number_formatting():
+    trace = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+             "restoration.errors.WeightsNotFoundError: AlexNet weights not found at w/bvlc_alexnet.npy")
+    assert summarize_failure(trace).headline == "needs AlexNet weights: AlexNet weights not found at w/bvlc_alexnet.npy"
+    assert summarize_failure("Traceback...\nValueError: bad layer").headline == "failed with ValueError: bad layer"
+    strings, numeric = build.format_column([1234.5678, 0.5, None, float("inf")])
+    assert numeric and strings == ["1\u2009235", "0", "—", "∞"]
+    assert build.format_column([0.61234, 0.5])[0] == ["0.6123", "0.5000"]
+    assert build.format_column(["a", 1])[1] is False
+    assert build.format_column([1e-6, 2e-6])[0] == ["1.000e-06", "2.000e-06"]
