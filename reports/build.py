@@ -14,6 +14,7 @@ without a completed run; a failing figure is reported in its section, not fatal.
 from __future__ import annotations
 
 import base64
+import collections
 import datetime as _dt
 import io
 import json
@@ -24,6 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +104,31 @@ class Attempt:
     seconds: float
 
 
+def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None, echo: Callable[[str], None] | None,
+                   keep: int = 40) -> tuple[int, str]:
+    """Run ``cmd``, echo its output line by line (so long trainings show progress), keep the last lines."""
+    tail: collections.deque[str] = collections.deque(maxlen=keep)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+
+    def pump():
+        for line in proc.stdout:
+            tail.append(line.rstrip("\n"))
+            if echo is not None:
+                echo(line.rstrip("\n"))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+        tail.append(f"TimeoutError: killed after {timeout:g} s (raise --timeout or run the figure by hand)")
+    reader.join(timeout=10)
+    return code, "\n".join(tail)
+
+
 def run_missing(
     entries: Sequence[FigureEntry],
     source: RunSource,
@@ -109,25 +137,24 @@ def run_missing(
     cwd: Path = REPO,
     timeout: float | None = None,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+    echo: Callable[[str], None] | None = lambda s: print("    " + s, file=sys.stderr, flush=True),
 ) -> dict[str, Attempt]:
-    """Run ``python -m experiments <fig> with quick`` for each figure without a completed run."""
+    """Run ``python -m experiments <fig> with quick`` for each figure without a completed run.
+
+    The experiment's output is echoed (indented) to stderr as it runs; its last lines are kept in the
+    returned :class:`Attempt` so a crash before Sacred records the run can still be reported.
+    """
     attempts: dict[str, Attempt] = {}
     for entry in entries:
         if source.latest_completed(entry.id) is not None:
             continue
         cmd = [python, "-m", "experiments", entry.id, "with", "quick"]
-        log(f"[report] {entry.id}: no completed run; running {' '.join(cmd[1:])} ...")
-        start = _dt.datetime.now()
-        try:
-            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-            code, out = proc.returncode, (proc.stdout or "") + (proc.stderr or "")
-        except subprocess.TimeoutExpired as exc:
-            code = -9
-            out = f"{(exc.stdout or b'')!s}\n{(exc.stderr or b'')!s}\ntimed out after {timeout} s"
-        seconds = (_dt.datetime.now() - start).total_seconds()
-        tail = "\n".join(out.strip().splitlines()[-30:])
+        log(f"[report] {entry.id}: no completed run; running python -m experiments {entry.id} with quick")
+        start = time.monotonic()
+        code, tail = _run_streaming(cmd, cwd, timeout, echo)
+        seconds = time.monotonic() - start
         attempts[entry.id] = Attempt(entry.id, code, tail, seconds)
-        log(f"[report] {entry.id}: {'done' if code == 0 else f'FAILED (exit {code})'} in {seconds:.0f} s")
+        log(f"[report] {entry.id}: {'completed' if code == 0 else f'FAILED (exit {code})'} after {seconds:.0f} s")
     return attempts
 
 

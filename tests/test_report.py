@@ -194,7 +194,7 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
 
     source = TrackingSource()
     entries = build.load_registry(registry)[:1]
-    attempts = build.run_missing(entries, source, cwd=tmp_path / "proj", log=lambda s: None)
+    attempts = build.run_missing(entries, source, cwd=tmp_path / "proj", log=lambda s: None, echo=None)
     assert attempts["fig01"].returncode != 0
     assert "fake experiment cannot start for fig01" in attempts["fig01"].output_tail
     report = build.collect(entries, source, attempts=attempts)
