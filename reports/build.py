@@ -21,6 +21,7 @@ import json
 import math
 import mimetypes
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -426,7 +427,10 @@ def figure_section(
 
     src, names = _curves(record, entry.id, assets)
     if src:
-        sec.curves = {"number": counter.next_figure(), "src": src,
+        # An experiment that already shows its own loss figure gets the logged metrics folded away under
+        # provenance instead of a second, numbered curve figure.
+        own = any(re.search(r"loss|curve", f["artifact"], re.I) for f in sec.figures)
+        sec.curves = {"number": None if own else counter.next_figure(), "src": src, "folded": own,
                       "caption": "Logged metrics of run " + sec.provenance["run_id"] + ": "
                                  + ", ".join(names) + " against step (faint: raw; solid: moving average "
                                  "for long series)."}

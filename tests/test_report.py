@@ -65,15 +65,23 @@ def _fake_experiment(name: str, summary: dict | None, *, fail: str | None = None
         ims = rng.uniform(0, 255, (1, 8, 8, 3))
         tracking.add_figure(_run, plots.error_map_rows(ims, ims + rng.normal(0, 9, ims.shape)), f"{name}_rows.png")
         log = tracking.metric_logger(_run)
+        curves = {"train/loss": ([], [])}
         for step in range(5):
             log("train/loss", 10.0 / (step + 1), step)
+            curves["train/loss"][0].append(step)
+            curves["train/loss"][1].append(10.0 / (step + 1))
+        own_losses = []
+        if name == "fig05":  # an experiment with its own loss figure: the report folds its curves away
+            tracking.add_figure(_run, plots.loss_curves(curves), f"{name}_losses.png")
+            own_losses = [{"artifact": f"{name}_losses.png", "caption": "Own loss figure."}]
         tracking.set_report(_run, {
             "title": f"{name}: VGG16 pool1 inversion",
             "net": HED_LABEL,
             "summary": summary,
             "paragraphs": [f"Paragraph of {name} with <markup>."],
             "figures": [{"artifact": f"{name}_rows.png", "caption": f"Reconstructions of {name}."},
-                        {"artifact": "never_saved.png", "caption": "A figure whose artifact is missing."}],
+                        {"artifact": "never_saved.png", "caption": "A figure whose artifact is missing."}]
+                       + own_losses,
             "tables": [{"title": f"Per-image scores of {name}", "columns": ["image", "PSNR (dB)", "SSIM"],
                         "rows": [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]]}],
         })
@@ -151,8 +159,11 @@ def test_missing_and_failed_figures_say_why(report_html):
 
 def test_numbered_figures_tables_and_contents(report_html):
     numbers = [int(n) for n in re.findall(r'<span class="fignum">Figure (\d+)\.</span>', report_html)]
-    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 6  # per completed run: 2 payload figures + 1 curves
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) == 6  # fig05: 3 payload figures; fig06: 2 + curves
     assert re.findall(r'<span class="fignum">Table (\d+)\.</span>', report_html) == ["1", "2"]
+    e2e = _section(report_html, "fig05")  # has its own loss figure: logged metrics folded, not numbered
+    assert "Own loss figure." in e2e and "All logged metrics" in e2e
+    assert "All logged metrics" not in _section(report_html, "fig06")
     toc = report_html[report_html.index('<nav class="toc"'):report_html.index("</nav>")]
     for fig_id in ("fig01", "fig02", "fig05", "fig06"):
         assert f'href="#{fig_id}"' in toc
