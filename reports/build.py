@@ -105,18 +105,30 @@ class Attempt:
     seconds: float
 
 
-def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None, echo: Callable[[str], None] | None,
-                   keep: int = 40) -> tuple[int, str]:
-    """Run ``cmd``, echo its output line by line (so long trainings show progress), keep the last lines."""
+def _echo_stderr(line: str, progress: bool) -> None:
+    """Indented child output on stderr; progress bars (lines ended by a carriage return) redraw in place."""
+    sys.stderr.write("    " + line + ("\r" if progress else "\n"))
+    sys.stderr.flush()
+
+
+def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None,
+                   echo: Callable[[str, bool], None] | None, keep: int = 40) -> tuple[int, str]:
+    """Run ``cmd``, echo its output as it comes (so long trainings show progress), keep the last lines.
+
+    Carriage-return updates (tqdm bars) are echoed as progress and not kept, so the kept tail is the log.
+    """
     tail: collections.deque[str] = collections.deque(maxlen=keep)
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def pump():
-        for line in proc.stdout:
-            tail.append(line.rstrip("\n"))
-            if echo is not None:
-                echo(line.rstrip("\n"))
+        stream = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline="")
+        for raw in stream:
+            progress = raw.endswith("\r")
+            line = raw.rstrip("\r\n")
+            if not progress:
+                tail.append(line)
+            if echo is not None and line:
+                echo(line, progress)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -138,7 +150,7 @@ def run_missing(
     cwd: Path = REPO,
     timeout: float | None = None,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
-    echo: Callable[[str], None] | None = lambda s: print("    " + s, file=sys.stderr, flush=True),
+    echo: Callable[[str, bool], None] | None = _echo_stderr,
 ) -> dict[str, Attempt]:
     """Run ``python -m experiments <fig> with quick`` for each figure without a completed run.
 
