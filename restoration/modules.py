@@ -715,3 +715,61 @@ def reconstruct(net, stack: InversionStack, rgb: np.ndarray, *, batch_size: int 
     if clip:
         out = np.clip(out, 0.0, 255.0)
     return out[0] if single else out
+
+
+@dataclass
+class Evaluation:
+    """Held-out evaluation of a stack that ends at the image.
+
+    ``images``/``reconstructions``: (N, H, W, 3) RGB [0, 255] (reconstructions clipped); ``scores``: per-image
+    arrays from :func:`restoration.metrics.score_batch` (mse, psnr, ssim, nerr = ||x - x0||^2 / ||x0||^2 in
+    pixel space); ``summary``: their means (``psnr_mean``, ...); ``own_loss``/``chained_loss``: per-module MSE on
+    the held-out images with true inputs and through the stack from ``stack.in_layer``.
+    """
+
+    names: list[str]
+    images: np.ndarray
+    reconstructions: np.ndarray
+    scores: dict[str, np.ndarray]
+    summary: dict[str, float]
+    own_loss: dict[str, float]
+    chained_loss: dict[str, float]
+
+
+def evaluate(net, stack: InversionStack, named_images) -> Evaluation:
+    """Reconstruct ``[(name, rgb (H, W, 3)), ...]`` (same size, multiple of the total stride) and score them."""
+    from restoration import metrics
+
+    names = [n for n, _ in named_images]
+    images = np.stack([np.asarray(im, np.float32) for _, im in named_images])
+    recs = reconstruct(net, stack, images)
+    scores = metrics.score_batch(images, recs)
+    return Evaluation(names, images, recs, scores, metrics.summarize_scores(scores),
+                      module_losses(net, stack, images, chained=False),
+                      module_losses(net, stack, images, chained=True))
+
+
+def loss_table(stack: InversionStack, evaluation: Evaluation, train_loss: dict[str, float]) -> dict:
+    """Report table: per module, its operation, final train loss and held-out MSE (own input / through stack)."""
+    def fmt(v):
+        return None if v is None or not np.isfinite(v) else float(f"{v:.4g}")
+
+    rows = [[s.name, f"{s.in_layer} -> {s.out_layer}", fmt(train_loss.get(s.name)),
+             fmt(evaluation.own_loss[s.name]), fmt(evaluation.chained_loss[s.name])] for s in stack.specs]
+    return {"title": "Per-module MSE (representation units; image = normalised BGR pixels)",
+            "columns": ["module", "operation", "train loss (final)", "held-out loss (true input)",
+                        f"held-out loss (from {stack.in_layer} through the stack)"],
+            "rows": rows}
+
+
+def numbers_table(evaluation: Evaluation) -> dict:
+    """Report table: PSNR / SSIM / normalised error / MSE per held-out image, plus the mean row."""
+    s = evaluation.scores
+    rows = [[n, round(float(s["psnr"][i]), 2), round(float(s["ssim"][i]), 4), round(float(s["nerr"][i]), 5),
+             round(float(s["mse"][i]), 2)] for i, n in enumerate(evaluation.names)]
+    m = evaluation.summary
+    rows.append(["mean", round(m["psnr_mean"], 2), round(m["ssim_mean"], 4), round(m["nerr_mean"], 5),
+                 round(m["mse_mean"], 2)])
+    return {"title": "Held-out reconstruction quality (RGB, [0, 255], reconstructions clipped)",
+            "columns": ["image", "PSNR (dB)", "SSIM", "normalised error ||x-x0||^2/||x0||^2", "MSE"],
+            "rows": rows}
