@@ -33,7 +33,7 @@ ex = tracking.make_experiment(NAME)
 def config():
     profile = "quick"  # noqa: F841  label of the named config used
     net = "vgg16"  # "vgg16" | "tiny_vgg" (tests)
-    weights = "hed"  # vgg16 weights: "hed", a .h5/.npy path, or None (random)
+    weights = "hed"  # vgg16 weights: "hed" or a .h5/.npy path (ignored by tiny_vgg)
     image_dir = None  # folder of training images; None = embedded scikit-image photos
     image_size = None  # folder images: centre crop + resize to this size (None = as they are)
     heldout_fraction = 0.1  # folder images held out for evaluation
@@ -74,16 +74,6 @@ def thesis():
     ckpt_every = 250
 
 
-def load_net(net, weights, seed):
-    from restoration import nets
-
-    if net == "vgg16":
-        return nets.vgg16(weights=weights, seed=seed)
-    if net == "tiny_vgg":
-        return nets.tiny_vgg(seed=seed)
-    raise ValueError(f"config net={net!r}: use 'vgg16' or 'tiny_vgg'")
-
-
 def load_images(profile, image_dir, image_size, heldout_fraction, eval_size, eval_per_image, max_heldout, seed):
     """Training images and fixed held-out evaluation crops ``[(name, rgb float32 (S, S, 3))]``."""
     from restoration import data
@@ -104,10 +94,10 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fr
          rows, seed):
     import numpy as np
 
-    from restoration import modules, plots
+    from restoration import modules, nets, plots
 
     t0 = time.time()
-    fnet = load_net(net, weights, seed)
+    fnet = nets.build(net, weights, seed=seed)
     train, held = load_images(profile, image_dir, image_size, heldout_fraction, eval_size, eval_per_image,
                               max_heldout, seed)
     stack = modules.InversionStack.for_net(fnet, modules.vgg16_pool1_specs(kind=kind, kernel=kernel,
