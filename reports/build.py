@@ -193,7 +193,7 @@ def format_column(values: Sequence) -> tuple[list[str], bool]:
     present = [v for v in values if v is not None and v != ""]
     numeric = bool(present) and all(_is_number(v) for v in present)
     if not numeric:
-        return ["—" if v is None else str(v) for v in values], False
+        return ["—" if v is None else typeset(v) for v in values], False
     finite = [float(v) for v in present if math.isfinite(float(v))]
     if all(isinstance(v, int) for v in present):
         return [format_number(v) if v is not None else "—" for v in values], True
@@ -236,6 +236,11 @@ def format_time(t) -> str:
     if isinstance(t, _dt.datetime):
         return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if t.tzinfo is None else "")
     return str(t)
+
+
+def typeset(text) -> str:
+    """Light typography for display text: ``->`` becomes an arrow."""
+    return str(text).replace(" -> ", " → ").replace("->", "→")
 
 
 def data_uri(content: bytes, filename: str) -> str:
@@ -383,7 +388,7 @@ def figure_section(
     assets: Path | None = None,
 ) -> tuple[FigureSection, dict | None]:
     """Build one figure's section; also return its summary dict (for claims) or None."""
-    sec = FigureSection(entry=entry, number=number, anchor=entry.id, status="missing", title=entry.title)
+    sec = FigureSection(entry=entry, number=number, anchor=entry.id, status="missing", title=typeset(entry.title))
     record = source.latest_completed(entry.id)
     failed = source.latest_failed(entry.id)
 
@@ -407,18 +412,18 @@ def figure_section(
     if not payload:
         sec.notes.append("This run stored no report payload (tracking.set_report); only its provenance and "
                          "logged metrics are shown.")
-    sec.title = payload.get("title") or entry.title
+    sec.title = typeset(payload.get("title") or entry.title)
     sec.net = payload.get("net")
     sec.hed = _is_hed(sec.net, record)
 
     summary = payload.get("summary") or {}
     if isinstance(summary, dict):
         sec.summary = [(SUMMARY_LABELS.get(k, k.replace("_", " ")), format_number(v)) for k, v in summary.items()]
-    sec.paragraphs = [str(p) for p in payload.get("paragraphs") or []]
+    sec.paragraphs = [typeset(p) for p in payload.get("paragraphs") or []]
 
     for fig in payload.get("figures") or []:
         name = fig.get("artifact", "") if isinstance(fig, dict) else str(fig)
-        caption = fig.get("caption", "") if isinstance(fig, dict) else ""
+        caption = typeset(fig.get("caption", "")) if isinstance(fig, dict) else ""
         src = _artifact(record, name, entry.id, assets)
         sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": name, "caption": caption,
                             "missing": src is None})
@@ -434,8 +439,12 @@ def figure_section(
             formatted_cols.append(strings)
             numeric.append(is_num)
         body = [[formatted_cols[j][i] for j in range(width)] for i in range(len(rows))]
-        sec.tables.append({"number": counter.next_table(), "title": tab.get("title", ""), "columns": columns,
-                           "rows": body, "numeric": numeric})
+        # A last row named "mean"/"total"/... summarises the others: ruled off and bold.
+        total_rows = [i for i, r in enumerate(rows) if i == len(rows) - 1 and len(rows) > 2 and r
+                      and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")]
+        sec.tables.append({"number": counter.next_table(), "title": typeset(tab.get("title", "")),
+                           "columns": [typeset(c) for c in columns],
+                           "rows": body, "numeric": numeric, "total_rows": total_rows})
 
     src, names = _curves(record, entry.id, assets)
     if src:
