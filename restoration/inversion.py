@@ -159,6 +159,9 @@ class InversionResult:
         Name -> ``(steps, values)`` lists of what was logged (terms, ``total``, ``lr``).
     snapshots : dict
         Step -> RGB images ``(N, H, W, 3)`` kept at the requested steps (and the final one).
+    time_per_step_s : float
+        Steady-state wall time of one step for the whole batch (L-BFGS: per objective evaluation), excluding
+        the first step, which includes tracing (``first_step_s``).
     """
 
     x_bgr: np.ndarray
@@ -174,6 +177,7 @@ class InversionResult:
     time_per_step_s: float
     trace_count: int
     jit_compile: bool
+    first_step_s: float = float("nan")
 
     @property
     def total(self) -> float:
@@ -306,10 +310,11 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
     t0 = time.perf_counter()
     if optimizer == "lbfgs":
         snapshots: dict = {}
-        u_final, n_done, n_evals = _run_lbfgs(problem, net, x_init / scale, n_steps, clip, record, log_every,
-                                              snap_set, snapshots, callback, to_rgb, progress, jit, scale)
+        u_final, n_done, n_evals, t_first = _run_lbfgs(problem, net, x_init / scale, n_steps, clip, record,
+                                                       log_every, snap_set, snapshots, callback, to_rgb,
+                                                       progress, jit, scale)
     else:
-        u_final, n_done, n_evals, snapshots = _run_gradient(
+        u_final, n_done, n_evals, snapshots, t_first = _run_gradient(
             problem, net, x_init / scale, optimizer, n_steps, sched, momentum, betas, eps, jitter,
             jitter_off_steps, clip, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale)
     wall = time.perf_counter() - t0
@@ -329,8 +334,9 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
     snapshots.setdefault(n_done, rgb)
     return InversionResult(x_bgr=x_final, rgb=rgb, terms=terms, feature_errors=feature_errors, history=history,
                            snapshots=snapshots, optimizer=optimizer, n_steps=n_done, n_evals=n_evals,
-                           wall_time_s=wall, time_per_step_s=wall / max(n_done, 1),
-                           trace_count=problem.trace_count, jit_compile=jit)
+                           wall_time_s=wall,
+                           time_per_step_s=(wall - t_first) / max(n_evals - 1, 1) if n_evals > 1 else wall,
+                           trace_count=problem.trace_count, jit_compile=jit, first_step_s=t_first)
 
 
 def _check_finite(total, values, step, u_keep, to_rgb, optimizer):
@@ -380,12 +386,15 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
     snapshots = {}
     u_keep = u0
     bar = tqdm(range(n_steps), desc=f"{optimizer} inversion", disable=not progress, leave=False)
+    t_start, t_first = time.perf_counter(), float("nan")
     for i in bar:
         on = jitter > 0 and i < n_steps - jitter_off_steps
         off = rng.integers(-jitter, jitter + 1, size=2) if on else np.zeros(2)
         lr = sched(i)
         total, values = step(tf.constant(lr, tf.float32), tf.constant(off, tf.int32))
         total = float(total)
+        if i == 0:
+            t_first = time.perf_counter() - t_start
         _check_finite(total, values, i, u_keep, to_rgb, optimizer)
         done = i + 1
         if done % log_every == 0 or done == n_steps or i == 0:
@@ -401,7 +410,7 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
             snapshots[done] = rgb
             if callback is not None:
                 callback(done, rgb)
-    return u.numpy(), n_steps, n_steps, snapshots
+    return u.numpy(), n_steps, n_steps, snapshots, t_first
 
 
 def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, snapshots, callback, to_rgb,
@@ -420,12 +429,15 @@ def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, sna
 
     vg_fn = tf.function(vg, jit_compile=jit, input_signature=[tf.TensorSpec(shape, tf.float32)])
     last = {"values": {}, "total": float("nan")}
-    state = {"it": 0, "evals": 0, "keep": u0}
+    state = {"it": 0, "evals": 0, "keep": u0, "t_first": float("nan")}
+    t_start = time.perf_counter()
 
     def fun(flat):
         state["evals"] += 1
         total, g, values = vg_fn(tf.constant(flat.reshape(shape), tf.float32))
         total = float(total)
+        if state["evals"] == 1:
+            state["t_first"] = time.perf_counter() - t_start
         if not math.isfinite(total):
             _check_finite(total, values, state["it"], state["keep"], to_rgb, "lbfgs")
         last["values"], last["total"] = values, total
@@ -459,7 +471,7 @@ def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, sna
                    callback=cb, options={"maxiter": int(n_steps), "maxfun": int(2 * n_steps + 20),
                                          "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
     bar.close()
-    return res.x.reshape(shape).astype(np.float32), max(state["it"], 1), state["evals"]
+    return res.x.reshape(shape).astype(np.float32), max(state["it"], 1), state["evals"], state["t_first"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -527,3 +539,117 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     return invert(net, objective, log=log, log_every=log_every, log_prefix=log_prefix,
                   snapshot_steps=snapshot_steps, callback=callback, seed=seed, progress=progress,
                   jit_compile=jit_compile, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# several layers, several images: the M&V figure as data
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class LayerSweep:
+    """Pre-images of the same images from several layers (:func:`sweep_layers`).
+
+    ``results[layer]`` is the :class:`InversionResult`; ``scores[layer]`` holds per-image arrays ``(N,)``:
+    ``feat_err`` (normalised feature error reached, no jitter), ``nerr`` (normalised pixel error against the
+    original), ``ssim``, ``psnr`` (RGB clipped to [0, 255]); ``settings[layer]`` the recipe numbers used.
+    """
+
+    images_rgb: np.ndarray
+    image_names: list
+    layers: list
+    results: dict
+    scores: dict
+    settings: dict
+
+
+def score_reconstructions(images_rgb, rgb) -> dict:
+    """Per-image ``nerr``, ``ssim``, ``psnr`` of reconstructions (clipped to [0, 255]) against the originals."""
+    from restoration import metrics
+
+    s = metrics.score_batch(np.asarray(images_rgb, np.float64), np.clip(np.asarray(rgb, np.float64), 0, 255))
+    return {"nerr": s["nerr"], "ssim": s["ssim"], "psnr": s["psnr"]}
+
+
+def sweep_layers(net, images_rgb, layers: Sequence[str], *, image_names: Sequence[str] | None = None,
+                 recipe: "str | Recipe" = "mv2016", n_steps: int | None = None, log: LogFn | None = None,
+                 log_every: int = 10, seed: int = 0, progress: bool = True, **kwargs) -> LayerSweep:
+    """Run :func:`invert_layer` for every layer on the same batch of images (one batched optimisation per
+    layer); metrics are logged as ``<layer>/<term>``. Returns a :class:`LayerSweep`."""
+    images = np.asarray(images_rgb, np.float32)
+    r = get_recipe(recipe)
+    results, scores, settings = {}, {}, {}
+    for layer in tqdm(list(layers), desc=f"{net.name} layers", disable=not progress):
+        res = invert_layer(net, images, layer, recipe=r, n_steps=n_steps, log=log, log_every=log_every,
+                           log_prefix=f"{layer}/", seed=seed, progress=progress, **kwargs)
+        results[layer] = res
+        sc = score_reconstructions(images, res.rgb)
+        sc["feat_err"] = next(iter(res.feature_errors.values()))
+        scores[layer] = sc
+        canon = net.resolve(layer)
+        settings[layer] = {"C": r.feature_weight_for(canon),
+                           "jitter": r.jitter_for(canon, images.shape[1], net.default_size),
+                           "steps": res.n_steps, "optimizer": res.optimizer}
+    names = list(image_names) if image_names is not None else [f"image{i}" for i in range(len(images))]
+    return LayerSweep(images, names, list(layers), results, scores, settings)
+
+
+def _mean_sd(a, fmt="{:.3f}") -> str:
+    a = np.asarray(a, np.float64)
+    return f"{fmt.format(a.mean())} ± {fmt.format(a.std())}" if a.size > 1 else fmt.format(a.mean())
+
+
+def sweep_table(sweep: LayerSweep, title: str) -> dict:
+    """Report table (contract format): per layer the normalised feature error reached, pixel error, SSIM and
+    PSNR against the original (mean ± sd over images), recipe C and jitter, and wall time per step."""
+    rows = []
+    for layer in sweep.layers:
+        s, r, st = sweep.scores[layer], sweep.results[layer], sweep.settings[layer]
+        rows.append([layer, st["C"], st["jitter"], st["steps"], _mean_sd(s["feat_err"], "{:.4f}"),
+                     _mean_sd(s["nerr"]), _mean_sd(s["ssim"]), _mean_sd(s["psnr"], "{:.2f}"),
+                     round(1000.0 * r.time_per_step_s, 1)])
+    return {"title": title,
+            "columns": ["layer", "C", "jitter (px)", "steps", "feature error ||Φ(x)-Φ0||²/||Φ0||²",
+                        "pixel error ||x-x0||²/||x0||²", "SSIM", "PSNR (dB)", "ms / step (whole batch, steady state)"],
+            "rows": rows}
+
+
+def sweep_figure(sweep: LayerSweep, *, title: str | None = None):
+    """Layers across, images down; the original image in the first column (matplotlib Figure)."""
+    from restoration import plots
+
+    rows = [[sweep.images_rgb[i]] + [sweep.results[layer].rgb[i] for layer in sweep.layers]
+            for i in range(len(sweep.images_rgb))]
+    fig = plots.image_grid(rows, row_labels=sweep.image_names, col_labels=["original"] + list(sweep.layers))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def compare_optimizers(net, images_rgb, layer: str, *, optimizers=("adam", "lbfgs"), n_steps: int = 100,
+                       recipe: "str | Recipe" = "mv2016", log: LogFn | None = None, seed: int = 0,
+                       progress: bool = True, **kwargs) -> dict:
+    """The same layer, images, objective and step budget under several optimisers.
+
+    Returns ``{optimizer: {"feat_err": (N,), "ssim": (N,), "wall_s": float, "steps": int, "evals": int,
+    "result": InversionResult}}``. L-BFGS runs without jitter (its line search needs a fixed objective).
+    """
+    images = np.asarray(images_rgb, np.float32)
+    out = {}
+    for opt in optimizers:
+        res = invert_layer(net, images, layer, recipe=recipe, n_steps=n_steps, optimizer=opt, log=log,
+                           log_prefix=f"compare/{opt}/", seed=seed, progress=progress, **kwargs)
+        sc = score_reconstructions(images, res.rgb)
+        out[opt] = {"feat_err": next(iter(res.feature_errors.values())), "ssim": sc["ssim"],
+                    "wall_s": res.wall_time_s, "steps": res.n_steps, "evals": res.n_evals, "result": res}
+    return out
+
+
+def comparison_table(cmp: Mapping[str, dict], layer: str, title: str) -> dict:
+    """Report table for :func:`compare_optimizers`."""
+    rows = [[opt, layer, c["steps"], c["evals"], _mean_sd(c["feat_err"], "{:.4f}"), _mean_sd(c["ssim"]),
+             round(c["wall_s"], 1), round(1000.0 * c["result"].time_per_step_s, 1)]
+            for opt, c in cmp.items()]
+    return {"title": title,
+            "columns": ["optimizer", "layer", "iterations", "objective evaluations", "feature error reached",
+                        "SSIM", "wall time (s)", "ms / evaluation (steady state)"],
+            "rows": rows}

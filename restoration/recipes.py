@@ -120,6 +120,13 @@ class Recipe:
         return dataclasses.replace(self, n_steps=int(n_steps), lr_schedule=sched,
                                    jitter_off_steps=int(round(self.jitter_off_steps * f)))
 
+    def with_lr_scale(self, factor: float) -> "Recipe":
+        """Every learning rate multiplied by ``factor`` (quick profiles that compress the schedule into far
+        fewer steps need larger steps to travel as far)."""
+        if factor <= 0:
+            raise ValueError(f"lr scale factor must be positive, got {factor}")
+        return dataclasses.replace(self, lr_schedule=tuple((s, lr * factor) for s, lr in self.lr_schedule))
+
     def replace(self, **kw) -> "Recipe":
         return dataclasses.replace(self, **kw)
 
