@@ -16,7 +16,36 @@ import sys
 
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
-    raise NotImplementedError("reconstruct: being written (restoration.modules)")
+    """Load the ``*_modules.npz``/``.json`` artifacts of run ``--run``, push ``--image`` through the run's net to
+    the stack's input layer and back through the modules, save the PNG, print PSNR and normalised error."""
+    from pathlib import Path
+
+    import numpy as np
+    from skimage import io as skio
+
+    from restoration import data, metrics, modules, nets, tracking
+
+    rec = tracking.get_run(args.run)
+    npz = sorted(n for n in rec.artifact_names if n.endswith("_modules.npz"))
+    if not npz:
+        raise KeyError(f"run {rec.id} ({rec.experiment}, {rec.status}) stored no trained modules (*_modules.npz); "
+                       f"its artifacts are {rec.artifact_names}. Use a completed fig05/fig06 run "
+                       f"(`python -m restoration runs --figure fig06 --status COMPLETED`).")
+    stack = modules.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
+    cfg = rec.config
+    net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights"), seed=int(cfg.get("seed", 0)))
+    size = args.size or cfg.get("eval_size") or cfg.get("crop")
+    image = modules.fit_to_stride(data.load_image(args.image, size=size), stack.total_stride)
+    out = modules.reconstruct(net, stack, image.astype(np.float32))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    skio.imsave(args.out, np.round(out).astype(np.uint8), check_contrast=False)
+    print(f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
+          f"({', '.join(s.name for s in stack.specs)}); net {net.name}: {net.weights_label}")
+    print(f"image {args.image} at {image.shape[1]}x{image.shape[0]} px")
+    print(f"PSNR {metrics.psnr(image, out):.2f} dB   normalised error ||x-x0||^2/||x0||^2 "
+          f"{metrics.normalized_error(out, image.astype(np.float32)):.5f}")
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:
