@@ -133,31 +133,31 @@ class Recipe:
 
 MV2016 = Recipe(
     name="mv2016",
-    # [ISSUE] reading of [MV16] Sec. 3.4: Adam, 3500 steps, lr 1e-2 -> 3e-3 at 1000 -> 1e-3 at 2000.
+    # [ISSUE] reading of [MV16] Sec. 3.4, as the thesis ran it ([TH] opt_inv_funcs / db_mv_comparison
+    # ``mv_script_fun``): Adam, 3500 steps, lr 1e-2 -> 3e-3 at step 1000 -> 1e-3 at step 2000, each multiplied
+    # by B^2 / alpha = 80^2 / 6 ("scaled as in the paper"; [TH]'s ``lr_factor``), on the image in pixel units:
+    # 10.7, 3.2, 1.07 grey levels per Adam step.
     optimizer="adam",
     n_steps=3500,
-    lr_schedule=((0, 1e-2), (1000, 3e-3), (2000, 1e-3)),
+    lr_schedule=((0, 1e-2 * 80.0 ** 2 / 6.0), (1000, 3e-3 * 80.0 ** 2 / 6.0), (2000, 1e-3 * 80.0 ** 2 / 6.0)),
     momentum=0.9,  # unused by Adam; kept for optimizer="momentum" variants
-    # "scaled as in the paper": [MV16] Sec. 3.3 measures the image in units of B (x lies in a ball of radius
-    # ~B), so the optimised variable is u = x / B and the learning rates above are for u (1e-2 * B = 0.8 grey
-    # levels per Adam step at the start). Our reading; [TH] instead multiplied by the 2015 sigma.
-    scale=80.0,
-    # [MV16] Sec. 3.3 / [TH] opt_inv_funcs: C = 300 up to conv3, 100 at conv4, 20 at conv5, 1 from pool5 on.
+    scale=1.0,     # the optimised variable is the preprocessed image itself
+    # [MV16] Sec. 3.3 / [TH] ``get_jitter_and_mean_weight``: C = 300 up to conv3, 100 at conv4, 20 at conv5,
+    # 1 from pool5 on.
     feature_weight={0: 300.0, 1: 300.0, 2: 300.0, 3: 300.0, 4: 100.0, 5: 20.0, 6: 1.0},
-    # [MV16] Sec. 3.4 / [TH]: jitter T = 1 px at conv1, 2 after pool1, 4 after pool2, 8 after pool5 (AlexNet;
-    # VGG16 uses the same stage rule, block k <-> AlexNet conv k; [TH]'s VGG table used 0/1/2/4/8 instead).
+    # [MV16] Sec. 3.4 / [TH]: jitter T = 1 px up to lrn1, 2 up to lrn2, 4 up to conv5, then 8 (AlexNet). VGG16
+    # uses the same stage rule (block k <-> AlexNet conv k); [TH]'s VGG16 table used 0/1/2/4/8 instead.
     jitter={0: 0, 1: 1, 2: 2, 3: 4, 4: 4, 5: 4, 6: 8},
-    # [ISSUE] "stopped near the end": no jitter for the last 500 steps (= 1/7 of the run; our choice), so the
-    # final image is not a blur of shifted copies.
-    jitter_off_steps=500,
-    # [MV16] Sec. 3.3: alpha = 6, B = 80; lambda_alpha = 1/(HW B^alpha) is the AlphaNorm normalisation.
+    # [TH] ``jitter_stop_point = 2750`` of 3500: no jitter for the last 750 steps ("stopped near the end").
+    jitter_off_steps=750,
+    # [MV16] Sec. 3.3 / [TH]: alpha = 6, B = 80, weight 1/(HW B^alpha) - the AlphaNorm normalisation.
     alpha=6.0, alpha_B=80.0, alpha_weight={0: 1.0}, alpha_normalise=True,
-    # [MV16] Sec. 3.3: beta = 2, V = B / 6.5; lambda_V = 1/(HW V^beta) is the TotalVariation normalisation.
+    # [MV16] Sec. 3.3 / [TH]: beta = 2, V = B / 6.5, weight 1/(HW V^beta) - the TotalVariation normalisation.
     beta=2.0, tv_B=80.0, tv_weight={0: 1.0}, tv_normalise=True,
-    # [MV16]: 224 x 224 for VGG16, 227 x 227 for AlexNet (the nets' input sizes).
+    # [MV16] / [TH] ``classifier_stats``: 224 x 224 for VGG16, 227 x 227 for AlexNet.
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
-    init_std=1.0,   # small random init (our choice; [TH] used |N(0, 1e-4)| * sigma ~ 2.7 grey levels)
-    clip=False,     # the alpha-norm is the (soft) range constraint in [MV16]
+    init_std=1.0,  # small random init (ours; [TH]'s script started from the image itself, a debugging choice)
+    clip=True,     # [TH] ``range_clip=True``: x is projected into the valid pixel range after each step
 )
 
 _SIGMA_2015 = 2.7098e4  # [TH] mahendran_vedaldi.py: average Euclidean norm of mean-subtracted 224x224 images

@@ -1,0 +1,92 @@
+"""Shared body of the Mahendran & Vedaldi figures (fig01 AlexNet, fig02 VGG16): images, layer sweep,
+Adam vs L-BFGS, artifacts and report payload. Not an experiment itself (no Sacred ``ex`` here)."""
+
+from __future__ import annotations
+
+import time
+
+from restoration import tracking
+
+
+def load_images(images, image_dir, n_images, size):
+    """``[(name, rgb uint8 (size, size, 3))]``: embedded photos by name, or the first images of a folder."""
+    from restoration import data
+
+    if image_dir is not None:
+        named = data.folder_images(image_dir, size=size)[:n_images]
+    else:
+        by_name = dict(data.embedded_images("all"))
+        unknown = [n for n in images if n not in by_name]
+        if unknown:
+            raise ValueError(f"config images: {unknown} are not embedded photos; choose from {sorted(by_name)}")
+        named = [(n, data.center_crop_resize(by_name[n], size)) for n in images[:n_images]]
+    if not named:
+        raise ValueError("no images to invert: check `images`/`image_dir` and `n_images`")
+    return named
+
+
+def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scale, compare_layer, compare_steps,
+               log_every, seed, paragraphs):
+    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. Returns the mean feature error at
+    the deepest layer (Sacred's float result)."""
+    import numpy as np
+
+    from restoration import inversion, recipes
+
+    t0 = time.time()
+    r = recipes.get_recipe(recipe)
+    if steps is not None:
+        r = r.with_steps(int(steps))
+    if lr_scale != 1.0:
+        r = r.with_lr_scale(float(lr_scale))
+    images = np.stack([im for _, im in named]).astype(np.float32)
+    names = [n for n, _ in named]
+    log = tracking.metric_logger(_run)
+
+    sweep = inversion.sweep_layers(fnet, images, layers, image_names=names, recipe=r, log=log,
+                                   log_every=log_every, seed=seed)
+    tables = [inversion.sweep_table(sweep, f"{fnet.name}: pre-image quality per layer ({r.name}, "
+                                           f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)")]
+    cmp = None
+    if compare_layer:
+        cmp = inversion.compare_optimizers(fnet, images, compare_layer, n_steps=int(compare_steps), recipe=r,
+                                           log=log, seed=seed)
+        tables.append(inversion.comparison_table(
+            cmp, compare_layer, f"Adam vs L-BFGS at {compare_layer}: same images, objective and iteration budget"))
+
+    tracking.add_figure(_run, inversion.sweep_figure(sweep), f"{name}_grid.png")
+    arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in layers}
+    tracking.add_npz(_run, f"{name}_reconstructions.npz", originals=images, **arrays)
+    scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in layers}
+    tracking.add_json(_run, {"images": names, "layers": list(layers), "scores": scores,
+                             "settings": sweep.settings, "recipe": r.name, "steps": r.n_steps,
+                             "lr_schedule": r.lr_schedule}, f"{name}_scores.json")
+
+    deepest = layers[-1]
+    summary = {"n_layers": len(layers), "n_images": len(names), "steps": r.n_steps, "size": int(images.shape[1]),
+               "wall_time_s": round(time.time() - t0, 1)}
+    for layer in layers:
+        summary[f"feat_err_{layer}"] = float(np.mean(sweep.scores[layer]["feat_err"]))
+        summary[f"ssim_{layer}"] = float(np.mean(sweep.scores[layer]["ssim"]))
+    if cmp:
+        for opt, c in cmp.items():
+            summary[f"{opt}_feat_err_{compare_layer}"] = float(np.mean(c["feat_err"]))
+            summary[f"{opt}_wall_s_{compare_layer}"] = round(float(c["wall_s"]), 2)
+    paras = list(paragraphs) + [
+        f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule {list(r.lr_schedule)} on "
+        f"u = x / {r.scale:g}; feature-loss weight C and jitter by depth (table); alpha-norm (alpha "
+        f"{r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as in Mahendran & "
+        f"Vedaldi 2016. Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped "
+        f"to [0, 255].",
+    ]
+    if cmp:
+        paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
+                     "needs a fixed objective; an iteration may cost several objective evaluations.")
+    tracking.set_report(_run, {
+        "title": title, "net": fnet.weights_label, "summary": summary, "paragraphs": paras,
+        "figures": [{"artifact": f"{name}_grid.png",
+                     "caption": f"Pre-images from each layer (columns; first column: original) for "
+                                f"{len(names)} images (rows), {r.name}, {r.n_steps} steps."}],
+        "tables": tables,
+    })
+    return float(np.mean(sweep.scores[deepest]["feat_err"]))
