@@ -31,7 +31,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from reports import claims as _claims
 from reports.runs import RunSource, report_payload, summarize_failure
