@@ -38,7 +38,7 @@ from restoration.priors import AlphaNorm, Objective, Term, TotalVariation, as_ob
 from restoration.recipes import Recipe, get_recipe
 
 __all__ = ["FeatureLoss", "feature_loss", "invert", "invert_layer", "build_objective", "InversionResult",
-           "jitter_image", "Schedule"]
+           "jitter_image", "jitter_offsets", "Schedule", "sweep_layers", "compare_optimizers"]
 
 LogFn = Callable[[str, float, int], None]
 
@@ -134,6 +134,16 @@ def jitter_image(x: tf.Tensor, offsets: tf.Tensor, t_max: int) -> tf.Tensor:
     off = tf.cast(offsets, tf.int32)
     begin = tf.stack([0, t_max + off[0], t_max + off[1], 0])
     return tf.slice(pad, begin, tf.shape(x))
+
+
+def jitter_offsets(n_steps: int, t_max: int, off_steps: int = 0, *, seed: int = 0) -> np.ndarray:
+    """Per-step jitter shifts ``(n_steps, 2)`` int32, uniform in ``[-t_max, t_max]``; zero for the last
+    ``off_steps`` steps (M&V 2016 stop jittering near the end so the final image is not a blur of shifts)."""
+    if t_max < 0 or off_steps < 0:
+        raise ValueError(f"t_max and off_steps must be >= 0, got {t_max}, {off_steps}")
+    off = np.random.default_rng(seed).integers(-t_max, t_max + 1, size=(n_steps, 2)).astype(np.int32)
+    off[max(n_steps - off_steps, 0):] = 0
+    return off
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -320,7 +330,7 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
     wall = time.perf_counter() - t0
 
     # final evaluation, no jitter
-    eval_fn = tf.function(lambda u: problem.losses(u, tf.zeros(2, tf.int32)))
+    eval_fn = tf.function(lambda u: problem.losses(u, tf.zeros(2, tf.int32)), autograph=False)
     _, final_vals = eval_fn(tf.constant(u_final))
     terms = {k: float(v) for k, v in final_vals.items()}
     x_final = u_final * scale
@@ -381,17 +391,15 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
             u.assign(tf.clip_by_value(u, lo, hi))
         return total, values
 
-    step = tf.function(step_fn, jit_compile=jit)
-    rng = np.random.default_rng(seed + 1)
+    step = tf.function(step_fn, jit_compile=jit, autograph=False)
+    offsets = jitter_offsets(n_steps, jitter, jitter_off_steps, seed=seed + 1)
     snapshots = {}
     u_keep = u0
     bar = tqdm(range(n_steps), desc=f"{optimizer} inversion", disable=not progress, leave=False)
     t_start, t_first = time.perf_counter(), float("nan")
     for i in bar:
-        on = jitter > 0 and i < n_steps - jitter_off_steps
-        off = rng.integers(-jitter, jitter + 1, size=2) if on else np.zeros(2)
         lr = sched(i)
-        total, values = step(tf.constant(lr, tf.float32), tf.constant(off, tf.int32))
+        total, values = step(tf.constant(lr, tf.float32), tf.constant(offsets[i]))
         total = float(total)
         if i == 0:
             t_first = time.perf_counter() - t_start
@@ -427,7 +435,7 @@ def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, sna
             total, values = problem.losses(u, tf.zeros(2, tf.int32))
         return total, tape.gradient(total, u), values
 
-    vg_fn = tf.function(vg, jit_compile=jit, input_signature=[tf.TensorSpec(shape, tf.float32)])
+    vg_fn = tf.function(vg, jit_compile=jit, autograph=False, input_signature=[tf.TensorSpec(shape, tf.float32)])
     last = {"values": {}, "total": float("nan")}
     state = {"it": 0, "evals": 0, "keep": u0, "t_first": float("nan")}
     t_start = time.perf_counter()
