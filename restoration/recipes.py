@@ -116,7 +116,10 @@ class Recipe:
         if n_steps <= 0:
             raise ValueError(f"n_steps must be positive, got {n_steps}")
         f = n_steps / self.n_steps
-        sched = tuple((int(round(s * f)), lr) for s, lr in self.lr_schedule)
+        merged: dict[int, float] = {}
+        for s, lr in self.lr_schedule:  # very short runs: boundaries that collide keep the later rate
+            merged[int(round(s * f))] = lr
+        sched = tuple(sorted(merged.items()))
         return dataclasses.replace(self, n_steps=int(n_steps), lr_schedule=sched,
                                    jitter_off_steps=int(round(self.jitter_off_steps * f)))
 

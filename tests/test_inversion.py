@@ -43,6 +43,8 @@ def test_learning_rate_schedule():
     q = r.with_steps(350)
     assert q.lr_schedule[1][0] == 100 and q.lr_schedule[2][0] == 200 and q.jitter_off_steps == 75
     assert r.with_lr_scale(2.0).lr_at(0) == pytest.approx(2e-2 * f)
+    short = r.with_steps(2).lr_schedule  # colliding boundaries merge, the later rate wins
+    assert [s for s, _ in short] == [0, 1] and [v for _, v in short] == pytest.approx([1e-2 * f, 1e-3 * f])
 
 
 def test_the_schedule_is_what_the_optimiser_uses(net, images):
