@@ -88,32 +88,36 @@ def judge(claim: Claim, summaries: Mapping[str, Mapping[str, float] | None]) -> 
         return Verdict(claim, "cannot be judged",
                        f"“{claim.statement}” cannot be judged yet: no completed run with a summary for "
                        f"{' and '.join(missing)}.")
-    parts, wins, compared = [], 0, 0
+    parts, better_on, worse_on = [], [], []
     for m in claim.measures:
         a, b = win_s.get(m.key), lose_s.get(m.key)
         if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or math.isnan(a) or math.isnan(b):
             continue
-        compared += 1
         better = a > b if m.higher_is_better else a < b
-        wins += int(better)
+        (better_on if better else worse_on).append(m.label)
         direction = "higher is better" if m.higher_is_better else "lower is better"
         parts.append(f"{m.label} {fmt(a)}{m.unit} vs {fmt(b)}{m.unit} ({direction})")
+    wins, compared = len(better_on), len(better_on) + len(worse_on)
     if compared == 0:
         keys = ", ".join(m.key for m in claim.measures)
         return Verdict(claim, "cannot be judged",
                        f"“{claim.statement}” cannot be judged yet: the summaries of {claim.winner} and "
                        f"{claim.loser} share none of {keys}.")
-    numbers = "; ".join(parts)
-    if wins == compared:
+
+    def listing(labels):
+        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+    if not worse_on:
         status, lead = "held", (f"“{claim.statement}” held: the {claim.winner_label} beat the "
                                 f"{claim.loser_label} on all {compared} measures")
-    elif wins == 0:
+    elif not better_on:
         status, lead = "did not hold", (f"“{claim.statement}” did not hold: the {claim.loser_label} beat the "
                                         f"{claim.winner_label} on all {compared} measures")
     else:
-        status, lead = "mixed", (f"“{claim.statement}” held only in part: the {claim.winner_label} were better "
-                                 f"on {wins} of {compared} measures than the {claim.loser_label}")
-    return Verdict(claim, status, f"{lead} ({numbers}).", wins, compared)
+        status, lead = "mixed", (f"“{claim.statement}” held only in part ({wins} of {compared} measures): the "
+                                 f"{claim.winner_label} were better than the {claim.loser_label} on "
+                                 f"{listing(better_on)}, but not on {listing(worse_on)}")
+    return Verdict(claim, status, f"{lead}: {'; '.join(parts)}.", wins, compared)
 
 
 def claims_for_section(section: str, summaries: Mapping[str, Mapping[str, float] | None]) -> list[Verdict]:

@@ -188,6 +188,7 @@ def test_claim_cannot_be_judged_without_both_runs():
     assert v.status == "cannot be judged" and "fig05" in v.sentence
     mixed = claims.judge(claims.CLAIMS[0], {"fig06": {**BETTER, "mse_mean": 2000.0}, "fig05": WORSE})
     assert mixed.status == "mixed" and "3 of 4" in mixed.sentence
+    assert "on PSNR, SSIM and normalised error, but not on MSE" in mixed.sentence
 
 
 def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):
