@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SQLITE_BUSY_TIMEOUT_S = 60
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -48,17 +48,27 @@ def db_url() -> str:
 
 
 def checkpoint_dir(experiment_name: str, config: dict) -> Path:
-    """A stable checkpoint folder per experiment and config: re-running the same config resumes there.
+    """The checkpoint folder for this experiment and config: a killed run, re-run with the same config, resumes.
 
-    The folder is ``<runs_dir>/checkpoints/<name>/<sha1 of the config's JSON>``; give experiments a fixed
+    The folder is ``<runs_dir>/checkpoints/<name>/<sha1 of the config's JSON>/attempt<N>``: the newest attempt
+    that has not been marked complete (:func:`mark_checkpoint_complete`), so a run that finished is never
+    silently reused by the next one, which trains afresh in a new attempt folder. Give experiments a fixed
     ``seed`` in their config, or every run gets a new folder.
     """
     text = json.dumps(config, sort_keys=True, default=str)
-    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-    path = runs_dir() / "checkpoints" / experiment_name / digest
+    base = runs_dir() / "checkpoints" / experiment_name / hashlib.sha1(text.encode()).hexdigest()[:12]
+    n = 1
+    while (base / f"attempt{n}" / "COMPLETE").exists():
+        n += 1
+    path = base / f"attempt{n}"
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(text)
+    (base / "config.json").write_text(text)
     return path
+
+
+def mark_checkpoint_complete(path: str | os.PathLike) -> None:
+    """Mark a checkpoint folder as finished: later runs of the same config start a new attempt."""
+    (Path(path) / "COMPLETE").write_text(dt.datetime.now().isoformat())
 
 
 _ENGINES: dict[str, Any] = {}
@@ -115,44 +125,96 @@ def _metric_table():
 
 
 def _make_observer(url: str):
+    import time
+
     import sqlalchemy as sa
     from sacred.observers import SqlObserver
-    from sqlalchemy.orm import scoped_session, sessionmaker
+    from sqlalchemy.orm import sessionmaker
 
     class MetricsSqlObserver(SqlObserver):
         """Sacred's SqlObserver plus a ``metric`` table for ``log_scalar`` values, readable run ids
-        (``run_id`` equals the row id: 1, 2, ...) and a clear error when the database stays locked."""
+        (``run_id`` equals the row id: 1, 2, ...), and safe concurrent use.
+
+        Sacred calls the observer from two threads (the run and its heartbeat). Sacred's own observer gives each
+        thread its own session and locks only the commit, so the run thread can hold SQLite's write lock
+        (an autoflush) while waiting for the observer lock that the heartbeat thread holds while waiting for the
+        write lock: a deadlock that ends in "database is locked", after which Sacred silently drops the observer
+        and the run "completes" without its artifacts. Here one session serves both threads and every event runs
+        whole under one re-entrant lock, committing before it lets go; a lock held by another process is waited
+        for and retried. If an event still cannot be stored, the run is marked FAILED instead of COMPLETED.
+        """
+
+        retries = 4
+
+        def _guarded(self, event: str, fn):
+            with self.lock:
+                for attempt in range(self.retries + 1):
+                    try:
+                        return fn()
+                    except sa.exc.OperationalError as e:
+                        self.session.rollback()
+                        if "locked" not in str(e) and "busy" not in str(e):
+                            raise
+                        if attempt == self.retries:
+                            self._lost = f"{event}: {_locked_message(url, getattr(e, 'orig', e))}"
+                            raise DatabaseLockedError(self._lost) from e
+                        time.sleep(2.0 * (attempt + 1))
 
         def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
             from sacred.observers.sql_bases import Base, Run
-            _metric_table()
-            Base.metadata.create_all(self.engine)
-            if _id is None:
-                last = self.session.query(sa.func.max(Run.id)).scalar()
-                _id = (last or 0) + 1
-            return super().started_event(ex_info, command, host_info, start_time, config, meta_info, _id)
+
+            def start():
+                _metric_table()
+                Base.metadata.create_all(self.engine)
+                run_id = _id
+                if run_id is None:
+                    run_id = (self.session.query(sa.func.max(Run.id)).scalar() or 0) + 1
+                return SqlObserver.started_event(self, ex_info, command, host_info, start_time, config,
+                                                 meta_info, run_id)
+            self._lost = None
+            return self._guarded("start", start)
+
+        def heartbeat_event(self, info, captured_out, beat_time, result):
+            return self._guarded("heartbeat", lambda: SqlObserver.heartbeat_event(
+                self, info, captured_out, beat_time, result))
+
+        def artifact_event(self, name, filename, metadata=None, content_type=None):
+            return self._guarded(f"artifact {name}", lambda: SqlObserver.artifact_event(
+                self, name, filename, metadata, content_type))
+
+        def resource_event(self, filename):
+            return self._guarded("resource", lambda: SqlObserver.resource_event(self, filename))
 
         def log_metrics(self, metrics_by_name, info):
             table = _metric_table()
             rows = [dict(run_id=self.run.run_id, name=name, step=int(step), value=float(value), timestamp=ts)
                     for name, m in metrics_by_name.items()
                     for step, value, ts in zip(m["steps"], m["values"], m["timestamps"])]
-            if rows:
-                with self.lock:
-                    self.session.execute(table.insert(), rows)
-                    self.session.commit()
 
-        def save(self):
-            try:
-                super().save()
-            except sa.exc.OperationalError as e:
-                self.session.rollback()
-                if "locked" in str(e):
-                    raise DatabaseLockedError(_locked_message(url, e)) from e
-                raise
+            def insert():
+                self.session.execute(table.insert(), rows)
+                self.session.commit()
+            if rows:
+                self._guarded("metrics", insert)
+
+        def completed_event(self, stop_time, result):
+            if getattr(self, "_lost", None):  # something of this run was not stored: never claim COMPLETED
+                return self.failed_event(stop_time, [f"the run finished, but part of its record was lost: "
+                                                     f"{self._lost}"])
+            return self._guarded("completed", lambda: SqlObserver.completed_event(self, stop_time, result))
+
+        def interrupted_event(self, interrupt_time, status):
+            return self._guarded("interrupted", lambda: SqlObserver.interrupted_event(
+                self, interrupt_time, status))
+
+        def failed_event(self, fail_time, fail_trace):
+            return self._guarded("failed", lambda: SqlObserver.failed_event(self, fail_time, fail_trace))
 
     eng = engine(url)
-    return MetricsSqlObserver.create_from(eng, scoped_session(sessionmaker(bind=eng)))
+    obs = MetricsSqlObserver.create_from(eng, sessionmaker(bind=eng)())
+    obs.lock = threading.RLock()
+    obs._lost = None
+    return obs
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -87,6 +87,10 @@ def test_checkpoint_dir_is_stable_per_config():
     b = tracking.checkpoint_dir("fig06", {"lr": 1e-3, "seed": 0})
     c = tracking.checkpoint_dir("fig06", {"lr": 2e-3, "seed": 0})
     assert a == b != c and a.is_dir()
+    tracking.mark_checkpoint_complete(a)
+    d = tracking.checkpoint_dir("fig06", {"seed": 0, "lr": 1e-3})
+    assert d != a and d.parent == a.parent and d.name == "attempt2"
+    assert tracking.checkpoint_dir("fig06", {"seed": 0, "lr": 1e-3}) == d  # unfinished: resumed
 
 
 def test_sigterm_marks_run_interrupted(tmp_path):
@@ -119,3 +123,64 @@ def test_set_report_rejects_incomplete_payload():
         info = {}
     with pytest.raises(ValueError, match="lacks 'figures'"):
         tracking.set_report(FakeRun(), {"title": "x", "tables": []})
+
+
+def _busy_experiment(n_artifacts=6):
+    """Heartbeats every 0.05 s (metrics + info) interleaved with artifacts from the run thread."""
+    ex = tracking.make_experiment("figbusy")
+
+    @ex.main
+    def main(_run):
+        import time
+        log = tracking.metric_logger(_run)
+        for i in range(n_artifacts):
+            for j in range(20):
+                log("loss", float(j), i * 20 + j)
+            _run.info["progress"] = i
+            tracking.add_json(_run, {"i": i}, f"a{i}.json")
+            time.sleep(0.06)
+        tracking.set_report(_run, {"title": "busy", "figures": [], "tables": []})
+    return ex
+
+
+def test_heartbeat_thread_and_run_thread_never_lose_records(monkeypatch):
+    """Sacred's own observer could deadlock here (run thread autoflush vs heartbeat metrics insert)."""
+    import sacred
+    monkeypatch.setattr(sacred.SETTINGS, "DEFAULT_BEAT_INTERVAL", 0.05)
+    run = _busy_experiment().run()
+    rec = tracking.get_run(run._id)
+    assert rec.status == "COMPLETED"
+    assert rec.artifact_names == [f"a{i}.json" for i in range(6)]
+    assert len(rec.metrics()["loss"][0]) == 120 and rec.report["title"] == "busy"
+
+
+def test_another_process_holding_the_write_lock_is_waited_for():
+    import threading
+    import time
+    _experiment().run()  # creates the database
+    con = sqlite3.connect(tracking.runs_dir() / "sacred.sqlite", check_same_thread=False)
+    con.execute("BEGIN IMMEDIATE")  # a second writer (e.g. another run) holds the lock for a while
+
+    def release():
+        time.sleep(1.5)
+        con.commit()
+    t = threading.Thread(target=release)
+    t.start()
+    run = _experiment().run()
+    t.join()
+    assert tracking.get_run(run._id).status == "COMPLETED"
+    assert tracking.get_run(run._id).artifact_names == ["curve.png", "arrays.npz"]
+
+
+def test_database_locked_for_good_gives_a_clear_error(monkeypatch):
+    _experiment().run()
+    monkeypatch.setattr(tracking, "SQLITE_BUSY_TIMEOUT_S", 0.1)
+    tracking._ENGINES.clear()
+    con = sqlite3.connect(tracking.runs_dir() / "sacred.sqlite")
+    con.execute("BEGIN IMMEDIATE")
+    ex = _experiment()
+    ex.observers[0].retries = 1
+    with pytest.raises(tracking.DatabaseLockedError, match=r"(?s)is locked \(database is locked\).*Close it and re-run"):
+        ex.run()
+    con.rollback()
+    tracking._ENGINES.clear()
