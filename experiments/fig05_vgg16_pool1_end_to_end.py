@@ -13,9 +13,10 @@ Reproduce::
 
 ``quick`` (default): embedded scikit-image photos, 32 px random crops, batch 16, 1000 Adam steps (lr 1e-3) of
 the whole chain (the same number of updates per module, and about the same compute, as Fig. 6's quick run),
-evaluated on the same 8 held-out 128 px crops. About 5-6 min on 2 CPU cores. ``thesis``: 224 px images from
-``image_dir``, batch 32, 3000 steps, Adam lr 3e-4 (hours on CPU; use a GPU). A killed run resumes from its last checkpoint when re-run with the same config;
-a NaN/inf loss fails the run and keeps the last good checkpoint.
+evaluated on the same 8 held-out 128 px crops. About 5 min on 2 CPU cores (measured 4:41 wall). ``thesis``:
+224 px images from ``image_dir``, batch 32, 3000 steps, Adam lr 3e-4 (hours on CPU; use a GPU). A killed run
+resumes from its last checkpoint when re-run with the same config; a NaN/inf loss fails the run and keeps the
+last good checkpoint.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def config():
     weights = "hed"  # vgg16 weights: "hed" or a .h5/.npy path (ignored by tiny_vgg)
     image_dir = None  # folder of training images; None = embedded scikit-image photos
     image_size = None  # folder images: centre crop + resize to this size (None = as they are)
+    max_images = None  # folder: use at most this many images (sorted by name)
     heldout_fraction = 0.1  # folder images held out for evaluation
     kind = "DC"  # module kind: CD | DC | DD | UCC
     kernel = 5
@@ -73,7 +75,8 @@ def thesis():
     ckpt_every = 250
 
 
-def load_images(profile, image_dir, image_size, heldout_fraction, eval_size, eval_per_image, max_heldout, seed):
+def load_images(profile, image_dir, image_size, max_images, heldout_fraction, eval_size, eval_per_image,
+                max_heldout, seed):
     """Training images and fixed held-out evaluation crops ``[(name, rgb float32 (S, S, 3))]``."""
     from restoration import data
 
@@ -83,12 +86,14 @@ def load_images(profile, image_dir, image_size, heldout_fraction, eval_size, eva
                              "(e.g. an ImageNet validation subset); the embedded photos are the quick profile")
         train, held = data.embedded_images("train"), data.embedded_images("heldout")
     else:
-        train, held = data.split_named(data.folder_images(image_dir, size=image_size), heldout_fraction, seed=seed)
+        images = data.folder_images(image_dir, size=image_size, limit=max_images)
+        train, held = data.split_named(images, heldout_fraction, seed=seed)
     return train, data.fixed_crops(held, eval_size, eval_per_image)[:max_heldout]
 
 
 @ex.automain
-def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fraction, kind, kernel, hidden,
+def main(_run, _config, profile, net, weights, image_dir, image_size, max_images, heldout_fraction, kind, kernel,
+         hidden,
          crop, batch_size, steps, lr, eval_size, eval_per_image, max_heldout, log_every, eval_every, ckpt_every,
          rows, seed):
     import numpy as np
@@ -97,8 +102,8 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fr
 
     t0 = time.time()
     fnet = nets.build(net, weights, seed=seed)
-    train, held = load_images(profile, image_dir, image_size, heldout_fraction, eval_size, eval_per_image,
-                              max_heldout, seed)
+    train, held = load_images(profile, image_dir, image_size, max_images, heldout_fraction, eval_size,
+                              eval_per_image, max_heldout, seed)
     stack = modules.InversionStack.for_net(fnet, modules.vgg16_pool1_specs(kind=kind, kernel=kernel,
                                                                            hidden=hidden), seed=seed,
                                            meta={"experiment": NAME, "mode": "end_to_end"})
@@ -115,7 +120,8 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fr
 
     result = modules.train_end_to_end(
         fnet, stack, modules.crop_batches([im for _, im in train], crop=crop, batch_size=batch_size, seed=seed),
-        settings, heldout=np.stack([im for _, im in held]), ckpt_dir=tracking.checkpoint_dir(NAME, dict(_config)), log=log)
+        settings, heldout=np.stack([im for _, im in held]), ckpt_dir=tracking.checkpoint_dir(NAME, dict(_config)),
+        log=log)
     t_train = time.time() - t0
 
     ev = modules.evaluate(fnet, stack, held)
@@ -123,11 +129,12 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fr
     tracking.add_npz(_run, f"{NAME}_modules.npz", **stack.weight_arrays())
     tracking.add_json(_run, stack.to_json_dict(), f"{NAME}_modules.json")
     tracking.add_json(_run, {"names": ev.names, **ev.scores}, f"{NAME}_scores.json")
-    n = min(rows, len(ev.names))
-    tracking.add_figure(_run, plots.error_map_rows(ev.images[:n], ev.reconstructions[:n], titles=ev.names[:n]),
-                        f"{NAME}_rows.png")
+    show = np.unique(np.linspace(0, len(ev.names) - 1, min(rows, len(ev.names))).round().astype(int))
+    rows_fig = plots.error_map_rows(ev.images[show], ev.reconstructions[show], titles=[ev.names[i] for i in show])
+    tracking.add_figure(_run, rows_fig, f"{NAME}_rows.png")
     if curves:
-        tracking.add_figure(_run, plots.loss_curves(curves, title="Fig. 5 end-to-end training losses"), f"{NAME}_losses.png")
+        tracking.add_figure(_run, plots.loss_curves(curves, title="Fig. 5 end-to-end training losses"),
+                            f"{NAME}_losses.png")
 
     resumed = {"e2e": result.start_step} if result.start_step > 0 else {}
     tracking.set_report(_run, {
@@ -151,7 +158,8 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, heldout_fr
         "figures": [
             {"artifact": f"{NAME}_rows.png",
              "caption": "Held-out images | end-to-end reconstruction from pool1 | colour error | absolute error."},
-        ] + ([{"artifact": f"{NAME}_losses.png", "caption": "Image loss (e2e) and intermediate MSEs, train and held-out."}] if curves else []),
+        ] + ([{"artifact": f"{NAME}_losses.png",
+               "caption": "Image loss (e2e) and intermediate MSEs, train and held-out."}] if curves else []),
         "tables": [modules.loss_table(stack, ev, train_loss), modules.numbers_table(ev)],
     })
     return float(ev.summary["psnr_mean"])

@@ -99,3 +99,22 @@ def test_reconstruct_cli_rejects_run_without_modules(capsys):
 
     assert cli.main(["reconstruct", "--run", "12345", "--image", "x.png", "--out", "y.png"]) == 2
     assert "12345" in capsys.readouterr().err
+
+
+def test_thesis_profile_needs_a_folder_and_trains_from_one(tmp_path):
+    from skimage import io as skio
+
+    from restoration import data
+
+    ex = importlib.reload(importlib.import_module("experiments.fig06_vgg16_pool1_stacked")).ex
+    with pytest.raises(ValueError, match="image_dir"):
+        ex.run(named_configs=["thesis"], config_updates={**TINY})
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, img in data.embedded_images("all"):
+        skio.imsave(folder / f"{name}.png", data.center_crop_resize(img, 40), check_contrast=False)
+    run = ex.run(named_configs=["thesis"], config_updates={**TINY, "image_dir": str(folder), "image_size": 32,
+                                                           "heldout_fraction": 0.25})
+    rec = tracking.get_run(run._id)
+    assert rec.status == "COMPLETED" and rec.config["profile"] == "thesis"
+    assert len(rec.info["report"]["tables"][1]["rows"]) == 2 + 1  # 2 of 8 images held out, plus the mean row
