@@ -16,7 +16,8 @@ Reproduce::
 module, evaluated on 8 held-out 128 px crops (chelsea, rocket). About 6-7 min on 2 CPU cores (measured
 6:21 wall, VGG features included). ``thesis``: 224 px images from ``image_dir``, batch 32, 3000 steps per
 module, Adam lr 3e-4 (hours on CPU; use a GPU). A killed run resumes from its last checkpoint when re-run with
-the same config; a NaN/inf loss fails the run and keeps the last good checkpoint.
+the same config; a NaN/inf loss fails the run and keeps the last good checkpoint. A completed run marks its
+checkpoints finished, so re-running a config that already completed trains afresh.
 """
 
 from __future__ import annotations
@@ -118,10 +119,10 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, max_images
         c[0].append(step)
         c[1].append(value)
 
+    ckpt_dir = tracking.checkpoint_dir(NAME, dict(_config))
     results = modules.train_stack(
         fnet, stack, modules.crop_batches([im for _, im in train], crop=crop, batch_size=batch_size, seed=seed),
-        settings, heldout=np.stack([im for _, im in held]), ckpt_dir=tracking.checkpoint_dir(NAME, dict(_config)),
-        log=log)
+        settings, heldout=np.stack([im for _, im in held]), ckpt_dir=ckpt_dir, log=log)
     t_train = time.time() - t0
 
     ev = modules.evaluate(fnet, stack, held)
@@ -159,4 +160,5 @@ def main(_run, _config, profile, net, weights, image_dir, image_size, max_images
         ] + ([{"artifact": f"{NAME}_losses.png", "caption": "Per-module train and held-out MSE."}] if curves else []),
         "tables": [modules.loss_table(stack, ev, train_loss), modules.numbers_table(ev)],
     })
+    tracking.mark_checkpoint_complete(ckpt_dir)  # the next run of this config trains afresh
     return float(ev.summary["psnr_mean"])

@@ -74,13 +74,36 @@ def test_run_completes_with_artifacts_and_report(fig, tmp_path, capsys):
     assert skio.imread(tmp_path / "rec.png").shape == (16, 16, 3)
 
 
-def test_rerun_same_config_resumes_from_checkpoints():
-    _, first = run_experiment("fig06")
-    _, second = run_experiment("fig06")
-    assert second.status == "COMPLETED" and second.id != first.id
-    assert second.info["report"]["summary"] == first.info["report"]["summary"]
-    assert "resumed from checkpoints" in " ".join(second.info["report"]["paragraphs"])
-    assert "DC3/train_loss" not in second.metrics()  # nothing retrained
+class Killed(Exception):
+    pass
+
+
+def test_killed_run_resumes_and_completed_run_trains_afresh(monkeypatch):
+    from restoration import modules
+
+    real = modules.train_module
+
+    def killed_in_dc2(net, stack, name, *args, **kwargs):
+        if name == "DC2":
+            raise Killed("simulated kill while training DC2")
+        return real(net, stack, name, *args, **kwargs)
+
+    monkeypatch.setattr(modules, "train_module", killed_in_dc2)
+    with pytest.raises(Killed):
+        run_experiment("fig06")
+    assert tracking.latest_run("fig06").status == "FAILED"
+    monkeypatch.setattr(modules, "train_module", real)
+
+    _, resumed = run_experiment("fig06")
+    assert resumed.status == "COMPLETED"
+    assert "resumed from checkpoints at steps {'DC3': 4}" in " ".join(resumed.info["report"]["paragraphs"])
+    metrics = resumed.metrics()
+    assert "DC3/train_loss" not in metrics and len(metrics["DC2/train_loss"][0]) == 4  # DC3 restored, not retrained
+
+    _, fresh = run_experiment("fig06")  # the completed run's checkpoints are not reused
+    assert len(fresh.metrics()["DC3/train_loss"][0]) == 4
+    assert "resumed" not in " ".join(fresh.info["report"]["paragraphs"])
+    assert fresh.info["report"]["summary"] == pytest.approx(resumed.info["report"]["summary"], rel=1e-4)
 
 
 def test_divergent_run_fails_and_keeps_last_good_checkpoint():
@@ -90,7 +113,7 @@ def test_divergent_run_fails_and_keeps_last_good_checkpoint():
         run_experiment("fig06", lr=1e30, ckpt_every=1)
     rec = tracking.latest_run("fig06")
     assert rec.status == "FAILED"
-    ckpts = sorted((tracking.runs_dir() / "checkpoints" / "fig06").glob("*/DC3/ckpt-*.index"))
+    ckpts = sorted((tracking.runs_dir() / "checkpoints" / "fig06").glob("*/attempt*/DC3/ckpt-*.index"))
     assert [p.name for p in ckpts] == ["ckpt-1.index"]
 
 
