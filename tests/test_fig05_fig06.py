@@ -1,12 +1,11 @@
 """Figs. 5 and 6 end to end through Sacred on a tiny net, into the temporary database of conftest.
 
 Checks the run is COMPLETED with the artifacts and report payload the report builder reads, that the stored
-modules reproduce the run's numbers through ``python -m restoration reconstruct``, that a re-run with the same
-config resumes from the finished checkpoints, and that a divergent run is FAILED with its last good
-checkpoint kept.
+modules reproduce the run's numbers through ``python -m restoration reconstruct``, that a killed run resumes
+inside the stack while a completed config trains afresh, that a divergent run is FAILED with its last good
+checkpoint kept, and that the thesis profile trains from a folder.
 """
 import importlib
-import io
 import json
 
 import numpy as np
