@@ -73,8 +73,10 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
             summary[f"{opt}_feat_err_{compare_layer}"] = float(np.mean(c["feat_err"]))
             summary[f"{opt}_wall_s_{compare_layer}"] = round(float(c["wall_s"]), 2)
     paras = list(paragraphs) + [
-        f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule {list(r.lr_schedule)} on "
-        f"u = x / {r.scale:g}; feature-loss weight C and jitter by depth (table); alpha-norm (alpha "
+        f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
+        f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
+        f"{'on the image in grey levels' if r.scale == 1 else f'on u = x / {r.scale:g}'}, jitter off for the "
+        f"last {r.jitter_off_steps} steps; feature-loss weight C and jitter by depth (table); alpha-norm (alpha "
         f"{r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as in Mahendran & "
         f"Vedaldi 2016. Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped "
         f"to [0, 255].",
