@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--image", required=True, help="path of the image to reconstruct")
     r.add_argument("--out", required=True, help="output PNG path")
     r.add_argument("--size", type=int, default=None,
-                   help="centre-crop and resize the image to SIZE px (default: the run's crop size)")
+                   help="centre-crop and resize the image to SIZE px (default: the run's held-out evaluation size)")
     r.set_defaults(func=_cmd_reconstruct)
 
     i = sub.add_parser("invert", help="optimisation pre-image of an image at a layer")

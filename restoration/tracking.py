@@ -124,7 +124,9 @@ def _metric_table():
     return Base.metadata.tables["metric"]
 
 
-def _make_observer(url: str):
+def _make_observer(url: str | None = None):
+    """The project's observer; with ``url=None`` it binds to :func:`db_url` when a run starts, so an imported
+    experiment follows ``SACRED_DB_URL`` / ``RESTORATION_RUNS_DIR`` as they are at run time."""
     import time
 
     import sqlalchemy as sa
@@ -156,7 +158,7 @@ def _make_observer(url: str):
                         if "locked" not in str(e) and "busy" not in str(e):
                             raise
                         if attempt == self.retries:
-                            self._lost = f"{event}: {_locked_message(url, getattr(e, 'orig', e))}"
+                            self._lost = f"{event}: {_locked_message(self.url, getattr(e, 'orig', e))}"
                             raise DatabaseLockedError(self._lost) from e
                         time.sleep(2.0 * (attempt + 1))
 
@@ -164,6 +166,8 @@ def _make_observer(url: str):
             from sacred.observers.sql_bases import Base, Run
 
             def start():
+                if self.fixed_url is None or self.engine is None:
+                    self.bind(self.fixed_url or db_url())
                 _metric_table()
                 Base.metadata.create_all(self.engine)
                 run_id = _id
@@ -210,10 +214,18 @@ def _make_observer(url: str):
         def failed_event(self, fail_time, fail_trace):
             return self._guarded("failed", lambda: SqlObserver.failed_event(self, fail_time, fail_trace))
 
-    eng = engine(url)
-    obs = MetricsSqlObserver.create_from(eng, sessionmaker(bind=eng)())
+        def bind(self, to_url: str) -> None:
+            self.url = to_url
+            self.engine = engine(to_url)
+            self.session = sessionmaker(bind=self.engine)()
+
+    obs = MetricsSqlObserver.create_from(None, None)
     obs.lock = threading.RLock()
     obs._lost = None
+    obs.fixed_url = url
+    obs.url = url
+    if url is not None:
+        obs.bind(url)
     return obs
 
 
@@ -250,7 +262,7 @@ def make_experiment(name: str, *, observe: bool = True):
     ex = sacred.Experiment(name, base_dir=str(REPO_ROOT), save_git_info=True)
     ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
     if observe:
-        ex.observers.append(_make_observer(db_url()))
+        ex.observers.append(_make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
     return ex
 

@@ -184,3 +184,11 @@ def test_database_locked_for_good_gives_a_clear_error(monkeypatch):
         ex.run()
     con.rollback()
     tracking._ENGINES.clear()
+
+
+def test_observer_binds_the_database_at_run_time(tmp_path, monkeypatch):
+    ex = _experiment()  # made while RESTORATION_RUNS_DIR points at the fixture's folder
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "elsewhere"))
+    ex.run()
+    assert (tmp_path / "elsewhere" / "sacred.sqlite").is_file()
+    assert tracking.latest_completed_run("figtest").status == "COMPLETED"
