@@ -356,6 +356,7 @@ class RunRecord:
     fail_trace: str | None
     artifact_names: list[str]
     url: str
+    command: str | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -401,7 +402,7 @@ def _restore(text: str | None) -> dict:
 
 _RUN_QUERY = """
 SELECT r.run_id, e.name, r.status, r.config, r.info, r.start_time, r.stop_time, r.heartbeat, r.fail_trace,
-       h.hostname, r.experiment_id
+       h.hostname, r.experiment_id, r.command
 FROM run r JOIN experiment e ON r.experiment_id = e.experiment_id LEFT JOIN host h ON r.host_id = h.host_id
 """
 
@@ -431,7 +432,7 @@ def _records(where: str, params: dict, url: str | None = None) -> list[RunRecord
                 id=row[0], experiment=row[1], status=row[2], config=_restore(row[3]), info=_restore(row[4]),
                 start_time=_parse_time(row[5]), stop_time=_parse_time(row[6]), heartbeat=_parse_time(row[7]),
                 fail_trace=row[8], host=row[9], commit=repo[0] if repo else None,
-                dirty=bool(repo[1]) if repo else None, artifact_names=names, url=url))
+                dirty=bool(repo[1]) if repo else None, artifact_names=names, url=url, command=row[11]))
     return out
 
 
@@ -457,8 +458,8 @@ def runs(name: str | None = None, *, status: str | None = None, url: str | None 
 
 
 def latest_completed_run(name: str, *, url: str | None = None) -> RunRecord | None:
-    """The newest COMPLETED run of experiment ``name``, or None."""
-    recs = runs(name, status="COMPLETED", url=url)
+    """The newest COMPLETED run of experiment ``name``'s main command (not e.g. ``print_config``), or None."""
+    recs = [r for r in runs(name, status="COMPLETED", url=url) if r.command in (None, "main")]
     return recs[0] if recs else None
 
 
