@@ -440,7 +440,7 @@ def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8)) -> FeatureNet:
 ALEXNET_HELP = ("AlexNet weights are not shipped with this project (no offline source exists). Get the common "
                 "'bvlc_alexnet.npy' (Caffe BVLC AlexNet converted to a numpy dict layer -> [W, b]) and put it at "
                 "weights/bvlc_alexnet.npy in the project root, or set ALEXNET_WEIGHTS=/path/to/bvlc_alexnet.npy, "
-                "or pass the path in the experiment's `alexnet_weights` config.")
+                "or run fig01 with `make reproduce-figure-1 ARGS='weights=/path/to/bvlc_alexnet.npy'`.")
 
 
 def default_alexnet_path() -> Path:
