@@ -63,15 +63,18 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
                              "lr_schedule": r.lr_schedule}, f"{name}_scores.json")
 
     deepest = layers[-1]
-    summary = {"n_layers": len(layers), "n_images": len(names), "steps": r.n_steps, "size": int(images.shape[1]),
-               "wall_time_s": round(time.time() - t0, 1)}
-    for layer in layers:
-        summary[f"feat_err_{layer}"] = float(np.mean(sweep.scores[layer]["feat_err"]))
-        summary[f"ssim_{layer}"] = float(np.mean(sweep.scores[layer]["ssim"]))
+    # Headline first (the report's overview shows the first two entries); per-layer numbers are in the table.
+    head = compare_layer if compare_layer in layers else deepest
+    summary = {f"feature error at {head}": float(np.mean(sweep.scores[head]["feat_err"])),
+               f"SSIM at {head}": float(np.mean(sweep.scores[head]["ssim"])),
+               "feature error, mean over layers": float(np.mean([np.mean(sweep.scores[la]["feat_err"])
+                                                                 for la in layers])),
+               "layers": len(layers), "images": len(names), "steps": r.n_steps, "size (px)": int(images.shape[1]),
+               "wall time (s)": round(time.time() - t0, 1)}
     if cmp:
         for opt, c in cmp.items():
-            summary[f"{opt}_feat_err_{compare_layer}"] = float(np.mean(c["feat_err"]))
-            summary[f"{opt}_wall_s_{compare_layer}"] = round(float(c["wall_s"]), 2)
+            summary[f"{opt}: feature error at {compare_layer}"] = float(np.mean(c["feat_err"]))
+            summary[f"{opt}: wall time at {compare_layer} (s)"] = round(float(c["wall_s"]), 2)
     paras = list(paragraphs) + [
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "

@@ -59,6 +59,14 @@ SUMMARY_LABELS = {
 }
 
 
+def summary_label(key: str) -> str:
+    """Display label of a summary key: a known key's label, a key with spaces as written (it is already a
+    label, e.g. "feature error at conv3_3"), else the identifier with underscores as spaces."""
+    if key in SUMMARY_LABELS:
+        return SUMMARY_LABELS[key]
+    return key if " " in key else key.replace("_", " ")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Registry
 # ----------------------------------------------------------------------------------------------------------
@@ -360,7 +368,10 @@ def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[
         return None, []
     from restoration import plots  # matplotlib only when there is something to draw
 
-    names = sorted(series)[:12]
+    names = sorted(series)
+    if len(names) > 12:  # many terms logged (e.g. one set per layer): show the objectives, not every term
+        names = [n for n in names if re.search(r"(total|loss)$", n)] or names
+    names = names[:12]
     fig = plots.loss_curves({k: series[k] for k in names})
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -418,7 +429,7 @@ def figure_section(
 
     summary = payload.get("summary") or {}
     if isinstance(summary, dict):
-        sec.summary = [(SUMMARY_LABELS.get(k, k.replace("_", " ")), format_number(v)) for k, v in summary.items()]
+        sec.summary = [(summary_label(k), format_number(v)) for k, v in summary.items()]
     sec.paragraphs = [typeset(p) for p in payload.get("paragraphs") or []]
 
     for fig in payload.get("figures") or []:

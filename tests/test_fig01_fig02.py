@@ -64,7 +64,7 @@ def test_fig02_tiny_vgg_completes_with_grid_tables_and_comparison():
     rec = tracking.get_run(run._id)
     report = check_report(rec, "fig02", layers, "conv2_1")
     assert report["net"].startswith("tiny random VGG")
-    assert run.result == pytest.approx(report["summary"]["feat_err_pool2"])
+    assert run.result == pytest.approx(report["summary"]["feature error at pool2"])  # head: deepest layer
 
 
 def test_fig01_tiny_alexnet_npy_completes(tmp_path):
