@@ -90,7 +90,13 @@ def engine(url: str | None = None):
                 cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
                 cur.close()
         else:
-            eng = sa.create_engine(url, pool_pre_ping=True)
+            try:
+                eng = sa.create_engine(url, pool_pre_ping=True)
+            except ModuleNotFoundError as e:
+                raise ModuleNotFoundError(
+                    f"the run database {url.split('@')[-1]} (SACRED_DB_URL) needs the Python driver {e.name!r}, "
+                    f"which is not installed. Fix: `.venv/bin/pip install -e '.[postgres]'` (PostgreSQL: "
+                    f"psycopg), or unset SACRED_DB_URL to use runs/sacred.sqlite.") from e
         _ENGINES[url] = eng
     return _ENGINES[url]
 
@@ -208,10 +214,14 @@ def _make_observer(url: str | None = None):
             return self._guarded("completed", lambda: SqlObserver.completed_event(self, stop_time, result))
 
         def interrupted_event(self, interrupt_time, status):
+            if self.run is None:  # the run never reached the database (start failed): nothing to mark
+                return None
             return self._guarded("interrupted", lambda: SqlObserver.interrupted_event(
                 self, interrupt_time, status))
 
         def failed_event(self, fail_time, fail_trace):
+            if self.run is None:  # the start itself failed and raised its own error
+                return None
             return self._guarded("failed", lambda: SqlObserver.failed_event(self, fail_time, fail_trace))
 
         def bind(self, to_url: str) -> None:
