@@ -192,3 +192,15 @@ def test_observer_binds_the_database_at_run_time(tmp_path, monkeypatch):
     ex.run()
     assert (tmp_path / "elsewhere" / "sacred.sqlite").is_file()
     assert tracking.latest_completed_run("figtest").status == "COMPLETED"
+
+
+@pytest.mark.skipif(not os.environ.get("RESTORATION_TEST_PG_URL"),
+                    reason="set RESTORATION_TEST_PG_URL=postgresql://user:pw@127.0.0.1/db to test PostgreSQL")
+def test_postgresql_database(monkeypatch):
+    """The same run through a PostgreSQL server (SACRED_DB_URL); needs `pip install -e '.[postgres]'`."""
+    monkeypatch.setenv("SACRED_DB_URL", os.environ["RESTORATION_TEST_PG_URL"])
+    run = _experiment().run(config_updates={"steps": 3})
+    rec = tracking.get_run(run._id)
+    assert rec.status == "COMPLETED" and rec.config["steps"] == 3
+    assert set(rec.artifact_names) == {"curve.png", "arrays.npz"}
+    assert list(rec.metrics()["train/loss"][1]) == [10.0, 5.0, 10 / 3]
