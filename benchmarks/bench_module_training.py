@@ -2,12 +2,12 @@
 
 For each module of the VGG16 pool1 stack (or the one chosen with ``--module``) it times the compiled
 training step (forward, backward, Adam update) on synthetic input activations of the right shape and reports
-images/s and the achieved GFLOP/s, counting convolution FLOPs explicitly: forward = 2 * MACs of both
-(de)convolutions (``restoration.modules.conv_flops``), backward = 2 x forward (gradients w.r.t. the layer
-input and the kernel), so one step = 3 x forward x batch. A float32 ``tf.matmul`` of two n x n matrices
-(2 n^3 FLOPs) measured in the same process gives a reference rate for the machine. On oneDNN CPU builds the
-large 5x5 convolutions can run faster than TF's float32 matmul (measured on a 2-core AVX-512 machine: ~200
-GFLOP/s for DC2/DC1 vs ~180 GFLOP/s for a 4096^2 matmul), so "% of matmul" can exceed 100.
+images/s and the achieved GFLOP/s, counting convolution FLOPs explicitly (``restoration.modules.
+conv_layer_flops``, 2 per multiply-add): forward = both (de)convolutions; backward = the kernel gradients of
+both (1 x forward each) plus the input gradient of the second layer only, since the module's input is a
+constant and TensorFlow computes no gradient into it. So one step = (3 x forward - first layer) x batch.
+A float32 ``tf.matmul`` of two n x n matrices (2 n^3 FLOPs) measured in the same process gives a reference
+rate for the machine.
 
     .venv/bin/python benchmarks/bench_module_training.py                  # 64 px, batch 16, ~1 min on 2 cores
     .venv/bin/python benchmarks/bench_module_training.py --size 224 --batch 32 --steps 5   # thesis scale
@@ -67,7 +67,10 @@ def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tu
     for _ in range(steps):
         step(x, y).numpy()
     sec = (time.perf_counter() - t) / steps
-    return sec, 3.0 * modules.conv_flops(spec, (h_in, h_in)) * batch
+    first, second = modules.conv_layer_flops(spec, (h_in, h_in))
+    # forward (first + second) + kernel gradients (first + second) + input gradient of the second layer only:
+    # the module input is a constant, so no gradient flows into it (measured: asking for it adds ~1x forward).
+    return sec, (3.0 * (first + second) - first) * batch
 
 
 def main(argv=None) -> int:
@@ -103,7 +106,7 @@ def main(argv=None) -> int:
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
     print(f"float32 matmul {args.matmul}x{args.matmul}: {mm:8.1f} GFLOP/s")
     print(f"module training step, {args.size} px images, batch {args.batch}, {args.steps} timed steps "
-          f"(FLOPs = 3 x forward conv FLOPs)")
+          f"(FLOPs = 3 x forward - first layer: no gradient into the constant input)")
     print(f"{'module':7} {'operation':26} {'ms/step':>8} {'images/s':>9} {'GFLOP/step':>11} {'GFLOP/s':>8} "
           f"{'% of matmul':>11}")
     for spec in specs:

@@ -137,15 +137,18 @@ def run_figure(_run, cfg: dict, *, name: str, mode: str) -> float:
                                           log=log)
         train_loss = result.train_loss
         resumed = {"e2e": result.start_step} if result.start_step > 0 else {}
-    t_train = time.time() - t0
-
     ev = modules.evaluate(fnet, stack, held)
+    t_total = time.time() - t0
     tracking.add_npz(_run, f"{name}_modules.npz", **stack.weight_arrays())
     tracking.add_json(_run, stack.to_json_dict(), f"{name}_modules.json")
     tracking.add_json(_run, {"names": ev.names, **ev.scores}, f"{name}_scores.json")
     show = np.unique(np.linspace(0, len(ev.names) - 1, min(c["rows"], len(ev.names))).round().astype(int))
     rows_fig = plots.error_map_rows(ev.images[show], ev.reconstructions[show], titles=[ev.names[i] for i in show])
     tracking.add_figure(_run, rows_fig, f"{name}_rows.png")
+    loss_caption = text["loss_caption"]
+    if resumed:  # this run only logged the steps after its checkpoint; the rest are in the interrupted run
+        loss_caption += (f" Curves start where this run resumed ({resumed}); earlier steps were logged by the "
+                         "interrupted run.")
     if curves:
         tracking.add_figure(_run, plots.loss_curves(curves, title=text["loss_title"]), f"{name}_losses.png")
 
@@ -160,13 +163,14 @@ def run_figure(_run, cfg: dict, *, name: str, mode: str) -> float:
             + text["how"].format(**c),
             f"Profile '{c['profile']}', net {c['net']} ({fnet.weights_label}); training images: "
             f"{'embedded scikit-image photos' if c['image_dir'] is None else c['image_dir']} ({len(train)}); "
-            f"held-out: {len(held)} crops of {c['eval_size']} px. Training + evaluation took {t_train:.0f} s"
+            f"held-out: {len(held)} crops of {c['eval_size']} px. Set-up, training and evaluation took "
+            f"{t_total:.0f} s"
             + (f"; resumed from checkpoints at steps {resumed}" if resumed else "") + ".",
             "Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
             "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition).",
         ],
         "figures": [{"artifact": f"{name}_rows.png", "caption": text["rows_caption"]}]
-        + ([{"artifact": f"{name}_losses.png", "caption": text["loss_caption"]}] if curves else []),
+        + ([{"artifact": f"{name}_losses.png", "caption": loss_caption}] if curves else []),
         "tables": [modules.loss_table(stack, ev, train_loss), modules.numbers_table(ev)],
     })
     tracking.mark_checkpoint_complete(ckpt_dir)  # the next run of this config trains afresh

@@ -13,12 +13,12 @@ Reproduce::
 
 ``quick`` (default): embedded scikit-image photos, 32 px random crops, batch 16, 1000 Adam steps (lr 1e-3) of
 the whole chain (the same number of updates per module, and about the same compute, as Fig. 6's quick run),
-evaluated on the same 8 held-out 128 px crops. About 4.5 min on 2 CPU cores (measured 4:24 and 4:41).
+evaluated on the same 8 held-out 128 px crops. 2.5-4.5 min on 2 CPU cores (measured 2:27 from a fresh clone
+on an idle machine, 4:24-4:41 with other jobs running).
 ``thesis``: 224 px images from ``image_dir``, batch 32, 3000 steps, Adam lr 3e-4 (hours on CPU; use a GPU).
-A killed run
-resumes from its last checkpoint when re-run with the same config; a NaN/inf loss fails the run and keeps the
-last good checkpoint. A completed run marks its checkpoints finished, so re-running a config that already
-completed trains afresh.
+A killed run resumes from its last checkpoint when re-run with the same config; a NaN/inf loss fails
+the run and keeps the last finite checkpoint. A completed run marks its checkpoints finished, so
+re-running a config that already completed trains afresh.
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@ Reproduce::
     .venv/bin/python -m experiments fig06 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
 
 ``quick`` (default): embedded scikit-image photos, 32 px random crops, batch 16, 1000 Adam steps (lr 1e-3) per
-module, evaluated on 8 held-out 128 px crops (chelsea, rocket). 3-6.5 min on 2 CPU cores, VGG features
-included (measured 2:59 wall on an idle machine, 6:21 with other jobs running). ``thesis``: 224 px images
-from ``image_dir``, batch 32, 3000 steps per module, Adam lr 3e-4 (hours on CPU; use a GPU). A killed run
-resumes from its last checkpoint when re-run with
-the same config; a NaN/inf loss fails the run and keeps the last good checkpoint. A completed run marks its
-checkpoints finished, so re-running a config that already completed trains afresh.
+module, evaluated on 8 held-out 128 px crops (chelsea, rocket). 2.5-6.5 min on 2 CPU cores, VGG features
+included (measured 2:20 from a fresh clone on an idle machine, 6:21 with other jobs running).
+``thesis``: 224 px images from ``image_dir``, batch 32, 3000 steps per module, Adam lr 3e-4 (hours on CPU; use
+a GPU).
+A killed run resumes from its last checkpoint when re-run with the same config; a NaN/inf loss fails
+the run and keeps the last finite checkpoint. A completed run marks its checkpoints finished, so
+re-running a config that already completed trains afresh.
 """
 
 from __future__ import annotations

@@ -26,15 +26,21 @@ Named = list[tuple[str, np.ndarray]]
 
 
 def _as_rgb_uint8(img: np.ndarray, name: str) -> np.ndarray:
+    """Any decoded image as RGB uint8: grey is repeated, alpha dropped, wider integers (16-bit PNG/TIFF) scaled
+    by their range, floats taken as [0, 1] when their maximum is at most 1, else as [0, 255]."""
     img = np.asarray(img)
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] not in (3, 4):
         raise ImageReadError(f"{name}: expected an RGB image, got an array of shape {img.shape}")
     img = img[..., :3]
+    if img.dtype == bool:
+        img = img.astype(np.float64) * 255.0
+    elif np.issubdtype(img.dtype, np.integer) and img.dtype != np.uint8:
+        img = img.astype(np.float64) * (255.0 / np.iinfo(img.dtype).max)
+    elif np.issubdtype(img.dtype, np.floating) and img.max() <= 1.0:
+        img = img * 255.0
     if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.max() <= 1.0:
-            img = img * 255.0
         img = np.clip(np.round(img), 0, 255).astype(np.uint8)
     return img
 

@@ -226,24 +226,28 @@ def build_module(spec: ModuleSpec):
     return keras.Model(inp, out, name=spec.name)
 
 
-def conv_flops(spec: ModuleSpec, in_hw: tuple[int, int]) -> int:
-    """Multiply-add FLOPs (2 per MAC) of one forward pass of the module's convolutions for one image.
+def conv_layer_flops(spec: ModuleSpec, in_hw: tuple[int, int]) -> tuple[int, int]:
+    """Forward FLOPs (2 per multiply-add) of the module's first and second (de)convolution for one image.
 
-    A (de)convolution with kernel k, C_in -> C_out, evaluated on the *larger* grid of its two sides
-    (H_big x W_big) costs ``2 * H_big * W_big * k^2 * C_in * C_out`` (for a stride-s transposed conv the
-    input grid is smaller by s^2 and each input pixel touches k^2 outputs, which gives the same count divided
-    by s^2; we count that exactly). Biases, ReLU and upsampling are ignored.
+    A convolution with kernel k, C_in -> C_out, producing H_out x W_out costs ``2 * H_out * W_out * k^2 * C_in *
+    C_out``; a stride-s transposed convolution costs the same per *input* pixel (each touches k^2 outputs).
+    Biases, ReLU and upsampling are ignored. ``in_hw`` is the module input's spatial size.
     """
     if not spec.bound:
         raise ValueError(f"module {spec.name!r} is not bound to a net")
     H, W = in_hw
     s, k2 = spec.stride, spec.kernel ** 2
     ci, h, co = spec.in_channels, spec.hidden, spec.out_channels
-    if spec.kind == "CD":
-        return 2 * k2 * (H * W * ci * h + H * W * h * co)  # conv on HxW; deconv: each input pixel -> k^2 outputs
-    if spec.kind in ("DC", "DD"):
-        return 2 * k2 * (H * W * ci * h + (s * H) * (s * W) * h * co)
-    return 2 * k2 * ((s * H) * (s * W) * ci * h + (s * H) * (s * W) * h * co)
+    if spec.kind == "CD":  # conv on H x W, then deconv from H x W
+        return 2 * k2 * H * W * ci * h, 2 * k2 * H * W * h * co
+    if spec.kind in ("DC", "DD"):  # deconv from H x W (to sH x sW), then (de)conv on sH x sW
+        return 2 * k2 * H * W * ci * h, 2 * k2 * (s * H) * (s * W) * h * co
+    return 2 * k2 * (s * H) * (s * W) * ci * h, 2 * k2 * (s * H) * (s * W) * h * co  # UCC: upsample first
+
+
+def conv_flops(spec: ModuleSpec, in_hw: tuple[int, int]) -> int:
+    """Forward FLOPs of both of the module's (de)convolutions for one image; see :func:`conv_layer_flops`."""
+    return sum(conv_layer_flops(spec, in_hw))
 
 
 class InversionStack:
@@ -573,7 +577,7 @@ def _run_loop(name: str, net, stack: InversionStack, indices: Sequence[int], *, 
                 raise DivergenceError(
                     f"training {name!r} diverged at step {step}: the loss of module(s) {module_names} "
                     f"(objective {total_v!r}, per module {losses.numpy().tolist()}) or its gradient is NaN/inf. "
-                    f"The update was not applied and no checkpoint was written after it; last good checkpoint: "
+                    f"The update was not applied and no checkpoint was written after it; last finite checkpoint: "
                     f"{kept or 'none (no checkpoint written yet)'}. Lower the learning rate or check the inputs.")
             values = losses.numpy().tolist()
             last.assign(np.array(values + [total_v], np.float32))

@@ -59,3 +59,13 @@ def test_split_named_is_deterministic():
     tr, he = data.split_named(imgs, 0.2, seed=1)
     tr2, he2 = data.split_named(imgs, 0.2, seed=1)
     assert [n for n, _ in he] == [n for n, _ in he2] and len(he) == 4 and len(tr) == 16
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path):
+    import imageio.v3 as iio
+    img16 = np.array([[65535, 32768], [257, 0]], np.uint16)  # a 16-bit grey PNG
+    iio.imwrite(tmp_path / "deep.png", img16)
+    assert iio.imread(tmp_path / "deep.png").dtype == np.uint16
+    img = data.load_image(tmp_path / "deep.png")
+    assert img.dtype == np.uint8 and img.shape == (2, 2, 3)
+    np.testing.assert_array_equal(img[..., 0], [[255, 128], [1, 0]])
