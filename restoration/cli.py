@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from restoration.recipes import RECIPES  # plain data, no TensorFlow import
+
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     """Load the ``*_modules.npz``/``.json`` artifacts of run ``--run``, push ``--image`` through the run's net to
@@ -33,7 +35,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
                        f"(`python -m restoration runs --figure fig06 --status COMPLETED`).")
     stack = modules.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
     cfg = rec.config
-    net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights"), seed=int(cfg.get("seed", 0)))
+    net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights", "default"), seed=int(cfg.get("seed", 0)))
     size = args.size or cfg.get("eval_size") or cfg.get("crop")
     image = modules.fit_to_stride(data.load_image(args.image, size=size), stack.total_stride)
     out = modules.reconstruct(net, stack, image.astype(np.float32))
@@ -58,7 +60,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
 
     from restoration import data, inversion, metrics, nets, recipes
 
-    net = nets.build(args.net, args.weights)
+    net = nets.build(args.net, args.weights or "default")
     recipe = recipes.get_recipe(args.recipe)
     size = args.size or recipe.image_size.get(net.name, net.default_size)
     image = data.load_image(args.image, size=size).astype(np.float32)
@@ -113,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights: 'hed' (VGG16 default), a .h5/.npy path; AlexNet needs bvlc_alexnet.npy")
     i.add_argument("--layer", required=True, help="layer name, e.g. conv3_3 or pool5")
     i.add_argument("--image", required=True, help="path of the image to invert")
-    i.add_argument("--recipe", default="mv2016", help="optimisation recipe (mv2016, mv2015, ...)")
-    i.add_argument("--optimizer", default=None, help="override the recipe's optimiser (adam, momentum, lbfgs)")
+    i.add_argument("--recipe", default="mv2016", choices=sorted(RECIPES), help="optimisation recipe")
+    i.add_argument("--optimizer", default=None, choices=["adam", "momentum", "lbfgs"],
+                   help="override the recipe's optimiser")
     i.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     i.add_argument("--size", type=int, default=None, help="image size (default: the net's, 224 / 227)")
     i.add_argument("--out", required=True, help="output PNG path")
@@ -133,6 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, KeyError) as e:
+    except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -511,12 +511,16 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
                       aliases=_aliases(ops))
 
 
-def build(name: str, weights=None, **kwargs) -> FeatureNet:
-    """Net by name, for configs: ``build("vgg16", "hed")``, ``build("alexnet", path)``, ``build("tiny_vgg")``."""
+def build(name: str, weights="default", **kwargs) -> FeatureNet:
+    """Net by name, for configs: ``build("vgg16")`` (HED weights), ``build("alexnet", path)``, ``build("tiny_vgg")``.
+
+    ``weights="default"`` is each net's default source (VGG16: ``"hed"``; AlexNet: :func:`default_alexnet_path`);
+    ``None`` means random weights, as in :func:`vgg16` and :func:`alexnet`; tiny_vgg ignores ``weights``.
+    """
     if name == "vgg16":
-        return vgg16("hed" if weights is None else weights, **kwargs)
+        return vgg16("hed" if weights == "default" else weights, **kwargs)
     if name == "alexnet":
-        return alexnet("default" if weights is None else weights, **kwargs)
+        return alexnet(weights, **kwargs)
     if name == "tiny_vgg":
         return tiny_vgg(**kwargs)
     raise ValueError(f"unknown net {name!r}; choose 'vgg16', 'alexnet' or 'tiny_vgg'")

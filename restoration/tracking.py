@@ -171,6 +171,8 @@ def _make_observer(url: str | None = None):
         def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
             from sacred.observers.sql_bases import Base, Run
 
+            self.run = None  # a start that fails must not let later events touch the previous run's row
+
             def start():
                 if self.fixed_url is None or self.engine is None:
                     self.bind(self.fixed_url or db_url())

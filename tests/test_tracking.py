@@ -204,3 +204,13 @@ def test_postgresql_database(monkeypatch):
     assert rec.status == "COMPLETED" and rec.config["steps"] == 3
     assert set(rec.artifact_names) == {"curve.png", "arrays.npz"}
     assert list(rec.metrics()["train/loss"][1]) == [10.0, 5.0, 10 / 3]
+
+
+def test_a_failed_start_leaves_the_previous_run_alone(monkeypatch):
+    ex = _experiment()
+    first = ex.run()
+    monkeypatch.setenv("SACRED_DB_URL", "mysql://nobody@127.0.0.1/none")  # driver not installed
+    with pytest.raises(ModuleNotFoundError, match="needs the Python driver"):
+        ex.run()
+    monkeypatch.delenv("SACRED_DB_URL")
+    assert tracking.get_run(first._id).status == "COMPLETED"
