@@ -49,10 +49,12 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
                                            f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)")]
     cmp = None
     if compare_layer:
-        cmp = inversion.compare_optimizers(fnet, images, compare_layer, n_steps=int(compare_steps), recipe=r,
-                                           log=log, seed=seed)
+        opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
+        cmp = inversion.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
+                                           n_steps=int(compare_steps), recipe=r, log=log, seed=seed)
+        label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
         tables.append(inversion.comparison_table(
-            cmp, compare_layer, f"Adam vs L-BFGS at {compare_layer}: same images, objective and iteration budget"))
+            cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"))
 
     tracking.add_figure(_run, inversion.sweep_figure(sweep), f"{name}_grid.png")
     arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in layers}
@@ -79,10 +81,12 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
         f"{'on the image in grey levels' if r.scale == 1 else f'on u = x / {r.scale:g}'}, jitter off for the "
-        f"last {r.jitter_off_steps} steps; feature-loss weight C and jitter by depth (table); alpha-norm (alpha "
-        f"{r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as in Mahendran & "
-        f"Vedaldi 2016. Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped "
-        f"to [0, 255].",
+        f"last {r.jitter_off_steps} steps; feature-loss weight C and jitter by depth (table); "
+        + (f"alpha-norm (alpha {r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as "
+           f"in Mahendran & Vedaldi 2016" if r.alpha_normalise and r.tv_normalise else
+           f"alpha-norm (alpha {r.alpha:g}) and TV (beta {r.beta:g}) with Mahendran & Vedaldi 2015's "
+           f"unnormalised weights on u = x / {r.scale:g}")
+        + ". Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255].",
     ]
     if cmp:
         paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "

@@ -16,9 +16,10 @@ Reproduce::
     .venv/bin/python -m experiments fig02 with thesis      # the full recipe (GPU; days of CPU)
 
 ``quick`` (default): 3 embedded photos at 64 px, the last conv and the pool of each block (10 layers),
-300 Adam steps (the recipe's schedule compressed into them), plus Adam vs L-BFGS
-at conv3_3 for 100 steps each. Measured 4 min 17 s - 4 min 42 s on 2 CPU cores. ``thesis``: 224 px, all 13 conv
-and 5 pool layers, 3500 steps (measured 0.14 s/step at conv3_3 and 0.25 s/step at conv5_3 for one 224 px image
+300 Adam steps (the recipe's schedule compressed into them), plus Adam vs L-BFGS at conv3_3 for 100 steps
+each. Measured 2 min 17 s from a fresh clone on an idle 2-core machine (3-4.7 min with other jobs running);
+at 64 px the TV prior weighs about twice what it does at 224 px. ``thesis``: 224 px, all 13 conv and 5 pool
+layers, 3500 steps (measured 0.14 s/step at conv3_3 and 0.25 s/step at conv5_3 for one 224 px image
 on 2 CPU cores, so roughly 3 hours per image for the 18 layers on CPU; use a GPU).
 """
 

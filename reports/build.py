@@ -340,7 +340,8 @@ def _is_hed(label: str | None, record) -> bool:
     if "hed" in text:
         return True
     config = getattr(record, "config", None) or {}
-    return isinstance(config, dict) and str(config.get("weights", "")).lower() == "hed"
+    return (isinstance(config, dict) and str(config.get("weights", "")).lower() == "hed"
+            and config.get("net", "vgg16") == "vgg16")
 
 
 def _artifact(record, name: str, fig_id: str, assets: Path | None) -> str | None:

@@ -182,9 +182,11 @@ class AlphaNorm(Term):
 
     .. math:: R_\alpha(x) = \frac{1}{H W B^\alpha} \sum_{u,v} \Big(\sum_k x_{uvk}^2\Big)^{\alpha/2}
 
-    With ``B = 80`` (the typical magnitude of a mean-subtracted pixel) a natural image scores about 1, so
-    weight 1 balances it against a normalised feature loss. ``normalise=False`` drops the ``1/(HW B^alpha)``
-    factor (then use ``B`` only as documentation; the CVPR 2015 recipe puts its constant into the weight).
+    A pixel whose colour vector has norm ``B = 80`` (the typical magnitude of a mean-subtracted pixel)
+    scores 1; natural photos score more, since the 6th power is dominated by their extreme pixels (measured on
+    the embedded photos at 224 px: 64, 47 and 2.7 for astronaut, coffee and chelsea; their TV: 16, 10, 4.4).
+    ``normalise=False`` drops the ``1/(HW B^alpha)`` factor (then use ``B`` only as documentation; the CVPR
+    2015 recipe puts its constant into the weight).
 
     Parameters
     ----------

@@ -47,14 +47,28 @@ def test_learning_rate_schedule():
     assert [s for s, _ in short] == [0, 1] and [v for _, v in short] == pytest.approx([1e-2 * f, 1e-3 * f])
 
 
+class _Linear(priors.Term):
+    """E(x) = sum(c * x): a constant gradient c, so each plain step moves x by exactly -lr * c."""
+
+    def __init__(self, c):
+        super().__init__("linear", "input")
+        self.c = tf.constant(c, tf.float32)
+
+    def energy(self, t):
+        return tf.reduce_sum(t * self.c, axis=[1, 2, 3])
+
+
 def test_the_schedule_is_what_the_optimiser_uses(net, images):
-    """Plain momentum-free steps: with mu = 0, u moves by exactly lr * g, so logged lr must follow the schedule."""
+    """Momentum-free steps on a linear energy: x moves by exactly -(sum of the scheduled lrs) * gradient."""
     logged = []
-    obj = feature_loss("conv1_1", phi(net, images, "conv1_1"))
-    invert(net, obj, shape=images.shape[:3], optimizer="momentum", momentum=0.0, n_steps=6,
-           lr=((0, 1.0), (3, 0.25)), log=lambda n, v, s: logged.append((n, v, s)), log_every=1, progress=False)
+    c = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
+    x0 = np.zeros((1, 8, 8, 3), np.float32)
+    res = invert(net, _Linear(c), x_init=x0, optimizer="momentum", momentum=0.0, n_steps=6,
+                 lr=((0, 1.0), (3, 0.25)), log=lambda n, v, s: logged.append((n, v, s)), log_every=1,
+                 progress=False)
     lrs = [(s, v) for n, v, s in logged if n == "lr"]
     assert lrs == [(1, 1.0), (2, 1.0), (3, 1.0), (4, 0.25), (5, 0.25), (6, 0.25)]
+    np.testing.assert_allclose(res.x_bgr, x0 - (3 * 1.0 + 3 * 0.25) * c, rtol=1e-5, atol=1e-5)
 
 
 def test_jitter_image_shifts_with_mirrored_borders():

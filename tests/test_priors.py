@@ -98,7 +98,7 @@ def test_value_and_gradient_match_numpy(case):
     np.testing.assert_allclose(grad, num, rtol=2e-3, atol=2e-3 * scale, err_msg=f"{case} gradient")
 
 
-def test_alpha_norm_of_a_typical_image_is_order_one():
+def test_alpha_norm_of_a_pixel_of_norm_B_is_one():
     # M&V 2016's normalisation: a pixel whose colour vector has norm B scores exactly 1
     x = np.zeros((1, 4, 4, 3))
     x[..., 0] = 80.0
