@@ -213,10 +213,8 @@ def format_column(values: Sequence) -> tuple[list[str], bool]:
         if v is None or v == "":
             return "—"
         f = float(v)
-        if math.isinf(f):
-            return "∞" if f > 0 else "−∞"
-        if math.isnan(f):
-            return "NaN"
+        if _claims.non_finite_text(f):
+            return _claims.non_finite_text(f)
         if scientific:
             return f"{f:.3e}"
         decimals = 0 if big == 0 else max(0, min(4, 3 - math.floor(math.log10(big))))

@@ -64,15 +64,22 @@ CLAIMS = (
 )
 
 
+def non_finite_text(v: float) -> str | None:
+    """How the report writes an infinite or NaN number ("∞", "−∞", "NaN"); None for a finite one."""
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if math.isnan(v):
+        return "NaN"
+    return None
+
+
 def fmt(value: float) -> str:
     """A number for running text: four significant digits, no exponent for ordinary magnitudes."""
     if value is None:
         return "n/a"
     v = float(value)
-    if math.isinf(v):
-        return "∞" if v > 0 else "−∞"
-    if math.isnan(v):
-        return "NaN"
+    if non_finite_text(v):
+        return non_finite_text(v)
     if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
         return f"{v:.3g}"
     if abs(v) >= 1000:

@@ -17,13 +17,21 @@ import sys
 from restoration.recipes import RECIPES  # plain data, no TensorFlow import
 
 
-def _cmd_reconstruct(args: argparse.Namespace) -> int:
-    """Load the ``*_modules.npz``/``.json`` artifacts of run ``--run``, push ``--image`` through the run's net to
-    the stack's input layer and back through the modules, save the PNG, print PSNR and normalised error."""
+def _save_png(path: str, rgb) -> None:
+    """Write an RGB float image in [0, 255] (clipped) as an 8-bit PNG, creating the folder."""
     from pathlib import Path
 
     import numpy as np
     from skimage import io as skio
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    skio.imsave(path, np.round(np.clip(rgb, 0, 255)).astype(np.uint8), check_contrast=False)
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    """Load the ``*_modules.npz``/``.json`` artifacts of run ``--run``, push ``--image`` through the run's net to
+    the stack's input layer and back through the modules, save the PNG, print PSNR and normalised error."""
+    import numpy as np
 
     from restoration import data, metrics, modules, nets, tracking
 
@@ -39,8 +47,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     size = args.size or cfg.get("eval_size") or cfg.get("crop")
     image = modules.fit_to_stride(data.load_image(args.image, size=size), stack.total_stride)
     out = modules.reconstruct(net, stack, image.astype(np.float32))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    skio.imsave(args.out, np.round(out).astype(np.uint8), check_contrast=False)
+    _save_png(args.out, out)
     print(f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
           f"({', '.join(s.name for s in stack.specs)}); net {net.name}: {net.weights_label}")
     print(f"image {args.image} at {image.shape[1]}x{image.shape[0]} px")
@@ -53,10 +60,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 def _cmd_invert(args: argparse.Namespace) -> int:
     """Optimisation pre-image of ``--image`` at ``--layer`` with a recipe (``restoration.recipes``); saves the
     pre-image as PNG and prints the final normalised feature error and every term of the objective."""
-    from pathlib import Path
-
     import numpy as np
-    from skimage import io as skio
 
     from restoration import data, inversion, metrics, nets, recipes
 
@@ -67,8 +71,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
     res = inversion.invert_layer(net, image[None], args.layer, recipe=recipe, n_steps=args.steps,
                                  optimizer=args.optimizer)
     out = np.clip(res.rgb[0], 0, 255)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    skio.imsave(args.out, np.round(out).astype(np.uint8), check_contrast=False)
+    _save_png(args.out, out)
     layer = net.resolve(args.layer)
     print(f"{net.name} ({net.weights_label}) layer {layer}; recipe {recipe.name}, {res.optimizer}, "
           f"{res.n_steps} steps, {size}x{size} px, {res.wall_time_s:.1f} s "
