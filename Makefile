@@ -7,13 +7,15 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test report report-pdf clean benchmark runs help
+.PHONY: install test report report-pdf clean benchmark runs help reproduce-all
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make report                 reproduce missing figures (quick) and render out/report.html"
 	@echo "make test                   run the test suite"
 	@echo "make reproduce-figure-N     run figure N (PROFILE=quick|thesis, ARGS='image_dir=...')"
+	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
+	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
 	@echo "make report-pdf             also render out/report.pdf (needs chromium)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
@@ -31,7 +33,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 reproduce-figure-%: $(STAMP)
-	$(PY) -m experiments fig$(shell printf '%02d' $*) with $(PROFILE) $(ARGS)
+	$(PY) -m experiments $* with $(PROFILE) $(ARGS)
+
+reproduce-all: $(STAMP)
+	$(PY) -m experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
+
+reproduce-%: $(STAMP)
+	$(PY) -m experiments $* with $(PROFILE) $(ARGS)
 
 report: $(STAMP)
 	$(PY) -m reports --run-missing --out out/report.html

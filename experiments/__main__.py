@@ -1,37 +1,97 @@
-"""Run a registered experiment by figure id: ``python -m experiments fig06 with quick``.
+"""Run registered experiments: ``python -m experiments fig06 with quick``, or every one with ``--all``.
 
 Everything after the id is Sacred's command line (``with quick``, ``with thesis image_dir=...``,
-``print_config``, ...). ``python -m experiments --list`` shows the registry.
+``print_config``, ...); the id may be written ``fig06``, ``6`` or ``06``. ``python -m experiments --list`` shows
+the registry (``experiments/registry.toml``).
+
+``python -m experiments --all [--profile quick|thesis] [--only ID ...] [-- SACRED ARGS]`` runs every figure in
+registry order, each in its own process (a crash or a missing weights file ends that figure only), and prints
+each figure's wall time, its outcome and the total. Figures that need AlexNet weights fail at once without
+``bvlc_alexnet.npy`` and are recorded as such. Exit status: 0 when every figure completed or failed only for
+missing AlexNet weights, 1 otherwise.
 """
+import argparse
 import importlib
+import subprocess
 import sys
-import tomllib
-from pathlib import Path
-
-REGISTRY = Path(__file__).with_name("registry.toml")
+import time
 
 
-def load_registry() -> dict:
-    with open(REGISTRY, "rb") as f:
-        return tomllib.load(f)
+def _registry():
+    from restoration import registry
+    return registry.load()
+
+
+def _run_one(fig_id: str, argv: list[str]) -> int:
+    reg = _registry()
+    entry = reg.figure(fig_id)
+    module = importlib.import_module(entry.module)
+    run = module.ex.run_commandline([entry.module] + list(argv))
+    return 0 if run is not None and run.status == "COMPLETED" else 1
+
+
+def _missing_alexnet_weights() -> str | None:
+    from restoration import nets
+    path = nets.default_alexnet_path()
+    return None if path.is_file() else str(path)
+
+
+def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
+    """Each registered figure in order in a child process; a table of wall times at the end."""
+    reg = _registry()
+    ids = [reg.resolve(i) for i in only] if only else reg.ids
+    missing = _missing_alexnet_weights()
+    rows, t_all = [], time.monotonic()
+    for fig_id in ids:
+        entry = reg.figure(fig_id)
+        print(f"\n=== {fig_id}: {entry.title} (profile {profile})", flush=True)
+        t0 = time.monotonic()
+        code = subprocess.call([sys.executable, "-m", "experiments", fig_id, "with", profile, *extra])
+        seconds = time.monotonic() - t0
+        if code == 0:
+            outcome = "completed"
+        elif entry.needs_alexnet and missing:
+            outcome = "needs AlexNet weights"
+        else:
+            outcome = f"FAILED (exit {code})"
+        rows.append((fig_id, outcome, seconds))
+        print(f"=== {fig_id}: {outcome} after {seconds:.0f} s", flush=True)
+    total = time.monotonic() - t_all
+    width = max(len(r[0]) for r in rows)
+    print("\nreproduce-all: wall time per figure")
+    for fig_id, outcome, seconds in rows:
+        print(f"  {fig_id:<{width}}  {seconds:7.1f} s  {outcome}")
+    print(f"  {'total':<{width}}  {total:7.1f} s  ({total / 60:.1f} min; "
+          f"{sum(r[1] == 'completed' for r in rows)} of {len(rows)} completed)")
+    if missing and any(r[1] == "needs AlexNet weights" for r in rows):
+        print(f"  AlexNet figures need bvlc_alexnet.npy at {missing} (or $ALEXNET_WEIGHTS)")
+    return 0 if all(r[1] in ("completed", "needs AlexNet weights") for r in rows) else 1
 
 
 def main(argv: list[str]) -> int:
-    reg = load_registry()
+    if argv and argv[0] == "--all":
+        p = argparse.ArgumentParser(prog="python -m experiments --all")
+        p.add_argument("--profile", default="quick", choices=["quick", "thesis"])
+        p.add_argument("--only", nargs="*", default=None, help="figure ids to run (default: all)")
+        p.add_argument("extra", nargs="*", help="Sacred config updates after --, e.g. -- image_dir=/data")
+        args = p.parse_args(argv[1:])
+        return run_all(args.profile, args.only, args.extra)
+    try:
+        reg = _registry()
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not argv or argv[0] in ("-h", "--help", "--list"):
         print(__doc__)
-        for fid, entry in sorted(reg.items(), key=lambda kv: kv[1]["order"]):
-            print(f"  {fid}  {entry['title']}  ({entry['module']})")
+        for f in reg.figures:
+            print(f"  {f.id:<20} {f.title}  ({f.module}{'; needs AlexNet weights' if f.needs_alexnet else ''})")
         return 0
-    fid = argv[0]
-    if fid.isdigit():
-        fid = f"fig{int(fid):02d}"
-    if fid not in reg:
-        print(f"unknown figure {argv[0]!r}; registered: {', '.join(sorted(reg))}", file=sys.stderr)
+    try:
+        fig_id = reg.resolve(argv[0])
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
-    module = importlib.import_module(reg[fid]["module"])
-    run = module.ex.run_commandline([reg[fid]["module"]] + list(argv[1:]))
-    return 0 if run is not None and run.status == "COMPLETED" else 1
+    return _run_one(fig_id, argv[1:])
 
 
 if __name__ == "__main__":

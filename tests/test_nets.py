@@ -142,5 +142,8 @@ def test_alexnet_rejects_wrong_shapes(tmp_path, rng):
 def test_tiny_vgg_layers():
     net = nets.tiny_vgg()
     assert net.layer_names == ("conv1_1/lin", "conv1_1/relu", "conv1_2/lin", "conv1_2/relu", "pool1",
-                               "conv2_1/lin", "conv2_1/relu", "conv2_2/lin", "conv2_2/relu", "pool2")
+                               "conv2_1/lin", "conv2_1/relu", "conv2_2/lin", "conv2_2/relu", "pool2",
+                               "conv3_1/lin", "conv3_1/relu", "conv3_2/lin", "conv3_2/relu", "conv3_3/lin",
+                               "conv3_3/relu", "pool3")
     assert net.output_shape("pool2", 32) == (8, 8, 8)
+    assert net.layer_hw("pool3", 32) == (4, 4) and net.layer_hw("pool3", (35, 33)) == (4, 4)

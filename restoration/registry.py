@@ -1,0 +1,206 @@
+"""The registry of thesis results: figures and the claims judged on them, read from ``experiments/registry.toml``.
+
+One reader for everything that needs it: ``python -m experiments`` (which module runs a figure), the report
+(sections, order, claims) and ``make reproduce-all``. Loading checks the whole file and fails loudly, naming
+the file, the table and the fix, when a figure lacks a key, two entries share an id, or a claim names a figure
+or a measure that does not exist.
+
+File layout::
+
+    [figures.fig06]
+    module = "experiments.fig06_vgg16_pool1_stacked"   # the Sacred experiment
+    title = "Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked"
+    section = "Training modes and depth"               # report chapter (chapters appear in first-use order)
+    order = 6                                          # position in the report and in reproduce-all
+    net = "vgg16"                                      # "alexnet" figures need bvlc_alexnet.npy
+    analogue_of = "fig11"                              # optional: this is the VGG16 analogue of an AlexNet figure
+
+    [[claims]]
+    id = "stacked_beats_end_to_end_vgg16"
+    statement = "Separately trained, stacked modules beat the same modules trained end to end (VGG16 pool1)"
+    thesis = "May 10, result 1"                        # where the thesis says so
+    pairs = [["fig06", "fig05"]]                       # [expected better, expected worse], ...
+    measures = ["psnr_mean", "ssim_mean", "nerr_mean"]
+
+A side of a pair is a figure id, optionally with a qualifier after ``@`` that selects summary keys of that
+run: ``"fig08@pool2"`` is judged on ``psnr_mean@pool2``, ... of fig08's latest completed run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from restoration import measures as _measures
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "experiments" / "registry.toml"
+NETS = ("vgg16", "alexnet")
+_FIGURE_KEYS = ("module", "title", "section", "order")
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """One thesis result: its id (``fig06``), experiment module, title, report chapter and position."""
+
+    id: str
+    module: str
+    title: str
+    section: str
+    order: float
+    net: str = "vgg16"
+    analogue_of: str = ""
+
+    @property
+    def needs_alexnet(self) -> bool:
+        return self.net == "alexnet"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a claim's comparison: a figure's latest completed run, optionally a qualified part of it."""
+
+    figure: str
+    qualifier: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Side":
+        figure, _, qualifier = str(text).partition("@")
+        return cls(figure.strip(), qualifier.strip())
+
+    def key(self, measure: str) -> str:
+        """The summary key of ``measure`` on this side (``psnr_mean@pool2``)."""
+        return f"{measure}@{self.qualifier}" if self.qualifier else measure
+
+    def __str__(self) -> str:
+        return f"{self.figure}@{self.qualifier}" if self.qualifier else self.figure
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A thesis claim: in every pair the first side is expected to beat the second on every measure."""
+
+    id: str
+    statement: str
+    thesis: str
+    pairs: tuple[tuple[Side, Side], ...]
+    measures: tuple[str, ...]
+    section: str = ""
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        seen = []
+        for pair in self.pairs:
+            for side in pair:
+                if side.figure not in seen:
+                    seen.append(side.figure)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    figures: tuple[FigureEntry, ...]
+    claims: tuple[Claim, ...]
+
+    def figure(self, fig_id: str) -> FigureEntry:
+        for f in self.figures:
+            if f.id == fig_id:
+                return f
+        raise KeyError(f"no figure {fig_id!r} in {self.path}; registered: {', '.join(self.ids)}")
+
+    @property
+    def ids(self) -> list[str]:
+        return [f.id for f in self.figures]
+
+    def sections(self) -> list[str]:
+        out = []
+        for f in self.figures:
+            if f.section not in out:
+                out.append(f.section)
+        return out
+
+    def resolve(self, name: str) -> str:
+        """A figure id from what a user typed: ``fig06``, ``6``, ``06`` or ``fig6``; ``KeyError`` otherwise."""
+        text = str(name).strip()
+        candidates = [text]
+        digits = text[3:] if text.lower().startswith("fig") else text
+        if digits.isdigit():
+            candidates.append(f"fig{int(digits):02d}")
+        for c in candidates:
+            if c in self.ids:
+                return c
+        raise KeyError(f"unknown figure {name!r}; registered: {', '.join(self.ids)}")
+
+
+def _fail(path: Path, where: str, message: str):
+    raise ValueError(f"registry {path}: {where}: {message}")
+
+
+def load(path: str | Path = DEFAULT_PATH) -> Registry:
+    """Read and check the registry (see the module docstring); errors name the file, the entry and the fix."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"figure registry {path} not found; pass --registry PATH") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"figure registry {path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - {"figures", "claims"}
+    if unknown:
+        _fail(path, "top level", f"unknown tables {sorted(unknown)}; use [figures.<id>] and [[claims]]")
+
+    figures = []
+    for fig_id, table in (data.get("figures") or {}).items():
+        where = f"[figures.{fig_id}]"
+        if not isinstance(table, dict):
+            _fail(path, where, "must be a table")
+        missing = [k for k in _FIGURE_KEYS if k not in table]
+        if missing:
+            _fail(path, where, f"lacks {', '.join(missing)}; add them")
+        extra = set(table) - set(_FIGURE_KEYS) - {"net", "analogue_of"}
+        if extra:
+            _fail(path, where, f"unknown keys {sorted(extra)}")
+        net = str(table.get("net", "vgg16"))
+        if net not in NETS:
+            _fail(path, where, f"net = {net!r}; use one of {NETS}")
+        figures.append(FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
+                                   float(table["order"]), net, str(table.get("analogue_of", ""))))
+    figures.sort(key=lambda f: (f.order, f.id))
+    ids = [f.id for f in figures]
+    for f in figures:
+        if f.analogue_of and f.analogue_of not in ids:
+            _fail(path, f"[figures.{f.id}]", f"analogue_of = {f.analogue_of!r} is not a registered figure")
+
+    claims, claim_ids = [], set()
+    for n, table in enumerate(data.get("claims") or []):
+        where = f"[[claims]] #{n + 1} ({table.get('id', '?')})"
+        missing = [k for k in ("id", "statement", "thesis", "pairs", "measures") if k not in table]
+        if missing:
+            _fail(path, where, f"lacks {', '.join(missing)}; add them")
+        if table["id"] in claim_ids:
+            _fail(path, where, "duplicate claim id")
+        claim_ids.add(table["id"])
+        pairs = []
+        for pair in table["pairs"]:
+            if not isinstance(pair, list) or len(pair) != 2:
+                _fail(path, where, f"pair {pair!r} must be [better, worse]")
+            sides = tuple(Side.parse(s) for s in pair)
+            for side in sides:
+                if side.figure not in ids:
+                    _fail(path, where, f"names figure {side.figure!r}, which is not registered "
+                                       f"(registered: {', '.join(ids)})")
+            pairs.append(sides)
+        if not pairs:
+            _fail(path, where, "has no pairs")
+        for key in table["measures"]:
+            try:
+                m = _measures.get(key)
+            except KeyError as e:
+                _fail(path, where, str(e.args[0]))
+            if m.better is None:
+                _fail(path, where, f"measure {key!r} has no better direction; a claim cannot be judged on it")
+        section = str(table.get("section") or next(f.section for f in figures if f.id == pairs[0][0].figure))
+        claims.append(Claim(str(table["id"]), str(table["statement"]), str(table["thesis"]), tuple(pairs),
+                            tuple(str(k) for k in table["measures"]), section))
+    return Registry(path, tuple(figures), tuple(claims))
