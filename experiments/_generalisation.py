@@ -40,7 +40,7 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     for k, (name, img) in enumerate(photos):
         train = [p for j, p in enumerate(photos) if j != k]
         held = [(name, data.center_crop_resize(img, c.eval_size).astype(np.float32))]
-        batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scale=c.scale,
+        batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales,
                                     flip=c.flip)
 
         def log(metric, value, step, _name=name):

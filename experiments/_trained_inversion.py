@@ -8,7 +8,7 @@ evaluation, artifacts and the typed report payload.
 Config keys (``python -m experiments fig06 print_config`` shows them with values):
 ``net``/``weights`` (``tiny_vgg`` for tests), ``variant`` (which of the figure's chains), ``image_dir`` ...
 (``None`` = the embedded scikit-image photos), ``crop``, ``batch_size``, ``steps``, ``lr``, ``lr_schedule``
-(``[[step, lr], ...]`` or None), ``scale`` / ``flip`` (augmentation), ``module_steps`` (per-module step counts),
+(``[[step, lr], ...]`` or None), ``scales`` / ``flip`` (augmentation), ``module_steps`` (per-module step counts),
 ``finetune_steps`` / ``finetune_lr_schedule`` (merged mode), ``eval_size`` / ``eval_per_image`` /
 ``whole_heldout`` / ``max_heldout`` (held-out images), ``reuse_modules`` (take separately trained modules from
 the module store when an identical training already ran), logging cadence, ``rows``, ``seed``.
@@ -118,7 +118,7 @@ BASE = dict(
     steps=1000,            # per module (stacked, merged) / of the whole chain (end to end, joint)
     lr=1e-3,
     lr_schedule=None,      # [[step, lr], ...] piecewise constant (first step 0), or None = lr throughout
-    scale=[1.0, 1.0],      # scale augmentation: crops of the photos downscaled by a factor drawn from this range
+    scales=[1.0],          # scale augmentation: crops of the photos downscaled by each of these factors
     flip=False,            # random left-right flips
     module_steps={},       # per-module step counts, e.g. {"DC10": 5000}
     finetune_steps=3000,   # merged mode: joint fine-tuning steps
@@ -159,7 +159,7 @@ class RunConfig:
     steps: int
     lr: float
     lr_schedule: tuple
-    scale: tuple
+    scales: tuple
     flip: bool
     module_steps: dict
     finetune_steps: int
@@ -209,9 +209,10 @@ class RunConfig:
         variant = c.get("variant") or fig.default_variant
         if variant not in fig.variants:
             raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
-        scale = c.get("scale") or [1.0, 1.0]
-        if not (isinstance(scale, (list, tuple)) and len(scale) == 2 and 0 < float(scale[0]) <= float(scale[1])):
-            raise ValueError(f"config scale={scale!r}: must be [lo, hi] with 0 < lo <= hi, e.g. [0.5, 1.0]")
+        scales = c.get("scales") or [1.0]
+        if not (isinstance(scales, (list, tuple)) and scales and all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in scales)):
+            raise ValueError(f"config scales={scales!r}: must be factors in (0, 1], e.g. [1.0, 0.5, 0.25]")
         module_steps = dict(c.get("module_steps") or {})
         for k, v in module_steps.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -227,7 +228,7 @@ class RunConfig:
             variant=variant, image_dir=c.get("image_dir"), image_size=pos_int("image_size", True),
             max_images=pos_int("max_images", True), heldout_fraction=float(frac), crop=pos_int("crop"),
             batch_size=pos_int("batch_size"), steps=pos_int("steps"), lr=pos_float("lr"),
-            lr_schedule=schedule("lr_schedule"), scale=(float(scale[0]), float(scale[1])),
+            lr_schedule=schedule("lr_schedule"), scales=tuple(float(f) for f in scales),
             flip=bool(c.get("flip")), module_steps=module_steps, finetune_steps=pos_int("finetune_steps"),
             finetune_lr_schedule=schedule("finetune_lr_schedule"), eval_size=pos_int("eval_size"),
             eval_per_image=per, whole_heldout=bool(c.get("whole_heldout")), max_heldout=pos_int("max_heldout"),
@@ -410,7 +411,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     t0 = time.time()
     fnet = nets.build(c.net, c.weights, seed=c.seed)  # first: missing AlexNet weights fail the run at once
     train, held = load_images(c)
-    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scale=c.scale,
+    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales,
                                 flip=c.flip)
     heldout_arr = np.stack([im for _, im in held])
     curves: dict[str, tuple[list, list]] = {}

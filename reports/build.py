@@ -35,9 +35,13 @@ from typing import Callable, Sequence
 
 from reports import claims as _claims
 from reports.runs import RunSource, report_payload, summarize_failure
+from restoration import measures as _measures
+from restoration import registry as _registry
+from restoration.payload import Payload
+from restoration.registry import FigureEntry
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REGISTRY = REPO / "experiments" / "registry.toml"
+DEFAULT_REGISTRY = _registry.DEFAULT_PATH
 DEFAULT_OUT = REPO / "out" / "report.html"
 TEMPLATE_DIR = REPO / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -51,54 +55,18 @@ WEIGHTS_NOTE = (
     "VGG16 layers are expected to differ from the thesis; they show the method, not the thesis's exact values."
 )
 
-SUMMARY_LABELS = {
-    "psnr_mean": "PSNR, mean (dB)",
-    "ssim_mean": "SSIM, mean",
-    "mse_mean": "MSE, mean",
-    "nerr_mean": "normalised error, mean",
-}
-
-
 def summary_label(key: str) -> str:
-    """Display label of a summary key: a known key's label, a key with spaces as written (it is already a
-    label, e.g. "feature error at conv3_3"), else the identifier with underscores as spaces."""
-    if key in SUMMARY_LABELS:
-        return SUMMARY_LABELS[key]
-    return key if " " in key else key.replace("_", " ")
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Registry
-# ----------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class FigureEntry:
-    id: str
-    module: str
-    title: str
-    section: str
-    order: float
-
-
-def load_registry(path: str | Path = DEFAULT_REGISTRY) -> list[FigureEntry]:
-    """Figure entries of the registry, sorted by ``order``; errors name the file, the table and the key."""
-    path = Path(path)
+    """Display label of a summary key: the registered measure's label, unit and qualifier
+    (``psnr_mean@pool2`` -> "PSNR, mean (dB), pool2"); an unregistered key (an older run) as written."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"figure registry {path} not found; pass --registry PATH.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"figure registry {path} is not valid TOML: {exc}") from exc
-    entries = []
-    for fig_id, table in data.items():
-        if not isinstance(table, dict):
-            continue
-        missing = [k for k in ("module", "title", "section", "order") if k not in table]
-        if missing:
-            raise ValueError(f"figure registry {path}: table [{fig_id}] lacks {', '.join(missing)}; add them.")
-        entries.append(FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
-                                   float(table["order"])))
-    return sorted(entries, key=lambda e: (e.order, e.id))
+        return _measures.label(key)
+    except KeyError:
+        return key if " " in key else key.replace("_", " ")
+
+
+def load_registry(path: str | Path = DEFAULT_REGISTRY) -> _registry.Registry:
+    """The figure registry (see :mod:`restoration.registry`); errors name the file, the entry and the fix."""
+    return _registry.load(path)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -301,6 +269,7 @@ class FigureSection:
     failure: dict | None = None          # {"headline", "trace", "run": provenance or None}
     later_failure: dict | None = None    # a failed run newer than the completed one shown
     notes: list[str] = field(default_factory=list)
+    variant: str = ""
 
 
 @dataclass
@@ -418,31 +387,26 @@ def figure_section(
 
     sec.status = "complete"
     sec.provenance = _provenance(record)
-    payload = report_payload(record) or {}
-    if not payload:
+    payload = Payload.from_dict(report_payload(record))
+    if payload is None:
         sec.notes.append("This run stored no report payload (tracking.set_report); only its provenance and "
                          "logged metrics are shown.")
-    sec.title = typeset(payload.get("title") or entry.title)
-    sec.net = payload.get("net")
+        payload = Payload(title="", net="")
+    sec.title = typeset(payload.title or entry.title)
+    sec.net = payload.net or None
     sec.hed = _is_hed(sec.net, record)
+    sec.variant = payload.variant
+    summary = dict(payload.summary)
+    sec.summary = [(summary_label(k), format_number(v)) for k, v in summary.items()]
+    sec.paragraphs = [typeset(p) for p in payload.paragraphs]
 
-    summary = payload.get("summary") or {}
-    if isinstance(summary, dict):
-        sec.summary = [(summary_label(k), format_number(v)) for k, v in summary.items()]
-    sec.paragraphs = [typeset(p) for p in payload.get("paragraphs") or []]
+    for fig in payload.figures:
+        src = _artifact(record, fig.artifact, entry.id, assets)
+        sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": fig.artifact,
+                            "caption": typeset(fig.caption), "missing": src is None})
 
-    for fig in payload.get("figures") or []:
-        name = fig.get("artifact", "") if isinstance(fig, dict) else str(fig)
-        caption = typeset(fig.get("caption", "")) if isinstance(fig, dict) else ""
-        src = _artifact(record, name, entry.id, assets)
-        sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": name, "caption": caption,
-                            "missing": src is None})
-
-    for tab in payload.get("tables") or []:
-        columns = [str(c) for c in tab.get("columns") or []]
-        rows = [list(r) for r in tab.get("rows") or []]
-        width = max([len(columns)] + [len(r) for r in rows]) if (columns or rows) else 0
-        rows = [r + [None] * (width - len(r)) for r in rows]
+    for tab in payload.tables:
+        rows, width = tab.rows, len(tab.columns)
         formatted_cols, numeric = [], []
         for j in range(width):
             strings, is_num = format_column([r[j] for r in rows])
@@ -452,8 +416,8 @@ def figure_section(
         # A last row named "mean"/"total"/... summarises the others: ruled off and bold.
         total_rows = [i for i, r in enumerate(rows) if i == len(rows) - 1 and len(rows) > 2 and r
                       and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")]
-        sec.tables.append({"number": counter.next_table(), "title": typeset(tab.get("title", "")),
-                           "columns": [typeset(c) for c in columns],
+        sec.tables.append({"number": counter.next_table(), "title": typeset(tab.title),
+                           "columns": [typeset(c) for c in tab.columns],
                            "rows": body, "numeric": numeric, "total_rows": total_rows})
 
     src, names = _curves(record, entry.id, assets)
@@ -470,7 +434,7 @@ def figure_section(
         f = summarize_failure(source.fail_trace(failed))
         sec.later_failure = {"run_id": str(getattr(failed, "id", "?")), "start": format_time(_start(failed)),
                              "headline": f.headline}
-    return sec, summary if isinstance(summary, dict) else None
+    return sec, summary
 
 
 @dataclass
@@ -483,10 +447,33 @@ class Report:
     weights_note: str
     sections: list[Section]
     overview: list[dict]
+    claims: list[_claims.Verdict] = field(default_factory=list)
+    claim_rows: list[dict] = field(default_factory=list)
+
+
+def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
+    """The claims table: one row per claim, one line per compared pair in the number cells."""
+    rows = []
+    for v in verdicts:
+        pairs = []
+        for p in v.pairs:
+            won, lost = _claims.side_labels(p)
+            pairs.append({
+                "better": str(p.better), "worse": str(p.worse),
+                "better_numbers": "; ".join(f"{_measures.label(c.measure, unit=False)} "
+                                            f"{_claims.value_text(c.measure, c.better_value)}"
+                                            for c in p.comparisons),
+                "worse_numbers": "; ".join(f"{_measures.label(c.measure, unit=False)} "
+                                           f"{_claims.value_text(c.measure, c.worse_value)}" for c in p.comparisons),
+                "won": won, "lost": lost})
+        rows.append({"id": v.claim.id, "statement": typeset(v.claim.statement), "thesis": v.claim.thesis,
+                     "status": v.status, "reason": v.reason, "pairs": pairs,
+                     "figures": list(v.claim.figures)})
+    return rows
 
 
 def collect(
-    entries: Sequence[FigureEntry],
+    entries: _registry.Registry | Sequence[FigureEntry],
     source: RunSource,
     *,
     attempts: dict[str, Attempt] | None = None,
@@ -495,12 +482,14 @@ def collect(
 ) -> Report:
     """Assemble the report model: sections in registry order, figures numbered, claims judged."""
     attempts = attempts or {}
+    claims_decl = list(entries.claims) if isinstance(entries, _registry.Registry) else []
+    figures = list(entries.figures) if isinstance(entries, _registry.Registry) else list(entries)
     counter = Counter()
     by_section: dict[str, list[FigureEntry]] = {}
-    for e in entries:
+    for e in figures:
         by_section.setdefault(e.section, []).append(e)
 
-    sections, summaries, overview = [], {}, []
+    sections, summaries, overview, reasons, run_ids = [], {}, [], {}, {}
     for s_no, (name, members) in enumerate(by_section.items(), start=1):
         figs = []
         for f_no, entry in enumerate(members, start=1):
@@ -508,6 +497,12 @@ def collect(
                                           attempt=attempts.get(entry.id), assets=assets)
             figs.append(sec)
             summaries[entry.id] = summary
+            run_ids[entry.id] = (sec.provenance or {}).get("run_id")
+            if sec.status == "failed":
+                reasons[entry.id] = (sec.failure or {}).get("headline", "failed")
+            elif sec.status == "missing":
+                reasons[entry.id] = ("needs AlexNet weights (no run yet)" if entry.needs_alexnet
+                                     else "no completed run yet")
             overview.append({
                 "number": sec.number, "anchor": sec.anchor, "id": entry.id, "title": sec.title,
                 "status": sec.status,
@@ -519,8 +514,9 @@ def collect(
             })
         sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
                                 figs, []))
+    verdicts = [_claims.judge(c, summaries, reasons, run_ids) for c in claims_decl]
     for section in sections:
-        section.claims = _claims.claims_for_section(section.name, summaries)
+        section.claims = [v for v in verdicts if v.claim.section == section.name]
 
     return Report(
         title=REPORT_TITLE,
@@ -531,6 +527,8 @@ def collect(
         weights_note=WEIGHTS_NOTE,
         sections=sections,
         overview=overview,
+        claims=verdicts,
+        claim_rows=_claim_rows(verdicts),
     )
 
 
@@ -639,7 +637,7 @@ def build(
             database = source.tracking.db_url()
         except Exception:
             database = ""
-    attempts = run_missing(entries, source, timeout=timeout) if run_missing_figures else {}
+    attempts = run_missing(entries.figures, source, timeout=timeout) if run_missing_figures else {}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     assets = None if embed else out.parent / (out.stem + "_files")

@@ -1,67 +1,75 @@
-"""Cross-figure claims: sentences that compare the summaries of two figures' latest completed runs.
+"""The thesis's claims, judged on the latest completed runs: verdicts with the numbers of both sides.
 
-A claim names the figure that should win, the figure it should beat, the summary keys it is judged on and
-which direction is better for each, and the report section it opens. :func:`judge` turns two summaries into
-a verdict and one sentence with the numbers. The report never invents a number: a missing run or key says
-the claim cannot be judged yet.
+Claims are declared in ``experiments/registry.toml`` (read by :mod:`restoration.registry`): pairs of sides, each
+a figure optionally qualified (``fig08@pool2``), and the measures to compare (:mod:`restoration.measures`). In
+every pair the first side is expected to be better. :func:`judge` compares each pair on each measure and
+gives a verdict:
+
+* **held**: the expected side won every comparison;
+* **held in part**: it won some and lost others;
+* **did not hold**: it lost every comparison;
+* **not run**: a figure it needs has no completed run (the reason says why: e.g. "needs AlexNet weights"), or
+  the run stored none of the measures.
+
+The report never invents a number: every value shown comes from a run's stored summary.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
+from restoration import measures
+from restoration.registry import Claim, Side
 
-@dataclass(frozen=True)
-class Measure:
-    key: str              # summary key in the report payload
-    label: str            # how the sentence names it
-    higher_is_better: bool
-    unit: str = ""
-
-
-#: The four image measures every trained-inversion figure reports (see restoration.metrics.summarize_scores).
-IMAGE_MEASURES = (
-    Measure("psnr_mean", "PSNR", True, " dB"),
-    Measure("ssim_mean", "SSIM", True),
-    Measure("mse_mean", "MSE", False),
-    Measure("nerr_mean", "normalised error", False),
-)
+HELD, PART, NOT_HELD, NOT_RUN = "held", "held in part", "did not hold", "not run"
 
 
 @dataclass(frozen=True)
-class Claim:
-    id: str
-    statement: str        # the claim in words
-    section: str          # report section it opens
-    winner: str           # figure id expected to win
-    loser: str            # figure id expected to lose
-    winner_label: str
-    loser_label: str
-    measures: tuple[Measure, ...] = IMAGE_MEASURES
+class Comparison:
+    """One measure of one pair: the two values and whether the expected side won (``None``: a value is missing)."""
+
+    measure: str
+    better_value: float | None
+    worse_value: float | None
+
+    @property
+    def won(self) -> bool | None:
+        if self.better_value is None or self.worse_value is None:
+            return None
+        return measures.get(self.measure).beats(self.better_value, self.worse_value)
+
+
+@dataclass(frozen=True)
+class PairResult:
+    better: Side
+    worse: Side
+    comparisons: tuple[Comparison, ...]
+
+    def won_on(self) -> list[str]:
+        return [c.measure for c in self.comparisons if c.won is True]
+
+    def lost_on(self) -> list[str]:
+        return [c.measure for c in self.comparisons if c.won is False]
 
 
 @dataclass(frozen=True)
 class Verdict:
     claim: Claim
-    status: str           # "held", "did not hold", "mixed", "cannot be judged"
+    status: str
     sentence: str
-    wins: int = 0
-    compared: int = 0
+    pairs: tuple[PairResult, ...] = ()
+    reason: str = ""
+    runs: dict = field(default_factory=dict)   # figure id -> run id used
 
+    @property
+    def wins(self) -> int:
+        return sum(len(p.won_on()) for p in self.pairs)
 
-CLAIMS = (
-    Claim(
-        id="stacked_beats_end_to_end",
-        statement="Stacked beats end to end",
-        section="Trained inversion",
-        winner="fig06",
-        loser="fig05",
-        winner_label="separately trained, stacked modules (Fig. 6)",
-        loser_label="modules trained end to end (Fig. 5)",
-    ),
-)
+    @property
+    def compared(self) -> int:
+        return sum(len(p.won_on()) + len(p.lost_on()) for p in self.pairs)
 
 
 def non_finite_text(v: float) -> str | None:
@@ -73,7 +81,7 @@ def non_finite_text(v: float) -> str | None:
     return None
 
 
-def fmt(value: float) -> str:
+def fmt(value: float | None) -> str:
     """A number for running text: four significant digits, no exponent for ordinary magnitudes."""
     if value is None:
         return "n/a"
@@ -87,46 +95,62 @@ def fmt(value: float) -> str:
     return f"{v:.4g}"
 
 
-def judge(claim: Claim, summaries: Mapping[str, Mapping[str, float] | None]) -> Verdict:
-    """Judge ``claim`` on the summaries of the latest completed runs, keyed by figure id."""
-    win_s, lose_s = summaries.get(claim.winner), summaries.get(claim.loser)
-    missing = [f for f, s in ((claim.winner, win_s), (claim.loser, lose_s)) if not s]
+def value_text(measure: str, value: float | None) -> str:
+    unit = measures.get(measure).unit
+    return fmt(value) + (f" {unit}" if unit and value is not None else "")
+
+
+def _number(summary: Mapping | None, key: str) -> float | None:
+    if not summary:
+        return None
+    v = summary.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        return None
+    return float(v)
+
+
+def _listing(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def judge(claim: Claim, summaries: Mapping[str, Mapping | None], reasons: Mapping[str, str] | None = None,
+          run_ids: Mapping[str, str] | None = None) -> Verdict:
+    """Judge ``claim`` on the summaries of the latest completed runs (figure id -> summary dict or None).
+
+    ``reasons`` (figure id -> why it has no completed run) fill the "not run" verdict.
+    """
+    reasons = reasons or {}
+    runs = {f: (run_ids or {}).get(f) for f in claim.figures}
+    missing = [f for f in claim.figures if not summaries.get(f)]
     if missing:
-        return Verdict(claim, "cannot be judged",
-                       f"“{claim.statement}” cannot be judged yet: no completed run with a summary for "
-                       f"{' and '.join(missing)}.")
-    parts, better_on, worse_on = [], [], []
-    for m in claim.measures:
-        a, b = win_s.get(m.key), lose_s.get(m.key)
-        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or math.isnan(a) or math.isnan(b):
-            continue
-        better = a > b if m.higher_is_better else a < b
-        (better_on if better else worse_on).append(m.label)
-        direction = "higher is better" if m.higher_is_better else "lower is better"
-        parts.append(f"{m.label} {fmt(a)}{m.unit} vs {fmt(b)}{m.unit} ({direction})")
-    wins, compared = len(better_on), len(better_on) + len(worse_on)
-    if compared == 0:
-        keys = ", ".join(m.key for m in claim.measures)
-        return Verdict(claim, "cannot be judged",
-                       f"“{claim.statement}” cannot be judged yet: the summaries of {claim.winner} and "
-                       f"{claim.loser} share none of {keys}.")
-
-    def listing(labels):
-        return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-
-    if not worse_on:
-        status, lead = "held", (f"“{claim.statement}” held: the {claim.winner_label} beat the "
-                                f"{claim.loser_label} on all {compared} measures")
-    elif not better_on:
-        status, lead = "did not hold", (f"“{claim.statement}” did not hold: the {claim.loser_label} beat the "
-                                        f"{claim.winner_label} on all {compared} measures")
-    else:
-        status, lead = "mixed", (f"“{claim.statement}” held only in part ({wins} of {compared} measures): the "
-                                 f"{claim.winner_label} were better than the {claim.loser_label} on "
-                                 f"{listing(better_on)}, but not on {listing(worse_on)}")
-    return Verdict(claim, status, f"{lead}: {'; '.join(parts)}.", wins, compared)
+        why = "; ".join(f"{f}: {reasons.get(f) or 'no completed run yet'}" for f in missing)
+        return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", reason=why, runs=runs)
+    pairs = []
+    for better, worse in claim.pairs:
+        comps = tuple(Comparison(m, _number(summaries[better.figure], better.key(m)),
+                                 _number(summaries[worse.figure], worse.key(m))) for m in claim.measures)
+        pairs.append(PairResult(better, worse, comps))
+    pairs = tuple(pairs)
+    compared = [c for p in pairs for c in p.comparisons if c.won is not None]
+    if not compared:
+        why = "the runs stored none of " + ", ".join(str(b) + "/" + str(w) for b, w in claim.pairs) + \
+              " for " + ", ".join(claim.measures)
+        return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", pairs, why, runs)
+    won = sum(c.won for c in compared)
+    status = HELD if won == len(compared) else NOT_HELD if won == 0 else PART
+    parts = []
+    for p in pairs:
+        numbers = "; ".join(f"{measures.label(c.measure, unit=False)} {value_text(c.measure, c.better_value)} vs "
+                            f"{value_text(c.measure, c.worse_value)}" for c in p.comparisons if c.won is not None)
+        parts.append(f"{p.better} vs {p.worse}: {numbers}")
+    lead = {HELD: f"held on all {len(compared)} comparisons",
+            NOT_HELD: f"did not hold: the expected better side lost all {len(compared)} comparisons",
+            PART: f"held in part ({won} of {len(compared)} comparisons)"}[status]
+    return Verdict(claim, status, f"“{claim.statement}” {lead}: {' | '.join(parts)}.", pairs, runs=runs)
 
 
-def claims_for_section(section: str, summaries: Mapping[str, Mapping[str, float] | None]) -> list[Verdict]:
-    """Verdicts of every claim that opens ``section``."""
-    return [judge(c, summaries) for c in CLAIMS if c.section == section]
+def side_labels(pair: PairResult) -> tuple[str, str]:
+    """Which measures each side of a pair won, as text."""
+    def names(keys):
+        return _listing([measures.label(k, unit=False) for k in keys]) if keys else "none"
+    return names(pair.won_on()), names(pair.lost_on())

@@ -173,26 +173,57 @@ def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng
     return np.stack([random_crop(arrays[i], size, rng, scale=scale, flip=flip) for i in picks])
 
 
+def pyramid(img: np.ndarray, scales: Sequence[float], *, min_side: int = 1) -> list[np.ndarray]:
+    """Downscaled copies of ``img`` (anti-aliased; float32 RGB) at each factor in ``scales`` whose shorter side
+    is still at least ``min_side``; factor 1 is the image itself."""
+    from skimage.transform import resize
+    out = []
+    h, w = img.shape[:2]
+    for f in scales:
+        hh, ww = int(round(h * f)), int(round(w * f))
+        if min(hh, ww) < min_side:
+            continue
+        if (hh, ww) == (h, w):
+            out.append(np.asarray(img, np.float32))
+        else:
+            out.append(resize(img, (hh, ww), order=1, anti_aliasing=True, preserve_range=True).astype(np.float32))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class CropBatches:
     """``step -> (batch_size, crop, crop, 3)`` float32 RGB [0, 255] random crops, a pure function of the step.
 
-    Uses :func:`random_crops` with a generator seeded by ``(seed, step)``, so a run resumed at step t sees the
-    same batches as an uninterrupted one. ``scale`` and ``flip`` as in :func:`random_crop` (scale augmentation:
-    crops of downscaled copies of the photos). :meth:`fingerprint` identifies the batch stream (the images'
-    bytes and every setting), so trained weights can be keyed by the data they saw.
+    Each crop picks an image, then one of its pyramid levels (the photo downscaled by one of ``scales``; scale
+    augmentation, so the modules also see the denser detail of a whole photo shown small), then a position,
+    and with ``flip`` mirrors it left-right with probability 1/2. The generator is seeded by ``(seed, step)``,
+    so a run resumed at step t sees the same batches as an uninterrupted one. :meth:`fingerprint` identifies
+    the batch stream (the images' bytes and every setting), so trained weights can be keyed by the data they
+    saw.
     """
 
     images: tuple
+    levels: tuple
     crop: int
     batch_size: int
     seed: int = 0
-    scale: tuple[float, float] = (1.0, 1.0)
+    scales: tuple[float, ...] = (1.0,)
     flip: bool = False
 
     def __call__(self, step: int) -> np.ndarray:
-        return random_crops(list(self.images), self.crop, self.batch_size,
-                            rng=np.random.default_rng([self.seed, int(step)]), scale=self.scale, flip=self.flip)
+        rng = np.random.default_rng([self.seed, int(step)])
+        picks = rng.integers(0, len(self.levels), self.batch_size)
+        out = np.empty((self.batch_size, self.crop, self.crop, 3), np.float32)
+        for n, i in enumerate(picks):
+            levels = self.levels[i]
+            img = levels[int(rng.integers(0, len(levels)))] if len(levels) > 1 else levels[0]
+            top = int(rng.integers(0, img.shape[0] - self.crop + 1))
+            left = int(rng.integers(0, img.shape[1] - self.crop + 1))
+            region = img[top:top + self.crop, left:left + self.crop]
+            if self.flip and rng.random() < 0.5:
+                region = region[:, ::-1]
+            out[n] = region
+        return out
 
     def fingerprint(self) -> str:
         import hashlib
@@ -201,20 +232,20 @@ class CropBatches:
             a = np.ascontiguousarray(im)
             h.update(f"{a.shape}{a.dtype}".encode())
             h.update(a.tobytes())
-        h.update(repr((self.crop, self.batch_size, self.seed, self.scale, self.flip)).encode())
+        h.update(repr(("pyramid/1", self.crop, self.batch_size, self.seed, self.scales, self.flip)).encode())
         return h.hexdigest()
 
     def describe(self) -> str:
         aug = []
-        if self.scale != (1.0, 1.0):
-            aug.append(f"scale {self.scale[0]:g}-{self.scale[1]:g}")
+        if self.scales != (1.0,):
+            aug.append("scales " + ", ".join(f"{f:g}" for f in self.scales))
         if self.flip:
             aug.append("left-right flips")
         return (f"batches of {self.batch_size} random {self.crop} px crops of {len(self.images)} images"
-                + (f" ({', '.join(aug)})" if aug else ""))
+                + (f" ({'; '.join(aug)})" if aug else ""))
 
 
-def crop_batches(images, *, crop: int, batch_size: int, seed: int = 0, scale: tuple[float, float] = (1.0, 1.0),
+def crop_batches(images, *, crop: int, batch_size: int, seed: int = 0, scales: Sequence[float] = (1.0,),
                  flip: bool = False) -> CropBatches:
     """Checked constructor of :class:`CropBatches`; ``images``: arrays or ``(name, array)`` pairs."""
     arrays = tuple(im[1] if isinstance(im, tuple) else np.asarray(im) for im in images)
@@ -223,13 +254,14 @@ def crop_batches(images, *, crop: int, batch_size: int, seed: int = 0, scale: tu
     for name, v in (("crop", crop), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
-    lo, hi = float(scale[0]), float(scale[1])
-    if not 0 < lo <= hi:
-        raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi, got {scale!r}")
+    scales = tuple(float(f) for f in scales)
+    if not scales or not all(0 < f <= 1 for f in scales):
+        raise ValueError(f"scales must be factors in (0, 1], got {scales!r}")
     small = [i for i, im in enumerate(arrays) if min(im.shape[:2]) < crop]
     if small:
         raise ValueError(f"training images {small} are smaller than the crop size {crop}; lower `crop`")
-    return CropBatches(arrays, int(crop), int(batch_size), int(seed), (lo, hi), bool(flip))
+    levels = tuple(tuple(pyramid(a, scales, min_side=crop)) or (np.asarray(a, np.float32),) for a in arrays)
+    return CropBatches(arrays, levels, int(crop), int(batch_size), int(seed), scales, bool(flip))
 
 
 def fixed_crops(images: Named, size: int, per_image: int = 1) -> Named:

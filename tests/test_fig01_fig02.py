@@ -1,39 +1,14 @@
 """Figs. 1 and 2 end to end through Sacred into the temporary database of conftest: fig02 on a tiny VGG, fig01 on
 a tiny AlexNet written in the bvlc_alexnet.npy format, and fig01 without weights (FAILED, with the message the
 report shows)."""
-import importlib
 import json
 
 import numpy as np
 import pytest
+from helpers import experiment, tiny_alexnet_npy
 
 from restoration import tracking
 from restoration.errors import WeightsNotFoundError
-
-
-def experiment(module_name):
-    # reload: the module's observer is bound to the database of the test that imported it first
-    return importlib.reload(importlib.import_module(module_name)).ex
-
-
-def tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8), fc=(16, 16, 10), seed=0):
-    """A small file in the bvlc_alexnet.npy format: dict layer -> [W (kh, kw, c_in/groups, c_out), b];
-    conv2/4/5 are 2-group convolutions (half the input channels), fc6 takes the 6x6 pool5 map of a 227 input."""
-    rng = np.random.default_rng(seed)
-    d, c_in = {}, 3
-    for (name, k, groups), c in zip((("conv1", 11, 1), ("conv2", 5, 2), ("conv3", 3, 1), ("conv4", 3, 2),
-                                     ("conv5", 3, 2)), widths):
-        fan_in = k * k * c_in // groups
-        d[name] = [rng.normal(0, np.sqrt(2 / fan_in), (k, k, c_in // groups, c)).astype(np.float32),
-                   rng.normal(0, 0.1, c).astype(np.float32)]
-        c_in = c
-    n_in = 6 * 6 * c_in
-    for name, n_out in zip(("fc6", "fc7", "fc8"), fc):
-        d[name] = [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype(np.float32),
-                   np.zeros(n_out, np.float32)]
-        n_in = n_out
-    np.save(path, d, allow_pickle=True)
-    return path
 
 
 def check_report(rec, fig, layers, compare_layer):
@@ -64,11 +39,13 @@ def test_fig02_tiny_vgg_completes_with_grid_tables_and_comparison():
     rec = tracking.get_run(run._id)
     report = check_report(rec, "fig02", layers, "conv2_1")
     assert report["net"].startswith("tiny random VGG")
-    assert run.result == pytest.approx(report["summary"]["feature error at pool2"])  # head: deepest layer
+    assert run.result == pytest.approx(report["summary"]["feat_err@pool2"])  # head: deepest layer
+    assert {"ssim_mean@pool2", "feat_err@adam, conv2_1", "wall_s@lbfgs, conv2_1", "size_px"} <= set(report["summary"])
 
 
 def test_fig01_tiny_alexnet_npy_completes(tmp_path):
-    path = tiny_alexnet_npy(tmp_path / "bvlc_alexnet.npy")
+    path = tmp_path / "bvlc_alexnet.npy"
+    tiny_alexnet_npy(path)
     layers = ["conv1", "pool2", "conv5", "fc8"]
     run = experiment("experiments.fig01_alexnet_mv_inversion").run(
         named_configs=["quick"], config_updates=dict(weights=str(path), layers=layers, steps=3, compare_steps=2,

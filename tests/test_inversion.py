@@ -219,14 +219,16 @@ def test_mv2015_recipe_runs_and_lowers_the_loss(net, images):
 def test_sweep_tables_and_optimizer_comparison(net, images):
     sweep = inversion.sweep_layers(net, images, ["conv1_1", "pool2"], image_names=["a", "b"], n_steps=6,
                                    progress=False)
-    table = inversion.sweep_table(sweep, "t")
-    assert [r[0] for r in table["rows"]] == ["conv1_1", "pool2"] and len(table["columns"]) == len(table["rows"][0])
+    from restoration import inversion_tables
+
+    table = inversion_tables.sweep_table(sweep, "t")
+    assert [r[0] for r in table.rows] == ["conv1_1", "pool2"] and len(table.columns) == len(table.rows[0])
     assert set(sweep.scores["pool2"]) == {"feat_err", "nerr", "ssim", "psnr"}
-    fig = inversion.sweep_figure(sweep)
+    fig = inversion_tables.sweep_figure(sweep)
     assert len(fig.axes) == 2 * 3
     cmp = inversion.compare_optimizers(net, images, "conv1_2", n_steps=5, progress=False)
     assert set(cmp) == {"adam", "lbfgs"}
-    assert inversion.comparison_table(cmp, "conv1_2", "c")["rows"][1][0] == "lbfgs"
+    assert inversion_tables.comparison_table(cmp, "conv1_2", "c").rows[1][0] == "lbfgs"
 
 
 def test_cli_invert_prints_error_and_terms(tmp_path, capsys, monkeypatch, images):

@@ -1,12 +1,13 @@
-"""Trained inversion modules: shapes, training, stacking, checkpoint resume, divergence, persistence.
+"""Trained inversion modules: shapes, training modes, stacking, checkpoint resume, divergence, persistence.
 
-All on ``nets.tiny_vgg`` (4/8 channels) with 16 px images so the file runs in well under a minute.
+All on ``nets.tiny_vgg`` (4/8/8 channels) with 16 px images so the file runs in well under a minute.
 """
 import numpy as np
 import pytest
 
-from restoration import data, modules as M, nets
+from restoration import data, modules as M, nets, reconstruction as R, stack_training as T
 from restoration.errors import DivergenceError
+from restoration.training import TrainSettings
 
 CROP = 16
 
@@ -31,7 +32,7 @@ def small_specs(kind="DC"):
 
 
 def settings(steps, **kw):
-    return M.TrainSettings(steps=steps, lr=kw.pop("lr", 3e-3), log_every=kw.pop("log_every", 1),
+    return TrainSettings(steps=steps, lr=kw.pop("lr", 3e-3), log_every=kw.pop("log_every", 1),
                            eval_every=kw.pop("eval_every", 1000), ckpt_every=kw.pop("ckpt_every", 1000),
                            progress=False, **kw)
 
@@ -41,17 +42,18 @@ def weights_of(stack, name):
 
 
 @pytest.mark.parametrize("kind", M.KINDS)
-def test_module_output_shapes(net, kind):
+@pytest.mark.parametrize("size", [CROP, CROP + 1])
+def test_module_output_shapes(net, kind, size):
     stack = M.InversionStack.for_net(net, small_specs(kind))
-    x = np.zeros((2, CROP, CROP, 3), np.float32)
+    x = np.zeros((2, size, size, 3), np.float32)
     feats = net.features(net.preprocess(x), ["pool1", "conv1_2/lin", "conv1_1/lin"])
     assert feats["pool1"].shape == (2, 8, 8, 4)
     for spec, model in zip(stack.specs, stack.models):
         inp = x if spec.in_layer == "input" else feats[spec.in_layer]
         want = x.shape if spec.out_layer == "input" else feats[spec.out_layer].shape
-        assert tuple(model(inp).shape) == tuple(want), spec
-    assert tuple(stack(feats["pool1"]).shape) == x.shape
-    assert stack.total_stride == 2
+        assert tuple(model(inp, out_hw=want[1:3]).shape) == tuple(want), spec
+    assert tuple(stack(feats["pool1"], (size, size)).shape) == x.shape
+    assert [s.stride for s in stack.specs] == [2, 1, 1]
 
 
 def test_specs_validate_and_chain(net):
@@ -62,42 +64,49 @@ def test_specs_validate_and_chain(net):
         M.InversionStack([specs[0].bind(net), specs[2].bind(net)])
     with pytest.raises(ValueError, match="bind"):
         M.build_module(specs[0])
-    six = M.chain_specs(net, "pool2")
-    assert [(s.in_layer, s.out_layer, s.stride) for s in six] == [
-        ("pool2", "conv2_2/lin", 2), ("conv2_2/lin", "conv2_1/lin", 1), ("conv2_1/lin", "pool1", 1),
-        ("pool1", "conv1_2/lin", 2), ("conv1_2/lin", "conv1_1/lin", 1), ("conv1_1/lin", "input", 1)]
+    six = [s.bind(net) for s in M.chain_specs(net, "pool2")]
+    assert [(s.name, s.in_layer, s.out_layer, s.stride, s.hidden) for s in six] == [
+        ("DC6", "pool2", "conv2_2/lin", 2, 8), ("DC5", "conv2_2/lin", "conv2_1/lin", 1, 8),
+        ("DC4", "conv2_1/lin", "pool1", 1, 8), ("DC3", "pool1", "conv1_2/lin", 2, 4),
+        ("DC2", "conv1_2/lin", "conv1_1/lin", 1, 4), ("DC1", "conv1_1/lin", "input", 1, 4)]
     three = M.chain_specs(net, "pool1", hidden=64)
     assert three == M.vgg16_pool1_specs()
+    relu = M.chain_specs(net, "pool2", kinds="DCDCDCDCCDCD", targets="relu")
+    assert [(s.name, s.in_layer) for s in relu][3:] == [("DC3", "pool1"), ("CD2", "conv1_2/relu"),
+                                                        ("CD1", "conv1_1/relu")]
+    with pytest.raises(ValueError, match="kinds lists 2 values for 6 modules"):
+        M.chain_specs(net, "pool2", kinds=["DC", "CD"])
 
 
-def test_conv_flops_counts_macs(net):
-    spec = M.ModuleSpec("DC3", "DC", "pool1", "conv1_2/lin", kernel=5, hidden=64, stride=2).bind(net)
+def test_flops_count_macs(net):
+    spec = M.ModuleSpec("DC3", "DC", "pool1", "conv1_2/lin", kernel=5, hidden=64).bind(net)
     # deconv 8x8x4 -> 16x16x64: every input pixel touches 25 outputs x 4 x 64; conv 16x16: 25 x 64 x 4 per pixel
-    assert M.conv_flops(spec, (8, 8)) == 2 * 25 * (8 * 8 * 4 * 64 + 16 * 16 * 64 * 4)
+    assert sum(spec.flops((8, 8))) == 2 * 25 * (8 * 8 * 4 * 64 + 16 * 16 * 64 * 4)
 
 
-def test_crop_size_must_fit_stride(net, images):
+def test_odd_crops_train_and_reconstruct_at_their_size(net, images):
     stack = M.InversionStack.for_net(net, small_specs())
-    with pytest.raises(ValueError, match="multiple"):
-        M.train_module(net, stack, "DC3", M.crop_batches(images, crop=15, batch_size=2), settings(1))
+    T.train_module(net, stack, "DC3", data.crop_batches(images, crop=15, batch_size=2), settings(1))
+    out = R.reconstruct(net, stack, np.zeros((1, 15, 17, 3), np.float32))
+    assert out.shape == (1, 15, 17, 3)
 
 
 def test_training_lowers_the_loss(net, images):
     stack = M.InversionStack.for_net(net, small_specs(), seed=1)
-    batch = M.crop_batches(images, crop=CROP, batch_size=8)(0)
-    before = M.module_losses(net, stack, batch, chained=False)["DC3"]
-    M.train_module(net, stack, "DC3", lambda step: batch, settings(40, lr=1e-2))
-    after = M.module_losses(net, stack, batch, chained=False)["DC3"]
+    batch = data.crop_batches(images, crop=CROP, batch_size=8)(0)
+    before = R.module_losses(net, stack, batch, chained=False)["DC3"]
+    T.train_module(net, stack, "DC3", lambda step: batch, settings(40, lr=1e-2))
+    after = R.module_losses(net, stack, batch, chained=False)["DC3"]
     assert after < 0.5 * before, (before, after)
 
 
 def test_end_to_end_and_joint_lower_their_objectives(net, images, heldout):
-    batch = M.crop_batches(images, crop=CROP, batch_size=8)(0)
-    for train, n in ((M.train_end_to_end, "e2e"), (M.train_joint, "joint")):
+    batch = data.crop_batches(images, crop=CROP, batch_size=8)(0)
+    for train, n in ((T.train_end_to_end, "e2e"), (T.train_joint, "joint")):
         stack = M.InversionStack.for_net(net, small_specs(), seed=2)
-        before = M.module_losses(net, stack, batch, chained=True)
+        before = R.module_losses(net, stack, batch, chained=True)
         res = train(net, stack, lambda step: batch, settings(40, lr=1e-2), heldout=heldout)
-        after = M.module_losses(net, stack, batch, chained=True)
+        after = R.module_losses(net, stack, batch, chained=True)
         assert after["DC1"] < 0.5 * before["DC1"], (n, before, after)
         assert set(res.train_loss) == {"DC3", "DC2", "DC1", n}
         assert set(res.heldout_loss) == {"DC3", "DC2", "DC1", n}
@@ -108,11 +117,11 @@ def test_end_to_end_and_joint_lower_their_objectives(net, images, heldout):
 def test_stacked_training_uses_each_modules_own_target(net, images):
     """A module trained inside train_stack ends up exactly as when trained alone on its operation: its
     input and target are true activations, independent of the other modules."""
-    batches = M.crop_batches(images, crop=CROP, batch_size=4, seed=3)
+    batches = data.crop_batches(images, crop=CROP, batch_size=4, seed=3)
     logged = []
     stacked = M.InversionStack.for_net(net, small_specs(), seed=4)
     init = {s.name: weights_of(stacked, s.name) for s in stacked.specs}
-    results = M.train_stack(net, stacked, batches, settings(6), log=lambda *a: logged.append(a))
+    results = T.train_stack(net, stacked, batches, settings(6), log=lambda *a: logged.append(a))
     assert list(results) == ["DC3", "DC2", "DC1"]
     assert {n for n, _, _ in logged} == {"DC3/train_loss", "DC2/train_loss", "DC1/train_loss"}
 
@@ -124,11 +133,12 @@ def test_stacked_training_uses_each_modules_own_target(net, images):
             w.assign(rng.normal(size=w.shape).astype(np.float32))
     # DC2's first logged loss is the MSE of its initial output on true conv1_2/lin against true conv1_1/lin
     f = net.features(net.preprocess(batches(0)), ["conv1_2/lin", "conv1_1/lin"])
-    expected = float(np.mean((np.array(alone.models[1](f["conv1_2/lin"])) - np.array(f["conv1_1/lin"])) ** 2))
+    out = alone.models[1](f["conv1_2/lin"], out_hw=(CROP, CROP))
+    expected = float(np.mean((np.array(out) - np.array(f["conv1_1/lin"])) ** 2))
     first = [v for n, v, s in logged if n == "DC2/train_loss" and s == 1]
     assert first == [pytest.approx(expected, rel=1e-4)]
 
-    M.train_module(net, alone, "DC2", batches, settings(6))
+    T.train_module(net, alone, "DC2", batches, settings(6))
     for a, b, c in zip(weights_of(stacked, "DC2"), weights_of(alone, "DC2"), init["DC2"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert not np.allclose(a, c)
@@ -139,7 +149,7 @@ class Kill(Exception):
 
 
 def test_checkpoint_resume_continues_from_saved_step(net, images, tmp_path):
-    batches = M.crop_batches(images, crop=CROP, batch_size=4, seed=5)
+    batches = data.crop_batches(images, crop=CROP, batch_size=4, seed=5)
 
     def killed_at(k):
         def batch_at(step):
@@ -149,16 +159,16 @@ def test_checkpoint_resume_continues_from_saved_step(net, images, tmp_path):
         return batch_at
 
     ref = M.InversionStack.for_net(net, small_specs(), seed=6)
-    M.train_module(net, ref, "DC1", batches, settings(8, ckpt_every=2))
+    T.train_module(net, ref, "DC1", batches, settings(8, ckpt_every=2))
 
     run = M.InversionStack.for_net(net, small_specs(), seed=6)
     with pytest.raises(Kill):
-        M.train_module(net, run, "DC1", killed_at(5), settings(8, ckpt_every=2), ckpt_dir=tmp_path)
+        T.train_module(net, run, "DC1", killed_at(5), settings(8, ckpt_every=2), ckpt_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.glob("ckpt-*.index")) == ["ckpt-2.index", "ckpt-4.index"]
 
     fresh = M.InversionStack.for_net(net, small_specs(), seed=99)  # a new process: different init, restored
     logged = []
-    res = M.train_module(net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path,
+    res = T.train_module(net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path,
                          log=lambda *a: logged.append(a))
     assert res.start_step == 4 and res.steps == 8
     assert [s for _, _, s in logged] == [5, 6, 7, 8]
@@ -166,14 +176,14 @@ def test_checkpoint_resume_continues_from_saved_step(net, images, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
     # calling again with the same directory: already finished, nothing retrained, last losses reported
-    again = M.train_module(net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path)
+    again = T.train_module(net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path)
     assert again.start_step == 8 and again.train_loss["DC1"] == pytest.approx(res.train_loss["DC1"])
 
 
 def test_nan_raises_divergence_and_keeps_last_good_checkpoint(net, images, tmp_path):
     import tensorflow as tf
 
-    batches = M.crop_batches(images, crop=CROP, batch_size=4)
+    batches = data.crop_batches(images, crop=CROP, batch_size=4)
 
     def poisoned(step):
         b = batches(step)
@@ -183,7 +193,7 @@ def test_nan_raises_divergence_and_keeps_last_good_checkpoint(net, images, tmp_p
 
     stack = M.InversionStack.for_net(net, small_specs(), seed=7)
     with pytest.raises(DivergenceError, match=r"step 5.*DC2.*ckpt-4"):
-        M.train_module(net, stack, "DC2", poisoned, settings(10, ckpt_every=2), ckpt_dir=tmp_path)
+        T.train_module(net, stack, "DC2", poisoned, settings(10, ckpt_every=2), ckpt_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.glob("ckpt-*.index")) == ["ckpt-2.index", "ckpt-4.index"]
     # the update with the NaN gradient was not applied: the in-memory weights are finite ...
     assert all(np.isfinite(w).all() for w in weights_of(stack, "DC2"))
@@ -196,24 +206,22 @@ def test_nan_raises_divergence_and_keeps_last_good_checkpoint(net, images, tmp_p
 
 def test_save_load_round_trip_gives_identical_outputs(net, images, tmp_path):
     stack = M.InversionStack.for_net(net, small_specs("UCC"), seed=8, meta={"note": "test"})
-    M.train_stack(net, stack, M.crop_batches(images, crop=CROP, batch_size=2), settings(2))
+    T.train_stack(net, stack, data.crop_batches(images, crop=CROP, batch_size=2), settings(2))
     npz, js = stack.save(tmp_path / "mods.npz")
     loaded = M.InversionStack.load(npz)
     from_bytes = M.load_stack_bytes(npz.read_bytes(), js.read_bytes())
     assert loaded.specs == stack.specs and loaded.meta["note"] == "test"
     x = np.random.default_rng(0).normal(size=(2, 8, 8, 4)).astype(np.float32)
-    np.testing.assert_array_equal(np.array(loaded(x)), np.array(stack(x)))
-    np.testing.assert_array_equal(np.array(from_bytes(x)), np.array(stack(x)))
+    np.testing.assert_array_equal(np.array(loaded(x, (16, 16))), np.array(stack(x, (16, 16))))
+    np.testing.assert_array_equal(np.array(from_bytes(x, (16, 16))), np.array(stack(x, (16, 16))))
     fresh = M.InversionStack.for_net(net, small_specs("UCC"), seed=9)
-    assert not np.allclose(np.array(fresh(x)), np.array(stack(x)))  # the comparison can fail
+    assert not np.allclose(np.array(fresh(x, (16, 16))), np.array(stack(x, (16, 16))))  # the comparison can fail
 
 
-def test_reconstruct_shapes_and_fit_to_stride(net):
+def test_reconstruct_clips_and_keeps_odd_sizes(net):
     stack = M.InversionStack.for_net(net, small_specs())
     img = np.random.default_rng(0).uniform(0, 255, (17, 21, 3)).astype(np.float32)
-    fitted = M.fit_to_stride(img, stack.total_stride)
-    assert fitted.shape == (16, 20, 3)
-    out = M.reconstruct(net, stack, fitted)
-    assert out.shape == fitted.shape and out.min() >= 0 and out.max() <= 255
-    with pytest.raises(ValueError, match="multiple"):
-        M.reconstruct(net, stack, img)
+    out = R.reconstruct(net, stack, img)
+    assert out.shape == img.shape and out.min() >= 0 and out.max() <= 255
+    with pytest.raises(ValueError, match="needs"):
+        stack(np.zeros((1, 5, 5, 4), np.float32), (16, 16))

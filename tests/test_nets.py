@@ -2,6 +2,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.signal
+from helpers import tiny_alexnet_npy
 
 from restoration import data, nets
 from restoration.errors import UnknownLayerError, WeightsNotFoundError
@@ -95,24 +96,9 @@ def test_missing_and_bad_weights_files(tmp_path):
         nets.alexnet(tmp_path / "bvlc_alexnet.npy")
 
 
-def tiny_alexnet_file(path, rng, widths=(8, 8, 8, 8, 8), fc=(16, 16, 10)):
-    """A tiny file in the bvlc_alexnet.npy format: dict layer -> [W, b], conv2/4/5 with 2 groups."""
-    params, c_in = {}, 3
-    for (name, k, _s, _p, g), c in zip(nets.ALEXNET_CONVS, widths):
-        params[name] = [rng.normal(0, 0.1, (k, k, c_in // g, c)).astype(np.float32),
-                        rng.normal(0, 0.1, c).astype(np.float32)]
-        c_in = c
-    n_in = 36 * c_in
-    for name, n in zip(("fc6", "fc7", "fc8"), fc):
-        params[name] = [rng.normal(0, 0.1, (n_in, n)).astype(np.float32), np.zeros(n, np.float32)]
-        n_in = n
-    np.save(path, params, allow_pickle=True)
-    return params
-
-
 def test_alexnet_from_tiny_npy_file(tmp_path, rng):
     path = tmp_path / "bvlc_alexnet.npy"
-    params = tiny_alexnet_file(path, rng)
+    params = tiny_alexnet_npy(path, widths=(8, 8, 8, 8, 8))
     net = nets.alexnet(path)
     assert net.layer_names[:4] == ("conv1/lin", "conv1/relu", "lrn1", "pool1")
     x = rng.normal(0, 50, (1, 227, 227, 3)).astype(np.float32)
@@ -132,7 +118,7 @@ def test_alexnet_from_tiny_npy_file(tmp_path, rng):
 
 def test_alexnet_rejects_wrong_shapes(tmp_path, rng):
     path = tmp_path / "bvlc_alexnet.npy"
-    params = tiny_alexnet_file(path, rng)
+    params = tiny_alexnet_npy(path, widths=(8, 8, 8, 8, 8))
     params["conv2"][0] = params["conv2"][0][:, :, :2]
     np.save(path, params, allow_pickle=True)
     with pytest.raises(WeightsNotFoundError, match="conv2 kernel has shape"):
@@ -147,3 +133,76 @@ def test_tiny_vgg_layers():
                                "conv3_3/relu", "pool3")
     assert net.output_shape("pool2", 32) == (8, 8, 8)
     assert net.layer_hw("pool3", 32) == (4, 4) and net.layer_hw("pool3", (35, 33)) == (4, 4)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# AlexNet against an independent numpy forward pass
+# ----------------------------------------------------------------------------------------------------------
+
+def _np_conv(x, w, b, stride, padding, groups):
+    """Cross-correlation (N, H, W, C) * (k, k, C/g, O) as Caffe/TF compute it, with TF's SAME padding."""
+    n, h, wd, c = x.shape
+    k = w.shape[0]
+    if padding == "SAME":
+        oh, ow = -(-h // stride), -(-wd // stride)
+        ph, pw = max((oh - 1) * stride + k - h, 0), max((ow - 1) * stride + k - wd, 0)
+        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    else:
+        oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    cg, og = c // groups, w.shape[3] // groups
+    out = np.zeros((n, oh, ow, w.shape[3]))
+    for g in range(groups):
+        xg, wg = x[..., g * cg:(g + 1) * cg], w[..., g * og:(g + 1) * og]
+        for i in range(k):
+            for j in range(k):
+                patch = xg[:, i:i + stride * oh:stride, j:j + stride * ow:stride, :]
+                out[..., g * og:(g + 1) * og] += patch @ wg[i, j]
+    return out + b
+
+
+def _np_lrn(x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+    """Caffe's across-channel LRN: x / (k + alpha / size * sum of squares over ``size`` channels) ** beta."""
+    sq = np.pad(x ** 2, ((0, 0), (0, 0), (0, 0), (size // 2, size // 2)))
+    window = sum(sq[..., i:i + x.shape[3]] for i in range(size))
+    return x / (k + alpha / size * window) ** beta
+
+
+def _np_pool(x, k=3, s=2):
+    oh, ow = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
+    return np.max([x[:, i:i + s * oh:s, j:j + s * ow:s] for i in range(k) for j in range(k)], axis=0)
+
+
+def alexnet_numpy(params, x):
+    """Every named AlexNet activation of ``x`` (N, 227, 227, 3), computed in float64 numpy."""
+    out, h = {}, x.astype(np.float64)
+    for name, k, stride, pad, groups in nets.ALEXNET_CONVS:
+        h = _np_conv(h, params[name][0], params[name][1], stride, pad, groups)
+        out[f"{name}/lin"] = h
+        h = out[f"{name}/relu"] = np.maximum(h, 0)
+        if name in ("conv1", "conv2"):
+            h = out[f"lrn{name[-1]}"] = _np_lrn(h)
+            h = out[f"pool{name[-1]}"] = _np_pool(h)
+    h = out["pool5"] = _np_pool(h)
+    h = h.reshape(len(h), -1)  # (H, W, C) order, as TensorFlow flattens and the converted file expects
+    for name in ("fc6", "fc7", "fc8"):
+        h = out[f"{name}/lin"] = h @ params[name][0] + params[name][1]
+        if name != "fc8":
+            h = out[f"{name}/relu"] = np.maximum(h, 0)
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    out["prob"] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def test_alexnet_matches_an_independent_numpy_forward_pass(tmp_path, rng):
+    """Grouped convolutions, Caffe's LRN, VALID 3x3/2 pools, fc layers and softmax, layer by layer."""
+    path = tmp_path / "bvlc_alexnet.npy"
+    params = tiny_alexnet_npy(path, widths=(6, 8, 6, 8, 4), fc=(12, 10, 7), seed=3)
+    net = nets.alexnet(path)
+    x = rng.uniform(-120, 130, (2, 227, 227, 3)).astype(np.float32)
+    ref = alexnet_numpy(params, x)
+    got = net.features(x, list(ref))
+    assert set(ref) == set(net.layer_names)
+    for layer, want in ref.items():
+        have = got[layer].numpy()
+        assert have.shape == want.shape, layer
+        np.testing.assert_allclose(have, want, rtol=2e-4, atol=2e-4 * np.abs(want).max(), err_msg=layer)

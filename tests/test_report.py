@@ -16,31 +16,48 @@ import pytest
 from reports import __main__ as cli
 from reports import build, claims
 from reports.runs import summarize_failure
+from restoration import registry as registry_mod
+from restoration.payload import FigureRef, Payload, Table
 
 REGISTRY = """
-[fig01]
+[figures.fig01]
 module = "experiments.fig01_alexnet_mv_inversion"
 title = "Fig. 1: AlexNet pre-images from every layer (Mahendran & Vedaldi)"
 section = "Optimisation inversion"
 order = 1
+net = "alexnet"
 
-[fig02]
+[figures.fig02]
 module = "experiments.fig02_vgg16_mv_inversion"
 title = "Fig. 2: VGG16 pre-images from every block (Mahendran & Vedaldi)"
 section = "Optimisation inversion"
 order = 2
 
-[fig05]
+[figures.fig05]
 module = "experiments.fig05_vgg16_pool1_end_to_end"
 title = "Fig. 5: end to end"
 section = "Trained inversion"
 order = 5
 
-[fig06]
+[figures.fig06]
 module = "experiments.fig06_vgg16_pool1_stacked"
 title = "Fig. 6: stacked"
 section = "Trained inversion"
 order = 6
+
+[[claims]]
+id = "stacked_beats_end_to_end"
+statement = "Stacked beats end to end"
+thesis = "May 10, result 1"
+pairs = [["fig06", "fig05"]]
+measures = ["psnr_mean", "ssim_mean", "nerr_mean", "mse_mean"]
+
+[[claims]]
+id = "alexnet_claim"
+statement = "Something about AlexNet"
+thesis = "May 3"
+pairs = [["fig01", "fig06"]]
+measures = ["psnr_mean"]
 """
 
 HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector, fine-tuned from ImageNet VGG16) - not the "
@@ -74,17 +91,14 @@ def _fake_experiment(name: str, summary: dict | None, *, fail: str | None = None
         if name == "fig05":  # an experiment with its own loss figure: the report folds its curves away
             tracking.add_figure(_run, plots.loss_curves(curves), f"{name}_losses.png")
             own_losses = [{"artifact": f"{name}_losses.png", "caption": "Own loss figure."}]
-        tracking.set_report(_run, {
-            "title": f"{name}: VGG16 pool1 inversion",
-            "net": HED_LABEL,
-            "summary": summary,
-            "paragraphs": [f"Paragraph of {name} with <markup>."],
-            "figures": [{"artifact": f"{name}_rows.png", "caption": f"Reconstructions of {name}."},
-                        {"artifact": "never_saved.png", "caption": "A figure whose artifact is missing."}]
-                       + own_losses,
-            "tables": [{"title": f"Per-image scores of {name}", "columns": ["image", "PSNR (dB)", "SSIM"],
-                        "rows": [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]]}],
-        })
+        tracking.set_report(_run, Payload(
+            title=f"{name}: VGG16 pool1 inversion", net=HED_LABEL, summary=summary,
+            paragraphs=[f"Paragraph of {name} with <markup>."],
+            figures=[FigureRef(f"{name}_rows.png", f"Reconstructions of {name}."),
+                     FigureRef("never_saved.png", "A figure whose artifact is missing.")]
+            + [FigureRef(**f) for f in own_losses],
+            tables=[Table(f"Per-image scores of {name}", ["image", "PSNR (dB)", "SSIM"],
+                          [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]])]))
         return 0.5
 
     return ex
@@ -180,15 +194,28 @@ def test_claim_picks_the_right_winner(tmp_path, monkeypatch, registry, fig05, fi
     assert claim.startswith("“Stacked beats end to end” " + verdict)
     assert chapter.index("Claim.") < chapter.index('id="fig05"')  # at the top of the section
     first, second = ("20.25 dB vs 18.5 dB", "0.625 vs 0.5") if winner_first else ("18.5 dB vs 20.25 dB", "0.5 vs 0.625")
-    assert f"PSNR {first}" in claim and f"SSIM {second}" in claim
+    assert f"PSNR, mean {first}" in claim and f"SSIM, mean {second}" in claim
+    # the claims table at the top: numbers from the runs, measures won, the verdict; the AlexNet claim says why not
+    table = html[html.index('id="claims"'):html.index('<nav class="toc"')]
+    row = re.search(r'id="claim-stacked_beats_end_to_end">(.*?)</tr>', table, re.S).group(1)
+    assert f'verdict-{verdict.replace(" ", "-")}' in row
+    assert ("PSNR, mean 20.25 dB" in row) and ("PSNR, mean 18.5 dB" in row)
+    won = "PSNR, mean, SSIM, mean, normalised error, mean and MSE, mean / none"
+    assert (won if winner_first else "none / PSNR, mean, SSIM, mean, normalised error, mean and MSE, mean") in row
+    other = re.search(r'id="claim-alexnet_claim">(.*?)</tr>', table, re.S).group(1)
+    assert "not run" in other and "needs AlexNet weights" in other
 
 
-def test_claim_cannot_be_judged_without_both_runs():
-    v = claims.judge(claims.CLAIMS[0], {"fig06": BETTER, "fig05": None})
-    assert v.status == "cannot be judged" and "fig05" in v.sentence
-    mixed = claims.judge(claims.CLAIMS[0], {"fig06": {**BETTER, "mse_mean": 2000.0}, "fig05": WORSE})
-    assert mixed.status == "mixed" and "3 of 4" in mixed.sentence
-    assert "on PSNR, SSIM and normalised error, but not on MSE" in mixed.sentence
+def test_claim_verdicts_from_summaries(registry):
+    reg = registry_mod.load(registry)
+    claim = reg.claims[0]
+    v = claims.judge(claim, {"fig06": BETTER, "fig05": None}, {"fig05": "failed with ValueError: x"})
+    assert v.status == "not run" and "fig05: failed with ValueError: x" in v.sentence
+    mixed = claims.judge(claim, {"fig06": {**BETTER, "mse_mean": 2000.0}, "fig05": WORSE})
+    assert mixed.status == "held in part" and "3 of 4" in mixed.sentence and mixed.wins == 3
+    assert claims.side_labels(mixed.pairs[0]) == ("PSNR, mean, SSIM, mean and normalised error, mean", "MSE, mean")
+    none = claims.judge(claim, {"fig06": {"psnr_mean@pool2": 1.0}, "fig05": WORSE})
+    assert none.status == "not run" and "stored none" in none.sentence
 
 
 def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):
@@ -205,7 +232,7 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
     from reports.runs import TrackingSource
 
     source = TrackingSource()
-    entries = build.load_registry(registry)[:1]
+    entries = build.load_registry(registry).figures[:1]
     attempts = build.run_missing(entries, source, cwd=tmp_path / "proj", log=lambda s: None, echo=None)
     assert attempts["fig01"].returncode != 0
     assert "fake experiment cannot start for fig01" in attempts["fig01"].output_tail

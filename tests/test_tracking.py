@@ -7,9 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from restoration import tracking
+from restoration.payload import Payload, Table
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,7 +36,7 @@ def _experiment(fail=False):
         plt.plot([0, 1])
         tracking.add_figure(_run, fig, "curve.png")
         tracking.add_npz(_run, "arrays.npz", a=[1, 2, 3])
-        tracking.set_report(_run, {"title": "T", "summary": {"x": 1.0}, "figures": [], "tables": []})
+        tracking.set_report(_run, Payload("T", "net", summary={"psnr_mean": 1.0}))
         if fail:
             raise FloatingPointError("loss became NaN at step 3")
         return 0.5
@@ -54,7 +56,7 @@ def test_run_config_metrics_artifacts_in_sqlite():
     names = {r[0] for r in con.execute("SELECT filename FROM artifact")}
     assert names == {"curve.png", "arrays.npz"}
     rec = tracking.latest_completed_run("figtest")
-    assert rec.config["seed"] == 0 and rec.report["summary"] == {"x": 1.0}
+    assert rec.config["seed"] == 0 and rec.report["summary"] == {"psnr_mean": 1.0}
     assert rec.artifact("curve.png")[:8] == b"\x89PNG\r\n\x1a\n"
     steps, values = rec.metrics()["train/loss"]
     assert list(steps) == [0, 1, 2, 3, 4] and values[-1] == 2.0
@@ -118,11 +120,21 @@ def test_sigterm_marks_run_interrupted(tmp_path):
     assert rec.status == "INTERRUPTED"
 
 
-def test_set_report_rejects_incomplete_payload():
+def test_set_report_checks_the_payload_against_the_measure_registry():
     class FakeRun:
         info = {}
-    with pytest.raises(ValueError, match="lacks 'figures'"):
+    with pytest.raises(TypeError, match="Payload"):
         tracking.set_report(FakeRun(), {"title": "x", "tables": []})
+    with pytest.raises(KeyError, match="unknown measure 'psnr_avg'.*psnr_mean"):
+        tracking.set_report(FakeRun(), Payload("x", "net", summary={"psnr_avg@pool1": 20.0}))
+    with pytest.raises(ValueError, match="not a number"):
+        tracking.set_report(FakeRun(), Payload("x", "net", summary={"psnr_mean": "20"}))
+    with pytest.raises(ValueError, match="rows \\[1\\] do not have 2 cells"):
+        Table("t", ["a", "b"], [[1, 2], [3]])
+    run = FakeRun()
+    tracking.set_report(run, Payload("x", "net", summary={"psnr_mean@pool2": 20.0, "ssim_mean": float("nan")}))
+    back = Payload.from_dict(run.info["report"])
+    assert back.summary["psnr_mean@pool2"] == 20.0 and np.isnan(back.summary["ssim_mean"])
 
 
 def _busy_experiment(n_artifacts=6):
@@ -139,7 +151,7 @@ def _busy_experiment(n_artifacts=6):
             _run.info["progress"] = i
             tracking.add_json(_run, {"i": i}, f"a{i}.json")
             time.sleep(0.06)
-        tracking.set_report(_run, {"title": "busy", "figures": [], "tables": []})
+        tracking.set_report(_run, Payload("busy", "net"))
     return ex
 
 
