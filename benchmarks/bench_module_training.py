@@ -2,8 +2,8 @@
 
 For each module of the VGG16 pool1 stack (or the one chosen with ``--module``) it times the compiled
 training step (forward, backward, Adam update) on synthetic input activations of the right shape and reports
-images/s and the achieved GFLOP/s, counting convolution FLOPs explicitly (``restoration.modules.
-conv_layer_flops``, 2 per multiply-add): forward = both (de)convolutions; backward = the kernel gradients of
+images/s and the achieved GFLOP/s, counting convolution FLOPs explicitly (``ModuleSpec.flops``, 2 per
+multiply-add): forward = both (de)convolutions; backward = the kernel gradients of
 both (1 x forward each) plus the input gradient of the second layer only, since the module's input is a
 constant and TensorFlow computes no gradient into it. So one step = (3 x forward - first layer) x batch.
 A float32 ``tf.matmul`` of two n x n matrices (2 n^3 FLOPs) measured in the same process gives a reference
@@ -47,7 +47,7 @@ def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tu
     from restoration import modules
 
     model = modules.build_module(spec)
-    h_in = size // spec.stride
+    h_in = spec.op_geometry.out_size(size)
     x = tf.constant(np.random.default_rng(0).normal(size=(batch, h_in, h_in, spec.in_channels)), tf.float32)
     y = tf.constant(np.random.default_rng(1).normal(size=(batch, size, size, spec.out_channels)), tf.float32)
     opt = keras.optimizers.Adam(1e-4)
@@ -56,7 +56,7 @@ def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tu
     @tf.function
     def step(x, y):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            loss = tf.reduce_mean(tf.square(model(x, out_hw=(size, size)) - y))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -67,7 +67,7 @@ def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tu
     for _ in range(steps):
         step(x, y).numpy()
     sec = (time.perf_counter() - t) / steps
-    first, second = modules.conv_layer_flops(spec, (h_in, h_in))
+    first, second = spec.flops((h_in, h_in))
     # forward (first + second) + kernel gradients (first + second) + input gradient of the second layer only:
     # the module input is a constant, so no gradient flows into it (measured: asking for it adds ~1x forward).
     return sec, (3.0 * (first + second) - first) * batch

@@ -206,6 +206,11 @@ class RunConfig:
                 raise ValueError(f"config {key}={v!r}: the first entry must be at step 0")
             return out
 
+        net = str(c.get("net", fig.net))
+        allowed = ("vgg16", "tiny_vgg") if fig.net == "vgg16" else ("alexnet",)
+        if net not in allowed:
+            raise ValueError(f"config net={net!r}: {fig.id} is a {fig.net} figure; use net={allowed[0]!r}"
+                             + (" (or 'tiny_vgg' for tests)" if fig.net == "vgg16" else ""))
         variant = c.get("variant") or fig.default_variant
         if variant not in fig.variants:
             raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
@@ -224,7 +229,7 @@ class RunConfig:
         if round(math.sqrt(per)) ** 2 != per:
             raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
         return cls(
-            profile=str(c.get("profile", "quick")), net=str(c.get("net", fig.net)), weights=c.get("weights"),
+            profile=str(c.get("profile", "quick")), net=net, weights=c.get("weights"),
             variant=variant, image_dir=c.get("image_dir"), image_size=pos_int("image_size", True),
             max_images=pos_int("max_images", True), heldout_fraction=float(frac), crop=pos_int("crop"),
             batch_size=pos_int("batch_size"), steps=pos_int("steps"), lr=pos_float("lr"),

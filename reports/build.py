@@ -452,24 +452,27 @@ class Report:
 
 
 def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
-    """The claims table: one row per claim, one line per compared pair in the number cells."""
+    """The claims table: one row per claim, one line per compared pair."""
     rows = []
     for v in verdicts:
         pairs = []
         for p in v.pairs:
-            won, lost = _claims.side_labels(p)
-            pairs.append({
-                "better": str(p.better), "worse": str(p.worse),
-                "better_numbers": "; ".join(f"{_measures.label(c.measure, unit=False)} "
-                                            f"{_claims.value_text(c.measure, c.better_value)}"
-                                            for c in p.comparisons),
-                "worse_numbers": "; ".join(f"{_measures.label(c.measure, unit=False)} "
-                                           f"{_claims.value_text(c.measure, c.worse_value)}" for c in p.comparisons),
-                "won": won, "lost": lost})
+            won, lost = _claims.side_labels(p, short=True)
+            pairs.append({"better": str(p.better), "worse": str(p.worse), "numbers": _claims.pair_numbers(p),
+                          "won": won, "lost": lost})
         rows.append({"id": v.claim.id, "statement": typeset(v.claim.statement), "thesis": v.claim.thesis,
-                     "status": v.status, "reason": v.reason, "pairs": pairs,
-                     "figures": list(v.claim.figures)})
+                     "status": v.status, "reason": v.reason, "pairs": pairs, "figures": list(v.claim.figures)})
     return rows
+
+
+def _short_reason(entry: FigureEntry, sec: "FigureSection") -> str:
+    """Why a figure has no completed run, in a few words (the figure's section has the full message)."""
+    if sec.status == "missing":
+        return "needs AlexNet weights (no run yet)" if entry.needs_alexnet else "no completed run yet"
+    headline = (sec.failure or {}).get("headline", "failed")
+    if headline.startswith("needs "):
+        return headline.split(":", 1)[0]
+    return headline if len(headline) <= 100 else headline[:97].rstrip() + "..."
 
 
 def collect(
@@ -498,11 +501,8 @@ def collect(
             figs.append(sec)
             summaries[entry.id] = summary
             run_ids[entry.id] = (sec.provenance or {}).get("run_id")
-            if sec.status == "failed":
-                reasons[entry.id] = (sec.failure or {}).get("headline", "failed")
-            elif sec.status == "missing":
-                reasons[entry.id] = ("needs AlexNet weights (no run yet)" if entry.needs_alexnet
-                                     else "no completed run yet")
+            if sec.status != "complete":
+                reasons[entry.id] = _short_reason(entry, sec)
             overview.append({
                 "number": sec.number, "anchor": sec.anchor, "id": entry.id, "title": sec.title,
                 "status": sec.status,

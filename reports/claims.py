@@ -123,7 +123,10 @@ def judge(claim: Claim, summaries: Mapping[str, Mapping | None], reasons: Mappin
     runs = {f: (run_ids or {}).get(f) for f in claim.figures}
     missing = [f for f in claim.figures if not summaries.get(f)]
     if missing:
-        why = "; ".join(f"{f}: {reasons.get(f) or 'no completed run yet'}" for f in missing)
+        grouped: dict[str, list[str]] = {}
+        for f in missing:
+            grouped.setdefault(reasons.get(f) or "no completed run yet", []).append(f)
+        why = "; ".join(f"{', '.join(figs)}: {reason}" for reason, figs in grouped.items())
         return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", reason=why, runs=runs)
     pairs = []
     for better, worse in claim.pairs:
@@ -149,8 +152,18 @@ def judge(claim: Claim, summaries: Mapping[str, Mapping | None], reasons: Mappin
     return Verdict(claim, status, f"“{claim.statement}” {lead}: {' | '.join(parts)}.", pairs, runs=runs)
 
 
-def side_labels(pair: PairResult) -> tuple[str, str]:
+def side_labels(pair: PairResult, *, short: bool = False) -> tuple[str, str]:
     """Which measures each side of a pair won, as text."""
     def names(keys):
-        return _listing([measures.label(k, unit=False) for k in keys]) if keys else "none"
+        return _listing([measures.label(k, unit=False, short=short) for k in keys]) if keys else "none"
     return names(pair.won_on()), names(pair.lost_on())
+
+
+def pair_numbers(pair: PairResult) -> str:
+    """``"PSNR 17.15 vs 16.62 dB · SSIM 0.3859 vs 0.3113"``: both sides' values, measure by measure."""
+    parts = []
+    for c in pair.comparisons:
+        unit = measures.get(c.measure).unit
+        parts.append(f"{measures.label(c.measure, unit=False, short=True)} {fmt(c.better_value)} vs "
+                     f"{fmt(c.worse_value)}{' ' + unit if unit else ''}")
+    return " · ".join(parts)

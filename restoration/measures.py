@@ -23,6 +23,7 @@ class Measure:
     label: str
     unit: str = ""
     better: str | None = "higher"
+    short: str = ""       # for tight spaces (the claims table): "PSNR", "SSIM", ...
 
     def __post_init__(self):
         if self.better not in ("higher", "lower", None):
@@ -40,13 +41,13 @@ class Measure:
 
 
 _ALL = (
-    Measure("psnr_mean", "PSNR, mean", "dB", "higher"),
-    Measure("psnr_min", "PSNR, worst image", "dB", "higher"),
-    Measure("ssim_mean", "SSIM, mean", "", "higher"),
-    Measure("mse_mean", "MSE, mean", "", "lower"),
-    Measure("nerr_mean", "normalised error, mean", "", "lower"),
-    Measure("feat_err", "normalised feature error", "", "lower"),
-    Measure("wall_s", "wall time", "s", "lower"),
+    Measure("psnr_mean", "PSNR, mean", "dB", "higher", "PSNR"),
+    Measure("psnr_min", "PSNR, worst image", "dB", "higher", "worst PSNR"),
+    Measure("ssim_mean", "SSIM, mean", "", "higher", "SSIM"),
+    Measure("mse_mean", "MSE, mean", "", "lower", "MSE"),
+    Measure("nerr_mean", "normalised error, mean", "", "lower", "norm. error"),
+    Measure("feat_err", "normalised feature error", "", "lower", "feature error"),
+    Measure("wall_s", "wall time", "s", "lower", "time"),
     Measure("layers", "layers", "", None),
     Measure("images", "images", "", None),
     Measure("steps", "steps", "", None),
@@ -72,9 +73,10 @@ def get(key: str) -> Measure:
     return MEASURES[base]
 
 
-def label(key: str, *, unit: bool = True) -> str:
-    """Display label: ``"PSNR, mean (dB), pool2"`` for ``psnr_mean@pool2``."""
+def label(key: str, *, unit: bool = True, short: bool = False) -> str:
+    """Display label: ``"PSNR, mean (dB), pool2"`` for ``psnr_mean@pool2`` (``short``: ``"PSNR, pool2"``)."""
     m = get(key)
     _, q = split_key(key)
-    text = m.label + (f" ({m.unit})" if unit and m.unit else "")
+    text = (m.short or m.label) if short else m.label
+    text += f" ({m.unit})" if unit and m.unit else ""
     return f"{text}, {q}" if q else text

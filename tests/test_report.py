@@ -199,11 +199,12 @@ def test_claim_picks_the_right_winner(tmp_path, monkeypatch, registry, fig05, fi
     table = html[html.index('id="claims"'):html.index('<nav class="toc"')]
     row = re.search(r'id="claim-stacked_beats_end_to_end">(.*?)</tr>', table, re.S).group(1)
     assert f'verdict-{verdict.replace(" ", "-")}' in row
-    assert ("PSNR, mean 20.25 dB" in row) and ("PSNR, mean 18.5 dB" in row)
-    won = "PSNR, mean, SSIM, mean, normalised error, mean and MSE, mean / none"
-    assert (won if winner_first else "none / PSNR, mean, SSIM, mean, normalised error, mean and MSE, mean") in row
+    b, w = (BETTER, WORSE) if winner_first else (WORSE, BETTER)
+    assert f"PSNR {b['psnr_mean']:.4g} vs {w['psnr_mean']:.4g} dB · SSIM {b['ssim_mean']:.4g} vs {w['ssim_mean']:.4g}" in row
+    won = "PSNR, SSIM, norm. error and MSE"
+    assert (f"{won} / none" if winner_first else f"none / {won}") in row
     other = re.search(r'id="claim-alexnet_claim">(.*?)</tr>', table, re.S).group(1)
-    assert "not run" in other and "needs AlexNet weights" in other
+    assert "not run: fig01: needs AlexNet weights</td>" in other
 
 
 def test_claim_verdicts_from_summaries(registry):
