@@ -1,8 +1,8 @@
 """VGG16 analogue of Fig. 11: VGG16's first block (conv1_1, conv1_2, pool1) inverted by one CD module.
 
 The mechanism of Figs. 11-13 (CD vs DC vs DD on a strided operation) on the weights this machine has:
-``CD1: pool1 -> image``, the second operation (the deconvolution) has the stride (5x5/2 SAME transposed convolution undoing the 2x2/2 pool),
-5x5 kernels, 64 hidden channels. Compare ``fig11_vgg16``, ``fig12_vgg16``, ``fig13_vgg16``.
+``CD1: pool1 -> image``, a 5x5 conv then the stride-2 deconvolution (5x5/2 SAME, undoing the 2x2/2 pool),
+64 hidden channels. ``fig12_vgg16`` and ``fig13_vgg16`` (DC, DD) are declared by :func:`pool1_figure` too.
 
 Reproduce::
 
@@ -12,14 +12,23 @@ Reproduce::
 """
 
 from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from experiments.fig11_alexnet_conv1_cd import KIND_WORDS
 
-FIGURE = TrainedInversionFigure(
-    id="fig11_vgg16", title="VGG16 analogue of Fig. 11: pool1 -> image, one conv-deconv (CD) module",
-    net="vgg16", mode="stacked",
-    variants={"cd": {"pool1": Chain("pool1", "CD", "relu", 5, 64, points=("pool1", "input"),
-                                     label="one CD module from pool1 to the image, 5x5, 64 hidden")}},
-    what="One CD module inverts VGG16's whole first block (two 3x3 convolutions and the 2x2/2 pool); "
-         "the second operation (the deconvolution) has the stride.",
-    thesis_note="Not a thesis figure: the VGG16 analogue of the AlexNet first-layer comparison (Figs. 11-13).",
-)
+
+def pool1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:
+    """One ``kind`` module from VGG16's pool1 to the image (5x5 kernels, 64 hidden)."""
+    word, stride = KIND_WORDS[kind]
+    n = int(fig_id[3:5])
+    return TrainedInversionFigure(
+        id=fig_id, title=f"VGG16 analogue of Fig. {n}: pool1 -> image, one {word} ({kind}) module",
+        net="vgg16", mode="stacked",
+        variants={kind.lower(): {"pool1": Chain("pool1", kind, "relu", 5, 64, points=("pool1", "input"),
+                                                label=f"one {kind} module from pool1 to the image, 5x5, 64 hidden")}},
+        what=f"One {kind} module inverts VGG16's whole first block (two 3x3 convolutions and the 2x2/2 pool); "
+             f"{stride}.",
+        thesis_note="Not a thesis figure: the VGG16 analogue of the AlexNet first-layer comparison (Figs. 11-13).",
+    )
+
+
+FIGURE = pool1_figure("fig11_vgg16", "CD")
 ex = experiment(FIGURE)

@@ -1,29 +1,16 @@
 """Fig. 12: AlexNet's first layer (conv1 + ReLU) inverted by one deconv-conv (DC) module.
 
-``DC1: conv1/relu -> image``: the first operation (the deconvolution) has the stride, which undoes conv1's 11x11/4 VALID window (11x11/4 VALID
-transposed convolution, 55 -> 227 px), 11x11 kernels, 96 hidden channels. Figs. 11-13 differ only in the
-module kind; the thesis found DC and DD give fewer artefacts than CD (May 3). The VGG16 analogue is
-``fig12_vgg16``. Needs ``bvlc_alexnet.npy``.
+``DC1: conv1/relu -> image``: the first operation, an 11x11/4 VALID deconvolution, has the
+stride (55 -> 227 px), then an 11x11 convolution, 96 hidden channels; see Fig. 11 (:func:`conv1_figure`).
+Needs ``bvlc_alexnet.npy``.
 
 Reproduce::
 
     make reproduce-figure-12         # = .venv/bin/python -m experiments fig12 with quick
-
-``quick``: embedded photos, 67 px crops, batch 16, 1000 Adam steps (lr 1e-3), the two held-out photos at 227 px.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
+from experiments._trained_inversion import experiment
+from experiments.fig11_alexnet_conv1_cd import conv1_figure
 
-FIGURE = TrainedInversionFigure(
-    id="fig12", title="Fig. 12: AlexNet conv1 -> image, one deconv-conv (DC) module",
-    net="alexnet", mode="stacked",
-    variants={"dc": {"conv1/relu": Chain("conv1/relu", "DC", "relu", 11, 96, points=("conv1/relu", "input"),
-                                          label="one DC module, 11x11, 96 hidden")}},
-    what="One DC module inverts AlexNet's conv1 and its ReLU; the first operation (the deconvolution) has the stride.",
-    thesis_note="The May 3 experiment (old/alexnet_layer_1_inversion_model.py) inverted the first layer of an "
-                "older TF AlexNet at 224 px with a SAME stride-4 deconvolution; here the Caffe AlexNet's 227 px "
-                "geometry is undone exactly (11x11/4 VALID), as in the thesis's final alexnet_specs DC1.",
-    quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
-)
+FIGURE = conv1_figure("fig12", "DC")
 ex = experiment(FIGURE)

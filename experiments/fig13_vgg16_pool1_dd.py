@@ -1,25 +1,15 @@
-"""VGG16 analogue of Fig. 13: VGG16's first block (conv1_1, conv1_2, pool1) inverted by one DD module.
+"""VGG16 analogue of Fig. 13: VGG16's first block inverted by one deconv-deconv (DD) module.
 
-The mechanism of Figs. 11-13 (CD vs DC vs DD on a strided operation) on the weights this machine has:
-``DD1: pool1 -> image``, the first operation (the deconvolution) has the stride (5x5/2 SAME transposed convolution undoing the 2x2/2 pool),
-5x5 kernels, 64 hidden channels. Compare ``fig11_vgg16``, ``fig12_vgg16``, ``fig13_vgg16``.
+``DD1: pool1 -> image``: the first operation, a 5x5/2 SAME deconvolution undoing the 2x2/2 pool,
+has the stride, then a 5x5 deconvolution, 64 hidden channels; see ``fig11_vgg16`` (:func:`pool1_figure`).
 
 Reproduce::
 
     .venv/bin/python -m experiments fig13_vgg16 with quick
-
-``quick``: embedded photos, 32 px crops, batch 16, 1000 Adam steps (lr 1e-3), 8 held-out 128 px crops.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from experiments._trained_inversion import experiment
+from experiments.fig11_vgg16_pool1_cd import pool1_figure
 
-FIGURE = TrainedInversionFigure(
-    id="fig13_vgg16", title="VGG16 analogue of Fig. 13: pool1 -> image, one deconv-deconv (DD) module",
-    net="vgg16", mode="stacked",
-    variants={"dd": {"pool1": Chain("pool1", "DD", "relu", 5, 64, points=("pool1", "input"),
-                                     label="one DD module from pool1 to the image, 5x5, 64 hidden")}},
-    what="One DD module inverts VGG16's whole first block (two 3x3 convolutions and the 2x2/2 pool); "
-         "the first operation (the deconvolution) has the stride.",
-    thesis_note="Not a thesis figure: the VGG16 analogue of the AlexNet first-layer comparison (Figs. 11-13).",
-)
+FIGURE = pool1_figure("fig13_vgg16", "DD")
 ex = experiment(FIGURE)

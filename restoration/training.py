@@ -191,8 +191,9 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                         v.assign(value)
                     step_var.assign(0)
                     last.assign(tf.fill([len(terms) + 1], np.nan))
+                at = int(step_var.numpy())
                 warnings.warn(f"{name}: skipped checkpoint(s) {'; '.join(skipped)}; "
-                              f"{'resuming from ' + str(int(step_var.numpy())) if int(step_var.numpy()) else 'starting afresh'}")
+                              f"{f'resuming from step {at}' if at else 'starting afresh'}")
 
     probe = np.asarray(batches(0), np.float32)
 

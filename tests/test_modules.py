@@ -225,3 +225,114 @@ def test_reconstruct_clips_and_keeps_odd_sizes(net):
     assert out.shape == img.shape and out.min() >= 0 and out.max() <= 255
     with pytest.raises(ValueError, match="needs"):
         stack(np.zeros((1, 5, 5, 4), np.float32), (16, 16))
+
+
+def test_learning_rate_schedule_is_applied_by_step(net, images):
+    """A schedule whose rate drops to ~0 at step 3 freezes the weights from then on, resumed or not."""
+    s = TrainSettings(steps=6, lr=1e-2, lr_schedule=((0, 1e-2), (3, 1e-12)), progress=False, log_every=1,
+                      ckpt_every=1, eval_every=100)
+    assert [s.lr_at(i) for i in (0, 2, 3, 5)] == [1e-2, 1e-2, 1e-12, 1e-12]
+    assert "lr 0.01, 1e-12 from step 3" in s.describe()
+    batches = data.crop_batches(images, crop=CROP, batch_size=2)
+    stack = M.InversionStack.for_net(net, small_specs(), seed=3)
+    before = {}  # step -> the kernel before that step's update
+
+    def batch_at(step):
+        before[step] = weights_of(stack, "DC1")[0]
+        return batches(step)
+
+    T.train_module(net, stack, "DC1", batch_at, s)
+    after = [before[i] for i in range(1, 6)] + [weights_of(stack, "DC1")[0]]
+    moved = [not np.allclose(a, b, atol=1e-9) for a, b in zip(after, after[1:])]
+    assert moved == [True, True, False, False, False]  # the updates of steps 1, 2 move it; those from 3 on do not
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainSettings(lr_schedule=((5, 1e-3),))
+
+
+def test_no_checkpoint_with_non_finite_weights_and_resume_skips_a_corrupt_one(net, images, tmp_path):
+    import warnings
+
+    batches = data.crop_batches(images, crop=CROP, batch_size=2, seed=2)
+    stack = M.InversionStack.for_net(net, small_specs(), seed=5)
+    T.train_module(net, stack, "DC1", batches, settings(4, ckpt_every=2), ckpt_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.index")) == ["ckpt-2.index", "ckpt-4.index"]
+    # the newest checkpoint overwritten with garbage: a resume falls back to the older one and says so
+    for p in tmp_path.glob("ckpt-4.data-*"):
+        p.write_bytes(b"garbage" * 10)
+    fresh = M.InversionStack.for_net(net, small_specs(), seed=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = T.train_module(net, fresh, "DC1", batches, settings(6, ckpt_every=2), ckpt_dir=tmp_path)
+    assert res.start_step == 2 and any("ckpt-4" in s for s in res.skipped)
+    assert any("skipped checkpoint" in str(w.message) and "resuming from step 2" in str(w.message) for w in caught)
+
+    # weights that turn non-finite (the loss was finite when computed) are never written
+    poisoned = M.InversionStack.for_net(net, small_specs(), seed=7)
+    target = tmp_path / "nan"
+
+    def batch_then_poison(step):
+        if step == 3:
+            w = poisoned.models[poisoned.index("DC1")].weights[0]
+            w.assign(np.full(w.shape, np.nan, np.float32))
+        return batches(step)
+
+    with pytest.raises(DivergenceError):
+        T.train_module(net, poisoned, "DC1", batch_then_poison, settings(6, ckpt_every=2), ckpt_dir=target)
+    assert sorted(p.name for p in target.glob("ckpt-*.index")) == ["ckpt-2.index"]
+
+
+def test_module_store_round_trip_key_and_damaged_entries(net, tmp_path):
+    import warnings
+
+    from restoration.module_store import ModuleStore
+
+    store = ModuleStore(tmp_path / "store")
+    stack = M.InversionStack.for_net(net, small_specs(), seed=1)
+    spec = stack.specs[0]
+    s1 = TrainSettings(steps=10, lr=1e-3, log_every=1)
+    key = ModuleStore.key(net_digest=net.digest(), spec=spec, data_fingerprint="d", settings=s1, seed=0)
+    # logging cadence does not change the weights, everything else does
+    assert key == ModuleStore.key(net_digest=net.digest(), spec=spec, data_fingerprint="d",
+                                  settings=TrainSettings(steps=10, lr=1e-3, log_every=5, ckpt_every=7), seed=0)
+    for other in (dict(data_fingerprint="e"), dict(seed=1), dict(settings=TrainSettings(steps=11, lr=1e-3)),
+                  dict(net_digest=nets.tiny_vgg(seed=1).digest())):
+        kw = dict(net_digest=net.digest(), spec=spec, data_fingerprint="d", settings=s1, seed=0) | other
+        assert ModuleStore.key(**kw) != key, other
+    assert store.load(key) is None
+    arrays = [w.numpy() for w in stack.models[0].weights]
+    store.save(key, spec, arrays, {"run_id": 7})
+    entry = store.load(key)
+    assert entry.meta["run_id"] == 7 and all(np.array_equal(a, b) for a, b in zip(entry.arrays, arrays))
+    with pytest.raises(ValueError, match="non-finite"):
+        store.save("other", spec, [np.full(2, np.nan)], {})
+    (store.path(key) / "weights.npz").write_bytes(b"not a zip")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert store.load(key) is None
+    assert any("unreadable" in str(w.message) for w in caught)
+
+
+def test_merged_training_fine_tunes_the_separately_trained_stack(net, images):
+    batches = data.crop_batches(images, crop=CROP, batch_size=4, seed=1)
+    stack = M.InversionStack.for_net(net, small_specs(), seed=2)
+    seen, logged = {}, []
+    solo, tuned = T.train_merged(net, stack, batches, settings(5), settings(4, lr=1e-3),
+                                 log=lambda *a: logged.append(a),
+                                 before_finetune=lambda: seen.update({s.name: weights_of(stack, s.name)[0]
+                                                                      for s in stack.specs}))
+    assert set(solo) == {"DC3", "DC2", "DC1"} and tuned.steps == 4
+    assert {n for n, _, _ in logged} >= {"DC3/train_loss", "merged/sum/train_loss", "merged/DC1/train_loss"}
+    assert all(not np.allclose(seen[n], weights_of(stack, n)[0]) for n in seen)  # every module moved
+
+
+def test_crop_batches_pyramid_flip_and_fingerprint(images):
+    a = data.crop_batches(images, crop=24, batch_size=6, seed=1, scales=(1.0, 0.5, 0.25), flip=True)
+    b = data.crop_batches(images, crop=24, batch_size=6, seed=1, scales=(1.0, 0.5, 0.25), flip=True)
+    np.testing.assert_array_equal(a(3), b(3))
+    assert not np.array_equal(a(3), a(4)) and a(3).shape == (6, 24, 24, 3) and a(3).dtype == np.float32
+    assert [len(lv) for lv in a.levels] == [3] * len(images)  # every photo is large enough for all three scales
+    assert a.fingerprint() == b.fingerprint()
+    c = data.crop_batches(images, crop=24, batch_size=6, seed=1, scales=(1.0,), flip=True)
+    assert c.fingerprint() != a.fingerprint() and "scales 1, 0.5, 0.25; left-right flips" in a.describe()
+    with pytest.raises(ValueError, match="scales"):
+        data.crop_batches(images, crop=24, batch_size=6, scales=(2.0,))
