@@ -498,12 +498,13 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
             tables.append(comparison_table(labelled, "Held-out quality before and after fine-tuning the "
                                                      "separately trained modules together", "modules"))
     if curves:
-        caption = "Per-module train and held-out MSE against step."
+        caption = ("Train (faint: every logged step; solid: moving average) and held-out MSE of each module and "
+                   "objective against step.")
         if any(o.resumed for o in outcomes):
             caption += (" Curves start where this run resumed (" + "; ".join(
                 f"{k} at step {v}" for o in outcomes for k, v in o.resumed.items())
                 + "); earlier steps were logged by the interrupted run.")
-        tracking.add_figure(_run, plots.loss_curves(curves, title=f"{fig.id} training losses"),
+        tracking.add_figure(_run, plots.loss_curves(_panels(curves), title=f"{fig.id} training losses"),
                             f"{fig.id}_losses.png")
         figures.append(FigureRef(f"{fig.id}_losses.png", caption))
 
@@ -514,6 +515,18 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     tracking.set_report(_run, payload)
     tracking.mark_checkpoint_complete(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(first.evaluation.summary["psnr_mean"])
+
+
+def _panels(curves: dict) -> dict:
+    """``{"DC3/train_loss": xy, "DC3/heldout_loss": xy}`` -> ``{"DC3": {"train": xy, "held-out": xy}}``."""
+    panels: dict = {}
+    for name, xy in curves.items():
+        head, _, kind = name.rpartition("/")
+        label = {"train_loss": "train", "heldout_loss": "held-out"}.get(kind)
+        if label is None:
+            head, label = name, name
+        panels.setdefault(head, {})[label] = xy
+    return panels
 
 
 def _slug(text: str) -> str:

@@ -283,8 +283,9 @@ def loss_curves(
 
     Parameters
     ----------
-    metrics_by_name : mapping of str to (steps, values)
-        E.g. ``RunRecord.metrics()``; each pair is two 1-D arrays of the same length.
+    metrics_by_name : mapping of str to (steps, values), or to a mapping of line label to (steps, values)
+        E.g. ``RunRecord.metrics()``; each pair is two 1-D arrays of the same length. A mapping draws several
+        lines in one panel with a legend (e.g. a module's train and held-out loss).
     title : str, optional
         Figure title.
     ncols : int, optional
@@ -314,41 +315,54 @@ def loss_curves(
             _strip(axes[0])
             axes[0].text(0.5, 0.5, "no metrics logged", ha="center", va="center", transform=axes[0].transAxes)
         for ax, name in zip(axes, names):
-            pair = metrics_by_name[name]
-            try:
-                steps, values = (np.asarray(p, dtype=np.float64).ravel() for p in pair)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"metrics_by_name[{name!r}] is not a (steps, values) pair of numbers ({exc}); pass two "
-                    "1-D arrays."
-                ) from exc
-            if steps.shape != values.shape:
-                raise ValueError(
-                    f"metrics_by_name[{name!r}] has {steps.size} steps but {values.size} values; pass "
-                    "arrays of equal length."
-                )
-            finite = np.isfinite(values)
-            steps, values = steps[finite], values[finite]
-            if values.size > 50:
-                window = max(5, values.size // 50)
-                ax.plot(steps, values, color="C0", alpha=0.25, linewidth=0.6)
-                ax.plot(steps, _moving_average(values, window), color="C0", linewidth=1.1)
-            else:
-                ax.plot(steps, values, color="C0", linewidth=1.1, marker="o" if values.size < 12 else None,
-                        markersize=2.5)
-            use_log = logy if isinstance(logy, bool) else (
-                values.size > 1 and values.min() > 0 and values.max() / values.min() > 100)
+            entry = metrics_by_name[name]
+            lines = entry if isinstance(entry, Mapping) else {None: entry}
+            positive, lo, hi, drawn = True, np.inf, -np.inf, 0
+            for k, (label, pair) in enumerate(lines.items()):
+                steps, values = _series(f"{name}" + (f"[{label!r}]" if label else ""), pair)
+                color = f"C{k}"
+                if values.size > 50:
+                    window = max(5, values.size // 50)
+                    ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6)
+                    ax.plot(steps, _moving_average(values, window), color=color, linewidth=1.1, label=label)
+                elif values.size:
+                    ax.plot(steps, values, color=color, linewidth=1.1, marker="o" if values.size < 12 else None,
+                            markersize=2.5, label=label)
+                if values.size:
+                    drawn += 1
+                    positive &= bool(values.min() > 0)
+                    lo, hi = min(lo, values.min()), max(hi, values.max())
+            use_log = logy if isinstance(logy, bool) else (drawn > 0 and positive and hi / lo > 100)
             if use_log:
                 ax.set_yscale("log")
             ax.set_title(name)
             ax.set_xlabel("step")
-            if values.size == 0:
+            if len(lines) > 1:
+                ax.legend(frameon=False)
+            if drawn == 0:
                 ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
         for ax in axes[len(names) if names else 1:]:
             fig.delaxes(ax)
         if title:
             fig.suptitle(title)
     return fig
+
+
+def _series(name: str, pair) -> tuple[np.ndarray, np.ndarray]:
+    """Finite (steps, values) of one logged series, checked."""
+    try:
+        steps, values = (np.asarray(p, dtype=np.float64).ravel() for p in pair)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"metrics_by_name[{name!r}] is not a (steps, values) pair of numbers ({exc}); pass two 1-D arrays."
+        ) from exc
+    if steps.shape != values.shape:
+        raise ValueError(
+            f"metrics_by_name[{name!r}] has {steps.size} steps but {values.size} values; pass arrays of equal "
+            "length."
+        )
+    finite = np.isfinite(values)
+    return steps[finite], values[finite]
 
 
 def measure_trend(

@@ -64,3 +64,17 @@ def test_loss_curves_one_panel_per_metric():
     assert fig.axes[1].get_yscale() == "linear"
     assert len(plots.loss_curves({}).axes) == 1
     assert len(plots.loss_curves({f"m{i}": ([0, 1], [1, 2]) for i in range(4)}, ncols=3).axes) == 4
+
+
+def test_loss_curves_draw_train_and_heldout_in_one_panel():
+    from restoration import plots
+
+    steps = np.arange(1, 101)
+    fig = plots.loss_curves({"DC3": {"train": (steps, 100.0 / steps), "held-out": ([25, 50, 100], [5.0, 3.0, 2.0])},
+                             "e2e": (steps, 1.0 / steps)})
+    assert len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_title() == "DC3" and [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "held-out"]
+    assert len(ax.lines) == 3  # raw train (faint), its moving average, held-out
+    with pytest.raises(ValueError, match=r"DC3\['train'\]"):
+        plots.loss_curves({"DC3": {"train": ([1, 2], [1.0])}})
