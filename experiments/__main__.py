@@ -27,7 +27,14 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
     entry = reg.figure(fig_id)
     module = importlib.import_module(entry.module)
     run = module.ex.run_commandline([entry.module] + list(argv))
-    return 0 if run is not None and run.status == "COMPLETED" else 1
+    if run is None:
+        return 1
+    from restoration import tracking
+    complete, why = tracking.record_complete(run)
+    if not complete:  # the run may have finished, but its record is not (yet) all in the database
+        print(f"error: {why}", file=sys.stderr)
+        return 1
+    return 0 if run.status == "COMPLETED" else 1
 
 
 def _missing_alexnet_weights() -> str | None:

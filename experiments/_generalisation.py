@@ -88,5 +88,5 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
                       ["left-out photo", "PSNR (dB)", "SSIM", "normalised error", "MSE"], rows)],
         variant=c.variant)
     tracking.set_report(_run, payload)
-    tracking.mark_checkpoint_complete(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
+    tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(overall.summary["psnr_mean"])

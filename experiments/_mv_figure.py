@@ -8,6 +8,26 @@ import time
 from restoration import tracking
 
 
+def check_config(*, n_images, size, steps, lr_scale, compare_steps, log_every, layers) -> None:
+    """The M&V figures' config, checked once at the entry; errors name the key and an example fix."""
+    import math
+
+    for key, value, optional in (("n_images", n_images, False), ("size", size, False), ("steps", steps, True),
+                                 ("compare_steps", compare_steps, False), ("log_every", log_every, False)):
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config {key}={value!r}: must be a positive integer" + (" or None" if optional else "")
+                             + f", e.g. `with {key}=10`")
+    if size < 16:
+        raise ValueError(f"config size={size}: images below 16 px say nothing about a layer; use e.g. size=64")
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not (
+            lr_scale > 0 and math.isfinite(lr_scale)):
+        raise ValueError(f"config lr_scale={lr_scale!r}: must be a positive number, e.g. `with lr_scale=1.0`")
+    if not layers or not all(isinstance(la, str) for la in layers):
+        raise ValueError(f"config layers={layers!r}: must be a non-empty list of layer names, e.g. ['conv3_3']")
+
+
 def load_images(images, image_dir, n_images, size):
     """``[(name, rgb uint8 (size, size, 3))]``: embedded photos by name, or the first images of a folder."""
     from restoration import data

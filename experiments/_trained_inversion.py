@@ -513,7 +513,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
         paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total), figures=figures,
         tables=tables, variant=_variant_text(fig, c))
     tracking.set_report(_run, payload)
-    tracking.mark_checkpoint_complete(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
+    tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(first.evaluation.summary["psnr_mean"])
 
 

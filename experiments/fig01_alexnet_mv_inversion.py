@@ -24,7 +24,7 @@ full 3500-step recipe.
 
 from __future__ import annotations
 
-from experiments._mv_figure import load_images, run_figure
+from experiments._mv_figure import check_config, load_images, run_figure
 from restoration import tracking
 
 NAME = "fig01"
@@ -80,7 +80,9 @@ def load_net(net, weights, seed):
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, recipe, steps, lr_scale,
          compare_layer, compare_steps, log_every, seed):
-    fnet = load_net(net, weights, seed)  # first, so a missing weights file fails the run at once
+    check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
+                 log_every=log_every, layers=layers)
+    fnet = load_net(net, weights, seed)  # then the weights, so a missing file fails the run at once
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
         _run, name=NAME, title="Fig. 1: AlexNet pre-images from every layer (Mahendran & Vedaldi 2016)",

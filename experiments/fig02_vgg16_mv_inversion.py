@@ -25,7 +25,7 @@ on 2 CPU cores, so roughly 3 hours per image for the 18 layers on CPU; use a GPU
 
 from __future__ import annotations
 
-from experiments._mv_figure import load_images, run_figure
+from experiments._mv_figure import check_config, load_images, run_figure
 from restoration import tracking
 
 NAME = "fig02"
@@ -84,6 +84,8 @@ def load_net(net, weights, seed):
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, recipe, steps, lr_scale,
          compare_layer, compare_steps, log_every, seed):
+    check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
+                 log_every=log_every, layers=layers)
     fnet = load_net(net, weights, seed)
     named = load_images(images, image_dir, n_images, size)
     return run_figure(

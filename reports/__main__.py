@@ -2,7 +2,8 @@
 
 Exit status: 0 when the HTML (and, with ``--pdf``, the PDF) was written, even if some figures have no
 completed run (their sections say why); 2 when ``--pdf`` was asked for but Chromium is missing or failed
-(the HTML is still written); 1 for a broken registry or database.
+(the HTML is still written); 1 for a broken registry or a database that cannot be read (one line says which
+file or variable, and what to do).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds allowed per experiment with --run-missing (default: no limit)")
     args = parser.parse_args(argv)
 
+    from restoration.tracking.database import DatabaseError
+
     try:
         out = _build.build(args.out, registry=args.registry, run_missing_figures=args.run_missing,
                            embed=not args.no_embed, timeout=args.timeout)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {out}")

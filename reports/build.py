@@ -55,6 +55,10 @@ WEIGHTS_NOTE = (
     "VGG16 layers are expected to differ from the thesis; they show the method, not the thesis's exact values."
 )
 
+STATUS_WORDS = {"complete": "done", "failed": "failed", "missing": "not run", "running": "running",
+                "died": "died", "incomplete": "record incomplete", "interrupted": "interrupted"}
+
+
 def summary_label(key: str) -> str:
     """Display label of a summary key: the registered measure's label, unit and qualifier
     (``psnr_mean@pool2`` -> "PSNR, mean (dB), pool2"); an unregistered key (an older run) as written."""
@@ -111,9 +115,18 @@ def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None,
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        code = proc.wait()
-        tail.append(f"TimeoutError: killed after {timeout:g} s (raise --timeout or run the figure by hand)")
+        # SIGTERM first: the experiment marks its run INTERRUPTED and keeps its checkpoints; SIGKILL only if it
+        # does not stop (then the run shows as died, and `python -m restoration resume --dead` picks it up)
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=60)
+            how = "stopped (SIGTERM; the run is marked INTERRUPTED and resumes from its checkpoints when re-run)"
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+            how = "killed (SIGKILL after SIGTERM went unanswered for 60 s)"
+        tail.append(f"TimeoutError: {how} after the --timeout of {timeout:g} s; raise --timeout or run the figure "
+                    f"by hand")
     reader.join(timeout=10)
     return code, "\n".join(tail)
 
@@ -256,7 +269,8 @@ class FigureSection:
     entry: FigureEntry
     number: str
     anchor: str
-    status: str                          # "complete", "failed", "missing"
+    status: str                          # "complete", "failed", "missing", "running", "died", "incomplete",
+                                         # "interrupted" (the newest attempt's state when none completed)
     title: str
     net: str | None = None
     hed: bool = False
@@ -267,7 +281,7 @@ class FigureSection:
     curves: dict | None = None
     provenance: dict | None = None
     failure: dict | None = None          # {"headline", "trace", "run": provenance or None}
-    later_failure: dict | None = None    # a failed run newer than the completed one shown
+    later_failure: dict | None = None    # a newer attempt than the completed run shown: its state
     notes: list[str] = field(default_factory=list)
     variant: str = ""
 
@@ -369,15 +383,19 @@ def figure_section(
     """Build one figure's section; also return its summary dict (for claims) or None."""
     sec = FigureSection(entry=entry, number=number, anchor=entry.id, status="missing", title=typeset(entry.title))
     record = source.latest_completed(entry.id)
-    failed = source.latest_failed(entry.id)
+    latest = source.latest(entry.id)
 
     if record is None:
-        if failed is not None:
-            failure = summarize_failure(source.fail_trace(failed))
+        state = getattr(latest, "state", None) or getattr(latest, "status", None)
+        if latest is not None and state == "FAILED":
+            failure = summarize_failure(source.fail_trace(latest))
             sec.status = "failed"
-            sec.failure = {"headline": failure.headline, "trace": source.fail_trace(failed),
-                           "run": _provenance(failed)}
-            sec.net = (report_payload(failed) or {}).get("net")
+            sec.failure = {"headline": failure.headline, "trace": source.fail_trace(latest),
+                           "run": _provenance(latest)}
+            sec.net = (report_payload(latest) or {}).get("net")
+        elif latest is not None:
+            sec.status = str(state).lower()
+            sec.failure = {"headline": _attempt_text(latest), "trace": "", "run": _provenance(latest)}
         elif attempt is not None and attempt.returncode != 0:
             sec.status = "failed"
             failure = summarize_failure(attempt.output_tail)
@@ -430,11 +448,24 @@ def figure_section(
                                  + ", ".join(names) + " against step (faint: raw; solid: moving average "
                                  "for long series)."}
 
-    if failed is not None and _start(failed) and _start(record) and _start(failed) > _start(record):
-        f = summarize_failure(source.fail_trace(failed))
-        sec.later_failure = {"run_id": str(getattr(failed, "id", "?")), "start": format_time(_start(failed)),
-                             "headline": f.headline}
+    if latest is not None and getattr(latest, "id", None) != getattr(record, "id", None) and _start(latest) \
+            and _start(record) and _start(latest) > _start(record):
+        state = getattr(latest, "state", None) or getattr(latest, "status", None)
+        text = (summarize_failure(source.fail_trace(latest)).headline if state == "FAILED"
+                else _attempt_text(latest))
+        sec.later_failure = {"run_id": str(getattr(latest, "id", "?")), "start": format_time(_start(latest)),
+                             "headline": text}
     return sec, summary
+
+
+def _attempt_text(record) -> str:
+    """What a run that has not completed is doing, for readers (from ``RunRecord.state_text``)."""
+    text = getattr(record, "state_text", None) or str(getattr(record, "status", "")).lower()
+    state = getattr(record, "state", None)
+    hint = {"DIED": "; resume it with `python -m restoration resume --dead`",
+            "INTERRUPTED": "; re-run the same command to resume from its checkpoints",
+            "INCOMPLETE": ""}.get(state, "")
+    return text + hint
 
 
 @dataclass
@@ -506,11 +537,11 @@ def collect(
             overview.append({
                 "number": sec.number, "anchor": sec.anchor, "id": entry.id, "title": sec.title,
                 "status": sec.status,
-                "detail": (sec.failure or {}).get("headline", "") if sec.status == "failed" else
-                ("no run yet" if sec.status == "missing" else
-                 "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—"),
-                "run": (sec.provenance or {}).get("run_id", ""),
-                "duration": (sec.provenance or {}).get("duration", ""),
+                "detail": ("no run yet" if sec.status == "missing" else
+                           "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—" if sec.status == "complete" else
+                           (sec.failure or {}).get("headline", "")),
+                "run": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("run_id", ""),
+                "duration": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("duration", ""),
             })
         sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
                                 figs, []))
@@ -539,7 +570,7 @@ def render_html(report: Report, template_dir: Path = TEMPLATE_DIR) -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     css_path = template_dir / "report.css"
     css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
-    return env.get_template(TEMPLATE_NAME).render(report=report, css=css)
+    return env.get_template(TEMPLATE_NAME).render(report=report, css=css, status_words=STATUS_WORDS)
 
 
 # ----------------------------------------------------------------------------------------------------------

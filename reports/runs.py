@@ -1,11 +1,11 @@
-"""Where the report gets its runs: the latest completed and latest failed run of each figure.
+"""Where the report gets its runs: the latest completed run and the latest attempt of each figure.
 
 :class:`TrackingSource` reads them through :mod:`restoration.tracking` (the Sacred database). Anything
 with the same three methods can stand in for it (tests use a dict-backed fake), so the builder does not care
 where runs are stored.
 
-Failed runs come from ``tracking.runs(name, status="FAILED")`` (newest first) and their traceback from
-``RunRecord.fail_trace``.
+The newest attempt of each figure, whatever its state, comes from ``tracking.latest_run`` (its ``state`` tells a
+running run from one whose process died), and a traceback from ``RunRecord.fail_trace``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class RunSource(Protocol):
 
     def latest_completed(self, fig_id: str) -> Any | None: ...
 
-    def latest_failed(self, fig_id: str) -> Any | None: ...
+    def latest(self, fig_id: str) -> Any | None: ...
 
     def fail_trace(self, record: Any) -> str: ...
 
@@ -37,9 +37,9 @@ class TrackingSource:
     def latest_completed(self, fig_id: str):
         return self.tracking.latest_completed_run(fig_id)
 
-    def latest_failed(self, fig_id: str):
-        recs = self.tracking.runs(fig_id, status="FAILED")
-        return recs[0] if recs else None
+    def latest(self, fig_id: str):
+        """The newest attempt whatever its state (RUNNING, DIED, INCOMPLETE, INTERRUPTED, FAILED, COMPLETED)."""
+        return self.tracking.latest_run(fig_id)
 
     def fail_trace(self, record) -> str:
         trace = getattr(record, "fail_trace", None)

@@ -63,7 +63,7 @@ def test_run_config_metrics_artifacts_in_sqlite():
     assert rec.duration_s is not None and rec.duration_s >= 0
     with pytest.raises(KeyError, match="no artifact 'x.png'"):
         rec.artifact("x.png")
-    with pytest.raises(KeyError, match="no run 999 in sqlite"):
+    with pytest.raises(KeyError, match="no run 999 in .*sacred.sqlite"):
         tracking.get_run(999)
 
 
@@ -184,18 +184,19 @@ def test_another_process_holding_the_write_lock_is_waited_for():
     assert tracking.get_run(run._id).artifact_names == ["curve.png", "arrays.npz"]
 
 
-def test_database_locked_for_good_gives_a_clear_error(monkeypatch):
+def test_a_start_against_a_database_locked_for_good_gives_a_clear_error(monkeypatch):
+    from restoration.tracking import database
     _experiment().run()
-    monkeypatch.setattr(tracking, "SQLITE_BUSY_TIMEOUT_S", 0.1)
-    tracking._ENGINES.clear()
+    monkeypatch.setenv("RESTORATION_SQLITE_BUSY_S", "0.1")
+    monkeypatch.setenv("RESTORATION_DB_RETRY_S", "1")
+    database._ENGINES.clear()
     con = sqlite3.connect(tracking.runs_dir() / "sacred.sqlite")
     con.execute("BEGIN IMMEDIATE")
-    ex = _experiment()
-    ex.observers[0].retries = 1
-    with pytest.raises(tracking.DatabaseLockedError, match=r"(?s)is locked \(database is locked\).*Close it and re-run"):
-        ex.run()
+    with pytest.raises(tracking.DatabaseLockedError, match=r"sacred.sqlite is locked .*another process holds a "
+                                                            r"write lock; close it and re-run"):
+        _experiment().run()
     con.rollback()
-    tracking._ENGINES.clear()
+    database._ENGINES.clear()
 
 
 def test_observer_binds_the_database_at_run_time(tmp_path, monkeypatch):
@@ -222,7 +223,7 @@ def test_a_failed_start_leaves_the_previous_run_alone(monkeypatch):
     ex = _experiment()
     first = ex.run()
     monkeypatch.setenv("SACRED_DB_URL", "mysql://nobody@127.0.0.1/none")  # driver not installed
-    with pytest.raises(ModuleNotFoundError, match="needs the Python driver"):
+    with pytest.raises(tracking.DatabaseError, match="needs the Python driver 'MySQLdb'.*install a MySQL driver"):
         ex.run()
     monkeypatch.delenv("SACRED_DB_URL")
     assert tracking.get_run(first._id).status == "COMPLETED"

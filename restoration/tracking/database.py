@@ -1,0 +1,189 @@
+"""Where the run database is and how to reach it: URL checks, engines, and errors a researcher can act on.
+
+Every run lands in one SQL database: SQLite at ``<runs_dir>/sacred.sqlite`` by default (a real database file, no
+server), or whatever ``SACRED_DB_URL`` names (PostgreSQL with the ``postgres`` extra). Writers use SQLite's WAL
+journal and a busy timeout; readers need no write access: a database file (or folder) that cannot be written
+is opened read-only, so ``runs`` and the report work on a read-only copy or file system.
+
+Every failure to reach the database ends in :class:`DatabaseError` with one line that names the file or the
+variable and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def busy_timeout_s() -> float:
+    """How long one SQLite statement waits for another writer's lock (``RESTORATION_SQLITE_BUSY_S``, default 30);
+    the observer retries beyond that (``RESTORATION_DB_RETRY_S``)."""
+    return float(os.environ.get("RESTORATION_SQLITE_BUSY_S", 30))
+
+
+_DRIVER_HINTS = {
+    "postgresql": "`.venv/bin/pip install -e '.[postgres]'` (psycopg 3; use a postgresql+psycopg:// URL)",
+    "mysql": "a MySQL driver, e.g. `.venv/bin/pip install pymysql` with a mysql+pymysql:// URL (MySQL is not "
+             "tested here; PostgreSQL and SQLite are)",
+}
+
+
+class DatabaseError(RuntimeError):
+    """The run database cannot be used as asked; the message names the file or variable and the fix."""
+
+
+class DatabaseLockedError(DatabaseError):
+    """The run database stayed locked past the time the caller was willing to wait."""
+
+
+def runs_dir() -> Path:
+    """``$RESTORATION_RUNS_DIR`` or ``<repo>/runs``: the SQLite database, checkpoints, module store and spool."""
+    return Path(os.environ.get("RESTORATION_RUNS_DIR", REPO_ROOT / "runs")).resolve()
+
+
+def db_url() -> str:
+    """``$SACRED_DB_URL`` or ``sqlite:///<runs_dir>/sacred.sqlite``."""
+    return os.environ.get("SACRED_DB_URL") or f"sqlite:///{runs_dir() / 'sacred.sqlite'}"
+
+
+def describe(url: str) -> str:
+    """The database for messages: the SQLite file, or the URL without its password."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    try:
+        import sqlalchemy as sa
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL that does not parse is shown as given
+        return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def _source(url: str) -> str:
+    return "SACRED_DB_URL" if os.environ.get("SACRED_DB_URL") == url else "the run database"
+
+
+def check_url(url: str):
+    """Parse ``url`` (a SQLAlchemy URL); raise :class:`DatabaseError` naming the variable when it does not parse."""
+    import sqlalchemy as sa
+    try:
+        return sa.engine.make_url(url)
+    except Exception as e:  # noqa: BLE001 - ArgumentError, ValueError: all mean "not a URL"
+        raise DatabaseError(
+            f"{_source(url)}={url!r} is not a database URL ({e}). Use e.g. postgresql+psycopg://user:pw@host/db "
+            f"or sqlite:////absolute/path/sacred.sqlite, or unset SACRED_DB_URL for runs/sacred.sqlite") from e
+
+
+def _sqlite_state(path: Path) -> tuple[bool, bool]:
+    """``(exists, writable)`` of an SQLite database file, checking what a writer needs (file and folder)."""
+    if path.is_dir():
+        raise DatabaseError(f"the run database {path} is a folder, not an SQLite file; remove or rename it, or "
+                            f"point RESTORATION_RUNS_DIR / SACRED_DB_URL elsewhere")
+    folder = path.parent
+    if path.exists():
+        writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK)  # WAL needs -wal/-shm beside it
+        return True, writable
+    return False, (folder.exists() and os.access(folder, os.W_OK)) or (not folder.exists() and _creatable(folder))
+
+
+def _creatable(folder: Path) -> bool:
+    p = folder
+    while not p.exists():
+        p = p.parent
+    return os.access(p, os.W_OK)
+
+
+_ENGINES: dict[tuple[str, bool], Any] = {}
+
+
+def engine(url: str | None = None, *, write: bool = True):
+    """A cached SQLAlchemy engine for ``url`` (default :func:`db_url`).
+
+    ``write=True``: for recording runs; an SQLite file gets WAL and a busy timeout, its folder is created, and a
+    file that cannot be written raises :class:`DatabaseError` naming it. ``write=False``: for reading; an
+    SQLite file that cannot be written is opened read-only (``mode=ro``) and nothing is created.
+    """
+    import sqlalchemy as sa
+
+    url = url or db_url()
+    key = (url, write)
+    if key in _ENGINES:
+        return _ENGINES[key]
+    parsed = check_url(url)
+    path = sqlite_path(url)
+    if path is not None:
+        exists, writable = _sqlite_state(path)
+        if write and not writable:
+            raise DatabaseError(f"the run database {path} cannot be written (read-only file, folder or file "
+                                f"system); make it writable, or set RESTORATION_RUNS_DIR to a writable folder")
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            busy = busy_timeout_s()
+            eng = sa.create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
+
+            @sa.event.listens_for(eng, "connect")
+            def _pragmas(dbapi_conn, _record):  # readers (make report) never block a running experiment
+                cur = dbapi_conn.cursor()
+                cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+        else:
+            # a folder that cannot be written cannot hold WAL's -shm file either: read the file as immutable
+            query = "mode=rw" if writable else ("mode=ro" if os.access(path.parent, os.W_OK)
+                                                 else "mode=ro&immutable=1")
+
+            def connect():
+                return sqlite3.connect(f"file:{path}?{query}", uri=True, timeout=busy_timeout_s(),
+                                       check_same_thread=False)
+            eng = sa.create_engine("sqlite://", creator=connect)
+    else:
+        try:
+            eng = sa.create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError as e:
+            hint = _DRIVER_HINTS.get(parsed.get_backend_name(), "its Python driver")
+            raise DatabaseError(f"the run database {describe(url)} ({_source(url)}) needs the Python driver "
+                                f"{e.name!r}, which is not installed; install {hint}, or unset SACRED_DB_URL to "
+                                f"use runs/sacred.sqlite") from e
+    _ENGINES[key] = eng
+    return eng
+
+
+def exists(url: str | None = None) -> bool:
+    """Whether there is a database to read (an SQLite file that exists, or any server URL)."""
+    url = url or db_url()
+    path = sqlite_path(url)
+    if path is None:
+        return True
+    if path.is_dir():
+        _sqlite_state(path)  # raises, naming the folder
+    return path.exists()
+
+
+def explain(url: str, err: BaseException) -> DatabaseError:
+    """A :class:`DatabaseError` with one clear line for a driver error raised while using ``url``."""
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    where = describe(url)
+    low = text.lower()
+    if "file is not a database" in low or "malformed" in low:
+        return DatabaseError(f"the run database {where} is not a readable SQLite database ({text}); move it aside "
+                             f"(runs are lost only if it held any) and re-run, or set SACRED_DB_URL")
+    if "readonly" in low or "read-only" in low or "attempt to write" in low:
+        return DatabaseError(f"the run database {where} is read-only ({text}); make it writable or set "
+                             f"RESTORATION_RUNS_DIR to a writable folder")
+    if "unable to open" in low:
+        return DatabaseError(f"the run database {where} cannot be opened ({text}); check that the path and its "
+                             f"folder exist and are accessible")
+    if "locked" in low or "busy" in low:
+        return DatabaseLockedError(f"the run database {where} is locked ({text}): another process holds a write "
+                                   f"lock; close it and re-run. For many parallel runs use PostgreSQL "
+                                   f"(SACRED_DB_URL)")
+    if "could not connect" in low or "connection" in low or "timeout" in low:
+        return DatabaseError(f"cannot reach the run database {where} ({text}); is the server up and the URL "
+                             f"right ({_source(url)})?")
+    return DatabaseError(f"the run database {where} failed: {type(err).__name__}: {text}")

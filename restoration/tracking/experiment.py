@@ -1,0 +1,155 @@
+"""Sacred experiments and what a run body hands to them: metrics, artifacts, the report payload, and the
+checkpoint folders to mark complete once the run's record is safe."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from restoration.tracking import database
+from restoration.tracking.observer import make_observer
+
+
+def _interrupt_on_sigterm():
+    """A ``kill`` (SIGTERM) becomes KeyboardInterrupt, so Sacred marks the run INTERRUPTED and the last
+    checkpoint stays; a later run with the same config resumes from it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, _frame):
+        raise KeyboardInterrupt(f"received signal {signum}; the last checkpoint is kept, re-run to resume")
+    signal.signal(signal.SIGTERM, handler)
+
+
+def make_experiment(name: str, *, observe: bool = True):
+    """A Sacred experiment named ``name`` (the figure id, e.g. ``"fig06"``) with the project's observer.
+
+    Sources under the repository root are recorded with the run, and so are the git commit (Sacred's
+    ``save_git_info``), the host and the config including ``seed``. ``SACRED_DB_URL`` / ``RESTORATION_RUNS_DIR``
+    choose the database; ``observe=False`` makes a throw-away experiment (no database).
+    """
+    import sacred
+    from sacred.utils import apply_backspaces_and_linefeeds
+
+    sacred.SETTINGS.CAPTURE_MODE = "sys"  # fd capture would swallow TensorFlow's C++ logs into a tee process
+    # "imported": the experiment file and every imported module of this repository (the library) are stored
+    # with the run; .venv is excluded because its module names do not match their paths.
+    sacred.SETTINGS.DISCOVER_SOURCES = "imported"
+    warnings.filterwarnings("ignore", message=".*not in session, add operation along.*")  # Sacred 0.8.7 + SA 2
+    ex = sacred.Experiment(name, base_dir=str(database.REPO_ROOT), save_git_info=True)
+    ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
+    if observe:
+        ex.observers.append(make_observer())
+    ex.pre_run_hook(_interrupt_on_sigterm)
+    return ex
+
+
+def metric_logger(run) -> Callable[[str, float, int], None]:
+    """``log(name, value, step)`` for library code: forwards to ``run.log_scalar``; NaN is logged as-is."""
+    def log(name: str, value: float, step: int) -> None:
+        run.log_scalar(name, float(value), int(step))
+    return log
+
+
+def _artifact_name(filename: str) -> str:
+    if len(filename) > 64:
+        raise ValueError(f"artifact name {filename!r} is longer than Sacred's 64-character column; shorten it")
+    return filename
+
+
+def add_file(run, path: str | os.PathLike, name: str | None = None) -> None:
+    """Store an existing file as an artifact of ``run``."""
+    run.add_artifact(str(path), name=_artifact_name(name or Path(path).name))
+
+
+def _add_bytes(run, data: bytes, filename: str) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / filename
+        p.write_bytes(data)
+        add_file(run, p, filename)
+
+
+def add_figure(run, fig, filename: str, *, dpi: int = 110) -> None:
+    """Save a matplotlib figure as a PNG artifact and close it."""
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    _add_bytes(run, buf.getvalue(), filename)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def add_json(run, obj, filename: str) -> None:
+    """Store a JSON-serialisable object (numpy values converted) as an artifact."""
+    _add_bytes(run, json.dumps(_jsonable(obj), indent=1).encode(), filename)
+
+
+def add_npz(run, filename: str, **arrays) -> None:
+    """Store named arrays as one compressed ``.npz`` artifact."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    _add_bytes(run, buf.getvalue(), filename)
+
+
+def set_report(run, report) -> None:
+    """Put the report payload (:class:`restoration.payload.Payload`) in ``run.info["report"]``.
+
+    The summary keys are checked against the measure registry (:mod:`restoration.measures`) and the whole
+    payload against JSON, here and not in the observer, so a bad payload fails the run with a clear message.
+    """
+    from restoration.payload import Payload
+
+    if not isinstance(report, Payload):
+        raise TypeError(f"set_report takes a restoration.payload.Payload, got {type(report).__name__}")
+    payload = _jsonable(report.validate().to_dict())
+    json.dumps(payload)
+    run.info["report"] = payload
+
+
+def _observer(run):
+    from sacred.observers import SqlObserver
+    for obs in getattr(run, "observers", []):
+        if isinstance(obs, SqlObserver) and hasattr(obs, "complete_on_success"):
+            return obs
+    return None
+
+
+def complete_on_success(run, path: str | os.PathLike) -> None:
+    """Mark checkpoint folder ``path`` complete when ``run`` ends COMPLETED *and* its whole record is stored in
+    the database; until then (a spooled or lost record, a failure, a kill) the folder stays resumable."""
+    obs = _observer(run)
+    if obs is None:  # no database (observe=False): the run's own end is all there is
+        from restoration.tracking.checkpoints import mark_checkpoint_complete
+        mark_checkpoint_complete(path)
+        return
+    obs.complete_on_success.append(str(path))
+
+
+def record_complete(run) -> tuple[bool, str]:
+    """``(True, "")`` when everything ``run`` produced is stored in the database; otherwise ``(False, why)``."""
+    obs = _observer(run)
+    if obs is None or obs.run is None:
+        return (obs is None), ("" if obs is None else "the run never reached the database")
+    if obs.incomplete:
+        return False, f"run {obs.run.run_id}: {obs.incomplete}"
+    return True, ""

@@ -1,0 +1,269 @@
+"""The project's Sacred observer: Sacred's SqlObserver made safe to lose nothing.
+
+What it adds to ``sacred.observers.SqlObserver`` (0.8.7), and why:
+
+* **A ``metric`` table** for ``log_scalar`` values, which Sacred's SQL observer drops.
+* **Run ids that cannot collide**: the row is inserted with a temporary unique ``run_id`` and renamed to its
+  database-assigned integer ``id`` in the same transaction (Sacred takes ``max(id) + 1`` first, so two processes
+  starting at once got the same id). Creating the schema is retried when another process created it first.
+* **One session, one lock**: Sacred calls observers from the run thread and its heartbeat thread; each event
+  runs whole under one re-entrant lock and commits before it lets go (Sacred's own arrangement could deadlock on
+  SQLite and then silently drop the observer).
+* **Nothing lost to a busy or failing database**: an event that fails is rolled back and retried while the
+  error looks transient (locked, busy, I/O, connection) for up to ``RESTORATION_DB_RETRY_S`` seconds (default
+  300), with a warning now and then; after that, or at once for any other error, the event goes to an on-disk
+  spool (:class:`restoration.tracking.spool.Spool`, artifacts copied) and every later event follows it there, in
+  order, until the database takes them again. A spooled final status is applied when the spool is drained
+  (by the next event, the next run, or ``python -m restoration runs --recover``).
+* **Honest endings**: a run whose record is still partly in the spool when it ends is reported as incomplete
+  (:func:`restoration.tracking.record_complete`), so ``python -m experiments`` exits non-zero, and its
+  checkpoint folders are not marked complete; a result that is not a number is stored as NULL instead of
+  breaking the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+import uuid
+import warnings
+
+from restoration.tracking import database
+from restoration.tracking.spool import Spool
+
+TRANSIENT = ("locked", "busy", "disk i/o", "i/o error", "database or disk is full", "connection", "server closed",
+             "terminating connection", "timeout", "could not connect", "ssl syscall")
+
+
+def retry_budget_s() -> float:
+    return float(os.environ.get("RESTORATION_DB_RETRY_S", 300))
+
+
+def is_transient(err: BaseException) -> bool:
+    text = f"{type(err).__name__} {err} {getattr(err, 'orig', '')}".lower()
+    return any(t in text for t in TRANSIENT)
+
+
+def metric_table():
+    import sqlalchemy as sa
+    from sacred.observers.sql_bases import Base
+    if "metric" not in Base.metadata.tables:
+        sa.Table("metric", Base.metadata,
+                 sa.Column("metric_id", sa.Integer, primary_key=True),
+                 sa.Column("run_id", sa.String(24), sa.ForeignKey("run.run_id"), index=True),
+                 sa.Column("name", sa.String(128), index=True),
+                 sa.Column("step", sa.Integer),
+                 sa.Column("value", sa.Float),
+                 sa.Column("timestamp", sa.DateTime))
+    return Base.metadata.tables["metric"]
+
+
+def create_schema(eng, attempts: int = 8) -> None:
+    """Sacred's tables plus ``metric``; a concurrent creator ("already exists") is waited out and retried."""
+    from sacred.observers.sql_bases import Base
+    metric_table()
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(eng)
+            return
+        except Exception as e:  # noqa: BLE001 - OperationalError (SQLite), ProgrammingError/IntegrityError (PG)
+            low = str(e).lower()
+            if attempt + 1 < attempts and ("already exists" in low or "duplicate" in low or is_transient(e)):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise
+
+
+def _iso(t) -> str | None:
+    return t.isoformat() if isinstance(t, dt.datetime) else None
+
+
+def _time(s):
+    return dt.datetime.fromisoformat(s) if s else None
+
+
+def _number(result):
+    if isinstance(result, bool) or not isinstance(result, (int, float)):
+        return None
+    return float(result)
+
+
+def apply_event(session, run, record: dict, files: dict | None) -> None:
+    """Store one event record (see :meth:`_store`) on the ``run`` row and commit; used live and to drain."""
+    from sacred.observers.sql_bases import Artifact, Resource
+    kind = record["event"]
+    if kind == "heartbeat":
+        run.info = record["info"]
+        run.captured_out = record["captured_out"]
+        run.heartbeat = _time(record["beat_time"])
+        run.result = record["result"]
+    elif kind == "metrics":
+        rows = [dict(r, run_id=run.run_id, timestamp=_time(r["timestamp"])) for r in record["rows"]]
+        session.execute(metric_table().insert(), rows)
+    elif kind == "artifact":
+        run.artifacts.append(Artifact.create(record["name"], files["file"]))
+    elif kind == "resource":
+        run.resources.append(Resource.get_or_create(record["filename"], session))
+    elif kind == "completed":
+        run.stop_time, run.result, run.status = _time(record["stop_time"]), record["result"], "COMPLETED"
+    elif kind == "failed":
+        run.stop_time, run.fail_trace, run.status = _time(record["fail_time"]), record["fail_trace"], "FAILED"
+    elif kind == "interrupted":
+        run.stop_time, run.status = _time(record["interrupt_time"]), record["status"]
+    else:
+        raise ValueError(f"unknown spooled event {kind!r}")
+    session.commit()
+
+
+def make_observer(url: str | None = None):
+    """The project's observer; with ``url=None`` it binds to :func:`database.db_url` when a run starts, so an
+    imported experiment follows ``SACRED_DB_URL`` / ``RESTORATION_RUNS_DIR`` as they are at run time."""
+    from sacred.observers import SqlObserver
+    from sacred.serializer import flatten
+    from sqlalchemy.orm import sessionmaker
+
+    class MetricsSqlObserver(SqlObserver):
+        """See :mod:`restoration.tracking.observer`."""
+
+        def bind(self, to_url: str) -> None:
+            self.url = to_url
+            self.engine = database.engine(to_url, write=True)
+            self.session = sessionmaker(bind=self.engine)()
+
+        # ---- the one way every event reaches the database ----------------------------------------------
+        def _attempt(self, apply, event: str) -> BaseException | None:
+            """Run ``apply()`` (which commits) with rollback and retries; the final error, or None when stored."""
+            deadline = time.monotonic() + retry_budget_s()
+            delay, warned = 0.5, time.monotonic()
+            while True:
+                try:
+                    apply()
+                    return None
+                except Exception as e:  # noqa: BLE001 - every failure must roll back, or the session is dead
+                    try:
+                        self.session.rollback()
+                    except Exception:  # noqa: BLE001 - a dropped connection fails the rollback too
+                        pass
+                    if not is_transient(e) or time.monotonic() >= deadline:
+                        return e
+                    if time.monotonic() - warned > 30:
+                        warned = time.monotonic()
+                        warnings.warn(f"run {self._run_id}: storing {event} in {database.describe(self.url)} fails "
+                                      f"({str(e).splitlines()[0][:120]}); still retrying, nothing is lost")
+                    time.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+
+        def _store(self, record: dict, files: dict | None = None) -> bool:
+            """Store one event (a JSON-able record), or spool it; True when it reached the database."""
+            with self.lock:
+                if self.spool is not None and self.spool.pending():
+                    self._drain()
+                if self.spool is not None and self.spool.pending():
+                    try:
+                        self.spool.append(record, files)
+                    except OSError as spool_err:
+                        self.incomplete = f"{record['event']} could not be spooled ({spool_err}): it is lost"
+                    return False
+                err = self._attempt(lambda: self._apply(record, files), record["event"])
+                if err is None:
+                    return True
+                if self.spool is None:  # no run row yet: nothing to attach the event to
+                    raise database.explain(self.url, err) from err
+                try:
+                    self.spool.append(record, files)
+                    self.incomplete = (f"{record['event']} could not be stored ({database.explain(self.url, err)}); "
+                                       f"it waits with later events in {self.spool.folder}")
+                except OSError as spool_err:
+                    self.incomplete = (f"{record['event']} could not be stored ({database.explain(self.url, err)}) "
+                                       f"nor spooled to {self.spool.folder} ({spool_err}): it is lost")
+                warnings.warn(f"run {self._run_id}: {self.incomplete}")
+                return False
+
+        def _drain(self) -> None:
+            """Apply spooled events in order; stop at the first that still fails."""
+            for record, files in self.spool.events():
+                if self._attempt(lambda: self._apply(record, files), record["event"]) is not None:
+                    return
+                self.spool.pop_first()
+            if not self.spool.pending():
+                self.incomplete = None
+
+        def _apply(self, record: dict, files: dict | None) -> None:
+            apply_event(self.session, self.run, record, files)
+
+        # ---- Sacred's events ----------------------------------------------------------------------------
+        def started_event(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+            self.run, self.spool, self.incomplete, self.complete_on_success = None, None, None, []
+            self._run_id = _id
+            if self.fixed_url is None or self.engine is None:
+                self.bind(self.fixed_url or database.db_url())
+            with self.lock:
+                err = self._attempt(lambda: create_schema(self.engine), "the schema")
+                if err is None:
+                    err = self._attempt(lambda: self._insert_run(ex_info, command, host_info, start_time, config,
+                                                                 meta_info, _id), "the run's start")
+                if err is not None:  # the run has not started: nothing was produced, nothing is lost
+                    raise database.explain(self.url, err) from err
+            self._run_id = self.run.run_id
+            self.spool = Spool.for_run(self.url, self.run.run_id)
+            return _id if _id is not None else int(self.run.run_id)
+
+        def _insert_run(self, ex_info, command, host_info, start_time, config, meta_info, _id):
+            from sacred.observers.sql_bases import Experiment, Host, Run
+            exp = Experiment.get_or_create(ex_info, self.session)
+            host = Host.get_or_create(host_info, self.session)
+            self.run = Run(run_id=str(_id) if _id is not None else f"new-{uuid.uuid4().hex[:20]}",
+                           config=json.dumps(flatten(config)), command=command,
+                           priority=meta_info.get("priority", 0), comment=meta_info.get("comment", ""),
+                           experiment=exp, host=host, status="RUNNING", start_time=start_time)
+            self.session.add(self.run)
+            self.session.flush()  # the INSERT: the database assigns run.id (and holds SQLite's write lock)
+            if _id is None:
+                self.run.run_id = str(self.run.id)
+            self.session.commit()
+
+        def heartbeat_event(self, info, captured_out, beat_time, result):
+            self._store({"event": "heartbeat", "info": json.dumps(flatten(info)), "captured_out": captured_out,
+                         "beat_time": _iso(beat_time), "result": _number(result)})
+
+        def log_metrics(self, metrics_by_name, info):
+            rows = [dict(name=name, step=int(step), value=float(value), timestamp=_iso(ts))
+                    for name, m in metrics_by_name.items()
+                    for step, value, ts in zip(m["steps"], m["values"], m["timestamps"])]
+            if rows:
+                self._store({"event": "metrics", "rows": rows})
+
+        def artifact_event(self, name, filename, metadata=None, content_type=None):
+            self._store({"event": "artifact", "name": name}, {"file": filename})
+
+        def resource_event(self, filename):
+            self._store({"event": "resource", "filename": filename})
+
+        def completed_event(self, stop_time, result):
+            stored = self._store({"event": "completed", "stop_time": _iso(stop_time), "result": _number(result)})
+            if stored and not self.incomplete:
+                from restoration.tracking.checkpoints import mark_checkpoint_complete
+                for path in self.complete_on_success:
+                    mark_checkpoint_complete(path)
+                self.spool.remove()
+
+        def interrupted_event(self, interrupt_time, status):
+            if self.run is not None:
+                self._store({"event": "interrupted", "interrupt_time": _iso(interrupt_time), "status": status})
+
+        def failed_event(self, fail_time, fail_trace):
+            if self.run is not None:  # a start that failed raised its own error
+                self._store({"event": "failed", "fail_time": _iso(fail_time), "fail_trace": "\n".join(fail_trace)})
+                if not self.incomplete:
+                    self.spool.remove()
+
+    obs = MetricsSqlObserver.create_from(None, None)
+    obs.lock = threading.RLock()
+    obs.fixed_url, obs.url, obs.run, obs.spool, obs.incomplete, obs._run_id = url, url, None, None, None, None
+    obs.complete_on_success = []
+    if url is not None:
+        obs.bind(url)
+    return obs
