@@ -59,6 +59,8 @@ def _out_png(text: str) -> str:
     probe = folder
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"{text!r} cannot be written (no write permission in {probe}); choose "
                                          f"another path")
@@ -70,17 +72,17 @@ def _save_png(path: str, rgb) -> str:
     the work is done, the image goes to a temporary file instead, and that path is returned."""
     import tempfile
 
+    import imageio.v3 as iio
     import numpy as np
-    from skimage import io as skio
 
     pixels = np.round(np.clip(rgb, 0, 255)).astype(np.uint8)
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        skio.imsave(path, pixels, check_contrast=False, extension=".png")
+        iio.imwrite(path, pixels, extension=".png")
         return path
     except OSError as e:
         fallback = tempfile.NamedTemporaryFile(prefix="restoration-", suffix=".png", delete=False).name
-        skio.imsave(fallback, pixels, check_contrast=False, extension=".png")
+        iio.imwrite(fallback, pixels, extension=".png")
         print(f"warning: could not write {path} ({e}); the result was saved to {fallback}", file=sys.stderr)
         return fallback
 

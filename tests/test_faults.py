@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -30,16 +29,18 @@ sys.path.insert(0, {repo!r})
 from restoration import tracking
 from restoration.payload import Payload
 ex = tracking.make_experiment("figfault")
-ex.add_config(steps=6, pause=0.0, tag="a", seed=0)
+ex.add_config(steps=6, pause=0.0, tag="a", seed=0, blob=0)
 
 @ex.main
-def main(_run, steps, pause, tag, seed):
+def main(_run, steps, pause, tag, seed, blob):
     folder = tracking.checkpoint_dir("figfault", {{"tag": tag, "seed": seed}})
     print("checkpoints", folder, flush=True)
     log = tracking.metric_logger(_run)
     for i in range(steps):
         log("loss", 1.0 / (i + 1), i)
         tracking.add_json(_run, {{"i": i}}, f"a{{i}}.json")
+        if blob:
+            tracking.add_npz(_run, f"b{{i}}.npz", x=__import__("numpy").random.default_rng(i).random(blob))
         print("step", i, flush=True)
         time.sleep(pause)
     tracking.set_report(_run, Payload("fault test", "none", summary={{"psnr_mean": 20.0}}))
@@ -209,45 +210,44 @@ def test_a_result_that_is_not_a_number_does_not_break_the_record():
 # database files that cannot be used
 # ----------------------------------------------------------------------------------------------------------
 
-def _unprivileged():
-    """``preexec_fn`` that drops to ``nobody`` when the tests run as root (root writes read-only files)."""
+def _read_only(folder: Path) -> list[str]:
+    """A command prefix under which ``folder`` is a read-only file system: a read-only bind mount in a private
+    mount namespace when the tests run as root (root writes read-only files anyway), else nothing (the caller
+    makes the files read-only with chmod). Skips when neither can work."""
     if os.geteuid() != 0:
-        return None
-
-    def drop():
-        os.setgid(65534)
-        os.setuid(65534)
-    return drop
-
-
-def _cli(args, runs_dir, **extra):
-    return subprocess.run([sys.executable, "-m", "restoration", *args], cwd=REPO, capture_output=True, text=True,
-                          env=env(RESTORATION_RUNS_DIR=runs_dir, **extra), preexec_fn=_unprivileged(), timeout=120)
+        return []
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("running as root without the right to make a private mount namespace (unshare -m): cannot "
+                    "make a read-only file system for real")
+    script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$0" "$@"'
+    return ["unshare", "-m", "sh", "-c", script]
 
 
-def _populated_copy(script) -> Path:
-    """A world-readable folder holding a database with one completed run."""
-    proc = start(script, "steps=2")
-    assert proc.wait(timeout=120) == 0
-    folder = Path(tempfile.mkdtemp(prefix="ro-runs-", dir="/tmp"))
+def _cli(args, runs_dir, prefix=(), **extra):
+    return subprocess.run([*prefix, sys.executable, "-m", "restoration", *args], cwd=REPO, capture_output=True,
+                          text=True, env=env(RESTORATION_RUNS_DIR=runs_dir, **extra), timeout=120)
+
+
+def test_a_read_only_database_is_read_but_not_written(script, tmp_path):
+    assert start(script, "steps=2").wait(timeout=120) == 0
+    folder = tmp_path / "ro-runs"
+    folder.mkdir()
     shutil.copyfile(tracking.runs_dir() / "sacred.sqlite", folder / "sacred.sqlite")
-    return folder
-
-
-def test_a_read_only_database_is_read_but_not_written(script):
-    folder = _populated_copy(script)
-    try:
+    prefix = _read_only(folder)
+    if not prefix:  # not root: permissions are enough
         os.chmod(folder / "sacred.sqlite", 0o444)
-        os.chmod(folder, 0o555)  # a read-only folder, as on a read-only file system: no -wal/-shm can be made
-        listed = _cli(["runs"], folder)
-        assert listed.returncode == 0 and "figfault" in listed.stdout and "COMPLETED" in listed.stdout, listed.stderr
-        started = subprocess.run([sys.executable, str(script), "with", "steps=1"], capture_output=True, text=True,
-                                 env=env(RESTORATION_RUNS_DIR=folder), preexec_fn=_unprivileged(), timeout=120)
+        os.chmod(folder, 0o555)
+    try:
+        listed = _cli(["runs"], folder, prefix)
+        assert listed.returncode == 0 and "figfault" in listed.stdout and "COMPLETED" in listed.stdout, \
+            listed.stderr[-2000:]
+        started = subprocess.run([*prefix, sys.executable, str(script), "with", "steps=1"], capture_output=True,
+                                 text=True, env=env(RESTORATION_RUNS_DIR=folder), timeout=120)
         assert started.returncode != 0
         assert f"the run database {folder}/sacred.sqlite cannot be written" in started.stdout + started.stderr
     finally:
         os.chmod(folder, 0o755)
-        shutil.rmtree(folder)
 
 
 def test_a_folder_garbage_or_a_bad_url_in_place_of_the_database_gives_one_clear_line(tmp_path, monkeypatch):
@@ -290,3 +290,34 @@ def test_reading_never_writes(script):
     tracking.runs()
     assert db.stat().st_mtime_ns == before
     assert database.engine(write=False).url.drivername == "sqlite"
+
+
+def test_a_full_disk_spools_the_record_elsewhere_and_it_is_recovered_when_space_returns(script, tmp_path):
+    """The database on a 2 MB tmpfs that the run's artifacts fill, the spool on another disk; then the tmpfs
+    grows and `runs --recover` attaches everything. All inside one private mount namespace (root only)."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs root and a private mount namespace to make a small file system")
+    small, spool = tmp_path / "small", tmp_path / "spool"
+    small.mkdir()
+    py = sys.executable
+    shell = f"""
+        set -u
+        mount -t tmpfs -o size=2m tmpfs "{small}" || exit 90
+        {py} "{script}" with steps=6 blob=120000 > "{tmp_path}/run.log" 2>&1
+        echo "exit $?" >> "{tmp_path}/run.log"
+        mount -o remount,size=64m "{small}"
+        cd "{REPO}" && {py} -m restoration runs --recover > "{tmp_path}/recover.log" 2>&1
+        {py} -c "
+import sys; sys.path.insert(0, '{REPO}')
+from restoration import tracking
+r = tracking.latest_run('figfault')
+print(r.status, len(r.artifact_names), len(r.metrics()['loss'][0]))" > "{tmp_path}/final.log" 2>&1
+    """
+    out = subprocess.run(["unshare", "-m", "sh", "-c", shell], capture_output=True, text=True, timeout=300,
+                         env=env(RESTORATION_RUNS_DIR=small, RESTORATION_SPOOL_DIR=spool, **FAST_FAIL))
+    assert out.returncode != 90, out.stderr
+    run_log = (tmp_path / "run.log").read_text()
+    assert "exit 3" in run_log and "INCOMPLETE:" in run_log, run_log[-3000:]  # said so, exited non-zero
+    assert "full" in run_log.lower()
+    assert "record recovered" in (tmp_path / "recover.log").read_text(), (tmp_path / "recover.log").read_text()
+    assert (tmp_path / "final.log").read_text().split() == ["COMPLETED", "12", "6"], (tmp_path / "final.log").read_text()

@@ -1,6 +1,6 @@
 """The on-disk spool: a run's record events that the database did not take yet, in order, with their files.
 
-``<runs_dir>/spool/<database key>/run-<id>/events.jsonl`` holds one JSON record per line (heartbeat, metrics,
+``<spool root>/<database key>/run-<id>/events.jsonl`` (``$RESTORATION_SPOOL_DIR``, default ``<runs_dir>/spool``) holds one JSON record per line (heartbeat, metrics,
 artifact, resource, final status); artifact files are copied beside it, because the run deletes its own copies
 once the event returns. The spool belongs to one database (the key is a hash of its URL) and one run id.
 
@@ -20,6 +20,11 @@ from pathlib import Path
 from restoration.tracking.database import runs_dir
 
 
+def spool_root() -> Path:
+    """``$RESTORATION_SPOOL_DIR`` or ``<runs_dir>/spool`` (put it on another disk to survive a full one)."""
+    return Path(os.environ.get("RESTORATION_SPOOL_DIR", runs_dir() / "spool")).resolve()
+
+
 def _db_key(url: str) -> str:
     return hashlib.sha1(url.encode()).hexdigest()[:10]
 
@@ -33,12 +38,12 @@ class Spool:
 
     @classmethod
     def for_run(cls, url: str, run_id: str) -> "Spool":
-        return cls(runs_dir() / "spool" / _db_key(url) / f"run-{run_id}")
+        return cls(spool_root() / _db_key(url) / f"run-{run_id}")
 
     @classmethod
     def all_for(cls, url: str) -> list["Spool"]:
         """Every non-empty spool of the database ``url`` on this machine."""
-        base = runs_dir() / "spool" / _db_key(url)
+        base = spool_root() / _db_key(url)
         return [cls(p) for p in sorted(base.glob("run-*")) if cls(p).pending()] if base.is_dir() else []
 
     @property
