@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test report report-pdf clean benchmark runs help reproduce-all
+.PHONY: install test postgres-server report report-pdf clean benchmark runs help reproduce-all
 .DEFAULT_GOAL := help
 
 help:
@@ -29,8 +29,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) postgres-server
 	$(PY) -m pytest -q
+
+# The PostgreSQL tests start their own server (tests/pg.py) and need Debian's server package; installed here when
+# missing and possible (root with apt), else those tests skip and say why.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
+	    && echo "installed postgresql (for the PostgreSQL tests)"; } || \
+	  echo "note: PostgreSQL server binaries not found and not installable here; the PostgreSQL tests will skip"
 
 reproduce-figure-%: $(STAMP)
 	$(PY) -m experiments $* with $(PROFILE) $(ARGS)

@@ -23,3 +23,21 @@ def rng():
 def hed_vgg16():
     from restoration import nets
     return nets.vgg16("hed")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/pg.py); its URL is ``postgres.url``."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from pg import Server
+    folder = Path(tempfile.mkdtemp(prefix="restoration-pg-", dir="/tmp"))  # the server's user must reach it
+    folder.chmod(0o755)
+    server = Server(folder)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

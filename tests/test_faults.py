@@ -321,3 +321,44 @@ print(r.status, len(r.artifact_names), len(r.metrics()['loss'][0]))" > "{tmp_pat
     assert "full" in run_log.lower()
     assert "record recovered" in (tmp_path / "recover.log").read_text(), (tmp_path / "recover.log").read_text()
     assert (tmp_path / "final.log").read_text().split() == ["COMPLETED", "12", "6"], (tmp_path / "final.log").read_text()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# PostgreSQL: concurrent starts and a connection dropped mid-run, against a real server
+# ----------------------------------------------------------------------------------------------------------
+
+def _fresh_pg_database(postgres, name: str) -> str:
+    import sqlalchemy as sa
+    admin = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return postgres.url.replace("/postgres?", f"/{name}?")
+
+
+def test_postgresql_runs_started_together_all_complete(postgres, script):
+    url = _fresh_pg_database(postgres, "together")
+    procs = [start(script, "steps=3", f"tag=p{i}", SACRED_DB_URL=url) for i in range(4)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, "\n".join(o[-1500:] for o in outs)
+    recs = tracking.runs("figfault", url=url)
+    assert sorted(int(r.id) for r in recs) == [1, 2, 3, 4]
+    assert all(r.status == "COMPLETED" and len(r.artifact_names) == 3 for r in recs)
+
+
+def test_postgresql_connection_dropped_mid_run_loses_nothing(postgres, script):
+    import sqlalchemy as sa
+    url = _fresh_pg_database(postgres, "dropped")
+    proc = start(script, "steps=8", "pause=0.4", SACRED_DB_URL=url)
+    wait_for(proc, "step 2")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:  # what a server restart or a network blip does to the run's connection
+        killed = c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = 'dropped' AND pid <> pg_backend_pid()")).all()
+    admin.dispose()
+    out = proc.communicate(timeout=120)[0]
+    assert killed and proc.returncode == 0, out[-3000:]
+    rec = tracking.latest_run("figfault", url=url)
+    assert rec.status == "COMPLETED" and rec.artifact_names == [f"a{i}.json" for i in range(8)]
+    assert len(rec.metrics()["loss"][0]) == 8

@@ -207,11 +207,9 @@ def test_observer_binds_the_database_at_run_time(tmp_path, monkeypatch):
     assert tracking.latest_completed_run("figtest").status == "COMPLETED"
 
 
-@pytest.mark.skipif(not os.environ.get("RESTORATION_TEST_PG_URL"),
-                    reason="set RESTORATION_TEST_PG_URL=postgresql://user:pw@127.0.0.1/db to test PostgreSQL")
-def test_postgresql_database(monkeypatch):
-    """The same run through a PostgreSQL server (SACRED_DB_URL); needs `pip install -e '.[postgres]'`."""
-    monkeypatch.setenv("SACRED_DB_URL", os.environ["RESTORATION_TEST_PG_URL"])
+def test_postgresql_database(monkeypatch, postgres):
+    """The same run through a real PostgreSQL server (SACRED_DB_URL) that the test suite starts itself."""
+    monkeypatch.setenv("SACRED_DB_URL", postgres.url)
     run = _experiment().run(config_updates={"steps": 3})
     rec = tracking.get_run(run._id)
     assert rec.status == "COMPLETED" and rec.config["steps"] == 3

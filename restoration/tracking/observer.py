@@ -209,7 +209,17 @@ def make_observer(url: str | None = None):
                     raise database.explain(self.url, err) from err
             self._run_id = self.run.run_id
             self.spool = Spool.for_run(self.url, self.run.run_id)
+            self._recover_others()
             return _id if _id is not None else int(self.run.run_id)
+
+        def _recover_others(self) -> None:
+            """Attach what earlier runs spooled, now that the database takes writes again (best effort)."""
+            from restoration.tracking.records import recover
+            if Spool.all_for(self.url):
+                try:
+                    recover(url=self.url, quiet=True)
+                except Exception:  # noqa: BLE001 - the next start or `runs --recover` tries again
+                    pass
 
         def _insert_run(self, ex_info, command, host_info, start_time, config, meta_info, _id):
             from sacred.observers.sql_bases import Experiment, Host, Run
