@@ -118,8 +118,11 @@ BASE = dict(
     steps=1000,            # per module (stacked, merged) / of the whole chain (end to end, joint)
     lr=1e-3,
     lr_schedule=None,      # [[step, lr], ...] piecewise constant (first step 0), or None = lr throughout
-    scales=[1.0],          # scale augmentation: crops of the photos downscaled by each of these factors
-    flip=False,            # random left-right flips
+    # scale augmentation (crops of the photos downscaled by each factor) and left-right flips: the quick modules
+    # see whole-photo-sized detail too. Leave-one-out over the embedded photos (loo_pool1): mean 25.79 dB, worst
+    # 22.80 dB without them; mean 27.59 dB, worst 25.23 dB with them (same steps, measured on this project's CPU)
+    scales=[1.0, 0.5, 0.25, 0.125],
+    flip=True,
     module_steps={},       # per-module step counts, e.g. {"DC10": 5000}
     finetune_steps=3000,   # merged mode: joint fine-tuning steps
     finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],  # the thesis's (cnn_inv_script.py)
@@ -139,7 +142,7 @@ BASE = dict(
 QUICK_FINETUNE = dict(finetune_steps=1000, finetune_lr_schedule=[[0, 3e-6], [333, 1e-6], [667, 3e-7]])
 
 THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3000, lr=3e-4, eval_size=224,
-              eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64)
+              eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64, scales=[1.0], flip=False)
 
 
 @dataclass(frozen=True)
