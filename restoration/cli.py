@@ -214,14 +214,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     if args.dead:
         tracking.mark_dead()
-        targets = [r for r in tracking.runs(status="FAILED") if (r.fail_trace or "").startswith("died:")
-                   and r.command in (None, "main")]
-        newer = {}
-        for r in targets:  # only the newest attempt of each experiment whose newest attempt died
-            latest = tracking.latest_run(r.experiment)
-            if latest is not None and latest.id == r.id:
-                newer[r.experiment] = r
-        targets = list(newer.values())
+        everything = tracking.runs()
+        died = [r for r in everything if r.status == "FAILED" and (r.fail_trace or "").startswith("died:")
+                and r.command in (None, "main")]
+        # resume a died run unless a later run of the same experiment and config exists (it was resumed already)
+        targets = [r for r in died if not any(int(o.id) > int(r.id) and o.experiment == r.experiment
+                                              and o.config == r.config for o in everything)]
     else:
         targets = [tracking.get_run(i) for i in args.run_ids]
     if not targets:
@@ -280,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("resume", help="re-run runs with their stored config, resuming from their checkpoints")
     u.add_argument("run_ids", nargs="*", help="run ids")
     u.add_argument("--dead", action="store_true",
-                   help="mark dead runs, then resume the newest attempt of each experiment whose newest attempt died")
+                   help="mark dead runs, then resume every died run that no later run of the same config followed")
     u.set_defaults(func=_cmd_resume)
     return p
 
