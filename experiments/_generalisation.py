@@ -82,8 +82,8 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
             f"reused from the module store. Took {t_total:.0f} s.",
             fig.thesis_note,
         ],
-        figures=[FigureRef(f"{fig.id}_rows.png", f"Every photo, reconstructed by the stack trained without it "
-                                                  f"(image | reconstruction | colour error | absolute error).")],
+        figures=[FigureRef(f"{fig.id}_rows.png", "Every photo, reconstructed by the stack trained without it "
+                                                  "(image | reconstruction | colour error | absolute error).")],
         tables=[Table(f"Leave-one-out reconstruction quality ({c.eval_size} px, RGB [0, 255], clipped)",
                       ["left-out photo", "PSNR (dB)", "SSIM", "normalised error", "MSE"], rows)],
         variant=c.variant)

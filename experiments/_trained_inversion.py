@@ -350,7 +350,6 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
     def done(i, result):
         if store is None:
             return
-        name = stack.specs[i].name
         arrays = [w.numpy() for w in stack.models[i].weights]
         store.save(key(i), stack.specs[i], arrays, {
             "experiment": fig_id, "run_id": run_id, "created": dt.datetime.now().isoformat(timespec="seconds"),

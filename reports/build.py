@@ -14,26 +14,21 @@ without a completed run; a failing figure is reported in its section, not fatal.
 from __future__ import annotations
 
 import base64
-import collections
 import datetime as _dt
 import io
 import json
 import math
 import mimetypes
-import os
 import re
-import shutil
 import subprocess
-import sys
-import tempfile
-import threading
-import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from reports import claims as _claims
+from reports.pdf import (CHROMIUM_INSTALL_HINT, ChromiumNotFoundError, find_chromium, write_pdf,  # noqa: F401
+                         write_screenshot)
+from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
 from reports.runs import RunSource, report_payload, summarize_failure
 from restoration import measures as _measures
 from restoration import registry as _registry
@@ -71,93 +66,6 @@ def summary_label(key: str) -> str:
 def load_registry(path: str | Path = DEFAULT_REGISTRY) -> _registry.Registry:
     """The figure registry (see :mod:`restoration.registry`); errors name the file, the entry and the fix."""
     return _registry.load(path)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Running missing figures
-# ----------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Attempt:
-    fig_id: str
-    returncode: int
-    output_tail: str
-    seconds: float
-
-
-def _echo_stderr(line: str, progress: bool) -> None:
-    """Indented child output on stderr; progress bars (lines ended by a carriage return) redraw in place."""
-    sys.stderr.write("    " + line + ("\r" if progress else "\n"))
-    sys.stderr.flush()
-
-
-def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None,
-                   echo: Callable[[str, bool], None] | None, keep: int = 40) -> tuple[int, str]:
-    """Run ``cmd``, echo its output as it comes (so long trainings show progress), keep the last lines.
-
-    Carriage-return updates (tqdm bars) are echoed as progress and not kept, so the kept tail is the log.
-    """
-    tail: collections.deque[str] = collections.deque(maxlen=keep)
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def pump():
-        stream = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline="")
-        for raw in stream:
-            progress = raw.endswith("\r")
-            line = raw.rstrip("\r\n")
-            if not progress:
-                tail.append(line)
-            if echo is not None and line:
-                echo(line, progress)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # SIGTERM first: the experiment marks its run INTERRUPTED and keeps its checkpoints; SIGKILL only if it
-        # does not stop (then the run shows as died, and `python -m restoration resume --dead` picks it up)
-        proc.terminate()
-        try:
-            code = proc.wait(timeout=60)
-            how = "stopped (SIGTERM; the run is marked INTERRUPTED and resumes from its checkpoints when re-run)"
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-            how = "killed (SIGKILL after SIGTERM went unanswered for 60 s)"
-        tail.append(f"TimeoutError: {how} after the --timeout of {timeout:g} s; raise --timeout or run the figure "
-                    f"by hand")
-    reader.join(timeout=10)
-    return code, "\n".join(tail)
-
-
-def run_missing(
-    entries: Sequence[FigureEntry],
-    source: RunSource,
-    *,
-    python: str = sys.executable,
-    cwd: Path = REPO,
-    timeout: float | None = None,
-    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
-    echo: Callable[[str, bool], None] | None = _echo_stderr,
-) -> dict[str, Attempt]:
-    """Run ``python -m experiments <fig> with quick`` for each figure without a completed run.
-
-    The experiment's output is echoed (indented) to stderr as it runs; its last lines are kept in the
-    returned :class:`Attempt` so a crash before Sacred records the run can still be reported.
-    """
-    attempts: dict[str, Attempt] = {}
-    for entry in entries:
-        if source.latest_completed(entry.id) is not None:
-            continue
-        cmd = [python, "-m", "experiments", entry.id, "with", "quick"]
-        log(f"[report] {entry.id}: no completed run; running python -m experiments {entry.id} with quick")
-        start = time.monotonic()
-        code, tail = _run_streaming(cmd, cwd, timeout, echo)
-        seconds = time.monotonic() - start
-        attempts[entry.id] = Attempt(entry.id, code, tail, seconds)
-        log(f"[report] {entry.id}: {'completed' if code == 0 else f'FAILED (exit {code})'} after {seconds:.0f} s")
-    return attempts
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -571,77 +479,6 @@ def render_html(report: Report, template_dir: Path = TEMPLATE_DIR) -> str:
     css_path = template_dir / "report.css"
     css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
     return env.get_template(TEMPLATE_NAME).render(report=report, css=css, status_words=STATUS_WORDS)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# PDF
-# ----------------------------------------------------------------------------------------------------------
-
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_INSTALL_HINT = (
-    "PDF output needs headless Chromium, which was not found on PATH (looked for: "
-    + ", ".join(CHROMIUM_NAMES) + "; or set $CHROMIUM). Install it with\n"
-    "    sudo apt-get install chromium        (Debian/Ubuntu)\n"
-    "then rerun with --pdf. The HTML report was written regardless."
-)
-
-
-class ChromiumNotFoundError(FileNotFoundError):
-    """No headless Chromium to print the PDF with; the message says how to install it."""
-
-
-def find_chromium() -> str | None:
-    env = os.environ.get("CHROMIUM")
-    if env and shutil.which(env):
-        return shutil.which(env)
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def chromium_command(chromium: str, html_path: Path, *, user_data_dir: str, pdf: Path | None = None,
-                     screenshot: Path | None = None, window: tuple[int, int] = (1100, 1600)) -> list[str]:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={user_data_dir}"]
-    if pdf is not None:
-        cmd += ["--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={pdf}"]
-    if screenshot is not None:
-        cmd += [f"--screenshot={screenshot}", f"--window-size={window[0]},{window[1]}"]
-    return cmd + [html_path.resolve().as_uri()]
-
-
-def _run_chromium(html_path: Path, **kwargs) -> None:
-    chromium = find_chromium()
-    if chromium is None:
-        raise ChromiumNotFoundError(CHROMIUM_INSTALL_HINT)
-    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
-        cmd = chromium_command(chromium, html_path, user_data_dir=profile, **kwargs)
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    target = kwargs.get("pdf") or kwargs.get("screenshot")
-    if proc.returncode != 0 or not Path(target).exists():
-        raise RuntimeError(f"Chromium could not render {html_path} to {target} (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-800:]}")
-
-
-def write_pdf(html_path: Path, pdf_path: Path) -> Path:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (raises ChromiumNotFoundError)."""
-    pdf_path = Path(pdf_path)
-    if pdf_path.exists():
-        pdf_path.unlink()
-    _run_chromium(Path(html_path), pdf=pdf_path.resolve())
-    return pdf_path
-
-
-def write_screenshot(html_path: Path, png_path: Path, *, window: tuple[int, int] = (1100, 1600)) -> Path:
-    """Render ``html_path`` to a PNG screenshot with headless Chromium (for eyeballing the layout)."""
-    png_path = Path(png_path)
-    if png_path.exists():
-        png_path.unlink()
-    _run_chromium(Path(html_path), screenshot=png_path.resolve(), window=window)
-    return png_path
 
 
 # ----------------------------------------------------------------------------------------------------------

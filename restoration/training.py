@@ -219,10 +219,12 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
     if heldout is not None:
         heldout = np.asarray(heldout, np.float32)
 
-        @tf.function(input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)])
-        def eval_step(batch):
+        def held_out_losses(batch):
             losses = tf.stack(list(loss_fn(batch)))
             return tf.reduce_sum(weights * losses), losses
+
+        eval_step = tf.function(held_out_losses,
+                                input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)])
 
     def evaluate(step: int) -> dict[str, float]:
         totals, per = [], []

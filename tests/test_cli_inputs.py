@@ -35,7 +35,7 @@ def test_size_is_checked_before_anything_runs(size, message, photo, tmp_path, ca
 def test_out_must_be_a_png_path(out, message, photo, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["invert", "--layer", "conv1_2", "--image", str(photo), "--out", str(tmp_path / out)])
-    assert f"argument --out: " in capsys.readouterr().err
+    assert "argument --out: " in capsys.readouterr().err
 
 
 def test_out_under_a_file_is_refused_before_the_work(photo, tmp_path, capsys):

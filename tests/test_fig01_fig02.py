@@ -27,7 +27,7 @@ def check_report(rec, fig, layers, compare_layer):
     assert scores["layers"] == layers and len(scores["scores"][layers[0]]["ssim"]) == 2
     metrics = rec.metrics()
     assert any(name.startswith(f"{layers[0]}/feat/") for name in metrics)
-    assert f"compare/lbfgs/total" in metrics
+    assert "compare/lbfgs/total" in metrics
     return report
 
 

@@ -244,7 +244,8 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
 
 def test_cli_writes_html_and_explains_missing_chromium(tmp_path, monkeypatch, registry, capsys):
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
-    monkeypatch.setattr(build, "find_chromium", lambda: None)
+    from reports import pdf
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
     out = tmp_path / "r.html"
     assert cli.main(["--registry", str(registry), "--out", str(out)]) == 0
     assert out.exists() and out.read_text().count("No completed run.") == 4
