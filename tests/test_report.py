@@ -242,6 +242,32 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
     assert fig.status == "failed" and "did not reach the database" in fig.failure["headline"]
 
 
+def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkeypatch, registry):
+    """A child past --timeout gets SIGTERM (a real experiment then marks its run INTERRUPTED and keeps its
+    checkpoints); here one that handles it and says so."""
+    monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "runs"))
+    fake = tmp_path / "proj" / "experiments"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(textwrap.dedent("""
+        import signal, sys, time
+        def stop(signum, frame):
+            print("got SIGTERM", flush=True)
+            sys.exit(5)
+        signal.signal(signal.SIGTERM, stop)
+        print("started", flush=True)
+        time.sleep(60)
+    """))
+    from reports.runs import TrackingSource
+
+    entries = build.load_registry(registry).figures[:1]
+    attempts = build.run_missing(entries, TrackingSource(), cwd=tmp_path / "proj", timeout=3, log=lambda s: None,
+                                 echo=None)
+    tail = attempts["fig01"].output_tail
+    assert attempts["fig01"].returncode == 5 and "got SIGTERM" in tail
+    assert "stopped (SIGTERM; the run is marked INTERRUPTED" in tail and attempts["fig01"].seconds < 30
+
+
 def test_cli_writes_html_and_explains_missing_chromium(tmp_path, monkeypatch, registry, capsys):
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
     from reports import pdf
