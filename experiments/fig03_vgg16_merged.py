@@ -8,7 +8,8 @@ Reproduce::
 
     .venv/bin/python -m experiments fig03_vgg16_merged with quick
 
-``quick``: Fig. 6's modules, then 1000 fine-tuning steps on the compressed thesis schedule.
+``quick``: Fig. 6's modules, then 1000 fine-tuning steps on the compressed thesis schedule; measured 6 min 10 s
+on 2 CPU cores when it trains Fig. 6's modules itself, about 3 min when the module store holds them.
 """
 
 from experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigure, experiment

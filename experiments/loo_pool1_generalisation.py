@@ -11,8 +11,8 @@ Reproduce::
 
     .venv/bin/python -m experiments loo_pool1 with quick
 
-Eight trainings of the quick stack (a fold whose modules are in the module store is reused, so a killed run
-loses at most the fold it was in).
+Eight trainings of the quick stack: measured 24 min on 2 CPU cores (mean 27.59 dB, worst 25.23 dB); a fold
+whose modules are in the module store is reused, so a killed run loses at most the fold it was in.
 """
 
 from experiments._generalisation import run_leave_one_out
