@@ -97,6 +97,9 @@ class TrainedInversionFigure:
             raise ValueError(f"figure {self.id}: declare at least one variant with at least one stack")
         if self.net not in ("vgg16", "alexnet"):
             raise ValueError(f"figure {self.id}: net {self.net!r} is not 'vgg16' or 'alexnet'")
+        if self.depth and self.mode != "stacked":
+            raise ValueError(f"figure {self.id}: depth evaluation reads sub-stacks of separately trained modules; "
+                             f"it needs mode 'stacked', not {self.mode!r}")
 
     @property
     def default_variant(self) -> str:
@@ -225,6 +228,9 @@ class RunConfig:
         for k, v in module_steps.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"config module_steps[{k!r}]={v!r}: must be a positive integer")
+        if module_steps and fig.mode not in ("stacked", "merged"):
+            raise ValueError(f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
+                             f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure")
         frac = c.get("heldout_fraction")
         if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
             raise ValueError(f"config heldout_fraction={frac!r}: must be in (0, 1), e.g. 0.1")
@@ -316,7 +322,7 @@ class StackOutcome:
     extra: dict = field(default_factory=dict)   # label -> Evaluation (depths, before fine-tuning)
 
 
-def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id, fig_id):
+def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id, fig_id, fine_tuned=False):
     """``skip``/``done`` callbacks for train_stack: reuse stored modules, store freshly trained ones."""
     import datetime as dt
 
@@ -343,7 +349,8 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
         except ValueError:
             return None
         meta = entry.meta
-        origin[name] = f"reused: trained by run {meta.get('run_id', '?')} ({meta.get('experiment', '?')})"
+        origin[name] = f"reused: trained by run {meta.get('run_id', '?')} ({meta.get('experiment', '?')})" + (
+            ", fine-tuned in this run" if fine_tuned else "")
         steps = per_settings[i].steps
         return TrainResult(name, steps, steps, dict(meta.get("train_loss") or {}), {}, None)
 
@@ -375,7 +382,8 @@ def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConf
     per = [c.settings(c.module_steps.get(s.name)) for s in stack.specs]
     ckpt_dir = Path(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c))) / (label or "stack")
     store = ModuleStore(tracking.runs_dir() / "modules")
-    skip, done, origin = _store_hooks(store, stack, fnet, batches, per, c, run_id, fig.id)
+    skip, done, origin = _store_hooks(store, stack, fnet, batches, per, c, run_id, fig.id,
+                                      fine_tuned=fig.mode == "merged")
     extra, resumed = {}, {}
     common = dict(heldout=heldout_arr, ckpt_dir=ckpt_dir, log=log)
     if fig.mode == "stacked":
@@ -396,7 +404,7 @@ def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConf
         result = train(fnet, stack, batches, c.settings(), **common)
         train_loss = result.train_loss
         resumed = {result.name: result.start_step} if result.start_step > 0 else {}
-    if fig.depth and fig.mode in ("stacked", "merged"):
+    if fig.depth:
         extra.update(reconstruction.evaluate_depths(fnet, stack, held))
     ev = reconstruction.evaluate(fnet, stack, held)
     return StackOutcome(label, stack, ev, train_loss, origin, resumed, extra)

@@ -218,8 +218,9 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         died = [r for r in everything if r.status == "FAILED" and (r.fail_trace or "").startswith("died:")
                 and r.command in (None, "main")]
         # resume a died run unless a later run of the same experiment and config exists (it was resumed already)
-        targets = [r for r in died if not any(int(o.id) > int(r.id) and o.experiment == r.experiment
-                                              and o.config == r.config for o in everything)]
+        targets = [r for r in died if not any(o.start_time and r.start_time and o.start_time > r.start_time
+                                              and o.experiment == r.experiment and o.config == r.config
+                                              for o in everything)]
     else:
         targets = [tracking.get_run(i) for i in args.run_ids]
     if not targets:

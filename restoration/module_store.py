@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,10 @@ class ModuleStore:
             raise ValueError(f"module {spec.name}: refusing to store non-finite weights")
         target = self.path(key)
         if target.is_dir():
-            return target
+            if self.load(key) is not None:
+                return target
+            # a damaged entry (warned about by load): moved aside so the freshly trained module takes its place
+            os.rename(target, target.with_name(f".{key}.damaged-{uuid.uuid4().hex[:8]}"))
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.root))
         np.savez(tmp / "weights.npz", **{str(k): a for k, a in enumerate(arrays)})

@@ -101,8 +101,8 @@ class TrainResult:
 def _learning_rate(settings: TrainSettings):
     import keras
 
-    if not settings.lr_schedule:
-        return settings.lr
+    if len(settings.lr_schedule) <= 1:  # a one-entry schedule is a constant rate (Keras needs a boundary)
+        return settings.lr_schedule[0][1] if settings.lr_schedule else settings.lr
     bounds = [s for s, _ in settings.lr_schedule[1:]]
     values = [v for _, v in settings.lr_schedule]
     # PiecewiseConstantDecay uses lr[i] for step <= boundary[i]; our steps are "from step s on", i.e. > s - 1

@@ -115,7 +115,7 @@ def test_a_lock_held_mid_run_spools_the_record_and_the_run_completes_whole(scrip
     assert rec.status == "COMPLETED" and rec.state == "COMPLETED"
     assert rec.artifact_names == [f"a{i}.json" for i in range(8)]
     assert list(rec.metrics()["loss"][0]) == list(range(8)) and rec.report["summary"]["psnr_mean"] == 20.0
-    assert "waits with later events" in out  # it said what happened
+    assert "not stored yet" in out and "it waits in" in out  # it said what happened
     assert list((tracking.runs_dir() / "checkpoints" / "figfault").glob("*/attempt1/COMPLETE"))
     assert not list((tracking.runs_dir() / "spool").glob("*/run-*"))
 
@@ -162,14 +162,17 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
     """kill -9 of a real trained-inversion run: DIED, then FAILED ('died: ...'), then resumed from checkpoints."""
     monkeypatch.setenv("RESTORATION_STALE_S", "3")
     cmd = [sys.executable, "-m", "experiments", "fig06", "with", "net=tiny_vgg", "crop=16", "batch_size=4",
-           "steps=400", "eval_size=16", "eval_per_image=1", "ckpt_every=20", "log_every=10", "eval_every=1000",
+           "steps=600", "eval_size=16", "eval_per_image=1", "ckpt_every=20", "log_every=10", "eval_every=1000",
            "reuse_modules=False"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ckpts = tracking.runs_dir() / "checkpoints" / "fig06"
     deadline = time.monotonic() + 180
-    while not list(ckpts.glob("*/attempt1/pool1/DC3/ckpt-40.index")):
-        assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint appeared"
-        time.sleep(0.2)
+    # Kill at the first checkpoint of any module: on a fast machine (AMX) the whole run takes seconds, so
+    # waiting for one particular step could find the run already finished.
+    while not list(ckpts.glob("*/attempt1/*/*/ckpt-*.index")):
+        assert proc.poll() is None, "the run ended before its first checkpoint: " + proc.stdout.read()[-2000:]
+        assert time.monotonic() < deadline, "no checkpoint appeared in 180 s"
+        time.sleep(0.05)
     proc.kill()
     proc.wait()
     time.sleep(4)
@@ -189,7 +192,7 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
     done = tracking.latest_run("fig06")
     assert done.id != rec.id and done.status == "COMPLETED"
     assert "resumed from checkpoints" in " ".join(done.report["paragraphs"])
-    assert done.config["steps"] == 400 and done.config["net"] == "tiny_vgg"
+    assert done.config["steps"] == 600 and done.config["net"] == "tiny_vgg"
 
 
 def test_a_result_that_is_not_a_number_does_not_break_the_record():

@@ -336,3 +336,27 @@ def test_crop_batches_pyramid_flip_and_fingerprint(images):
     assert c.fingerprint() != a.fingerprint() and "scales 1, 0.5, 0.25; left-right flips" in a.describe()
     with pytest.raises(ValueError, match="scales"):
         data.crop_batches(images, crop=24, batch_size=6, scales=(2.0,))
+
+
+def test_a_one_entry_schedule_is_a_constant_rate(net, images):
+    s = TrainSettings(steps=2, lr=1.0, lr_schedule=((0, 1e-3),), progress=False)
+    stack = M.InversionStack.for_net(net, small_specs(), seed=1)
+    res = T.train_module(net, stack, "DC1", data.crop_batches(images, crop=CROP, batch_size=2), s)
+    assert res.steps == 2 and s.lr_at(1) == 1e-3
+
+
+def test_a_damaged_store_entry_is_replaced_by_the_retrained_module(net, tmp_path):
+    import warnings
+
+    from restoration.module_store import ModuleStore
+
+    store = ModuleStore(tmp_path / "store")
+    stack = M.InversionStack.for_net(net, small_specs(), seed=1)
+    arrays = [w.numpy() for w in stack.models[0].weights]
+    store.save("k", stack.specs[0], arrays, {"run_id": 1})
+    (store.path("k") / "weights.npz").write_bytes(b"garbage")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert store.load("k") is None
+        store.save("k", stack.specs[0], arrays, {"run_id": 2})
+    assert store.load("k").meta["run_id"] == 2

@@ -225,3 +225,32 @@ def test_a_failed_start_leaves_the_previous_run_alone(monkeypatch):
         ex.run()
     monkeypatch.delenv("SACRED_DB_URL")
     assert tracking.get_run(first._id).status == "COMPLETED"
+
+
+def test_the_spool_keeps_whole_lines_coalesces_heartbeats_and_belongs_to_its_run(tmp_path):
+    from restoration.tracking.spool import Spool
+
+    spool = Spool(tmp_path / "run-7")
+    assert spool.own()
+    art = tmp_path / "a.json"
+    art.write_text("{}")
+    spool.append({"event": "heartbeat", "n": 1})
+    spool.append({"event": "heartbeat", "n": 2})  # replaces the first: each carries the whole info
+    spool.append({"event": "artifact", "name": "a.json"}, {"file": str(art)})
+    spool.append({"event": "artifact", "name": "a.json"}, {"file": str(art)})  # same source name: no collision
+    spool.append({"event": "heartbeat", "n": 3})
+    events = spool.events()
+    assert [r.get("n", r["event"]) for r, _ in events] == [2, "artifact", "artifact", 3]
+    assert events[1][1]["file"] != events[2][1]["file"] and all(Path(f["file"]).is_file() for _, f in events[1:3])
+    with open(spool.log, "a") as f:
+        f.write('{"record": {"event": "metr')  # a write cut short by a full disk
+    assert spool.pending() == 4 and len(spool.events()) == 4
+    spool.append({"event": "metrics", "rows": []})  # the fragment is cut off, not glued to
+    assert [r["event"] for r, _ in spool.events()][-2:] == ["heartbeat", "metrics"]
+    other = Spool(tmp_path / "run-7")  # recover() in another process: the live run holds the lock
+    assert not other.own(wait=False)
+    spool.pop_first()
+    assert [r.get("n", r["event"]) for r, _ in spool.events()] == ["artifact", "artifact", 3, "metrics"]
+    spool.release()
+    assert other.own(wait=False)
+    other.release()

@@ -58,7 +58,9 @@ def checkpoint_dir(experiment_name: str, config: dict) -> Path:
     while True:
         folder = base / f"attempt{n}"
         if not (folder / "COMPLETE").exists() and _try_lock(folder):
-            return folder.resolve()
+            if not (folder / "COMPLETE").exists():  # not finished between the look and the lock
+                return folder.resolve()
+            release(folder)
         n += 1
 
 

@@ -102,6 +102,16 @@ def _creatable(folder: Path) -> bool:
 _ENGINES: dict[tuple[str, bool], Any] = {}
 
 
+def _snapshot(path: Path, wal: Path) -> Path:
+    """A private copy of a database and its -wal file, for reading a live database in a folder one cannot write."""
+    import shutil
+    import tempfile
+    folder = Path(tempfile.mkdtemp(prefix="restoration-db-snapshot-"))
+    shutil.copyfile(path, folder / path.name)
+    shutil.copyfile(wal, folder / wal.name)
+    return folder / path.name
+
+
 def engine(url: str | None = None, *, write: bool = True):
     """A cached SQLAlchemy engine for ``url`` (default :func:`db_url`).
 
@@ -134,12 +144,18 @@ def engine(url: str | None = None, *, write: bool = True):
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.close()
         else:
-            # a folder that cannot be written cannot hold WAL's -shm file either: read the file as immutable
-            query = "mode=rw" if writable else ("mode=ro" if os.access(path.parent, os.W_OK)
-                                                 else "mode=ro&immutable=1")
+            source, query = path, "mode=rw" if writable else "mode=ro"
+            if not writable and not os.access(path.parent, os.W_OK):
+                # a folder that cannot be written cannot hold WAL's -shm file: read the file as immutable, or, when
+                # committed rows still sit in its -wal file (which immutable would ignore), a private snapshot
+                wal = path.with_name(path.name + "-wal")
+                if wal.is_file() and wal.stat().st_size > 0:
+                    source, query = _snapshot(path, wal), "mode=ro"
+                else:
+                    query = "mode=ro&immutable=1"
 
             def connect():
-                return sqlite3.connect(f"file:{path}?{query}", uri=True, timeout=busy_timeout_s(),
+                return sqlite3.connect(f"file:{source}?{query}", uri=True, timeout=busy_timeout_s(),
                                        check_same_thread=False)
             eng = sa.create_engine("sqlite://", creator=connect)
     else:

@@ -146,10 +146,19 @@ def complete_on_success(run, path: str | os.PathLike) -> None:
 
 
 def record_complete(run) -> tuple[bool, str]:
-    """``(True, "")`` when everything ``run`` produced is stored in the database; otherwise ``(False, why)``."""
+    """``(True, "")`` when everything ``run`` produced is stored in the database; otherwise ``(False, why)``.
+
+    Waits for the run's last heartbeat first (it carries the final info, e.g. the report payload)."""
+    from restoration.tracking.observer import wait_for_last_heartbeat
+
     obs = _observer(run)
-    if obs is None or obs.run is None:
-        return (obs is None), ("" if obs is None else "the run never reached the database")
+    if obs is None:
+        return True, ""
+    if obs.run is None:
+        return False, "the run never reached the database"
+    wait_for_last_heartbeat(obs)
+    if obs in getattr(run, "_failed_observers", ()):
+        return False, f"run {obs.run.run_id}: the database observer failed during the run (see the log above)"
     if obs.incomplete:
         return False, f"run {obs.run.run_id}: {obs.incomplete}"
     return True, ""

@@ -5,8 +5,9 @@ write access). Its :attr:`RunRecord.state` is Sacred's status, except that a ``R
 
 * ``RUNNING``: its heartbeat is recent (Sacred beats every 10 s);
 * ``INCOMPLETE``: part of its record waits in this machine's spool (the database was busy or failing);
-* ``DIED``: no heartbeat for ``RESTORATION_STALE_S`` seconds (default 120) and nothing spooled: the process
-  was killed (``kill -9``, out of memory, a timeout) before it could say so.
+* ``DIED``: no heartbeat for ``RESTORATION_STALE_S`` seconds (default: the observer's retry budget + 120 s, i.e.
+  7 min) and nothing spooled: the process was killed (``kill -9``, out of memory, a timeout) before it could
+  say so.
 
 :func:`mark_dead` writes ``FAILED`` (with a "died: no heartbeat since ..." trace) on such rows, and
 :func:`recover` attaches spooled events once the database takes writes again.
@@ -29,7 +30,10 @@ STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT"
 
 
 def stale_after_s() -> float:
-    return float(os.environ.get("RESTORATION_STALE_S", 120))
+    """Seconds without a heartbeat after which a RUNNING row counts as DIED (``RESTORATION_STALE_S``); by default
+    longer than a live run may spend retrying a busy database (``RESTORATION_DB_RETRY_S`` + 120 s)."""
+    from restoration.tracking.observer import retry_budget_s
+    return float(os.environ.get("RESTORATION_STALE_S", retry_budget_s() + 120))
 
 
 def _utcnow() -> dt.datetime:
@@ -235,7 +239,7 @@ def runs(name: str | None = None, *, status: str | None = None, url: str | None 
         clauses.append("r.status = 'RUNNING'")
     where = ("WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.id DESC"
     recs = _records(where, params, url)
-    return [r for r in recs if r.state == status] if status in ("DIED", "INCOMPLETE") else recs
+    return [r for r in recs if r.state == status] if status in ("RUNNING", "DIED", "INCOMPLETE") else recs
 
 
 def latest_completed_run(name: str, *, url: str | None = None) -> RunRecord | None:
@@ -276,9 +280,11 @@ def mark_dead(*, url: str | None = None) -> list[RunRecord]:
                          f"(kill -9, out of memory, a timeout). Marked by `python -m restoration runs --mark-dead` "
                          f"at {_fmt(now)}. Re-run it (`python -m restoration resume {r.id}`) to resume from its "
                          f"checkpoints.")
+                # only if it is still as seen: a run that came back to life (a new heartbeat) is left alone
                 c.execute(sa.text("UPDATE run SET status = 'FAILED', fail_trace = :t, stop_time = :s "
-                                  "WHERE run_id = :r AND status = 'RUNNING'"),
-                          dict(t=trace, s=r.last_sign_of_life or now, r=r.id))
+                                  "WHERE run_id = :r AND status = 'RUNNING' "
+                                  "AND (heartbeat IS NULL OR heartbeat <= :seen)"),
+                          dict(t=trace, s=r.last_sign_of_life or now, r=r.id, seen=r.heartbeat or now))
     except sa.exc.SQLAlchemyError as e:
         raise database.explain(url, e) from e
     return dead
@@ -287,7 +293,6 @@ def mark_dead(*, url: str | None = None) -> list[RunRecord]:
 def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
     """Attach every spooled event of this machine to the database ``url``, in order; returns
     ``{run id: events still waiting}`` for the spools it looked at (0 = fully recovered)."""
-    import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
     from sacred.observers.sql_bases import Run
@@ -297,6 +302,8 @@ def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
     url = url or database.db_url()
     left = {}
     for spool in Spool.all_for(url):
+        if not spool.own(wait=False):  # its run is alive and drains it itself
+            continue
         try:
             with Session(database.engine(url, write=True)) as session:
                 run = session.query(Run).filter_by(run_id=spool.run_id).first()
@@ -305,9 +312,10 @@ def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
                 for record, files in spool.events():
                     apply_event(session, run, record, files)
                     spool.pop_first()
-        except (sa.exc.SQLAlchemyError, database.DatabaseError, LookupError) as e:
+        except Exception as e:  # noqa: BLE001 - one damaged spool must not stop the others
             if not quiet:
-                warnings.warn(f"spool {spool.folder}: {str(e).splitlines()[0]}; {spool.pending()} events still wait")
+                warnings.warn(f"spool {spool.folder}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
+                              f"{spool.pending()} events still wait")
         left[spool.run_id] = spool.pending()
         spool.remove()
     return left
