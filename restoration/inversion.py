@@ -34,54 +34,14 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from restoration.errors import DivergenceError
-from restoration.priors import AlphaNorm, Objective, Term, TotalVariation, as_objective
+from restoration.objectives import FeatureLoss, Objective, Term, as_objective, feature_loss
+from restoration.priors import AlphaNorm, TotalVariation
 from restoration.recipes import Recipe, get_recipe
 
-__all__ = ["FeatureLoss", "feature_loss", "invert", "invert_layer", "build_objective", "InversionResult",
+__all__ = ["FeatureLoss", "feature_loss", "invert", "InvertSettings", "Reporting", "QUIET", "invert_layer", "build_objective", "InversionResult",
            "jitter_image", "jitter_offsets", "Schedule", "sweep_layers", "compare_optimizers"]
 
 LogFn = Callable[[str, float, int], None]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# the feature loss
-# ----------------------------------------------------------------------------------------------------------
-
-class FeatureLoss(Term):
-    r"""Normalised feature reconstruction loss of M&V (2015 eq. (1); 2016 Sec. 3.3), per image.
-
-    .. math:: E(\Phi) = \frac{\lVert \Phi - \Phi_0 \rVert_2^2}{\lVert \Phi_0 \rVert_2^2}
-
-    Parameters
-    ----------
-    layer : str
-        Layer name of the net (as the net resolves it).
-    target : array_like, shape (N, ...)
-        :math:`\Phi_0`, one target per image of the batch being optimised.
-    """
-
-    def __init__(self, layer: str, target, *, weight: float = 1.0, name: str | None = None):
-        super().__init__(name or f"feat/{layer}", layer, weight)
-        t = np.asarray(target, np.float32)
-        if t.ndim < 2:
-            raise ValueError(f"feature_loss target for {layer!r} must have a batch axis, shape (N, ...); got "
-                             f"{t.shape}")
-        norms = np.sum(t.reshape(t.shape[0], -1).astype(np.float64) ** 2, axis=1)
-        if np.any(norms == 0):
-            raise ValueError(f"the target features at {layer!r} are all zero for image(s) "
-                             f"{np.flatnonzero(norms == 0).tolist()}, so the normalised loss is undefined; "
-                             f"pick another layer (or the '/lin' pre-ReLU version) for these images")
-        self.target = t
-        self._norm = norms.astype(np.float32)
-
-    def energy(self, t):
-        axes = list(range(1, len(self.target.shape)))
-        return tf.reduce_sum(tf.square(t - self.target), axis=axes) / self._norm
-
-
-def feature_loss(layer: str, phi0, weight: float = 1.0, *, name: str | None = None) -> FeatureLoss:
-    """``feature_loss("conv3_3", phi0)``: the normalised feature loss at ``layer`` (see :class:`FeatureLoss`)."""
-    return FeatureLoss(layer, phi0, weight=weight, name=name)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -236,24 +196,10 @@ def _resolve_jit(jit_compile) -> bool:
     return bool(jit_compile)
 
 
-def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", n_steps: int = 200,
-           lr=1e-2, momentum: float = 0.9, betas=(0.9, 0.999), eps: float = 1e-8, jitter: int = 0,
-           jitter_off_steps: int = 0, scale: float = 1.0, clip: bool = False, init_std: float = 1.0,
-           log: LogFn | None = None, log_every: int = 10, log_prefix: str = "",
-           snapshot_steps: Sequence[int] = (), callback: Callable[[int, np.ndarray], None] | None = None,
-           seed: int = 0, progress: bool = True, jit_compile="auto") -> InversionResult:
-    r"""Minimise ``objective`` over a batch of images.
+@dataclasses.dataclass(frozen=True)
+class InvertSettings:
+    """How :func:`invert` optimises (everything but the objective, the start and the reporting).
 
-    Parameters
-    ----------
-    net : restoration.nets.FeatureNet
-        The net whose layers the terms read.
-    objective : Term, Objective or list of Term
-        E.g. ``feature_loss("conv4_3", phi0) + 1e-5 * prior_at_conv3 + tv(beta=2)``.
-    x_init : array_like (N, H, W, 3), optional
-        Initial preprocessed image; default: ``N(0, init_std^2)`` pixels of ``shape``.
-    shape : tuple (N, H, W), optional
-        Needed when ``x_init`` is not given.
     optimizer : {"adam", "momentum", "lbfgs"}
         Adam (Kingma & Ba 2015) or heavy-ball momentum ``m <- mu m - lr g; u <- u + m`` (M&V 2015) with the
         piecewise-constant ``lr``; or scipy's L-BFGS-B (``n_steps`` = iterations, no jitter: the line search
@@ -267,13 +213,81 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
         Optimised variable ``u = x / scale`` (M&V's normalisation: ``B`` in 2016, ``sigma`` in 2015).
     clip : bool
         Keep ``x`` in the valid pixel range (projection after each step; bounds for L-BFGS-B).
+    init_std : float
+        Std of the ``N(0, init_std^2)`` start when no ``x_init`` is given (drawn with ``seed``).
+    jit_compile : bool or "auto"
+        Compile the step with XLA (``"auto"``: only when a GPU is visible; on CPU XLA was 15x slower here).
+    """
+
+    optimizer: str = "adam"
+    n_steps: int = 200
+    lr: object = 1e-2
+    momentum: float = 0.9
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    jitter: int = 0
+    jitter_off_steps: int = 0
+    scale: float = 1.0
+    clip: bool = False
+    init_std: float = 1.0
+    seed: int = 0
+    jit_compile: object = "auto"
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "momentum", "lbfgs"):
+            raise ValueError(f"optimizer must be 'adam', 'momentum' or 'lbfgs', got {self.optimizer!r}")
+        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, (int, np.integer)) or self.n_steps < 1:
+            raise ValueError(f"n_steps must be an int >= 1, got {self.n_steps!r}")
+        if int(self.jitter) < 0:
+            raise ValueError(f"jitter must be >= 0, got {self.jitter}")
+
+    def replace(self, **changes) -> "InvertSettings":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reporting:
+    """What :func:`invert` tells the outside while it runs.
+
     log : callable, optional
         ``log(name, value, step)``, called every ``log_every`` steps for each term, ``total`` and ``lr``
         (names prefixed by ``log_prefix``). Values are means over the batch.
     snapshot_steps : sequence of int
         Steps after which the RGB images are kept (``result.snapshots``) and ``callback(step, rgb)`` is called.
-    jit_compile : bool or "auto"
-        Compile the step with XLA (``"auto"``: only when a GPU is visible; on CPU XLA was 15x slower here).
+    progress : bool
+        Show a tqdm bar.
+    """
+
+    log: LogFn | None = None
+    log_every: int = 10
+    log_prefix: str = ""
+    snapshot_steps: Sequence[int] = ()
+    callback: Callable[[int, np.ndarray], None] | None = None
+    progress: bool = True
+
+
+QUIET = Reporting(progress=False)
+"""No bar, no log: for tests and inner loops."""
+
+
+def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_init=None, shape=None,
+           report: Reporting = Reporting()) -> InversionResult:
+    r"""Minimise ``objective`` over a batch of images.
+
+    Parameters
+    ----------
+    net : restoration.nets.FeatureNet
+        The net whose layers the terms read.
+    objective : Term, Objective or list of Term
+        E.g. ``feature_loss("conv4_3", phi0) + 1e-5 * prior_at_conv3 + tv(beta=2)``.
+    settings : InvertSettings
+        The optimiser, steps, learning rate, jitter, scale, clipping and seed.
+    x_init : array_like (N, H, W, 3), optional
+        Initial preprocessed image; default: ``N(0, init_std^2)`` pixels of ``shape``.
+    shape : tuple (N, H, W), optional
+        Needed when ``x_init`` is not given.
+    report : Reporting
+        Logging, snapshots, callback and progress bar.
 
     Returns
     -------
@@ -286,26 +300,23 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
         ``err.result`` holds the last finite images.
     """
     objective = as_objective(objective)
-    if optimizer not in ("adam", "momentum", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam', 'momentum' or 'lbfgs', got {optimizer!r}")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    st, rep = settings, report
+    optimizer, n_steps, scale, clip, seed = st.optimizer, int(st.n_steps), st.scale, st.clip, st.seed
     if x_init is None:
         if shape is None or len(shape) != 3:
             raise ValueError("pass x_init (N, H, W, 3) or shape=(N, H, W)")
         rng = np.random.default_rng(seed)
-        x_init = rng.normal(0.0, init_std, (*shape, 3)).astype(np.float32)
+        x_init = rng.normal(0.0, st.init_std, (*shape, 3)).astype(np.float32)
     x_init = np.asarray(x_init, np.float32)
     if x_init.ndim != 4 or x_init.shape[-1] != 3:
         raise ValueError(f"x_init must have shape (N, H, W, 3), got {x_init.shape}")
-    jitter = 0 if optimizer == "lbfgs" else int(jitter)
-    if jitter < 0:
-        raise ValueError(f"jitter must be >= 0, got {jitter}")
-    sched = Schedule.of(lr)
-    jit = _resolve_jit(jit_compile)
+    jitter = 0 if optimizer == "lbfgs" else int(st.jitter)
+    sched = Schedule.of(st.lr)
+    jit = _resolve_jit(st.jit_compile)
     problem = _Problem(net, objective, scale, jitter)
-    snap_set = {int(s) for s in snapshot_steps}
+    snap_set = {int(s) for s in rep.snapshot_steps}
     history: dict[str, tuple[list, list]] = {}
+    log, log_prefix, log_every, callback, progress = rep.log, rep.log_prefix, rep.log_every, rep.callback, rep.progress
 
     def record(name, value, step):
         steps, vals = history.setdefault(name, ([], []))
@@ -325,8 +336,8 @@ def invert(net, objective, *, x_init=None, shape=None, optimizer: str = "adam", 
                                                        progress, jit, scale)
     else:
         u_final, n_done, n_evals, snapshots, t_first = _run_gradient(
-            problem, net, x_init / scale, optimizer, n_steps, sched, momentum, betas, eps, jitter,
-            jitter_off_steps, clip, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale)
+            problem, net, x_init / scale, optimizer, n_steps, sched, st.momentum, st.betas, st.eps, jitter,
+            st.jitter_off_steps, clip, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale)
     wall = time.perf_counter() - t0
 
     # final evaluation, no jitter
@@ -524,7 +535,7 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     optimizer : str, optional
         Override the recipe's optimiser (e.g. ``"lbfgs"`` for the comparison).
     overrides :
-        Further :func:`invert` keyword arguments (``lr``, ``jitter``, ``clip``, ``init_std``, ``x_init``).
+        :class:`InvertSettings` fields (``lr``, ``jitter``, ``clip``, ``init_std``, ...) or ``x_init``.
     """
     r = get_recipe(recipe)
     if n_steps is not None and n_steps != r.n_steps:
@@ -538,15 +549,16 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     phi0 = net(tf.constant(net.preprocess(images)), layer).numpy()
     objective = build_objective(r, layer, phi0, extra_terms=extra_terms)
     size = images.shape[1]
-    kwargs = dict(optimizer=optimizer or r.optimizer, n_steps=r.n_steps, lr=r.lr_schedule, momentum=r.momentum,
-                  jitter=r.jitter_for(layer, size, net.default_size), jitter_off_steps=r.jitter_off_steps,
-                  scale=r.scale, clip=r.clip, init_std=r.init_std)
-    kwargs.update(overrides)
-    if "x_init" not in kwargs:
-        kwargs["shape"] = images.shape[:3]
-    return invert(net, objective, log=log, log_every=log_every, log_prefix=log_prefix,
-                  snapshot_steps=snapshot_steps, callback=callback, seed=seed, progress=progress,
-                  jit_compile=jit_compile, **kwargs)
+    settings = InvertSettings(optimizer=optimizer or r.optimizer, n_steps=r.n_steps, lr=r.lr_schedule,
+                              momentum=r.momentum, jitter=r.jitter_for(layer, size, net.default_size),
+                              jitter_off_steps=r.jitter_off_steps, scale=r.scale, clip=r.clip,
+                              init_std=r.init_std, seed=seed, jit_compile=jit_compile)
+    x_init = overrides.pop("x_init", None)
+    settings = settings.replace(**overrides)
+    report = Reporting(log=log, log_every=log_every, log_prefix=log_prefix, snapshot_steps=snapshot_steps,
+                       callback=callback, progress=progress)
+    return invert(net, objective, settings, x_init=x_init, shape=None if x_init is not None else images.shape[:3],
+                  report=report)
 
 
 # ----------------------------------------------------------------------------------------------------------

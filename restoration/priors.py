@@ -1,15 +1,6 @@
-r"""Energy terms: differentiable scalars of an image or of one layer's activations (priors and losses).
-
-Every term of an optimisation pre-image (Mahendran & Vedaldi 2015, 2016) is a :class:`Term`: it names the
-tensor it reads (``layer``: ``"input"`` for the image, or any layer name of a
-:class:`restoration.nets.FeatureNet`), computes an *unweighted* per-image energy ``E(t) -> (N,)`` with
-TensorFlow ops, and carries a weight and a log name. Terms compose like lucid objectives::
-
-    loss = feature_loss("conv3_3", phi0) + 1e-5 * some_prior + TotalVariation(beta=2)
-
-``c * term`` scales a term's weight, ``term + term`` makes an :class:`Objective`; each term logs under its own
-name. A learned prior (ICA, FoE, ... from a later issue) is a subclass that implements :meth:`Term.energy`
-on patches of the image or of a feature map; nothing else changes.
+r"""Hand-made priors of Mahendran & Vedaldi: the alpha-norm (bounded range), total variation and a soft pixel
+range, as :class:`restoration.objectives.Term` s (``Term``, ``Objective`` and ``as_objective`` are re-exported
+here for older imports). The learned patch priors (ICA, FoE, CICA) are in :mod:`restoration.learned_priors`.
 
 Conventions
 -----------
@@ -27,150 +18,16 @@ IJCV 120(3), 2016, Sec. 3.3 (bounded range, bounded variation and their normalis
 
 from __future__ import annotations
 
-import copy
-from typing import Iterable, Mapping
-
 import numpy as np
 import tensorflow as tf
+
+from restoration.objectives import Objective, Term, _check_rank, as_objective  # noqa: F401 (re-exported)
 
 MV_B = 80.0
 """M&V 2016's typical pixel magnitude ``B`` (mean-subtracted images lie roughly in ``[-B, B]``)."""
 
 MV_V_RATIO = 6.5
 """M&V 2016's ratio ``B / V``: the typical local variation is ``V = B / 6.5``."""
-
-
-def _check_rank(t: tf.Tensor, name: str, ranks=(4,)) -> None:
-    if t.shape.rank not in ranks:
-        raise ValueError(f"{name} expects a tensor of rank {' or '.join(map(str, ranks))} "
-                         f"((N, H, W, C) for maps), got shape {t.shape}; add a batch axis with t[None]")
-
-
-class Term:
-    """A weighted energy of one tensor (the image or a layer's activations).
-
-    Subclasses implement :meth:`energy`; ``weight * energy`` is what the optimiser minimises.
-
-    Parameters
-    ----------
-    name : str
-        Log name (metrics appear as ``<name>``); must be unique within an :class:`Objective`.
-    layer : str
-        ``"input"`` (the preprocessed image) or a layer name of the net being inverted.
-    weight : float
-        Multiplier of the energy in the total objective.
-    """
-
-    def __init__(self, name: str, layer: str = "input", weight: float = 1.0):
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a term needs a non-empty string name, got {name!r}")
-        self.name = name
-        self.layer = layer
-        self.weight = float(weight)
-
-    # the one method a prior implements ------------------------------------------------------------------
-    def energy(self, t: tf.Tensor) -> tf.Tensor:
-        """Unweighted energy of ``t`` (shape ``(N, ...)``) per image: a float32 tensor of shape ``(N,)``."""
-        raise NotImplementedError
-
-    # composition ---------------------------------------------------------------------------------------
-    def __call__(self, acts: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """Weighted per-image energy ``(N,)`` given a dict of activations that contains ``self.layer``."""
-        if self.layer not in acts:
-            raise KeyError(f"term {self.name!r} reads layer {self.layer!r}, which the activations dict "
-                           f"lacks (has {sorted(acts)})")
-        return self.weight * self.energy(acts[self.layer])
-
-    def __mul__(self, c) -> "Term":
-        if not isinstance(c, (int, float, np.floating, np.integer)):
-            return NotImplemented
-        out = copy.copy(self)
-        out.weight = self.weight * float(c)
-        return out
-
-    __rmul__ = __mul__
-
-    def __add__(self, other) -> "Objective":
-        return Objective([self]) + other
-
-    def __radd__(self, other) -> "Objective":
-        if other == 0:  # sum([...]) starts at 0
-            return Objective([self])
-        return Objective([self]) + other
-
-    def named(self, name: str) -> "Term":
-        """A copy logging under ``name``."""
-        out = copy.copy(self)
-        out.name = name
-        return out
-
-    def __repr__(self):
-        return f"{type(self).__name__}(name={self.name!r}, layer={self.layer!r}, weight={self.weight:g})"
-
-
-class Objective:
-    """A sum of :class:`Term` s; ``objective(acts) -> (total (N,), {name: weighted term (N,)})``."""
-
-    def __init__(self, terms: Iterable[Term]):
-        self.terms: list[Term] = []
-        for t in terms:
-            self._append(t)
-
-    def _append(self, t: Term) -> None:
-        if not isinstance(t, Term):
-            raise TypeError(f"an Objective is a sum of Terms; got {type(t).__name__} {t!r}")
-        if any(u.name == t.name for u in self.terms):
-            raise ValueError(f"two terms are named {t.name!r}; give one another name with term.named('...') "
-                             f"so that each logs under its own name")
-        self.terms.append(t)
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """Layers the terms read (``"input"`` included when an image prior is present), first-use order."""
-        return tuple(dict.fromkeys(t.layer for t in self.terms))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(t.name for t in self.terms)
-
-    def __call__(self, acts: Mapping[str, tf.Tensor]):
-        values = {t.name: t(acts) for t in self.terms}
-        total = tf.add_n(list(values.values()))
-        return total, values
-
-    def __add__(self, other) -> "Objective":
-        out = Objective(self.terms)
-        for t in (other.terms if isinstance(other, Objective) else [other]):
-            out._append(t)
-        return out
-
-    def __radd__(self, other) -> "Objective":
-        if other == 0:
-            return Objective(self.terms)
-        return Objective([other]) + self
-
-    def __mul__(self, c) -> "Objective":
-        return Objective([t * c for t in self.terms])
-
-    __rmul__ = __mul__
-
-    def __iter__(self):
-        return iter(self.terms)
-
-    def __len__(self):
-        return len(self.terms)
-
-    def __repr__(self):
-        return " + ".join(f"{t.weight:g}*{t.name}" for t in self.terms)
-
-
-def as_objective(x) -> Objective:
-    """A :class:`Term`, :class:`Objective` or iterable of terms as an Objective."""
-    if isinstance(x, Objective):
-        return x
-    if isinstance(x, Term):
-        return Objective([x])
-    return Objective(list(x))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The one training loop: Adam on a sum of weighted loss terms, with checkpoints, resume, a NaN guard, progress
-and logging. Used by every inversion-stack training mode (:mod:`restoration.stack_training`); nothing in it
-knows what the terms are.
+and logging. Used by every inversion-stack training mode (:mod:`restoration.stack_training`) and by the score-matching
+priors (:mod:`restoration.prior_training`); nothing in it knows what the terms are.
 
 * **One trace per run**: the train step is a ``tf.function`` with a fixed input signature (the first batch's
   shape); the held-out step accepts any batch size.
@@ -39,6 +39,8 @@ class TrainSettings:
     """Optimisation settings shared by every training mode (thesis: Adam 3e-4, batch 32, 3000 steps).
 
     ``lr_schedule``: ``((step, lr), ...)`` with increasing steps, the first at 0; empty = ``lr`` throughout.
+    ``clip_value``: clip every gradient element to ``[-clip_value, clip_value]`` before the update (the
+    thesis's score-matching priors use 1e-3); None = no clipping.
     """
 
     steps: int = 3000
@@ -48,6 +50,7 @@ class TrainSettings:
     eval_every: int = 100
     ckpt_every: int = 100
     progress: bool = True
+    clip_value: float | None = None
 
     def __post_init__(self):
         for f in ("steps", "log_every", "eval_every", "ckpt_every"):
@@ -64,6 +67,8 @@ class TrainSettings:
                 raise ValueError(f"TrainSettings.lr_schedule must be ((0, lr0), (s1, lr1), ...) with increasing "
                                  f"steps and positive rates, got {self.lr_schedule!r}")
         object.__setattr__(self, "lr_schedule", sched)
+        if self.clip_value is not None and not (isinstance(self.clip_value, (int, float)) and self.clip_value > 0):
+            raise ValueError(f"TrainSettings.clip_value must be a positive number or None, got {self.clip_value!r}")
 
     def lr_at(self, step: int) -> float:
         """The learning rate used for the update at ``step`` (0-based)."""
@@ -196,6 +201,7 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                               f"{f'resuming from step {at}' if at else 'starting afresh'}")
 
     probe = np.asarray(batches(0), np.float32)
+    clip = None if settings.clip_value is None else float(settings.clip_value)
 
     @tf.function(input_signature=[tf.TensorSpec(probe.shape, tf.float32)])
     def train_step(batch):
@@ -209,7 +215,8 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
 
         def apply():
-            optimizer.apply_gradients(zip(grads, variables))
+            clipped = grads if clip is None else [g if g is None else tf.clip_by_value(g, -clip, clip) for g in grads]
+            optimizer.apply_gradients(zip(clipped, variables))
             return tf.constant(True)
 
         tf.cond(finite, apply, lambda: tf.constant(False))

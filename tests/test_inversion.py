@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from restoration import inversion, metrics, priors, recipes
 from restoration.errors import DivergenceError, UnknownLayerError
-from restoration.inversion import Schedule, feature_loss, invert, invert_layer, jitter_image, jitter_offsets
+from restoration.inversion import QUIET, Reporting, Schedule, feature_loss, invert, invert_layer, jitter_image, jitter_offsets
+from restoration.inversion import InvertSettings as S
 from restoration.nets import tiny_vgg
 
 
@@ -63,9 +64,9 @@ def test_the_schedule_is_what_the_optimiser_uses(net, images):
     logged = []
     c = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
     x0 = np.zeros((1, 8, 8, 3), np.float32)
-    res = invert(net, _Linear(c), x_init=x0, optimizer="momentum", momentum=0.0, n_steps=6,
-                 lr=((0, 1.0), (3, 0.25)), log=lambda n, v, s: logged.append((n, v, s)), log_every=1,
-                 progress=False)
+    res = invert(net, _Linear(c), S(optimizer="momentum", momentum=0.0, n_steps=6, lr=((0, 1.0), (3, 0.25))),
+                 x_init=x0, report=Reporting(log=lambda n, v, s: logged.append((n, v, s)), log_every=1,
+                                             progress=False))
     lrs = [(s, v) for n, v, s in logged if n == "lr"]
     assert lrs == [(1, 1.0), (2, 1.0), (3, 1.0), (4, 0.25), (5, 0.25), (6, 0.25)]
     np.testing.assert_allclose(res.x_bgr, x0 - (3 * 1.0 + 3 * 0.25) * c, rtol=1e-5, atol=1e-5)
@@ -115,16 +116,16 @@ def test_recipe_stage_tables_reproduce_the_thesis_alexnet_table():
 @pytest.mark.parametrize("optimizer", ["adam", "momentum", "lbfgs"])
 def test_one_trace_per_run_despite_changing_lr_and_jitter(net, images, optimizer):
     obj = feature_loss("conv2_1", phi(net, images, "conv2_1")) + priors.tv()
-    res = invert(net, obj, shape=images.shape[:3], optimizer=optimizer, n_steps=25, jitter=2,
-                 jitter_off_steps=5, lr=((0, 1.0), (5, 0.5), (10, 0.1)), progress=False)
+    res = invert(net, obj, S(optimizer=optimizer, n_steps=25, jitter=2, jitter_off_steps=5,
+                             lr=((0, 1.0), (5, 0.5), (10, 0.1))), shape=images.shape[:3], report=QUIET)
     assert res.trace_count == 1
     assert res.n_steps >= 1
 
 
 def test_xla_compiled_step_gives_the_same_result(net, images):
     obj = feature_loss("conv1_2", phi(net, images, "conv1_2"))
-    a = invert(net, obj, shape=images.shape[:3], n_steps=5, lr=1.0, jitter=1, jit_compile=False, progress=False)
-    b = invert(net, obj, shape=images.shape[:3], n_steps=5, lr=1.0, jitter=1, jit_compile=True, progress=False)
+    a = invert(net, obj, S(n_steps=5, lr=1.0, jitter=1, jit_compile=False), shape=images.shape[:3], report=QUIET)
+    b = invert(net, obj, S(n_steps=5, lr=1.0, jitter=1, jit_compile=True), shape=images.shape[:3], report=QUIET)
     assert a.jit_compile is False and b.jit_compile is True and b.trace_count == 1
     np.testing.assert_allclose(a.x_bgr, b.x_bgr, rtol=1e-3, atol=1e-3)
 
@@ -140,9 +141,9 @@ def test_multi_layer_objective_feature_losses_and_priors_at_several_layers(net, 
            + priors.TotalVariation(2.0, 50.0, layer="conv2_1", name="tv@conv2_1")
            + priors.tv())
     logged = {}
-    res = invert(net, obj, shape=images.shape[:3], n_steps=200, lr=((0, 5.0), (80, 1.0)),
-                 log=lambda n, v, s: logged.setdefault(n, []).append(v), log_every=20, log_prefix="run/",
-                 progress=False)
+    res = invert(net, obj, S(n_steps=200, lr=((0, 5.0), (80, 1.0))), shape=images.shape[:3],
+                 report=Reporting(log=lambda n, v, s: logged.setdefault(n, []).append(v), log_every=20,
+                                  log_prefix="run/", progress=False))
     assert set(res.feature_errors) == {"conv2_2", "conv1_1"}
     for name in ("feat/conv2_2", "feat/conv1_1", "l2@conv1_2", "tv@conv2_1", "tv2", "total", "lr"):
         assert f"run/{name}" in logged, name
@@ -169,8 +170,9 @@ def test_lbfgs_lowers_the_error_and_respects_the_pixel_box(net, images):
     target = phi(net, images, "conv1_2")
     start = inversion.FeatureLoss("conv1_2", target).energy(net(tf.constant(init), "conv1_2")).numpy()
     logged = []
-    res = invert(net, 300 * feature_loss("conv1_2", target) + priors.tv(), x_init=init, optimizer="lbfgs", n_steps=60,
-                 clip=True, log=lambda n, v, s: logged.append((n, s)), log_every=10, progress=False)
+    res = invert(net, 300 * feature_loss("conv1_2", target) + priors.tv(), S(optimizer="lbfgs", n_steps=60, clip=True),
+                 x_init=init, report=Reporting(log=lambda n, v, s: logged.append((n, s)), log_every=10,
+                                               progress=False))
     assert res.optimizer == "lbfgs" and res.n_evals >= res.n_steps
     assert res.feature_errors["conv1_2"].max() < 0.1 * start.min()
     lo = -np.asarray(net.mean_bgr)
@@ -193,18 +195,18 @@ def test_divergence_names_step_and_term(net, images):
             return tf.math.log(tf.reduce_sum(t, axis=(1, 2, 3)) * 0.0 - 1.0)
 
     with pytest.raises(DivergenceError, match=r"step 0.*'bad'") as info:
-        invert(net, feature_loss("conv1_1", phi(net, images, "conv1_1")) + Bad("bad"), shape=images.shape[:3],
-               n_steps=5, progress=False)
+        invert(net, feature_loss("conv1_1", phi(net, images, "conv1_1")) + Bad("bad"), S(n_steps=5),
+               shape=images.shape[:3], report=QUIET)
     assert info.value.result.shape == images.shape
 
 
 def test_bad_arguments_fail_with_clear_messages(net, images):
     with pytest.raises(UnknownLayerError, match="conv9_9"):
-        invert(net, feature_loss("conv9_9", np.ones((1, 2))), shape=(1, 8, 8), n_steps=1, progress=False)
+        invert(net, feature_loss("conv9_9", np.ones((1, 2))), S(n_steps=1), shape=(1, 8, 8), report=QUIET)
     with pytest.raises(ValueError, match="optimizer"):
-        invert(net, priors.tv(), shape=(1, 8, 8), optimizer="sgd", progress=False)
+        invert(net, priors.tv(), S(optimizer="sgd"), shape=(1, 8, 8), report=QUIET)
     with pytest.raises(ValueError, match="x_init"):
-        invert(net, priors.tv(), n_steps=1, progress=False)
+        invert(net, priors.tv(), S(n_steps=1), report=QUIET)
     with pytest.raises(ValueError, match="all zero"):
         feature_loss("conv1_1", np.zeros((1, 4, 4, 2)))
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from restoration import priors
-from restoration.inversion import FeatureLoss, invert
+from restoration.inversion import QUIET, FeatureLoss, InvertSettings, invert
 from restoration.nets import tiny_vgg
 
 SHAPE = (2, 5, 6, 3)
@@ -145,7 +145,7 @@ def test_a_few_adam_steps_lower_every_image_prior(case):
     term = CASES[case][0]
     x0 = X_OUT.astype(np.float32)
     before = term.energy(tf.constant(x0)).numpy().sum()
-    res = invert(tiny_vgg(), term, x_init=x0, n_steps=15, lr=1.0, progress=False)
+    res = invert(tiny_vgg(), term, InvertSettings(n_steps=15, lr=1.0), x_init=x0, report=QUIET)
     assert res.trace_count == 1
     after = term.energy(tf.constant(res.x_bgr)).numpy().sum()
     assert after < 0.9 * before, (case, before, after)

@@ -1,0 +1,333 @@
+r"""Learned patch priors: ICA, overcomplete ICA, Field of Experts and channel-independent ICA (CICA),
+trained by score matching, used as :class:`restoration.objectives.Term` s on the image or on any layer.
+
+The model (the thesis's ``modules/foe_full_prior.py``, ``utils/patch_prior_losses.py``)
+-------------------------------------------------------------------------------------
+A patch ``p`` is normalised and whitened, ``z = Whiten(norm(p))`` (:mod:`restoration.patches`), and scored by
+
+.. math:: E(z) = \sum_k \alpha_k \rho(w_k^\top z), \qquad \alpha_k = \mathrm{softplus}(a_k),\ \lVert w_k\rVert = 1
+
+with the **Student-t** expert of a Field of Experts, :math:`\rho(s) = \log(1 + s^2/2)`, or the **logistic**
+expert of ICA, :math:`\rho(s) = \log\cosh s`. ``K = d`` components is ICA, ``K > d`` overcomplete ICA.
+**CICA** is one such model per feature-map channel (whitening per channel, ``W[C, K, d]``, ``a[C, K]``).
+
+Score matching (Hyvärinen 2005, eq. 4; for :math:`\log p = -E`, :math:`g = -\rho'`):
+
+.. math:: J = \sum_k \alpha_k\, \overline{g'(w_k^\top z)} + \tfrac12 \sum_{j,k} \alpha_j \alpha_k
+          (w_j^\top w_k)\, \overline{g(w_j^\top z)\, g(w_k^\top z)}
+
+Student: :math:`g(s) = -2s/(s^2+2)`, logistic: :math:`g(s) = -\tanh s`. The over-line is the batch mean.
+
+As a term (:class:`PatchPrior`): ``weight x`` the mean over all stride-1 patch positions of :math:`E`. When the
+normalisation is linear (every switch but ``sdev="sample"``) this is one VALID convolution with the filters
+``reshape(Whiten^T W)`` plus a bias; the sample-sdev switch divides by each window's RMS, computed with two more
+convolutions. So the prior costs one conv over the image (or map) per step, never a patch tensor.
+
+Where this differs from the thesis code: the whitening centres before it scales (see ``patches``); the
+validation patches come from held-out images, not the training ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from restoration.objectives import Term
+from restoration.patches import SAMPLE_EPS, PatchSpec, Whitening
+
+__all__ = ["EXPERTS", "PriorSpec", "PriorParams", "PatchPrior", "score_matching_loss", "energy_np",
+           "save_prior", "load_prior", "prior_dir", "unit_rows"]
+
+EXPERTS = ("student", "logistic")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# experts
+# ----------------------------------------------------------------------------------------------------------
+
+def rho(s, expert: str):
+    if expert == "student":
+        return tf.math.log1p(0.5 * tf.square(s))
+    if expert == "logistic":
+        a = tf.abs(s)  # log cosh s, stable for large |s|
+        return a + tf.math.log1p(tf.exp(-2.0 * a)) - np.float32(np.log(2.0))
+    raise ValueError(f"expert must be one of {EXPERTS}, got {expert!r}")
+
+
+def g_and_dg(s, expert: str):
+    """The score function ``g = -rho'`` and its derivative."""
+    if expert == "student":
+        q = tf.square(s) + 2.0
+        return -2.0 * s / q, (2.0 * tf.square(s) - 4.0) / tf.square(q)
+    if expert == "logistic":
+        t = tf.tanh(s)
+        return -t, -(1.0 - tf.square(t))
+    raise ValueError(f"expert must be one of {EXPERTS}, got {expert!r}")
+
+
+def unit_rows(W):
+    """Rows of ``W (..., K, d)`` scaled to unit norm."""
+    return W / tf.sqrt(tf.reduce_sum(tf.square(W), axis=-1, keepdims=True) + 1e-12)
+
+
+def score_matching_loss(W, a, z, expert: str):
+    r"""Hyvärinen's score-matching objective :math:`J` for a batch of whitened patches.
+
+    ``W (K, d)``, ``a (K,)``, ``z (B, d)``; or channel-wise ``W (C, K, d)``, ``a (C, K)``, ``z (B, C, d)`` (the
+    sum of the per-channel objectives: the channels are independent under CICA). Rows of ``W`` are normalised
+    inside. Returns a scalar.
+    """
+    Wn = unit_rows(W)
+    alpha = tf.nn.softplus(a)
+    if len(Wn.shape) == 2:
+        Wn, alpha, z = Wn[None], alpha[None], z[:, None, :]
+    s = tf.einsum("ckd,bcd->bck", Wn, z)                      # (B, C, K)
+    g, dg = g_and_dg(s, expert)
+    term1 = tf.reduce_sum(alpha * tf.reduce_mean(dg, axis=0))
+    gram = tf.einsum("ckd,cjd->ckj", Wn, Wn)                  # (C, K, K)
+    gg = tf.einsum("bck,bcj->ckj", g, g) / tf.cast(tf.shape(z)[0], g.dtype)
+    term2 = 0.5 * tf.reduce_sum(alpha[:, :, None] * alpha[:, None, :] * gram * gg)
+    return term1 + term2
+
+
+# ----------------------------------------------------------------------------------------------------------
+# a trained prior: spec, parameters, storage
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PriorSpec:
+    """What a prior is: ``name`` (its store key), the patches it models, ``n_components``, ``expert``,
+    ``channelwise`` (CICA) and the default ``weight`` when used as a term."""
+
+    name: str
+    patch: PatchSpec
+    n_components: int
+    expert: str = "student"
+    channelwise: bool = False
+    weight: float = 1e-5
+
+    def __post_init__(self):
+        if self.expert not in EXPERTS:
+            raise ValueError(f"PriorSpec.expert must be one of {EXPERTS}, got {self.expert!r}")
+        if self.n_components < 1:
+            raise ValueError(f"PriorSpec.n_components must be >= 1, got {self.n_components}")
+
+    @property
+    def kind(self) -> str:
+        if self.channelwise:
+            return "CICA"
+        return "FoE" if self.expert == "student" else "ICA"
+
+    def describe(self, d: int | None = None) -> str:
+        over = "" if d is None else (" (overcomplete)" if self.n_components > d else "")
+        per = " per channel" if self.channelwise else ""
+        return (f"{self.kind} prior {self.name!r}: {self.n_components} {self.expert} experts{per}{over} on "
+                f"{self.patch.describe()}")
+
+
+@dataclasses.dataclass
+class PriorParams:
+    """A trained prior: its spec, whitening, ``W`` (``(K, d)`` or ``(C, K, d)``, rows need not be unit),
+    ``a`` and the run that trained it."""
+
+    spec: PriorSpec
+    whitening: Whitening
+    W: np.ndarray
+    a: np.ndarray
+    run_id: int | None = None
+
+    @property
+    def W_unit(self) -> np.ndarray:
+        return self.W / np.sqrt(np.sum(self.W ** 2, axis=-1, keepdims=True) + 1e-12)
+
+    @property
+    def alpha(self) -> np.ndarray:
+        return np.logaddexp(0.0, self.a)
+
+    def filters(self) -> np.ndarray:
+        """Each component projected back through the whitening into normalised patch space: ``(K, C, ph, pw)``
+        (or ``(C, K, ph, pw)`` for CICA). This is how the thesis showed its filters."""
+        p = self.spec.patch
+        Wu = self.W_unit
+        if self.spec.channelwise:  # (C, K, d) x (C, P, d) -> (C, K, P)
+            return np.einsum("ckd,cpd->ckp", Wu, self.whitening.inverse).reshape(p.channels, -1, p.ph, p.pw)
+        return (Wu @ self.whitening.inverse.T).reshape(-1, p.channels, p.ph, p.pw)
+
+    def analysis_filters(self) -> np.ndarray:
+        """``v_k = Whiten^T w_k``: the linear maps from a normalised patch to the expert inputs,
+        ``(K, C, P)`` (CICA: ``(C, K, P)``)."""
+        p = self.spec.patch
+        if self.spec.channelwise:
+            return np.einsum("ckd,cdp->ckp", self.W_unit, self.whitening.matrix)
+        return (self.W_unit @ self.whitening.matrix).reshape(-1, p.channels, p.P)
+
+
+def prior_dir(root, name: str) -> Path:
+    return Path(root) / "priors" / name
+
+
+def save_prior(params: PriorParams, root) -> Path:
+    """Write ``<root>/priors/<name>/`` (parameters, whitening, spec and the training run); returns the folder."""
+    folder = prior_dir(root, params.spec.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "params.tmp.npz"
+    np.savez(tmp, W=params.W, a=params.a)
+    params.whitening.save(folder / "whitening.npz")
+    spec = dataclasses.asdict(params.spec)
+    (folder / "spec.json").write_text(json.dumps({"spec": spec, "run_id": params.run_id}, indent=1))
+    tmp.replace(folder / "params.npz")
+    return folder
+
+
+def load_prior(name: str, root) -> PriorParams:
+    """The prior saved under ``name``; a clear error names the folder and how to train it."""
+    folder = prior_dir(root, name)
+    needed = [folder / f for f in ("params.npz", "whitening.npz", "spec.json")]
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no trained prior {name!r} in {folder} (missing {', '.join(missing)}); train it "
+                                f"first: python -m experiments priors with prior={name}")
+    meta = json.loads((folder / "spec.json").read_text())
+    s = meta["spec"]
+    spec = PriorSpec(name=s["name"], patch=PatchSpec(**s["patch"]), n_components=s["n_components"],
+                     expert=s["expert"], channelwise=s["channelwise"], weight=s["weight"])
+    with np.load(folder / "params.npz") as z:
+        W, a = z["W"], z["a"]
+    return PriorParams(spec, Whitening.load(folder / "whitening.npz"), W, a, meta.get("run_id"))
+
+
+def params_digest(params: PriorParams) -> str:
+    h = hashlib.sha256(np.ascontiguousarray(params.W, np.float32).tobytes())
+    h.update(np.ascontiguousarray(params.a, np.float32).tobytes())
+    return h.hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the energy as a term
+# ----------------------------------------------------------------------------------------------------------
+
+def energy_np(params: PriorParams, patches) -> np.ndarray:
+    """Per-patch energy ``(M,)`` of raw patches ``(M, C, P)`` by the explicit pipeline (reference for tests)."""
+    z = params.whitening.apply(patches).astype(np.float64)
+    Wu, alpha = params.W_unit, params.alpha
+    if params.spec.channelwise:
+        s = np.einsum("ckd,mcd->mck", Wu, z)
+    else:
+        s = (z @ Wu.T)[:, None, :]
+        alpha = alpha[None]
+    r = np.log1p(0.5 * s ** 2) if params.spec.expert == "student" else np.log(np.cosh(s))
+    return np.sum(alpha[None] * r, axis=(1, 2))
+
+
+class PatchPrior(Term):
+    r"""``weight x`` mean over stride-1 patch positions of the prior's energy, per image ``(N,)``.
+
+    Reads ``layer`` (default: the layer the prior was trained on). A prior applied to another layer, or to maps
+    with another channel count, is an error naming both.
+    """
+
+    def __init__(self, params: PriorParams, *, layer: str | None = None, weight: float | None = None,
+                 name: str | None = None):
+        trained = params.spec.patch.layer
+        layer = trained if layer is None else layer
+        if layer != trained:
+            raise ValueError(f"prior {params.spec.name!r} was trained on {params.spec.patch.describe()}; it cannot "
+                             f"score layer {layer!r}. Train a prior on {layer!r} (experiments 'priors') or use "
+                             f"one trained there")
+        super().__init__(name or f"prior/{params.spec.name}", layer,
+                         params.spec.weight if weight is None else weight)
+        self.params = params
+        self._build()
+
+    def _build(self) -> None:
+        p, wh = self.params, self.params.whitening
+        spec, norm, st = p.spec.patch, wh.norm, wh.stats
+        cica = p.spec.channelwise
+        if cica and norm.mean == "sample_feature":
+            raise ValueError(f"prior {p.spec.name!r}: a channel-wise (CICA) prior cannot use mean='sample_feature' "
+                             f"(it mixes channels); use 'sample_channel' or a dataset mean")
+        # V[c, k, :] : the weights of channel c's window entries in expert k's input (CICA: only its own channel)
+        V = p.analysis_filters().astype(np.float64)  # (K, C, P) or, CICA, (C, K, P)
+        if not cica:
+            V = np.transpose(V, (1, 0, 2))           # -> (C, K, P)
+        if norm.sdev == "dataset_channel":          # scaling folded into the filters
+            V = V / st.sdev_channel[:, None, None]
+        elif norm.sdev == "dataset_feature":
+            V = V / st.sdev_feature[:, None, :]
+        elif norm.sdev == "rescale":
+            V = V / norm.rescale
+        if norm.mean == "dataset_channel":          # a dataset mean is a bias
+            bias = -np.einsum("ckp,c->ck", V, st.mean_channel)
+        elif norm.mean == "dataset_feature":
+            bias = -np.einsum("ckp,cp->ck", V, st.mean_feature)
+        else:
+            bias = np.zeros(V.shape[:2])
+        if norm.mean == "sample_channel":           # a window's own mean is one more (box) filter
+            V = V - V.sum(axis=2, keepdims=True) / spec.P
+        elif norm.mean == "sample_feature":
+            V = V - V.sum(axis=(0, 2), keepdims=True) / spec.D
+        # (C, K, P) -> (ph, pw, C, K): a conv kernel (summing over C) or a depthwise kernel (CICA)
+        k = np.transpose(V.reshape(V.shape[0], V.shape[1], spec.ph, spec.pw), (2, 3, 0, 1))
+        self._kernel = tf.constant(k.astype(np.float32))
+        self._bias = tf.constant((bias if cica else bias.sum(axis=0)).astype(np.float32))  # (C, K) or (K,)
+        self._alpha = tf.constant(p.alpha.astype(np.float32))
+        self._sample_sdev = norm.sdev == "sample"
+        self._mean_dataset = None
+        if norm.mean == "dataset_channel":
+            self._mean_dataset = np.broadcast_to(st.mean_channel[:, None], (spec.channels, spec.P))
+        elif norm.mean == "dataset_feature":
+            self._mean_dataset = st.mean_feature
+
+    def _expert_inputs(self, t):
+        """``s (N, h, w, K)`` (CICA: ``(N, h, w, C, K)``) for maps ``t (N, H, W, C)``."""
+        spec = self.params.spec.patch
+        if t.shape.rank != 4 or t.shape[-1] != spec.channels:
+            raise ValueError(f"prior {self.params.spec.name!r} models {spec.describe()}; got maps of shape "
+                             f"{t.shape} at {self.layer!r}")
+        t = tf.cast(t, tf.float32)
+        if self.params.spec.channelwise:
+            s = tf.nn.depthwise_conv2d(t, self._kernel, [1, 1, 1, 1], "VALID")   # channel c*K + k
+            shape = tf.shape(s)
+            s = tf.reshape(s, tf.stack([shape[0], shape[1], shape[2], spec.channels, -1])) + self._bias
+            if self._sample_sdev:
+                s = s / self._window_rms(t)[..., None]
+        else:
+            s = tf.nn.conv2d(t, self._kernel, 1, "VALID") + self._bias
+            if self._sample_sdev:
+                s = s / self._window_rms(t)
+        return s
+
+    def _window_rms(self, t):
+        """RMS of each window after the centring, ``(N, h, w, 1)`` (the sample-sdev switch)."""
+        spec, norm = self.params.spec.patch, self.params.whitening.norm
+        P, C = spec.P, spec.channels
+        pool = lambda x: tf.nn.avg_pool2d(x, (spec.ph, spec.pw), 1, "VALID")  # noqa: E731
+        m2 = tf.reduce_mean(pool(tf.square(t)), axis=-1, keepdims=True)      # mean of p^2 over the window
+        if norm.mean == "sample_channel":
+            var = m2 - tf.reduce_mean(tf.square(pool(t)), axis=-1, keepdims=True)
+        elif norm.mean == "sample_feature":
+            var = m2 - tf.square(tf.reduce_mean(pool(t), axis=-1, keepdims=True))
+        elif self._mean_dataset is not None:
+            m = self._mean_dataset  # (C, P)
+            k = np.transpose(m.reshape(C, spec.ph, spec.pw), (1, 2, 0))[..., None] / (P * C)
+            cross = tf.nn.conv2d(t, tf.constant(k.astype(np.float32)), 1, "VALID")
+            var = m2 - 2.0 * cross + float(np.mean(m ** 2))
+        else:
+            var = m2
+        return tf.sqrt(tf.maximum(var, 0.0) + SAMPLE_EPS)
+
+    def patch_energies(self, t):
+        """Energy of every window, ``(N, h, w)``."""
+        s = self._expert_inputs(t)
+        r = rho(s, self.params.spec.expert)
+        if self.params.spec.channelwise:
+            return tf.reduce_sum(r * self._alpha, axis=(-2, -1))
+        return tf.reduce_sum(r * self._alpha, axis=-1)
+
+    def energy(self, t):
+        return tf.reduce_mean(self.patch_energies(t), axis=(1, 2))
