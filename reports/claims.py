@@ -8,6 +8,8 @@ gives a verdict:
 * **held**: the expected side won every comparison;
 * **held in part**: it won some and lost others;
 * **did not hold**: it lost every comparison;
+* an **on par** claim (``on_par`` tolerances) counts a comparison as won when the two values lie within the
+  measure's tolerance;
 * **not run**: a figure it needs has no completed run (the reason says why: e.g. "needs AlexNet weights"), or
   the run stored none of the measures.
 
@@ -33,11 +35,14 @@ class Comparison:
     measure: str
     better_value: float | None
     worse_value: float | None
+    tolerance: float | None = None   # an "on par" claim: won when the two lie within it
 
     @property
     def won(self) -> bool | None:
         if self.better_value is None or self.worse_value is None:
             return None
+        if self.tolerance is not None:
+            return abs(self.better_value - self.worse_value) <= self.tolerance
         return measures.get(self.measure).beats(self.better_value, self.worse_value)
 
 
@@ -131,7 +136,8 @@ def judge(claim: Claim, summaries: Mapping[str, Mapping | None], reasons: Mappin
     pairs = []
     for better, worse in claim.pairs:
         comps = tuple(Comparison(m, _number(summaries[better.figure], better.key(m)),
-                                 _number(summaries[worse.figure], worse.key(m))) for m in claim.measures)
+                                 _number(summaries[worse.figure], worse.key(m)), claim.tolerance(m))
+                      for m in claim.measures)
         pairs.append(PairResult(better, worse, comps))
     pairs = tuple(pairs)
     compared = [c for p in pairs for c in p.comparisons if c.won is not None]

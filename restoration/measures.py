@@ -53,6 +53,13 @@ _ALL = (
     Measure("steps", "steps", "", None),
     Measure("size_px", "image size", "px", None),
     Measure("modules", "modules", "", None),
+    Measure("sm_loss", "score-matching loss, held-out patches", "", "lower", "score matching"),
+    Measure("energy_gap", "energy of shuffled minus natural held-out patches, mean", "", "higher", "energy gap"),
+    Measure("natural_lower", "held-out patches with lower energy than their shuffled copy", "", "higher",
+            "natural lower"),
+    Measure("accept_rate", "sampler acceptance rate", "", None),
+    Measure("components", "components", "", None),
+    Measure("dims", "whitened dimensions", "", None),
 )
 
 MEASURES: dict[str, Measure] = {m.key: m for m in _ALL}

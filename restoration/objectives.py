@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["Term", "Objective", "as_objective", "FeatureLoss", "feature_loss"]
+__all__ = ["Term", "Objective", "as_objective", "FeatureLoss", "feature_loss", "FeatureMSE"]
 
 
 def _check_rank(t: tf.Tensor, name: str, ranks=(4,)) -> None:
@@ -202,3 +202,21 @@ class FeatureLoss(Term):
 def feature_loss(layer: str, phi0, weight: float = 1.0, *, name: str | None = None) -> FeatureLoss:
     """``feature_loss("conv3_3", phi0)``: the normalised feature loss at ``layer`` (see :class:`FeatureLoss`)."""
     return FeatureLoss(layer, phi0, weight=weight, name=name)
+
+
+class FeatureMSE(Term):
+    r"""The thesis code's feature loss: the *mean* squared error over a layer's elements, per image,
+    :math:`\frac{1}{D}\lVert \Phi - \Phi_0 \rVert^2` (TF1's ``tf.losses.mean_squared_error``; its
+    ``foe_inv_funcs.py`` inverts with it, and its prior weights 1e-6 ... 1e-3 are relative to it).
+    Unlike :class:`FeatureLoss` it is not normalised by :math:`\lVert \Phi_0 \rVert^2`."""
+
+    def __init__(self, layer: str, target, *, weight: float = 1.0, name: str | None = None):
+        super().__init__(name or f"mse/{layer}", layer, weight)
+        t = np.asarray(target, np.float32)
+        if t.ndim < 2:
+            raise ValueError(f"FeatureMSE target for {layer!r} must have a batch axis, shape (N, ...); got {t.shape}")
+        self.target = t
+
+    def energy(self, t):
+        axes = list(range(1, len(self.target.shape)))
+        return tf.reduce_mean(tf.square(t - self.target), axis=axes)

@@ -21,6 +21,7 @@ File layout::
     thesis = "May 10, result 1"                        # where the thesis says so
     pairs = [["fig06", "fig05"]]                       # [expected better, expected worse], ...
     measures = ["psnr_mean", "ssim_mean", "nerr_mean"]
+    on_par = {psnr_mean = 1.0, ...}                    # optional: "on par with" within these tolerances
 
 A side of a pair is a figure id, optionally with a qualifier after ``@`` that selects summary keys of that
 run: ``"fig08@pool2"`` is judged on ``psnr_mean@pool2``, ... of fig08's latest completed run.
@@ -78,7 +79,8 @@ class Side:
 
 @dataclass(frozen=True)
 class Claim:
-    """A thesis claim: in every pair the first side is expected to beat the second on every measure."""
+    """A thesis claim: in every pair the first side is expected to beat the second on every measure; or, with
+    ``on_par`` (measure -> tolerance), to lie within the tolerance of the second ("on par with")."""
 
     id: str
     statement: str
@@ -86,6 +88,10 @@ class Claim:
     pairs: tuple[tuple[Side, Side], ...]
     measures: tuple[str, ...]
     section: str = ""
+    on_par: tuple[tuple[str, float], ...] = ()
+
+    def tolerance(self, measure: str) -> float | None:
+        return dict(self.on_par).get(measure)
 
     @property
     def figures(self) -> tuple[str, ...]:
@@ -178,6 +184,15 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
         missing = [k for k in ("id", "statement", "thesis", "pairs", "measures") if k not in table]
         if missing:
             _fail(path, where, f"lacks {', '.join(missing)}; add them")
+        extra = set(table) - {"id", "statement", "thesis", "pairs", "measures", "section", "on_par"}
+        if extra:
+            _fail(path, where, f"unknown keys {sorted(extra)}")
+        on_par = table.get("on_par") or {}
+        if not isinstance(on_par, dict) or set(on_par) != set(table["measures"]) or not all(
+                isinstance(v, (int, float)) and v >= 0 for v in on_par.values()):
+            if on_par:
+                _fail(path, where, "on_par must give a tolerance >= 0 for every measure, e.g. "
+                                   "on_par = {psnr_mean = 1.0, ssim_mean = 0.03}")
         if table["id"] in claim_ids:
             _fail(path, where, "duplicate claim id")
         claim_ids.add(table["id"])
@@ -202,5 +217,6 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
                 _fail(path, where, f"measure {key!r} has no better direction; a claim cannot be judged on it")
         section = str(table.get("section") or next(f.section for f in figures if f.id == pairs[0][0].figure))
         claims.append(Claim(str(table["id"]), str(table["statement"]), str(table["thesis"]), tuple(pairs),
-                            tuple(str(k) for k in table["measures"]), section))
+                            tuple(str(k) for k in table["measures"]), section,
+                            tuple((str(k), float(v)) for k, v in on_par.items())))
     return Registry(path, tuple(figures), tuple(claims))

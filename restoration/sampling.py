@@ -92,8 +92,12 @@ def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float =
 
 
 def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0.1, leapfrog: int = 10, *,
-        seed: int = 0, z0=None) -> SampleResult:
-    """``n`` chains of Hamiltonian Monte Carlo with ``leapfrog`` steps per proposal."""
+        seed: int = 0, z0=None, tune_steps: int = 0, target_accept: float = 0.7) -> SampleResult:
+    """``n`` chains of Hamiltonian Monte Carlo with ``leapfrog`` steps per proposal.
+
+    ``tune_steps``: for the first steps the step size is multiplied by 1.1 after a step whose acceptance is
+    above ``target_accept`` and by 0.9 otherwise (a crude adaptation), then frozen; ``accept_rate`` counts the
+    steps after tuning only and ``step_size`` is the frozen value."""
     rng = np.random.default_rng(seed)
     z = _start(params, n, rng) if z0 is None else np.array(z0, np.float64)
     E, G = energy_and_grad(params, z)
@@ -117,7 +121,10 @@ def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0
         z = np.where(ok.reshape(bshape), q, z)
         E, G = np.where(ok, Eq, E), np.where(ok.reshape(bshape), g, G)
         acc[t], en[t] = ok.mean(), E.mean()
-    return SampleResult(z, float(acc.mean()), acc, en, "HMC", eps, steps)
+        if t < tune_steps:
+            eps *= 1.1 if acc[t] > target_accept else 0.9
+    after = acc[tune_steps:] if steps > tune_steps else acc
+    return SampleResult(z, float(after.mean()), acc, en, "HMC", eps, steps)
 
 
 def to_patches(params: PriorParams, z) -> np.ndarray:

@@ -1,0 +1,229 @@
+"""Shared body of the prior-training experiments (``prior_*``): a prior is a declaration, this trains it.
+
+A :class:`PriorFigure` says which prior (store name, layer, patch size, components, expert, CICA or not, the
+whitening switches, its default weight) and the words; :func:`experiment` makes its Sacred experiment with
+``quick`` and ``thesis`` configs. The body draws patches from the training photos (validation patches from the
+held-out photos), trains by score matching (:mod:`restoration.prior_training`), saves the prior under its name
+in ``runs/priors/`` with its whitening and this run's id, and reports: the filters projected back through the
+whitening, the score-matching loss curves, HMC samples beside real held-out patches, and whether natural
+patches get lower energy than the same patches with their pixels shuffled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from typing import Mapping
+
+from restoration import tracking
+
+BASE = {
+    "profile": "quick",
+    "net": "vgg16",            # the net whose layer a feature-map prior models ("vgg16" | "tiny_vgg" for tests)
+    "weights": "hed",
+    "image_dir": None,         # thesis: a folder of natural images (90 % train / 10 % held out)
+    "image_size": 256,         # photos are centre-cropped and resized to this before patches are drawn
+    "max_images": None,
+    "n_train": 20_000,
+    "n_val": 500,
+    "batch": 250,
+    "steps": 4000,
+    "hmc_chains": 32,
+    "hmc_steps": 120,
+    "seed": 0,
+    "progress": True,
+}
+THESIS = {"profile": "thesis", "n_train": 100_000, "n_val": 500, "steps": 25_000, "image_size": 224,
+          "hmc_chains": 64, "hmc_steps": 400}
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorFigure:
+    """One prior to train: ``prior`` is its name in the store (what inversions load), the rest its model."""
+
+    id: str
+    title: str
+    prior: str
+    n_components: int
+    expert: str = "student"
+    layer: str = "input"
+    patch: int = 8
+    channelwise: bool = False
+    mean: str = "dataset_channel"
+    sdev: str = "none"
+    whitening: str = "pca"
+    n_drop: int = 1
+    dims: int | None = None       # PCA to this many dimensions (overrides n_drop; all when the patch has fewer)
+    weight: float = 1e-5
+    what: str = ""
+    thesis_note: str = ""
+    quick: Mapping = dataclasses.field(default_factory=dict)
+    thesis: Mapping = dataclasses.field(default_factory=dict)
+
+
+def experiment(fig: PriorFigure):
+    ex = tracking.make_experiment(fig.id)
+    ex.add_config({**BASE, **dict(fig.quick)})
+    ex.add_named_config("quick", {"profile": "quick", **dict(fig.quick)})
+    ex.add_named_config("thesis", {**THESIS, **dict(fig.thesis)})
+
+    @ex.main
+    def main(_run, _config):
+        return run_prior(_run, _config, fig)
+
+    return ex
+
+
+def _check(cfg: Mapping) -> None:
+    for key in ("n_train", "n_val", "batch", "steps", "hmc_chains", "hmc_steps", "image_size"):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}={BASE[key]}`")
+    if cfg["image_size"] < 16:
+        raise ValueError(f"config image_size={cfg['image_size']}: use at least 16 px, e.g. 256")
+
+
+def _photos(cfg):
+    """``(train, held)`` lists of RGB arrays at ``image_size``."""
+    import numpy as np
+
+    from restoration import data
+
+    size = cfg["image_size"]
+    if cfg["image_dir"] is None:
+        if cfg["profile"] == "thesis":
+            raise ValueError("the thesis profile draws patches from a folder of images: pass image_dir=/path "
+                             "(e.g. an ImageNet subset); the embedded photos are the quick profile")
+        train, held = data.embedded_images("train"), data.embedded_images("heldout")
+    else:
+        images = data.folder_images(cfg["image_dir"], size=size, limit=cfg["max_images"])
+        train, held = data.split_named(images, 0.1, seed=cfg["seed"])
+    prep = lambda named: np.stack([data.center_crop_resize(im, size) for _, im in named]).astype(np.float32)  # noqa
+    return prep(train), prep(held), [n for n, _ in train], [n for n, _ in held]
+
+
+def prior_spec(fig: PriorFigure, fnet, size: int):
+    """The :class:`PriorSpec` of ``fig`` on ``fnet`` (channel count from the layer's shape)."""
+    import tensorflow as tf
+
+    from restoration.learned_priors import PriorSpec
+    from restoration.patches import PatchSpec
+
+    layer = "input" if fig.layer == "input" else fnet.resolve(fig.layer)
+    channels = 3 if layer == "input" else int(fnet(tf.zeros((1, size, size, 3)), layer).shape[-1])
+    return PriorSpec(fig.prior, PatchSpec(layer, channels, fig.patch, fig.patch), fig.n_components, fig.expert,
+                     fig.channelwise, fig.weight)
+
+
+def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
+    import numpy as np
+
+    from restoration import learned_priors, nets, patches, plots, prior_plots, sampling
+    from restoration.payload import FigureRef, Payload, Table
+    from restoration.prior_training import PriorTraining, maps_source, train_prior
+
+    _check(cfg)
+    t0 = time.time()
+    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
+    train_imgs, held_imgs, train_names, held_names = _photos(cfg)
+    spec = prior_spec(fig, fnet, cfg["image_size"])
+    norm = patches.Normalisation(fig.mean, fig.sdev)
+    n_drop = fig.n_drop if fig.dims is None else max(spec.patch.D - fig.dims, 0)
+    pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], batch=cfg["batch"], steps=cfg["steps"],
+                       norm=norm, whitening=fig.whitening, n_drop=n_drop, seed=cfg["seed"],
+                       log_every=max(cfg["steps"] // 200, 1), eval_every=max(cfg["steps"] // 20, 1),
+                       ckpt_every=max(cfg["steps"] // 10, 1), progress=cfg["progress"])
+    folder = tracking.checkpoint_dir(fig.id, dict(cfg))
+    curves: dict[str, tuple[list, list]] = {}
+    run_log = tracking.metric_logger(_run)
+
+    def log(name, value, step):
+        s, v = curves.setdefault(name, ([], []))
+        s.append(step)
+        v.append(value)
+        run_log(name, value, step)
+
+    layer = spec.patch.layer
+    params, result = train_prior(spec, maps_source(fnet, train_imgs, layer), len(train_imgs),
+                                 maps_source(fnet, held_imgs, layer), len(held_imgs), pt,
+                                 work_dir=folder / "patches", ckpt_dir=folder / "train", log=log)
+    params.run_id = _run._id
+    saved = learned_priors.save_prior(params, tracking.runs_dir())
+    d = params.whitening.d
+
+    # held-out patches: natural vs the same pixels shuffled inside each patch
+    val_store = patches.PatchStore(folder / "patches" / "val")
+    real = np.asarray(val_store.data, np.float32)
+    rng = np.random.default_rng(cfg["seed"])
+    shuffled = real[:, :, rng.permutation(spec.patch.P)]
+    e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
+    gap, lower = float(np.mean(e_shuf - e_real)), float(np.mean(e_real < e_shuf))
+
+    # samples
+    hmc = sampling.hmc(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"], step_size=0.05, leapfrog=10,
+                       seed=cfg["seed"], tune_steps=cfg["hmc_steps"] // 2)
+    for t, a in enumerate(hmc.accept_trace):
+        _run.log_scalar("hmc/accept", float(a), t + 1)
+    samples = sampling.to_patches(params, hmc.z).reshape(-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+    shown_real = real[:16].reshape(-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+
+    # figures
+    filt = params.filters()
+    order = np.argsort(-params.alpha.reshape(-1)) if not spec.channelwise else np.argsort(-params.alpha[0])
+    if spec.channelwise:
+        filt = filt[0][:, None]  # channel 0's filters, (K, 1, ph, pw)
+    which = "channel 0 of " if spec.channelwise else ""
+    tracking.add_figure(_run, prior_plots.filter_grid(filt, order=order, title=f"{which}{spec.name}: filters, "
+                                                      f"largest alpha first"), f"{fig.id}_filters.png")
+    tracking.add_figure(_run, plots.loss_curves(
+        {"score-matching loss": {"train": curves.get("score_matching/train_loss", ([], [])),
+                                 "held-out": curves.get("score_matching/heldout_loss", ([], []))}},
+        ncols=1, panel_size=(4.5, 2.2)), f"{fig.id}_loss.png")
+    tracking.add_figure(_run, prior_plots.patch_rows({"held-out patches": shown_real,
+                                                      f"HMC samples": samples[:16]}), f"{fig.id}_samples.png")
+    tracking.add_json(_run, {"prior": spec.name, "folder": str(saved), "sm_loss": result.heldout_loss,
+                             "energy_real": float(e_real.mean()), "energy_shuffled": float(e_shuf.mean()),
+                             "hmc_accept": hmc.accept_rate, "hmc_step_size": hmc.step_size},
+                      f"{fig.id}_summary.json")
+    shutil.rmtree(folder / "patches", ignore_errors=True)  # raw stores are re-drawn (seeded) when needed
+
+    sm = float(result.heldout_loss.get("score_matching", float("nan")))
+    t_total = time.time() - t0
+    kind = spec.describe(d)
+    src = ("the training photos (" + ", ".join(train_names) + ")") if cfg["image_dir"] is None else \
+        f"{len(train_names)} images of {cfg['image_dir']}"
+    payload = Payload(
+        title=fig.title, net=fnet.weights_label if layer != "input" else "(image prior: no net)",
+        summary={"sm_loss": sm, "energy_gap": gap, "natural_lower": lower, "components": spec.n_components,
+                 "dims": d, "steps": result.steps, "accept_rate": hmc.accept_rate, "wall_s": round(t_total, 1)},
+        paragraphs=[
+            fig.what,
+            f"{kind}. Patches: {cfg['n_train']} drawn from {src} at {cfg['image_size']} px, {cfg['n_val']} "
+            f"validation patches from held-out images ({', '.join(held_names) if cfg['image_dir'] is None else 'a 10 % split'}"
+            f"). Preprocessing: mean {fig.mean}, sdev {fig.sdev}, {fig.whitening.upper()} to {d} dimensions"
+            f"{' per channel' if spec.channelwise else ''}. Training: {pt.train_settings().describe()}, batch "
+            f"{cfg['batch']}, element-wise gradient clip {pt.clip_value:g}.",
+            f"Held-out score-matching loss {sm:.4g}. The prior gives {100 * lower:.0f} % of held-out patches a "
+            f"lower energy than the same patch with its pixels shuffled (mean energy {e_real.mean():.4g} vs "
+            f"{e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "
+            f"step size tuned to {hmc.step_size:.3g}) accepted {100 * hmc.accept_rate:.0f} % of its proposals "
+            f"after tuning. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
+            fig.thesis_note,
+        ],
+        figures=[FigureRef(f"{fig.id}_filters.png", "Filters W projected back through the whitening into "
+                                                    "(normalised) patch space, each on its own grey/colour scale."),
+                 FigureRef(f"{fig.id}_loss.png", "Score-matching loss on training batches and on the held-out "
+                                                 "patches."),
+                 FigureRef(f"{fig.id}_samples.png", "Real held-out patches (top) and HMC samples from the prior "
+                                                    "(bottom), whitening and dataset mean undone.")],
+        tables=[Table("The prior", ["name", "model", "layer", "patch", "whitened dims", "components",
+                                    "default weight", "held-out SM loss", "natural lower"],
+                      [[spec.name, spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise
+                                                else ""), layer, f"{fig.patch}x{fig.patch}x{spec.patch.channels}",
+                        d, spec.n_components, fig.weight, round(sm, 5), round(lower, 3)]])])
+    tracking.set_report(_run, payload)
+    tracking.complete_on_success(_run, folder)
+    (folder / "prior.json").write_text(json.dumps({"prior": spec.name, "saved": str(saved)}))
+    return sm

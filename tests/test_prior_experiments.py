@@ -1,0 +1,62 @@
+"""The learned-prior experiments end to end through Sacred on tiny settings: training saves a prior with its
+whitening and run, the report payload and artifacts are there, and the comparison runs every arm from it."""
+
+import numpy as np
+import pytest
+from helpers import experiment
+
+from restoration import learned_priors, registry, tracking
+
+TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,
+                  progress=False)
+
+
+def run(fig_id, **updates):
+    ex = experiment(registry.load().figure(fig_id).module)
+    r = ex.run(named_configs=["quick"], config_updates=updates)
+    return r, tracking.get_run(r._id)
+
+
+def test_prior_training_saves_the_prior_with_its_run_and_reports_it():
+    r, rec = run("prior_full512", **TINY_PRIOR)
+    assert rec.status == "COMPLETED"
+    assert set(rec.artifact_names) >= {"prior_full512_filters.png", "prior_full512_loss.png",
+                                       "prior_full512_samples.png"}
+    p = learned_priors.load_prior("full512", tracking.runs_dir())
+    assert p.run_id == r._id and p.W.shape == (512, 191) and p.whitening.d == 191
+    s = rec.report["summary"]
+    assert np.isfinite(s["sm_loss"]) and 0 <= s["natural_lower"] <= 1 and 0 <= s["accept_rate"] <= 1
+    assert rec.metrics()["score_matching/heldout_loss"][0][-1] == 12
+
+
+@pytest.mark.parametrize("fig_id,shape", [("prior_cica_conv1", (4, 150, 64)), ("prior_conv2_reduced", (512, 72))])
+def test_feature_map_priors_train_on_the_net_layer(fig_id, shape):
+    r, rec = run(fig_id, net="tiny_vgg", weights=None, **TINY_PRIOR)
+    assert rec.status == "COMPLETED"
+    name = {"prior_cica_conv1": "cica_conv1", "prior_conv2_reduced": "conv2_reduced"}[fig_id]
+    p = learned_priors.load_prior(name, tracking.runs_dir())
+    assert p.W.shape == shape and p.spec.patch.layer in ("conv1_2/lin", "conv2_1/lin")
+
+
+def test_the_comparison_runs_every_arm_and_the_sweep():
+    for fig in ("prior_full512", "prior_cica_image"):
+        run(fig, **TINY_PRIOR)
+    r, rec = run("prior_compare", net="tiny_vgg", weights=None, size=32, layers=["conv2_2", "conv3_3"],
+                 priors=["full512", "cica_image"], mse_steps=3, prior_steps=3, sweep_weights=[1e-5, 1e-3],
+                 progress=False)
+    assert rec.status == "COMPLETED"
+    s = rec.report["summary"]
+    for arm in ("none", "mv2016", "full512", "cica_image"):
+        for la in ("conv2_2", "conv3_3"):
+            assert np.isfinite(s[f"psnr_mean@{arm}/{la}"]) and np.isfinite(s[f"feat_err@{arm}/{la}"])
+    tables = {t["title"]: t for t in rec.report["tables"]}
+    sweep = next(t for k, t in tables.items() if k.startswith("Prior-weight sweep"))
+    assert [row[0] for row in sweep["rows"]] == ["1e-05", "0.001"]
+    assert "prior_compare_sweep.png" in rec.artifact_names
+
+
+def test_the_comparison_without_its_priors_names_the_target_that_trains_them():
+    r, rec = None, None
+    with pytest.raises(FileNotFoundError, match="make reproduce-prior_full512"):
+        run("prior_compare", net="tiny_vgg", weights=None, size=32, layers=["conv2_2"], priors=["full512"],
+            mse_steps=2, prior_steps=2, progress=False)
