@@ -149,10 +149,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     params, result = train_prior(spec, maps_source(fnet, train_imgs, layer), len(train_imgs),
                                  maps_source(fnet, held_imgs, layer), len(held_imgs), pt,
                                  work_dir=folder / "patches", ckpt_dir=folder / "train", log=log)
-    params.run_id = _run._id
-    saved = learned_priors.save_prior(params, tracking.runs_dir())
     d = params.whitening.d
-
     # held-out patches: natural vs the same pixels shuffled inside each patch
     val_store = patches.PatchStore(folder / "patches" / "val")
     real = np.asarray(val_store.data, np.float32)
@@ -160,6 +157,8 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     shuffled = real[:, :, rng.permutation(spec.patch.P)]
     e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
     gap, lower = float(np.mean(e_shuf - e_real)), float(np.mean(e_real < e_shuf))
+    params.run_id, params.natural_energy = _run._id, float(np.mean(e_real))
+    saved = learned_priors.save_prior(params, tracking.runs_dir())
 
     # samples
     hmc = sampling.hmc(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"], step_size=0.05, leapfrog=10,
@@ -182,7 +181,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
                                  "held-out": curves.get("score_matching/heldout_loss", ([], []))}},
         ncols=1, panel_size=(4.5, 2.2)), f"{fig.id}_loss.png")
     tracking.add_figure(_run, prior_plots.patch_rows({"held-out patches": shown_real,
-                                                      f"HMC samples": samples[:16]}), f"{fig.id}_samples.png")
+                                                      "HMC samples": samples[:16]}), f"{fig.id}_samples.png")
     tracking.add_json(_run, {"prior": spec.name, "folder": str(saved), "sm_loss": result.heldout_loss,
                              "energy_real": float(e_real.mean()), "energy_shuffled": float(e_shuf.mean()),
                              "hmc_accept": hmc.accept_rate, "hmc_step_size": hmc.step_size},

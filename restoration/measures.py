@@ -57,6 +57,7 @@ _ALL = (
     Measure("energy_gap", "energy of shuffled minus natural held-out patches, mean", "", "higher", "energy gap"),
     Measure("natural_lower", "held-out patches with lower energy than their shuffled copy", "", "higher",
             "natural lower"),
+    Measure("map_err", "normalised feature-map error", "", "lower", "map error"),
     Measure("accept_rate", "sampler acceptance rate", "", None),
     Measure("components", "components", "", None),
     Measure("dims", "whitened dimensions", "", None),

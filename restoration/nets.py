@@ -209,6 +209,17 @@ class FeatureNet:
     def __call__(self, x_bgr, layer: str) -> tf.Tensor:
         return self.features(x_bgr, [layer])[layer]
 
+    def forward_from(self, start: str, h, layer: str) -> tf.Tensor:
+        """The net cut at ``start``: ``layer``'s activations computed from ``start``'s activations ``h``
+        (e.g. conv2_1/lin from a conv1_2/lin map being optimised)."""
+        lo, hi = self.depth(start), self.depth(layer)
+        if hi <= lo:
+            raise ValueError(f"{self.name}: {layer!r} does not come after {start!r}")
+        h = tf.convert_to_tensor(h, tf.float32)
+        for op in self.ops[lo + 1: hi + 1]:
+            h = op.fn(h)
+        return h
+
     def output_shape(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int, int]:
         """``(h, w, c)`` of ``layer`` for an input of ``input_hw`` pixels, without running the net."""
         hw = (input_hw, input_hw) if isinstance(input_hw, int) else tuple(input_hw)

@@ -18,7 +18,7 @@ import tensorflow as tf
 from restoration.inversion import QUIET, InversionResult, InvertSettings, Reporting, invert
 from restoration.objectives import FeatureLoss, FeatureMSE, Term
 
-__all__ = ["PriorInversion", "thesis_jitter_and_weight", "phase_one", "phase_two", "feature_error"]
+__all__ = ["PriorInversion", "thesis_jitter_and_weight", "phase_one", "phase_one_to", "phase_two", "feature_error"]
 
 JITTER_FRACTION = 3200 / 5000
 INIT_RGB = (114.8, 1.1)
@@ -74,8 +74,17 @@ def phase_one(net, images_rgb, layer: str, cfg: PriorInversion, report: Reportin
     images = np.asarray(images_rgb, np.float32)
     layer = net.resolve(layer)
     phi0 = net(tf.constant(net.preprocess(images)), layer).numpy()
-    x0 = _start(net, len(images), images.shape[1], cfg.seed)
-    return invert(net, FeatureMSE(layer, phi0), cfg.settings(cfg.mse_steps), x_init=x0, report=report)
+    return phase_one_to(net, layer, phi0, images.shape[1], cfg, report)
+
+
+def phase_one_to(net, layer: str, target, size: int, cfg: PriorInversion, report: Reporting = QUIET
+                 ) -> InversionResult:
+    """MSE alone from noise onto given activations ``target`` at ``layer`` (e.g. a reconstructed feature map:
+    this projects it to an image); ``cfg.mse_steps`` steps."""
+    target = np.asarray(target, np.float32)
+    x0 = _start(net, len(target), size, cfg.seed)
+    return invert(net, FeatureMSE(net.resolve(layer), target), cfg.settings(cfg.mse_steps), x_init=x0,
+                  report=report)
 
 
 def phase_two(net, images_rgb, layer: str, start: InversionResult, prior: Term | None, cfg: PriorInversion,

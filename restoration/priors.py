@@ -21,7 +21,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from restoration.objectives import Objective, Term, _check_rank, as_objective  # noqa: F401 (re-exported)
+from restoration.objectives import Objective, Term, _check_rank, as_objective  # noqa: F401  (re-exported)
+
+__all__ = ["Term", "Objective", "as_objective", "AlphaNorm", "TotalVariation", "SoftRange", "alpha_norm", "tv",
+           "soft_range", "MV_B", "MV_V_RATIO"]
 
 MV_B = 80.0
 """M&V 2016's typical pixel magnitude ``B`` (mean-subtracted images lie roughly in ``[-B, B]``)."""

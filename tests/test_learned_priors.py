@@ -232,3 +232,22 @@ def test_energy_gradient_of_the_sampler_matches_tensorflow(tmp_path):
         e = tf.reduce_sum(L.rho(s, "student") * params.alpha, axis=1)
     np.testing.assert_allclose(E, e.numpy(), rtol=1e-10)
     np.testing.assert_allclose(G, tape.gradient(e, zt).numpy(), rtol=1e-8)
+
+
+def test_a_map_optimised_through_the_cut_net_matches_the_deeper_layer():
+    from restoration import nets
+    from restoration.featmap_inversion import MapInversion, grey_start, invert_map, map_error
+
+    net = nets.tiny_vgg()
+    x = tf.constant(net.preprocess(np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)))
+    h_true, target = net(x, "conv1_2/lin").numpy(), net(x, "conv2_1/lin").numpy()
+    np.testing.assert_allclose(net.forward_from("conv1_2/lin", h_true, "conv2_1/lin").numpy(), target, rtol=1e-5,
+                               atol=1e-5)
+    h0 = grey_start(net, "conv1_2/lin", 1, 16)
+    res = invert_map(net, "conv1_2/lin", "conv2_1/lin", target, h0, None,
+                     MapInversion(steps=300, lr=2.0, log_every=100, progress=False))
+    # the block (ReLU, 2x2 pool, conv) is far from invertible: the deeper layer is matched, the map only roughly
+    mse = res.history["mse"][1]
+    assert res.history["mse"][0] == [100, 200, 300] and mse[-1] < 0.5 * mse[0]
+    assert map_error(res.h, h_true)[0] < 1.1 * map_error(h0, h_true)[0]
+    assert map_error(h_true, h_true)[0] == 0

@@ -42,7 +42,7 @@ def test_the_comparison_runs_every_arm_and_the_sweep():
     for fig in ("prior_full512", "prior_cica_image"):
         run(fig, **TINY_PRIOR)
     r, rec = run("prior_compare", net="tiny_vgg", weights=None, size=32, layers=["conv2_2", "conv3_3"],
-                 priors=["full512", "cica_image"], mse_steps=3, prior_steps=3, sweep_weights=[1e-5, 1e-3],
+                 priors=["full512", "cica_image"], steps=3, thesis_steps=2, sweep_scales=[0.1, 10.0],
                  progress=False)
     assert rec.status == "COMPLETED"
     s = rec.report["summary"]
@@ -51,12 +51,46 @@ def test_the_comparison_runs_every_arm_and_the_sweep():
             assert np.isfinite(s[f"psnr_mean@{arm}/{la}"]) and np.isfinite(s[f"feat_err@{arm}/{la}"])
     tables = {t["title"]: t for t in rec.report["tables"]}
     sweep = next(t for k, t in tables.items() if k.startswith("Prior-weight sweep"))
-    assert [row[0] for row in sweep["rows"]] == ["1e-05", "0.001"]
+    assert [row[0] for row in sweep["rows"]] == ["0.1", "1", "10"]
     assert "prior_compare_sweep.png" in rec.artifact_names
+    thesis = next(t for k, t in tables.items() if k.startswith("The thesis's procedure"))
+    assert [row[0] for row in thesis["rows"]] == ["MSE only", "full512, weight 0.0001"]
+    main = next(t for k, t in tables.items() if k.startswith("M&V 2016's recipe"))
+    weights = {(r[0], r[1]): r[2] for r in main["rows"]}
+    assert weights[("mv2016", "conv2_2")] == "" and float(weights[("full512", "conv2_2")]) > 0
 
 
 def test_the_comparison_without_its_priors_names_the_target_that_trains_them():
     r, rec = None, None
     with pytest.raises(FileNotFoundError, match="make reproduce-prior_full512"):
         run("prior_compare", net="tiny_vgg", weights=None, size=32, layers=["conv2_2"], priors=["full512"],
-            mse_steps=2, prior_steps=2, progress=False)
+            steps=2, progress=False)
+
+
+def test_the_feature_map_experiment_runs_with_and_without_its_prior():
+    run("prior_cica_conv1", net="tiny_vgg", weights=None, **TINY_PRIOR)
+    r, rec = run("prior_featmap", net="tiny_vgg", weights=None, size=32, mse_steps=3, prior_steps=3,
+                 project_steps=3, progress=False)
+    assert rec.status == "COMPLETED" and "prior_featmap_maps.png" in rec.artifact_names
+    s = rec.report["summary"]
+    assert {"map_err@none", "map_err@cica_conv1", "psnr_mean@true", "map_err@true"} <= set(s)
+    assert s["map_err@true"] == 0.0
+
+
+def test_an_image_prior_cannot_be_put_on_a_feature_map():
+    run("prior_full512", **TINY_PRIOR)
+    with pytest.raises(ValueError, match="needs priors of 'conv1_2/lin'"):
+        run("prior_featmap", net="tiny_vgg", weights=None, size=32, priors=["full512"], mse_steps=2,
+            prior_steps=2, project_steps=2, progress=False)
+
+
+def test_the_combined_priors_experiment_runs_every_arm():
+    run("prior_full512_logistic", **TINY_PRIOR)
+    for fig in ("prior_conv2_reduced", "prior_conv3_reduced"):
+        run(fig, net="tiny_vgg", weights=None, **TINY_PRIOR)
+    r, rec = run("prior_combined", net="tiny_vgg", weights=None, size=32, loss_layer="conv3_3",
+                 conv3_priors=["conv3_reduced"], feature_scales=[1.0], steps=3, progress=False)
+    assert rec.status == "COMPLETED" and "prior_combined_grid.png" in rec.artifact_names
+    rows = rec.report["tables"][0]["rows"]
+    assert [r[0] for r in rows] == ["arm 0: mv2016 (alpha + TV)", "arm 1: image prior full512_logistic",
+                                    "arm 2: image + conv2_reduced + conv3_reduced, feature scale 1"]

@@ -1,0 +1,123 @@
+"""Body of the feature-map prior experiment (``prior_featmap``): one conv block inverted in feature space, with
+and without a learned prior on the map, the maps shown and projected to the image
+(:mod:`restoration.featmap_inversion`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Mapping
+
+from restoration import tracking
+
+BASE = {
+    "profile": "quick",
+    "net": "vgg16",
+    "weights": "hed",
+    "images": ["chelsea", "rocket"],
+    "image_dir": None,
+    "n_images": 2,
+    "size": 64,
+    "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
+    "loss_layer": "conv2_1/lin",   # the layer whose activations are matched
+    "priors": ["cica_conv1"],
+    "weight": 1e-4,                # the thesis's CICA conv1 weight
+    "mse_steps": 400,              # MSE only, from the map of a grey image
+    "prior_steps": 400,            # then each arm: MSE alone, or MSE + prior
+    "lr": 1.0,
+    "project_steps": 400,          # image inversion onto each map (MSE at map_layer)
+    "seed": 0,
+    "progress": True,
+}
+THESIS = {"profile": "thesis", "size": 224, "mse_steps": 10_000, "prior_steps": 10_000, "project_steps": 5000}
+
+
+def experiment(fig_id: str, title: str):
+    ex = tracking.make_experiment(fig_id)
+    ex.add_config(dict(BASE))
+    ex.add_named_config("quick", {"profile": "quick"})
+    ex.add_named_config("thesis", dict(THESIS))
+
+    @ex.main
+    def main(_run, _config):
+        return run_featmap(_run, _config, fig_id, title)
+
+    return ex
+
+
+def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
+    import numpy as np
+    import tensorflow as tf
+
+    from experiments._mv_figure import load_images
+    from experiments._prior_comparison import _check, _load_any
+    from restoration import metrics, nets, plots
+    from restoration.featmap_inversion import MapInversion, grey_start, invert_map, map_error
+    from restoration.inversion import Reporting
+    from restoration.learned_priors import PatchPrior
+    from restoration.payload import FigureRef, Payload, Table
+    from restoration.prior_inversion import PriorInversion, phase_one_to
+
+    _check({**cfg, "layers": [cfg["loss_layer"]]})
+    t0 = time.time()
+    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
+    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
+    names = [n for n, _ in named]
+    images = np.stack([im for _, im in named]).astype(np.float32)
+    start, loss = fnet.resolve(cfg["map_layer"]), fnet.resolve(cfg["loss_layer"])
+    priors = _load_any(cfg["priors"], layer=start)
+    log = tracking.metric_logger(_run)
+    x = tf.constant(fnet.preprocess(images))
+    h_true, target = fnet(x, start).numpy(), fnet(x, loss).numpy()
+    ms = MapInversion(cfg["mse_steps"], float(cfg["lr"]), progress=cfg["progress"])
+    ps = MapInversion(cfg["prior_steps"], float(cfg["lr"]), progress=cfg["progress"])
+    first = invert_map(fnet, start, loss, target, grey_start(fnet, start, len(images), cfg["size"], cfg["seed"]),
+                       None, ms, log=log, log_prefix="phase1/")
+    maps = {"none": invert_map(fnet, start, loss, target, first.h, None, ps, log=log, log_prefix="none/").h}
+    for name, params in priors.items():
+        maps[name] = invert_map(fnet, start, loss, target, first.h, PatchPrior(params, weight=float(cfg["weight"])),
+                                ps, log=log, log_prefix=f"{name}/").h
+    # each map (and the true one, for reference) projected to the image
+    proj = PriorInversion(cfg["project_steps"], 1, float(cfg["lr"]), 0, cfg["seed"])
+    rows, summary, shown = [], {}, {}
+    for arm, h in [("true map", h_true)] + list(maps.items()):
+        res = phase_one_to(fnet, start, h, images.shape[1], proj, Reporting(progress=cfg["progress"]))
+        sc = metrics.score_batch(images, res.rgb)
+        err = map_error(h, h_true)
+        shown[arm] = (h, res.rgb)
+        rows.append([arm, round(float(err.mean()), 4), round(float(sc["psnr"].mean()), 2),
+                     round(float(sc["ssim"].mean()), 4)])
+        key = "true" if arm == "true map" else arm
+        summary[f"map_err@{key}"] = float(err.mean())
+        summary[f"psnr_mean@{key}"] = float(sc["psnr"].mean())
+        summary[f"ssim_mean@{key}"] = float(sc["ssim"].mean())
+    # figure: 4 channels of the first image's map per arm, and the projections
+    panels = []
+    for arm, (h, rgb) in shown.items():
+        chans = [np.repeat(h[0, :, :, c:c + 1], 3, axis=-1) for c in range(min(4, h.shape[-1]))]
+        chans = [(c - c.min()) / (np.ptp(c) + 1e-9) * 255.0 for c in chans]
+        panels.append(chans + [rgb[0]])
+    labels = [f"channel {c}" for c in range(min(4, h_true.shape[-1]))] + ["projected to the image"]
+    tracking.add_figure(_run, plots.image_grid(panels, row_labels=list(shown), col_labels=labels, panel_size=1.3),
+                        f"{fig_id}_maps.png")
+    t_total = time.time() - t0
+    origin = "; ".join(f"{n}: run {p.run_id}" for n, p in priors.items())
+    payload = Payload(
+        title=title, net=fnet.weights_label, summary=summary,
+        paragraphs=[
+            f"The {start} map of {len(names)} held-out images ({', '.join(names)}, {cfg['size']} px) is optimised "
+            f"with the net cut there, so that {loss} matches (mean squared error): {cfg['mse_steps']} Adam steps "
+            f"(lr {cfg['lr']:g}) from the map of a grey image, then {cfg['prior_steps']} more with the MSE alone "
+            f"('none') or with weight {cfg['weight']:g} x each prior on the map. Each map, and the true one for "
+            f"reference, is then projected to the image by {cfg['project_steps']} steps of image inversion onto "
+            f"it.",
+            f"Priors (trained by): {origin}. Took {t_total:.0f} s.",
+            "Thesis: July 27 (invert a single block, conv2/lin -> conv1/lin, with and without a prior), Aug. 2-6 "
+            "(feature maps visualised; CICA conv1 priors). The thesis used AlexNet conv2/lin -> conv1/lin; this is "
+            "VGG16's conv2_1/lin -> conv1_2/lin.",
+        ],
+        figures=[FigureRef(f"{fig_id}_maps.png", f"First image: four channels of the {start} map (each on its own "
+                                                 f"scale) per arm, and the map projected to the image.")],
+        tables=[Table(f"{loss} -> {start}: map error and the projected image (mean over images)",
+                      ["arm", "normalised map error", "PSNR (dB)", "SSIM"], rows)])
+    tracking.set_report(_run, payload)
+    return float(np.mean([summary[f"map_err@{a}"] for a in maps]))

@@ -1,0 +1,14 @@
+"""A feature-map prior at work: VGG16 conv2_1/lin -> conv1_2/lin inverted in feature space, with and without the
+CICA conv1 prior; the maps shown and projected to the image.
+
+Needs ``prior_cica_conv1`` (``make reproduce-prior_cica_conv1``).
+
+Reproduce::
+
+    make reproduce-prior_featmap
+"""
+
+from experiments._prior_featmap import experiment
+
+ex = experiment("prior_featmap", "Feature-map prior: VGG16 conv2_1/lin -> conv1_2/lin with and without the CICA "
+                                 "conv1 prior")
