@@ -29,7 +29,7 @@ BASE = {
     "n_train": 20_000,
     "n_val": 500,
     "batch": 250,
-    "steps": 4000,
+    "steps": 2000,
     "hmc_chains": 32,
     "hmc_steps": 120,
     "seed": 0,

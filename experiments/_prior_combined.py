@@ -26,8 +26,9 @@ BASE = {
     "image_prior": "full512_logistic",
     "conv2_prior": "conv2_reduced",
     "conv3_priors": ["conv3_reduced", "conv3_full"],
-    "feature_scales": [0.1, 1.0],      # feature-map prior strength relative to the image prior
-    "steps": 300,
+    "image_scale": 30.0,               # image prior weight = image_scale * lambda_TV / its natural energy
+    "feature_scales": [3.0],           # each feature-map prior: scale * lambda_TV / its natural energy
+    "steps": 200,
     "seed": 0,
     "progress": True,
 }
@@ -78,7 +79,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     no_tv = mv.replace(tv_weight={0: 0.0})
     lam = mv.tv_weight_for(layer)
     log = tracking.metric_logger(_run)
-    w_img = prior_weight(img, lam, 1.0)
+    w_img = prior_weight(img, lam, float(cfg["image_scale"]))
     arms = {"mv2016 (alpha + TV)": (mv, []),
             f"image prior {img.spec.name}": (no_tv, [PatchPrior(img, weight=w_img)])}
     for c3name, c3 in c3s.items():
@@ -110,7 +111,8 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         paragraphs=[
             f"{len(names)} held-out images ({', '.join(names)}) at {cfg['size']} px inverted from {layer} with M&V "
             f"2016's recipe, {cfg['steps']} steps per arm: as published, with the image prior {img.spec.name!r} in "
-            f"place of TV (weight {w_img:.3g} = lambda_TV / its natural energy) and, in the combined arms, "
+            f"place of TV (weight {w_img:.3g} = {cfg['image_scale']:g} x lambda_TV / its natural energy, as in "
+            f"prior_compare) and, in the combined arms, "
             f"the feature-map priors {c2.spec.name!r} on {c2.spec.patch.layer} and a conv3 prior on "
             f"{next(iter(c3s.values())).spec.patch.layer} (reduced: {', '.join(n for n in c3s if 'reduced' in n)}; "
             f"full: {', '.join(n for n in c3s if 'full' in n)}), each weighted at the listed scale of lambda_TV / its "

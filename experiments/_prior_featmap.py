@@ -19,7 +19,7 @@ BASE = {
     "size": 64,
     "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
     "loss_layer": "conv2_1/lin",   # the layer whose activations are matched
-    "priors": ["cica_conv1"],
+    "priors": ["cica_conv1", "cica_conv1_12"],   # 8x8 and bigger (12x12) CICA patches
     "weight": 1e-4,                # the thesis's CICA conv1 weight
     "mse_steps": 400,              # MSE only, from the map of a grey image
     "prior_steps": 400,            # then each arm: MSE alone, or MSE + prior

@@ -18,6 +18,6 @@ FIGURE = PriorFigure(
     what="A Field of Experts on whitened, dimensionality-reduced 3x3 patches of VGG16's conv2_1 pre-ReLU maps.",
     thesis_note="Thesis: July 20-23 (conv2/conv3 priors, reduced vs full), Aug. 1 (conv2/lin FoE, 6400 "
                 "components). The thesis's was on AlexNet conv2/lin.",
-    quick={"image_size": 96, "n_train": 10000, "steps": 2000},
+    quick={"image_size": 96, "n_train": 10000, "steps": 1000},
 )
 ex = experiment(FIGURE)

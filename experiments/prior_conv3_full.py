@@ -15,6 +15,6 @@ FIGURE = PriorFigure(
     what="A Field of Experts on every whitened dimension of 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",
     thesis_note="Thesis: July 23 ('difference between dim reduced and full conv3 prior'); default_priors.py "
                 "'slimc3l7000' (3x3x384 AlexNet conv3/lin, all 3456 dims, 7000 components, weight 1e-9).",
-    quick={"image_size": 96, "n_train": 10000, "steps": 500},
+    quick={"image_size": 256, "n_train": 10000, "steps": 300},
 )
 ex = experiment(FIGURE)

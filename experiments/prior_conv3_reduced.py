@@ -17,6 +17,6 @@ FIGURE = PriorFigure(
     what="A Field of Experts on whitened, dimensionality-reduced 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",
     thesis_note="Thesis: July 20-23 (conv3 priors; 'difference between dim reduced and full conv3 prior'); its "
                 "slim conv3 prior was 3x3x384 on AlexNet conv3/lin with 7000 components.",
-    quick={"image_size": 96, "n_train": 10000, "steps": 1500},
+    quick={"image_size": 256, "n_train": 10000, "steps": 1000},
 )
 ex = experiment(FIGURE)

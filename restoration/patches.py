@@ -348,7 +348,8 @@ def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int):
         if np.any(tiny):
             raise ValueError(f"PCA whitening: {int(np.sum(tiny))} of the kept eigenvalues are ~0 (the normalised "
                              f"patches span only {cov.shape[0] - int(np.sum(lam <= 1e-10 * max(lam[0], 1e-30)))} "
-                             f"dimensions; a per-sample mean removes one per channel); drop more with n_drop")
+                             f"dimensions: too few distinct patches for the dimension, or a per-sample mean, which removes one per "
+                             f"channel); draw patches from more or larger images, or drop more with n_drop")
         W = U_k.T / np.sqrt(lam_k)[:, None]
         Winv = U_k * np.sqrt(lam_k)[None, :]
     elif method == "zca":

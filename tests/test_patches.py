@@ -92,7 +92,7 @@ def test_whitened_patches_have_identity_covariance(tmp_path, method, n_drop, cha
 
 def test_whitening_saves_and_loads(tmp_path):
     store, x = _store(tmp_path, _maps())
-    with pytest.raises(ValueError, match="per-sample mean removes one per channel"):
+    with pytest.raises(ValueError, match="per-sample mean, which removes one per channel"):
         P.fit_whitening(store, P.Normalisation("sample_channel", "dataset_channel"), "pca", 1)
     wh = P.fit_whitening(store, P.Normalisation("sample_channel", "dataset_channel"), "pca", 3)
     wh.save(tmp_path / "w.npz")

@@ -51,7 +51,7 @@ def test_the_comparison_runs_every_arm_and_the_sweep():
             assert np.isfinite(s[f"psnr_mean@{arm}/{la}"]) and np.isfinite(s[f"feat_err@{arm}/{la}"])
     tables = {t["title"]: t for t in rec.report["tables"]}
     sweep = next(t for k, t in tables.items() if k.startswith("Prior-weight sweep"))
-    assert [row[0] for row in sweep["rows"]] == ["0.1", "1", "10"]
+    assert [row[0] for row in sweep["rows"]] == ["0.1", "10", "30"]
     assert "prior_compare_sweep.png" in rec.artifact_names
     thesis = next(t for k, t in tables.items() if k.startswith("The thesis's procedure"))
     assert [row[0] for row in thesis["rows"]] == ["MSE only", "full512, weight 0.0001"]
@@ -69,8 +69,8 @@ def test_the_comparison_without_its_priors_names_the_target_that_trains_them():
 
 def test_the_feature_map_experiment_runs_with_and_without_its_prior():
     run("prior_cica_conv1", net="tiny_vgg", weights=None, **TINY_PRIOR)
-    r, rec = run("prior_featmap", net="tiny_vgg", weights=None, size=32, mse_steps=3, prior_steps=3,
-                 project_steps=3, progress=False)
+    r, rec = run("prior_featmap", net="tiny_vgg", weights=None, size=32, priors=["cica_conv1"], mse_steps=3,
+                 prior_steps=3, project_steps=3, progress=False)
     assert rec.status == "COMPLETED" and "prior_featmap_maps.png" in rec.artifact_names
     s = rec.report["summary"]
     assert {"map_err@none", "map_err@cica_conv1", "psnr_mean@true", "map_err@true"} <= set(s)
@@ -94,3 +94,11 @@ def test_the_combined_priors_experiment_runs_every_arm():
     rows = rec.report["tables"][0]["rows"]
     assert [r[0] for r in rows] == ["arm 0: mv2016 (alpha + TV)", "arm 1: image prior full512_logistic",
                                     "arm 2: image + conv2_reduced + conv3_reduced, feature scale 1"]
+
+
+def test_the_whitening_variants_train_and_invert_each():
+    r, rec = run("prior_whitening", net="tiny_vgg", weights=None, size=32, layer="conv3_3", n_components=16,
+                 train_size=32, n_train=600, n_val=100, train_steps=4, steps=3, progress=False)
+    assert rec.status == "COMPLETED"
+    rows = rec.report["tables"][0]["rows"]
+    assert len(rows) == 4 and [r[1] for r in rows] == [191, 191, 189, 191]

@@ -45,6 +45,8 @@ def make_experiment(name: str, *, observe: bool = True):
     # with the run; .venv is excluded because its module names do not match their paths.
     sacred.SETTINGS.DISCOVER_SOURCES = "imported"
     warnings.filterwarnings("ignore", message=".*not in session, add operation along.*")  # Sacred 0.8.7 + SA 2
+    import logging
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TF checkpointing's "Sharding callback duration" lines
     ex = sacred.Experiment(name, base_dir=str(database.REPO_ROOT), save_git_info=True)
     ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
     if observe:
