@@ -54,7 +54,7 @@ class PriorFigure:
     mean: str = "dataset_channel"
     sdev: str = "none"
     whitening: str = "pca"
-    n_drop: int = 1
+    n_drop: int | None = 1        # None: keep every dimension the patches span (drop the degenerate ones)
     dims: int | None = None       # PCA to this many dimensions (overrides n_drop; all when the patch has fewer)
     weight: float = 1e-5
     what: str = ""

@@ -16,15 +16,15 @@ BASE = {
     "images": ["chelsea", "rocket"],
     "image_dir": None,
     "n_images": 2,
-    "size": 64,
+    "size": 32,                    # a CICA conv1 prior step costs ~0.5 s at 64 px for 2 images on 2 cores
     "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
     "loss_layer": "conv2_1/lin",   # the layer whose activations are matched
     "priors": ["cica_conv1", "cica_conv1_12"],   # 8x8 and bigger (12x12) CICA patches
     "weight": 1e-4,                # the thesis's CICA conv1 weight
-    "mse_steps": 400,              # MSE only, from the map of a grey image
-    "prior_steps": 400,            # then each arm: MSE alone, or MSE + prior
+    "mse_steps": 300,              # MSE only, from the map of a grey image
+    "prior_steps": 200,            # then each arm: MSE alone, or MSE + prior
     "lr": 1.0,
-    "project_steps": 400,          # image inversion onto each map (MSE at map_layer)
+    "project_steps": 300,          # image inversion onto each map (MSE at map_layer)
     "seed": 0,
     "progress": True,
 }

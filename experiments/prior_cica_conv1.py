@@ -18,6 +18,6 @@ FIGURE = PriorFigure(
     what="A channel-independent ICA prior on the pre-ReLU maps of VGG16's first block.",
     thesis_note="Thesis: Aug. 4-5 (CICA working; conv1/lin CICA priors); default_priors.py 'chanpriorc1l150' "
                 "(on AlexNet conv1/lin).",
-    quick={"image_size": 96, "n_train": 8000, "steps": 600},
+    quick={"image_size": 96, "n_train": 6000, "steps": 400, "hmc_steps": 60},
 )
 ex = experiment(FIGURE)

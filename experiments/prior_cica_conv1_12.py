@@ -15,6 +15,6 @@ FIGURE = PriorFigure(
     mean="dataset_channel", sdev="dataset_channel", whitening="zca", n_drop=0, weight=1e-4,
     what="The CICA conv1 prior with 12x12 patches per channel instead of 8x8.",
     thesis_note="Thesis: Aug. 6, plan 3 ('try CICA conv1 priors with bigger patches'); not done there.",
-    quick={"image_size": 96, "n_train": 8000, "steps": 500},
+    quick={"image_size": 96, "n_train": 6000, "steps": 300, "hmc_steps": 60},
 )
 ex = experiment(FIGURE)

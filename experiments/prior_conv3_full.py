@@ -1,5 +1,8 @@
-"""A full-dimensional prior on VGG16 conv3_1/lin: 3x3x256 = 2304 whitened dims (the smallest eigenvalue
-dropped), 1024 FoE experts (undercomplete: the thesis's 'slim' priors kept every dimension).
+"""A full-dimensional prior on VGG16 conv3_1/lin: every dimension its 3x3x256 patches span, 1024 FoE experts.
+
+The thesis's 'slim' priors kept all ``C ph pw`` dimensions. The HED VGG16 trunk has dead channels below conv3_1
+(measured: its 3x3 patches span about 1660 of 2304 dimensions), so "full" here means every direction with
+variance above 1e-6 of the largest; the reduced prior keeps 256.
 
 Reproduce::
 
@@ -9,9 +12,9 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_conv3_full", title="Full feature-map prior: FoE on VGG16 conv3_1/lin 3x3 patches, all 2303 dims",
+    id="prior_conv3_full", title="Full feature-map prior: FoE on VGG16 conv3_1/lin 3x3 patches, every spanned dim",
     prior="conv3_full", layer="conv3_1/lin", patch=3, n_components=1024, expert="student",
-    mean="dataset_channel", sdev="dataset_channel", whitening="pca", n_drop=1, weight=1e-5,
+    mean="dataset_channel", sdev="dataset_channel", whitening="pca", n_drop=None, weight=1e-5,
     what="A Field of Experts on every whitened dimension of 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",
     thesis_note="Thesis: July 23 ('difference between dim reduced and full conv3 prior'); default_priors.py "
                 "'slimc3l7000' (3x3x384 AlexNet conv3/lin, all 3456 dims, 7000 components, weight 1e-9).",

@@ -23,7 +23,8 @@ raw (uncentred) patches by the sdev on one training path while its inference pat
 disagree unless the mean is zero, so we follow the inference order everywhere.
 
 Whitening: the covariance ``X^T X / (N - 1)`` of the normalised patches (accumulated in chunks, never all
-patches in memory), ``eigh``; PCA keeps the ``D - n_drop`` largest directions and scales them to unit variance
+patches in memory), ``eigh``; PCA keeps the ``D - n_drop`` largest directions (``n_drop=None``: every direction
+with variance above 1e-6 of the largest) and scales them to unit variance
 (``W = diag(1/sqrt(l)) U^T``); ZCA rotates back (``W = U diag(1/sqrt(max(l, 1e-7))) U^T``). With ``mean="none"``
 the "covariance" is the second-moment matrix (nothing subtracted), as in the thesis.
 """
@@ -336,9 +337,14 @@ class Whitening:
                        z["matrix"], z["inverse"], z["eigvals"], meta["channelwise"])
 
 
-def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int):
+AUTO_RANK_TOL = 1e-6
+
+
+def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int | None):
     lam, U = np.linalg.eigh(cov)
     lam, U = lam[::-1], U[:, ::-1]  # descending
+    if n_drop is None:  # "auto": drop the directions the patches do not span (dead channels, per-sample means)
+        n_drop = int(np.sum(lam <= AUTO_RANK_TOL * max(lam[0], 1e-30))) if method == "pca" else 0
     if method == "pca":
         keep = cov.shape[0] - n_drop
         if keep < 1:
@@ -361,9 +367,11 @@ def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int):
     return W, Winv, lam
 
 
-def fit_whitening(store: PatchStore, norm: Normalisation = Normalisation(), method: str = "pca", n_drop: int = 0,
-                  *, channelwise: bool = False, chunk: int = 10_000) -> Whitening:
-    """Statistics, streaming covariance and eigen-decomposition of a store's patches."""
+def fit_whitening(store: PatchStore, norm: Normalisation = Normalisation(), method: str = "pca",
+                  n_drop: int | None = 0, *, channelwise: bool = False, chunk: int = 10_000) -> Whitening:
+    """Statistics, streaming covariance and eigen-decomposition of a store's patches. ``n_drop=None`` (PCA):
+    drop every direction whose variance is below 1e-6 of the largest, i.e. keep the dimensions the patches
+    actually span (a layer with dead channels spans fewer than ``C ph pw``)."""
     spec = store.spec
     stats = patch_stats(store.chunks(chunk), norm, lambda: store.chunks(chunk))
     C, P = spec.channels, spec.P

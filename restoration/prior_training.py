@@ -54,7 +54,7 @@ class PriorTraining:
     clip_value: float = 1e-3
     norm: Normalisation = Normalisation()
     whitening: str = "pca"
-    n_drop: int = 1
+    n_drop: int | None = 1           # None: keep the dimensions the patches span (see patches.fit_whitening)
     seed: int = 0
     log_every: int = 50
     eval_every: int = 500

@@ -111,3 +111,13 @@ def test_bad_inputs_say_what_to_do(tmp_path):
     store, _ = _store(tmp_path, _maps(n=1, h=3, w=3))
     with pytest.raises(ValueError, match="n_drop"):
         P.fit_whitening(store, P.Normalisation(), "pca", 12)
+
+
+def test_auto_rank_keeps_the_dimensions_the_patches_span(tmp_path):
+    maps = _maps(n=20, h=16, w=16)
+    maps[..., 2] = 0.0  # a dead channel, as in real nets
+    store, x = _store(tmp_path, maps)
+    wh = P.fit_whitening(store, P.Normalisation("dataset_feature", "none"), "pca", None)
+    assert wh.d == 8
+    z = wh.apply(x).astype(np.float64)
+    np.testing.assert_allclose(z.T @ z / (len(z) - 1), np.eye(8), atol=1e-4)
