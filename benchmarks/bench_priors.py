@@ -25,25 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from bench_module_training import matmul_gflops  # noqa: E402  (the same reference rate in every benchmark)
+
 
 def cpu_name() -> str:
     try:
         return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         return "unknown CPU"
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    import tensorflow as tf
-
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    mm = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    mm(a, b).numpy()
-    t = time.perf_counter()
-    for _ in range(repeats):
-        mm(a, b).numpy()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int) -> tuple[float, float]:
@@ -115,7 +104,7 @@ def main() -> int:
     a = p.parse_args()
     import tensorflow as tf
 
-    mm = matmul_gflops()
+    mm = matmul_gflops(2048, 10)
     print(f"CPU: {cpu_name()}; {os.cpu_count()} logical CPUs; TensorFlow {tf.__version__}")
     print(f"float32 matmul (2048^2): {mm:.0f} GFLOP/s\n")
     print("score matching (student experts, batch %d, Adam + clip):" % a.batch)

@@ -47,6 +47,7 @@ class PriorFigure:
     title: str
     prior: str
     n_components: int
+    net: str = "vgg16"            # the net whose layer a feature-map prior models (image priors: its mean only)
     expert: str = "student"
     layer: str = "input"
     patch: int = 8
@@ -194,7 +195,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     src = ("the training photos (" + ", ".join(train_names) + ")") if cfg["image_dir"] is None else \
         f"{len(train_names)} images of {cfg['image_dir']}"
     payload = Payload(
-        title=fig.title, net=fnet.weights_label if layer != "input" else "(image prior: no net)",
+        title=fig.title, net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
         summary={"sm_loss": sm, "energy_gap": gap, "natural_lower": lower, "components": spec.n_components,
                  "dims": d, "steps": result.steps, "accept_rate": hmc.accept_rate, "wall_s": round(t_total, 1)},
         paragraphs=[

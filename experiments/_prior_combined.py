@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
+from experiments._prior_common import check, load_prior, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -35,45 +36,18 @@ BASE = {
 THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500}
 
 
-def experiment(fig_id: str, title: str):
-    ex = tracking.make_experiment(fig_id)
-    ex.add_config(dict(BASE))
-    ex.add_named_config("quick", {"profile": "quick"})
-    ex.add_named_config("thesis", dict(THESIS))
-
-    @ex.main
-    def main(_run, _config):
-        return run_combined(_run, _config, fig_id, title)
-
-    return ex
-
-
 def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
-    import numpy as np
-
-    from experiments._mv_figure import load_images
-    from experiments._prior_comparison import _check, prior_weight
-    from restoration import inversion, learned_priors, metrics, nets, plots, recipes
+    from restoration import inversion, metrics, plots, recipes
     from restoration.learned_priors import PatchPrior
     from restoration.payload import FigureRef, Payload, Table
     from restoration.prior_inversion import feature_error
 
-    _check({**cfg, "layers": [cfg["loss_layer"]], "lr": 1.0})
+    check(cfg)
     t0 = time.time()
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
-    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
-    names = [n for n, _ in named]
-    images = np.stack([im for _, im in named]).astype(np.float32)
-
-    def load(name):
-        try:
-            return learned_priors.load_prior(name, tracking.runs_dir())
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f"{e.args[0].split(';')[0]}; train it first: make reproduce-prior_{name}") from e
-
-    img = load(cfg["image_prior"])
-    c2 = load(cfg["conv2_prior"])
-    c3s = {n: load(n) for n in cfg["conv3_priors"]}
+    fnet, names, images = net_and_images(cfg)
+    img = load_prior(cfg["image_prior"], "input")
+    c2 = load_prior(cfg["conv2_prior"])
+    c3s = {n: load_prior(n) for n in cfg["conv3_priors"]}
     layer = fnet.resolve(cfg["loss_layer"])
     mv = recipes.get_recipe("mv2016")
     no_tv = mv.replace(tv_weight={0: 0.0})
@@ -129,3 +103,8 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                       [[f"arm {k}: {r[0]}"] + r[1:] for k, r in enumerate(rows)])])
     tracking.set_report(_run, payload)
     return max(r[1] for r in rows)
+
+
+def experiment(fig_id: str, title: str):
+    from experiments._prior_common import experiment as make
+    return make(fig_id, title, run_combined, BASE, THESIS)

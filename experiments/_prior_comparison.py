@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
+from experiments._prior_common import check, load_priors, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -52,83 +53,22 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500, "thes
           "priors": ["full512", "full512_logistic", "full1024", "cica_image"]}
 
 
-def experiment(fig_id: str, title: str, quick: Mapping | None = None, thesis: Mapping | None = None):
-    ex = tracking.make_experiment(fig_id)
-    ex.add_config({**BASE, **dict(quick or {})})
-    ex.add_named_config("quick", {"profile": "quick", **dict(quick or {})})
-    ex.add_named_config("thesis", {**THESIS, **dict(thesis or {})})
-
-    @ex.main
-    def main(_run, _config):
-        return run_comparison(_run, _config, fig_id, title)
-
-    return ex
-
-
-def _check(cfg: Mapping) -> None:
-    for key in ("n_images", "size"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}={BASE[key]}`")
-    for key in ("steps", "thesis_steps", "mse_steps", "prior_steps", "project_steps"):
-        if key in cfg and (isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1):
-            raise ValueError(f"config {key}={cfg[key]!r}: must be a positive integer, e.g. `with {key}=300`")
-    if not cfg["layers"]:
-        raise ValueError("config layers=[]: name at least one layer, e.g. ['conv3_3']")
-    if not (isinstance(cfg["lr"], (int, float)) and cfg["lr"] > 0):
-        raise ValueError(f"config lr={cfg['lr']!r}: must be a positive number, e.g. 1.0")
-
-
-def _load_any(names, layer: str = "input"):
-    """``{name: PriorParams}`` of priors trained on ``layer``; a missing prior fails naming the experiment that
-    trains it, a prior of another layer naming both."""
-    from restoration import learned_priors
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = learned_priors.load_prior(name, tracking.runs_dir())
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f"{e.args[0].split(';')[0]}; train it first: make reproduce-prior_{name}") from e
-        if out[name].spec.patch.layer != layer:
-            raise ValueError(f"prior {name!r} models {out[name].spec.patch.describe()}, but this experiment needs "
-                             f"priors of {layer!r}")
-    return out
-
-
-def _load_priors(names):
-    return _load_any(names, "input")
-
-
-def prior_weight(params, lambda_tv: float, scale: float) -> float:
-    """The learned prior's weight in M&V's recipe: ``scale * lambda_TV / natural energy``."""
-    e = params.natural_energy
-    if not e or e <= 0:
-        raise ValueError(f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
-                         f"recorded); retrain it: make reproduce-prior_{params.spec.name}")
-    return scale * lambda_tv / e
-
-
 def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
-    from experiments._mv_figure import load_images
-    from restoration import inversion, metrics, nets, plots, recipes
+    from restoration import inversion, metrics, plots, recipes
     from restoration.inversion import Reporting
     from restoration.learned_priors import PatchPrior
     from restoration.payload import FigureRef, Payload, Table
     from restoration.prior_inversion import (PriorInversion, feature_error, phase_one, phase_two,
                                              thesis_jitter_and_weight)
 
-    _check(cfg)
+    check(cfg)
     t0 = time.time()
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
-    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
-    names = [n for n, _ in named]
-    images = np.stack([im for _, im in named]).astype(np.float32)
-    priors = _load_priors(cfg["priors"])
+    fnet, names, images = net_and_images(cfg)
+    priors = load_priors(cfg["priors"])
     if cfg["sweep_prior"] and cfg["sweep_prior"] not in priors:
-        priors.update(_load_priors([cfg["sweep_prior"]]))
+        priors.update(load_priors([cfg["sweep_prior"]]))
     log = tracking.metric_logger(_run)
     mv = recipes.get_recipe("mv2016")
     steps = cfg["steps"]
@@ -219,7 +159,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                              "weights": {f"{a}/{la}": w for (a, la), w in weights_used.items()},
                              "sweep": sweep_rows, "thesis_procedure": thesis_rows}, f"{fig_id}_scores.json")
     for i, n in enumerate(names[:2]):
-        grid = [[images[i]] + [None] * (len(layers) - 1)] + [[recs[(arm, la)][i] for la in layers] for arm in arms]
+        grid = [[images[i]] * len(layers)] + [[recs[(arm, la)][i] for la in layers] for arm in arms]
         tracking.add_figure(_run, plots.image_grid(grid, row_labels=["original"] + arms, col_labels=layers,
                                                    panel_size=1.3), f"{fig_id}_{i}.png")
     figures = [FigureRef(f"{fig_id}_{i}.png", f"{n}: reconstructions by arm (rows) from each layer (columns).")
@@ -263,3 +203,8 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         figures=figures, tables=tables)
     tracking.set_report(_run, payload)
     return float(summary[f"psnr_mean@{best}"]) if best else float(summary["psnr_mean@none"])
+
+
+def experiment(fig_id: str, title: str):
+    from experiments._prior_common import experiment as make
+    return make(fig_id, title, run_comparison, BASE, THESIS)

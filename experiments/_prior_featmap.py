@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
+from experiments._prior_common import check, load_priors, net_and_images
 from restoration import tracking
 
 BASE = {
@@ -31,40 +32,22 @@ BASE = {
 THESIS = {"profile": "thesis", "size": 224, "mse_steps": 10_000, "prior_steps": 10_000, "project_steps": 5000}
 
 
-def experiment(fig_id: str, title: str):
-    ex = tracking.make_experiment(fig_id)
-    ex.add_config(dict(BASE))
-    ex.add_named_config("quick", {"profile": "quick"})
-    ex.add_named_config("thesis", dict(THESIS))
-
-    @ex.main
-    def main(_run, _config):
-        return run_featmap(_run, _config, fig_id, title)
-
-    return ex
-
-
 def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
     import tensorflow as tf
 
-    from experiments._mv_figure import load_images
-    from experiments._prior_comparison import _check, _load_any
-    from restoration import metrics, nets, plots
+    from restoration import metrics, plots
     from restoration.featmap_inversion import MapInversion, grey_start, invert_map, map_error
     from restoration.inversion import Reporting
     from restoration.learned_priors import PatchPrior
     from restoration.payload import FigureRef, Payload, Table
     from restoration.prior_inversion import PriorInversion, phase_one_to
 
-    _check({**cfg, "layers": [cfg["loss_layer"]]})
+    check(cfg)
     t0 = time.time()
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
-    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
-    names = [n for n, _ in named]
-    images = np.stack([im for _, im in named]).astype(np.float32)
+    fnet, names, images = net_and_images(cfg)
     start, loss = fnet.resolve(cfg["map_layer"]), fnet.resolve(cfg["loss_layer"])
-    priors = _load_any(cfg["priors"], layer=start)
+    priors = load_priors(cfg["priors"], layer=start)
     log = tracking.metric_logger(_run)
     x = tf.constant(fnet.preprocess(images))
     h_true, target = fnet(x, start).numpy(), fnet(x, loss).numpy()
@@ -121,3 +104,8 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                       ["arm", "normalised map error", "PSNR (dB)", "SSIM"], rows)])
     tracking.set_report(_run, payload)
     return float(np.mean([summary[f"map_err@{a}"] for a in maps]))
+
+
+def experiment(fig_id: str, title: str):
+    from experiments._prior_common import experiment as make
+    return make(fig_id, title, run_featmap, BASE, THESIS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
+from experiments._prior_common import check, net_and_images, prior_weight
 from restoration import tracking
 
 VARIANTS = [  # label, mean switch, sdev switch, whitening, dims dropped
@@ -42,37 +43,19 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "n_components": 512,
               ["dataset channel mean + sdev, ZCA", "dataset_channel", "dataset_channel", "zca", 0]]}
 
 
-def experiment(fig_id: str, title: str):
-    ex = tracking.make_experiment(fig_id)
-    ex.add_config(dict(BASE))
-    ex.add_named_config("quick", {"profile": "quick"})
-    ex.add_named_config("thesis", dict(THESIS))
-
-    @ex.main
-    def main(_run, _config):
-        return run_whitening(_run, _config, fig_id, title)
-
-    return ex
-
-
 def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
     from experiments._learned_priors import _photos
-    from experiments._mv_figure import load_images
-    from experiments._prior_comparison import _check, prior_weight
-    from restoration import inversion, learned_priors, metrics, nets, patches, recipes
+    from restoration import inversion, learned_priors, metrics, patches, recipes
     from restoration.learned_priors import PatchPrior, PriorSpec
     from restoration.payload import Payload, Table
     from restoration.prior_inversion import feature_error
     from restoration.prior_training import PriorTraining, maps_source, train_prior
 
-    _check({**cfg, "layers": [cfg["layer"]], "lr": 1.0})
+    check(cfg)
     t0 = time.time()
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
-    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
-    names = [n for n, _ in named]
-    images = np.stack([im for _, im in named]).astype(np.float32)
+    fnet, names, images = net_and_images(cfg)
     train_imgs, held_imgs, _, _ = _photos({"image_dir": cfg["image_dir"], "image_size": cfg["train_size"],
                                            "max_images": None, "profile": cfg["profile"], "seed": cfg["seed"]})
     layer = fnet.resolve(cfg["layer"])
@@ -127,3 +110,8 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                       rows)])
     tracking.set_report(_run, payload)
     return max(r[3] for r in rows)
+
+
+def experiment(fig_id: str, title: str):
+    from experiments._prior_common import experiment as make
+    return make(fig_id, title, run_whitening, BASE, THESIS)

@@ -226,6 +226,8 @@ def _provenance(record) -> dict:
 
 def _is_hed(label: str | None, record) -> bool:
     text = (label or "").lower()
+    if text.startswith("no network"):  # an image prior: trained on photo patches, no net involved
+        return False
     if "hed" in text:
         return True
     config = getattr(record, "config", None) or {}

@@ -1,0 +1,78 @@
+"""What the prior experiments that *use* trained priors share (``prior_compare``, ``prior_featmap``,
+``prior_combined``, ``prior_whitening``): their Sacred experiment, the config check, loading priors by name
+with the fix in the error, and the held-out images with the net."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from restoration import tracking
+
+PriorBody = Callable[..., float]
+
+
+def experiment(fig_id: str, title: str, body: PriorBody, base: Mapping, thesis: Mapping):
+    """The Sacred experiment of one prior experiment: config ``base`` (the quick profile), named configs
+    ``quick`` and ``thesis``, and ``body(_run, _config, fig_id, title)`` as its main command."""
+    ex = tracking.make_experiment(fig_id)
+    ex.add_config(dict(base))
+    ex.add_named_config("quick", {"profile": "quick"})
+    ex.add_named_config("thesis", dict(thesis))
+
+    @ex.main
+    def main(_run, _config):
+        return body(_run, _config, fig_id, title)
+
+    return ex
+
+
+def check(cfg: Mapping) -> None:
+    """The shared config keys, checked at the entry; errors name the key and an example fix."""
+    for key in ("n_images", "size", "steps", "thesis_steps", "mse_steps", "prior_steps", "project_steps"):
+        if key in cfg and (isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1):
+            raise ValueError(f"config {key}={cfg[key]!r}: must be a positive integer, e.g. `with {key}=200`")
+    if "layers" in cfg and not cfg["layers"]:
+        raise ValueError("config layers=[]: name at least one layer, e.g. ['conv3_3']")
+    if "lr" in cfg and not (isinstance(cfg["lr"], (int, float)) and not isinstance(cfg["lr"], bool)
+                            and cfg["lr"] > 0):
+        raise ValueError(f"config lr={cfg['lr']!r}: must be a positive number, e.g. 1.0")
+
+
+def load_prior(name: str, layer: str | None = None):
+    """The trained prior ``name`` from ``runs/priors/``; a missing one fails naming the make target that trains
+    it, one of another layer (when ``layer`` is given) naming both."""
+    from restoration import learned_priors
+
+    try:
+        params = learned_priors.load_prior(name, tracking.runs_dir())
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e.args[0].split(';')[0]}; train it first: make reproduce-prior_{name}") from e
+    if layer is not None and params.spec.patch.layer != layer:
+        raise ValueError(f"prior {name!r} models {params.spec.patch.describe()}, but this experiment needs priors "
+                         f"of {layer!r}")
+    return params
+
+
+def load_priors(names, layer: str | None = "input") -> dict:
+    return {name: load_prior(name, layer) for name in names}
+
+
+def net_and_images(cfg: Mapping):
+    """``(net, image names, RGB images (N, S, S, 3) float32)`` of the config's held-out images."""
+    import numpy as np
+
+    from experiments._mv_figure import load_images
+    from restoration import nets
+
+    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
+    named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
+    return fnet, [n for n, _ in named], np.stack([im for _, im in named]).astype(np.float32)
+
+
+def prior_weight(params, lambda_tv: float, scale: float) -> float:
+    """A learned prior's weight in M&V's recipe: ``scale * lambda_TV / its natural-patch energy``."""
+    e = params.natural_energy
+    if not e or e <= 0:
+        raise ValueError(f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
+                         f"recorded); retrain it: make reproduce-prior_{params.spec.name}")
+    return scale * lambda_tv / e
