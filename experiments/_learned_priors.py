@@ -164,9 +164,14 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     # samples
     hmc = sampling.hmc(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"], step_size=0.05, leapfrog=10,
                        seed=cfg["seed"], tune_steps=cfg["hmc_steps"] // 2)
+    mala = sampling.mala(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=0.05, seed=cfg["seed"])
     for t, a in enumerate(hmc.accept_trace):
         _run.log_scalar("hmc/accept", float(a), t + 1)
-    samples = sampling.to_patches(params, hmc.z).reshape(-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+    for t, a in enumerate(mala.accept_trace[::5]):
+        _run.log_scalar("mala/accept", float(a), 5 * t + 1)
+    shape = (-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+    samples = sampling.to_patches(params, hmc.z).reshape(shape)
+    langevin = sampling.to_patches(params, mala.z).reshape(shape)
     shown_real = real[:16].reshape(-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
 
     # figures
@@ -181,11 +186,12 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         {"score-matching loss": {"train": curves.get("score_matching/train_loss", ([], [])),
                                  "held-out": curves.get("score_matching/heldout_loss", ([], []))}},
         ncols=1, panel_size=(4.5, 2.2)), f"{fig.id}_loss.png")
-    tracking.add_figure(_run, prior_plots.patch_rows({"held-out patches": shown_real,
-                                                      "HMC samples": samples[:16]}), f"{fig.id}_samples.png")
+    tracking.add_figure(_run, prior_plots.patch_rows({"held-out patches": shown_real, "HMC samples": samples[:16],
+                                                      "Langevin (MALA)": langevin[:16]}), f"{fig.id}_samples.png")
     tracking.add_json(_run, {"prior": spec.name, "folder": str(saved), "sm_loss": result.heldout_loss,
                              "energy_real": float(e_real.mean()), "energy_shuffled": float(e_shuf.mean()),
-                             "hmc_accept": hmc.accept_rate, "hmc_step_size": hmc.step_size},
+                             "hmc_accept": hmc.accept_rate, "hmc_step_size": hmc.step_size,
+                             "mala_accept": mala.accept_rate},
                       f"{fig.id}_summary.json")
     shutil.rmtree(folder / "patches", ignore_errors=True)  # raw stores are re-drawn (seeded) when needed
 
@@ -209,15 +215,17 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
             f"lower energy than the same patch with its pixels shuffled (mean energy {e_real.mean():.4g} vs "
             f"{e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "
             f"step size tuned to {hmc.step_size:.3g}) accepted {100 * hmc.accept_rate:.0f} % of its proposals "
-            f"after tuning. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
+            f"after tuning; Metropolis-adjusted Langevin ({mala.steps} steps of size {mala.step_size:g}) "
+            f"{100 * mala.accept_rate:.0f} %. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
             fig.thesis_note,
         ],
         figures=[FigureRef(f"{fig.id}_filters.png", "Filters W projected back through the whitening into "
                                                     "(normalised) patch space, each on its own grey/colour scale."),
                  FigureRef(f"{fig.id}_loss.png", "Score-matching loss on training batches and on the held-out "
                                                  "patches."),
-                 FigureRef(f"{fig.id}_samples.png", "Real held-out patches (top) and HMC samples from the prior "
-                                                    "(bottom), whitening and dataset mean undone.")],
+                 FigureRef(f"{fig.id}_samples.png", "Real held-out patches (top), then samples from the prior by "
+                                                    "HMC and by Langevin dynamics (MALA), whitening and dataset "
+                                                    "mean undone; each patch on its own scale.")],
         tables=[Table("The prior", ["name", "model", "layer", "patch", "whitened dims", "components",
                                     "default weight", "held-out SM loss", "natural lower"],
                       [[spec.name, spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise

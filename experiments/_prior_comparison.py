@@ -45,6 +45,7 @@ BASE = {
     "sweep_scales": [3.0, 300.0],      # besides weight_scale, at sweep_layer
     "thesis_layer": "conv3_3",         # the thesis's two-phase procedure here ('' to skip)
     "thesis_steps": 100,               # per phase
+    "thesis_weights": [1e-7, 1e-6, 1e-5, 1e-4],  # the thesis's absolute weights on its mean squared error
     "lr": 1.0,                         # the thesis procedure's Adam rate (VGG16 in the thesis: 0.3)
     "seed": 0,
     "progress": True,
@@ -142,11 +143,13 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     if tl and sp:
         canon = fnet.resolve(tl)
         jitter, w_thesis = thesis_jitter_and_weight(fnet.name, canon)
+        thesis_ws = sorted(set([w_thesis] + [float(w) for w in cfg["thesis_weights"]]))
         pi = PriorInversion(cfg["thesis_steps"], cfg["thesis_steps"], float(cfg["lr"]), jitter, cfg["seed"])
         print(f"[{fig_id}] thesis procedure at {tl}", flush=True)
         start = phase_one(fnet, images, canon, pi, Reporting(log=log, log_every=every, log_prefix=f"thesis/{tl}/p1/",
                                                              progress=cfg["progress"]))
-        for arm, prior in (("MSE only", None), (f"{sp}, weight {w_thesis:g}", PatchPrior(priors[sp], weight=w_thesis))):
+        for arm, prior in [("MSE only", None)] + [(f"{sp}, weight {w:g}" + (" (the thesis's)" if w == w_thesis else ""),
+                                                   PatchPrior(priors[sp], weight=w)) for w in thesis_ws]:
             s = score(canon, phase_two(fnet, images, canon, start, prior, pi, Reporting(progress=cfg["progress"])))
             thesis_rows.append([arm, round(float(np.mean(s["psnr"])), 2), round(float(np.mean(s["ssim"])), 4),
                                 round(float(np.mean(s["feat_err"])), 4)])

@@ -54,7 +54,8 @@ def test_the_comparison_runs_every_arm_and_the_sweep():
     assert [row[0] for row in sweep["rows"]] == ["0.1", "10", "30"]
     assert "prior_compare_sweep.png" in rec.artifact_names
     thesis = next(t for k, t in tables.items() if k.startswith("The thesis's procedure"))
-    assert [row[0] for row in thesis["rows"]] == ["MSE only", "full512, weight 0.0001"]
+    assert [row[0] for row in thesis["rows"]] == ["MSE only", "full512, weight 1e-07", "full512, weight 1e-06",
+                                                  "full512, weight 1e-05", "full512, weight 0.0001 (the thesis's)"]
     main = next(t for k, t in tables.items() if k.startswith("M&V 2016's recipe"))
     weights = {(r[0], r[1]): r[2] for r in main["rows"]}
     assert weights[("mv2016", "conv2_2")] == "" and float(weights[("full512", "conv2_2")]) > 0
