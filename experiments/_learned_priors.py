@@ -131,7 +131,8 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     train_imgs, held_imgs, train_names, held_names = _photos(cfg)
     spec = prior_spec(fig, fnet, cfg["image_size"])
     norm = patches.Normalisation(fig.mean, fig.sdev)
-    n_drop = fig.n_drop if fig.dims is None else max(spec.patch.D - fig.dims, 0)
+    per = spec.patch.P if fig.channelwise else spec.patch.D   # CICA whitens each channel on its own
+    n_drop = fig.n_drop if fig.dims is None else max(per - fig.dims, 0)
     pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], batch=cfg["batch"], steps=cfg["steps"],
                        norm=norm, whitening=fig.whitening, n_drop=n_drop, seed=cfg["seed"],
                        log_every=max(cfg["steps"] // 200, 1), eval_every=max(cfg["steps"] // 20, 1),
@@ -164,7 +165,9 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     # samples
     hmc = sampling.hmc(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"], step_size=0.05, leapfrog=10,
                        seed=cfg["seed"], tune_steps=cfg["hmc_steps"] // 2)
-    mala = sampling.mala(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=0.05, seed=cfg["seed"])
+    # MALA with the step size HMC tuned its leapfrog to (one leapfrog step is a Langevin step)
+    mala = sampling.mala(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=hmc.step_size,
+                         seed=cfg["seed"])
     for t, a in enumerate(hmc.accept_trace):
         _run.log_scalar("hmc/accept", float(a), t + 1)
     for t, a in enumerate(mala.accept_trace[::5]):
@@ -215,7 +218,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
             f"lower energy than the same patch with its pixels shuffled (mean energy {e_real.mean():.4g} vs "
             f"{e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "
             f"step size tuned to {hmc.step_size:.3g}) accepted {100 * hmc.accept_rate:.0f} % of its proposals "
-            f"after tuning; Metropolis-adjusted Langevin ({mala.steps} steps of size {mala.step_size:g}) "
+            f"after tuning; Metropolis-adjusted Langevin ({mala.steps} steps of size {mala.step_size:.3g}) "
             f"{100 * mala.accept_rate:.0f} %. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
             fig.thesis_note,
         ],

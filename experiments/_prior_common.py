@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+import numpy as np
+
 from restoration import tracking
 
 PriorBody = Callable[..., float]
@@ -59,8 +61,6 @@ def load_priors(names, layer: str | None = "input") -> dict:
 
 def net_and_images(cfg: Mapping):
     """``(net, image names, RGB images (N, S, S, 3) float32)`` of the config's held-out images."""
-    import numpy as np
-
     from experiments._mv_figure import load_images
     from restoration import nets
 
@@ -72,7 +72,7 @@ def net_and_images(cfg: Mapping):
 def prior_weight(params, lambda_tv: float, scale: float) -> float:
     """A learned prior's weight in M&V's recipe: ``scale * lambda_TV / its natural-patch energy``."""
     e = params.natural_energy
-    if not e or e <= 0:
+    if not e or not np.isfinite(e) or e <= 0:
         raise ValueError(f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
                          f"recorded); retrain it: make reproduce-prior_{params.spec.name}")
     return scale * lambda_tv / e

@@ -140,6 +140,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     # the thesis's own procedure at one layer
     thesis_rows = []
     tl = cfg["thesis_layer"]
+    sp = sp or (cfg["priors"][0] if cfg["priors"] else "")   # the thesis table runs even without a sweep
     if tl and sp:
         canon = fnet.resolve(tl)
         jitter, w_thesis = thesis_jitter_and_weight(fnet.name, canon)

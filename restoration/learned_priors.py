@@ -223,7 +223,8 @@ def energy_np(params: PriorParams, patches) -> np.ndarray:
     else:
         s = (z @ Wu.T)[:, None, :]
         alpha = alpha[None]
-    r = np.log1p(0.5 * s ** 2) if params.spec.expert == "student" else np.log(np.cosh(s))
+    a = np.abs(s)
+    r = np.log1p(0.5 * s ** 2) if params.spec.expert == "student" else a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
     return np.sum(alpha[None] * r, axis=(1, 2))
 
 
@@ -295,6 +296,10 @@ class PatchPrior(Term):
         if t.shape.rank != 4 or t.shape[-1] != spec.channels:
             raise ValueError(f"prior {self.params.spec.name!r} models {spec.describe()}; got maps of shape "
                              f"{t.shape} at {self.layer!r}")
+        if (t.shape[1] is not None and t.shape[1] < spec.ph) or (t.shape[2] is not None and t.shape[2] < spec.pw):
+            raise ValueError(f"prior {self.params.spec.name!r} needs {spec.ph}x{spec.pw} windows but {self.layer!r} "
+                             f"is only {t.shape[1]}x{t.shape[2]} here; use a larger image or a prior with smaller "
+                             f"patches")
         t = tf.cast(t, tf.float32)
         ph, pw, C = spec.ph, spec.pw, spec.channels
         if self.params.spec.channelwise:
@@ -306,34 +311,29 @@ class PatchPrior(Term):
             s = tf.transpose(tf.linalg.matmul(per_channel, self._per_channel), (1, 0, 2))   # (M, C, K)
             s = tf.reshape(s, tf.stack([shape[0], shape[1], shape[2], C, -1])) + self._bias
             if self._sample_sdev:
-                s = s / self._window_rms(t)[..., None]
+                s = s / self._window_rms(rows)[..., None, None]
         else:
             # every window as a row, then one matmul: about twice as fast as tf.nn.conv2d with 3 input channels
             # and hundreds of filters on this CPU (benchmarks/bench_priors.py); same numbers.
             rows = tf.image.extract_patches(t, [1, ph, pw, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
             s = tf.linalg.matmul(rows, self._matrix) + self._bias
             if self._sample_sdev:
-                s = s / self._window_rms(t)
+                s = s / self._window_rms(rows)[..., None]
         return s
 
-    def _window_rms(self, t):
-        """RMS of each window after the centring, ``(N, h, w, 1)`` (the sample-sdev switch)."""
+    def _window_rms(self, rows):
+        """RMS of each window after the centring (the sample-sdev switch), from the windows ``rows (N, h, w,
+        P*C)`` in two passes (centre, then square), so float32 keeps its precision on pixel-scale values."""
         spec, norm = self.params.spec.patch, self.params.whitening.norm
-        P, C = spec.P, spec.channels
-        pool = lambda x: tf.nn.avg_pool2d(x, (spec.ph, spec.pw), 1, "VALID")  # noqa: E731
-        m2 = tf.reduce_mean(pool(tf.square(t)), axis=-1, keepdims=True)      # mean of p^2 over the window
+        shape = tf.shape(rows)
+        x = tf.reshape(rows, tf.stack([shape[0], shape[1], shape[2], spec.P, spec.channels]))
         if norm.mean == "sample_channel":
-            var = m2 - tf.reduce_mean(tf.square(pool(t)), axis=-1, keepdims=True)
+            x = x - tf.reduce_mean(x, axis=3, keepdims=True)
         elif norm.mean == "sample_feature":
-            var = m2 - tf.square(tf.reduce_mean(pool(t), axis=-1, keepdims=True))
-        elif self._mean_dataset is not None:
-            m = self._mean_dataset  # (C, P)
-            k = np.transpose(m.reshape(C, spec.ph, spec.pw), (1, 2, 0))[..., None] / (P * C)
-            cross = tf.nn.conv2d(t, tf.constant(k.astype(np.float32)), 1, "VALID")
-            var = m2 - 2.0 * cross + float(np.mean(m ** 2))
-        else:
-            var = m2
-        return tf.sqrt(tf.maximum(var, 0.0) + SAMPLE_EPS)
+            x = x - tf.reduce_mean(x, axis=[3, 4], keepdims=True)
+        elif self._mean_dataset is not None:  # (C, P) -> (P, C), the rows' order
+            x = x - tf.constant(np.ascontiguousarray(self._mean_dataset.T), tf.float32)
+        return tf.sqrt(tf.reduce_mean(tf.square(x), axis=[3, 4]) + SAMPLE_EPS)
 
     def patch_energies(self, t):
         """Energy of every window, ``(N, h, w)``."""

@@ -372,6 +372,9 @@ def fit_whitening(store: PatchStore, norm: Normalisation = Normalisation(), meth
     """Statistics, streaming covariance and eigen-decomposition of a store's patches. ``n_drop=None`` (PCA):
     drop every direction whose variance is below 1e-6 of the largest, i.e. keep the dimensions the patches
     actually span (a layer with dead channels spans fewer than ``C ph pw``)."""
+    if method == "zca" and n_drop not in (0, None):
+        raise ValueError(f"ZCA whitening keeps every dimension (it clips small eigenvalues at {ZCA_FLOOR:g}); "
+                         f"n_drop={n_drop} would be ignored: use method='pca' to reduce, or n_drop=0")
     spec = store.spec
     stats = patch_stats(store.chunks(chunk), norm, lambda: store.chunks(chunk))
     C, P = spec.channels, spec.P
@@ -387,6 +390,9 @@ def fit_whitening(store: PatchStore, norm: Normalisation = Normalisation(), meth
         n += len(x)
     cov /= max(n - 1, 1)
     if channelwise:
+        if n_drop is None and method == "pca":  # one common dimension for all channels (W is one array)
+            lams = np.linalg.eigvalsh(cov)
+            n_drop = int(max(np.sum(lam <= AUTO_RANK_TOL * max(lam.max(), 1e-30)) for lam in lams))
         parts = [_whiten_from_cov(cov[c], method, n_drop) for c in range(C)]
         W = np.stack([p[0] for p in parts])
         Winv = np.stack([p[1] for p in parts])

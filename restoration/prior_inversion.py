@@ -37,6 +37,10 @@ def thesis_jitter_and_weight(net_name: str, layer: str) -> tuple[int, float]:
                  5: (4, 1e-4)}
         if name == "pool1":
             return 2, 1e-3
+        if name == "pool2":
+            return 4, 1e-3
+        if name == "pool5":
+            return 8, 1e-4
         if name == "lrn1":
             return 1, 3e-4
         if name.startswith("fc"):

@@ -37,7 +37,8 @@ def thesis_schedule(steps: int) -> tuple[tuple[int, float], ...]:
     out = []
     for s, v in THESIS_SCHEDULE:
         at = int(round(s * steps / THESIS_STEPS))
-        if out and at <= out[-1][0]:
+        if out and at <= out[-1][0]:  # compressed onto the same step: the later (lower) rate wins
+            out[-1] = (out[-1][0], v)
             continue
         out.append((at, v))
     return tuple(out)

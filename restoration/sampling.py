@@ -71,6 +71,7 @@ def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float =
     """``n`` chains of (Metropolis-adjusted) Langevin dynamics."""
     rng = np.random.default_rng(seed)
     z = _start(params, n, rng) if z0 is None else np.array(z0, np.float64)
+    n = len(z)  # a given start sets the number of chains
     E, G = energy_and_grad(params, z)
     axes = tuple(range(1, z.ndim))
     acc, en = np.empty(steps), np.empty(steps)
@@ -98,8 +99,12 @@ def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0
     ``tune_steps``: for the first steps the step size is multiplied by 1.1 after a step whose acceptance is
     above ``target_accept`` and by 0.9 otherwise (a crude adaptation), then frozen; ``accept_rate`` counts the
     steps after tuning only and ``step_size`` is the frozen value."""
+    if leapfrog < 1 or steps < 1 or not 0 <= tune_steps < steps:
+        raise ValueError(f"hmc needs leapfrog >= 1, steps >= 1 and 0 <= tune_steps < steps; got leapfrog={leapfrog}, "
+                         f"steps={steps}, tune_steps={tune_steps}")
     rng = np.random.default_rng(seed)
     z = _start(params, n, rng) if z0 is None else np.array(z0, np.float64)
+    n = len(z)  # a given start sets the number of chains
     E, G = energy_and_grad(params, z)
     axes = tuple(range(1, z.ndim))
     acc, en = np.empty(steps), np.empty(steps)
@@ -123,7 +128,7 @@ def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0
         acc[t], en[t] = ok.mean(), E.mean()
         if t < tune_steps:
             eps *= 1.1 if acc[t] > target_accept else 0.9
-    after = acc[tune_steps:] if steps > tune_steps else acc
+    after = acc[tune_steps:]
     return SampleResult(z, float(after.mean()), acc, en, "HMC", eps, steps)
 
 

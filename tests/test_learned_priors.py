@@ -251,3 +251,32 @@ def test_a_map_optimised_through_the_cut_net_matches_the_deeper_layer():
     assert res.history["mse"][0] == [100, 200, 300] and mse[-1] < 0.5 * mse[0]
     assert map_error(res.h, h_true)[0] < 1.1 * map_error(h0, h_true)[0]
     assert map_error(h_true, h_true)[0] == 0
+
+
+def test_sample_sdev_keeps_float32_precision_on_pixel_scale_windows(tmp_path):
+    """Windows around 100 with small variation: the window RMS is taken after centring, not as E[x^2] - E[x]^2."""
+    params, _, _ = _random_prior(tmp_path, P.Normalisation("sample_channel", "sample"))
+    rng = np.random.default_rng(5)
+    maps = (100.0 + rng.normal(0, 0.05, (1, 11, 10, 3))).astype(np.float32)
+    got = L.PatchPrior(params).patch_energies(tf.constant(maps)).numpy().reshape(-1)
+    np.testing.assert_allclose(got, L.energy_np(params, P.extract_patches(maps, 3, 2)), rtol=2e-3, atol=2e-3)
+
+
+def test_misfit_settings_fail_naming_the_fix(tmp_path):
+    params, _, _ = _random_prior(tmp_path, P.Normalisation())
+    with pytest.raises(ValueError, match="needs 3x2 windows but 'input' is only 2x8"):
+        L.PatchPrior(params).energy(tf.zeros((1, 2, 8, 3)))
+    store = P.PatchStore.create(tmp_path / "z", P.PatchSpec("input", 1, 1, 4), 50)
+    store.write(0, np.random.default_rng(0).normal(size=(50, 1, 4)).astype(np.float32))
+    with pytest.raises(ValueError, match="ZCA whitening keeps every dimension"):
+        P.fit_whitening(store, P.Normalisation("dataset_feature"), "zca", 1)
+    ortho, _ = _orthogonal_ica()
+    with pytest.raises(ValueError, match="leapfrog >= 1"):
+        sampling.hmc(ortho, leapfrog=0)
+    assert sampling.mala(ortho, n=64, steps=2, z0=np.zeros((3, 3))).z.shape == (3, 3)
+
+
+def test_the_thesis_schedule_compresses_without_losing_its_last_rates():
+    assert T.thesis_schedule(25_000) == T.THESIS_SCHEDULE
+    s = T.thesis_schedule(10)
+    assert s[0] == (0, 1.0) and s[-1][1] == 3e-5 and [a for a, _ in s] == sorted({a for a, _ in s})
