@@ -12,16 +12,11 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import check, load_prior, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_prior, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
-    "profile": "quick",
-    "net": "vgg16",
-    "weights": "hed",
-    "images": ["chelsea", "rocket"],
-    "image_dir": None,
-    "n_images": 2,
+    **HELD_OUT,
     "size": 64,
     "loss_layer": "conv4_3",
     "image_prior": "full512_logistic",

@@ -12,6 +12,16 @@ from restoration import tracking
 
 PriorBody = Callable[..., float]
 
+HELD_OUT = {
+    "profile": "quick",
+    "net": "vgg16",
+    "weights": "hed",
+    "images": ["chelsea", "rocket"],   # held out from every prior's training patches
+    "image_dir": None,                 # or a folder (thesis profile); the first n_images are used
+    "n_images": 2,
+}
+"""The config every prior user starts from: the net and the held-out images it inverts."""
+
 
 def experiment(fig_id: str, title: str, body: PriorBody, base: Mapping, thesis: Mapping):
     """The Sacred experiment of one prior experiment: config ``base`` (the quick profile), named configs

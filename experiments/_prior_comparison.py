@@ -23,16 +23,11 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import check, load_priors, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
-    "profile": "quick",
-    "net": "vgg16",
-    "weights": "hed",
-    "images": ["chelsea", "rocket"],   # held out from every prior's training patches
-    "image_dir": None,
-    "n_images": 2,
+    **HELD_OUT,
     "size": 64,
     "layers": ["conv2_2", "conv3_3", "conv4_3"],
     "priors": ["full512", "full512_logistic", "cica_image"],

@@ -7,16 +7,11 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import check, load_priors, net_and_images
+from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images
 from restoration import tracking
 
 BASE = {
-    "profile": "quick",
-    "net": "vgg16",
-    "weights": "hed",
-    "images": ["chelsea", "rocket"],
-    "image_dir": None,
-    "n_images": 2,
+    **HELD_OUT,
     "size": 32,                    # a CICA conv1 prior step costs ~0.5 s at 64 px for 2 images on 2 cores
     "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
     "loss_layer": "conv2_1/lin",   # the layer whose activations are matched

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import check, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, net_and_images, prior_weight
 from restoration import tracking
 
 VARIANTS = [  # label, mean switch, sdev switch, whitening, dims dropped
@@ -18,12 +18,7 @@ VARIANTS = [  # label, mean switch, sdev switch, whitening, dims dropped
     ["sample mean + sample sdev, PCA", "sample_feature", "sample", "pca", 1],
 ]
 BASE = {
-    "profile": "quick",
-    "net": "vgg16",
-    "weights": "hed",
-    "images": ["chelsea", "rocket"],
-    "image_dir": None,
-    "n_images": 2,
+    **HELD_OUT,
     "size": 64,
     "layer": "conv3_3",
     "variants": VARIANTS,

@@ -60,18 +60,21 @@ def energy_and_grad(params: PriorParams, z: np.ndarray):
     return r @ alpha, (dr * alpha) @ Wu
 
 
-def _start(params: PriorParams, n: int, rng) -> np.ndarray:
+def _chains(params: PriorParams, n: int, z0, rng):
+    """``(z, n)``: the start of ``n`` chains, ``z ~ N(0, I)``, or ``z0`` (whose length then sets ``n``)."""
+    if z0 is not None:
+        z = np.array(z0, np.float64)
+        return z, len(z)
     d = params.whitening.d
     shape = (n, params.spec.patch.channels, d) if params.spec.channelwise else (n, d)
-    return rng.standard_normal(shape)
+    return rng.standard_normal(shape), n
 
 
 def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float = 0.1, *, seed: int = 0,
          adjust: bool = True, z0=None) -> SampleResult:
     """``n`` chains of (Metropolis-adjusted) Langevin dynamics."""
     rng = np.random.default_rng(seed)
-    z = _start(params, n, rng) if z0 is None else np.array(z0, np.float64)
-    n = len(z)  # a given start sets the number of chains
+    z, n = _chains(params, n, z0, rng)
     E, G = energy_and_grad(params, z)
     axes = tuple(range(1, z.ndim))
     acc, en = np.empty(steps), np.empty(steps)
@@ -103,8 +106,7 @@ def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0
         raise ValueError(f"hmc needs leapfrog >= 1, steps >= 1 and 0 <= tune_steps < steps; got leapfrog={leapfrog}, "
                          f"steps={steps}, tune_steps={tune_steps}")
     rng = np.random.default_rng(seed)
-    z = _start(params, n, rng) if z0 is None else np.array(z0, np.float64)
-    n = len(z)  # a given start sets the number of chains
+    z, n = _chains(params, n, z0, rng)
     E, G = energy_and_grad(params, z)
     axes = tuple(range(1, z.ndim))
     acc, en = np.empty(steps), np.empty(steps)
