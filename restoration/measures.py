@@ -57,6 +57,8 @@ _ALL = (
     Measure("energy_gap", "energy of shuffled minus natural held-out patches, mean", "", "higher", "energy gap"),
     Measure("natural_lower", "held-out patches with lower energy than their shuffled copy", "", "higher",
             "natural lower"),
+    Measure("nmse_thesis", "thesis NMSE, sum((x0 - x)^2) / sum(x0 x)", "", "lower", "thesis NMSE"),
+    Measure("vgg_score", "VGG16 Gram score (the thesis used VGG19)", "", "lower", "VGG score"),
     Measure("map_err", "normalised feature-map error", "", "lower", "map error"),
     Measure("accept_rate", "sampler acceptance rate", "", None),
     Measure("components", "components", "", None),

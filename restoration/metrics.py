@@ -28,6 +28,8 @@ __all__ = [
     "psnr",
     "ssim",
     "normalized_error",
+    "thesis_nmse",
+    "gram_distance",
     "color_error_map",
     "abs_error_map",
     "score_batch",
@@ -262,6 +264,44 @@ def normalized_error(x, x0, *, axis=None):
         )
     out = num / den
     return float(out) if np.ndim(out) == 0 else out
+
+
+def thesis_nmse(x, x0, *, axis=None):
+    r"""The thesis code's "NMSE": :math:`\sum (x_0 - x)^2 / \sum x_0 \cdot x` (its ``NormedMSELoss`` and the
+    benchmark table in its ``notes``). Kept apart from :func:`normalized_error` (M&V's
+    :math:`\lVert x_0 \rVert^2` denominator) so the thesis's numbers can be compared like for like; the
+    denominator can be zero or negative for feature maps, which this refuses.
+
+    ``axis`` as in :func:`normalized_error`.
+    """
+    x, x0 = _check_pair(x, x0, "x", "x0")
+    num = np.sum((x0 - x) ** 2, axis=axis)
+    den = np.sum(x0 * x, axis=axis)
+    if np.any(den <= 0):
+        raise ValueError("sum(x0 * x) <= 0, so the thesis's NMSE is undefined here (it is meant for images in "
+                         "[0, 255]); use normalized_error (M&V's ||x0||^2 denominator) instead")
+    out = num / den
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def gram_distance(maps0, maps) -> float:
+    r"""The thesis's per-layer "VGG score" term: :math:`\lVert G(F_0) - G(F) \rVert_F^2 / \lVert G(F_0)
+    \rVert_F^2` with :math:`G(F) = F F^\top`, ``F`` the ``(C, HW)`` matrix of one image's maps minus its global
+    mean (``utils/rec_evaluation.py``). ``maps0``, ``maps``: ``(H, W, C)`` of one image at one layer."""
+    a, b = _check_pair(maps0, maps, "maps0", "maps")
+    if a.ndim != 3:
+        raise ValueError(f"gram_distance takes one image's maps of shape (H, W, C), got {a.shape}")
+
+    def gram(m):
+        f = m.reshape(-1, m.shape[-1]).T  # (C, HW)
+        f = f - f.mean()
+        return f @ f.T
+
+    g0, g = gram(a), gram(b)
+    den = np.sum(g0 ** 2)
+    if den == 0:
+        raise ValueError("the reference maps are constant, so their Gram matrix is zero; pick another layer")
+    return float(np.sum((g0 - g) ** 2) / den)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -125,3 +125,47 @@ def test_bad_inputs_raise_value_error_naming_the_argument(call, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_thesis_nmse_is_its_own_formula_not_mv():
+    from restoration.metrics import normalized_error, thesis_nmse
+
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(0, 255, (4, 5, 3))
+    x = np.clip(x0 + rng.normal(0, 20, x0.shape), 0, 255)
+    assert thesis_nmse(x, x0) == pytest.approx(np.sum((x0 - x) ** 2) / np.sum(x0 * x), rel=1e-12)
+    assert thesis_nmse(x, x0) != pytest.approx(normalized_error(x, x0), rel=1e-3)
+    with pytest.raises(ValueError, match="thesis's NMSE is undefined"):
+        thesis_nmse(-x0, x0)
+
+
+def test_gram_distance_matches_a_loop_written_gram():
+    from restoration.metrics import gram_distance
+
+    rng = np.random.default_rng(1)
+    m0, m = rng.normal(size=(6, 5, 4)), rng.normal(size=(6, 5, 4))
+
+    def gram(maps):
+        C = maps.shape[-1]
+        mu = maps.mean()
+        return np.array([[sum((maps[h, w, i] - mu) * (maps[h, w, j] - mu) for h in range(6) for w in range(5))
+                          for j in range(C)] for i in range(C)])
+
+    g0, g = gram(m0), gram(m)
+    assert gram_distance(m0, m) == pytest.approx(np.sum((g0 - g) ** 2) / np.sum(g0 ** 2), rel=1e-10)
+    assert gram_distance(m0, m0) == 0.0
+    assert gram_distance(m0, m0 + 3.0) == pytest.approx(0.0, abs=1e-20)  # the global mean is removed
+
+
+def test_vgg_score_is_zero_for_the_original_and_grows_with_noise():
+    from restoration import nets
+    from restoration.vgg_score import vgg_score
+
+    net = nets.tiny_vgg()
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    layers = ("conv1_1/relu", "conv2_1/relu", "conv3_1/relu")
+    assert np.allclose(vgg_score(net, x, x, layers=layers), 0.0)
+    small = vgg_score(net, x, np.clip(x + rng.normal(0, 5, x.shape), 0, 255), layers=layers)
+    large = vgg_score(net, x, np.clip(x + rng.normal(0, 60, x.shape), 0, 255), layers=layers)
+    assert np.all(small < large)
