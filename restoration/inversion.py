@@ -232,6 +232,7 @@ class InvertSettings:
     init_std: float = 1.0
     seed: int = 0
     jit_compile: object = "auto"
+    reset_momentum: bool = False   # zero the momentum buffer whenever the learning rate changes (M&V 2015's code)
 
     def __post_init__(self):
         if self.optimizer not in ("adam", "momentum", "lbfgs"):
@@ -337,7 +338,8 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
     else:
         u_final, n_done, n_evals, snapshots, t_first = _run_gradient(
             problem, net, x_init / scale, optimizer, n_steps, sched, st.momentum, st.betas, st.eps, jitter,
-            st.jitter_off_steps, clip, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale)
+            st.jitter_off_steps, clip, st.reset_momentum, record, log_every, snap_set, callback, to_rgb, progress,
+            jit, seed, scale)
     wall = time.perf_counter() - t0
 
     # final evaluation, no jitter
@@ -374,7 +376,7 @@ def _check_finite(total, values, step, u_keep, to_rgb, optimizer):
 
 
 def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, jitter, jitter_off_steps, clip,
-                  record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale):
+                  reset_momentum, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale):
     u = tf.Variable(u0, name="pre_image_u")
     m = tf.Variable(tf.zeros_like(u0))
     v = tf.Variable(tf.zeros_like(u0))
@@ -410,6 +412,8 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
     t_start, t_first = time.perf_counter(), float("nan")
     for i in bar:
         lr = sched(i)
+        if reset_momentum and not adam and i and lr != sched(i - 1):
+            m.assign(tf.zeros_like(m))
         total, values = step(tf.constant(lr, tf.float32), tf.constant(offsets[i]))
         total = float(total)
         if i == 0:
@@ -552,7 +556,8 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     settings = InvertSettings(optimizer=optimizer or r.optimizer, n_steps=r.n_steps, lr=r.lr_schedule,
                               momentum=r.momentum, jitter=r.jitter_for(layer, size, net.default_size),
                               jitter_off_steps=r.jitter_off_steps, scale=r.scale, clip=r.clip,
-                              init_std=r.init_std, seed=seed, jit_compile=jit_compile)
+                              init_std=r.init_std, seed=seed, jit_compile=jit_compile,
+                              reset_momentum=r.reset_momentum)
     x_init = overrides.pop("x_init", None)
     settings = settings.replace(**overrides)
     report = Reporting(log=log, log_every=log_every, log_prefix=log_prefix, snapshot_steps=snapshot_steps,

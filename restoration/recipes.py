@@ -18,6 +18,7 @@ Sources
        stage rule below reproduces exactly), ``mahendran_vedaldi_2016.py`` (B = 80, V = 80/6.5, alpha 6,
        beta 2), ``mahendran_vedaldi.py`` (2015: sigma = 2.7098e4, lambda_alpha = 2.16e8, lambda_TV = 50 at
        AlexNet conv3, momentum 0.9, lr 0.004 divided by 10 on a schedule).
+[NNPRE] The authors' MATLAB code, github.com/aravindhm/nnpreimage, as issue 9 quotes it (not readable offline).
 [ISSUE] The project issue's reading of the papers (numbers marked so where we could not check the paper's text
        from this machine).
 """
@@ -28,7 +29,7 @@ import dataclasses
 import re
 from typing import Mapping
 
-__all__ = ["Recipe", "MV2016", "MV2015", "RECIPES", "get_recipe", "layer_stage"]
+__all__ = ["Recipe", "MV2016", "MV2015", "MV2016_THESIS_VGG16", "RECIPES", "get_recipe", "layer_stage"]
 
 
 def layer_stage(layer: str) -> int:
@@ -84,8 +85,14 @@ class Recipe:
     image_size: Mapping[str, int]
     init_std: float                                 # std of the random initial image x, pixel units
     clip: bool                                      # project x into the valid pixel range after each step
+    reset_momentum: bool = False                    # zero the momentum buffer when the learning rate changes
+    feature_weight_layers: Mapping[str, float] = dataclasses.field(default_factory=dict)  # per-layer C (wins)
+    jitter_layers: Mapping[str, int] = dataclasses.field(default_factory=dict)            # per-layer T (wins)
 
     def feature_weight_for(self, layer: str) -> float:
+        base = layer.split("/")[0]
+        if base in self.feature_weight_layers:
+            return float(self.feature_weight_layers[base])
         return float(_by_stage(self.feature_weight, layer))
 
     def alpha_weight_for(self, layer: str) -> float:
@@ -97,7 +104,8 @@ class Recipe:
     def jitter_for(self, layer: str, size: int | None = None, default_size: int | None = None) -> int:
         """Jitter ``T`` in pixels; scaled by ``size / default_size`` (rounded, at least 1 where T > 0) when
         the image is smaller than the net's default (quick profiles), so jitter stays the same fraction."""
-        t = int(_by_stage(self.jitter, layer))
+        base = layer.split("/")[0]
+        t = int(self.jitter_layers[base]) if base in self.jitter_layers else int(_by_stage(self.jitter, layer))
         if t and size and default_size and size != default_size:
             t = max(1, int(round(t * size / default_size)))
         return t
@@ -171,11 +179,12 @@ _SIGMA_2015 = 2.7098e4  # [TH] mahendran_vedaldi.py: average Euclidean norm of m
 MV2015 = Recipe(
     name="mv2015",
     optimizer="momentum",      # [MV15]: gradient descent with momentum 0.9
-    # [MV15] / [ISSUE]: lr 0.004, divided by 10 twice. The step counts are ours (the paper gives none we could
-    # read here; [TH] divided every 500 of 10000 steps).
-    n_steps=3000,
-    lr_schedule=((0, 4e-3), (1000, 4e-4), (2000, 4e-5)),
+    # [NNPRE] (the authors' MATLAB code, aravindhm/nnpreimage, as issue 9 read it): 400 steps, 100 at lr, 200 at
+    # lr / 10, 100 at lr / 100, the momentum buffer reset at each change; lr 0.004 ([MV15] / [ISSUE]).
+    n_steps=400,
+    lr_schedule=((0, 4e-3), (100, 4e-4), (300, 4e-5)),
     momentum=0.9,
+    reset_momentum=True,
     scale=_SIGMA_2015,         # [MV15]: the loss sees Phi(sigma * u); u is the optimised variable
     feature_weight={0: 1.0},   # [MV15]: plain normalised loss
     jitter={0: 0}, jitter_off_steps=0,  # [MV15] has no jitter
@@ -183,16 +192,28 @@ MV2015 = Recipe(
     # B = sigma and no area normalisation). [ISSUE] quotes 8e-10, which we could not reconcile with any unit
     # of x (it makes the term either negligible or dominant); the thesis value is used.
     alpha=6.0, alpha_B=_SIGMA_2015, alpha_weight={0: 2.16e8}, alpha_normalise=False,
-    # [ISSUE] TV weights in ratio 1 : 10 : 100 by depth, anchored at [TH]'s lambda_TV = 50 for AlexNet conv3:
-    # 5 for conv1-conv2 (stages 1-2), 50 for conv3-conv5, 500 for pool5/fc; on u, i.e. 1/sigma^2 on pixels.
-    beta=2.0, tv_B=_SIGMA_2015, tv_weight={0: 5.0, 1: 5.0, 2: 5.0, 3: 50.0, 4: 50.0, 5: 50.0, 6: 500.0},
+    # [NNPRE]: lambda_TV = 1 / 10 / 100 by depth (conv1-conv2, conv3-conv5, pool5/fc), applied as
+    # lambda / 2 * R_TV / sigma^2; on u that is 0.5 / 5 / 50. (Before issue 9 this read 5 / 50 / 500, 10x too
+    # large, from [ISSUE]'s anchoring at [TH]'s lambda_TV = 50 for AlexNet conv3.)
+    beta=2.0, tv_B=_SIGMA_2015, tv_weight={0: 0.5, 1: 0.5, 2: 0.5, 3: 5.0, 4: 5.0, 5: 5.0, 6: 50.0},
     tv_normalise=False,
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
     init_std=1.0,
     clip=False,
 )
 
-RECIPES = {"mv2016": MV2016, "mv2015": MV2015}
+# [TH] ``utils/mv_benchmark.get_jitter_and_mse_weight``, VGG16: C = 300 through conv4_x, 100 at pool4 and
+# conv5_1, 20 at conv5_2-conv5_3, 1 from pool5; jitter 0 through conv2_2, 1 at pool2 and block 3, 2 at pool3 and
+# block 4, 4 at pool4 and block 5, 8 from pool5. (Our jitter draws offsets in [-T, T]; the thesis drew 0..T.)
+_VGG16_C = {**{f"conv{b}_{j}": 300.0 for b in (1, 2, 3, 4) for j in (1, 2, 3)},
+            **{f"pool{b}": 300.0 for b in (1, 2, 3)}, "pool4": 100.0, "conv5_1": 100.0, "conv5_2": 20.0,
+            "conv5_3": 20.0, "pool5": 1.0, "fc6": 1.0, "fc7": 1.0, "fc8": 1.0, "prob": 1.0}
+_VGG16_T = {**{f"conv{b}_{j}": t for b, t in ((1, 0), (2, 0), (3, 1), (4, 2), (5, 4)) for j in (1, 2, 3)},
+            "pool1": 0, "pool2": 1, "pool3": 2, "pool4": 4, "pool5": 8, "fc6": 8, "fc7": 8, "fc8": 8, "prob": 8}
+MV2016_THESIS_VGG16 = dataclasses.replace(MV2016, name="mv2016_thesis_vgg16", feature_weight_layers=_VGG16_C,
+                                          jitter_layers=_VGG16_T)
+
+RECIPES = {"mv2016": MV2016, "mv2015": MV2015, "mv2016_thesis_vgg16": MV2016_THESIS_VGG16}
 
 
 def get_recipe(recipe: "str | Recipe") -> Recipe:

@@ -247,3 +247,35 @@ def test_cli_invert_prints_error_and_terms(tmp_path, capsys, monkeypatch, images
     text = capsys.readouterr().out
     assert "normalised feature error" in text and "feat/conv1_2/relu" in text and "tv2" in text
     assert skio.imread(out).shape == (24, 24, 3)
+
+
+def test_momentum_is_reset_when_the_rate_changes_if_the_recipe_says_so(net):
+    """Linear energy, constant gradient c: an independent loop of m <- mu m - lr c (m zeroed at each rate
+    change) predicts where x ends."""
+    c = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
+    x0 = np.zeros((1, 8, 8, 3), np.float32)
+    sched = ((0, 1.0), (3, 0.25), (5, 0.1))
+    for reset in (False, True):
+        res = invert(net, _Linear(c), S(optimizer="momentum", momentum=0.9, n_steps=7, lr=sched,
+                                        reset_momentum=reset), x_init=x0, report=QUIET)
+        m, x, last = 0.0, 0.0, None
+        for i in range(7):
+            lr = [v for s, v in sched if i >= s][-1]
+            if reset and last is not None and lr != last:
+                m = 0.0
+            m, last = 0.9 * m - lr, lr
+            x += m
+        np.testing.assert_allclose(res.x_bgr, x * c, rtol=1e-5, atol=1e-5)
+
+
+def test_mv2015_follows_the_authors_code_and_the_thesis_vgg16_table_is_offered():
+    r = recipes.get_recipe("mv2015")
+    assert r.n_steps == 400 and r.lr_schedule == ((0, 4e-3), (100, 4e-4), (300, 4e-5)) and r.reset_momentum
+    assert [r.tv_weight_for(la) for la in ("conv1_1", "conv2_2", "conv3_1", "conv5_3", "fc6")] == \
+        [0.5, 0.5, 5.0, 5.0, 50.0]
+    t = recipes.get_recipe("mv2016_thesis_vgg16")
+    assert [t.feature_weight_for(la) for la in ("conv4_3/relu", "pool4", "conv5_1", "conv5_2", "pool5")] == \
+        [300.0, 100.0, 100.0, 20.0, 1.0]
+    assert [t.jitter_for(la) for la in ("conv2_2", "pool2", "conv3_1", "pool3", "conv4_3", "pool4", "conv5_3",
+                                        "pool5")] == [0, 1, 1, 2, 2, 4, 4, 8]
+    assert recipes.get_recipe("mv2016").feature_weight_for("conv4_3") == 100.0  # the default is unchanged
