@@ -30,7 +30,6 @@ validation patches come from held-out images, not the training ones.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
@@ -202,12 +201,6 @@ def load_prior(name: str, root) -> PriorParams:
         W, a = z["W"], z["a"]
     return PriorParams(spec, Whitening.load(folder / "whitening.npz"), W, a, meta.get("run_id"),
                        meta.get("natural_energy"))
-
-
-def params_digest(params: PriorParams) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(params.W, np.float32).tobytes())
-    h.update(np.ascontiguousarray(params.a, np.float32).tobytes())
-    return h.hexdigest()[:12]
 
 
 # ----------------------------------------------------------------------------------------------------------
