@@ -106,7 +106,11 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
            f"in Mahendran & Vedaldi 2016" if r.alpha_normalise and r.tv_normalise else
            f"alpha-norm (alpha {r.alpha:g}) and TV (beta {r.beta:g}) with Mahendran & Vedaldi 2015's "
            f"unnormalised weights on u = x / {r.scale:g}")
-        + ". Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255].",
+        + f". Jitter rule {r.jitter_rule!r} (restoration.jitter); pixel constraint {r.pixel_constraint!r}"
+        + (f" (each pixel's mean-subtracted colour vector kept within norm {r.ball_radius:g}, M&V's 2B)"
+           if r.pixel_constraint == "ball" else "")
+        + f"; start {'from the target image (the thesis benchmark)' if r.init == 'target' else 'from noise'}."
+        + " Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255].",
     ]
     if cmp:
         paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "

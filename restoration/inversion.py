@@ -34,6 +34,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from restoration.errors import DivergenceError
+from restoration.jitter import Jitter
 from restoration.objectives import FeatureLoss, Objective, Term, as_objective, feature_loss
 from restoration.priors import AlphaNorm, TotalVariation
 from restoration.recipes import Recipe, get_recipe
@@ -81,29 +82,18 @@ class Schedule:
 
 
 def jitter_image(x: tf.Tensor, offsets: tf.Tensor, t_max: int) -> tf.Tensor:
-    """Shift ``x`` (N, H, W, C) by ``offsets = (dy, dx)``, each in ``[-t_max, t_max]``, with mirrored borders.
-
-    The image is padded symmetrically by ``t_max`` and an ``H x W`` window starting at
-    ``(t_max + dy, t_max + dx)`` is cut, so output pixel ``(i, j)`` is input pixel ``(i + dy, j + dx)`` where
-    that exists (M&V 2016's jitter: the net sees a randomly translated copy of the pre-image each step).
-    ``offsets`` is a tensor so a compiled step does not retrace when it changes.
-    """
-    if t_max <= 0:
-        return x
-    pad = tf.pad(x, [[0, 0], [t_max, t_max], [t_max, t_max], [0, 0]], mode="SYMMETRIC")
-    off = tf.cast(offsets, tf.int32)
-    begin = tf.stack([0, t_max + off[0], t_max + off[1], 0])
-    return tf.slice(pad, begin, tf.shape(x))
+    """Shift ``x`` (N, H, W, C) by ``offsets = (dy, dx)``, each in ``[-t_max, t_max]``, with mirrored borders
+    (the ``mirror`` rule of :class:`restoration.jitter.Jitter`): output pixel ``(i, j)`` is input pixel
+    ``(i + dy, j + dx)`` where that exists."""
+    return Jitter("mirror", t_max).apply(x, tf.cast(offsets, tf.int32) + int(t_max))
 
 
 def jitter_offsets(n_steps: int, t_max: int, off_steps: int = 0, *, seed: int = 0) -> np.ndarray:
-    """Per-step jitter shifts ``(n_steps, 2)`` int32, uniform in ``[-t_max, t_max]``; zero for the last
+    """Per-step ``mirror`` shifts ``(n_steps, 2)`` int32, uniform in ``[-t_max, t_max]``; zero for the last
     ``off_steps`` steps (M&V 2016 stop jittering near the end so the final image is not a blur of shifts)."""
     if t_max < 0 or off_steps < 0:
         raise ValueError(f"t_max and off_steps must be >= 0, got {t_max}, {off_steps}")
-    off = np.random.default_rng(seed).integers(-t_max, t_max + 1, size=(n_steps, 2)).astype(np.int32)
-    off[max(n_steps - off_steps, 0):] = 0
-    return off
+    return Jitter("mirror", t_max).starts(n_steps, off_steps, seed=seed) - np.int32(t_max)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -167,22 +157,24 @@ def _pixel_box(net, scale: float):
 class _Problem:
     """The objective as a function of the optimised variable ``u`` (``x = scale * u``), traced once."""
 
-    def __init__(self, net, objective: Objective, scale: float, t_max: int):
-        self.net, self.objective, self.scale, self.t_max = net, objective, float(scale), int(t_max)
+    def __init__(self, net, objective: Objective, scale: float, jitter: Jitter):
+        self.net, self.objective, self.scale, self.jitter = net, objective, float(scale), jitter
+        self.black = -np.asarray(net.mean_bgr, np.float32)  # the thesis rule pads black pixels
         self.net_layers = [layer for layer in objective.layers if net.resolve(layer) != "input"]
         for layer in objective.layers:
             net.resolve(layer)  # raises UnknownLayerError early, naming the valid layers
         self.trace_count = 0
 
-    def losses(self, u, offsets):
-        """``(sum over images of the total, {name: mean over images of the weighted term})``."""
+    def losses(self, u, start):
+        """``(sum over images of the total, {name: mean over images of the weighted term})``; the net sees the
+        jitter window at ``start``."""
         x = self.scale * u
         acts = {}
         if self.net_layers:
-            acts.update(self.net.features(jitter_image(x, offsets, self.t_max), self.net_layers))
+            acts.update(self.net.features(self.jitter.apply(x, start, fill=self.black), self.net_layers))
         for layer in self.objective.layers:
             if self.net.resolve(layer) == "input":
-                acts[layer] = x  # image priors see the un-jittered pre-image
+                acts[layer] = x  # image priors see the un-jittered pre-image (the whole canvas, authors' rule)
         total, values = self.objective(acts)
         return tf.reduce_sum(total), {k: tf.reduce_mean(v) for k, v in values.items()}
 
@@ -207,12 +199,18 @@ class InvertSettings:
     lr : float or sequence of (step, lr) or Schedule
         Learning rate for ``u``.
     jitter : int
-        Max shift ``T`` in pixels (uniform in ``[-T, T]`` per axis per step; 0 = none); switched off for the
-        last ``jitter_off_steps`` steps.
+        Jitter amount ``T`` in pixels (0 = none); switched off for the last ``jitter_off_steps`` steps.
+    jitter_rule : {"mirror", "thesis", "authors"}
+        How ``T`` is applied (:mod:`restoration.jitter`): mirrored shifts in ``[-T, T]``; the thesis's zero
+        (black) padding with ``T + 1`` positions; the authors' canvas ``T - 1`` px larger with ``T`` positions.
     scale : float
         Optimised variable ``u = x / scale`` (M&V's normalisation: ``B`` in 2016, ``sigma`` in 2015).
     clip : bool
         Keep ``x`` in the valid pixel range (projection after each step; bounds for L-BFGS-B).
+    ball : float
+        Radius of the per-pixel colour ball ``||x_ij|| <= ball`` on the mean-subtracted pixel (M&V's
+        ``x0_max = 2B = 160``; 0 = none): each pixel's colour vector is rescaled onto the ball after each step.
+        L-BFGS-B takes box bounds only: there the ball becomes the valid-pixel box.
     init_std : float
         Std of the ``N(0, init_std^2)`` start when no ``x_init`` is given (drawn with ``seed``).
     jit_compile : bool or "auto"
@@ -227,8 +225,10 @@ class InvertSettings:
     eps: float = 1e-8
     jitter: int = 0
     jitter_off_steps: int = 0
+    jitter_rule: str = "mirror"
     scale: float = 1.0
     clip: bool = False
+    ball: float = 0.0
     init_std: float = 1.0
     seed: int = 0
     jit_compile: object = "auto"
@@ -239,8 +239,9 @@ class InvertSettings:
             raise ValueError(f"optimizer must be 'adam', 'momentum' or 'lbfgs', got {self.optimizer!r}")
         if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, (int, np.integer)) or self.n_steps < 1:
             raise ValueError(f"n_steps must be an int >= 1, got {self.n_steps!r}")
-        if int(self.jitter) < 0:
-            raise ValueError(f"jitter must be >= 0, got {self.jitter}")
+        Jitter(self.jitter_rule, self.jitter)  # raises on a bad rule or amount
+        if not (self.ball >= 0):
+            raise ValueError(f"ball must be a radius >= 0 (0 = no ball), got {self.ball!r}")
 
     def replace(self, **changes) -> "InvertSettings":
         return dataclasses.replace(self, **changes)
@@ -284,7 +285,8 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
     settings : InvertSettings
         The optimiser, steps, learning rate, jitter, scale, clipping and seed.
     x_init : array_like (N, H, W, 3), optional
-        Initial preprocessed image; default: ``N(0, init_std^2)`` pixels of ``shape``.
+        Initial preprocessed image; default: ``N(0, init_std^2)`` pixels of ``shape``. Under the ``authors``
+        jitter rule the optimised canvas is larger: a given start sits at its centre on zeros (mean colour).
     shape : tuple (N, H, W), optional
         Needed when ``x_init`` is not given.
     report : Reporting
@@ -303,15 +305,18 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
     objective = as_objective(objective)
     st, rep = settings, report
     optimizer, n_steps, scale, clip, seed = st.optimizer, int(st.n_steps), st.scale, st.clip, st.seed
+    jitter = Jitter(st.jitter_rule, 0 if optimizer == "lbfgs" else int(st.jitter))
+    e = jitter.canvas_extra
     if x_init is None:
         if shape is None or len(shape) != 3:
             raise ValueError("pass x_init (N, H, W, 3) or shape=(N, H, W)")
         rng = np.random.default_rng(seed)
-        x_init = rng.normal(0.0, st.init_std, (*shape, 3)).astype(np.float32)
-    x_init = np.asarray(x_init, np.float32)
-    if x_init.ndim != 4 or x_init.shape[-1] != 3:
-        raise ValueError(f"x_init must have shape (N, H, W, 3), got {x_init.shape}")
-    jitter = 0 if optimizer == "lbfgs" else int(st.jitter)
+        x_init = rng.normal(0.0, st.init_std, (shape[0], shape[1] + e, shape[2] + e, 3)).astype(np.float32)
+    else:
+        x_init = np.asarray(x_init, np.float32)
+        if x_init.ndim != 4 or x_init.shape[-1] != 3:
+            raise ValueError(f"x_init must have shape (N, H, W, 3), got {x_init.shape}")
+        x_init = jitter.embed(x_init)
     sched = Schedule.of(st.lr)
     jit = _resolve_jit(st.jit_compile)
     problem = _Problem(net, objective, scale, jitter)
@@ -327,26 +332,28 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
             log(log_prefix + name, float(value), int(step))
 
     def to_rgb(u_np):
-        return np.asarray(net.deprocess(u_np * scale), np.float32)
+        return np.asarray(net.deprocess(jitter.centre(u_np) * scale), np.float32)
 
     t0 = time.perf_counter()
     if optimizer == "lbfgs":
         snapshots: dict = {}
-        u_final, n_done, n_evals, t_first = _run_lbfgs(problem, net, x_init / scale, n_steps, clip, record,
+        u_final, n_done, n_evals, t_first = _run_lbfgs(problem, net, x_init / scale, n_steps, clip or st.ball > 0,
+                                                       record,
                                                        log_every, snap_set, snapshots, callback, to_rgb,
                                                        progress, jit, scale)
     else:
         u_final, n_done, n_evals, snapshots, t_first = _run_gradient(
             problem, net, x_init / scale, optimizer, n_steps, sched, st.momentum, st.betas, st.eps, jitter,
-            st.jitter_off_steps, clip, st.reset_momentum, record, log_every, snap_set, callback, to_rgb, progress,
+            st.jitter_off_steps, clip, st.ball, st.reset_momentum, record, log_every, snap_set, callback, to_rgb, progress,
             jit, seed, scale)
     wall = time.perf_counter() - t0
 
     # final evaluation, no jitter
-    eval_fn = tf.function(lambda u: problem.losses(u, tf.zeros(2, tf.int32)), autograph=False)
+    neutral = tf.fill([2], jitter.neutral)
+    eval_fn = tf.function(lambda u: problem.losses(u, neutral), autograph=False)
     _, final_vals = eval_fn(tf.constant(u_final))
     terms = {k: float(v) for k, v in final_vals.items()}
-    x_final = u_final * scale
+    x_final = jitter.centre(u_final) * scale
     feature_errors = {}
     feat_terms = [t for t in objective if isinstance(t, FeatureLoss)]
     if feat_terms:
@@ -376,7 +383,7 @@ def _check_finite(total, values, step, u_keep, to_rgb, optimizer):
 
 
 def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, jitter, jitter_off_steps, clip,
-                  reset_momentum, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale):
+                  ball, reset_momentum, record, log_every, snap_set, callback, to_rgb, progress, jit, seed, scale):
     u = tf.Variable(u0, name="pre_image_u")
     m = tf.Variable(tf.zeros_like(u0))
     v = tf.Variable(tf.zeros_like(u0))
@@ -400,12 +407,15 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
         else:
             m.assign(mu * m - lr * g)
             u.assign_add(m)
+        if ball:  # each pixel's colour vector onto the ball ||x_ij|| <= ball (x = scale * u)
+            norm = tf.sqrt(tf.reduce_sum(tf.square(u), axis=-1, keepdims=True)) * scale
+            u.assign(u * tf.minimum(ball / tf.maximum(norm, 1e-12), 1.0))
         if clip:
             u.assign(tf.clip_by_value(u, lo, hi))
         return total, values
 
     step = tf.function(step_fn, jit_compile=jit, autograph=False)
-    offsets = jitter_offsets(n_steps, jitter, jitter_off_steps, seed=seed + 1)
+    offsets = jitter.starts(n_steps, jitter_off_steps, seed=seed + 1)
     snapshots = {}
     u_keep = u0
     bar = tqdm(range(n_steps), desc=f"{optimizer} inversion", disable=not progress, leave=False)
@@ -447,7 +457,7 @@ def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, sna
         problem.trace_count += 1
         with tf.GradientTape() as tape:
             tape.watch(u)
-            total, values = problem.losses(u, tf.zeros(2, tf.int32))
+            total, values = problem.losses(u, tf.fill([2], problem.jitter.neutral))
         return total, tape.gradient(total, u), values
 
     vg_fn = tf.function(vg, jit_compile=jit, autograph=False, input_signature=[tf.TensorSpec(shape, tf.float32)])
@@ -550,15 +560,18 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images_rgb must have shape (N, H, W, 3), got {images.shape}")
     layer = net.resolve(layer)
-    phi0 = net(tf.constant(net.preprocess(images)), layer).numpy()
+    x0 = net.preprocess(images)
+    phi0 = net(tf.constant(x0), layer).numpy()
     objective = build_objective(r, layer, phi0, extra_terms=extra_terms)
     size = images.shape[1]
     settings = InvertSettings(optimizer=optimizer or r.optimizer, n_steps=r.n_steps, lr=r.lr_schedule,
-                              momentum=r.momentum, jitter=r.jitter_for(layer, size, net.default_size),
-                              jitter_off_steps=r.jitter_off_steps, scale=r.scale, clip=r.clip,
+                              momentum=r.momentum, jitter=r.jitter_amount(net, layer, size),
+                              jitter_rule=r.jitter_rule, jitter_off_steps=r.jitter_off_steps, scale=r.scale,
+                              clip=r.pixel_constraint == "clip",
+                              ball=r.ball_radius if r.pixel_constraint == "ball" else 0.0,
                               init_std=r.init_std, seed=seed, jit_compile=jit_compile,
                               reset_momentum=r.reset_momentum)
-    x_init = overrides.pop("x_init", None)
+    x_init = overrides.pop("x_init", x0 if r.init == "target" else None)
     settings = settings.replace(**overrides)
     report = Reporting(log=log, log_every=log_every, log_prefix=log_prefix, snapshot_steps=snapshot_steps,
                        callback=callback, progress=progress)
@@ -612,7 +625,8 @@ def sweep_layers(net, images_rgb, layers: Sequence[str], *, image_names: Sequenc
         scores[layer] = sc
         canon = net.resolve(layer)
         settings[layer] = {"C": r.feature_weight_for(canon),
-                           "jitter": r.jitter_for(canon, images.shape[1], net.default_size),
+                           "jitter": r.jitter_amount(net, canon, images.shape[1]), "jitter_rule": r.jitter_rule,
+                           "constraint": r.pixel_constraint, "init": r.init,
                            "steps": res.n_steps, "optimizer": res.optimizer}
     names = list(image_names) if image_names is not None else [f"image{i}" for i in range(len(images))]
     return LayerSweep(images, names, list(layers), results, scores, settings)

@@ -184,6 +184,15 @@ class FeatureNet:
             hw = op.geometry.out_hw(hw)
         return hw
 
+    def stride(self, layer: str) -> int:
+        """Cumulative stride of ``layer`` in input pixels (product of the strides up to it; fully connected
+        layers add none, as in MatConvNet's ``receptiveFieldStride`` for fc-as-conv layers)."""
+        s = 1
+        for op in self.ops[: self.depth(layer) + 1]:
+            if op.geometry is not None:
+                s *= int(op.geometry.stride)
+        return s
+
     def features(self, x_bgr, layers: str | Sequence[str]) -> dict[str, tf.Tensor]:
         """Activations of ``layers`` for the preprocessed batch ``x_bgr`` of shape ``(N, H, W, 3)``.
 

@@ -29,7 +29,14 @@ import dataclasses
 import re
 from typing import Mapping
 
-__all__ = ["Recipe", "MV2016", "MV2015", "MV2016_THESIS_VGG16", "RECIPES", "get_recipe", "layer_stage"]
+from restoration.jitter import RULES as JITTER_RULES
+from restoration.jitter import authors_amount
+
+PIXEL_CONSTRAINTS = ("ball", "clip", "none")
+INITS = ("random", "target")
+
+__all__ = ["Recipe", "MV2016", "MV2015", "MV2016_THESIS_VGG16", "MV2016_AUTHORS_JITTER", "MV2016_TARGET_START",
+           "RECIPES", "get_recipe", "layer_stage", "PIXEL_CONSTRAINTS", "INITS"]
 
 
 def layer_stage(layer: str) -> int:
@@ -84,7 +91,10 @@ class Recipe:
     tv_normalise: bool
     image_size: Mapping[str, int]
     init_std: float                                 # std of the random initial image x, pixel units
-    clip: bool                                      # project x into the valid pixel range after each step
+    pixel_constraint: str = "ball"                  # "ball" (||x_ij|| <= ball_radius), "clip" ([0, 255]), "none"
+    ball_radius: float = 160.0                      # [NNPRE] get_defaults.m x0_max = 2B; [TH] range_clip 2 * 80
+    jitter_rule: str = "thesis"                     # "thesis" | "authors" | "mirror" (restoration.jitter)
+    init: str = "random"                            # "random" (N(0, init_std^2)) or "target" (the image itself)
     reset_momentum: bool = False                    # zero the momentum buffer when the learning rate changes
     feature_weight_layers: Mapping[str, float] = dataclasses.field(default_factory=dict)  # per-layer C (wins)
     jitter_layers: Mapping[str, int] = dataclasses.field(default_factory=dict)            # per-layer T (wins)
@@ -100,6 +110,25 @@ class Recipe:
 
     def tv_weight_for(self, layer: str) -> float:
         return float(_by_stage(self.tv_weight, layer))
+
+    def __post_init__(self):
+        if self.pixel_constraint not in PIXEL_CONSTRAINTS:
+            raise ValueError(f"recipe {self.name}: pixel_constraint {self.pixel_constraint!r} is not one of "
+                             f"{PIXEL_CONSTRAINTS}")
+        if self.jitter_rule not in JITTER_RULES:
+            raise ValueError(f"recipe {self.name}: jitter_rule {self.jitter_rule!r} is not one of {JITTER_RULES}")
+        if self.init not in INITS:
+            raise ValueError(f"recipe {self.name}: init {self.init!r} is not one of {INITS}")
+
+    def jitter_amount(self, net, layer: str, size: int | None = None) -> int:
+        """``T`` for ``layer`` of ``net`` under this recipe's rule: the authors' ``max(round(stride / 4), 1)``
+        from the layer's cumulative stride (a property of the feature grid, so not rescaled with the image),
+        else the depth table rescaled to ``size`` (:meth:`jitter_for`)."""
+        if self.jitter_rule == "authors":
+            if not any(self.jitter.values()) and not self.jitter_layers:
+                return 0  # a recipe without jitter stays without
+            return authors_amount(net.stride(layer))
+        return self.jitter_for(layer, size, net.default_size)
 
     def jitter_for(self, layer: str, size: int | None = None, default_size: int | None = None) -> int:
         """Jitter ``T`` in pixels; scaled by ``size / default_size`` (rounded, at least 1 where T > 0) when
@@ -168,10 +197,16 @@ MV2016 = Recipe(
     beta=2.0, tv_B=80.0, tv_weight={0: 1.0}, tv_normalise=True,
     # [MV16] / [TH] ``classifier_stats``: 224 x 224 for VGG16, 227 x 227 for AlexNet.
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
-    init_std=1.0,  # small random init (ours; [TH]'s script started from the image itself, a debugging choice)
-    # Deviation: [TH]'s ``range_clip`` rescaled each pixel's colour vector to norm <= 2B; we clip each channel
-    # to the valid pixel range [0, 255] (minus the mean) after each step, which keeps x a displayable image.
-    clip=True,
+    # M&V start from noise; [TH]'s benchmark runs (utils/mv_benchmark.py ``mv_script_fun``) started from the
+    # target image itself: recipe ``mv2016_target`` (init="target") is that row of the benchmark.
+    init_std=1.0,
+    # [NNPRE] ``x0_max = 160`` / [TH] ``range_clip``: each pixel's mean-subtracted colour vector is rescaled to
+    # norm <= 2B = 160 after every step (issue 9, correction 2; before it we clipped each channel to [0, 255]).
+    # Pixels may then leave [0, 255] in one channel: images are clipped for display and scoring.
+    pixel_constraint="ball", ball_radius=2 * 80.0,
+    # [TH] ``train_pre_featmap``: pad T // 2 black pixels before and T - T // 2 after, T + 1 window positions
+    # (issue 9, correction 1; before it we shifted in [-T, T] with mirrored borders, rule "mirror").
+    jitter_rule="thesis",
 )
 
 _SIGMA_2015 = 2.7098e4  # [TH] mahendran_vedaldi.py: average Euclidean norm of mean-subtracted 224x224 images
@@ -199,12 +234,14 @@ MV2015 = Recipe(
     tv_normalise=False,
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
     init_std=1.0,
-    clip=False,
+    # Deviation kept from before issue 9: no pixel constraint for the 2015 recipe (the 2015 paper bounds the
+    # image through the alpha-norm only; the ball is [NNPRE]'s 2016 code).
+    pixel_constraint="none",
 )
 
 # [TH] ``utils/mv_benchmark.get_jitter_and_mse_weight``, VGG16: C = 300 through conv4_x, 100 at pool4 and
 # conv5_1, 20 at conv5_2-conv5_3, 1 from pool5; jitter 0 through conv2_2, 1 at pool2 and block 3, 2 at pool3 and
-# block 4, 4 at pool4 and block 5, 8 from pool5. (Our jitter draws offsets in [-T, T]; the thesis drew 0..T.)
+# block 4, 4 at pool4 and block 5, 8 from pool5 (applied by the thesis's rule, T + 1 positions).
 _VGG16_C = {**{f"conv{b}_{j}": 300.0 for b in (1, 2, 3, 4) for j in (1, 2, 3)},
             **{f"pool{b}": 300.0 for b in (1, 2, 3)}, "pool4": 100.0, "conv5_1": 100.0, "conv5_2": 20.0,
             "conv5_3": 20.0, "pool5": 1.0, "fc6": 1.0, "fc7": 1.0, "fc8": 1.0, "prob": 1.0}
@@ -213,7 +250,16 @@ _VGG16_T = {**{f"conv{b}_{j}": t for b, t in ((1, 0), (2, 0), (3, 1), (4, 2), (5
 MV2016_THESIS_VGG16 = dataclasses.replace(MV2016, name="mv2016_thesis_vgg16", feature_weight_layers=_VGG16_C,
                                           jitter_layers=_VGG16_T)
 
-RECIPES = {"mv2016": MV2016, "mv2015": MV2015, "mv2016_thesis_vgg16": MV2016_THESIS_VGG16}
+# [NNPRE] jitter: a canvas T - 1 px larger than the input, T window positions, T = max(round(stride / 4), 1)
+# from the layer's cumulative stride (get_preimage_opts.m, JitterLayer.m). Everything else as mv2016.
+MV2016_AUTHORS_JITTER = dataclasses.replace(MV2016, name="mv2016_authors_jitter", jitter_rule="authors")
+
+# [TH] utils/mv_benchmark.py ``mv_script_fun``: the benchmark's M&V runs started from the target image
+# (``pre_featmap_init = load_image(img_path)``), with the ball constraint and everything else as mv2016.
+MV2016_TARGET_START = dataclasses.replace(MV2016, name="mv2016_target", init="target")
+
+RECIPES = {"mv2016": MV2016, "mv2015": MV2015, "mv2016_thesis_vgg16": MV2016_THESIS_VGG16,
+           "mv2016_authors_jitter": MV2016_AUTHORS_JITTER, "mv2016_target": MV2016_TARGET_START}
 
 
 def get_recipe(recipe: "str | Recipe") -> Recipe:

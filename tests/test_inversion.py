@@ -279,3 +279,92 @@ def test_mv2015_follows_the_authors_code_and_the_thesis_vgg16_table_is_offered()
     assert [t.jitter_for(la) for la in ("conv2_2", "pool2", "conv3_1", "pool3", "conv4_3", "pool4", "conv5_3",
                                         "pool5")] == [0, 1, 1, 2, 2, 4, 4, 8]
     assert recipes.get_recipe("mv2016").feature_weight_for("conv4_3") == 100.0  # the default is unchanged
+
+
+# ----------------------------------------------------------------------------------------------------------
+# issue 9, corrections 1-3: jitter rules, the pixel ball, starting from the target
+# ----------------------------------------------------------------------------------------------------------
+
+def test_jitter_rules_positions_padding_and_the_authors_amount():
+    from restoration.jitter import Jitter, authors_amount
+
+    x = np.arange(2 * 6 * 6 * 3, dtype=np.float32).reshape(2, 6, 6, 3) + 1.0
+    # thesis: T // 2 zeros before, T - T // 2 after, T + 1 starts; start T // 2 is the image itself
+    j = Jitter("thesis", 3)
+    assert j.n_positions == 4 and j.pads == (1, 2) and j.neutral == 1
+    starts = j.starts(4000, 0, seed=1)
+    assert starts.min() == 0 and starts.max() == 3
+    pad = np.pad(x, [(0, 0), (1, 2), (1, 2), (0, 0)])
+    for s in [(0, 0), (3, 2), (1, 1)]:
+        np.testing.assert_array_equal(j.apply(tf.constant(x), tf.constant(s)).numpy(),
+                                      pad[:, s[0]:s[0] + 6, s[1]:s[1] + 6])
+    np.testing.assert_array_equal(j.apply(tf.constant(x), tf.constant([1, 1])).numpy(), x)
+    # the thesis pads black: with fill = -mean the border is -mean, not the mean colour
+    black = j.apply(tf.constant(x), tf.constant([0, 0]), fill=[-10.0, -20.0, -30.0]).numpy()
+    np.testing.assert_array_equal(black[0, 0, 0], [-10.0, -20.0, -30.0])
+    np.testing.assert_array_equal(black[:, 1:, 1:], x[:, :5, :5])
+    # authors: a canvas T - 1 larger, T starts, no padding; the centre is the result
+    a = Jitter("authors", 4)
+    assert a.canvas_extra == 3 and a.n_positions == 4 and a.neutral == 1 and a.pads == (0, 0)
+    canvas = np.arange(1 * 9 * 9 * 1, dtype=np.float32).reshape(1, 9, 9, 1)
+    np.testing.assert_array_equal(a.apply(tf.constant(canvas), tf.constant([3, 0])).numpy(), canvas[:, 3:9, 0:6])
+    np.testing.assert_array_equal(a.centre(canvas), canvas[:, 1:7, 1:7])
+    np.testing.assert_array_equal(a.centre(a.embed(x)), x)
+    assert not Jitter("authors", 1).active and Jitter("authors", 1).n_positions == 1
+    # get_preimage_opts.m: T = max(round(stride / 4), 1); MATLAB rounds halves away from zero
+    assert [authors_amount(s) for s in (1, 2, 4, 6, 8, 16, 32)] == [1, 1, 1, 2, 2, 4, 8]
+    with pytest.raises(ValueError, match="jitter rule"):
+        Jitter("random", 2)
+
+
+def test_the_authors_jitter_amount_comes_from_the_layers_cumulative_stride():
+    from restoration import nets
+
+    vgg = nets.vgg16(weights=None, seed=0)
+    r = recipes.get_recipe("mv2016_authors_jitter")
+    assert [vgg.stride(la) for la in ("conv1_2", "pool1", "conv3_3", "pool3", "conv5_3", "pool5")] == \
+        [1, 2, 4, 8, 16, 32]
+    assert [r.jitter_amount(vgg, la, 64) for la in ("conv1_2", "pool1", "conv3_3", "pool3", "conv5_3", "pool5")] \
+        == [1, 1, 1, 2, 4, 8]
+    # the default recipe keeps the thesis's depth table, applied by the thesis's rule
+    assert recipes.MV2016.jitter_rule == "thesis" and recipes.MV2016.jitter_amount(vgg, "conv5_3", 224) == 4
+
+
+@pytest.mark.parametrize("rule", ["thesis", "authors", "mirror"])
+def test_inversion_under_each_jitter_rule_returns_net_sized_images(net, images, rule):
+    obj = 300 * feature_loss("conv1_2", phi(net, images, "conv1_2")) + priors.tv()
+    res = invert(net, obj, S(n_steps=6, lr=1.0, jitter=3, jitter_rule=rule, jitter_off_steps=2),
+                 shape=images.shape[:3], report=QUIET)
+    assert res.rgb.shape == images.shape and res.x_bgr.shape == images.shape
+    assert res.trace_count == 1
+    # a start given at the net's size sits at the canvas centre and comes back unchanged after zero steps' worth
+    x0 = net.preprocess(images)
+    still = invert(net, obj, S(n_steps=1, lr=1e-9, jitter=3, jitter_rule=rule), x_init=x0, report=QUIET)
+    np.testing.assert_allclose(still.x_bgr, x0, atol=1e-3)
+
+
+def test_the_pixel_ball_bounds_every_colour_vector_at_2B(net, images):
+    r = recipes.MV2016
+    assert r.pixel_constraint == "ball" and r.ball_radius == 160.0
+    obj = feature_loss("conv1_2", phi(net, images, "conv1_2"))
+    # a huge Adam step throws pixels far out; the ball brings each colour vector back to norm <= 160
+    res = invert(net, obj, S(n_steps=3, lr=500.0, ball=160.0), shape=images.shape[:3], report=QUIET)
+    norms = np.linalg.norm(res.x_bgr, axis=-1)
+    assert norms.max() <= 160.0 * (1 + 1e-5) and norms.max() > 150.0
+    # the clip option keeps each channel in [0, 255] instead
+    clipped = invert(net, obj, S(n_steps=3, lr=500.0, clip=True), shape=images.shape[:3], report=QUIET)
+    assert clipped.rgb.min() >= -1e-3 and clipped.rgb.max() <= 255 + 1e-3 and np.linalg.norm(
+        clipped.x_bgr, axis=-1).max() > 160.0
+    with pytest.raises(ValueError, match="pixel_constraint"):
+        r.replace(pixel_constraint="sphere")
+
+
+def test_init_target_starts_from_the_image_and_random_does_not(net, images):
+    x0 = net.preprocess(images)
+    ball = x0 * np.minimum(160.0 / np.maximum(np.linalg.norm(x0, axis=-1, keepdims=True), 1e-12), 1.0)
+    t = invert_layer(net, images, "conv1_2", recipe="mv2016_target", n_steps=1, lr=1e-9, progress=False)
+    np.testing.assert_allclose(t.x_bgr, ball, atol=1e-3)  # the image, projected onto the ball
+    rnd = invert_layer(net, images, "conv1_2", recipe="mv2016", n_steps=1, lr=1e-9, progress=False)
+    assert np.abs(rnd.x_bgr).max() < 10.0
+    with pytest.raises(ValueError, match="init"):
+        recipes.MV2016.replace(init="zeros")
