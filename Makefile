@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test postgres-server report report-pdf clean benchmark runs help reproduce-all
+.PHONY: install test postgres-server report report-pdf clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make reproduce-figure-N     run figure N (PROFILE=quick|thesis, ARGS='image_dir=...')"
 	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
+	@echo "make reproduce-benchmark    the thesis's benchmark table (every method x depth x metric; reuses finished cells)"
 	@echo "make report-pdf             also render out/report.pdf (needs chromium)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
@@ -46,6 +47,12 @@ reproduce-figure-%: $(STAMP)
 
 reproduce-all: $(STAMP)
 	$(PY) -m experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
+
+# The benchmark needs the full512 image prior: trained first (quick profile) when runs/priors/ lacks it.
+reproduce-benchmark: $(STAMP)
+	@$(PY) -c "import sys; from restoration import tracking; sys.exit(0 if (tracking.runs_dir() / 'priors' / 'full512').is_dir() else 1)" \
+	  || $(PY) -m experiments prior_full512 with quick
+	$(PY) -m experiments benchmark with $(PROFILE) $(ARGS)
 
 reproduce-%: $(STAMP)
 	$(PY) -m experiments $* with $(PROFILE) $(ARGS)

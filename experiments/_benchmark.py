@@ -1,0 +1,411 @@
+"""Body of the benchmark (``experiments/benchmark.py``): every method from every depth of every net, scored by
+the thesis's three metrics on one evaluation set, reusing cells that an earlier run already computed.
+
+A *cell* is one (net, depth, method). Its key (:func:`restoration.benchmark.cell_key`) digests everything that
+decides its reconstructions: the net's weights, the layer, the method and its settings, the evaluation images
+and the seed. Each finished cell is stored as an artifact ``cell_<key>.npz`` (reconstructions and scores) the
+moment it finishes, so a later run, or a rerun after a crash, takes it from the database instead of recomputing.
+
+Methods (config ``methods``, parsed by :meth:`restoration.benchmark.Method.parse`):
+
+* ``mv2016`` / ``mv2016_target`` (any recipe name): M&V 2016 from noise / from the target image (the thesis's
+  benchmark runs, ``utils/mv_benchmark.py``), ``steps`` Adam steps of the recipe's compressed schedule;
+* ``trained_stacked``: one chain of separately trained modules from the deepest depth down to the image
+  (through every conv output, pool and LRN), shared with the trained-inversion figures through the module store;
+  each depth is reconstructed by the sub-stack that starts there;
+* ``trained_merged``: for each depth, that sub-stack fine-tuned jointly on the sum of its modules' losses (the
+  thesis's merged form, its rates);
+* ``prior:<name>``: M&V 2016 with TV replaced by the learned image prior ``<name>`` (weighted as in
+  ``prior_compare``). The thesis's FoE row ran its own two-phase procedure for 10,000 steps; ours is the
+  library's M&V form with the prior, named so in the report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from restoration import tracking
+
+NETS = ("vgg16", "alexnet", "tiny_vgg")
+
+
+@dataclass
+class NetRun:
+    """What one net's part of the benchmark produced."""
+
+    name: str
+    label: str
+    depths: list
+    layer_of: dict
+    named: list
+    images: np.ndarray
+    images_text: str
+    cells: dict = field(default_factory=dict)      # (method id, depth) -> CellScores
+    recs: dict = field(default_factory=dict)       # (method id, depth) -> RGB (N, H, W, 3)
+    origin: dict = field(default_factory=dict)     # (method id, depth) -> "this run" | "reused from run N"
+    notes: list = field(default_factory=list)
+
+
+def _per_net(value, net: str, key: str):
+    if isinstance(value, Mapping):
+        if net not in value:
+            raise ValueError(f"config {key}={dict(value)!r} has no entry for net {net!r}; add one, e.g. "
+                             f"{key}={{'{net}': ...}}")
+        return value[net]
+    return value
+
+
+def check(cfg: Mapping) -> list:
+    """The config, checked at the entry; returns the parsed methods."""
+    from restoration.benchmark import Method
+
+    if not cfg["nets"] or any(n not in NETS for n in cfg["nets"]):
+        raise ValueError(f"config nets={cfg['nets']!r}: choose from {NETS}, e.g. ['vgg16', 'alexnet']")
+    if not cfg["depths"] or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in cfg["depths"]):
+        raise ValueError(f"config depths={cfg['depths']!r}: positive conv block numbers, e.g. [1, 2, 3, 4, 5]")
+    for key in ("n_images", "module_steps", "finetune_steps", "batch_size"):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}=2`")
+    if cfg["steps"] is not None and (isinstance(cfg["steps"], bool) or not isinstance(cfg["steps"], int)
+                                     or cfg["steps"] < 1):
+        raise ValueError(f"config steps={cfg['steps']!r}: a positive integer or None (the recipe's)")
+    methods = [Method.parse(m) for m in cfg["methods"]]
+    if not methods:
+        raise ValueError("config methods=[]: name at least one, e.g. ['mv2016', 'trained_stacked']")
+    return methods
+
+
+def _fingerprint(images: np.ndarray) -> str:
+    import hashlib
+    return hashlib.sha1(np.ascontiguousarray(images, np.float32).tobytes()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# reuse of finished cells
+# ----------------------------------------------------------------------------------------------------------
+class CellStore:
+    """Finished cells of this and earlier ``benchmark`` runs, found by key in the run database."""
+
+    def __init__(self, _run, reuse: bool):
+        self.run = _run
+        self.index: dict[str, object] = {}
+        if reuse:
+            for rec in tracking.runs("benchmark"):
+                if str(rec.id) == str(_run._id):
+                    continue
+                for name in rec.artifact_names:
+                    if name.startswith("cell_") and name.endswith(".npz"):
+                        self.index.setdefault(name[5:-4], rec)  # newest first: runs() lists newest first
+
+    def load(self, key: str):
+        from restoration.benchmark import CellScores
+
+        rec = self.index.get(key)
+        if rec is None:
+            return None
+        try:
+            z = np.load(io.BytesIO(rec.artifact(f"cell_{key}.npz")))
+            return z["recs"].astype(np.float32), CellScores.from_json(json.loads(str(z["scores"]))), rec.id
+        except (KeyError, ValueError, OSError) as e:  # a damaged artifact is recomputed, not trusted
+            print(f"[benchmark] cell {key} of run {rec.id} unreadable ({e}); recomputing", flush=True)
+            return None
+
+    def save(self, key: str, recs: np.ndarray, scores) -> None:
+        tracking.add_npz(self.run, f"cell_{key}.npz", recs=np.asarray(recs, np.float32),
+                         scores=np.array(json.dumps(scores.to_json())))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# methods
+# ----------------------------------------------------------------------------------------------------------
+def _mv_cell(cfg, fnet, images, layer, method, log, priors):
+    from restoration import inversion, recipes
+    from restoration.learned_priors import PatchPrior
+    from experiments._prior_common import prior_weight
+
+    rec = recipes.get_recipe(method.recipe or "mv2016")
+    if cfg["steps"] is not None:
+        rec = rec.with_steps(int(cfg["steps"]))
+    if cfg["lr_scale"] != 1.0:
+        rec = rec.with_lr_scale(float(cfg["lr_scale"]))
+    extra, settings = [], {"recipe": repr(rec)}
+    if method.kind == "prior":
+        params = priors[method.prior]
+        lam = rec.tv_weight_for(fnet.resolve(layer))
+        w = prior_weight(params, lam, float(cfg["weight_scale"]))
+        rec = rec.replace(tv_weight={0: 0.0})
+        extra = [PatchPrior(params, weight=w)]
+        settings.update(prior_run=params.run_id, prior_weight=w, recipe=repr(rec))
+    every = max(rec.n_steps // 30, 1)
+    run = lambda: inversion.invert_layer(fnet, images, layer, recipe=rec, extra_terms=extra, log=log,  # noqa: E731
+                                         log_prefix=f"{fnet.name}/{layer}/{method.id}/", log_every=every,
+                                         seed=cfg["seed"], progress=cfg["progress"]).rgb
+    return settings, run
+
+
+def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
+    """The chain from the deepest depth to the image, trained stacked (module store shared with the
+    trained-inversion figures); returns ``(stack, batches, RunConfig, settings digest parts)``."""
+    from experiments import _trained_inversion as ti
+    from restoration import data
+
+    deepest = nr.layer_of[max(nr.depths, key=lambda d: int(d[4:]))]
+    fig = ti.TrainedInversionFigure(
+        id="benchmark", title="benchmark", net="alexnet" if net_name == "alexnet" else "vgg16", mode="stacked",
+        variants={"default": {"": ti.Chain(top=deepest, kinds="DC", targets=cfg["targets"])}}, what="",
+        thesis_note="")
+    tc = ti.RunConfig.from_config({
+        **ti.BASE, "net": net_name, "weights": _weights(cfg, net_name), "variant": "default",
+        "image_dir": cfg["image_dir"], "crop": int(_per_net(cfg["crop"], net_name, "crop")),
+        "batch_size": cfg["batch_size"], "steps": cfg["module_steps"], "lr": cfg["lr"],
+        "finetune_steps": cfg["finetune_steps"], "finetune_lr_schedule": cfg["finetune_lr_schedule"],
+        "image_size": _per_net(cfg["size"], net_name, "size") if cfg["image_dir"] else None,
+        "log_every": max(cfg["module_steps"] // 20, 1), "eval_every": max(cfg["module_steps"] // 4, 1),
+        "ckpt_every": max(cfg["module_steps"] // 4, 1), "seed": cfg["seed"], "profile": cfg["profile"]}, fig)
+    train, _ = ti.load_images(tc)
+    train = [(n, im) for n, im in train if n not in {m for m, _ in nr.named}]  # never train on the test images
+    batches = data.crop_batches(train, crop=tc.crop, batch_size=tc.batch_size, seed=tc.seed, scales=tc.scales,
+                                flip=tc.flip)
+    return fig, tc, batches
+
+
+def _weights(cfg, net_name):
+    return {"vgg16": cfg["vgg16_weights"], "alexnet": cfg["alexnet_weights"], "tiny_vgg": None}[net_name]
+
+
+def _trained_cells(cfg, fnet, nr: NetRun, modes, todo, log, run_id, store: CellStore, keys):
+    """Train what the missing trained cells need; store each cell as it finishes."""
+    from experiments import _trained_inversion as ti
+    from restoration import reconstruction, stack_training
+
+    fig, tc, batches = _trained_context(cfg, nr.name, fnet, nr, run_id)
+    chain = fig.variants["default"][""]
+    held = list(nr.named)
+    outcome = ti.train_and_score("", chain, fig, tc, fnet, batches, held, nr.images, log, run_id)
+    stack = outcome.stack
+    start = {s.in_layer: i for i, s in enumerate(stack.specs)}
+    solo = {s.name: [w.numpy() for w in m.weights] for s, m in zip(stack.specs, stack.models)}
+    for d in nr.depths:
+        i = start[fnet.resolve(nr.layer_of[d])]
+        for mode in modes:
+            mid = f"trained_{mode}"
+            if (mid, d) not in todo:
+                continue
+            for name, arrays in solo.items():  # every fine-tuning starts from the separately trained modules
+                stack.set_module_arrays(name, arrays)
+            sub = stack.sub(i)
+            if mode == "merged":
+                print(f"[benchmark] {nr.name} {d}: fine-tuning the {len(sub)} modules from "
+                      f"{nr.layer_of[d]} together ({tc.finetune_steps} steps)", flush=True)
+                tuned_log = lambda m, v, s, _d=d: log(f"{nr.name}/{_d}/merged/{m}", v, s)  # noqa: E731
+                stack_training.train_joint(fnet, sub, batches, tc.finetune_settings(), log=tuned_log,
+                                           name="sum")
+            recs = reconstruction.reconstruct(fnet, sub, nr.images, clip=False)
+            _finish(cfg, nr, mid, d, recs, store, keys[(mid, d)], "this run")
+    for name, arrays in solo.items():
+        stack.set_module_arrays(name, arrays)
+    return outcome
+
+
+_SCORE_NET = {}
+
+
+def _score_net(cfg):
+    from restoration import nets
+
+    key = (cfg["score_net"], cfg["vgg16_weights"])
+    if key not in _SCORE_NET:
+        _SCORE_NET.clear()
+        _SCORE_NET[key] = nets.build(cfg["score_net"], cfg["vgg16_weights"] if cfg["score_net"] == "vgg16"
+                                     else None, seed=0)
+    return _SCORE_NET[key]
+
+
+def _finish(cfg, nr: NetRun, mid, d, recs, store: CellStore, key, origin):
+    """Score a finished cell, keep it, and store it in the run at once (a crash later loses nothing of it)."""
+    from restoration import benchmark
+
+    scores = benchmark.score(_score_net(cfg), nr.images, recs, layers=cfg["score_layers"])
+    nr.cells[(mid, d)], nr.recs[(mid, d)], nr.origin[(mid, d)] = scores, np.asarray(recs, np.float32), origin
+    store.save(key, recs, scores)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the run
+# ----------------------------------------------------------------------------------------------------------
+_MEASURE = {"mse": "mse_mean", "nmse_thesis": "nmse_thesis", "vgg_score": "vgg_score", "psnr": "psnr_mean",
+            "ssim": "ssim_mean"}
+
+
+def _net_or_note(cfg, net_name):
+    """``(net, None)`` or ``(None, why it is skipped)`` (AlexNet without its weights file is skipped, named)."""
+    from restoration import nets
+
+    if net_name == "alexnet":
+        w = cfg["alexnet_weights"]
+        path = nets.default_alexnet_path() if w in (None, "default") else w
+        from pathlib import Path
+        if not Path(path).is_file():
+            return None, (f"AlexNet skipped: no weights at {path} (give bvlc_alexnet.npy there, set "
+                          f"$ALEXNET_WEIGHTS, or `with alexnet_weights=/path/bvlc_alexnet.npy`)")
+        return nets.build("alexnet", str(path), seed=cfg["seed"]), None
+    return nets.build(net_name, _weights(cfg, net_name), seed=cfg["seed"]), None
+
+
+def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun:
+    from experiments._prior_common import load_prior
+    from restoration import benchmark
+
+    size = int(_per_net(cfg["size"], net_name, "size"))
+    named, text = benchmark.evaluation_set(cfg["image_dir"], size, cfg["n_images"])
+    images = np.stack([im for _, im in named]).astype(np.float32)
+    layer_of = benchmark.depth_layers(fnet, cfg["depths"], cfg["targets"])
+    nr = NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text)
+    priors = {}
+    for m in methods:
+        if m.kind == "prior" and m.prior not in priors:
+            try:
+                priors[m.prior] = load_prior(m.prior, "input")
+            except (FileNotFoundError, ValueError) as e:
+                nr.notes.append(f"{m.label} left out: {e}")
+    common = dict(net=fnet.digest(), images=_fingerprint(images), seed=cfg["seed"], score_net=cfg["score_net"],
+                  score_layers=cfg["score_layers"], score_weights=cfg["vgg16_weights"])
+    trained = dict(crop=_per_net(cfg["crop"], net_name, "crop"), batch_size=cfg["batch_size"],
+                   module_steps=cfg["module_steps"], lr=cfg["lr"], finetune_steps=cfg["finetune_steps"],
+                   finetune=cfg["finetune_lr_schedule"], targets=cfg["targets"], image_dir=cfg["image_dir"],
+                   deepest=max(cfg["depths"]))
+    keys, runs = {}, {}
+    for m in methods:
+        if m.kind == "prior" and m.prior not in priors:
+            continue
+        for d, layer in layer_of.items():
+            if m.kind == "trained":
+                parts = trained
+            else:
+                parts, runs[(m.id, d)] = _mv_cell(cfg, fnet, images, layer, m, log, priors)
+            keys[(m.id, d)] = benchmark.cell_key(layer=layer, method=m.id, **common, **parts)
+            hit = store.load(keys[(m.id, d)])
+            if hit is not None:
+                recs, scores, rid = hit
+                nr.cells[(m.id, d)], nr.recs[(m.id, d)], nr.origin[(m.id, d)] = scores, recs, f"run {rid}"
+    n_all, n_hit = len(keys), len(nr.cells)
+    print(f"[benchmark] {net_name}: {n_all} cells, {n_hit} reused from earlier runs, {n_all - n_hit} to compute",
+          flush=True)
+    for (mid, d), run in runs.items():
+        if (mid, d) not in nr.cells:
+            print(f"[benchmark] {net_name} {d} ({layer_of[d]}): {mid}", flush=True)
+            _finish(cfg, nr, mid, d, run(), store, keys[(mid, d)], "this run")
+    modes = [m.mode for m in methods if m.kind == "trained"]
+    todo = {k for k in keys if k[0].startswith("trained_") and k not in nr.cells}
+    if todo:
+        _trained_cells(cfg, fnet, nr, modes, todo, log, _run._id, store, keys)
+    return nr
+
+
+def run_benchmark(_run, cfg: Mapping) -> float:
+    """Every method x depth x net; tables, plots, grid and the report payload. Returns the mean PSNR over
+    every computed cell of the first net (Sacred's float result)."""
+    from restoration import benchmark, benchmark_plots, benchmark_tables
+    from restoration.payload import FigureRef, Payload
+
+    methods = check(cfg)
+    t0 = time.time()
+    store = CellStore(_run, bool(cfg["reuse"]))
+    log = tracking.metric_logger(_run)
+    done, skipped = [], []
+    for net_name in cfg["nets"]:
+        fnet, why = _net_or_note(cfg, net_name)
+        if fnet is None:
+            print(f"[benchmark] {why}", flush=True)
+            skipped.append(why)
+            continue
+        done.append(run_net(_run, cfg, net_name, fnet, methods, store, log))
+    if not done:
+        raise ValueError("no net to benchmark: " + "; ".join(skipped))
+
+    summary, tables, figures = {}, [], []
+    paras = [f"Profile {cfg['profile']}. Every method reconstructs the same images from the last convolution "
+             f"of each depth (pre-ReLU, '/{cfg['targets']}', as the thesis's conv1/lin ... conv5/lin). Metrics as "
+             "in the thesis (utils/rec_evaluation.py): MSE over RGB in [0, 255]; NMSE = sum((x0 - x)^2) / "
+             "sum(x0 x) (the thesis's, not M&V's ||x0||^2); VGG score = the mean over conv1_1 ... conv5_1 "
+             "(after ReLU) of ||G(x0) - G(x)||^2 / ||G(x0)||^2 with G the Gram matrix of the mean-subtracted maps, "
+             "on the top-left 224 px crop. Deviation: the VGG score uses this project's VGG16 (the HED trunk), "
+             "where the thesis used VGG19. All three are lower-is-better; PSNR and SSIM are given besides."]
+    for nr in done:
+        thesis = nr.name == "alexnet"
+        methods_here = [m for m in methods if any((m.id, d) in nr.cells for d in nr.depths)]
+        for m in methods_here:
+            for d in nr.depths:
+                if (m.id, d) in nr.cells:
+                    for metric, measure in _MEASURE.items():
+                        summary[benchmark.summary_key(measure, nr.name, m.id, d)] = nr.cells[(m.id, d)].mean(metric)
+        tables.append(benchmark_tables.main_table(nr.name, nr.depths, nr.layer_of, methods_here, nr.cells,
+                                                  thesis=thesis))
+        tables.append(benchmark_tables.winners_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
+        tables.append(benchmark_tables.display_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
+        for metric in benchmark.METRICS:
+            values = {k: c.mean(metric) for k, c in nr.cells.items()}
+            name = f"benchmark_{nr.name}_{metric}.png"
+            tracking.add_figure(_run, benchmark_plots.metric_plot(nr.name, nr.depths, methods_here, values, metric,
+                                                                  thesis=thesis), name)
+            figures.append(FigureRef(name, f"{nr.name}: {metric} by depth, one line per method (mean over the "
+                                           f"evaluation images" + ("; dashed: the thesis's AlexNet numbers" if
+                                                                   thesis else "") + ")."))
+        gi = min(int(cfg["grid_image"]), len(nr.named) - 1)
+        grid = benchmark_plots.reconstruction_grid(nr.images[gi], nr.depths, methods_here,
+                                                   {k: v[gi] for k, v in nr.recs.items()})
+        tracking.add_figure(_run, grid, f"benchmark_{nr.name}_grid.png")
+        figures.append(FigureRef(f"benchmark_{nr.name}_grid.png", f"{nr.name}: reconstructions of "
+                                 f"{nr.named[gi][0]} (methods down, depths across; clipped to [0, 255])."))
+        reused = sorted({o for o in nr.origin.values() if o != "this run"})
+        paras.append(f"{nr.name} ({nr.label}): evaluation set {nr.images_text}. Layers: "
+                     + ", ".join(f"{d} = {la}" for d, la in nr.layer_of.items()) + ". "
+                     + (f"{sum(o != 'this run' for o in nr.origin.values())} of {len(nr.origin)} cells were taken "
+                        f"from earlier runs ({', '.join(reused)}) with the same configuration. " if reused else "")
+                     + " ".join(nr.notes))
+        paras.append(_verdict(nr, methods_here, benchmark_tables))
+    paras += skipped
+    paras.append(
+        f"Methods: M&V 2016 {cfg['steps'] or 'recipe'} steps per cell (the recipe's schedule compressed), with the "
+        "thesis's jitter rule and the 2B colour ball; 'start: the image' is how the thesis's benchmark ran it "
+        "(utils/mv_benchmark.py). Trained inverters: one chain of DC modules from the deepest depth to the image, "
+        f"{cfg['module_steps']} Adam steps per module (lr {cfg['lr']:g}, batch {cfg['batch_size']}, crops "
+        f"{cfg['crop']}); 'stacked' reconstructs each depth through the sub-stack that starts there, 'merged' "
+        f"fine-tunes that sub-stack jointly for {cfg['finetune_steps']} steps at the thesis's rates "
+        f"{cfg['finetune_lr_schedule']}. Learned priors replace TV in M&V 2016's recipe (weight "
+        f"{cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy, as prior_compare); the thesis's "
+        "FoE row used its own two-phase procedure for 10,000 steps.")
+    paras.append(f"Wall time {time.time() - t0:.0f} s.")
+    tracking.set_report(_run, Payload(title="The thesis's benchmark: every method from every depth",
+                                      net="; ".join(f"{nr.name}: {nr.label}" for nr in done), summary=summary,
+                                      paragraphs=paras, figures=figures, tables=tables))
+    first = done[0]
+    return float(np.mean([c.mean("psnr") for c in first.cells.values()]))
+
+
+def _verdict(nr: NetRun, methods, benchmark_tables) -> str:
+    """Which method wins at which depth, with numbers, and where that agrees with the thesis's AlexNet table."""
+    from restoration.benchmark import THESIS_ALEXNET, thesis_value
+
+    label = {m.id: m.label for m in methods}
+    parts = []
+    for metric in ("mse", "vgg_score"):
+        w = benchmark_tables.winners(nr.depths, methods, nr.cells, metric)
+        bits = [f"{d} {label[w[d]]} ({nr.cells[(w[d], d)].mean(metric):.4g})" for d in nr.depths if d in w]
+        th = []
+        for d in nr.depths:
+            have = [(thesis_value(mid, metric, d), mid) for (mid, met) in THESIS_ALEXNET if met == metric]
+            if have:
+                th.append(min(have)[1])
+        agree = [d for d, t in zip(nr.depths, th) if w.get(d) == t]
+        parts.append(f"lowest {metric}: " + "; ".join(bits) + (
+            f" — the thesis's AlexNet winner is the same method at {len(agree)} of {len(th)} depths"
+            + (f" ({', '.join(agree)})" if agree else "") if th else ""))
+    return f"{nr.name}: " + ". ".join(parts) + "."

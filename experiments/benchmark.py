@@ -1,0 +1,67 @@
+"""The thesis's benchmark table: every reconstruction method from every depth, three metrics, one image set.
+
+For each net (VGG16 always; AlexNet when ``bvlc_alexnet.npy`` is given) and each depth conv1 ... conv5 (the
+last convolution of the block, pre-ReLU), every method reconstructs the evaluation images: M&V 2016 from noise
+and from the image itself (the thesis's benchmark runs), trained inverters stacked and merged, and M&V with each
+learned image prior. Scored by MSE, the thesis's NMSE and the VGG (Gram) score, clipped and min-max rescaled;
+the AlexNet table puts the thesis's own numbers beside ours. Finished cells are stored in the run and reused by
+later runs with the same configuration (body: ``experiments/_benchmark.py``).
+
+Reproduce::
+
+    make reproduce-benchmark                                    # quick: VGG16 (+ AlexNet if its weights exist)
+    make reproduce-benchmark ARGS='alexnet_weights=/data/bvlc_alexnet.npy'
+    .venv/bin/python -m experiments benchmark with thesis image_dir=/data/imagenet_val   # the thesis's ten ids
+
+``quick``: the two embedded held-out photos at 64 px (AlexNet 99 px), depths 1-5, M&V 200 steps per cell,
+trained modules 300 steps each on the embedded training photos (32 px crops; AlexNet 99), merged fine-tuning
+300 steps, the full512 prior (trained first by ``make reproduce-benchmark`` when missing).
+``thesis``: 224 px (AlexNet 227), ten images, the recipes' 3500 steps, 3000 steps per module, batch 32.
+"""
+
+from experiments._benchmark import run_benchmark
+from restoration import tracking
+
+ex = tracking.make_experiment("benchmark")
+
+QUICK = dict(
+    profile="quick",
+    nets=["vgg16", "alexnet"],          # AlexNet runs when its weights file exists, else it is named and skipped
+    vgg16_weights="hed",
+    alexnet_weights="default",          # "default": $ALEXNET_WEIGHTS or weights/bvlc_alexnet.npy
+    depths=[1, 2, 3, 4, 5],             # conv blocks; the last conv of each
+    targets="lin",                      # "lin" (pre-ReLU, the thesis's) or "relu"
+    methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512"],
+    image_dir=None,                     # None: the embedded held-out photos; a folder: the thesis's ten ids
+    n_images=2,
+    size={"vgg16": 64, "alexnet": 99, "tiny_vgg": 32},
+    steps=200,                          # M&V steps per cell (None: the recipe's 3500)
+    lr_scale=1.0,
+    weight_scale=30.0,                  # learned prior weight, as prior_compare
+    crop={"vgg16": 32, "alexnet": 99, "tiny_vgg": 16},
+    batch_size=16,
+    module_steps=300,
+    lr=1e-3,
+    finetune_steps=300,
+    finetune_lr_schedule=[[0, 3e-6], [100, 1e-6], [200, 3e-7]],  # the thesis's rates, boundaries compressed
+    score_net="vgg16",                  # the VGG score's net ("tiny_vgg" in tests)
+    score_layers=None,                  # None: conv1_1 ... conv5_1 (/relu)
+    reuse=True,                         # take finished cells of earlier runs with the same configuration
+    grid_image=0,
+    seed=0,
+    progress=True,
+)
+THESIS = dict(profile="thesis", size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, n_images=10, steps=None,
+              crop={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, batch_size=32, module_steps=3000, lr=3e-4,
+              finetune_steps=3000, finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],
+              methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
+                       "prior:full512_logistic", "prior:full1024", "prior:cica_image"])
+
+ex.add_config(QUICK)
+ex.add_named_config("quick", {"profile": "quick"})
+ex.add_named_config("thesis", THESIS)
+
+
+@ex.main
+def main(_run, _config):
+    return run_benchmark(_run, _config)
