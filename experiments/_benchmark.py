@@ -278,16 +278,16 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
     common = dict(net=fnet.digest(), images=_fingerprint(images), seed=cfg["seed"], score_net=cfg["score_net"],
                   score_layers=cfg["score_layers"], score_weights=cfg["vgg16_weights"])
     trained = dict(crop=_per_net(cfg["crop"], net_name, "crop"), batch_size=cfg["batch_size"],
-                   module_steps=cfg["module_steps"], lr=cfg["lr"], finetune_steps=cfg["finetune_steps"],
-                   finetune=cfg["finetune_lr_schedule"], targets=cfg["targets"], image_dir=cfg["image_dir"],
-                   deepest=max(cfg["depths"]))
+                   module_steps=cfg["module_steps"], lr=cfg["lr"], targets=cfg["targets"],
+                   image_dir=cfg["image_dir"], deepest=max(cfg["depths"]))
+    finetune = dict(finetune_steps=cfg["finetune_steps"], finetune=cfg["finetune_lr_schedule"])
     keys, runs = {}, {}
     for m in methods:
         if m.kind == "prior" and m.prior not in priors:
             continue
         for d, layer in layer_of.items():
             if m.kind == "trained":
-                parts = trained
+                parts = {**trained, **(finetune if m.mode == "merged" else {})}
             else:
                 parts, runs[(m.id, d)] = _mv_cell(cfg, fnet, images, layer, m, log, priors)
             keys[(m.id, d)] = benchmark.cell_key(layer=layer, method=m.id, **common, **parts)
