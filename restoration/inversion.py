@@ -337,15 +337,15 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
     t0 = time.perf_counter()
     if optimizer == "lbfgs":
         snapshots: dict = {}
-        u_final, n_done, n_evals, t_first = _run_lbfgs(problem, net, x_init / scale, n_steps, clip or st.ball > 0,
-                                                       record,
+        box = clip or st.ball > 0  # L-BFGS-B takes box bounds only: the ball becomes the valid-pixel box
+        u_final, n_done, n_evals, t_first = _run_lbfgs(problem, net, x_init / scale, n_steps, box, record,
                                                        log_every, snap_set, snapshots, callback, to_rgb,
                                                        progress, jit, scale)
     else:
         u_final, n_done, n_evals, snapshots, t_first = _run_gradient(
             problem, net, x_init / scale, optimizer, n_steps, sched, st.momentum, st.betas, st.eps, jitter,
-            st.jitter_off_steps, clip, st.ball, st.reset_momentum, record, log_every, snap_set, callback, to_rgb, progress,
-            jit, seed, scale)
+            st.jitter_off_steps, clip, st.ball, st.reset_momentum, record, log_every, snap_set, callback, to_rgb,
+            progress, jit, seed, scale)
     wall = time.perf_counter() - t0
 
     # final evaluation, no jitter

@@ -2,6 +2,7 @@
 second run takes every cell from the first instead of recomputing, the AlexNet path runs on a tiny
 ``bvlc_alexnet.npy``, and the library parts (displays, depth layers, evaluation set, the thesis's numbers) are
 checked against hand-computed values."""
+import io
 import json
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
     assert s["mse_mean@tiny_vgg/trained_merged/conv2"] != s["mse_mean@tiny_vgg/trained_stacked/conv2"]
     assert s["mse_mean@tiny_vgg/mv2016_target/conv1"] < s["mse_mean@tiny_vgg/mv2016/conv1"]
     # a stored cell holds the reconstructions and the scores the summary shows
-    z = np.load(__import__("io").BytesIO(rec.artifact(cells[0])))
+    z = np.load(io.BytesIO(rec.artifact(cells[0])))
     assert z["recs"].shape == (2, 32, 32, 3) and set(json.loads(str(z["scores"]))) == {"clip", "minmax"}
 
     r2, rec2 = run()
