@@ -17,10 +17,12 @@ _NAMES = {"mse": "MSE", "nmse_thesis": "NMSE (thesis)", "vgg_score": "VGG score"
           "ssim": "SSIM"}
 
 
-def _fmt(v: float | None) -> float | None:
+def _fmt(v: float | None) -> str | None:
+    """Four significant digits, as text: one column mixes metrics of very different size (MSE in the thousands,
+    NMSE in hundredths), so the report's shared per-column decimals would print NMSE as 0."""
     if v is None or not np.isfinite(v):
         return None
-    return float(f"{v:.4g}")
+    return f"{v:.4g}"
 
 
 def main_table(net_name: str, depths: Sequence[str], layer_of: Mapping[str, str], methods: Sequence[Method],
@@ -34,10 +36,11 @@ def main_table(net_name: str, depths: Sequence[str], layer_of: Mapping[str, str]
                 _fmt(cells[(m.id, d)].mean(metric, display_mode)) if (m.id, d) in cells else None for d in depths])
             if thesis and (m.id, metric) in THESIS_ALEXNET:
                 rows.append([f"thesis: {m.thesis_row}", _NAMES[metric]] +
-                            [thesis_value(m.id, metric, d) for d in depths])
-    cols = ["method", "metric"] + [f"{d} ({layer_of[d]})" for d in depths]
-    return Table(f"{net_name}: benchmark, mean over the evaluation images (reconstructions {display_mode}ped to "
-                 f"[0, 255])" if display_mode == "clip" else f"{net_name}: benchmark, min-max rescaled display",
+                            [_fmt(thesis_value(m.id, metric, d)) for d in depths])
+    cols = ["method", "metric"] + list(depths)
+    layers = ", ".join(f"{d} = {layer_of[d]}" for d in depths)
+    shown = "clipped to [0, 255]" if display_mode == "clip" else "min-max rescaled"
+    return Table(f"{net_name}: benchmark, mean over the evaluation images (reconstructions {shown}; {layers})",
                  cols, rows)
 
 

@@ -41,7 +41,8 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
     assert {"benchmark_tiny_vgg_mse.png", "benchmark_tiny_vgg_vgg_score.png", "benchmark_tiny_vgg_grid.png",
             "benchmark_tiny_vgg_nmse_thesis.png"} <= set(rec.artifact_names)
     main = rec.report["tables"][0]
-    assert main["columns"][2:] == ["conv1 (conv1_2/lin)", "conv2 (conv2_2/lin)"]
+    assert main["columns"][2:] == ["conv1", "conv2"] and "conv1 = conv1_2/lin, conv2 = conv2_2/lin" in main["title"]
+    assert all(isinstance(v, str) for row in main["rows"] for v in row[2:])  # 4 significant digits, as text
     # the merged fine-tuning changed the modules, so merged and stacked differ, and M&V from the image differs
     # from M&V from noise
     assert s["mse_mean@tiny_vgg/trained_merged/conv2"] != s["mse_mean@tiny_vgg/trained_stacked/conv2"]
@@ -70,9 +71,10 @@ def test_the_alexnet_path_runs_on_a_tiny_bvlc_file(tmp_path):
     assert all(np.isfinite(s[f"mse_mean@alexnet/{m}/{d}"]) for m in ("mv2016_target", "trained_stacked")
                for d in ("conv1", "conv2", "conv5"))
     main = rec.report["tables"][0]
-    assert main["columns"][2:] == ["conv1 (conv1/lin)", "conv2 (conv2/lin)", "conv5 (conv5/lin)"]
+    assert main["columns"][2:] == ["conv1", "conv2", "conv5"]
+    assert "conv1 = conv1/lin, conv2 = conv2/lin, conv5 = conv5/lin" in main["title"]
     thesis_rows = [row for row in main["rows"] if row[0].startswith("thesis: ")]
-    assert ["thesis: M&V 2016", "MSE", 868.6, 1391.6, 3085.1] in thesis_rows  # beside ours, labelled
+    assert ["thesis: M&V 2016", "MSE", "868.6", "1392", "3085"] in thesis_rows  # beside ours, labelled
 
 
 def test_alexnet_without_weights_is_named_and_skipped(tmp_path):
