@@ -1,4 +1,5 @@
-# deep-restoration. `make report` reproduces what has no run yet (quick profile) and renders out/report.html;
+# deep-restoration. `make report` reproduces what has no run yet (quick profile) and renders out/report.html and
+# out/report.pdf;
 # `make test` runs the tests. Every target installs what it needs into .venv first.
 PYTHON ?= python3
 VENV   := .venv
@@ -7,17 +8,16 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test postgres-server report report-pdf clean benchmark runs help reproduce-all reproduce-benchmark
+.PHONY: install test postgres-server pdf-libs report report-pdf clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make report                 reproduce missing figures (quick) and render out/report.html"
+	@echo "make report                 reproduce missing figures (quick); render out/report.html and out/report.pdf"
 	@echo "make test                   run the test suite"
 	@echo "make reproduce-figure-N     run figure N (PROFILE=quick|thesis, ARGS='image_dir=...')"
 	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
 	@echo "make reproduce-benchmark    the thesis's benchmark table (every method x depth x metric; reuses finished cells)"
-	@echo "make report-pdf             also render out/report.pdf (needs chromium)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
 	@echo "make clean                  remove out/ and caches (keeps runs/ and .venv)"
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) postgres-server
+test: $(STAMP) postgres-server pdf-libs
 	$(PY) -m pytest -q
 
 # The PostgreSQL tests start their own server (tests/pg.py) and need Debian's server package; installed here when
@@ -57,11 +57,20 @@ reproduce-benchmark: $(STAMP)
 reproduce-%: $(STAMP)
 	$(PY) -m experiments $* with $(PROFILE) $(ARGS)
 
-report: $(STAMP)
-	$(PY) -m reports --run-missing --out out/report.html
-
-report-pdf: $(STAMP)
+report: $(STAMP) pdf-libs
 	$(PY) -m reports --run-missing --out out/report.html --pdf
+
+report-pdf: report
+
+# WeasyPrint (the PDF engine, from PyPI) draws text with the system's Pango; installed here when missing and
+# possible (root with apt), else the line below says what to install (the HTML report is written regardless).
+pdf-libs: $(STAMP)
+	@$(PY) -c "import sys; from reports.pdf import engine_problem; sys.exit(1 if engine_problem() else 0)" 2>/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null)) \
+	    && echo "installed Pango (libpango-1.0-0, libpangoft2-1.0-0) for the PDF report"; } || \
+	  $(PY) -c "from reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
 
 benchmark: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,8 +1,8 @@
 """Command line: ``python -m reports [--run-missing] [--out out/report.html] [--pdf]``.
 
 Exit status: 0 when the HTML (and, with ``--pdf``, the PDF) was written, even if some figures have no
-completed run (their sections say why); 2 when ``--pdf`` was asked for but Chromium is missing or failed
-(the HTML is still written); 1 for a broken registry or a database that cannot be read (one line says which
+completed run (their sections say why); 2 when ``--pdf`` was asked for but the PDF engine (WeasyPrint and the
+system's Pango) is missing or failed (the HTML is still written); 1 for a broken registry or a database that cannot be read (one line says which
 file or variable, and what to do).
 """
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="first run `python -m experiments <fig> with quick` for every figure without a "
                              "completed run (failures are reported in the figure's section)")
     parser.add_argument("--pdf", action="store_true",
-                        help="also print the report to <out>.pdf with headless Chromium")
+                        help="also lay the report out as <out>.pdf (WeasyPrint: page numbers, running headers, contents)")
     parser.add_argument("--registry", default=str(_build.DEFAULT_REGISTRY), help="figure registry (TOML)")
     parser.add_argument("--no-embed", action="store_true",
                         help="write images to <out>_files/ next to the HTML instead of embedding them")
@@ -43,11 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         pdf = Path(out).with_suffix(".pdf")
         try:
             _build.write_pdf(out, pdf)
-        except _build.ChromiumNotFoundError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except _build.PdfEngineError as exc:
+            print(f"error: no PDF: {exc}", file=sys.stderr)
             return 2
         print(f"wrote {pdf}")
     return 0

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Sequence
 
 from reports import claims as _claims
-from reports.pdf import (CHROMIUM_INSTALL_HINT, ChromiumNotFoundError, find_chromium, write_pdf,  # noqa: F401
-                         write_screenshot)
+from reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
 from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
-from reports.runs import RunSource, report_payload, summarize_failure
+from reports.runs import RunSource, report_payload, summarize_failure, unflatten
 from restoration import measures as _measures
 from restoration import registry as _registry
 from restoration.payload import Payload
@@ -85,10 +84,15 @@ def format_number(v) -> str:
     return _claims.fmt(v).replace(",", "\u2009")
 
 
+_MEAN_SD = re.compile(r"^[-+]?[\d.,\u2009]+(e[-+]?\d+)?\s*±\s*[\d.,\u2009]+(e[-+]?\d+)?$")
+
+
 def format_column(values: Sequence) -> tuple[list[str], bool]:
     """Format one table column with a shared number of decimals; return the strings and 'is numeric'."""
     present = [v for v in values if v is not None and v != ""]
     numeric = bool(present) and all(_is_number(v) for v in present)
+    if present and not numeric and all(isinstance(v, str) and _MEAN_SD.match(v) for v in present):
+        return [typeset(v) if v is not None else "—" for v in values], True  # "0.84 ± 0.07": aligned as numbers
     if not numeric:
         return ["—" if v is None else typeset(v) for v in values], False
     finite = [float(v) for v in present if math.isfinite(float(v))]
@@ -203,24 +207,57 @@ class Section:
     claims: list[_claims.Verdict]
 
 
+def _value_text(v) -> str:
+    if isinstance(v, float):
+        return format_number(v)
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, default=str)
+    return str(v)
+
+
 def _provenance(record) -> dict:
+    """What the appendix and the per-figure line say about a run: id, commit and whether the tree was dirty,
+    seed, how its config differs from the experiment's defaults (``info["provenance"]``, recorded at run start),
+    host, start, duration and the weights it used."""
     config = getattr(record, "config", None) or {}
     try:
         config_text = json.dumps(config, indent=2, sort_keys=True, default=str)
     except (TypeError, ValueError):
         config_text = str(config)
-    profile = config.get("profile") if isinstance(config, dict) else None
+    config = config if isinstance(config, dict) else {}
+    info = getattr(record, "info", None) or {}
+    recorded = info.get("provenance") if isinstance(info, dict) else None
+    if not isinstance(recorded, dict):
+        recorded = unflatten(info).get("provenance") if isinstance(info, dict) else None
+    if isinstance(recorded, dict):
+        named = [str(n) for n in recorded.get("named_configs") or []]
+        changes = [f"{k} = {_value_text(v)}" for k, v in sorted((recorded.get("changed") or {}).items())
+                   if k != "profile"]
+        diff_known = True
+    else:
+        named, changes, diff_known = [str(config.get("profile"))] if config.get("profile") else [], [], False
+    payload = report_payload(record) or {}
+    weights = payload.get("net") or (f"{config.get('net', '')} weights={config.get('weights')}".strip()
+                                     if "weights" in config else "none (no network)")
+    dirty = getattr(record, "dirty", None)
     return {
         "run_id": str(getattr(record, "id", "—")),
         "experiment": getattr(record, "experiment", None),
         "status": getattr(record, "status", None),
         "commit": getattr(record, "commit", None) or "—",
+        "dirty": dirty,
+        "commit_text": (getattr(record, "commit", None) or "unknown")[:12]
+                       + {True: " (uncommitted changes)", False: "", None: ""}[dirty],
         "host": getattr(record, "host", None) or "—",
         "start": format_time(getattr(record, "start_time", None)),
         "duration": format_duration(getattr(record, "duration_s", None)),
-        "profile": profile,
-        "seed": config.get("seed") if isinstance(config, dict) else None,
+        "profile": config.get("profile"),
+        "seed": config.get("seed"),
         "config": config_text,
+        "named_configs": named,
+        "changes": changes,
+        "diff_known": diff_known,
+        "weights": typeset(weights),
     }
 
 
@@ -390,6 +427,29 @@ class Report:
     overview: list[dict]
     claims: list[_claims.Verdict] = field(default_factory=list)
     claim_rows: list[dict] = field(default_factory=list)
+    appendix: list[dict] = field(default_factory=list)     # provenance of every run the report shows
+    sweeps: list = field(default_factory=list)             # reports.sweeps.SweepSection, one per declared sweep
+
+    @property
+    def reproduced(self) -> list[dict]:
+        return [r for r in self.overview if r["status"] == "complete"]
+
+    @property
+    def not_reproduced(self) -> list[dict]:
+        return [r for r in self.overview if r["status"] != "complete"]
+
+    @property
+    def claim_counts(self) -> list[tuple[str, int]]:
+        """``[("held", 5), ("held in part", 2), ...]`` in that order, statuses that occur only."""
+        order = ["held", "held in part", "did not hold", "not run"]
+        counts = {k: sum(r["status"] == k for r in self.claim_rows) for k in order}
+        extra = sorted({r["status"] for r in self.claim_rows} - set(order))
+        return [(k, counts.get(k) or sum(r["status"] == k for r in self.claim_rows)) for k in order + extra
+                if any(r["status"] == k for r in self.claim_rows)]
+
+    @property
+    def alexnet_missing(self) -> bool:
+        return any("AlexNet weights" in r.get("reason", "") for r in self.not_reproduced)
 
 
 def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
@@ -450,12 +510,17 @@ def collect(
                 "detail": ("no run yet" if sec.status == "missing" else
                            "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—" if sec.status == "complete" else
                            (sec.failure or {}).get("headline", "")),
+                "reason": reasons.get(entry.id, ""),
                 "run": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("run_id", ""),
                 "duration": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("duration", ""),
             })
         sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
                                 figs, []))
     verdicts = [_claims.judge(c, summaries, reasons, run_ids) for c in claims_decl]
+    appendix = [{**(fig.provenance or fig.failure["run"]), "number": fig.number, "anchor": fig.anchor,
+                 "title": fig.title, "shown": "completed" if fig.provenance else STATUS_WORDS[fig.status]}
+                for section in sections for fig in section.figures
+                if fig.provenance or (fig.failure and fig.failure.get("run"))]
     for section in sections:
         section.claims = [v for v in verdicts if v.claim.section == section.name]
 
@@ -470,6 +535,7 @@ def collect(
         overview=overview,
         claims=verdicts,
         claim_rows=_claim_rows(verdicts),
+        appendix=appendix,
     )
 
 
@@ -518,6 +584,6 @@ def build(
 
 __all__ = [
     "FigureEntry", "load_registry", "run_missing", "collect", "render_html", "build", "write_pdf",
-    "write_screenshot", "find_chromium", "ChromiumNotFoundError", "CHROMIUM_INSTALL_HINT", "format_column",
+    "PdfEngineError", "engine_problem", "format_column",
     "format_number", "WEIGHTS_NOTE",
 ]

@@ -1,76 +1,55 @@
-"""Printing the HTML report to PDF (and screenshots for eyeballing the layout) with headless Chromium."""
+"""The report as PDF: WeasyPrint (installed with the project from PyPI) lays out the HTML with the print rules of
+``templates/report.css``: A4 pages, running headers with the chapter, page numbers, a table of contents with page
+numbers, figures and tables kept whole, PDF bookmarks from the headings.
+
+WeasyPrint draws text with the system's Pango (Debian: ``libpango-1.0-0`` and ``libpangoft2-1.0-0``; ``make
+report`` installs them where it can). Without them :func:`write_pdf` raises :class:`PdfEngineError` with the
+install line; the HTML is written before, so nothing is lost.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
+import logging
 from pathlib import Path
 
-
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_INSTALL_HINT = (
-    "PDF output needs headless Chromium, which was not found on PATH (looked for: "
-    + ", ".join(CHROMIUM_NAMES) + "; or set $CHROMIUM). Install it with\n"
-    "    sudo apt-get install chromium        (Debian/Ubuntu)\n"
-    "then rerun with --pdf. The HTML report was written regardless."
-)
+PANGO_HINT = ("install the system's Pango, which WeasyPrint draws text with: `sudo apt-get install libpango-1.0-0 "
+              "libpangoft2-1.0-0` (Debian/Ubuntu; `make report` does this when run as root), then rerun with --pdf; "
+              "the HTML report was written regardless")
 
 
-class ChromiumNotFoundError(FileNotFoundError):
-    """No headless Chromium to print the PDF with; the message says how to install it."""
+class PdfEngineError(RuntimeError):
+    """The PDF could not be made; the message says why and what to install or change."""
 
 
-def find_chromium() -> str | None:
-    env = os.environ.get("CHROMIUM")
-    if env and shutil.which(env):
-        return shutil.which(env)
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
+def engine_problem() -> str | None:
+    """None when WeasyPrint and its system libraries load, else one line saying what is missing and the fix."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError as e:
+        return (f"the PDF engine WeasyPrint is not installed ({e}); run `make install` (or "
+                f"`.venv/bin/pip install -e .`), then rerun with --pdf")
+    except OSError as e:  # cffi could not load Pango / GObject
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"WeasyPrint cannot load a system library ({first}): {PANGO_HINT}"
     return None
 
 
-def chromium_command(chromium: str, html_path: Path, *, user_data_dir: str, pdf: Path | None = None,
-                     screenshot: Path | None = None, window: tuple[int, int] = (1100, 1600)) -> list[str]:
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={user_data_dir}"]
-    if pdf is not None:
-        cmd += ["--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={pdf}"]
-    if screenshot is not None:
-        cmd += [f"--screenshot={screenshot}", f"--window-size={window[0]},{window[1]}"]
-    return cmd + [html_path.resolve().as_uri()]
+def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
+    """Lay ``html_path`` out as ``pdf_path`` (print media, A4) with WeasyPrint; returns the path. Written to a
+    temporary file next to it first, so a failure leaves any earlier PDF as it was."""
+    problem = engine_problem()
+    if problem:
+        raise PdfEngineError(problem)
+    import weasyprint
 
-
-def _run_chromium(html_path: Path, **kwargs) -> None:
-    chromium = find_chromium()
-    if chromium is None:
-        raise ChromiumNotFoundError(CHROMIUM_INSTALL_HINT)
-    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
-        cmd = chromium_command(chromium, html_path, user_data_dir=profile, **kwargs)
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    target = kwargs.get("pdf") or kwargs.get("screenshot")
-    if proc.returncode != 0 or not Path(target).exists():
-        raise RuntimeError(f"Chromium could not render {html_path} to {target} (exit {proc.returncode}): "
-                           f"{proc.stderr.strip()[-800:]}")
-
-
-def write_pdf(html_path: Path, pdf_path: Path) -> Path:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (raises ChromiumNotFoundError)."""
-    pdf_path = Path(pdf_path)
-    if pdf_path.exists():
-        pdf_path.unlink()
-    _run_chromium(Path(html_path), pdf=pdf_path.resolve())
+    html_path, pdf_path = Path(html_path), Path(pdf_path)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # unsupported-CSS warnings are for screen rules
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    tmp = pdf_path.with_name(pdf_path.name + ".partial")
+    try:
+        weasyprint.HTML(filename=str(html_path), media_type="print").write_pdf(str(tmp))
+        tmp.replace(pdf_path)
+    except Exception as e:  # noqa: BLE001 - a layout failure must not hide that the HTML exists
+        tmp.unlink(missing_ok=True)
+        raise PdfEngineError(f"WeasyPrint could not lay out {html_path} as PDF: {type(e).__name__}: {e}") from e
     return pdf_path
-
-
-def write_screenshot(html_path: Path, png_path: Path, *, window: tuple[int, int] = (1100, 1600)) -> Path:
-    """Render ``html_path`` to a PNG screenshot with headless Chromium (for eyeballing the layout)."""
-    png_path = Path(png_path)
-    if png_path.exists():
-        png_path.unlink()
-    _run_chromium(Path(html_path), screenshot=png_path.resolve(), window=window)
-    return png_path

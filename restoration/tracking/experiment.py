@@ -30,6 +30,38 @@ def _interrupt_on_sigterm():
     signal.signal(signal.SIGTERM, handler)
 
 
+def _lookup(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def config_changes(config: dict, changed_keys) -> dict:
+    """``{dotted key: value}`` for the changed keys, leaving out a key whose parent is listed too (``module_steps``
+    covers ``module_steps.DC1``)."""
+    keys = sorted(set(changed_keys))
+    top = [k for k in keys if not any(k.startswith(p + ".") for p in keys if p != k)]
+    return {k: _jsonable(_lookup(config, k)) for k in top}
+
+
+def _record_provenance(_run):
+    """Store how the run's config differs from the experiment's defaults (the named configs and every key they or
+    the command line changed, from Sacred's ``config_modifications``), and the sweep the run belongs to (given
+    in ``meta_info["sweep"]`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
+    mods = _run.config_modifications
+    changed = set(mods.added) | set(mods.modified) | set(mods.typechanged)
+    _run.info["provenance"] = {
+        "named_configs": [str(n) for n in _run.meta_info.get("named_configs", [])],
+        "changed": config_changes(_run.config, changed),
+    }
+    sweep = _run.meta_info.get("sweep")
+    if sweep:
+        _run.info["sweep"] = _jsonable(sweep)
+
+
 def make_experiment(name: str, *, observe: bool = True):
     """A Sacred experiment named ``name`` (the figure id, e.g. ``"fig06"``) with the project's observer.
 
@@ -52,6 +84,7 @@ def make_experiment(name: str, *, observe: bool = True):
     if observe:
         ex.observers.append(make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
+    ex.pre_run_hook(_record_provenance)
     return ex
 
 
