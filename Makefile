@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test postgres-server pdf-libs report report-pdf clean benchmark runs help reproduce-all reproduce-benchmark
+.PHONY: install test postgres-server pdf-libs report report-pdf sweep clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
 	@echo "make reproduce-benchmark    the thesis's benchmark table (every method x depth x metric; reuses finished cells)"
+	@echo "make sweep SWEEP=name        run a declared sweep on Dask (CLUSTER=local|serial|slurm|tcp://host:8786)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
 	@echo "make clean                  remove out/ and caches (keeps runs/ and .venv)"
@@ -49,7 +50,15 @@ reproduce-all: $(STAMP)
 	$(PY) -m experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
 
 # The benchmark needs the full512 image prior: trained first (quick profile) when runs/priors/ lacks it.
-reproduce-benchmark: $(STAMP)
+reproduce-# A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
+# what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).
+CLUSTER ?= local
+SLURM   ?=
+sweep: $(STAMP)
+	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m experiments --sweep --list; exit 2; }
+	$(PY) -m experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
+
+benchmark: $(STAMP)
 	@$(PY) -c "import sys; from restoration import tracking; sys.exit(0 if (tracking.runs_dir() / 'priors' / 'full512').is_dir() else 1)" \
 	  || $(PY) -m experiments prior_full512 with quick
 	$(PY) -m experiments benchmark with $(PROFILE) $(ARGS)
@@ -71,6 +80,14 @@ pdf-libs: $(STAMP)
 	     (apt-get update -q >/dev/null && apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null)) \
 	    && echo "installed Pango (libpango-1.0-0, libpangoft2-1.0-0) for the PDF report"; } || \
 	  $(PY) -c "from reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
+
+# A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
+# what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).
+CLUSTER ?= local
+SLURM   ?=
+sweep: $(STAMP)
+	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m experiments --sweep --list; exit 2; }
+	$(PY) -m experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
 
 benchmark: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -287,6 +287,15 @@ def _artifact(record, name: str, fig_id: str, assets: Path | None) -> str | None
     return f"{assets.name}/{target.name}"
 
 
+def _bytes_src(content: bytes, name: str, assets: Path | None) -> str:
+    """A picture made at report time: a data URI, or a file in the assets folder."""
+    if assets is None:
+        return data_uri(content, name)
+    assets.mkdir(parents=True, exist_ok=True)
+    (assets / name).write_bytes(content)
+    return f"{assets.name}/{name}"
+
+
 def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[str]]:
     try:
         series = record.metrics() or {}
@@ -517,6 +526,12 @@ def collect(
         sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
                                 figs, []))
     verdicts = [_claims.judge(c, summaries, reasons, run_ids) for c in claims_decl]
+    sweep_sections = []
+    if isinstance(entries, _registry.Registry):
+        from reports import sweeps as _sweep_sections
+
+        sweep_sections = _sweep_sections.sections(entries.path, first_figure=counter.figure + 1,
+                                                  to_src=lambda content, name: _bytes_src(content, name, assets))
     appendix = [{**(fig.provenance or fig.failure["run"]), "number": fig.number, "anchor": fig.anchor,
                  "title": fig.title, "shown": "completed" if fig.provenance else STATUS_WORDS[fig.status]}
                 for section in sections for fig in section.figures
@@ -536,6 +551,7 @@ def collect(
         claims=verdicts,
         claim_rows=_claim_rows(verdicts),
         appendix=appendix,
+        sweeps=sweep_sections,
     )
 
 

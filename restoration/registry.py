@@ -152,7 +152,7 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
         raise FileNotFoundError(f"figure registry {path} not found; pass --registry PATH") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"figure registry {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"figures", "claims"}
+    unknown = set(data) - {"figures", "claims", "sweeps"}  # sweeps: read by restoration.sweeps
     if unknown:
         _fail(path, "top level", f"unknown tables {sorted(unknown)}; use [figures.<id>] and [[claims]]")
 

@@ -50,7 +50,7 @@ def config_changes(config: dict, changed_keys) -> dict:
 def _record_provenance(_run):
     """Store how the run's config differs from the experiment's defaults (the named configs and every key they or
     the command line changed, from Sacred's ``config_modifications``), and the sweep the run belongs to (given
-    in ``meta_info["sweep"]`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
+    in ``meta_info["sweep"]`` or ``$RESTORATION_SWEEP`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
     mods = _run.config_modifications
     changed = set(mods.added) | set(mods.modified) | set(mods.typechanged)
     _run.info["provenance"] = {
@@ -58,6 +58,11 @@ def _record_provenance(_run):
         "changed": config_changes(_run.config, changed),
     }
     sweep = _run.meta_info.get("sweep")
+    if not sweep and os.environ.get("RESTORATION_SWEEP"):  # a run started by a sweep as a child process
+        try:
+            sweep = json.loads(os.environ["RESTORATION_SWEEP"])
+        except ValueError:
+            sweep = None
     if sweep:
         _run.info["sweep"] = _jsonable(sweep)
 
