@@ -50,15 +50,7 @@ reproduce-all: $(STAMP)
 	$(PY) -m experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
 
 # The benchmark needs the full512 image prior: trained first (quick profile) when runs/priors/ lacks it.
-reproduce-# A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
-# what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).
-CLUSTER ?= local
-SLURM   ?=
-sweep: $(STAMP)
-	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m experiments --sweep --list; exit 2; }
-	$(PY) -m experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
-
-benchmark: $(STAMP)
+reproduce-benchmark: $(STAMP)
 	@$(PY) -c "import sys; from restoration import tracking; sys.exit(0 if (tracking.runs_dir() / 'priors' / 'full512').is_dir() else 1)" \
 	  || $(PY) -m experiments prior_full512 with quick
 	$(PY) -m experiments benchmark with $(PROFILE) $(ARGS)
