@@ -220,8 +220,7 @@ def open_client(spec: ClusterSpec, n_tasks: int):
         cluster = slurm_cluster(spec)
         cluster.scale(jobs=int(dict(spec.slurm).get("jobs", max(1, min(n_tasks, 4)))))
         return Client(cluster), cluster
-    n = spec.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=min(n, max(n_tasks, 1)), threads_per_worker=1, processes=True,
+    cluster = LocalCluster(n_workers=local_workers(spec, n_tasks), threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=40)
     return Client(cluster), cluster
 
@@ -286,6 +285,17 @@ def _environment() -> dict[str, str]:
     return {"SACRED_DB_URL": database.db_url(), "RESTORATION_RUNS_DIR": str(database.runs_dir())}
 
 
+def local_workers(spec: ClusterSpec, n_tasks: int) -> int:
+    return max(1, min(spec.workers or os.cpu_count() or 1, n_tasks))
+
+
+def worker_threads_env(spec: ClusterSpec, n_tasks: int) -> dict[str, str]:
+    """Each local worker's share of the cores for TensorFlow's and oneDNN's thread pools: without it every
+    worker sizes its pools to all cores and the workers fight over them."""
+    threads = str(max(1, (os.cpu_count() or 1) // local_workers(spec, n_tasks)))
+    return {"TF_NUM_INTRAOP_THREADS": threads, "OMP_NUM_THREADS": threads}
+
+
 def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec = ClusterSpec(),
               log: Callable[[str], None] = print) -> SweepOutcome:
     """Run every point of ``sweep`` not yet completed on ``cluster``; ``task(experiment, named_configs, updates,
@@ -310,6 +320,8 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
         f"({' x '.join(f'{k} {len(v)}' for k, v in sweep.grid)}); {len(points) - len(todo)} completed before, "
         f"{len(todo)} to run on {result.cluster}; database {database.describe(database.db_url())}")
     env = _environment()
+    if cluster.kind == "local":
+        env.update(worker_threads_env(cluster, len(todo)))
 
     def args(p):
         return (sweep.experiment, list(sweep.named_configs), sweep.updates(p),
