@@ -80,15 +80,24 @@ def sections(registry_path, *, first_figure: int, to_src) -> list[SweepSection]:
     completed; figure numbers continue from ``first_figure``."""
     import matplotlib.pyplot as plt
 
+    from reports.build import typeset  # the report's typography (imported here: build imports this module)
+
     out, number = [], first_figure
     for sweep in _sweeps.load(registry_path).values():
         points = _sweeps.measured_points(sweep)
         done = {_sweeps.point_key(p.point) for p in points}
         missing = [", ".join(f"{k} = {_fmt(v)}" for k, v in p.items()) for p in sweep.points()
                    if _sweeps.point_key(p) not in done]
-        sec = SweepSection(name=sweep.name, experiment=sweep.experiment, title=sweep.title,
+        sec = SweepSection(name=sweep.name, experiment=sweep.experiment, title=typeset(sweep.title),
                            anchor="sweep-" + sweep.name, description=sweep.description,
                            n_points=len(sweep.points()), n_done=len(points), missing=missing)
+        starts = [p.start for p in points if p.start is not None]
+        stops = [p.stop for p in points if p.stop is not None]
+        if starts and stops:
+            span = (max(stops) - min(starts)).total_seconds()
+            work = sum((p.stop - p.start).total_seconds() for p in points if p.start and p.stop)
+            sec.wall = (f"runs span {span / 60:.1f} min from the first start to the last end "
+                        f"({work / 60:.1f} min of run time in all)")
         finite = [p for p in points if math.isfinite(p.value)]
         if finite:
             fig = plot(sweep, finite)

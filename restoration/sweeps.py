@@ -408,6 +408,8 @@ class SweepPoint:
     point: dict
     value: float
     run_id: str
+    start: object = None          # datetime of the run's start and end (for the sweep's span)
+    stop: object = None
 
 
 def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]:
@@ -418,6 +420,6 @@ def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]
         summary = ((rec.info or {}).get("report") or {}).get("summary") or {}
         value = summary.get(sweep.measure)
         out.append(SweepPoint(point=json.loads(key), value=float(value) if value is not None else math.nan,
-                              run_id=str(rec.id)))
+                              run_id=str(rec.id), start=rec.start_time, stop=rec.stop_time))
     order = {point_key(p): i for i, p in enumerate(sweep.points())}
     return sorted(out, key=lambda s: order.get(point_key(s.point), len(order)))
