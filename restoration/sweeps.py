@@ -413,10 +413,13 @@ class SweepPoint:
 
 
 def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]:
-    """One point per completed run of the sweep (the newest per configuration): its config values and the
-    run's ``summary[sweep.measure]`` (NaN when the run stored none)."""
+    """One point per completed run of the sweep (the newest per declared configuration): its config values and
+    the run's ``summary[sweep.measure]`` (NaN when the run stored none)."""
     out = []
+    declared = {point_key(p) for p in sweep.points()}  # runs of an earlier grid of the same name are left out
     for key, rec in completed_runs(sweep, url=url).items():
+        if key not in declared:
+            continue
         summary = ((rec.info or {}).get("report") or {}).get("summary") or {}
         value = summary.get(sweep.measure)
         out.append(SweepPoint(point=json.loads(key), value=float(value) if value is not None else math.nan,
