@@ -6,8 +6,15 @@ reconstruct  apply the inversion modules a run trained to any image:
              ``python -m restoration reconstruct --run RUN_ID --image PATH --out PNG``
 invert       optimisation pre-image (Mahendran & Vedaldi) of one image at one layer:
              ``python -m restoration invert --net vgg16 --layer conv3_3 --image PATH --recipe mv2016 --out PNG``
-runs         list the runs in the database with their state (running, died, incomplete, ...);
+runs         list the runs in the database with their state (running, died, incomplete, ...), newest first;
+             select with ``--figure NAME`` (repeatable), ``--status STATE``, ``--where KEY=VALUE`` (repeatable;
+             also ``KEY!=VALUE``, ``KEY>NUMBER``, ``KEY<NUMBER``; dotted keys reach nested config), ``--since DATE``,
+             ``--until DATE``, ``--limit N``; export with ``--csv PATH`` (one row per run: config and summary
+             numbers) and ``--metrics-csv PATH`` (logged metrics, long form), ``-`` for stdout;
              ``--mark-dead`` marks runs whose process died FAILED, ``--recover`` attaches spooled records
+show         one run whole: ``python -m restoration show RUN_ID`` (state, times, commit, config, summary,
+             artifacts, metrics, the failure's trace)
+compare      how two runs differ: ``python -m restoration compare RUN_A RUN_B`` (config, summary numbers)
 resume       re-run runs with their stored config, resuming from their checkpoints:
              ``python -m restoration resume RUN_ID ...`` or ``resume --dead``
 
@@ -174,9 +181,108 @@ def _cmd_invert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _value_text(value) -> str:
+    """A config value as ``--where`` reads it back: strings bare unless they would read as something else
+    (``"5"`` is shown quoted), everything else as JSON (``0.001``, ``true``, ``null``, ``[1, 2]``)."""
+    import json
+
+    from restoration.tracking.query import ABSENT, parse_value
+
+    if value is ABSENT:
+        return str(value)
+    if isinstance(value, str):
+        return value if value and value.strip() == value and parse_value(value) == value else json.dumps(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _number_text(value) -> str:
+    """A summary number for people: 6 significant digits (``nan`` for a stored NaN)."""
+    import math
+
+    from restoration.tracking.query import ABSENT
+
+    if value is ABSENT:
+        return str(value)
+    return "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
+
+
+def _columns(rows: list[list[str]], indent: str = "") -> list[str]:
+    """Rows of cells as lines with every column padded to its widest cell (the last column is not padded)."""
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(len(r) for r in rows))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] if len(r) > 1
+            else indent + r[0] for r in rows]
+
+
+def _key_values(pairs: list[tuple[str, str]]) -> list[str]:
+    """``key = value`` lines, indented, with the ``=`` signs aligned."""
+    width = max(len(k) for k, _ in pairs)
+    return [f"  {k.ljust(width)} = {v}" for k, v in pairs]
+
+
+def _time_text(t) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
+def _duration_text(seconds) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds >= 3600:
+        return f"{seconds:.0f} s ({seconds / 3600:.2f} h)"
+    return f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def _commit_text(commit, dirty, short: bool = False) -> str:
+    if not commit:
+        return "-"
+    return (commit[:10] if short else commit) + (" (dirty)" if dirty else "")
+
+
+def _size_text(n: int) -> str:
+    for unit, scale in (("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _write_csv(frame, path: str, argument: str) -> str:
+    """Write ``frame`` as CSV to ``path`` (``-``: stdout), lists and dicts as JSON text (which other tools can
+    read back); a path that cannot be written is a one-line error."""
+    import json
+
+    frame = frame.copy()
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    if path == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return "stdout"
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+    except OSError as e:
+        raise ValueError(f"{argument} {path}: cannot be written ({e.strerror or e}); choose another path") from None
+    return path
+
+
+def _run_filter(args: argparse.Namespace):
+    """The ``runs`` selection from the command line; bad arguments raise one-line ``ValueError`` s."""
+    from restoration.tracking.query import RunFilter
+
+    return RunFilter(experiment=args.figure, status=args.status, where=args.where, since=args.since,
+                     until=args.until, limit=args.limit)
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from restoration import tracking
+    from restoration.tracking import query
 
+    flt = _run_filter(args)  # before any work: a bad argument changes nothing
+    if args.csv == "-" and args.metrics_csv == "-":
+        raise ValueError("--csv - and --metrics-csv - would mix two tables on stdout; write one of them to a file")
     if args.recover:
         left = tracking.recover()
         if not left:
@@ -189,18 +295,117 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             print(f"run {r.id} ({r.experiment}): marked FAILED, {r.state_text}")
         if not marked:
             print("no dead runs")
-    recs = tracking.runs(args.figure, status=args.status)
+    recs = query.select(flt)
+    to_stdout = "-" in (args.csv, args.metrics_csv)
+    written = []
+    if args.csv:
+        written.append(f"wrote {len(recs)} runs to {_write_csv(query.frame_of(recs), args.csv, '--csv')}")
+    if args.metrics_csv:
+        metrics = query.metrics_frame(recs)
+        written.append(f"wrote {len(metrics)} metric points of {metrics['run_id'].nunique()} runs to "
+                       f"{_write_csv(metrics, args.metrics_csv, '--metrics-csv')}")
+    if to_stdout:
+        for line in written:
+            print(line, file=sys.stderr)
+        return 0
     if not recs:
         print(f"no runs in {tracking.describe(tracking.db_url())}"
-              + (f" with figure {args.figure!r}" if args.figure else "")
-              + (f" and status {args.status!r}" if args.status else ""))
-        return 0
-    print(f"{'id':>5}  {'figure':20} {'state':11} {'started':19}  {'duration':>9}  detail")
+              + (f" with {flt.describe()}" if flt.describe() else ""))
+    else:
+        _print_runs(recs, [c.key for c in flt.where])
+    for line in written:
+        print(line)
+    return 0
+
+
+def _print_runs(recs: list, keys: list[str]) -> None:
+    """The run list: id, figure, state, start, duration, the config values ``--where`` asked about, detail."""
+    from restoration.tracking.query import lookup
+
+    keys = list(dict.fromkeys(keys))
+    rows = [["id", "figure", "state", "started", "duration", *keys, "detail"]]
     for r in recs:
         start = r.start_time.strftime("%Y-%m-%d %H:%M:%S") if r.start_time else "-"
-        dur = f"{r.duration_s:8.0f}s" if r.duration_s is not None else "-"
+        dur = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
+        values = [lookup(r.config, k) for k in keys]
         detail = r.state_text if r.state not in ("COMPLETED", "INTERRUPTED") else ""
-        print(f"{r.id:>5}  {r.experiment:20} {r.state:11} {start:19}  {dur:>9}  {detail}")
+        rows.append([r.id, r.experiment, r.state, start, dur,
+                     *(_value_text(v) for v in values), detail])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {0, 4}  # ids and durations align right
+    for row in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row[:-1], widths))]
+        print("  ".join(cells + [row[-1]]).rstrip())
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    """One run whole: state, times, host, commit, config, summary numbers, artifacts, metrics, failure trace."""
+    from restoration import tracking
+    from restoration.tracking import query
+
+    rec = tracking.get_run(args.run_id)
+    print(f"run {rec.id}: {rec.experiment} ({rec.command or 'main'}), {rec.state}")
+    print("\n".join(_columns([
+        ["state", rec.state_text],
+        ["started", _time_text(rec.start_time)],
+        ["stopped", _time_text(rec.stop_time)],
+        ["duration", _duration_text(rec.duration_s)],
+        ["host", rec.host or "-"],
+        ["commit", _commit_text(rec.commit, rec.dirty)],
+    ])))
+    config = query.flatten(rec.config)
+    print(f"\nconfig ({len(config)} keys)")
+    if config:
+        print("\n".join(_key_values([(k, _value_text(config[k])) for k in sorted(config)])))
+    summary = query.result_numbers(rec)
+    print(f"\nsummary ({len(summary)} numbers)" + ("" if summary else ": the run stored no report summary"))
+    if summary:
+        print("\n".join(_key_values([(k, _number_text(v)) for k, v in summary.items()])))
+    sizes = query.artifact_sizes(rec)
+    print(f"\nartifacts ({len(sizes)})")
+    if sizes:
+        print("\n".join(_columns([[name, _size_text(n).rjust(9)] for name, n in sizes.items()], "  ")))
+    metrics = query.metric_overview(rec)
+    print(f"\nmetrics ({len(metrics)})")
+    if metrics:
+        width = len(str(max(m.points for m in metrics)))
+        print("\n".join(_columns([[m.name, f"{m.points:>{width}} points", f"last {_number_text(m.last_value)} at "
+                                   f"step {m.last_step}"] for m in metrics], "  ")))
+    if rec.fail_trace:
+        lines = [ln for ln in rec.fail_trace.rstrip().splitlines() if ln.strip()]
+        tail = lines[-args.trace_lines:]
+        print(f"\nfailure (last {len(tail)} of {len(lines)} lines of the trace)")
+        print("\n".join("  " + ln for ln in tail))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """How run B differs from run A: state, duration, commit, then the config keys and summary numbers that
+    differ (or that only one run has)."""
+    from restoration import tracking
+
+    diff = tracking.compare(args.run_a, args.run_b)
+    a, b = diff.a, diff.b
+    print("\n".join(_columns([
+        ["", f"run {a.id}", f"run {b.id}"],
+        ["figure", a.experiment, b.experiment],
+        ["state", a.state, b.state],
+        ["duration", _duration_text(a.duration_s), _duration_text(b.duration_s)],
+        ["commit", _commit_text(a.commit, a.dirty, short=True), _commit_text(b.commit, b.dirty, short=True)],
+    ])))
+    print()
+    if diff.config:
+        print("\n".join(_columns([["config", f"run {a.id}", f"run {b.id}"]]
+                                 + [["  " + d.key, _value_text(d.a), _value_text(d.b)] for d in diff.config])))
+    else:
+        print("config: the same")
+    print()
+    if diff.results:
+        print("\n".join(_columns([["result", f"run {a.id}", f"run {b.id}", "b - a"]]
+                                 + [["  " + d.key, _number_text(d.a), _number_text(d.b),
+                                     "" if d.delta is None else f"{d.delta:+.6g}"] for d in diff.results])))
+    else:
+        print("result: the same summary numbers")
     return 0
 
 
@@ -266,15 +471,39 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, type=_out_png, help="output PNG path")
     i.set_defaults(func=_cmd_invert)
 
-    s = sub.add_parser("runs", help="list runs in the database with their state")
-    s.add_argument("--figure", default=None, help="only this experiment, e.g. fig06")
+    s = sub.add_parser("runs", help="list (select, export) runs in the database with their state")
+    s.add_argument("--figure", action="append", default=None,
+                   help="only this experiment, e.g. fig06; repeat for several")
     s.add_argument("--status", default=None,
                    help="only this state, any case: completed, failed, interrupted, running, died, incomplete")
+    s.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="only runs whose config has KEY=VALUE (also KEY!=VALUE, KEY>NUMBER, KEY<NUMBER; VALUE read "
+                        "as JSON where it parses, so lr=1e-3 is a number; dotted keys reach nested config, e.g. "
+                        "size.vgg16=64); repeat for several (all must hold)")
+    s.add_argument("--since", default=None, metavar="DATE", help="only runs started on or after DATE (ISO, UTC)")
+    s.add_argument("--until", default=None, metavar="DATE",
+                   help="only runs started on or before DATE (ISO, UTC; a bare date includes that day)")
+    s.add_argument("--limit", default=None, metavar="N", help="only the N newest selected runs")
+    s.add_argument("--csv", default=None, metavar="PATH",
+                   help="write the selected runs as CSV (config.* and result.* columns); - for stdout")
+    s.add_argument("--metrics-csv", default=None, metavar="PATH",
+                   help="write the selected runs' logged metrics as CSV (run_id, experiment, name, step, value); "
+                        "- for stdout")
     s.add_argument("--mark-dead", action="store_true",
                    help="first mark runs whose heartbeat stopped (the process died) FAILED")
     s.add_argument("--recover", action="store_true",
                    help="first attach spooled records (kept on disk while the database was busy) to the database")
     s.set_defaults(func=_cmd_runs)
+
+    w = sub.add_parser("show", help="one run whole: state, times, commit, config, summary, artifacts, metrics")
+    w.add_argument("run_id", help="run id (see `python -m restoration runs`)")
+    w.add_argument("--trace-lines", type=_positive, default=15, help="lines of a failed run's trace (default 15)")
+    w.set_defaults(func=_cmd_show)
+
+    c = sub.add_parser("compare", help="how two runs differ: config and summary numbers")
+    c.add_argument("run_a", help="run id")
+    c.add_argument("run_b", help="run id")
+    c.set_defaults(func=_cmd_compare)
 
     u = sub.add_parser("resume", help="re-run runs with their stored config, resuming from their checkpoints")
     u.add_argument("run_ids", nargs="*", help="run ids")

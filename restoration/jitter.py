@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 __all__ = ["Jitter", "RULES", "authors_amount"]
 
@@ -96,10 +95,12 @@ class Jitter:
         out[max(n_steps - off_steps, 0):] = self.neutral
         return out
 
-    def apply(self, x: tf.Tensor, start: tf.Tensor, fill=None) -> tf.Tensor:
+    def apply(self, x: "tf.Tensor", start: "tf.Tensor", fill=None) -> "tf.Tensor":
         """The window the net sees: ``x`` (N, H + extra, W + extra, C) padded per the rule, cut to
         ``(N, H, W, C)`` at ``start = (y, x)``. ``fill`` (per channel) is the ``thesis`` rule's padding value in
         ``x``'s units (black: minus the mean in preprocessed BGR); default 0."""
+        import tensorflow as tf  # here, not at import: recipes (plain data) import this module
+
         if not self.active:
             return x
         before, after = self.pads

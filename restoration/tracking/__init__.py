@@ -12,8 +12,9 @@ Sacred keeps ``result`` in a FLOAT column, so structured results go in ``run.inf
 (:func:`set_report`) and in artifacts.
 
 Modules: :mod:`.database` (URLs, engines, one-line errors), :mod:`.observer` (the observer: ids, retries, the
-spool), :mod:`.spool`, :mod:`.records` (reading runs, dead runs, recovery), :mod:`.checkpoints` (attempt folders
-with locks), :mod:`.experiment` (Sacred experiments, artifacts, report payload).
+spool), :mod:`.spool`, :mod:`.records` (reading runs, dead runs, recovery), :mod:`.query` (selecting and comparing
+runs: filters, pandas frames of runs and metrics, run diffs), :mod:`.checkpoints` (attempt folders with locks),
+:mod:`.experiment` (Sacred experiments, artifacts, report payload).
 """
 
 from restoration.tracking.checkpoints import checkpoint_dir, mark_checkpoint_complete, release
@@ -23,10 +24,12 @@ from restoration.tracking.experiment import (add_figure, add_file, add_json, add
                                              make_experiment, metric_logger, record_complete, set_report)
 from restoration.tracking.records import (RunRecord, failure_message, get_run, latest_completed_run, latest_run,
                                           mark_dead, recover, runs)
+from restoration.tracking.query import RunDiff, RunFilter, compare, metrics_frame, runs_frame, select
 
 __all__ = [
     "checkpoint_dir", "mark_checkpoint_complete", "release", "DatabaseError", "DatabaseLockedError", "db_url",
     "describe", "engine", "runs_dir", "add_figure", "add_file", "add_json", "add_npz", "complete_on_success",
     "make_experiment", "metric_logger", "record_complete", "set_report", "RunRecord", "failure_message",
-    "get_run", "latest_completed_run", "latest_run", "mark_dead", "recover", "runs",
+    "get_run", "latest_completed_run", "latest_run", "mark_dead", "recover", "runs", "RunDiff", "RunFilter",
+    "compare", "metrics_frame", "runs_frame", "select",
 ]
