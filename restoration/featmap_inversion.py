@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from restoration.errors import DivergenceError
 from restoration.objectives import Term
+from restoration.progress import progress
 
 __all__ = ["MapInversion", "MapResult", "invert_map", "grey_start", "map_error"]
 
@@ -85,8 +85,8 @@ def invert_map(net, start_layer: str, loss_layer: str, target, h0, prior: Term |
 
     history: dict = {}
     t0 = time.perf_counter()
-    for i in tqdm(range(1, settings.steps + 1), desc=f"map {start_layer}", disable=not settings.progress,
-                  mininterval=2.0, leave=False):
+    for i in progress(range(1, settings.steps + 1), desc=f"map {start_layer}", enabled=settings.progress,
+                      mininterval=2.0, leave=False):
         mse, p, ok = step()
         if not bool(ok):
             raise DivergenceError(f"feature-map inversion at {start_layer} diverged at step {i} (mse {float(mse)!r}, "

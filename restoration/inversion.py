@@ -11,7 +11,7 @@ Types
 * :class:`FeatureLoss` / :func:`feature_loss` - the normalised feature-matching term (a ``Term``).
 * :func:`invert` - optimise an objective with Adam, momentum (piecewise-constant learning rate, jitter) or
   L-BFGS (scipy's L-BFGS-B on TensorFlow gradients); logs every term through ``log(name, value, step)``,
-  shows a tqdm bar, keeps images at chosen steps. Returns an :class:`InversionResult`.
+  shows progress (:mod:`restoration.progress`), keeps images at chosen steps. Returns an :class:`InversionResult`.
 * :func:`invert_layer` - the M&V pipeline for one layer and a batch of RGB images from a named recipe
   (:mod:`restoration.recipes`).
 
@@ -31,12 +31,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from restoration.errors import DivergenceError
 from restoration.jitter import Jitter
 from restoration.objectives import FeatureLoss, Objective, Term, as_objective, feature_loss
 from restoration.priors import AlphaNorm, TotalVariation
+from restoration.progress import progress as progress_bar
 from restoration.recipes import Recipe, get_recipe
 
 __all__ = ["FeatureLoss", "feature_loss", "invert", "InvertSettings", "Reporting", "QUIET", "invert_layer", "build_objective", "InversionResult",
@@ -257,7 +257,7 @@ class Reporting:
     snapshot_steps : sequence of int
         Steps after which the RGB images are kept (``result.snapshots``) and ``callback(step, rgb)`` is called.
     progress : bool
-        Show a tqdm bar.
+        Show progress: a tqdm bar in a terminal, a line every few percent in a log (:mod:`restoration.progress`).
     """
 
     log: LogFn | None = None
@@ -418,7 +418,7 @@ def _run_gradient(problem, net, u0, optimizer, n_steps, sched, mu, betas, eps, j
     offsets = jitter.starts(n_steps, jitter_off_steps, seed=seed + 1)
     snapshots = {}
     u_keep = u0
-    bar = tqdm(range(n_steps), desc=f"{optimizer} inversion", disable=not progress, leave=False)
+    bar = progress_bar(range(n_steps), desc=f"{optimizer} inversion", enabled=progress, leave=False)
     t_start, t_first = time.perf_counter(), float("nan")
     for i in bar:
         lr = sched(i)
@@ -476,7 +476,7 @@ def _run_lbfgs(problem, net, u0, n_steps, clip, record, log_every, snap_set, sna
         last["values"], last["total"] = values, total
         return total, np.asarray(g, np.float64).ravel()
 
-    bar = tqdm(total=n_steps, desc="lbfgs inversion", disable=not progress, leave=False)
+    bar = progress_bar(total=n_steps, desc="lbfgs inversion", enabled=progress, leave=False)
 
     def cb(xk):
         state["it"] += 1
@@ -616,7 +616,7 @@ def sweep_layers(net, images_rgb, layers: Sequence[str], *, image_names: Sequenc
     images = np.asarray(images_rgb, np.float32)
     r = get_recipe(recipe)
     results, scores, settings = {}, {}, {}
-    for layer in tqdm(list(layers), desc=f"{net.name} layers", disable=not progress):
+    for layer in progress_bar(list(layers), desc=f"{net.name} layers", enabled=progress):
         res = invert_layer(net, images, layer, recipe=r, n_steps=n_steps, log=log, log_every=log_every,
                            log_prefix=f"{layer}/", seed=seed, progress=progress, **kwargs)
         results[layer] = res

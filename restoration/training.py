@@ -15,7 +15,8 @@ priors (:mod:`restoration.prior_training`); nothing in it knows what the terms a
   the update is applied, naming the step, the terms and the last checkpoint kept.
 * **Logging**: ``log(name, value, step)`` receives ``"<term>/train_loss"`` every ``log_every`` steps and
   ``"<term>/heldout_loss"`` every ``eval_every`` steps, plus ``"<name>/..."`` for the weighted objective when
-  it is more than one term; a tqdm bar shows progress.
+  it is more than one term; progress shows as a tqdm bar in a terminal, as plain lines in a log
+  (:mod:`restoration.progress`).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
     """
     import keras
     import tensorflow as tf
-    from tqdm.auto import tqdm
+    from restoration.progress import progress
 
     terms = list(terms)
     variables = list(variables)
@@ -256,8 +257,8 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
         train_loss = dict(zip(terms, values[:-1]))
         if report_objective:
             train_loss[name] = values[-1]
-    bar = tqdm(total=settings.steps, initial=min(start, settings.steps), desc=name, disable=not settings.progress,
-               mininterval=2.0, leave=False)
+    bar = progress(total=settings.steps, initial=min(start, settings.steps), desc=name, enabled=settings.progress,
+                   mininterval=2.0, leave=False)
     try:
         for step in range(start, settings.steps):
             batch = probe if step == 0 else np.asarray(batches(step), np.float32)
