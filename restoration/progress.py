@@ -154,7 +154,8 @@ def _duration(s: float) -> str:
 class LogProgress(_Quiet):
     """One plain, flushed line per ``every`` percent done (and the final state on close); with no total, one line
     per ``seconds``. ``every`` / ``seconds`` default to ``RESTORATION_PROGRESS_EVERY`` (10) /
-    ``RESTORATION_PROGRESS_SECONDS`` (30); ``clock`` is for tests."""
+    ``RESTORATION_PROGRESS_SECONDS`` (30); a loop with a total that stays below the next step for
+    ``RESTORATION_PROGRESS_MAX_QUIET`` seconds (300) prints a line anyway; ``clock`` is for tests."""
 
     def __init__(self, iterable=None, *, total=None, initial: int = 0, desc: str = "", stream=None,
                  every: float | None = None, seconds: float | None = None, clock=time.perf_counter):
@@ -162,6 +163,8 @@ class LogProgress(_Quiet):
         self.stream = sys.stderr if stream is None else stream
         self.every = float(every) if every is not None else _env_number("RESTORATION_PROGRESS_EVERY", 10.0)
         self.seconds = float(seconds) if seconds is not None else _env_number("RESTORATION_PROGRESS_SECONDS", 30.0)
+        # a slow loop with a total still says it is alive: a line after this many quiet seconds
+        self.max_quiet = _env_number("RESTORATION_PROGRESS_MAX_QUIET", 300.0)
         self.clock = clock
         self.start_t = self.last_t = clock()
         self.printed_n = initial  # the count shown by the last line (the start counts as shown)
@@ -179,6 +182,8 @@ class LogProgress(_Quiet):
             bucket = self._bucket_of(self.n)
             if bucket > self._bucket or (self.n >= self.total > self.printed_n):
                 self._bucket = bucket
+                self._emit(now)
+            elif now - self.last_t >= self.max_quiet and self.n != self.printed_n:
                 self._emit(now)
         elif now - self.last_t >= self.seconds:
             self._emit(now)

@@ -165,3 +165,18 @@ def test_a_real_inversion_writes_a_few_plain_lines_to_a_pipe():
     assert [int(LINE.match(l)["n"]) for l in adam] == list(range(20, 201, 20))
     assert adam[-1].startswith("adam inversion: 100% 200/200 [") and re.search(r" loss=[-+.\deE]+$", adam[-1])
     assert LINE.match(lbfgs[-1])["total"] == "40" and " loss=" in lbfgs[-1]
+
+
+def test_a_slow_loop_with_a_total_still_prints_after_the_quiet_limit(monkeypatch):
+    import io
+
+    from restoration.progress import LogProgress
+    monkeypatch.setenv("RESTORATION_PROGRESS_MAX_QUIET", "60")
+    t = [0.0]
+    out = io.StringIO()
+    bar = LogProgress(total=1000, desc="slow", stream=out, clock=lambda: t[0])
+    for _ in range(5):            # 0.5 %: below the first 10 % step
+        t[0] += 20.0
+        bar.update(1)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("slow:   0% 3/1000")  # at 60 s, not at 20 or 40
