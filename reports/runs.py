@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from restoration.payload import unflatten  # noqa: F401  (re-exported for the report builder)
+
 
 class RunSource(Protocol):
     """What the builder needs from a run store."""
@@ -51,23 +53,6 @@ class TrackingSource:
 # ----------------------------------------------------------------------------------------------------------
 # Reading a run record
 # ----------------------------------------------------------------------------------------------------------
-
-def unflatten(info: dict) -> dict:
-    """Undo Sacred's SQL ``flatten`` (``{"report.summary.psnr": 1}`` -> nested dicts); leaves nested as is."""
-    if not isinstance(info, dict):
-        return {}
-    out: dict = {}
-    for key, value in info.items():
-        parts = str(key).split(".") if isinstance(key, str) and "." in key else [key]
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[parts[-1]] = value
-    return out
-
 
 def report_payload(record) -> dict | None:
     """The ``info["report"]`` payload of a run, or None when the run stored none."""

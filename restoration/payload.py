@@ -99,3 +99,21 @@ def _table(t: dict) -> Table:
     width = max([len(columns)] + [len(r) for r in rows])
     return Table(str(t.get("title", "")), columns + [""] * (width - len(columns)),
                  [r + [None] * (width - len(r)) for r in rows])
+
+
+def unflatten(info: dict) -> dict:
+    """Undo Sacred's SQL ``flatten`` of ``run.info`` (``{"report.summary.psnr": 1}`` -> nested dicts); nested
+    values are left as they are; anything but a dict gives ``{}``."""
+    if not isinstance(info, dict):
+        return {}
+    out: dict = {}
+    for key, value in info.items():
+        parts = str(key).split(".") if isinstance(key, str) and "." in key else [key]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = value
+    return out

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from restoration.payload import unflatten
 from restoration.tracking import database
 from restoration.tracking.records import STATUSES, RunRecord, _connect, _records, get_run, normalise_status
 
@@ -319,28 +320,13 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _unflatten(info: dict) -> dict:
-    """Undo dotted keys (``{"report.summary.psnr": 1}`` -> nested), for info stored flattened."""
-    out: dict = {}
-    for key, value in info.items():
-        node = out
-        parts = str(key).split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[parts[-1]] = value
-    return out
-
-
 def result_numbers(rec: RunRecord) -> dict[str, float]:
     """The report summary of a run (``info["report"]["summary"]``, nested or stored with dotted keys), numbers
     only, in display order; a stored null (NaN) is NaN. Empty when the run stored no report."""
     info = rec.info if isinstance(rec.info, dict) else {}
     payload = info.get("report")
     if not isinstance(payload, dict):
-        payload = _unflatten(info).get("report")
+        payload = unflatten(info).get("report")
     summary = payload.get("summary") if isinstance(payload, dict) else None
     if not isinstance(summary, dict):
         return {}
