@@ -255,8 +255,8 @@ def _net_or_note(cfg, net_name):
         if not Path(path).is_file():
             return None, (f"AlexNet skipped: no weights at {path} (give bvlc_alexnet.npy there, set "
                           f"$ALEXNET_WEIGHTS, or `with alexnet_weights=/path/bvlc_alexnet.npy`)")
-        return nets.build("alexnet", str(path), seed=cfg["seed"]), None
-    return nets.build(net_name, _weights(cfg, net_name), seed=cfg["seed"]), None
+        return nets.build("alexnet", str(path), seed=cfg["seed"], precision=cfg["precision"]), None
+    return nets.build(net_name, _weights(cfg, net_name), seed=cfg["seed"], precision=cfg["precision"]), None
 
 
 def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun:

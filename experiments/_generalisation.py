@@ -30,7 +30,7 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
-    fnet = nets.build(c.net, c.weights, seed=c.seed)
+    fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)
     photos = _photos(c)
     if len(photos) < 2:
         raise ValueError(f"leave-one-out needs at least two photos, got {len(photos)}")

@@ -127,7 +127,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
 
     _check(cfg)
     t0 = time.time()
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
+    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"], precision=cfg["precision"])
     train_imgs, held_imgs, train_names, held_names = _photos(cfg)
     spec = prior_spec(fig, fnet, cfg["image_size"])
     norm = patches.Normalisation(fig.mean, fig.sdev)
@@ -136,7 +136,8 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], batch=cfg["batch"], steps=cfg["steps"],
                        norm=norm, whitening=fig.whitening, n_drop=n_drop, seed=cfg["seed"],
                        log_every=max(cfg["steps"] // 200, 1), eval_every=max(cfg["steps"] // 20, 1),
-                       ckpt_every=max(cfg["steps"] // 10, 1), progress=cfg["progress"])
+                       ckpt_every=max(cfg["steps"] // 10, 1), progress=cfg["progress"],
+                       precision=cfg["precision"])
     folder = tracking.checkpoint_dir(fig.id, dict(cfg))
     curves: dict[str, tuple[list, list]] = {}
     run_log = tracking.metric_logger(_run)

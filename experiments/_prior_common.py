@@ -74,7 +74,7 @@ def net_and_images(cfg: Mapping):
     from experiments._mv_figure import load_images
     from restoration import nets
 
-    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"])
+    fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"], precision=cfg["precision"])
     named = load_images(cfg["images"], cfg["image_dir"], cfg["n_images"], cfg["size"])
     return fnet, [n for n, _ in named], np.stack([im for _, im in named]).astype(np.float32)
 

@@ -65,7 +65,8 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], steps=cfg["train_steps"],
                            norm=patches.Normalisation(mean, sdev), whitening=method, n_drop=int(n_drop),
                            seed=cfg["seed"], log_every=max(cfg["train_steps"] // 50, 1),
-                           eval_every=cfg["train_steps"], ckpt_every=cfg["train_steps"], progress=cfg["progress"])
+                           eval_every=cfg["train_steps"], ckpt_every=cfg["train_steps"], progress=cfg["progress"],
+                           precision=cfg["precision"])
         params, res = train_prior(spec, maps_source(fnet, train_imgs, "input"), len(train_imgs),
                                   maps_source(fnet, held_imgs, "input"), len(held_imgs), pt,
                                   work_dir=folder / f"v{k}", ckpt_dir=folder / f"v{k}" / "train",

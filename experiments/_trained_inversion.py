@@ -148,6 +148,11 @@ THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3
               eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64, scales=[1.0], flip=False)
 
 
+def _precision(cfg: Mapping) -> str:
+    from restoration.nets import check_precision  # the net module imports TensorFlow: only when a run starts
+    return check_precision(cfg.get("precision", "float32"))
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """The run's config, checked once at the entry: every error names the config key and an example fix."""
@@ -180,6 +185,7 @@ class RunConfig:
     ckpt_every: int
     rows: int
     seed: int
+    precision: str = "float32"
 
     @classmethod
     def from_config(cls, cfg: Mapping, fig: TrainedInversionFigure) -> "RunConfig":
@@ -248,7 +254,7 @@ class RunConfig:
             eval_per_image=per, whole_heldout=bool(c.get("whole_heldout")), max_heldout=pos_int("max_heldout"),
             reuse_modules=bool(c.get("reuse_modules", True)), log_every=pos_int("log_every"),
             eval_every=pos_int("eval_every"), ckpt_every=pos_int("ckpt_every"), rows=pos_int("rows"),
-            seed=int(c.get("seed", 0)))
+            seed=int(c.get("seed", 0)), precision=_precision(c))
 
     def settings(self, steps: int | None = None):
         from restoration.training import TrainSettings
@@ -424,7 +430,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
-    fnet = nets.build(c.net, c.weights, seed=c.seed)  # first: missing AlexNet weights fail the run at once
+    fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)  # missing AlexNet weights fail here
     train, held = load_images(c)
     batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales,
                                 flip=c.flip)

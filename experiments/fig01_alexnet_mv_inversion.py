@@ -69,20 +69,20 @@ def thesis():
     compare_steps = 3500
 
 
-def load_net(net, weights, seed):
+def load_net(net, weights, seed, precision="float32"):
     from restoration import nets
 
     if net != "alexnet":
         raise ValueError(f"config net={net!r}: fig01 inverts 'alexnet' (fig02 is VGG16)")
-    return nets.alexnet(weights=weights, seed=seed)  # raises WeightsNotFoundError with the fix
+    return nets.alexnet(weights=weights, seed=seed).with_precision(precision)  # missing weights: the fix
 
 
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, recipe, steps, lr_scale,
-         compare_layer, compare_steps, log_every, seed):
+         compare_layer, compare_steps, log_every, seed, precision):
     check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
                  log_every=log_every, layers=layers)
-    fnet = load_net(net, weights, seed)  # then the weights, so a missing file fails the run at once
+    fnet = load_net(net, weights, seed, precision)  # then the weights, so a missing file fails the run at once
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
         _run, name=NAME, title="Fig. 1: AlexNet pre-images from every layer (Mahendran & Vedaldi 2016)",

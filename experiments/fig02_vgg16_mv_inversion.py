@@ -71,22 +71,22 @@ def thesis():
     compare_steps = 3500
 
 
-def load_net(net, weights, seed):
+def load_net(net, weights, seed, precision="float32"):
     from restoration import nets
 
     if net == "vgg16":
-        return nets.vgg16(weights=weights, seed=seed)
+        return nets.vgg16(weights=weights, seed=seed).with_precision(precision)
     if net == "tiny_vgg":
-        return nets.tiny_vgg(seed=seed)
+        return nets.tiny_vgg(seed=seed).with_precision(precision)
     raise ValueError(f"config net={net!r}: use 'vgg16' or 'tiny_vgg'")
 
 
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, recipe, steps, lr_scale,
-         compare_layer, compare_steps, log_every, seed):
+         compare_layer, compare_steps, log_every, seed, precision):
     check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
                  log_every=log_every, layers=layers)
-    fnet = load_net(net, weights, seed)
+    fnet = load_net(net, weights, seed, precision)
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
         _run, name=NAME, title="Fig. 2: VGG16 pre-images from every block (Mahendran & Vedaldi 2016)",

@@ -74,22 +74,30 @@ def unit_rows(W):
     return W / tf.sqrt(tf.reduce_sum(tf.square(W), axis=-1, keepdims=True) + 1e-12)
 
 
-def score_matching_loss(W, a, z, expert: str):
+def score_matching_loss(W, a, z, expert: str, *, precision: str = "float32"):
     r"""Hyvärinen's score-matching objective :math:`J` for a batch of whitened patches.
 
     ``W (K, d)``, ``a (K,)``, ``z (B, d)``; or channel-wise ``W (C, K, d)``, ``a (C, K)``, ``z (B, C, d)`` (the
     sum of the per-channel objectives: the channels are independent under CICA). Rows of ``W`` are normalised
-    inside. Returns a scalar.
+    inside. Returns a scalar. ``precision="bfloat16"`` computes the two batch products (the responses ``s`` and
+    the expert Gram ``gg``, nearly all the work) on bfloat16 operands with float32 results; the rest is float32.
     """
     Wn = unit_rows(W)
     alpha = tf.nn.softplus(a)
     if len(Wn.shape) == 2:
         Wn, alpha, z = Wn[None], alpha[None], z[:, None, :]
-    s = tf.einsum("ckd,bcd->bck", Wn, z)                      # (B, C, K)
+    low = tf.bfloat16 if precision == "bfloat16" else None
+
+    def product(eq, x, y):
+        if low is None:
+            return tf.einsum(eq, x, y)
+        return tf.cast(tf.einsum(eq, tf.cast(x, low), tf.cast(y, low)), x.dtype)
+
+    s = product("ckd,bcd->bck", Wn, z)                       # (B, C, K)
     g, dg = g_and_dg(s, expert)
     term1 = tf.reduce_sum(alpha * tf.reduce_mean(dg, axis=0))
     gram = tf.einsum("ckd,cjd->ckj", Wn, Wn)                  # (C, K, K)
-    gg = tf.einsum("bck,bcj->ckj", g, g) / tf.cast(tf.shape(z)[0], g.dtype)
+    gg = product("bck,bcj->ckj", g, g) / tf.cast(tf.shape(z)[0], g.dtype)
     term2 = 0.5 * tf.reduce_sum(alpha[:, :, None] * alpha[:, None, :] * gram * gg)
     return term1 + term2
 

@@ -339,11 +339,19 @@ def build_module(spec: ModuleSpec, *, seed: int = 0):
                 self._w.append(self.add_weight(shape=shape, initializer=lambda s, dtype=None, v=value: v,
                                                name=name, trainable=True))
 
+        #: compute precision; set by the stack (:meth:`InversionStack.set_precision`). Weights stay float32
+        #: variables; in bfloat16 the input and the weights are cast and the output comes back float32.
+        precision = "float32"
+
         def call(self, x, out_hw):
+            dtype = tf.bfloat16 if self.precision == "bfloat16" else tf.float32
+            out = self._compute(tf.cast(tf.convert_to_tensor(x), dtype),
+                                [tf.cast(w, dtype) for w in self._w], (int(out_hw[0]), int(out_hw[1])))
+            return tf.cast(out, tf.float32)
+
+        def _compute(self, x, weights, out_hw):
             s = self.spec
-            k1, b1, k2, b2 = self._w
-            out_hw = (int(out_hw[0]), int(out_hw[1]))
-            x = tf.convert_to_tensor(x)
+            k1, b1, k2, b2 = weights
             if s.kind == "CD":
                 hid = tf.nn.relu(_conv(x, k1) + b1)
                 return _transpose_conv(hid, k2, s.up, out_hw) + b2
@@ -385,13 +393,23 @@ class InversionStack:
         self.specs = specs
         self.models = list(models) if models is not None else [build_module(s, seed=seed) for s in specs]
         self.meta = dict(meta or {})
+        self.precision = "float32"
+
+    def set_precision(self, precision: str) -> "InversionStack":
+        """Compute every module in ``precision`` (``"bfloat16"``: mixed precision, float32 weights and output)."""
+        from restoration.nets import check_precision
+        self.precision = check_precision(precision)
+        for m in self.models:
+            m.precision = precision
+        return self
 
     @classmethod
     def for_net(cls, net, specs: Sequence[ModuleSpec], *, seed: int = 0, meta: dict | None = None):
         """Bind ``specs`` to ``net`` and build freshly initialised modules (seeded per module)."""
         meta = {"net": getattr(net, "name", None), "weights_label": getattr(net, "weights_label", None),
                 **(meta or {})}
-        return cls([s.bind(net) for s in specs], meta=meta, seed=seed)
+        stack = cls([s.bind(net) for s in specs], meta=meta, seed=seed)
+        return stack.set_precision(getattr(net, "precision", "float32"))
 
     @property
     def in_layer(self) -> str:
@@ -412,7 +430,7 @@ class InversionStack:
 
     def sub(self, start: int = 0, stop: int | None = None) -> "InversionStack":
         """The modules ``start:stop`` as a stack of their own (sharing the trained layers)."""
-        return InversionStack(self.specs[start:stop], self.models[start:stop], meta=self.meta)
+        return InversionStack(self.specs[start:stop], self.models[start:stop], meta=self.meta)  # shares precision
 
     def sizes(self, out_hw: tuple[int, int]) -> list[tuple[int, int]]:
         """Spatial size of every point of the chain (``in_layer`` first) when the output is ``out_hw``."""

@@ -74,6 +74,17 @@ def deprocess(bgr_normed, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
 # the net
 # ----------------------------------------------------------------------------------------------------------
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a one-line ``ValueError`` with the fix."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: use 'float32' or 'bfloat16' (bfloat16 runs the net on the "
+                         f"CPU's bfloat16 units; images, losses and optimiser state stay float32)")
+    return precision
+
+
 @dataclasses.dataclass(frozen=True)
 class Op:
     """One named operation of a net: ``fn`` maps the previous activation to this layer's output.
@@ -121,9 +132,31 @@ class FeatureNet:
         self._index = {n: i for i, n in enumerate(self.layer_names)}
         self._aliases = {"input": "input", "bgr_normed": "input", **aliases}
         self._shape_cache: dict = {}
+        self.precision = "float32"
+
+    def with_precision(self, precision: str) -> "FeatureNet":
+        """This net computing in ``precision``: ``"bfloat16"`` casts the input to bfloat16, runs every op on
+        bfloat16 copies of the weights and returns float32 activations, so callers' images, losses and optimiser
+        state stay float32 (mixed precision; bfloat16 keeps float32's exponent range, so no loss scaling)."""
+        import copy
+        net = copy.copy(self)
+        net.precision = check_precision(precision)
+        return net
+
+    @property
+    def compute_dtype(self):
+        return tf.bfloat16 if self.precision == "bfloat16" else tf.float32
 
     def digest(self) -> str:
-        """SHA-1 of the net's name, mean and every weight (identifies the exact net a result came from)."""
+        """SHA-1 of the net's name, mean and every weight (identifies the exact net a result came from), and of
+        its precision when that is not float32 (a bfloat16 net gives other numbers)."""
+        base = self._weights_digest()
+        if self.precision == "float32":
+            return base
+        import hashlib
+        return hashlib.sha1(f"{base}|{self.precision}".encode()).hexdigest()
+
+    def _weights_digest(self) -> str:
         if getattr(self, "_digest", None) is None:
             import hashlib
             h = hashlib.sha1(f"{self.name}|{self.mean_bgr}".encode())
@@ -208,11 +241,11 @@ class FeatureNet:
         wanted = set(canon.values())
         found = {"input": x} if "input" in wanted else {}
         last = max(self.depth(c) for c in wanted)
-        h = x
+        h = tf.cast(x, self.compute_dtype)
         for op in self.ops[: last + 1]:
             h = op.fn(h)
             if op.name in wanted:
-                found[op.name] = h
+                found[op.name] = tf.cast(h, tf.float32)
         return {a: found[c] for a, c in canon.items()}
 
     def __call__(self, x_bgr, layer: str) -> tf.Tensor:
@@ -224,10 +257,10 @@ class FeatureNet:
         lo, hi = self.depth(start), self.depth(layer)
         if hi <= lo:
             raise ValueError(f"{self.name}: {layer!r} does not come after {start!r}")
-        h = tf.convert_to_tensor(h, tf.float32)
+        h = tf.cast(tf.convert_to_tensor(h, tf.float32), self.compute_dtype)
         for op in self.ops[lo + 1: hi + 1]:
             h = op.fn(h)
-        return h
+        return tf.cast(h, tf.float32)
 
     def output_shape(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int, int]:
         """``(h, w, c)`` of ``layer`` for an input of ``input_hw`` pixels, without running the net."""
@@ -250,26 +283,29 @@ class FeatureNet:
 # op builders
 # ----------------------------------------------------------------------------------------------------------
 
+def _by_dtype(array) -> dict:
+    """The constant in both precisions, picked by the input's dtype when the op is traced."""
+    return {tf.float32: tf.constant(array, tf.float32), tf.bfloat16: tf.constant(array, tf.bfloat16)}
+
+
 def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
-    k = tf.constant(kernel, tf.float32)
-    b = tf.constant(bias, tf.float32)
+    k, b = _by_dtype(kernel), _by_dtype(bias)
     strides = (1, stride, stride, 1)
     if groups == 1:
         def fn(x):
-            return tf.nn.bias_add(tf.nn.conv2d(x, k, strides, padding), b)
+            return tf.nn.bias_add(tf.nn.conv2d(x, k[x.dtype], strides, padding), b[x.dtype])
     else:
-        ks = tf.split(k, groups, axis=3)
+        ks = {d: tf.split(v, groups, axis=3) for d, v in k.items()}
 
         def fn(x):
             xs = tf.split(x, groups, axis=3)
             return tf.nn.bias_add(tf.concat([tf.nn.conv2d(xi, ki, strides, padding)
-                                             for xi, ki in zip(xs, ks)], axis=3), b)
+                                             for xi, ki in zip(xs, ks[x.dtype])], axis=3), b[x.dtype])
     return Op(f"{name}/lin", fn, "conv", OpGeometry(int(kernel.shape[0]), stride, padding))
 
 
 def _fc_op(name, kernel, bias):
-    k = tf.constant(kernel, tf.float32)
-    b = tf.constant(bias, tf.float32)
+    k, b = _by_dtype(kernel), _by_dtype(bias)
     n_in = kernel.shape[0]
 
     def fn(x):
@@ -277,7 +313,7 @@ def _fc_op(name, kernel, bias):
         if x.shape.rank == 4 and int(np.prod(x.shape[1:])) != n_in:
             raise ValueError(f"{name} expects {n_in} inputs but got {tuple(x.shape[1:])}; fc layers need the "
                              f"net's default input size")
-        return tf.nn.bias_add(tf.matmul(flat, k), b)
+        return tf.nn.bias_add(tf.matmul(flat, k[x.dtype]), b[x.dtype])
     return Op(f"{name}/lin", fn, "fc", None)
 
 
@@ -292,7 +328,9 @@ def _max_pool_op(name, size, stride, padding):
 
 def _lrn_op(name):
     # Caffe LRN: local_size 5, alpha 1e-4, beta 0.75, k 1  ->  TF depth_radius 2, alpha 1e-4 / 5
-    return Op(name, lambda x: tf.nn.local_response_normalization(x, 2, 1.0, 2e-5, 0.75), "lrn")
+    def fn(x):  # in float32 whatever the net's precision (a cheap op; its power 0.75 wants the mantissa)
+        return tf.cast(tf.nn.local_response_normalization(tf.cast(x, tf.float32), 2, 1.0, 2e-5, 0.75), x.dtype)
+    return Op(name, fn, "lrn")
 
 
 def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
@@ -582,16 +620,20 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
                       aliases=_aliases(ops))
 
 
-def build(name: str, weights="default", **kwargs) -> FeatureNet:
+def build(name: str, weights="default", *, precision: str = "float32", **kwargs) -> FeatureNet:
     """Net by name, for configs: ``build("vgg16")`` (HED weights), ``build("alexnet", path)``, ``build("tiny_vgg")``.
 
     ``weights="default"`` is each net's default source (VGG16: ``"hed"``; AlexNet: :func:`default_alexnet_path`);
     ``None`` means random weights, as in :func:`vgg16` and :func:`alexnet`; tiny_vgg ignores ``weights``.
+    ``precision`` is the net's compute precision (:meth:`FeatureNet.with_precision`).
     """
+    check_precision(precision)
     if name == "vgg16":
-        return vgg16("hed" if weights == "default" else weights, **kwargs)
-    if name == "alexnet":
-        return alexnet(weights, **kwargs)
-    if name == "tiny_vgg":
-        return tiny_vgg(**kwargs)
-    raise ValueError(f"unknown net {name!r}; choose 'vgg16', 'alexnet' or 'tiny_vgg'")
+        net = vgg16("hed" if weights == "default" else weights, **kwargs)
+    elif name == "alexnet":
+        net = alexnet(weights, **kwargs)
+    elif name == "tiny_vgg":
+        net = tiny_vgg(**kwargs)
+    else:
+        raise ValueError(f"unknown net {name!r}; choose 'vgg16', 'alexnet' or 'tiny_vgg'")
+    return net if precision == "float32" else net.with_precision(precision)

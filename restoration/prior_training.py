@@ -61,6 +61,7 @@ class PriorTraining:
     eval_every: int = 500
     ckpt_every: int = 1000
     progress: bool = True
+    precision: str = "float32"       # the score-matching products in bfloat16 (mixed: W, a, the loss float32)
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(steps=self.steps, lr=1.0, lr_schedule=thesis_schedule(self.steps),
@@ -111,7 +112,7 @@ def train_prior_on_stores(spec: PriorSpec, train: PatchStore, val: PatchStore, c
         return z_train[idx]
 
     def loss_fn(b):
-        return [score_matching_loss(W, a, b, spec.expert)]
+        return [score_matching_loss(W, a, b, spec.expert, precision=cfg.precision)]
 
     result = run_loop(spec.name, loss_fn, [W, a], terms=["score_matching"], coefficients=[1.0], batches=batches,
                       settings=cfg.train_settings(), heldout=z_val, trackables={"W": W, "a": a},

@@ -86,6 +86,9 @@ def make_experiment(name: str, *, observe: bool = True):
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF checkpointing's "Sharding callback duration" lines
     ex = sacred.Experiment(name, base_dir=str(database.REPO_ROOT), save_git_info=True)
     ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
+    # every experiment's compute precision (restoration.nets.PRECISIONS); an experiment family may set its own
+    # default in its config, which overrides this one
+    ex.add_config(precision="float32")
     if observe:
         ex.observers.append(make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
