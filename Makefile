@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test postgres-server pdf-libs report report-pdf sweep clean benchmark runs help reproduce-all reproduce-benchmark
+.PHONY: install test postgres-server pdf-libs report report-pdf sweep bench clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
 	@echo "make reproduce-benchmark    the thesis's benchmark table (every method x depth x metric; reuses finished cells)"
 	@echo "make sweep SWEEP=name        run a declared sweep on Dask (CLUSTER=local|serial|slurm|tcp://host:8786)"
+	@echo "make bench                  every hot path in float32 and bfloat16 vs the matmul rate (appends benchmarks/results.jsonl)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
 	@echo "make clean                  remove out/ and caches (keeps runs/ and .venv)"
@@ -80,6 +81,9 @@ SLURM   ?=
 sweep: $(STAMP)
 	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m experiments --sweep --list; exit 2; }
 	$(PY) -m experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py $(ARGS)
 
 benchmark: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

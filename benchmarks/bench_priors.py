@@ -35,7 +35,8 @@ def cpu_name() -> str:
         return "unknown CPU"
 
 
-def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int) -> tuple[float, float]:
+def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int,
+                        precision: str = "float32") -> tuple[float, float]:
     """(patches/s, GFLOP/s) of a compiled score-matching Adam step."""
     import keras
     import numpy as np
@@ -54,7 +55,7 @@ def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int) -> tuple
     @tf.function
     def step(z):
         with tf.GradientTape() as tape:
-            loss = score_matching_loss(W, a, z, "student")
+            loss = score_matching_loss(W, a, z, "student", precision=precision)
         g = tape.gradient(loss, [W, a])
         opt.apply_gradients(zip([tf.clip_by_value(x, -1e-3, 1e-3) for x in g], [W, a]))
         return loss
