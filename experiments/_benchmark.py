@@ -168,7 +168,8 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
         "finetune_steps": cfg["finetune_steps"], "finetune_lr_schedule": cfg["finetune_lr_schedule"],
         "image_size": _per_net(cfg["size"], net_name, "size") if cfg["image_dir"] else None,
         "log_every": max(cfg["module_steps"] // 20, 1), "eval_every": max(cfg["module_steps"] // 4, 1),
-        "ckpt_every": max(cfg["module_steps"] // 4, 1), "seed": cfg["seed"], "profile": cfg["profile"]}, fig)
+        "ckpt_every": max(cfg["module_steps"] // 4, 1), "seed": cfg["seed"], "profile": cfg["profile"],
+        "precision": cfg["precision"]}, fig)
     train, _ = ti.load_images(tc)
     train = [(n, im) for n, im in train if n not in {m for m, _ in nr.named}]  # never train on the test images
     batches = data.crop_batches(train, crop=tc.crop, batch_size=tc.batch_size, seed=tc.seed, scales=tc.scales,

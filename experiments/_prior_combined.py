@@ -26,6 +26,7 @@ BASE = {
     "feature_scales": [3.0],           # each feature-map prior: scale * lambda_TV / its natural energy
     "steps": 200,
     "seed": 0,
+    "precision": "bfloat16",  # the inversions' net (benchmarks/README.md); the priors were trained in float32
     "progress": True,
 }
 THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500}

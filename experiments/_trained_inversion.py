@@ -139,6 +139,7 @@ BASE = dict(
     ckpt_every=100,
     rows=4,                # figure rows
     seed=0,
+    precision="bfloat16",  # net and modules in bfloat16: 3.3x faster training, same held-out PSNR (benchmarks/README.md)
 )
 
 #: The merged form's fine-tuning in the quick profile: the thesis's rates at a third of its step boundaries.

@@ -162,7 +162,7 @@ def test_runs_frame_has_one_row_per_run_with_config_and_results(db):
     df = tracking.runs_frame("figq")
     assert list(df.columns[:8]) == ["id", "experiment", "state", "start", "duration_s", "host", "commit", "dirty"]
     assert [c for c in df.columns if c.startswith("config.")] == [
-        "config.fail", "config.lr", "config.net", "config.opt.beta", "config.opt.name", "config.seed",
+        "config.fail", "config.lr", "config.net", "config.opt.beta", "config.opt.name", "config.precision", "config.seed",
         "config.steps"]
     assert [c for c in df.columns if c.startswith("result.")] == ["result.psnr_mean", "result.ssim_mean"]
     assert list(df["id"]) == ["3", "2", "1"] and list(df["state"]) == ["FAILED", "COMPLETED", "COMPLETED"]
@@ -275,11 +275,11 @@ def test_cli_show_prints_one_run_whole(db, capsys):
     out = capsys.readouterr().out
     assert out.startswith("run 1: figq (main), COMPLETED")
     words = " ".join(out.split())  # the columns' padding aside
-    for expected in ["config (7 keys)", "fail = false", "lr = 0.001", "net = vgg16", "opt.beta = 0.9",
+    for expected in ["config (8 keys)", "fail = false", "lr = 0.001", "net = vgg16", "opt.beta = 0.9",
                      "opt.name = adam", "seed = 0", "steps = 3", "summary (2 numbers)", "psnr_mean = 21",
                      "ssim_mean = 0.5", "artifacts (0)", "metrics (2)"]:
         assert expected in words, expected
-    assert "  lr       = 0.001\n" in out  # '=' aligned under the longest key (opt.beta, opt.name)
+    assert "  lr        = 0.001\n" in out  # '=' aligned under the longest key (precision, every experiment's)
     assert "loss  3 points  last 0.333333 at step 2" in out and "acc   1 points  last 0.75 at step 0" in out
     assert "failure" not in out
 
