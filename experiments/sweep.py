@@ -55,7 +55,10 @@ def main(argv: list[str]) -> int:
             for s in declared.values():
                 print(f"  {s.name:<22} {s.experiment:<14} {len(s.points()):>3} runs  {s.title}")
             return 0 if args.list else 2
-        sweep = sweeps.get(args.name)
+        if args.name not in declared:
+            raise sweeps.SweepError(f"no sweep {args.name!r} in experiments/registry.toml; declared: "
+                                    f"{', '.join(sorted(declared)) or 'none'}")
+        sweep = declared[args.name]
         spec = sweeps.ClusterSpec.parse(args.cluster, workers=args.workers, slurm=args.slurm)
         outcome = sweeps.run_sweep(sweep, run_point, cluster=spec)
     except sweeps.SweepError as e:

@@ -279,16 +279,11 @@ def _artifact(record, name: str, fig_id: str, assets: Path | None) -> str | None
         return None
     if content is None:
         return None
-    if assets is None:
-        return data_uri(content, name)
-    assets.mkdir(parents=True, exist_ok=True)
-    target = assets / f"{fig_id}_{Path(name).name}"
-    target.write_bytes(content)
-    return f"{assets.name}/{target.name}"
+    return _bytes_src(content, f"{fig_id}_{Path(name).name}", assets)
 
 
 def _bytes_src(content: bytes, name: str, assets: Path | None) -> str:
-    """A picture made at report time: a data URI, or a file in the assets folder."""
+    """A picture for the page: a data URI, or a file in the assets folder (``--no-embed``)."""
     if assets is None:
         return data_uri(content, name)
     assets.mkdir(parents=True, exist_ok=True)
@@ -313,13 +308,7 @@ def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[
     fig = plots.loss_curves({k: series[k] for k in names})
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    content = buf.getvalue()
-    if assets is None:
-        return data_uri(content, "curves.png"), names
-    assets.mkdir(parents=True, exist_ok=True)
-    target = assets / f"{fig_id}_curves.png"
-    target.write_bytes(content)
-    return f"{assets.name}/{target.name}", names
+    return _bytes_src(buf.getvalue(), f"{fig_id}_curves.png", assets), names
 
 
 def _start(record):
@@ -450,11 +439,11 @@ class Report:
     @property
     def claim_counts(self) -> list[tuple[str, int]]:
         """``[("held", 5), ("held in part", 2), ...]`` in that order, statuses that occur only."""
+        from collections import Counter as _Count
+
         order = ["held", "held in part", "did not hold", "not run"]
-        counts = {k: sum(r["status"] == k for r in self.claim_rows) for k in order}
-        extra = sorted({r["status"] for r in self.claim_rows} - set(order))
-        return [(k, counts.get(k) or sum(r["status"] == k for r in self.claim_rows)) for k in order + extra
-                if any(r["status"] == k for r in self.claim_rows)]
+        counts = _Count(r["status"] for r in self.claim_rows)
+        return [(k, counts[k]) for k in order + sorted(set(counts) - set(order)) if counts[k]]
 
     @property
     def alexnet_missing(self) -> bool:

@@ -21,6 +21,7 @@ class SweepSection:
     name: str
     experiment: str
     title: str
+    measure: str
     anchor: str
     description: str
     n_points: int
@@ -89,6 +90,7 @@ def sections(registry_path, *, first_figure: int, to_src) -> list[SweepSection]:
         missing = [", ".join(f"{k} = {_fmt(v)}" for k, v in p.items()) for p in sweep.points()
                    if _sweeps.point_key(p) not in done]
         sec = SweepSection(name=sweep.name, experiment=sweep.experiment, title=typeset(sweep.title),
+                           measure=sweep.measure,
                            anchor="sweep-" + sweep.name, description=sweep.description,
                            n_points=len(sweep.points()), n_done=len(points), missing=missing)
         starts = [p.start for p in points if p.start is not None]

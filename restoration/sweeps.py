@@ -14,9 +14,11 @@ A sweep is data, a ``[sweeps.<name>]`` table in ``experiments/registry.toml`` be
 this sweep in the database, and runs the rest on a Dask cluster (:class:`ClusterSpec`): a local cluster on this
 machine's cores by default, the scheduler of an existing (lab) cluster, or SLURM jobs through ``dask-jobqueue``
 (the thesis ran on the das4 SLURM cluster), or ``serial`` (one by one in this process: the baseline). A run
-that fails is retried once, then listed. Each run is tagged ``info["sweep"] = {"name", "point"}`` (from
-``RESTORATION_SWEEP``, read by :mod:`restoration.tracking.experiment`), which is how the report and the next
-``run_sweep`` find it.
+that fails is retried once, then listed. Each run is tagged ``info["sweep"] = {"name", "point", "settings"}``
+(given to Sacred as ``meta_info``, stored by :mod:`restoration.tracking.experiment`), which is how the report and
+the next ``run_sweep`` find it; ``settings`` holds the run's whole config update and named configs, so changing a
+sweep's ``fixed`` values or named configs runs it again. Sweep runs never stand for their figure
+(:func:`restoration.tracking.records.is_figure_run`).
 
 With workers on other machines every run writes to one database, so it must be a server (PostgreSQL through
 ``SACRED_DB_URL``); a SQLite file is refused with that fix. What runs one point is passed in (``task``): the
@@ -34,10 +36,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
-SWEEP_ENV = "RESTORATION_SWEEP"  # JSON {"name", "point"} of the sweep a run belongs to
-CLUSTER_KINDS = ("local", "serial", "address", "slurm")
-
 
 class SweepError(ValueError):
     """A sweep cannot run as asked; the message names the sweep, file or option and the fix."""
@@ -73,6 +71,14 @@ class Sweep:
         """The Sacred config updates of one run: the fixed values, then the point's."""
         return {**dict(self.fixed), **point}
 
+    def settings_key(self, point: dict) -> str:
+        """Everything that makes one run of this sweep what it is: its config updates and named configs."""
+        return point_key({"config": self.updates(point), "named_configs": list(self.named_configs)})
+
+    def tag(self, point: dict) -> dict:
+        """``info["sweep"]`` of the run of ``point``."""
+        return {"name": self.name, "point": point, "settings": self.settings_key(point)}
+
 
 def point_key(point: dict) -> str:
     """A canonical text of a point (sorted keys, floats as written by JSON) to compare points across runs."""
@@ -100,6 +106,13 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
     grid = table["grid"]
     if not isinstance(grid, dict) or not grid:
         raise SweepError(f"{where}: grid must be a table of key = [values], e.g. grid = {{lr = [1e-3, 3e-3]}}")
+    measure = table.get("measure", "psnr_mean")
+    try:
+        from restoration import measures
+        measures.get(measure)
+    except KeyError as e:
+        raise SweepError(f"{where}: measure {measure!r} is not a registered measure (restoration/measures.py); "
+                         f"e.g. measure = \"psnr_mean\"") from e
     fixed = table.get("fixed", {})
     overlap = set(fixed) & set(grid)
     if overlap:
@@ -107,7 +120,7 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
     return Sweep(name=name, experiment=table["experiment"], title=table.get("title", name),
                  grid=tuple((k, _check_values(where, k, v)) for k, v in grid.items()),
                  named_configs=tuple(table.get("named_configs", ["quick"])),
-                 fixed=tuple(fixed.items()), measure=table.get("measure", "psnr_mean"),
+                 fixed=tuple(fixed.items()), measure=measure,
                  description=table.get("description", ""))
 
 
@@ -119,6 +132,8 @@ def load(path: str | Path | None = None) -> dict[str, Sweep]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise SweepError(f"registry {path} not found") from e
+    except tomllib.TOMLDecodeError as e:
+        raise SweepError(f"registry {path} is not valid TOML: {e}") from e
     figures = set((data.get("figures") or {}).keys())
     return {name: parse(name, table, where=str(path), figures=figures)
             for name, table in (data.get("sweeps") or {}).items()}
@@ -203,9 +218,11 @@ def slurm_cluster(spec: ClusterSpec):
 
 def check_database(spec: ClusterSpec, url: str) -> None:
     """Workers on several machines need one database server: refuse a SQLite file with the fix."""
-    if spec.several_machines and url.startswith("sqlite"):
+    from restoration.tracking.database import sqlite_path
+
+    if spec.several_machines and sqlite_path(url) is not None:
         raise SweepError(f"a sweep on {'SLURM' if spec.kind == 'slurm' else spec.address} runs on several machines, "
-                         f"so the observer must be PostgreSQL, not the SQLite file {url[len('sqlite:///'):]}: set "
+                         f"so the observer must be PostgreSQL, not the SQLite file {sqlite_path(url)}: set "
                          f"SACRED_DB_URL=postgresql+psycopg://user@host/db (reachable from every node), or use "
                          f"--cluster local")
 
@@ -245,14 +262,9 @@ class SweepOutcome:
     cluster: str
     outcomes: list[PointOutcome] = field(default_factory=list)
     wall_s: float = 0.0
-    dashboard: str = ""
 
     def by_status(self, status: str) -> list[PointOutcome]:
         return [o for o in self.outcomes if o.status == status]
-
-    @property
-    def retried(self) -> list[PointOutcome]:
-        return [o for o in self.outcomes if o.attempts > 1]
 
     def lines(self) -> list[str]:
         """What a researcher reads at the end: counts, wall time, each point's run or failure."""
@@ -269,13 +281,14 @@ class SweepOutcome:
 
 
 def completed_runs(sweep: Sweep, *, url: str | None = None) -> dict[str, object]:
-    """``{point_key: newest COMPLETED RunRecord}`` of this sweep's runs in the database."""
+    """``{settings_key: newest COMPLETED RunRecord}`` of this sweep's runs in the database (runs made with other
+    fixed values or named configs do not count)."""
     from restoration import tracking
     out: dict[str, object] = {}
     for rec in tracking.runs(sweep.experiment, status="COMPLETED", url=url):  # newest first
         tag = (rec.info or {}).get("sweep")
-        if isinstance(tag, dict) and tag.get("name") == sweep.name and isinstance(tag.get("point"), dict):
-            out.setdefault(point_key(tag["point"]), rec)
+        if isinstance(tag, dict) and tag.get("name") == sweep.name and isinstance(tag.get("settings"), str):
+            out.setdefault(tag["settings"], rec)
     return out
 
 
@@ -310,7 +323,7 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
     outcomes = {point_key(p): PointOutcome(point=p, status="pending") for p in points}
     todo = []
     for p in points:
-        rec = done.get(point_key(p))
+        rec = done.get(sweep.settings_key(p))
         if rec is not None:
             outcomes[point_key(p)].status, outcomes[point_key(p)].run_id = "skipped", str(rec.id)
         else:
@@ -324,8 +337,7 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
         env.update(worker_threads_env(cluster, len(todo)))
 
     def args(p):
-        return (sweep.experiment, list(sweep.named_configs), sweep.updates(p),
-                {"name": sweep.name, "point": p}, env)
+        return sweep.experiment, list(sweep.named_configs), sweep.updates(p), sweep.tag(p), env
 
     def finish(p, reply: dict | None, error: str, seconds: float) -> bool:
         o = outcomes[point_key(p)]
@@ -360,8 +372,7 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
 
         client, dask_cluster = open_client(cluster, len(todo))
         try:
-            result.dashboard = client.dashboard_link or ""
-            log(f"Dask dashboard: {result.dashboard or 'not available (install bokeh)'}")
+            log(f"Dask dashboard: {client.dashboard_link or 'not available (install bokeh)'}")
             started = {}
 
             def submit(p):
@@ -413,16 +424,18 @@ class SweepPoint:
 
 
 def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]:
-    """One point per completed run of the sweep (the newest per declared configuration): its config values and
-    the run's ``summary[sweep.measure]`` (NaN when the run stored none)."""
-    out = []
-    declared = {point_key(p) for p in sweep.points()}  # runs of an earlier grid of the same name are left out
-    for key, rec in completed_runs(sweep, url=url).items():
-        if key not in declared:
+    """One point per declared configuration that has a completed run (the newest), in grid order: its values
+    and the run's ``summary[sweep.measure]`` (NaN when the run stored none)."""
+    from restoration.payload import unflatten
+
+    done, out = completed_runs(sweep, url=url), []
+    for p in sweep.points():
+        rec = done.get(sweep.settings_key(p))
+        if rec is None:
             continue
-        summary = ((rec.info or {}).get("report") or {}).get("summary") or {}
+        info = rec.info or {}
+        summary = ((info.get("report") or unflatten(info).get("report") or {}).get("summary") or {})
         value = summary.get(sweep.measure)
-        out.append(SweepPoint(point=json.loads(key), value=float(value) if value is not None else math.nan,
-                              run_id=str(rec.id), start=rec.start_time, stop=rec.stop_time))
-    order = {point_key(p): i for i, p in enumerate(sweep.points())}
-    return sorted(out, key=lambda s: order.get(point_key(s.point), len(order)))
+        out.append(SweepPoint(point=p, value=float(value) if value is not None else math.nan, run_id=str(rec.id),
+                              start=rec.start_time, stop=rec.stop_time))
+    return out

@@ -30,27 +30,19 @@ def _interrupt_on_sigterm():
     signal.signal(signal.SIGTERM, handler)
 
 
-def _lookup(config: dict, dotted: str):
-    node = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def config_changes(config: dict, changed_keys) -> dict:
     """``{dotted key: value}`` for the changed keys, leaving out a key whose parent is listed too (``module_steps``
     covers ``module_steps.DC1``)."""
     keys = sorted(set(changed_keys))
     top = [k for k in keys if not any(k.startswith(p + ".") for p in keys if p != k)]
-    return {k: _jsonable(_lookup(config, k)) for k in top}
+    from sacred.utils import get_by_dotted_path
+    return {k: _jsonable(get_by_dotted_path(config, k)) for k in top}
 
 
 def _record_provenance(_run):
     """Store how the run's config differs from the experiment's defaults (the named configs and every key they or
     the command line changed, from Sacred's ``config_modifications``), and the sweep the run belongs to (given
-    in ``meta_info["sweep"]`` or ``$RESTORATION_SWEEP`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
+    in ``meta_info["sweep"]`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
     mods = _run.config_modifications
     changed = set(mods.added) | set(mods.modified) | set(mods.typechanged)
     _run.info["provenance"] = {
@@ -58,11 +50,6 @@ def _record_provenance(_run):
         "changed": config_changes(_run.config, changed),
     }
     sweep = _run.meta_info.get("sweep")
-    if not sweep and os.environ.get("RESTORATION_SWEEP"):  # a run started by a sweep as a child process
-        try:
-            sweep = json.loads(os.environ["RESTORATION_SWEEP"])
-        except ValueError:
-            sweep = None
     if sweep:
         _run.info["sweep"] = _jsonable(sweep)
 

@@ -242,15 +242,21 @@ def runs(name: str | None = None, *, status: str | None = None, url: str | None 
     return [r for r in recs if r.state == status] if status in ("RUNNING", "DIED", "INCOMPLETE") else recs
 
 
+def is_figure_run(record: RunRecord) -> bool:
+    """A run of the experiment's own result: its main command (not e.g. ``print_config``) and not one point of a
+    sweep (``info["sweep"]``, :mod:`restoration.sweeps`), which runs the experiment with other settings."""
+    return record.command in (None, "main") and not (record.info or {}).get("sweep")
+
+
 def latest_completed_run(name: str, *, url: str | None = None) -> RunRecord | None:
-    """The newest COMPLETED run of experiment ``name``'s main command (not e.g. ``print_config``), or None."""
-    recs = [r for r in runs(name, status="COMPLETED", url=url) if r.command in (None, "main")]
+    """The newest COMPLETED run of experiment ``name``'s own result (:func:`is_figure_run`), or None."""
+    recs = [r for r in runs(name, status="COMPLETED", url=url) if is_figure_run(r)]
     return recs[0] if recs else None
 
 
 def latest_run(name: str, *, url: str | None = None) -> RunRecord | None:
-    """The newest run of experiment ``name``'s main command whatever its state, or None."""
-    recs = [r for r in runs(name, url=url) if r.command in (None, "main")]
+    """The newest run of experiment ``name``'s own result whatever its state, or None."""
+    recs = [r for r in runs(name, url=url) if is_figure_run(r)]
     return recs[0] if recs else None
 
 
