@@ -143,15 +143,21 @@ def _fail(path: Path, where: str, message: str):
     raise ValueError(f"registry {path}: {where}: {message}")
 
 
-def load(path: str | Path = DEFAULT_PATH) -> Registry:
-    """Read and check the registry (see the module docstring); errors name the file, the entry and the fix."""
+def read(path: str | Path = DEFAULT_PATH) -> dict:
+    """The registry file's tables as parsed TOML; a missing or broken file is one line naming it."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"figure registry {path} not found; pass --registry PATH") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"figure registry {path} is not valid TOML: {exc}") from exc
+
+
+def load(path: str | Path = DEFAULT_PATH) -> Registry:
+    """Read and check the registry (see the module docstring); errors name the file, the entry and the fix."""
+    path = Path(path)
+    data = read(path)
     unknown = set(data) - {"figures", "claims", "sweeps"}  # sweeps: read by restoration.sweeps
     if unknown:
         _fail(path, "top level", f"unknown tables {sorted(unknown)}; use [figures.<id>] and [[claims]]")

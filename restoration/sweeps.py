@@ -32,7 +32,6 @@ import json
 import math
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -129,11 +128,9 @@ def load(path: str | Path | None = None) -> dict[str, Sweep]:
     from restoration import registry
     path = Path(path or registry.DEFAULT_PATH)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise SweepError(f"registry {path} not found") from e
-    except tomllib.TOMLDecodeError as e:
-        raise SweepError(f"registry {path} is not valid TOML: {e}") from e
+        data = registry.read(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise SweepError(str(e)) from e
     figures = set((data.get("figures") or {}).keys())
     return {name: parse(name, table, where=str(path), figures=figures)
             for name, table in (data.get("sweeps") or {}).items()}
