@@ -430,7 +430,8 @@ class InversionStack:
 
     def sub(self, start: int = 0, stop: int | None = None) -> "InversionStack":
         """The modules ``start:stop`` as a stack of their own (sharing the trained layers)."""
-        return InversionStack(self.specs[start:stop], self.models[start:stop], meta=self.meta)  # shares precision
+        return InversionStack(self.specs[start:stop], self.models[start:stop],
+                              meta=self.meta).set_precision(self.precision)
 
     def sizes(self, out_hw: tuple[int, int]) -> list[tuple[int, int]]:
         """Spatial size of every point of the chain (``in_layer`` first) when the output is ``out_hw``."""

@@ -66,7 +66,7 @@ def test_inversion_module_in_bfloat16_keeps_float32_weights_and_trains_alike(tin
     for pr in ("float32", "bfloat16"):
         tiny_pr = tiny.with_precision(pr)
         stack = modules.InversionStack.for_net(tiny_pr, [spec], seed=0)
-        assert stack.precision == pr and stack.sub(0, 1).models[0].precision == pr
+        assert stack.precision == pr and stack.sub(0, 1).precision == pr and stack.sub(0, 1).models[0].precision == pr
         model = stack.models[0]
         opt = keras.optimizers.Adam(1e-2)
         curve = []
