@@ -115,7 +115,7 @@ def test_precision_is_a_recorded_config_value_of_every_experiment():
     # every experiment family has the key (tracking.make_experiment's, or the family's own default): bfloat16
     # where the net is the cost, float32 for prior training by score matching (benchmarks/README.md)
     expected = {"fig02": "bfloat16", "fig06": "bfloat16", "prior_compare": "bfloat16", "benchmark": "bfloat16",
-                "loo_pool1": "bfloat16", "prior_full512": "float32", "prior_whitening": "float32"}
+                "loo_pool1": "bfloat16", "fig03_vgg16": "float32", "prior_full512": "float32", "prior_whitening": "float32"}
     for fig_id, precision in expected.items():
         ex = experiment(registry.load().figure(fig_id).module)
         cfg = ex.run(command_name="print_config", named_configs=["quick"]).config
