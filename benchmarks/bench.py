@@ -82,8 +82,7 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from restoration import inversion, recipes
-    from restoration.objectives import FeatureLoss  # noqa: F401  (the loss the recipe uses)
+    from restoration import inversion, metrics, recipes
 
     layer = "conv3_3"
     net = net32.with_precision(precision)
@@ -95,7 +94,7 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
     x0 = tf.constant(net32.preprocess(image[None]))
     canon = net32.resolve(layer)
     phi, phi0 = net32(x, canon).numpy(), net32(x0, canon).numpy()
-    err = float(np.sum((phi - phi0) ** 2) / np.sum(phi0 ** 2))
+    err = float(metrics.normalized_error(phi, phi0))
     return {"sec_per_step": res.time_per_step_s, "flop_per_step": fwd + bwd, "accuracy": err,
             "accuracy_name": f"normalised feature error at {layer} after {steps + 1} steps (float32 net)"}
 

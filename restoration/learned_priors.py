@@ -86,10 +86,11 @@ def score_matching_loss(W, a, z, expert: str, *, precision: str = "float32"):
     alpha = tf.nn.softplus(a)
     if len(Wn.shape) == 2:
         Wn, alpha, z = Wn[None], alpha[None], z[:, None, :]
-    low = tf.bfloat16 if precision == "bfloat16" else None
+    from restoration.nets import compute_dtype
+    low = compute_dtype(precision)
 
     def product(eq, x, y):
-        if low is None:
+        if low == tf.float32:
             return tf.einsum(eq, x, y)
         return tf.cast(tf.einsum(eq, tf.cast(x, low), tf.cast(y, low)), x.dtype)
 

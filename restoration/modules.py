@@ -344,7 +344,8 @@ def build_module(spec: ModuleSpec, *, seed: int = 0):
         precision = "float32"
 
         def call(self, x, out_hw):
-            dtype = tf.bfloat16 if self.precision == "bfloat16" else tf.float32
+            from restoration.nets import compute_dtype
+            dtype = compute_dtype(self.precision)
             out = self._compute(tf.cast(tf.convert_to_tensor(x), dtype),
                                 [tf.cast(w, dtype) for w in self._w], (int(out_hw[0]), int(out_hw[1])))
             return tf.cast(out, tf.float32)

@@ -85,6 +85,11 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def compute_dtype(precision: str):
+    """The TensorFlow dtype ``precision`` computes in (``"bfloat16"`` -> ``tf.bfloat16``, else float32)."""
+    return tf.bfloat16 if check_precision(precision) == "bfloat16" else tf.float32
+
+
 @dataclasses.dataclass(frozen=True)
 class Op:
     """One named operation of a net: ``fn`` maps the previous activation to this layer's output.
@@ -145,7 +150,7 @@ class FeatureNet:
 
     @property
     def compute_dtype(self):
-        return tf.bfloat16 if self.precision == "bfloat16" else tf.float32
+        return compute_dtype(self.precision)
 
     def digest(self) -> str:
         """SHA-1 of the net's name, mean and every weight (identifies the exact net a result came from), and of
@@ -283,9 +288,17 @@ class FeatureNet:
 # op builders
 # ----------------------------------------------------------------------------------------------------------
 
-def _by_dtype(array) -> dict:
-    """The constant in both precisions, picked by the input's dtype when the op is traced."""
-    return {tf.float32: tf.constant(array, tf.float32), tf.bfloat16: tf.constant(array, tf.bfloat16)}
+class _by_dtype(dict):
+    """An op's constant by dtype, picked by the input's dtype when the op is traced: float32 at once, a bfloat16
+    copy made the first time a bfloat16 net asks for it (float32-only nets never hold a second copy)."""
+
+    def __init__(self, array):
+        super().__init__({tf.float32: tf.constant(array, tf.float32)})
+
+    def __missing__(self, dtype):
+        with tf.init_scope():  # an eager constant even when first asked for inside a tf.function trace
+            self[dtype] = tf.cast(self[tf.float32], dtype)
+        return self[dtype]
 
 
 def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
@@ -295,12 +308,10 @@ def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
         def fn(x):
             return tf.nn.bias_add(tf.nn.conv2d(x, k[x.dtype], strides, padding), b[x.dtype])
     else:
-        ks = {d: tf.split(v, groups, axis=3) for d, v in k.items()}
-
         def fn(x):
-            xs = tf.split(x, groups, axis=3)
+            xs, ks = tf.split(x, groups, axis=3), tf.split(k[x.dtype], groups, axis=3)
             return tf.nn.bias_add(tf.concat([tf.nn.conv2d(xi, ki, strides, padding)
-                                             for xi, ki in zip(xs, ks[x.dtype])], axis=3), b[x.dtype])
+                                             for xi, ki in zip(xs, ks)], axis=3), b[x.dtype])
     return Op(f"{name}/lin", fn, "conv", OpGeometry(int(kernel.shape[0]), stride, padding))
 
 
