@@ -26,7 +26,7 @@ BASE = {
     "feature_scales": [3.0],           # each feature-map prior: scale * lambda_TV / its natural energy
     "steps": 200,
     "seed": 0,
-    "precision": "bfloat16",  # the inversions' net (benchmarks/README.md); the priors were trained in float32
+    "precision": "auto",  # the inversions' net: bfloat16 where this machine measures it faster (restoration.precision)
     "progress": True,
 }
 THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500}

@@ -22,7 +22,7 @@ BASE = {
     "lr": 1.0,
     "project_steps": 300,          # image inversion onto each map (MSE at map_layer)
     "seed": 0,
-    "precision": "bfloat16",  # the inversions' net (benchmarks/README.md); the priors were trained in float32
+    "precision": "auto",  # the inversions' net: bfloat16 where this machine measures it faster (restoration.precision)
     "progress": True,
 }
 THESIS = {"profile": "thesis", "size": 224, "mse_steps": 10_000, "prior_steps": 10_000, "project_steps": 5000}

@@ -139,7 +139,7 @@ BASE = dict(
     ckpt_every=100,
     rows=4,                # figure rows
     seed=0,
-    precision="bfloat16",  # net and modules in bfloat16: 3.3x faster training, same held-out PSNR (benchmarks/README.md)
+    precision="auto",  # bfloat16 where measured faster here (AMX: 3.3x, same held-out PSNR); else float32
 )
 
 #: The merged form's fine-tuning in the quick profile: the thesis's rates at a third of its step boundaries.
@@ -150,8 +150,8 @@ THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3
 
 
 def _precision(cfg: Mapping) -> str:
-    from restoration.nets import check_precision  # the net module imports TensorFlow: only when a run starts
-    return check_precision(cfg.get("precision", "float32"))
+    from restoration.precision import check  # a config value; "auto" is resolved where the net is built
+    return check(cfg.get("precision", "auto"))
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,10 @@ def _provenance(record) -> dict:
     weights = payload.get("net") or (f"{config.get('net', '')} weights={config.get('weights')}".strip()
                                      if "weights" in config else "none (no network)")
     dirty = getattr(record, "dirty", None)
+    precision_text, machine_text = _precision_texts(recorded if isinstance(recorded, dict) else {}, config)
     return {
+        "precision": precision_text,
+        "machine": machine_text,
         "run_id": str(getattr(record, "id", "—")),
         "experiment": getattr(record, "experiment", None),
         "status": getattr(record, "status", None),
@@ -259,6 +262,29 @@ def _provenance(record) -> dict:
         "diff_known": diff_known,
         "weights": typeset(weights),
     }
+
+
+def _precision_texts(recorded: dict, config: dict) -> tuple[str, str]:
+    """The appendix's precision line (what the run computed in, and why) and machine line (CPU, its kernel flags,
+    the oneDNN switches and ISA), from ``info.provenance`` as :func:`restoration.precision.provenance` records it."""
+    prec, machine = recorded.get("precision"), recorded.get("machine")
+    if isinstance(prec, dict):
+        config_value = prec.get("config")
+        resolved = prec.get("resolved") or "could not resolve"
+        why = prec.get("reason") or ""
+        precision_text = (f"{resolved} (auto: {why})" if config_value == "auto"
+                          else f"{resolved} (set by the config; auto would choose {prec.get('auto_would_choose')})")
+    else:
+        value = config.get("precision")
+        precision_text = f"{value} (machine not recorded: the run predates the precision probe)" if value else "—"
+    if isinstance(machine, dict):
+        env = ", ".join(f"{k}={v}" for k, v in (machine.get("env") or {}).items())
+        machine_text = (f"{machine.get('cpu')}, {machine.get('cores')} cores; flags "
+                        f"{' '.join(machine.get('flags') or []) or 'none'}; oneDNN ISA: {machine.get('onednn_isa')}"
+                        + (f"; {env}" if env else "") + f"; TensorFlow {machine.get('tensorflow')}")
+    else:
+        machine_text = "not recorded"
+    return typeset(precision_text), typeset(machine_text)
 
 
 def _is_hed(label: str | None, record) -> bool:

@@ -159,7 +159,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
 
     from restoration import inversion, metrics, nets, recipes
 
-    net = nets.build(args.net, args.weights or "default")
+    net = nets.build(args.net, args.weights or "default", precision=args.precision)
     layer = net.resolve(args.layer)
     recipe = recipes.get_recipe(args.recipe)
     size = args.size or recipe.image_size.get(net.name, net.default_size)
@@ -169,7 +169,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
                                  optimizer=args.optimizer)
     out = np.clip(res.rgb[0], 0, 255)
     written = _save_png(args.out, out)
-    print(f"{net.name} ({net.weights_label}) layer {layer}; recipe {recipe.name}, {res.optimizer}, "
+    print(f"{net.name} ({net.weights_label}) layer {layer}; recipe {recipe.name}, {res.optimizer}, {net.precision}, "
           f"{res.n_steps} steps, {size}x{size} px, {res.wall_time_s:.1f} s "
           f"({1000 * res.time_per_step_s:.1f} ms/step)")
     print(f"normalised feature error ||phi(x)-phi0||^2/||phi0||^2: {float(res.feature_errors[layer][0]):.5f}")
@@ -179,6 +179,13 @@ def _cmd_invert(args: argparse.Namespace) -> int:
           f"normalised pixel error {metrics.normalized_error(out, image):.4f}")
     print(f"wrote {written}")
     return 0
+
+
+def _cmd_precision(args: argparse.Namespace) -> int:
+    """This machine's precision probe (measured once per machine kind, cached under the runs folder)."""
+    from restoration import precision
+    argv = (["--refresh"] if args.refresh else []) + (["--json"] if args.json else [])
+    return precision.main(argv)
 
 
 def _value_text(value) -> str:
@@ -469,7 +476,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--steps", type=_positive, default=None, help="override the recipe's number of steps")
     i.add_argument("--size", type=_size, default=None, help="image size (default: the net's, 224 / 227)")
     i.add_argument("--out", required=True, type=_out_png, help="output PNG path")
+    i.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="the net's compute precision (default auto: bfloat16 where this machine measures it faster; "
+                        "see `python -m restoration precision`)")
     i.set_defaults(func=_cmd_invert)
+
+    q = sub.add_parser("precision", help="this machine's precision probe: what auto chooses, with its timings")
+    q.add_argument("--refresh", action="store_true", help="measure again instead of reading the cached probe")
+    q.add_argument("--json", action="store_true", help="print the probe as JSON")
+    q.set_defaults(func=_cmd_precision)
 
     s = sub.add_parser("runs", help="list (select, export) runs in the database with their state")
     s.add_argument("--figure", action="append", default=None,

@@ -398,10 +398,10 @@ class InversionStack:
 
     def set_precision(self, precision: str) -> "InversionStack":
         """Compute every module in ``precision`` (``"bfloat16"``: mixed precision, float32 weights and output)."""
-        from restoration.nets import check_precision
-        self.precision = check_precision(precision)
+        from restoration.precision import resolve
+        self.precision = resolve(precision)  # "auto": this machine's measured choice
         for m in self.models:
-            m.precision = precision
+            m.precision = self.precision
         return self
 
     @classmethod

@@ -74,20 +74,15 @@ def deprocess(bgr_normed, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
 # the net
 # ----------------------------------------------------------------------------------------------------------
 
-PRECISIONS = ("float32", "bfloat16")
-
-
-def check_precision(precision: str) -> str:
-    """``precision`` if it is one of :data:`PRECISIONS`, else a one-line ``ValueError`` with the fix."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}: use 'float32' or 'bfloat16' (bfloat16 runs the net on the "
-                         f"CPU's bfloat16 units; images, losses and optimiser state stay float32)")
-    return precision
+from restoration.precision import PRECISIONS  # noqa: E402,F401  (the precisions a net computes in)
+from restoration.precision import check as check_precision  # noqa: E402
 
 
 def compute_dtype(precision: str):
-    """The TensorFlow dtype ``precision`` computes in (``"bfloat16"`` -> ``tf.bfloat16``, else float32)."""
-    return tf.bfloat16 if check_precision(precision) == "bfloat16" else tf.float32
+    """The TensorFlow dtype ``precision`` computes in (``"bfloat16"`` -> ``tf.bfloat16``, else float32; ``"auto"``
+    is resolved on this machine first, :func:`restoration.precision.resolve`)."""
+    from restoration.precision import resolve
+    return tf.bfloat16 if resolve(precision) == "bfloat16" else tf.float32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,8 +139,10 @@ class FeatureNet:
         bfloat16 copies of the weights and returns float32 activations, so callers' images, losses and optimiser
         state stay float32 (mixed precision; bfloat16 keeps float32's exponent range, so no loss scaling)."""
         import copy
+
+        from restoration.precision import resolve
         net = copy.copy(self)
-        net.precision = check_precision(precision)
+        net.precision = resolve(precision)  # "auto": this machine's measured choice
         return net
 
     @property

@@ -1,12 +1,23 @@
-"""bfloat16 and float32 give the same answer within stated tolerances on small inputs, per hot path; the switch is
-a config value recorded in the run; a bad value is one line.
+"""bfloat16 and float32 give the same answer within stated tolerances, per hot path and per instruction-set path;
+``precision=auto`` resolves by measuring the machine; the switch is a config value recorded in the run.
 
-Tolerances: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2 % per operand), so a few layers of
-3x3 convolutions over random weights land within about 2 % of float32 in relative L2 norm; optimisation and
-training results, which average many such steps, within 5-10 %.
+The numerics tests (``test_numerics_*``) run in this process and again, in child processes, under every oneDNN
+instruction-set path this CPU can take (:data:`restoration.precision.ISA_PATHS`): AMX, AVX512-BF16, AVX-512 without
+BF16 (oneDNN's emulation), and AVX2 only (Eigen's emulation, as TensorFlow runs bfloat16 on an AVX2-only CPU). A
+cap can only lower the ISA, so paths the CPU lacks are skipped and say why.
+
+Tolerances: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2 % per operand). Each tolerance below
+is set from the worst path measured on 2026-12-02 (AMD EPYC with AVX512-BF16, every path it can take but AMX;
+the AMX path passed the same bounds on 2026-11-26), with the worst value written beside it.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,8 +25,11 @@ import pytest
 import tensorflow as tf
 from helpers import experiment
 
-from restoration import inversion, metrics, modules, nets, recipes, registry, tracking
+from restoration import inversion, metrics, modules, nets, precision, recipes, registry, tracking
 from restoration.learned_priors import score_matching_loss
+
+PATH_CHILD = "RESTORATION_TEST_ISA_PATH"  # set in the child processes of test_numerics_under_every_isa_path
+REPO = Path(__file__).resolve().parents[1]
 
 
 def rel(a, b) -> float:
@@ -28,7 +42,8 @@ def tiny():
     return nets.tiny_vgg(seed=0, channels=(8, 16, 16))
 
 
-def test_net_in_bfloat16_returns_float32_activations_within_2_percent(tiny, rng):
+def test_numerics_net_in_bfloat16_returns_float32_activations_within_2_percent(tiny, rng):
+    # worst path: 0.67 % (conv3_3/lin, every path alike)
     x = tf.constant(tiny.preprocess(rng.uniform(0, 255, (2, 32, 32, 3))), tf.float32)
     f32 = tiny.features(x, ["conv1_2/relu", "pool2", "conv3_3/lin"])
     bf = tiny.with_precision("bfloat16").features(x, ["conv1_2/relu", "pool2", "conv3_3/lin"])
@@ -39,11 +54,13 @@ def test_net_in_bfloat16_returns_float32_activations_within_2_percent(tiny, rng)
     assert tiny.with_precision("bfloat16").digest() != tiny.digest()  # module store / cell keys tell them apart
     assert rel(tiny.with_precision("bfloat16").forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2"),
                tiny.forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2")) < 2e-2
-    with pytest.raises(ValueError, match=r"precision='float16': use 'float32' or 'bfloat16'"):
+    with pytest.raises(ValueError, match=r"precision='float16': use 'auto' \(measured on this machine\), 'float32'"):
         nets.build("tiny_vgg", precision="float16")
 
 
-def test_optimisation_inversion_reaches_the_same_feature_error(tiny, rng):
+def test_numerics_optimisation_inversion_reaches_the_same_feature_error(tiny, rng):
+    # worst path: 8.3 % (AVX512-BF16 and AVX-512: 0.2072 against 0.1914 after 60 steps; Eigen 1.8 %); a tiny net
+    # from a random start amplifies rounding differences along the path, so the bound is 10 %
     img = rng.uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
     errs = {}
     for pr in ("float32", "bfloat16"):
@@ -58,7 +75,8 @@ def test_optimisation_inversion_reaches_the_same_feature_error(tiny, rng):
     assert abs(errs["bfloat16"] - errs["float32"]) <= 0.10 * errs["float32"], errs
 
 
-def test_inversion_module_in_bfloat16_keeps_float32_weights_and_trains_alike(tiny, rng):
+def test_numerics_inversion_module_in_bfloat16_keeps_float32_weights_and_trains_alike(tiny, rng):
+    # worst path: first loss 0.013 %, after 30 steps 0.43 % (Eigen)
     spec = modules.ModuleSpec("DC1", "DC", "pool1", "input", kernel=5, hidden=16)
     x = tf.constant(rng.normal(size=(4, 8, 8, 8)), tf.float32)
     y = tf.constant(rng.normal(size=(4, 16, 16, 3)), tf.float32)
@@ -85,7 +103,9 @@ def test_inversion_module_in_bfloat16_keeps_float32_weights_and_trains_alike(tin
     assert abs(losses["bfloat16"][-1] - losses["float32"][-1]) < 5e-2 * losses["float32"][-1]
 
 
-def test_score_matching_loss_and_gradient_in_bfloat16(rng):
+def test_numerics_score_matching_loss_and_gradient_in_bfloat16(rng):
+    # bfloat16 operands, float32 products and sums: the same on every path (loss 0.026 %, gradients 0.31 %);
+    # before, Eigen's bfloat16-out matmul put the loss 2.7 % off (AVX2-only CPUs) against 0.1 % on oneDNN
     W = tf.Variable(rng.normal(0, 1, (64, 20)).astype(np.float32))
     a = tf.Variable(rng.normal(0, 1, 64).astype(np.float32))
     z = tf.constant(rng.normal(size=(200, 20)).astype(np.float32))
@@ -95,27 +115,136 @@ def test_score_matching_loss_and_gradient_in_bfloat16(rng):
             loss = score_matching_loss(W, a, z, "student", precision=pr)
         out[pr] = (float(loss), [g.numpy() for g in tape.gradient(loss, [W, a])])
         assert loss.dtype == tf.float32
-    assert abs(out["bfloat16"][0] - out["float32"][0]) < 1e-2 * abs(out["float32"][0])
+    assert 0 < abs(out["bfloat16"][0] - out["float32"][0]) < 2e-3 * abs(out["float32"][0])  # rounded, and close
     for g16, g32 in zip(out["bfloat16"][1], out["float32"][1]):
-        assert rel(g16, g32) < 3e-2
+        assert rel(g16, g32) < 1e-2
 
 
-TINY = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,
-            eval_every=2, ckpt_every=2, rows=2)
+def test_numerics_ran_on_the_asked_path():
+    """In a path child: the probe's bfloat16 kernels are the path's (so the numerics above really ran on it)."""
+    name = os.environ.get(PATH_CHILD)
+    if not name:
+        pytest.skip("runs inside test_numerics_under_every_isa_path's children")
+    probe = precision.run_probe()
+    assert probe.bfloat16.ms, probe.bfloat16.failed
+    assert precision.isa_path(name).ran(probe.bfloat16.kernels), (name, probe.bfloat16.kernels)
+
+
+@pytest.mark.parametrize("path", [p.name for p in precision.ISA_PATHS])
+def test_numerics_under_every_isa_path(path):
+    """The numerics tests again in a child process whose oneDNN (and for AVX2, TensorFlow) takes ``path``."""
+    if os.environ.get(PATH_CHILD):
+        pytest.skip("already inside a path child")
+    isa = precision.isa_path(path)
+    ok, why = isa.runnable()
+    if not ok:
+        pytest.skip(f"{path}: {why}")
+    env = {**os.environ, **dict(isa.env), PATH_CHILD: path, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
+                           "-k", "numerics and not every_isa_path"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+    tail = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, f"{path}:\n{tail}"
+    assert "5 passed" in proc.stdout, tail
+
+
+def _timing(pr, ms, kernels=("k",), failed=None):
+    return precision.Timing(pr, tuple(ms), tuple(kernels), failed)
+
+
+def test_decide_takes_bfloat16_only_when_faster_beyond_the_spread_and_within_budget():
+    f32 = _timing("float32", [40, 41, 42, 44, 39])
+    assert precision.decide(f32, _timing("bfloat16", [20, 21, 22, 20, 23]), 0.02)[0] == "bfloat16"
+    slow, why = precision.decide(f32, _timing("bfloat16", [360, 370, 350]), 0.024)
+    assert slow == "float32" and "slower" in why and "float32 41.0 ms [39.0-44.0, 5 repeats]" in why
+    assert precision.decide(f32, _timing("bfloat16", [35, 36, 35]), 0.02)[0] == "float32"        # 1.17x < 1.2x
+    noisy = _timing("float32", [40, 41, 42, 25])
+    assert precision.decide(noisy, _timing("bfloat16", [30, 31, 30]), 0.02)[0] == "float32"      # beaten by 25 ms
+    off, why = precision.decide(f32, _timing("bfloat16", [20, 21, 20]), 0.09)
+    assert off == "float32" and "9.00 % off" in why
+    failed, why = precision.decide(f32, _timing("bfloat16", [], (), "could not create a primitive"), None)
+    assert failed == "float32" and "could not create a primitive" in why
+
+
+def test_auto_resolves_to_float32_on_an_avx2_cap_where_oneDNN_refuses_bfloat16():
+    """A real probe under ``ONEDNN_MAX_CPU_ISA=AVX2``: TensorFlow still sends bfloat16 to oneDNN (it routes by the
+    CPU's own flags) and the capped oneDNN refuses it; auto takes float32 on AVX2 kernels, and a forced bfloat16
+    is one line, not an abort."""
+    if not precision.isa_path("AVX2").runnable()[0]:
+        pytest.skip("the CPU has no AVX2")
+    p = precision.run_probe(env={"ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert p.chosen == "float32", p.reason
+    assert p.float32.ms and all("avx2" in k or "gemm" in k for k in p.float32.kernels), p.float32.kernels
+    assert "AVX2" in p.onednn_isa
+    assert not p.bfloat16.ms and p.bfloat16.failed and "bfloat16 could not run here" in p.reason
+
+
+def test_auto_resolves_to_float32_on_the_avx2_only_path_where_bfloat16_is_emulated():
+    """Eigen's bfloat16 (what an AVX2-only CPU runs) is far slower than float32 (measured 9x on the probe's step)."""
+    if not precision.isa_path("AVX2").runnable()[0]:
+        pytest.skip("the CPU has no AVX2")
+    p = precision.run_probe(env=dict(precision.isa_path("AVX2").env))
+    assert p.chosen == "float32" and p.bfloat16.kernels == ("eigen",), p.reason
+    assert p.speedup < 1, p.reason
+
+
+def test_forced_bfloat16_that_the_kernels_refuse_is_one_line(monkeypatch):
+    if not precision.isa_path("AVX2").runnable()[0]:
+        pytest.skip("the CPU has no AVX2")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # a new machine kind: probed in a child with this cap
+    with pytest.raises(ValueError, match=r"precision='bfloat16' cannot run on this machine .*use precision=auto"):
+        precision.resolve("bfloat16")
+    assert precision.resolve("auto") == "float32" and precision.resolve("float32") == "float32"
+
+
+def test_probe_is_cached_per_machine_kind_and_a_damaged_cache_is_measured_again(monkeypatch):
+    monkeypatch.setattr(precision, "_PROBES", {})  # measured now, into this test's runs folder
+    first = precision.probe()
+    path = precision._cache_path(first.machine)
+    assert json.loads(path.read_text())["chosen"] == first.chosen
+    assert precision.probe() is first                       # the process keeps it
+    monkeypatch.setattr(precision, "_PROBES", {})
+    again = precision.probe()                               # from the file: same measurements, decided again
+    assert again.float32.ms == first.float32.ms and again.chosen == first.chosen
+    monkeypatch.setattr(precision, "_PROBES", {})
+    path.write_text("{ not json")
+    fresh = precision.probe()                               # measured again, and the file replaced
+    assert fresh.measured_at >= first.measured_at and json.loads(path.read_text())["chosen"] == fresh.chosen
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")  # another kind: another key
+    assert precision.MachineKind.here().key() != first.machine.key()
+
+
+TINY_RUN = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,
+                eval_every=2, ckpt_every=2, rows=2)
+
+
+def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
+    ex = experiment(registry.load().figure("fig12_vgg16").module)
+    run = ex.run(named_configs=["quick"], config_updates=TINY_RUN)
+    rec = tracking.get_run(run._id)
+    probe = precision.probe()
+    assert rec.status == "COMPLETED" and rec.config["precision"] == "auto"
+    prov = rec.info["provenance"]
+    assert prov["precision"]["resolved"] == probe.chosen and prov["precision"]["reason"] == probe.reason
+    assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
+    assert set(prov["machine"]["flags"]) <= set(precision.KERNEL_FLAGS)
+    from reports.build import _provenance
+    shown = _provenance(rec)
+    assert shown["precision"].startswith(f"{probe.chosen} (auto: ") and probe.machine.cpu in shown["machine"]
 
 
 def test_precision_is_a_recorded_config_value_of_every_experiment():
     ex = experiment(registry.load().figure("fig12_vgg16").module)
-    run = ex.run(named_configs=["quick"], config_updates={**TINY, "precision": "bfloat16"})
+    run = ex.run(named_configs=["quick"], config_updates={**TINY_RUN, "precision": "bfloat16"})
     rec = tracking.get_run(run._id)
     assert rec.status == "COMPLETED" and rec.config["precision"] == "bfloat16"
     assert rec.info["provenance"]["changed"]["precision"] == "bfloat16"
     with pytest.raises(ValueError, match=r"precision='half'"):
-        ex.run(named_configs=["quick"], config_updates={**TINY, "precision": "half"})
-    # every experiment family has the key (tracking.make_experiment's, or the family's own default): bfloat16
-    # where the net is the cost, float32 for prior training by score matching (benchmarks/README.md)
-    expected = {"fig02": "bfloat16", "fig06": "bfloat16", "prior_compare": "bfloat16", "benchmark": "bfloat16",
-                "loo_pool1": "bfloat16", "fig03_vgg16": "float32", "prior_full512": "float32", "prior_whitening": "float32"}
+        ex.run(named_configs=["quick"], config_updates={**TINY_RUN, "precision": "half"})
+    # every experiment family has the key (tracking.make_experiment's, or the family's own default): auto where
+    # the net is the cost, float32 for joint training from scratch and prior training by score matching
+    expected = {"fig02": "auto", "fig06": "auto", "prior_compare": "auto", "benchmark": "auto",
+                "loo_pool1": "auto", "fig03_vgg16": "float32", "prior_full512": "float32", "prior_whitening": "float32"}
     for fig_id, precision in expected.items():
         ex = experiment(registry.load().figure(fig_id).module)
         cfg = ex.run(command_name="print_config", named_configs=["quick"]).config

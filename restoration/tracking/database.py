@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from restoration.paths import REPO_ROOT, runs_dir  # noqa: F401  (re-exported: tracking.runs_dir)
 
 
 def busy_timeout_s() -> float:
@@ -38,11 +38,6 @@ class DatabaseError(RuntimeError):
 
 class DatabaseLockedError(DatabaseError):
     """The run database stayed locked past the time the caller was willing to wait."""
-
-
-def runs_dir() -> Path:
-    """``$RESTORATION_RUNS_DIR`` or ``<repo>/runs``: the SQLite database, checkpoints, module store and spool."""
-    return Path(os.environ.get("RESTORATION_RUNS_DIR", REPO_ROOT / "runs")).resolve()
 
 
 def db_url() -> str:

@@ -49,6 +49,9 @@ def _record_provenance(_run):
         "named_configs": [str(n) for n in _run.meta_info.get("named_configs", [])],
         "changed": config_changes(_run.config, changed),
     }
+    # the machine and the precision the run computes in ("auto" resolved by this machine's cached probe)
+    from restoration.precision import provenance
+    _run.info["provenance"].update(provenance(str(_run.config.get("precision", "float32"))))
     sweep = _run.meta_info.get("sweep")
     if sweep:
         _run.info["sweep"] = _jsonable(sweep)
@@ -73,9 +76,10 @@ def make_experiment(name: str, *, observe: bool = True):
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF checkpointing's "Sharding callback duration" lines
     ex = sacred.Experiment(name, base_dir=str(database.REPO_ROOT), save_git_info=True)
     ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
-    # every experiment's compute precision (restoration.nets.PRECISIONS); an experiment family may set its own
-    # default in its config, which overrides this one
-    ex.add_config(precision="float32")
+    # every experiment's compute precision (restoration.precision.CHOICES): "auto" measures this machine once and
+    # takes bfloat16 only where it is faster and within its accuracy budget; a family may set its own default
+    # (joint training from scratch and score-matching training stay float32)
+    ex.add_config(precision="auto")
     if observe:
         ex.observers.append(make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
