@@ -1,9 +1,16 @@
-"""`make bench`: every hot path in float32 and bfloat16, next to this machine's matmul rate in the same precision.
+"""`make bench`: every hot path in float32 and bfloat16, next to this machine's GEMM rates measured in the same run.
 
-For each path it prints the time per step, the achieved GFLOP/s (FLOPs counted from the layer shapes, 2 per
-multiply-add), the machine's ``tf.matmul`` rate in that precision measured in this run, and their ratio; then
-what bfloat16 costs in accuracy on the same steps. The CPU model and its matrix instructions are printed, and
-one JSON line per run is appended to ``benchmarks/results.jsonl`` so history can be compared.
+It first prints the CPU, its kernel flags, and what ``precision=auto`` chooses here and why (the cached probe of
+:mod:`restoration.precision`, or a fresh one under ``--isa``). Each precision then runs in its own child process
+(with oneDNN's verbose creation log on, so the kernels it ran are named: ``brg_conv_fwd:avx512_core_bf16``,
+``eigen``, ...). For each path it prints the time per step, the achieved GFLOP/s (FLOPs counted from the layer
+shapes, 2 per multiply-add), the ratio to that precision's ``tf.matmul`` rate, and for float32 the ratio to the
+best float32 GEMM of the run (``tf.matmul`` or numpy's BLAS, whichever is faster: the machine's limit); then
+what bfloat16 costs in accuracy on the same steps, and whether ``auto``'s choice is the faster one on each path.
+One JSON line per run is appended to ``benchmarks/results.jsonl`` so machines and dates can be compared.
+
+``--isa NAME`` runs as another machine kind would (:data:`restoration.precision.ISA_PATHS`): ``--isa AVX2`` caps
+oneDNN at AVX2 for float32 and runs bfloat16 on Eigen, as TensorFlow does on an AVX2-only CPU.
 
 Paths (the compute-heavy ones of the project):
 
@@ -17,8 +24,9 @@ Paths (the compute-heavy ones of the project):
    batch 250; :mod:`bench_priors` counts its FLOPs). Accuracy: the held-out score-matching loss after the same
    steps on patches of the embedded photos.
 
-    .venv/bin/python benchmarks/bench.py            # about 4 min on 2 cores
-    .venv/bin/python benchmarks/bench.py --quick    # fewer steps (a smoke run, ~1.5 min)
+    .venv/bin/python benchmarks/bench.py              # about 4 min on 2 cores
+    .venv/bin/python benchmarks/bench.py --quick      # fewer steps (a smoke run, ~1.5 min)
+    .venv/bin/python benchmarks/bench.py --isa AVX2   # as an AVX2-only CPU (bfloat16 emulated: use --quick)
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +48,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_inversion import vgg_conv_flops  # noqa: E402
-from bench_priors import cpu_name, score_matching_rate  # noqa: E402
+from bench_priors import score_matching_rate  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 RESULTS = HERE / "results.jsonl"
@@ -54,6 +63,23 @@ def cpu_matrix_flags() -> list[str]:
     wanted = ("amx_bf16", "amx_tile", "amx_int8", "amx_fp16", "avx512_bf16", "avx512_fp16", "avx512_vnni",
               "avx512f")
     return [f for f in wanted if f in flags]
+
+
+def numpy_gemm_rate(n: int = 2048, repeats: int = 5, tries: int = 3) -> float:
+    """Best of ``tries`` timings of float32 n x n products through numpy's BLAS (OpenBLAS): the machine's GEMM
+    limit when it beats TensorFlow's own matmul."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    a @ b
+    best = 0.0
+    for _ in range(tries):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def matmul_rate(dtype_name: str, n: int = 2048, repeats: int = 10, tries: int = 3) -> float:
@@ -196,50 +222,142 @@ def score_matching(net32, precision: str, steps: int, work: Path) -> dict:
 
 # ----------------------------------------------------------------------------------------------------------
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer steps: a smoke run")
-    p.add_argument("--no-append", action="store_true", help=f"do not append the results to {RESULTS.name}")
-    args = p.parse_args(argv)
-    mv_steps, mod_steps, sm_steps = (10, 40, 100) if args.quick else (40, 200, 400)
+def run_child(precision: str, quick: bool, env: dict) -> tuple[dict, tuple[str, ...]]:
+    """One precision's rows in a child process with ``env`` (the ISA path); its results and the oneDNN kernels its
+    convolutions and products ran (from ``ONEDNN_VERBOSE=profile_create``)."""
+    from restoration.precision import kernels_in
 
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        out = Path(work) / "rows.json"
+        cmd = [sys.executable, __file__, "--child", precision, "--out", str(out)] + (["--quick"] if quick else [])
+        child_env = {**os.environ, **env, "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True)
+        text = proc.stdout + proc.stderr
+        for line in text.splitlines():
+            if not line.startswith("onednn_verbose") and line.startswith("  "):
+                print(line, flush=True)
+        if proc.returncode != 0 or not out.is_file():
+            tail = [l for l in text.splitlines() if not l.startswith("onednn_verbose")][-5:]
+            raise SystemExit(f"bench: the {precision} child failed (exit {proc.returncode}):\n" + "\n".join(tail))
+        return json.loads(out.read_text()), kernels_in(text)
+
+
+def child(precision: str, quick: bool, out: Path) -> int:
+    """Measure one precision's rates and paths in this process; write them to ``out`` as JSON."""
     import numpy as np
-    import tensorflow as tf
 
     from restoration import data, nets
 
-    cpu, flags = cpu_name(), cpu_matrix_flags()
-    print(f"CPU: {cpu}; {os.cpu_count()} cores; matrix instructions: {', '.join(flags) or 'none found'}")
-    print(f"TensorFlow {tf.__version__}; Python {platform.python_version()}")
-    rate = {pr: matmul_rate(pr) for pr in PRECISIONS}
-    print("matmul 2048 x 2048: " + ", ".join(f"{pr} {rate[pr]:.0f} GFLOP/s" for pr in PRECISIONS)
-          + f" (bfloat16 / float32 = {rate['bfloat16'] / rate['float32']:.2f}x)")
+    mv_steps, mod_steps, sm_steps = (10, 40, 100) if quick else (40, 200, 400)
+    result = {"matmul_gflops": matmul_rate(precision)}
+    if precision == "float32":
+        result["numpy_gemm_gflops"] = numpy_gemm_rate()
     net32 = nets.vgg16("hed")
     image = data.center_crop_resize(dict(data.embedded_images("all"))["astronaut"], 224).astype(np.float32)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        for path, fn in (("M&V step, conv3_3, 224 px", lambda pr: mv_step(net32, pr, image, mv_steps)),
-                         ("module training, DC pool1, 64 px x 16", lambda pr: module_training(net32, pr, mod_steps)),
-                         ("score matching, full512, batch 250", lambda pr: score_matching(net32, pr, sm_steps,
-                                                                                          Path(work)))):
-            for pr in PRECISIONS:
-                r = fn(pr)
-                gflops = r["flop_per_step"] / r["sec_per_step"] / 1e9
-                rows.append({"path": path, "precision": pr, **r, "gflops": gflops, "matmul_gflops": rate[pr],
-                             "fraction_of_matmul": gflops / rate[pr]})
-                print(f"  {path:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {gflops:7.1f} GFLOP/s "
-                      f"= {100 * gflops / rate[pr]:5.1f} % of {pr} matmul   {r['accuracy_name']}: "
-                      f"{r['accuracy']:.5g}", flush=True)
-    print("\nbfloat16 against float32, per path (same run, same machine):")
-    for path in dict.fromkeys(r["path"] for r in rows):
-        f32, bf = (next(r for r in rows if r["path"] == path and r["precision"] == pr) for pr in PRECISIONS)
+        for path, fn in (("M&V step, conv3_3, 224 px", lambda: mv_step(net32, precision, image, mv_steps)),
+                         ("module training, DC pool1, 64 px x 16", lambda: module_training(net32, precision,
+                                                                                           mod_steps)),
+                         ("score matching, full512, batch 250", lambda: score_matching(net32, precision, sm_steps,
+                                                                                       Path(work)))):
+            r = fn()
+            rows.append({"path": path, "precision": precision, **r})
+            print(f"  measured {path} in {precision}: {1000 * r['sec_per_step']:.1f} ms/step", flush=True)
+    result["rows"] = rows
+    out.write_text(json.dumps(result))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer steps: a smoke run")
+    p.add_argument("--no-append", action="store_true", help=f"do not append the results to {RESULTS.name}")
+    p.add_argument("--isa", default=None, metavar="PATH",
+                   help="run as another machine kind would: AVX512_CORE_AMX, AVX512_CORE_BF16, AVX512_CORE or AVX2 "
+                        "(a cap can only lower the CPU's own ISA)")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child(args.child, args.quick, Path(args.out))
+
+    from restoration import precision
+
+    cpu, all_flags = precision.cpu_info()
+    flags = [f for f in precision.KERNEL_FLAGS if f in all_flags]
+    print(f"CPU: {cpu}; {os.cpu_count()} cores; kernel flags: {' '.join(flags) or 'none found'}; "
+          f"matrix units: {', '.join(f for f in cpu_matrix_flags() if f.startswith('amx')) or 'none'}")
+    import importlib.metadata
+    print(f"TensorFlow {importlib.metadata.version('tensorflow')}; Python {platform.python_version()}")
+    if args.isa:
+        path = precision.isa_path(args.isa)
+        ok, why = path.runnable(all_flags)
+        if not ok:
+            raise SystemExit(f"bench: --isa {args.isa}: {why}")
+        envs = {"float32": dict(path.float32_env), "bfloat16": dict(path.env)}
+        print(f"as machine kind {path.name}: {path.what}")
+        print("  float32 with " + " ".join(f"{k}={v}" for k, v in envs["float32"].items())
+              + "; bfloat16 with " + " ".join(f"{k}={v}" for k, v in envs["bfloat16"].items()))
+        probe = precision.run_probe(env=envs["float32"], bf16_env=envs["bfloat16"])
+    else:
+        path, envs = None, {"float32": {}, "bfloat16": {}}
+        probe = precision.probe()
+    print("\n" + precision.describe(probe) + "\n")
+
+    rows, rates, kernels = [], {}, {}
+    for pr in PRECISIONS:
+        if pr == "bfloat16" and not probe.bfloat16.ms:
+            print(f"  bfloat16 skipped: it cannot run here ({probe.bfloat16.failed})")
+            continue
+        res, kernels[pr] = run_child(pr, args.quick, envs[pr])
+        rates[pr] = res["matmul_gflops"]
+        if pr == "float32":
+            rates["numpy_float32"] = res["numpy_gemm_gflops"]
+        rows += res["rows"]
+    best32 = max(rates["float32"], rates["numpy_float32"])
+    print("\nGEMM 2048 x 2048, same run: tf.matmul " + ", ".join(f"{pr} {rates[pr]:.0f}" for pr in PRECISIONS
+                                                              if pr in rates)
+          + f" GFLOP/s; numpy float32 {rates['numpy_float32']:.0f} GFLOP/s; best float32 GEMM {best32:.0f} GFLOP/s")
+    for pr in kernels:
+        print(f"  {pr:8s} ran: {', '.join(kernels[pr])}")
+    print()
+    for r in rows:
+        pr = r["precision"]
+        r["gflops"] = r["flop_per_step"] / r["sec_per_step"] / 1e9
+        r["matmul_gflops"] = rates[pr]
+        r["fraction_of_matmul"] = r["gflops"] / rates[pr]
+        r["fraction_of_best_float32_gemm"] = r["gflops"] / best32
+        r["kernels"] = list(kernels[pr])
+        print(f"  {r['path']:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
+              f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, {100 * r['fraction_of_best_float32_gemm']:5.1f} "
+              f"% of best float32 GEMM   {r['accuracy_name']}: {r['accuracy']:.5g}", flush=True)
+    print(f"\nbfloat16 against float32, per path (same run, same machine); auto chose {probe.chosen}:")
+    verdicts = []
+    for name in dict.fromkeys(r["path"] for r in rows):
+        by = {r["precision"]: r for r in rows if r["path"] == name}
+        if "bfloat16" not in by:
+            print(f"  {name:40s} bfloat16 not run; auto's float32 is the only choice")
+            continue
+        f32, bf = by["float32"], by["bfloat16"]
         speed = f32["sec_per_step"] / bf["sec_per_step"]
         acc = (bf["accuracy"] - f32["accuracy"]) / abs(f32["accuracy"]) if f32["accuracy"] else float("nan")
-        print(f"  {path:40s} {speed:5.2f}x faster; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
-              f"({100 * acc:+.1f} %)")
+        faster = "bfloat16" if speed > 1 else "float32"
+        used = "float32" if name.startswith("score matching") else probe.chosen  # prior training: float32 family
+        ok = "the faster one" if faster == used else f"NOT the faster one ({faster} is)"
+        if used != probe.chosen:
+            ok += " (score-matching training stays float32 whatever auto chooses)"
+        verdicts.append({"path": name, "speedup": speed, "used": used, "used_is_faster": faster == used})
+        print(f"  {name:40s} {speed:5.2f}x faster; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
+              f"({100 * acc:+.1f} %); the default's {used} is {ok}")
     record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu, "flags": flags,
-              "cores": os.cpu_count(), "tensorflow": tf.__version__, "quick": args.quick, "matmul_gflops": rate,
-              "rows": rows}
+              "cores": os.cpu_count(), "tensorflow": importlib.metadata.version("tensorflow"), "quick": args.quick,
+              "isa_path": path.name if path else None, "env": envs, "onednn_isa": probe.onednn_isa,
+              "auto": {"chosen": probe.chosen, "reason": probe.reason, "speedup": probe.speedup},
+              "kernels": {pr: list(k) for pr, k in kernels.items()},
+              "matmul_gflops": {pr: rates[pr] for pr in PRECISIONS if pr in rates},
+              "numpy_float32_gflops": rates["numpy_float32"], "best_float32_gemm_gflops": best32,
+              "auto_per_path": verdicts, "rows": rows}
     if not args.no_append:
         with open(RESULTS, "a") as f:
             f.write(json.dumps(record) + "\n")

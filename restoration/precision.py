@@ -214,9 +214,8 @@ def decide(f32: Timing, bf16: Timing, rel_error: float | None, *, min_speedup: f
         return "float32", (f"bfloat16's gradient is {100 * (rel_error or float('nan')):.2f} % off float32's (budget "
                            f"{100 * budget:.0f} %); {timings}")
     if speed < min_speedup:
-        how = "slower" if speed < 1 else "faster, below the"
-        gain = f"{1 / speed:.2f}x slower" if speed < 1 else f"only {speed:.2f}x faster (need {min_speedup:.2f}x)"
-        return "float32", f"bfloat16 is {gain} on the conv step ({how} threshold); {timings}"
+        gain = f"{1 / speed:.2f}x slower" if speed < 1 else f"only {speed:.2f}x faster (needs {min_speedup:.2f}x)"
+        return "float32", f"bfloat16 is {gain} on the conv step; {timings}"
     if bf16.median >= min(f32.ms):
         return "float32", f"bfloat16's {speed:.2f}x is within the spread of the repeats; {timings}"
     return "bfloat16", (f"bfloat16 {speed:.2f}x faster on the conv step, gradient within {100 * rel_error:.2f} % of "
@@ -269,23 +268,45 @@ _BEGIN = "restoration-probe-begin "
 _RESULT = "restoration-probe-result "
 
 
-def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Probe:
-    """Measure in a child process (see the module docstring) and decide. ``env`` adds variables for the child."""
+def run_probe(machine: MachineKind | None = None, env: dict | None = None, *, bf16_env: dict | None = None) -> Probe:
+    """Measure in a child process (see the module docstring) and decide. ``env`` adds variables for the child;
+    ``bf16_env``, when given, measures bfloat16 in a second child with those variables instead (a machine kind
+    whose two precisions take different libraries, like an AVX2-only CPU: float32 on oneDNN, bfloat16 on Eigen)."""
     machine = machine or MachineKind.here()
-    child_env = {**os.environ, **(env or {}), "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [sys.executable, "-c", "from restoration.precision import _child; _child()"]
-    repo = str(Path(__file__).resolve().parents[1])
-    child_env["PYTHONPATH"] = repo + os.pathsep + child_env.get("PYTHONPATH", "")
-    try:
-        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
-        out, code = proc.stdout + proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        code = f"timeout after {PROBE_TIMEOUT_S:.0f} s"
+    if bf16_env is None:
+        out, code = _run_child(env or {})
+    else:
+        out32, code32 = _run_child({**(env or {}), _ONLY: "float32"})
+        out16, code16 = _run_child({**bf16_env, _ONLY: "bfloat16"})
+        out, code = out32 + "\n" + out16, code16 if code16 else code32
     timings, rel, isa = parse_child_output(out, code)
     chosen, reason = decide(timings["float32"], timings["bfloat16"], rel)
     return Probe(machine, isa, timings["float32"], timings["bfloat16"], rel, chosen, reason,
                  dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+_ONLY = "RESTORATION_PROBE_ONLY"  # the child measures this precision alone (and a reference for bfloat16)
+
+
+def _run_child(env: dict) -> tuple[str, object]:
+    child_env = {**os.environ, **env, "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    repo = str(Path(__file__).resolve().parents[1])
+    child_env["PYTHONPATH"] = repo + os.pathsep + child_env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-c", "from restoration.precision import _child; _child()"]
+    try:
+        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        return proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return out, f"timeout after {PROBE_TIMEOUT_S:.0f} s"
+
+
+def kernels_in(text: str) -> tuple[str, ...]:
+    """The oneDNN implementations of the convolutions and matrix products created in ``text`` (the output of a
+    process run with ``ONEDNN_VERBOSE=profile_create``), sorted; ``("eigen",)`` where oneDNN created none."""
+    found = {m.group(2) for m in re.finditer(
+        r"onednn_verbose,[^\n]*?primitive,create:[a-z_]+,cpu,(convolution|matmul|inner_product),([^,]+),", text)}
+    return tuple(sorted(found)) or ("eigen",)
 
 
 def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
@@ -294,11 +315,7 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
     isa_m = re.search(r"onednn_verbose,.*?info,cpu,isa:([^\n]+)", out)
     isa = isa_m.group(1).strip() if isa_m else "oneDNN not used"
     sections = re.split(rf"^{_BEGIN}(\w+)$", out, flags=re.M)
-    kernels = {pr: set() for pr in PRECISIONS}
-    for pr, text in zip(sections[1::2], sections[2::2]):
-        for m in re.finditer(r"onednn_verbose,[^\n]*?primitive,create:[a-z_]+,cpu,(convolution|matmul|inner_product),"
-                             r"([^,]+),", text):
-            kernels.setdefault(pr, set()).add(m.group(2))
+    kernels = {pr: kernels_in(text) for pr, text in zip(sections[1::2], sections[2::2])}
     results = {}
     for m in re.finditer(rf"^{_RESULT}(.+)$", out, flags=re.M):
         d = json.loads(m.group(1))
@@ -309,11 +326,10 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
     timings = {}
     for pr in PRECISIONS:
         if pr in results and "ms" in results[pr]:
-            ks = tuple(sorted(kernels.get(pr) or ())) or ("eigen",)
-            timings[pr] = Timing(pr, tuple(results[pr]["ms"]), ks)
+            timings[pr] = Timing(pr, tuple(results[pr]["ms"]), kernels.get(pr, ("eigen",)))
         else:
             failed = results.get(pr, {}).get("error") or why
-            timings[pr] = Timing(pr, (), tuple(sorted(kernels.get(pr) or ())), failed)
+            timings[pr] = Timing(pr, (), (), failed)
     rel = results.get("bfloat16", {}).get("rel_error")
     return timings, rel, isa
 
@@ -356,10 +372,16 @@ def measure(precision: str, *, size: int = 56, channels: int = 128, repeats: int
 
 def _child() -> None:
     """The probe's child process: float32 first, then bfloat16, each announced and answered on stdout so a crash in
-    bfloat16 still leaves the float32 result."""
+    bfloat16 still leaves the float32 result. With ``RESTORATION_PROBE_ONLY`` set, that precision alone (bfloat16's
+    error is then taken against a float32 reference computed here on the same kernels library)."""
     import numpy as np
+    only = os.environ.get(_ONLY)
     ref = None
+    if only == "bfloat16":
+        ref = measure("float32", repeats=1)["grad"]
     for pr in PRECISIONS:
+        if only and pr != only:
+            continue
         print(f"{_BEGIN}{pr}", flush=True)
         try:
             r = measure(pr)
@@ -391,6 +413,11 @@ class IsaPath:
     needs: tuple[str, ...]
     what: str
     kernel: str  # a regular expression every bfloat16 kernel of this path matches (oneDNN's name, or "eigen")
+
+    @property
+    def float32_env(self) -> tuple[tuple[str, str], ...]:
+        """How this machine kind runs float32: the ISA cap alone (oneDNN stays on for float32 on every kind)."""
+        return tuple((k, v) for k, v in self.env if k != "TF_ENABLE_ONEDNN_OPTS")
 
     def ran(self, kernels) -> bool:
         """Whether ``kernels`` (a :class:`Timing`'s) are this path's, so a test knows the path really ran."""

@@ -313,10 +313,13 @@ def test_cli_writes_the_pdf_page_by_page(tmp_path, monkeypatch, registry, capsys
     everything = "\n".join(texts)
     for number in re.findall(r'<span class="fignum">Figure (\d+)\.</span>', html):
         assert f"Figure {number}." in everything
-    # the appendix (the last page) names each shown run with its commit and seed: fig05, fig06 and failed fig01
-    appendix = texts[-1]
+    # the appendix (its pages, to the end) names each shown run with its commit, seed, precision and machine:
+    # fig05, fig06 and failed fig01
+    start = int(re.search(r"Appendix[^\n]*?(\d+)\s*$", toc, re.M).group(1))
+    appendix = "\n".join(texts[start - 1:])
     assert "Appendix: provenance of every run" in appendix
     assert appendix.count("Seed") == 3 and appendix.count("Commit") == 3
+    assert appendix.count("Precision") == 3 and appendix.count("Machine") == 3
 
 
 def test_pdf_engine_missing_is_one_line_and_keeps_the_html(tmp_path, monkeypatch, registry, capsys):
