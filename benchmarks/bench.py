@@ -348,7 +348,8 @@ def main(argv=None) -> int:
         if used != probe.chosen:
             ok += " (score-matching training stays float32 whatever auto chooses)"
         verdicts.append({"path": name, "speedup": speed, "used": used, "used_is_faster": faster == used})
-        print(f"  {name:40s} {speed:5.2f}x faster; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
+        how = f"{speed:5.2f}x faster" if speed >= 1 else f"{1 / speed:5.2f}x slower"
+        print(f"  {name:40s} bfloat16 {how}; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
               f"({100 * acc:+.1f} %); the default's {used} is {ok}")
     record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu, "flags": flags,
               "cores": os.cpu_count(), "tensorflow": importlib.metadata.version("tensorflow"), "quick": args.quick,
