@@ -303,7 +303,7 @@ def main(argv=None) -> int:
     else:
         path, envs = None, {"float32": {}, "bfloat16": {}}
         probe = precision.probe()
-    print("\n" + precision.describe(probe) + "\n")
+    print("\n" + precision.describe(probe, cached=not args.isa) + "\n")
 
     rows, rates, kernels = [], {}, {}
     for pr in PRECISIONS:

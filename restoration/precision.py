@@ -416,7 +416,7 @@ class IsaPath:
 
     @property
     def float32_env(self) -> tuple[tuple[str, str], ...]:
-        """How this machine kind runs float32: the ISA cap alone (oneDNN stays on for float32 on every kind)."""
+        """How this machine kind runs float32: the same variables but oneDNN left on (float32 uses it on every kind)."""
         return tuple((k, v) for k, v in self.env if k != "TF_ENABLE_ONEDNN_OPTS")
 
     def ran(self, kernels) -> bool:
@@ -442,7 +442,9 @@ ISA_PATHS = (
     # On an AVX2-only CPU TensorFlow does not hand bfloat16 to oneDNN at all: it runs on Eigen's kernels. A cap
     # alone does not reproduce that (TensorFlow routes by the CPU's own flags, and the capped oneDNN refuses the
     # kernel), so the path turns oneDNN off as well: float32 then runs on Eigen too, which the numerics do not see.
-    IsaPath("AVX2", (("ONEDNN_MAX_CPU_ISA", "AVX2"), ("TF_ENABLE_ONEDNN_OPTS", "0")), ("avx2", "fma"),
+    # OpenBLAS (numpy's GEMM, the bench's reference rate) is held to its AVX2 (Haswell) kernels too.
+    IsaPath("AVX2", (("ONEDNN_MAX_CPU_ISA", "AVX2"), ("TF_ENABLE_ONEDNN_OPTS", "0"), ("OPENBLAS_CORETYPE", "Haswell")),
+            ("avx2", "fma"),
             "AVX2 only (e.g. AMD EPYC Zen 2/3): bfloat16 on TensorFlow's Eigen kernels, emulated", r"^eigen$"),
 )
 
@@ -492,13 +494,16 @@ def main(argv=None) -> int:
     return 0
 
 
-def describe(p: Probe) -> str:
-    """The probe in a few lines for people: the machine, each precision's timing and kernels, the choice."""
-    return "\n".join([
+def describe(p: Probe, *, cached: bool = True) -> str:
+    """The probe in a few lines for people: the machine, each precision's timing and kernels, the choice (and the
+    cache file, for a probe of this machine kind as it is; ``cached=False`` for one measured under other
+    variables)."""
+    lines = [
         f"machine: {p.machine.describe()}; TensorFlow {p.machine.tensorflow}",
         f"oneDNN ISA in use: {p.onednn_isa}",
         f"float32:  {p.float32.spread()}; kernels {p.float32.path}",
         f"bfloat16: {p.bfloat16.spread()}; kernels {p.bfloat16.path}",
         f"{p.summary()}",
-        f"(measured {p.measured_at}; cached in {_cache_path(p.machine)})",
-    ])
+        f"(measured {p.measured_at}" + (f"; cached in {_cache_path(p.machine)})" if cached else "; not cached)"),
+    ]
+    return "\n".join(lines)
