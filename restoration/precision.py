@@ -420,8 +420,12 @@ class IsaPath:
         return tuple((k, v) for k, v in self.env if k != "TF_ENABLE_ONEDNN_OPTS")
 
     def ran(self, kernels) -> bool:
-        """Whether ``kernels`` (a :class:`Timing`'s) are this path's, so a test knows the path really ran."""
-        return bool(kernels) and all(re.search(self.kernel, k) for k in kernels)
+        """Whether ``kernels`` (a :class:`Timing`'s) show this path, so a test knows the path really ran: one of
+        them is the path's and none belongs to a higher path (oneDNN may pick a lower ISA's kernel for an odd
+        shape, never a higher one than the cap)."""
+        higher = [p for p in ISA_PATHS[:ISA_PATHS.index(self)]] if self in ISA_PATHS else []
+        return (any(re.search(self.kernel, k) for k in kernels)
+                and not any(re.search(h.kernel, k) for h in higher for k in kernels))
 
     def runnable(self, flags=None) -> tuple[bool, str]:
         flags = set(cpu_info()[1] if flags is None else flags)
