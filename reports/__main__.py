@@ -30,13 +30,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds allowed per experiment with --run-missing (default: no limit)")
     args = parser.parse_args(argv)
 
-    from restoration.tracking.database import DatabaseError
+    from restoration import atomic
+    from restoration.tracking.database import DatabaseError, mask_secrets
 
+    atomic.exit_on_sigterm()  # a kill during the build or the PDF leaves the previous files and no partial one
     try:
         out = _build.build(args.out, registry=args.registry, run_missing_figures=args.run_missing,
                            embed=not args.no_embed, timeout=args.timeout)
     except (FileNotFoundError, ValueError, DatabaseError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, a read-only folder: the previous report stays whole
+        print(f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous report is kept",
+              file=sys.stderr)
         return 1
     print(f"wrote {out}")
     if args.pdf:

@@ -29,6 +29,7 @@ from reports import claims as _claims
 from reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
 from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
 from reports.runs import RunSource, report_payload, summarize_failure, unflatten
+from restoration import atomic
 from restoration import measures as _measures
 from restoration import registry as _registry
 from restoration.payload import Payload
@@ -312,8 +313,7 @@ def _bytes_src(content: bytes, name: str, assets: Path | None) -> str:
     """A picture for the page: a data URI, or a file in the assets folder (``--no-embed``)."""
     if assets is None:
         return data_uri(content, name)
-    assets.mkdir(parents=True, exist_ok=True)
-    (assets / name).write_bytes(content)
+    atomic.write_bytes(assets / name, content)
     return f"{assets.name}/{name}"
 
 
@@ -601,7 +601,7 @@ def build(
 
         source = TrackingSource()
         try:
-            database = source.tracking.db_url()
+            database = source.tracking.describe(source.tracking.db_url())  # never the password
         except Exception:
             database = ""
     attempts = run_missing(entries.figures, source, timeout=timeout) if run_missing_figures else {}
@@ -609,7 +609,7 @@ def build(
     out.parent.mkdir(parents=True, exist_ok=True)
     assets = None if embed else out.parent / (out.stem + "_files")
     report = collect(entries, source, attempts=attempts, assets=assets, database=database)
-    out.write_text(render_html(report), encoding="utf-8")
+    atomic.write_text(out, render_html(report))  # whole or not at all: a full disk keeps the previous report
     return out
 
 

@@ -45,11 +45,12 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     html_path, pdf_path = Path(html_path), Path(pdf_path)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # unsupported-CSS warnings are for screen rules
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    tmp = pdf_path.with_name(pdf_path.name + ".partial")
+    from restoration import atomic
     try:
-        weasyprint.HTML(filename=str(html_path), media_type="print").write_pdf(str(tmp))
-        tmp.replace(pdf_path)
+        with atomic.replacing(pdf_path) as tmp:  # a failure or SIGTERM keeps the earlier PDF, leaves no partial
+            weasyprint.HTML(filename=str(html_path), media_type="print").write_pdf(str(tmp))
+    except OSError as e:
+        raise PdfEngineError(f"could not write {pdf_path}: {atomic.why(e)}; the previous PDF is kept") from e
     except Exception as e:  # noqa: BLE001 - a layout failure must not hide that the HTML exists
-        tmp.unlink(missing_ok=True)
         raise PdfEngineError(f"WeasyPrint could not lay out {html_path} as PDF: {type(e).__name__}: {e}") from e
     return pdf_path

@@ -82,10 +82,12 @@ def _save_png(path: str, rgb) -> str:
     import imageio.v3 as iio
     import numpy as np
 
+    from restoration import atomic
+
     pixels = np.round(np.clip(rgb, 0, 255)).astype(np.uint8)
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        iio.imwrite(path, pixels, extension=".png")
+        with atomic.replacing(path) as tmp:  # whole or not at all
+            iio.imwrite(tmp, pixels, extension=".png")
         return path
     except OSError as e:
         fallback = tempfile.NamedTemporaryFile(prefix="restoration-", suffix=".png", delete=False).name
@@ -264,14 +266,15 @@ def _write_csv(frame, path: str, argument: str) -> str:
     frame = frame.copy()
     for column in frame.columns[frame.dtypes == object]:
         frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    if path == "-":
-        frame.to_csv(sys.stdout, index=False)
+    if path == "-":  # text that is not UTF-8 (a byte in a config value) is written escaped, never an error
+        sys.stdout.write(frame.to_csv(index=False).encode("utf-8", "backslashreplace").decode("utf-8"))
         return "stdout"
+    from restoration import atomic
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
+        with atomic.replacing(path) as tmp:  # whole or not at all: no truncated CSV on a failure
+            frame.to_csv(tmp, index=False, encoding="utf-8", errors="backslashreplace")
     except OSError as e:
-        raise ValueError(f"{argument} {path}: cannot be written ({e.strerror or e}); choose another path") from None
+        raise ValueError(f"{argument} {path}: cannot be written ({atomic.why(e)}); choose another path") from None
     return path
 
 
@@ -531,8 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from restoration.errors import (DivergenceError, ImageReadError, UnknownLayerError,
                                     WeightsNotFoundError)
-    from restoration.tracking.database import DatabaseError
+    from restoration import atomic
+    from restoration.tracking.database import DatabaseError, mask_secrets
     args = build_parser().parse_args(argv)
+    atomic.exit_on_sigterm()  # outputs are written whole or not at all, a kill included
     if args.command == "resume" and not args.run_ids and not args.dead:
         print("error: resume needs run ids or --dead", file=sys.stderr)
         return 2
@@ -540,5 +545,5 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, DatabaseError, KeyError,
             ValueError) as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        print(f"error: {mask_secrets(e.args[0] if e.args else e)}", file=sys.stderr)
         return 2

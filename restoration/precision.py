@@ -255,11 +255,9 @@ def probe(*, refresh: bool = False) -> Probe:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    from restoration import atomic
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic.write_text(path, text)
     except OSError:
         pass  # a read-only runs folder: the probe is kept in the process only
 

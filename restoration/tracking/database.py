@@ -12,6 +12,7 @@ variable and says what to do.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,24 @@ def db_url() -> str:
     return os.environ.get("SACRED_DB_URL") or f"sqlite:///{runs_dir() / 'sacred.sqlite'}"
 
 
+_SECRET = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^:/@\s]*):(?P<secret>[^@\s]*)@")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (``user:***@host``), whether or not the
+    URL parses; for every message, page, log and file that could show a database URL."""
+    return _SECRET.sub(lambda m: f"{m.group('head')}:***@", str(text))
+
+
 def describe(url: str) -> str:
     """The database for messages: the SQLite file, or the URL without its password."""
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///"):]
     try:
         import sqlalchemy as sa
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a URL that does not parse is shown as given
-        return url
+        return mask_secrets(sa.engine.make_url(url).render_as_string(hide_password=True))
+    except Exception:  # noqa: BLE001 - a URL that does not parse is shown as given, less its password
+        return mask_secrets(url)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -70,9 +80,9 @@ def check_url(url: str):
     try:
         return sa.engine.make_url(url)
     except Exception as e:  # noqa: BLE001 - ArgumentError, ValueError: all mean "not a URL"
-        raise DatabaseError(
+        raise DatabaseError(mask_secrets(
             f"{_source(url)}={url!r} is not a database URL ({e}). Use e.g. postgresql+psycopg://user:pw@host/db "
-            f"or sqlite:////absolute/path/sacred.sqlite, or unset SACRED_DB_URL for runs/sacred.sqlite") from e
+            f"or sqlite:////absolute/path/sacred.sqlite, or unset SACRED_DB_URL for runs/sacred.sqlite")) from e
 
 
 def _sqlite_state(path: Path) -> tuple[bool, bool]:
