@@ -28,10 +28,16 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
     reg = _registry()
     entry = reg.figure(fig_id)
     module = importlib.import_module(entry.module)
+    from restoration import tracking
+    named, keys = tracking.command_line_updates(argv)
+    try:  # a misspelt key would be added silently and the intended one left unchanged
+        tracking.check_config_keys(module.ex, keys, named, what=fig_id)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     run = module.ex.run_commandline([entry.module] + list(argv))
     if run is None:
         return 1
-    from restoration import tracking
     complete, why = tracking.record_complete(run)
     if not complete:  # the run may have finished, but its record is not (yet) all in the database
         print(f"error: {why}", file=sys.stderr)

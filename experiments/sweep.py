@@ -35,6 +35,19 @@ def run_point(experiment: str, named_configs: list[str], updates: dict, tag: dic
     return {"run_id": run._id, "status": run.status if complete else "INCOMPLETE", "error": why}
 
 
+def check_keys(sweep) -> None:
+    """Refuse a sweep whose grid or fixed values name a key its experiment does not have (each point would run the
+    same configuration under a different label): one :class:`restoration.sweeps.SweepError` line."""
+    from restoration import registry, sweeps, tracking
+
+    module = importlib.import_module(registry.load().figure(sweep.experiment).module)
+    try:
+        tracking.check_config_keys(module.ex, [k for k, _ in sweep.grid] + [k for k, _ in sweep.fixed],
+                                   sweep.named_configs, what=sweep.experiment)
+    except ValueError as e:
+        raise sweeps.SweepError(f"sweep {sweep.name!r}: {e}") from None
+
+
 def main(argv: list[str]) -> int:
     from restoration import sweeps
 
@@ -59,6 +72,7 @@ def main(argv: list[str]) -> int:
             raise sweeps.SweepError(f"no sweep {args.name!r} in experiments/registry.toml; declared: "
                                     f"{', '.join(sorted(declared)) or 'none'}")
         sweep = declared[args.name]
+        check_keys(sweep)
         spec = sweeps.ClusterSpec.parse(args.cluster, workers=args.workers, slurm=args.slurm)
         outcome = sweeps.run_sweep(sweep, run_point, cluster=spec)
     except sweeps.SweepError as e:

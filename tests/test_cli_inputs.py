@@ -72,3 +72,21 @@ def test_unknown_figure_ids_are_refused_by_name():
     assert out.returncode == 2 and "unknown figure 'abc'; registered: fig01" in out.stderr
     make = subprocess.run(["make", "-n", "reproduce-figure-abc"], cwd=REPO, capture_output=True, text=True)
     assert "experiments abc with" in make.stdout  # the id reaches the registry as typed, not as "fig00"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["with", "quick", "stepz=5"], "unknown config key 'stepz' for fig06; did you mean 'steps'?"),
+    (["with", "quick", "module_steps.DC9=3"], "unknown config key 'module_steps.DC9' for fig06"),
+    (["with", "quik"], "unknown named config 'quik' for fig06; use one of may, quick, thesis"),
+])
+def test_an_unknown_config_key_is_one_line_before_any_run(args, message, tmp_path):
+    """Sacred would add the key silently and run with the intended one unchanged."""
+    import os
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "experiments", "fig06", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "RESTORATION_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    err = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(err) == 1 and message in err[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (runs / "sacred.sqlite").exists()  # no run was recorded

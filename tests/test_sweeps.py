@@ -144,3 +144,18 @@ def test_same_sweep_into_a_postgresql_server(postgres, monkeypatch):
     monkeypatch.setenv("SACRED_DB_URL", postgres.url)
     _check_sweep_on_dask(_tiny_sweep())
     assert all(r.url.startswith("postgresql") for r in tracking.runs("fig12_vgg16"))
+
+
+def test_a_grid_or_fixed_key_the_experiment_lacks_is_refused_with_the_closest_name():
+    from experiments.sweep import check_keys
+
+    check_keys(sweeps.load()["dc_lr_batch"])  # the project's own sweep names real keys
+    typo = sweeps.parse("s", {"experiment": "fig12_vgg16", "grid": {"lrr": [1e-3, 3e-3]}}, where="r.toml",
+                        figures={"fig12_vgg16"})
+    with pytest.raises(sweeps.SweepError, match=r"sweep 's': unknown config key 'lrr' for fig12_vgg16; did you "
+                                                r"mean 'lr'"):
+        check_keys(typo)
+    fixed = sweeps.parse("s", {"experiment": "fig12_vgg16", "grid": {"lr": [1e-3]}, "fixed": {"stepz": 5}},
+                         where="r.toml", figures={"fig12_vgg16"})
+    with pytest.raises(sweeps.SweepError, match=r"unknown config key 'stepz'.*did you mean 'steps'"):
+        check_keys(fixed)

@@ -20,8 +20,9 @@ runs: filters, pandas frames of runs and metrics, run diffs), :mod:`.checkpoints
 from restoration.tracking.checkpoints import checkpoint_dir, mark_checkpoint_complete, release
 from restoration.tracking.database import (DatabaseError, DatabaseLockedError, db_url, describe, engine,
                                            runs_dir)
-from restoration.tracking.experiment import (add_figure, add_file, add_json, add_npz, complete_on_success,
-                                             make_experiment, metric_logger, record_complete, set_report)
+from restoration.tracking.experiment import (add_figure, add_file, add_json, add_npz, check_config_keys,
+                                             command_line_updates, complete_on_success, make_experiment,
+                                             metric_logger, record_complete, set_report)
 from restoration.tracking.records import (RunRecord, failure_message, get_run, latest_completed_run, latest_run,
                                           mark_dead, recover, runs)
 from restoration.tracking.query import RunDiff, RunFilter, compare, metrics_frame, runs_frame, select
@@ -29,7 +30,7 @@ from restoration.tracking.query import RunDiff, RunFilter, compare, metrics_fram
 __all__ = [
     "checkpoint_dir", "mark_checkpoint_complete", "release", "DatabaseError", "DatabaseLockedError", "db_url",
     "describe", "engine", "runs_dir", "add_figure", "add_file", "add_json", "add_npz", "complete_on_success",
-    "make_experiment", "metric_logger", "record_complete", "set_report", "RunRecord", "failure_message",
+    "make_experiment", "metric_logger", "check_config_keys", "command_line_updates", "record_complete", "set_report", "RunRecord", "failure_message",
     "get_run", "latest_completed_run", "latest_run", "mark_dead", "recover", "runs", "RunDiff", "RunFilter",
     "compare", "metrics_frame", "runs_frame", "select",
 ]

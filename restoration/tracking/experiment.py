@@ -87,6 +87,74 @@ def make_experiment(name: str, *, observe: bool = True):
     return ex
 
 
+def _dotted_keys(config: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in config.items():
+        out.append(prefix + str(k))
+        if isinstance(v, dict):
+            out += _dotted_keys(v, prefix + str(k) + ".")
+    return out
+
+
+def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) -> None:
+    """Refuse config ``keys`` (dotted, as on a command line or in a sweep grid) that the experiment ``ex`` with
+    ``named_configs`` does not have: one ``ValueError`` line with the closest valid names. Sacred itself would add
+    such a key silently and run with the intended one unchanged (``stepz=5`` leaves ``steps`` as it was)."""
+    import difflib
+
+    from sacred.initialize import create_run
+
+    from sacred.utils import NamedConfigNotFoundError
+
+    keys = [str(k) for k in keys]
+    unknown = [n for n in named_configs if n not in ex.named_configs and not str(n).endswith((".json", ".yaml",
+                                                                                               ".yml", ".pickle"))]
+    if unknown:
+        raise ValueError(f"unknown named config {unknown[0]!r} for {what or ex.path}; use one of "
+                         f"{', '.join(sorted(ex.named_configs))}")
+    if not keys:
+        return
+    try:
+        config = create_run(ex, ex.default_command, config_updates={}, named_configs=list(named_configs)).config
+    except NamedConfigNotFoundError as e:
+        raise ValueError(f"{e} ({what or ex.path})") from None
+    valid = _dotted_keys(config)
+    known = set(valid)
+    for key in keys:
+        if key in known:
+            continue
+        parent = key.rsplit(".", 1)[0] if "." in key else None
+        if parent in known and not isinstance(_get(config, parent), dict):
+            raise ValueError(f"config key {key!r}: {parent!r} is not a group of keys in {what or ex.path}")
+        close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown config key {key!r} for {what or ex.path}{hint} (`python -m experiments "
+                         f"{what or ex.path} print_config` lists them)")
+
+
+def _get(config: dict, dotted: str):
+    for part in dotted.split("."):
+        config = config[part]
+    return config
+
+
+def command_line_updates(argv) -> tuple[list[str], list[str]]:
+    """``(named configs, updated keys)`` from a Sacred command line after the experiment's name
+    (``[command] with quick steps=5 size.vgg16=64 [options]``)."""
+    argv = list(argv)
+    if "with" not in argv:
+        return [], []
+    named, keys = [], []
+    for token in argv[argv.index("with") + 1:]:
+        if token.startswith("-"):
+            break
+        if "=" in token:
+            keys.append(token.split("=", 1)[0].strip())
+        else:
+            named.append(token)
+    return named, keys
+
+
 def metric_logger(run) -> Callable[[str, float, int], None]:
     """``log(name, value, step)`` for library code: forwards to ``run.log_scalar``; NaN is logged as-is."""
     def log(name: str, value: float, step: int) -> None:
