@@ -436,6 +436,14 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         targets = [r for r in died if not any(o.start_time and r.start_time and o.start_time > r.start_time
                                               and o.experiment == r.experiment and o.config == r.config
                                               for o in everything)]
+        claimed = []
+        for r in targets:  # one atomic update each: a second `resume --dead` at the same time skips the run
+            ok, who = tracking.claim_for_resume(r)
+            if ok:
+                claimed.append(r)
+            else:
+                print(f"run {r.id} ({r.experiment}) is already being resumed ({who}); skipped")
+        targets = claimed
     else:
         targets = [tracking.get_run(i) for i in args.run_ids]
     if not targets:

@@ -296,6 +296,35 @@ def mark_dead(*, url: str | None = None) -> list[RunRecord]:
     return dead
 
 
+RESUMED = "\nresumed: "  # the line a claimed died run's trace gains (see :func:`claim_for_resume`)
+
+
+def claim_for_resume(run: RunRecord, *, url: str | None = None) -> tuple[bool, str]:
+    """Claim a died run for resuming in one atomic database update: its trace gains a ``resumed: by pid P on
+    host H at T`` line only if nobody added one first. ``(True, "")`` for the claimant; ``(False, who)`` when
+    another ``resume`` claimed it (two ``resume --dead`` at once resume each run once)."""
+    import socket
+
+    import sqlalchemy as sa
+    url = url or database.db_url()
+    old = run.fail_trace or ""
+    if RESUMED in old:
+        return False, old.split(RESUMED, 1)[1].splitlines()[0]
+    who = f"pid {os.getpid()} on {socket.gethostname()} at {_fmt(_utcnow())}"
+    eng = database.engine(url, write=True)
+    try:
+        with eng.begin() as c:
+            done = c.execute(sa.text("UPDATE run SET fail_trace = :new WHERE run_id = :r AND status = 'FAILED' "
+                                     "AND fail_trace = :old"),
+                             dict(new=old + RESUMED + who, r=run.id, old=old)).rowcount
+            if done == 1:
+                return True, ""
+            now = c.execute(sa.text("SELECT fail_trace FROM run WHERE run_id = :r"), dict(r=run.id)).scalar() or ""
+    except sa.exc.SQLAlchemyError as e:
+        raise database.explain(url, e) from e
+    return False, now.split(RESUMED, 1)[1].splitlines()[0] if RESUMED in now else "another process"
+
+
 def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
     """Attach every spooled event of this machine to the database ``url``, in order; returns
     ``{run id: events still waiting}`` for the spools it looked at (0 = fully recovered)."""

@@ -57,6 +57,19 @@ def _cut_fragment(fd: int) -> int:
     return pos
 
 
+def lock_wait_s() -> float:
+    """How long a run waits for its spool's lock (``RESTORATION_SPOOL_LOCK_S``, default 60)."""
+    return float(os.environ.get("RESTORATION_SPOOL_LOCK_S", 60))
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "another process"
+
+
 class Spool:
     """One run's spooled events (see the module docstring)."""
 
@@ -82,16 +95,35 @@ class Spool:
 
     # ---- ownership ------------------------------------------------------------------------------------------
     def own(self, *, wait: bool = True) -> bool:
-        """Take the spool's lock (the owning run does, for its lifetime); False when another process holds it."""
+        """Take the spool's lock (the owning run does, for its lifetime). ``wait=False``: False at once when another
+        holder has it. ``wait=True``: try for :func:`lock_wait_s` seconds, then raise
+        :class:`~restoration.tracking.database.DatabaseLockedError` with one line naming the holder (the same run
+        id started twice against one database, e.g. in one process, would otherwise block for ever)."""
+        import time
+
         if self._lock_fd is not None:
             return True
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError:
-            os.close(fd)
-            return False
+        deadline = time.monotonic() + (lock_wait_s() if wait else 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    if not wait:
+                        return False
+                    from restoration.tracking.database import DatabaseLockedError
+                    raise DatabaseLockedError(
+                        f"the spool of run {self.run_id} ({self.folder}) is held by {holder} and stayed so for "
+                        f"{lock_wait_s():.0f} s (RESTORATION_SPOOL_LOCK_S): the same run id is already running "
+                        f"against this database; wait for it to end, or start a new run") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)  # who holds it, for messages
         self._lock_fd = fd
         return True
 
