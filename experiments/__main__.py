@@ -24,10 +24,53 @@ def _registry():
     return registry.load()
 
 
+def _one_line_errors(ex):
+    """While ``ex`` runs from the command line, an error a researcher can act on (a bad config value, missing
+    weights, a database problem, a full disk) is printed as one line instead of Sacred's filtered traceback;
+    the whole trace stays stored with the run (``python -m restoration show ID``)."""
+    import contextlib
+
+    import sacred.experiment as sacred_experiment
+
+    from restoration.errors import DivergenceError
+    from restoration.tracking.database import DatabaseError, mask_secrets
+
+    acted_on = (ValueError, FileNotFoundError, DatabaseError, DivergenceError, PermissionError)
+    original = sacred_experiment.print_filtered_stacktrace
+
+    def print_one_line(*args, **kwargs):
+        exc = sys.exc_info()[1]
+        no_space = isinstance(exc, OSError) and getattr(exc, "errno", None) == 28
+        if not isinstance(exc, acted_on) and not no_space:
+            return original(*args, **kwargs)
+        text = str(exc.args[0] if exc.args and isinstance(exc, ValueError) else exc).strip() or type(exc).__name__
+        text = text.splitlines()[0]
+        if no_space:
+            text = f"no space left on the device ({getattr(exc, 'filename', None) or 'writing the run'}); free some "\
+                   f"and re-run: the last checkpoint is kept"
+        run = getattr(ex, "current_run", None)
+        where = f" (run {run._id}: `python -m restoration show {run._id}` has the trace)" if run and run._id else ""
+        print(f"error: {mask_secrets(text)}{where}", file=sys.stderr)
+
+    @contextlib.contextmanager
+    def patched():
+        sacred_experiment.print_filtered_stacktrace = print_one_line
+        try:
+            yield
+        finally:
+            sacred_experiment.print_filtered_stacktrace = original
+    return patched()
+
+
 def _run_one(fig_id: str, argv: list[str]) -> int:
     reg = _registry()
     entry = reg.figure(fig_id)
-    module = importlib.import_module(entry.module)
+    try:
+        module = importlib.import_module(entry.module)
+    except ModuleNotFoundError as e:
+        print(f"error: {fig_id}: its module {entry.module!r} cannot be imported ({e}); fix the [figures.{fig_id}] "
+              f"entry of experiments/registry.toml", file=sys.stderr)
+        return 2
     from restoration import tracking
     named, keys = tracking.command_line_updates(argv)
     try:  # a misspelt key would be added silently and the intended one left unchanged
@@ -35,7 +78,11 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    run = module.ex.run_commandline([entry.module] + list(argv))
+    with _one_line_errors(module.ex):
+        try:
+            run = module.ex.run_commandline([entry.module] + list(argv))
+        except SystemExit as e:  # Sacred ends a failed run with sys.exit(1) after printing
+            return int(e.code) if isinstance(e.code, int) else 1
     if run is None:
         return 1
     complete, why = tracking.record_complete(run)

@@ -299,14 +299,34 @@ def _is_hed(label: str | None, record) -> bool:
             and config.get("net", "vgg16") == "vgg16")
 
 
-def _artifact(record, name: str, fig_id: str, assets: Path | None) -> str | None:
+def _artifact(record, name: str, fig_id: str, assets: Path | None) -> tuple[str | None, str]:
+    """A stored picture for the page and ``""``, or ``None`` and why it cannot be shown (missing, or bytes that
+    do not decode as an image: a corrupted artifact is said, never embedded as a broken image)."""
     try:
         content = record.artifact(name)
     except Exception:
-        return None
+        content = None
     if content is None:
-        return None
-    return _bytes_src(content, f"{fig_id}_{Path(name).name}", assets)
+        return None, "not found"
+    problem = unreadable_image(content, name)
+    if problem:
+        return None, problem
+    return _bytes_src(content, f"{fig_id}_{Path(name).name}", assets), ""
+
+
+def unreadable_image(content: bytes, name: str) -> str:
+    """Why ``content`` is not a picture a page can show (``""`` when it is): it must decode completely."""
+    if not name.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".svg")):
+        return ""
+    if name.lower().endswith(".svg"):
+        return "" if b"<svg" in content[:4096] else "is not an SVG image"
+    try:
+        from PIL import Image
+        with Image.open(io.BytesIO(content)) as im:
+            im.load()  # decodes every pixel: a truncated or garbled file fails here
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad bytes
+        return f"is not a readable image ({type(e).__name__}); the stored file is damaged"
+    return ""
 
 
 def _bytes_src(content: bytes, name: str, assets: Path | None) -> str:
@@ -390,9 +410,9 @@ def figure_section(
     sec.paragraphs = [typeset(p) for p in payload.paragraphs]
 
     for fig in payload.figures:
-        src = _artifact(record, fig.artifact, entry.id, assets)
+        src, why = _artifact(record, fig.artifact, entry.id, assets)
         sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": fig.artifact,
-                            "caption": typeset(fig.caption), "missing": src is None})
+                            "caption": typeset(fig.caption), "missing": src is None, "why": why})
 
     for tab in payload.tables:
         rows, width = tab.rows, len(tab.columns)

@@ -178,6 +178,9 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
             _fail(path, where, f"net = {net!r}; use one of {NETS}")
         figures.append(FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
                                    float(table["order"]), net, str(table.get("analogue_of", ""))))
+    if not figures:
+        _fail(path, "top level", "declares no figures; add [figures.<id>] tables (module, title, section, order), "
+                                 "or pass --registry with the project's experiments/registry.toml")
     figures.sort(key=lambda f: (f.order, f.id))
     ids = [f.id for f in figures]
     for f in figures:

@@ -141,7 +141,7 @@ def test_completed_figure_renders_payload_and_provenance(report_html):
     assert "Paragraph of fig06 with &lt;markup&gt;." in sec  # escaped, not injected
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', sec)
     assert "Reconstructions of fig06." in sec
-    assert "artifact <code>never_saved.png</code> not found" in sec
+    assert re.search(r"artifact <code>never_saved.png</code> of run \d+ not found", sec)
     # table: title, header and numbers formatted with shared decimals per column
     assert "Per-image scores of fig06" in sec
     assert ">21.23<" in sec and ">19.50<" in sec and ">0.6123<" in sec

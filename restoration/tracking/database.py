@@ -188,6 +188,8 @@ def exists(url: str | None = None) -> bool:
 
 def explain(url: str, err: BaseException) -> DatabaseError:
     """A :class:`DatabaseError` with one clear line for a driver error raised while using ``url``."""
+    if isinstance(err, DatabaseError):
+        return err
     text = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     where = describe(url)
     low = text.lower()

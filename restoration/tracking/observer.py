@@ -61,10 +61,32 @@ def metric_table():
     return Base.metadata.tables["metric"]
 
 
+def check_ours(eng) -> None:
+    """Refuse a database that holds tables of the names Sacred uses but not Sacred's columns (another tool's
+    ``run`` table): one :class:`~restoration.tracking.database.DatabaseError` line, before anything is created."""
+    import sqlalchemy as sa
+    from sacred.observers.sql_bases import Base
+
+    metric_table()
+    inspector = sa.inspect(eng)
+    existing = set(inspector.get_table_names())
+    for name, table in Base.metadata.tables.items():
+        if name not in existing:
+            continue
+        have = {c["name"] for c in inspector.get_columns(name)}
+        missing = sorted({c.name for c in table.columns} - have)
+        if missing:
+            raise database.DatabaseError(
+                f"{database.describe(str(eng.url.render_as_string(hide_password=False)))} has a table {name!r} "
+                f"that is not a Sacred run table (no column {', '.join(missing[:3])}): it belongs to another "
+                f"tool; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own. Nothing was written")
+
+
 def create_schema(eng, attempts: int = 8) -> None:
     """Sacred's tables plus ``metric``; a concurrent creator ("already exists") is waited out and retried."""
     from sacred.observers.sql_bases import Base
     metric_table()
+    check_ours(eng)
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(eng)

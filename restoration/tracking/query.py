@@ -191,6 +191,8 @@ def _limit(value: int | str | None) -> int | None:
         raise ValueError(f"--limit {value!r} is not a whole number; e.g. --limit 10") from None
     if n < 1:
         raise ValueError(f"--limit {n} must be at least 1; e.g. --limit 10 (leave it out for every run)")
+    if n > 2 ** 62:  # a database's LIMIT is a 64-bit integer; larger would overflow in the driver
+        raise ValueError(f"--limit {n} is larger than any database holds; leave it out for every run")
     return n
 
 

@@ -206,10 +206,14 @@ def _records(where: str, params: dict, url: str | None = None) -> list[RunRecord
 
 
 def get_run(run_id: str | int, *, url: str | None = None) -> RunRecord:
-    """The run with id ``run_id``; ``KeyError`` naming the database when there is none."""
-    recs = _records("WHERE r.run_id = :r", dict(r=str(run_id)), url)
+    """The run with id ``run_id``; ``KeyError`` naming the database when there is none (or the id is no
+    number: Sacred's ids are)."""
+    text = str(run_id).encode("utf-8", "backslashreplace").decode("utf-8")  # bytes that are not UTF-8, shown
+    if not text.strip().isdigit():
+        raise KeyError(f"{text!r} is not a run id (run ids are numbers); list runs with `python -m restoration runs`")
+    recs = _records("WHERE r.run_id = :r", dict(r=text.strip()), url)
     if not recs:
-        raise KeyError(f"no run {run_id} in {database.describe(url or database.db_url())}; list runs with "
+        raise KeyError(f"no run {text} in {database.describe(url or database.db_url())}; list runs with "
                        f"`python -m restoration runs`")
     return recs[0]
 
