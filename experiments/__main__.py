@@ -50,7 +50,8 @@ def _one_line_errors(ex):
                    f"and re-run: the last checkpoint is kept"
         run = getattr(ex, "current_run", None)
         where = f" (run {run._id}: `python -m restoration show {run._id}` has the trace)" if run and run._id else ""
-        print(f"error: {mask_secrets(text)}{where}", file=sys.stderr)
+        from restoration.errors import printable
+        print(printable(f"error: {mask_secrets(text)}{where}"), file=sys.stderr)
 
     @contextlib.contextmanager
     def patched():
@@ -154,7 +155,8 @@ def main(argv: list[str]) -> int:
     try:
         fig_id = reg.resolve(argv[0])
     except KeyError as e:
-        print(f"error: {e.args[0]}", file=sys.stderr)
+        from restoration.errors import printable
+        print(f"error: {printable(e.args[0])}", file=sys.stderr)
         return 2
     return _run_one(fig_id, argv[1:])
 

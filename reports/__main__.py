@@ -38,11 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         out = _build.build(args.out, registry=args.registry, run_missing_figures=args.run_missing,
                            embed=not args.no_embed, timeout=args.timeout)
     except (FileNotFoundError, ValueError, DatabaseError) as exc:
-        print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
+        from restoration.errors import printable
+        print(f"error: {printable(mask_secrets(str(exc)))}", file=sys.stderr)
         return 1
     except OSError as exc:  # a full disk, a read-only folder: the previous report stays whole
-        print(f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous report is kept",
-              file=sys.stderr)
+        from restoration.errors import printable
+        print(printable(f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous "
+                        f"report is kept"), file=sys.stderr)
         return 1
     print(f"wrote {out}")
     if args.pdf:

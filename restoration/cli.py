@@ -553,5 +553,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, DatabaseError, KeyError,
             ValueError) as e:
-        print(f"error: {mask_secrets(e.args[0] if e.args else e)}", file=sys.stderr)
+        from restoration.errors import printable
+        print(f"error: {printable(mask_secrets(e.args[0] if e.args else e))}", file=sys.stderr)
         return 2

@@ -19,3 +19,9 @@ class ImageReadError(ValueError):
 
 class DivergenceError(FloatingPointError):
     """A loss became NaN or infinite; the message names the step, the term and what was kept."""
+
+
+def printable(text) -> str:
+    """``text`` as a terminal can always print it: characters that are not UTF-8 (bytes of a command-line
+    argument, surrogate-escaped by Python) written as ``\\udc80`` escapes instead of failing the print."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
