@@ -49,17 +49,22 @@ def _one_line_errors(ex):
             text = f"no space left on the device ({getattr(exc, 'filename', None) or 'writing the run'}); free some "\
                    f"and re-run: the last checkpoint is kept"
         run = getattr(ex, "current_run", None)
-        where = f" (run {run._id}: `python -m restoration show {run._id}` has the trace)" if run and run._id else ""
+        where = (f" (run {run._id}: `python -m restoration show {run._id}` has the trace)"
+                 if run and run._id and not no_space else "")  # on a full disk the stored record may be partial
         from restoration.errors import printable
         print(printable(f"error: {mask_secrets(text)}{where}"), file=sys.stderr)
 
     @contextlib.contextmanager
     def patched():
+        import warnings
+        shown = warnings.formatwarning
         sacred_experiment.print_filtered_stacktrace = print_one_line
+        warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"  # one line, not two
         try:
             yield
         finally:
             sacred_experiment.print_filtered_stacktrace = original
+            warnings.formatwarning = shown
     return patched()
 
 

@@ -204,3 +204,38 @@ def test_the_report_build_does_not_write_in_place(tmp_path, monkeypatch, registr
     build.build(out, registry=registry)
     assert seen["old_during"] == "old" and seen["tmp"].parent == out.parent
     assert re.search(r"<html", out.read_text()) and not seen["tmp"].exists()
+
+
+def test_a_disk_that_fills_during_a_run_ends_in_a_few_clear_lines(tmp_path):
+    """A real run on a real 4 MB tmpfs that another process fills while the run trains: no traceback, no error
+    from inside Sacred, one closing error line (it used to be 73 lines with an IndexError from Sacred)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here; needs root")
+    try:
+        args = ["with", "quick", "net=tiny_vgg", "crop=16", "batch_size=4", "eval_size=16", "log_every=1",
+                "eval_every=50", "ckpt_every=20", "rows=2"]
+        env = {**os.environ, "RESTORATION_RUNS_DIR": str(disk), "TF_CPP_MIN_LOG_LEVEL": "3",
+               "RESTORATION_DB_RETRY_S": "5", "RESTORATION_PROGRESS": "off"}
+        first = subprocess.run([sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=4"], cwd=REPO,
+                               env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr[-2000:]
+        child = subprocess.Popen([sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=400", "seed=7"],
+                                 cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        for line in child.stdout:  # wait until the run has started, then fill the disk under it
+            lines.append(line)
+            if "Started run" in line:
+                break
+        time.sleep(3)
+        _fill(disk, leave=4096)
+        lines += child.stdout.readlines()
+        code = child.wait(timeout=300)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    text = "".join(lines)
+    said = [ln for ln in text.splitlines() if not ln.startswith(("I0000", "E0000", "WARNING: All log"))]
+    assert code == 1 and "Traceback" not in text and "IndexError" not in text, text[-3000:]
+    assert len(said) <= 10, said
+    assert said[-1].startswith("error: ") and "space" in said[-1], said

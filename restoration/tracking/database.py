@@ -186,10 +186,27 @@ def exists(url: str | None = None) -> bool:
     return path.exists()
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _disk_full(folder: Path) -> bool:
+    import shutil
+    try:
+        return shutil.disk_usage(folder).free < 256 * 1024
+    except OSError:
+        return False
+
+
 def explain(url: str, err: BaseException) -> DatabaseError:
     """A :class:`DatabaseError` with one clear line for a driver error raised while using ``url``."""
     if isinstance(err, DatabaseError):
         return err
+    path = sqlite_path(url)
+    if path is not None and _disk_full(path.parent):
+        return DatabaseError(f"the disk holding the run database {describe(url)} is full ({_first_line(err)}); free "
+                             f"some space and re-run: a run resumes from its last checkpoint")
     text = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     where = describe(url)
     low = text.lower()
