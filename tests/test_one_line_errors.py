@@ -107,3 +107,13 @@ def test_an_empty_registry_is_one_line_and_exit_1(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "declares no figures" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_reading_another_tools_database_says_so_in_one_line(tmp_path):
+    db = tmp_path / "theirs.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE run (id INTEGER PRIMARY KEY, owner TEXT)")
+    for args in (("restoration", "runs"), ("restoration", "show", "1"),
+                 ("reports", "--out", str(tmp_path / "r.html"))):
+        proc = _cli(*args, env={"SACRED_DB_URL": f"sqlite:///{db}"})
+        _one_line(proc, 2 if args[0] == "restoration" else 1, b"another tool's tables")

@@ -210,6 +210,9 @@ def explain(url: str, err: BaseException) -> DatabaseError:
     text = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     where = describe(url)
     low = text.lower()
+    if "no such table" in low or ("relation" in low and "does not exist" in low):
+        return DatabaseError(f"the run database {where} is not one of this project's ({text}): it holds another "
+                             f"tool's tables; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own")
     if "file is not a database" in low or "malformed" in low:
         return DatabaseError(f"the run database {where} is not a readable SQLite database ({text}); move it aside "
                              f"(runs are lost only if it held any) and re-run, or set SACRED_DB_URL")
