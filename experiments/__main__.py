@@ -137,6 +137,8 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from restoration.errors import safe_streams
+    safe_streams()  # error lines may quote arguments whose bytes are not UTF-8
     if argv and argv[0] == "--sweep":
         from experiments.sweep import main as sweep_main
         return sweep_main(argv[1:])

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="write images to <out>_files/ next to the HTML instead of embedding them")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds allowed per experiment with --run-missing (default: no limit)")
+    from restoration.errors import safe_streams
+    safe_streams()  # argparse quotes bad arguments, bytes that are not UTF-8 included
     args = parser.parse_args(argv)
 
     from restoration import atomic

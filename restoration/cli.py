@@ -543,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     from restoration.errors import (DivergenceError, ImageReadError, UnknownLayerError,
                                     WeightsNotFoundError)
     from restoration import atomic
+    from restoration.errors import safe_streams
     from restoration.tracking.database import DatabaseError, mask_secrets
+    safe_streams()  # argparse quotes bad arguments, bytes that are not UTF-8 included
     args = build_parser().parse_args(argv)
     atomic.exit_on_sigterm()  # outputs are written whole or not at all, a kill included
     if args.command == "resume" and not args.run_ids and not args.dead:

@@ -25,3 +25,15 @@ def printable(text) -> str:
     """``text`` as a terminal can always print it: characters that are not UTF-8 (bytes of a command-line
     argument, surrogate-escaped by Python) written as ``\\udc80`` escapes instead of failing the print."""
     return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def safe_streams() -> None:
+    """Let stdout and stderr print any text: characters that are not UTF-8 (a command-line argument's bytes, as
+    argparse quotes them in its own messages) come out as ``\\udc80`` escapes instead of a UnicodeEncodeError."""
+    import sys
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to print to anyway
+                pass

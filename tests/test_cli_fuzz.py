@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from restoration import cli
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: CI draws the same inputs every time (a red CI must mean a change broke something); run with
+# derandomize=False locally to explore further
+FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 values = st.one_of(
     st.text(max_size=24),
@@ -80,8 +83,10 @@ def test_experiment_ids_never_raise(value, capsys):
 
 
 @pytest.mark.parametrize("argv", [["runs", "--limit", "99999999999999999999999"], ["show", "\udc80"],
-                                  ["runs", "--where", "lr>=\udcff"], ["compare", "1", "1e999"]])
+                                  ["runs", "--where", "lr>=\udcff"], ["compare", "1", "1e999"],
+                                  ["resume", "-\udc80"]])
 def test_the_inputs_that_used_to_raise(argv, capsys):
     assert _exit_code(cli.main, argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    said = [ln for ln in err.strip().splitlines() if "error: " in ln]
+    assert len(said) == 1 and "Traceback" not in err, err  # argparse adds its usage lines above its own

@@ -156,7 +156,7 @@ def test_decide_takes_bfloat16_only_when_faster_beyond_the_spread_and_within_bud
     f32 = _timing("float32", [40, 41, 42, 44, 39])
     assert precision.decide(f32, _timing("bfloat16", [20, 21, 22, 20, 23]), 0.02)[0] == "bfloat16"
     slow, why = precision.decide(f32, _timing("bfloat16", [360, 370, 350]), 0.024)
-    assert slow == "float32" and "bfloat16 is 9.02x slower" in why and "float32 41.0 ms [39.0-44.0, 5 repeats]" in why
+    assert slow == "float32" and "bfloat16 is 8.78x slower" in why and "float32 41.0 ms [39.0-44.0, 5 repeats]" in why
     assert precision.decide(f32, _timing("bfloat16", [35, 36, 35]), 0.02)[0] == "float32"        # 1.17x < 1.2x
     noisy = _timing("float32", [40, 41, 42, 25])
     assert precision.decide(noisy, _timing("bfloat16", [30, 31, 30]), 0.02)[0] == "float32"      # beaten by 25 ms
