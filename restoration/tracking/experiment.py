@@ -223,9 +223,46 @@ def set_report(run, report) -> None:
 
     if not isinstance(report, Payload):
         raise TypeError(f"set_report takes a restoration.payload.Payload, got {type(report).__name__}")
+    report.seed = _seed(run)
+    report.comparable = comparability(run, report)
     payload = _jsonable(report.validate().to_dict())
     json.dumps(payload)
     run.info["report"] = payload
+
+
+#: config keys that do not change what a claim compares: the replicate (seed), the precision (compared on its
+#: own), where the images come from (the image set says it), bookkeeping
+_NOT_PROFILE = {"seed", "precision", "profile", "image_dir", "observe", "weights", "log_every", "ckpt_every",
+                "progress", "rows"}
+
+
+def _seed(run) -> int | None:
+    seed = (run.config or {}).get("seed")
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def comparability(run, report):
+    """The :class:`restoration.payload.Comparability` of ``run`` for its ``report``: the profile (its named
+    config, ``+key=value`` for every other config key changed), the variant, the resolved precision, the image
+    set (image folder and a digest of the scored image ids) and the steps."""
+    import hashlib
+
+    from restoration.payload import Comparability
+
+    cfg = run.config or {}
+    prov = (run.info or {}).get("provenance") or {}
+    changed = prov.get("changed") or {}
+    extra = sorted(f"{k}={v}" for k, v in changed.items() if k.split(".")[0] not in _NOT_PROFILE)
+    profile = str(cfg.get("profile") or "custom") + "".join(f"+{e}" for e in extra)
+    ids = sorted({i for sc in report.scores.values() for i in sc.images})
+    where = str(cfg.get("image_dir") or "embedded photos")
+    image_set = f"{where}, {len(ids)} images #{hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:8]}" if ids \
+        else where
+    steps = {k: cfg[k] for k in ("steps", "module_steps", "finetune_steps", "mse_steps", "prior_steps")
+             if k in cfg and cfg[k] not in ({}, None)}
+    return Comparability(profile=profile, variant=str(cfg.get("variant") or report.variant or ""),
+                         precision=str((prov.get("precision") or {}).get("resolved") or cfg.get("precision") or ""),
+                         image_set=image_set, steps=json.dumps(steps, sort_keys=True, default=str) if steps else "")
 
 
 def _observer(run):
