@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_prior, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_prior, map_hw, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -49,14 +49,18 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     no_tv = mv.replace(tv_weight={0: 0.0})
     lam = mv.tv_weight_for(layer)
     log = tracking.metric_logger(_run)
-    w_img = prior_weight(img, lam, float(cfg["image_scale"]))
+
+    def weight(params, scale):  # the maps a prior scores (CICA's energy sums over their positions)
+        return prior_weight(params, lam, scale, map_hw(fnet, params.spec.patch.layer, cfg["size"]))
+
+    w_img = weight(img, float(cfg["image_scale"]))
     arms = {"mv2016 (alpha + TV)": (mv, []),
             f"image prior {img.spec.name}": (no_tv, [PatchPrior(img, weight=w_img)])}
     for c3name, c3 in c3s.items():
         for fs in cfg["feature_scales"]:
             arms[f"image + {c2.spec.name} + {c3name}, feature scale {fs:g}"] = (no_tv, [
-                PatchPrior(img, weight=w_img), PatchPrior(c2, weight=prior_weight(c2, lam, float(fs))),
-                PatchPrior(c3, weight=prior_weight(c3, lam, float(fs)))])
+                PatchPrior(img, weight=w_img), PatchPrior(c2, weight=weight(c2, float(fs))),
+                PatchPrior(c3, weight=weight(c3, float(fs)))])
     rows, summary, recs = [], {}, {}
     for k, (arm, (recipe, extra)) in enumerate(arms.items()):
         print(f"[{fig_id}] {arm}", flush=True)

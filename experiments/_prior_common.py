@@ -79,10 +79,32 @@ def net_and_images(cfg: Mapping):
     return fnet, [n for n, _ in named], np.stack([im for _, im in named]).astype(np.float32)
 
 
-def prior_weight(params, lambda_tv: float, scale: float) -> float:
-    """A learned prior's weight in M&V's recipe: ``scale * lambda_TV / its natural-patch energy``."""
+def prior_weight(params, lambda_tv: float, scale: float, map_hw: tuple[int, int] | None = None) -> float:
+    """A learned prior's weight in M&V's recipe: ``scale * lambda_TV / (its natural-patch energy x
+    energy_factor)``, so the term scores about ``scale * lambda_TV`` on a natural image. ``energy_factor`` is 1 for
+    ICA / FoE (mean over positions) and ``M / (C K)`` for CICA, whose energy sums over the ``M`` positions as the
+    thesis's did (:func:`restoration.learned_priors.energy_factor`): a CICA prior needs ``map_hw``, the height and
+    width of the maps it scores (the image size for an image prior; the net's input, not an ``authors`` jitter
+    canvas a few pixels larger)."""
+    from restoration.learned_priors import energy_factor
+
     e = params.natural_energy
     if not e or not np.isfinite(e) or e <= 0:
         raise ValueError(f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
                          f"recorded); retrain it: make reproduce-prior_{params.spec.name}")
-    return scale * lambda_tv / e
+    if map_hw is None:
+        if params.spec.channelwise:
+            raise ValueError(f"prior {params.spec.name!r} is a CICA prior, whose energy sums over patch positions; "
+                             f"pass map_hw=(height, width) of the maps it scores to weigh it")
+        return scale * lambda_tv / e
+    return scale * lambda_tv / (e * energy_factor(params.spec, *map_hw))
+
+
+def map_hw(fnet, layer: str, size: int) -> tuple[int, int]:
+    """Height and width of ``layer``'s maps for ``size x size`` images (``"input"``: the image itself)."""
+    import tensorflow as tf
+
+    if layer == "input":
+        return size, size
+    shape = fnet(tf.zeros((1, size, size, 3)), fnet.resolve(layer)).shape
+    return int(shape[1]), int(shape[2])

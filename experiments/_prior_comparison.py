@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_priors, map_hw, net_and_images, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -80,6 +80,9 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                                       log=log, log_prefix=f"{layer}/{arm}/", log_every=every, seed=cfg["seed"],
                                       progress=cfg["progress"])
 
+    def hw(name):  # the maps a prior scores (CICA's energy sums over their positions)
+        return map_hw(fnet, priors[name].spec.patch.layer, cfg["size"])
+
     no_tv = mv.replace(tv_weight={0: 0.0})
     bare = mv.replace(tv_weight={0: 0.0}, alpha_weight={0: 0.0})
     arms = ["none", "mv2016"] + list(cfg["priors"])
@@ -91,7 +94,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         print(f"[{fig_id}] {layer}: none, mv2016, {', '.join(cfg['priors'])} ({steps} steps each)", flush=True)
         results = {"none": mv_arm(layer, "none", bare), "mv2016": mv_arm(layer, "mv2016", mv)}
         for name in cfg["priors"]:
-            w = prior_weight(priors[name], lam, float(cfg["weight_scale"]))
+            w = prior_weight(priors[name], lam, float(cfg["weight_scale"]), hw(name))
             weights_used[(name, layer)] = w
             results[name] = mv_arm(layer, name, no_tv, [PatchPrior(priors[name], weight=w)])
         for arm, res in results.items():
@@ -120,7 +123,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         lam = mv.tv_weight_for(fnet.resolve(sl))
         scales = sorted(set([float(cfg["weight_scale"])] + [float(x) for x in cfg["sweep_scales"]]))
         for sc_ in scales:
-            w = prior_weight(priors[sp], lam, sc_)
+            w = prior_weight(priors[sp], lam, sc_, hw(sp))
             if sl in layers and sp in cfg["priors"] and sc_ == float(cfg["weight_scale"]):
                 s = scores[(sp, sl)]
             else:
@@ -191,7 +194,9 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "
             f"from {', '.join(layers)} with M&V 2016's recipe for {steps} steps per arm. 'none' drops both of its "
             f"priors; each learned prior replaces TV (alpha-norm kept), weighted as TV is: lambda_TV of the stage "
-            f"x {cfg['weight_scale']:g} / the prior's mean energy on natural held-out patches.",
+            f"x {cfg['weight_scale']:g} / the prior's mean energy on natural held-out patches (a CICA prior's energy "
+            f"sums over patch positions / channels x components, the thesis's normalisation, so its mean patch "
+            f"energy is scaled by that factor first).",
             aim,
             f"Priors used (from the store, trained by): {origin}. Took {t_total:.0f} s.",
             "Thesis: July 10-11 (first ICA/FoE reconstructions; 'lower weights are slower to converge, but result "

@@ -35,7 +35,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from restoration import metrics, plots
     from restoration.featmap_inversion import MapInversion, grey_start, invert_map, map_error
     from restoration.inversion import Reporting
-    from restoration.learned_priors import PatchPrior
+    from restoration.learned_priors import PatchPrior, energy_factor
     from restoration.payload import FigureRef, Payload, Table
     from restoration.prior_inversion import PriorInversion, phase_one_to
 
@@ -79,10 +79,15 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     tracking.add_figure(_run, plots.image_grid(panels, row_labels=list(shown), col_labels=labels, panel_size=1.3),
                         f"{fig_id}_maps.png")
     t_total = time.time() - t0
+    hh, ww = h_true.shape[1:3]
+    norm = [f"{n}: {(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1):,} positions of {p.spec.patch.ph}x"
+            f"{p.spec.patch.pw} / ({p.spec.patch.channels} x {p.spec.n_components}) = "
+            f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy"
+            for n, p in priors.items() if p.spec.channelwise]
     origin = "; ".join(f"{n}: run {p.run_id}" for n, p in priors.items())
     payload = Payload(
         title=title, net=fnet.weights_label, summary=summary,
-        paragraphs=[
+        paragraphs=[par for par in [
             f"The {start} map of {len(names)} held-out images ({', '.join(names)}, {cfg['size']} px) is optimised "
             f"with the net cut there, so that {loss} matches (mean squared error): {cfg['mse_steps']} Adam steps "
             f"(lr {cfg['lr']:g}) from the map of a grey image, then {cfg['prior_steps']} more with the MSE alone "
@@ -90,10 +95,16 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"reference, is then projected to the image by {cfg['project_steps']} steps of image inversion onto "
             f"it.",
             f"Priors (trained by): {origin}. Took {t_total:.0f} s.",
+            (f"The CICA energy is normalised as the thesis's (utils/patch_prior_losses.py: summed over the patch "
+             f"positions of the map, averaged over channels x components), so weight {cfg['weight']:g} means what "
+             f"it meant there: {'; '.join(norm)}. Where we differ: the thesis set its 1e-4 on AlexNet conv1/lin, "
+             f"a 55x55 map (2,304 positions of 8x8 at 227 px) against a mean squared error; this {start} map is "
+             f"{hh}x{ww}, so the same weight pulls with the positions listed.") if norm
+            else "",
             "Thesis: July 27 (invert a single block, conv2/lin -> conv1/lin, with and without a prior), Aug. 2-6 "
             "(feature maps visualised; CICA conv1 priors). The thesis used AlexNet conv2/lin -> conv1/lin; this is "
             "VGG16's conv2_1/lin -> conv1_2/lin.",
-        ],
+        ] if par],
         figures=[FigureRef(f"{fig_id}_maps.png", f"First image: four channels of the {start} map (each on its own "
                                                  f"scale) per arm, and the map projected to the image.")],
         tables=[Table(f"{loss} -> {start}: map error and the projected image (mean over images)",

@@ -78,7 +78,7 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         shuffled = real[:, :, np.random.default_rng(cfg["seed"]).permutation(64)]
         e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
         params.natural_energy = float(e_real.mean())
-        w = prior_weight(params, lam, float(cfg["weight_scale"]))
+        w = prior_weight(params, lam, float(cfg["weight_scale"]), (cfg["size"], cfg["size"]))
         rec = inversion.invert_layer(fnet, images, layer, recipe=no_tv, n_steps=cfg["steps"],
                                      extra_terms=[PatchPrior(params, weight=w)], log=log,
                                      log_prefix=f"variant{k}/inversion/", log_every=max(cfg["steps"] // 30, 1),

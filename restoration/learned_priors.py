@@ -18,8 +18,21 @@ Score matching (Hyvärinen 2005, eq. 4; for :math:`\log p = -E`, :math:`g = -\rh
 
 Student: :math:`g(s) = -2s/(s^2+2)`, logistic: :math:`g(s) = -\tanh s`. The over-line is the batch mean.
 
-As a term (:class:`PatchPrior`): ``weight x`` the mean over all stride-1 patch positions of :math:`E`. When the
-normalisation is linear (every switch but ``sdev="sample"``) this is one VALID convolution with the filters
+As a term (:class:`PatchPrior`), per image, normalised as the thesis's ``utils/patch_prior_losses.py`` does:
+
+* ICA / FoE (``*_full_mrf_loss``): ``weight x`` the **mean** over the ``M`` stride-1 patch positions of :math:`E`;
+* CICA (``*_channelwise_mrf_loss``): ``weight x`` the **sum** over the ``M`` positions of :math:`E` divided by
+  ``C x K`` (the thesis sums its ``(C, M, K)`` expert terms over positions, then averages over channels x
+  components). So the thesis's CICA weights (1e-4 on conv1) mean what they meant there; the term grows with the
+  map (``M``), as the thesis's did, and :func:`energy_factor` converts a mean per-patch energy to it. (Until
+  issue 17 this project averaged CICA over positions and summed over ``C x K``: the thesis's weight was then off
+  by ``M / (C K)``, 0.065x on VGG16 conv1_2 at 32 px, 4.9x at 224 px. We normalise the energy rather than
+  rescale the weight, so a weight means the same thing here and in the thesis's code at any size. Where we still
+  differ: the thesis's CICA weight was set on AlexNet conv1/lin, a 55x55 map (2,304 8x8 positions at 227 px);
+  our feature-map CICA priors model VGG16 conv1_2/lin, 224x224 at 224 px (47,089 positions), so the same weight
+  pulls about 20x harder against the feature MSE there.)
+
+When the normalisation is linear (every switch but ``sdev="sample"``) this is one VALID convolution with the filters
 ``reshape(Whiten^T W)`` plus a bias (computed as windows-times-matrix, which is faster here; CICA as a
 depthwise convolution); the sample-sdev switch divides by each window's RMS, computed with pooling.
 
@@ -40,7 +53,7 @@ from restoration.objectives import Term
 from restoration.patches import SAMPLE_EPS, PatchSpec, Whitening
 
 __all__ = ["EXPERTS", "PriorSpec", "PriorParams", "PatchPrior", "score_matching_loss", "energy_np",
-           "save_prior", "load_prior", "prior_dir", "unit_rows"]
+           "energy_factor", "save_prior", "load_prior", "prior_dir", "unit_rows"]
 
 EXPERTS = ("student", "logistic")
 
@@ -240,8 +253,22 @@ def energy_np(params: PriorParams, patches) -> np.ndarray:
     return np.sum(alpha[None] * r, axis=(1, 2))
 
 
+def energy_factor(spec: PriorSpec, height: int, width: int) -> float:
+    """What :meth:`PatchPrior.energy` of an ``height x width`` map is, in units of the mean per-patch energy
+    (:func:`energy_np`'s mean): 1 for ICA / FoE (a mean over positions); ``M / (C K)`` for CICA (a sum over the
+    ``M = (height - ph + 1)(width - pw + 1)`` positions over channels x components, the thesis's normalisation).
+    A weight meant to make the term ``scale`` on natural images is ``scale / (natural energy x this)``."""
+    p = spec.patch
+    if isinstance(height, bool) or isinstance(width, bool) or int(height) < p.ph or int(width) < p.pw:
+        raise ValueError(f"prior {spec.name!r} needs maps of at least {p.ph}x{p.pw}, got {height}x{width}")
+    if not spec.channelwise:
+        return 1.0
+    return (int(height) - p.ph + 1) * (int(width) - p.pw + 1) / (p.channels * spec.n_components)
+
+
 class PatchPrior(Term):
-    r"""``weight x`` mean over stride-1 patch positions of the prior's energy, per image ``(N,)``.
+    r"""The prior's energy per image ``(N,)`` times ``weight``: ICA / FoE the mean over stride-1 patch positions,
+    CICA the sum over positions divided by channels x components (the thesis's normalisations; module docstring).
 
     Reads ``layer`` (default: the layer the prior was trained on). A prior applied to another layer, or to maps
     with another channel count, is an error naming both.
@@ -356,4 +383,7 @@ class PatchPrior(Term):
         return tf.reduce_sum(r * self._alpha, axis=-1)
 
     def energy(self, t):
-        return tf.reduce_mean(self.patch_energies(t), axis=(1, 2))
+        e = self.patch_energies(t)
+        if self.params.spec.channelwise:  # thesis: sum over positions, mean over the (C, K) channels x components
+            return tf.reduce_sum(e, axis=(1, 2)) / float(self.params.alpha.size)
+        return tf.reduce_mean(e, axis=(1, 2))

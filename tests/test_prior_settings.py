@@ -1,0 +1,91 @@
+"""Issue 17, learned priors: the settings where this project follows the thesis's code (frhrdr/deep_restoration,
+branch Thesis-Submission) and where its quick profile deliberately does not.
+
+* the CICA energy is normalised as ``utils/patch_prior_losses.py``'s ``*_channelwise_mrf_loss`` (sum over patch
+  positions, mean over channels x components), checked against a numpy transcription of that code;
+* the two-phase prior inversion jitters by the thesis's rule (zero padding, ``T + 1`` positions, ``T`` scaled
+  to the image size);
+* the quick profile's prior-training photos are natural photographs only.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from restoration import learned_priors as L
+from restoration import patches as P
+
+# ----------------------------------------------------------------------------------------------------------
+# 1. CICA energy normalisation
+# ----------------------------------------------------------------------------------------------------------
+
+
+def thesis_mrf_loss(xw, ica_a, expert, channelwise):
+    """The thesis's ``{student,logistic}_{full,channelwise}_mrf_loss`` (utils/patch_prior_losses.py), in numpy.
+
+    channelwise: ``xw (C, M, K)``, ``ica_a (C, K)``; the per-component terms times ``softplus(a)`` stacked over
+    the ``M`` positions (axis 1), summed over axis 1, then ``reduce_mean`` over what is left, ``(C, K)``.
+    full: ``xw (M, K)``, ``ica_a (K,)``; summed over components (axis 1), ``reduce_mean`` over positions.
+    """
+    a_pos = np.log1p(np.exp(ica_a))
+    if expert == "student":
+        rho = np.log(1.0 + 0.5 * np.square(xw))
+    else:
+        xw_abs = np.abs(xw)
+        rho = np.log(0.5) + np.log(1 + np.exp(-2 * xw_abs)) + xw_abs
+    if channelwise:
+        neg_g_wx = rho * np.stack([a_pos] * xw.shape[1], axis=1)
+        return np.mean(np.sum(neg_g_wx, axis=1))
+    return np.mean(np.sum(rho * a_pos, axis=1))
+
+
+def _prior(tmp_path, *, channelwise, expert, K=4, ph=3, pw=2):
+    rng = np.random.default_rng(0)
+    maps = (rng.normal(size=(2, 11, 10, 3)) @ (rng.normal(size=(3, 3)) + 2 * np.eye(3)) + 5.0).astype(np.float32)
+    spec = P.PatchSpec("input", 3, ph, pw)
+    x = P.extract_patches(maps, ph, pw)
+    store = P.PatchStore.create(tmp_path / "s", spec, len(x))
+    store.write(0, x)
+    wh = P.fit_whitening(store, P.Normalisation("dataset_channel", "dataset_channel"), "pca", 0,
+                         channelwise=channelwise)
+    W = rng.normal(size=(3, K, wh.d) if channelwise else (K, wh.d))
+    a = rng.normal(size=W.shape[:-1])
+    return L.PriorParams(L.PriorSpec("t", spec, K, expert, channelwise), wh, W, a), maps
+
+
+@pytest.mark.parametrize("expert", L.EXPERTS)
+@pytest.mark.parametrize("channelwise", [True, False], ids=["cica", "full"])
+def test_prior_energy_per_image_is_the_thesis_mrf_loss(tmp_path, expert, channelwise):
+    """Per image (the thesis inverted one image at a time), ``PatchPrior.energy`` equals the thesis's mrf loss of
+    the same expert inputs. For CICA the old normalisation (mean over the 81 positions, sum over 3 x 4 channels
+    x components) was off by 81 / 12 and fails this."""
+    params, maps = _prior(tmp_path, channelwise=channelwise, expert=expert)
+    got = L.PatchPrior(params, weight=1.0).energy(tf.constant(maps)).numpy()
+    for i in range(len(maps)):
+        z = params.whitening.apply(P.extract_patches(maps[i:i + 1], 3, 2)).astype(np.float64)  # (M, C, d)|(M, D)
+        if channelwise:  # the thesis: x (C, M, d) @ ica_w (C, d, K), columns of ica_w unit
+            xw = np.transpose(z, (1, 0, 2)) @ np.transpose(params.W_unit, (0, 2, 1))
+        else:
+            xw = z.reshape(len(z), -1) @ params.W_unit.T
+        want = thesis_mrf_loss(xw, params.a, expert, channelwise)
+        assert got[i] == pytest.approx(want, rel=2e-4)
+
+
+def test_energy_factor_converts_the_mean_patch_energy_to_the_term():
+    """``energy_factor`` is ``M / (C K)`` for CICA and 1 otherwise, and the term's energy is the mean per-patch
+    energy times it; VGG16 conv1_2 with 8x8 patches and 150 components, the issue's numbers."""
+    conv1 = P.PatchSpec("conv1_2/lin", 64, 8, 8)
+    cica = L.PriorSpec("c", conv1, 150, "logistic", True)
+    assert L.energy_factor(cica, 32, 32) == pytest.approx(25 * 25 / 9600)          # 0.065
+    assert L.energy_factor(cica, 224, 224) == pytest.approx(217 * 217 / 9600)      # 4.9
+    assert L.energy_factor(L.PriorSpec("f", conv1, 150, "logistic"), 224, 224) == 1.0
+    with pytest.raises(ValueError, match="needs maps of at least 8x8, got 4x4"):
+        L.energy_factor(cica, 4, 4)
+
+
+def test_the_term_is_the_mean_patch_energy_times_the_factor(tmp_path):
+    params, maps = _prior(tmp_path, channelwise=True, expert="logistic")
+    term = L.PatchPrior(params, weight=1.0)
+    mean_patch = term.patch_energies(tf.constant(maps)).numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(term.energy(tf.constant(maps)).numpy(),
+                               mean_patch * L.energy_factor(params.spec, 11, 10), rtol=1e-5)
