@@ -27,6 +27,13 @@ operation is a SAME k x k transposed convolution of stride 1 or 2; for AlexNet's
 one (227 px from 55), for its pools 3x3 / 2 VALID (55 from 27, 27 from 13), as in the thesis code
 (frhrdr/deep_restoration ``modules/inv_default_modules.py``).
 
+A spec's ``up_kernel`` overrides that rule's kernel (the thesis's April-May AlexNet conv1 modules,
+``old/alexnet_layer_1_inversion_model.py``: a 5x5 / 4 deconvolution undoing the 11x11 / 4 conv1). Undoing a VALID
+K x K window with a smaller k x k VALID transposed convolution, each input pixel's footprint would start where the
+window started instead of being centred where the window was centred, so its output is shifted down and right by
+``(K - k) // 2`` pixels (:attr:`ModuleSpec.up_offset`; 3 px for 5 against 11) before it is fitted to the target:
+the centring the thesis had at 224 px, where conv1 and the 5x5 / 4 deconvolution were both SAME.
+
 Initialisation: Glorot-uniform kernels and zero biases (Keras' defaults), drawn from a generator seeded by the
 stack's seed *and the module's own identity* (name, kind, layers), so a module starts from the same weights in
 every stack that contains it: the pool1 modules of the pool2 stack (Fig. 7) equal those of the pool3 stack
@@ -77,6 +84,9 @@ class ModuleSpec:
         Filled by :meth:`bind` from the net.
     op_kernel, op_stride, op_padding : int, int, str or None
         Geometry of the operation the module undoes, filled by :meth:`bind` from the net's op list.
+    up_kernel : int or None
+        Kernel of the up-sampling transposed convolution when it should not follow the inverted operation
+        (None, the default: :meth:`restoration.geometry.OpGeometry.up_op`'s rule); see the module docstring.
     """
 
     name: str
@@ -90,6 +100,7 @@ class ModuleSpec:
     op_kernel: int | None = None
     op_stride: int | None = None
     op_padding: str | None = None
+    up_kernel: int | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -98,6 +109,13 @@ class ModuleSpec:
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"module {self.name!r}: {field} must be a positive int, got {value!r}")
+        if self.up_kernel is not None and (isinstance(self.up_kernel, bool) or not isinstance(
+                self.up_kernel, (int, np.integer)) or self.up_kernel < 1):
+            raise ValueError(f"module {self.name!r}: up_kernel must be a positive int or None (the inverted "
+                             f"operation's rule), got {self.up_kernel!r}")
+        if self.up_kernel is not None and self.kind == "UCC":
+            raise ValueError(f"module {self.name!r}: a UCC module resizes without a transposed convolution, so "
+                             f"up_kernel={self.up_kernel} has nothing to set; leave it None")
 
     def bind(self, net) -> "ModuleSpec":
         """A copy with channel counts and the inverted operation's geometry read from ``net``."""
@@ -121,7 +139,19 @@ class ModuleSpec:
     @property
     def up(self) -> UpOp:
         """The module's up-sampling transposed convolution."""
-        return self.op_geometry.up_op(self.kernel)
+        g = self.op_geometry
+        if self.up_kernel is None:
+            return g.up_op(self.kernel)
+        rule = g.up_op(int(self.up_kernel))
+        return UpOp(int(self.up_kernel), rule.stride, rule.padding)
+
+    @property
+    def up_offset(self) -> int:
+        """Pixels the up operation's output is shifted down and right before it is fitted to the target: for a
+        VALID ``K x K`` window undone by a VALID ``k x k`` transposed convolution, ``(K - k) // 2`` (centres each
+        input pixel's footprint where the window's centre was); 0 otherwise, and always for the default rule."""
+        up, g = self.up, self.op_geometry
+        return (g.kernel - up.kernel) // 2 if up.padding == "VALID" else 0
 
     @property
     def stride(self) -> int:
@@ -130,6 +160,10 @@ class ModuleSpec:
     def describe(self) -> str:
         """``"DC3: pool1 -> conv1_2/lin (DC, 5x5, 64 hidden; undoes 2x2/2 VALID)"``."""
         g = f"; undoes {self.op_geometry.describe()}" if self.bound else ""
+        if self.bound and self.up_kernel is not None:
+            up = self.up
+            g += f" with a {up.kernel}x{up.kernel}/{up.stride} {up.padding} up-sampling" + (
+                f" shifted {self.up_offset} px" if self.up_offset else "")
         return f"{self.name}: {self.in_layer} -> {self.out_layer} ({self.kind}, {self.kernel}x{self.kernel}, " \
                f"{self.hidden} hidden{g})"
 
@@ -155,10 +189,17 @@ class ModuleSpec:
     def seed_for(self, seed: int) -> list[int]:
         """Seed of this module's initial weights: the stack seed and the module's identity, not its position."""
         ident = f"{self.name}|{self.kind}|{self.in_layer}|{self.out_layer}|{self.kernel}|{self.hidden}"
+        if self.up_kernel is not None:  # the default rule keeps the identity (and seed) it always had
+            ident += f"|up{int(self.up_kernel)}"
         return [int(seed), zlib.crc32(ident.encode())]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The spec's fields; ``up_kernel`` only when set, so specs under the default rule keep the dict (and
+        the module-store key) they had before the field existed."""
+        d = dataclasses.asdict(self)
+        if d["up_kernel"] is None:
+            del d["up_kernel"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModuleSpec":
@@ -219,14 +260,16 @@ def chain_points(net, top_layer: str, *, targets: str = "lin") -> list[str]:
 
 def chain_specs(net, top_layer: str | None = None, *, points: Sequence[str] | None = None,
                 kinds: str | Sequence[str] = "DC", kernel: int | Sequence[int] = 5,
-                hidden: int | Sequence[int] | None = None, targets: str = "lin") -> list[ModuleSpec]:
+                hidden: int | Sequence[int] | None = None, targets: str = "lin",
+                up_kernel: int | Sequence[int | None] | None = None) -> list[ModuleSpec]:
     """One module per step of a chain, deepest first, named ``<kind><i>`` with ``i = 1`` for the module that
     reaches the image (the thesis's DC1 ... DC10).
 
     ``points`` (deepest first, ending at ``"input"``) defaults to :func:`chain_points` of ``top_layer``.
     ``kinds``, ``kernel`` and ``hidden`` are one value for all or one per module; ``hidden=None`` uses the
-    channel count of the module's input layer (the thesis's 64 / 128 / 256 for VGG16 blocks 1 / 2 / 3). The
-    specs are returned unbound; :meth:`InversionStack.for_net` binds them.
+    channel count of the module's input layer (the thesis's 64 / 128 / 256 for VGG16 blocks 1 / 2 / 3).
+    ``up_kernel`` (one for all or one per module; None = the inverted operation's rule) is
+    :attr:`ModuleSpec.up_kernel`. The specs are returned unbound; :meth:`InversionStack.for_net` binds them.
     """
     if points is None:
         if top_layer is None:
@@ -240,11 +283,13 @@ def chain_specs(net, top_layer: str | None = None, *, points: Sequence[str] | No
     if isinstance(kinds, str) and len(kinds) == 2 * n and kinds not in KINDS:  # "DCDCCD": two letters a module
         kinds_l = [kinds[2 * i:2 * i + 2] for i in range(n)]
     kernels, hiddens = _per_module(kernel, n, "kernel"), _per_module(hidden, n, "hidden")
+    ups = _per_module(up_kernel, n, "up_kernel")
     specs = []
     for j in range(n):
         src, dst = points[j], points[j + 1]
         h = hiddens[j] if hiddens[j] is not None else _channels(net, src)
-        specs.append(ModuleSpec(f"{kinds_l[j]}{n - j}", kinds_l[j], src, dst, int(kernels[j]), int(h)))
+        specs.append(ModuleSpec(f"{kinds_l[j]}{n - j}", kinds_l[j], src, dst, int(kernels[j]), int(h),
+                                up_kernel=None if ups[j] is None else int(ups[j])))
     return specs
 
 
@@ -286,8 +331,9 @@ def _glorot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
-def _transpose_conv(x, kernel, up: UpOp, out_hw: tuple[int, int]):
-    """``up`` applied to ``x`` (N, h, w, C_in) with ``kernel`` (k, k, C_out, C_in), fitted to ``out_hw``."""
+def _transpose_conv(x, kernel, up: UpOp, out_hw: tuple[int, int], offset: int = 0):
+    """``up`` applied to ``x`` (N, h, w, C_in) with ``kernel`` (k, k, C_out, C_in), shifted ``offset`` pixels
+    down and right (edge-padded at the top/left; cropped there when negative), fitted to ``out_hw``."""
     import tensorflow as tf
 
     h, w = int(x.shape[1]), int(x.shape[2])
@@ -296,6 +342,10 @@ def _transpose_conv(x, kernel, up: UpOp, out_hw: tuple[int, int]):
     shape = tf.stack([tf.shape(x)[0], nat_h, nat_w, c_out])
     y = tf.nn.conv2d_transpose(x, kernel, shape, strides=up.stride, padding=up.padding)
     y = tf.ensure_shape(y, [None, nat_h, nat_w, c_out])
+    if offset > 0:
+        y = tf.pad(y, [[0, 0], [offset, 0], [offset, 0], [0, 0]], mode="SYMMETRIC")
+    elif offset < 0:
+        y = y[:, -offset:, -offset:, :]
     return fit_to(y, out_hw)
 
 
@@ -355,9 +405,9 @@ def build_module(spec: ModuleSpec, *, seed: int = 0):
             k1, b1, k2, b2 = weights
             if s.kind == "CD":
                 hid = tf.nn.relu(_conv(x, k1) + b1)
-                return _transpose_conv(hid, k2, s.up, out_hw) + b2
+                return _transpose_conv(hid, k2, s.up, out_hw, s.up_offset) + b2
             if s.kind in ("DC", "DD"):
-                hid = tf.nn.relu(_transpose_conv(x, k1, s.up, out_hw) + b1)
+                hid = tf.nn.relu(_transpose_conv(x, k1, s.up, out_hw, s.up_offset) + b1)
                 if s.kind == "DC":
                     return _conv(hid, k2) + b2
                 return _transpose_conv(hid, k2, UpOp(s.kernel, 1, "SAME"), out_hw) + b2
