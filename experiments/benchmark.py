@@ -2,8 +2,10 @@
 
 For each net (VGG16 always; AlexNet when ``bvlc_alexnet.npy`` is given) and each depth conv1 ... conv5 (the
 last convolution of the block, pre-ReLU), every method reconstructs the evaluation images: M&V 2016 from noise
-and from the image itself (the thesis's benchmark runs), trained inverters stacked and merged, and M&V with each
-learned image prior. Scored by MSE, the thesis's NMSE and the VGG (Gram) score, clipped and min-max rescaled;
+and from the image itself (the thesis's benchmark runs), trained inverters stacked and merged, M&V with each
+learned image prior in place of TV (our form), and the thesis's own FoE procedure (``foe_thesis:full512``: feature
+MSE alone, then MSE plus the prior at the thesis's per-layer weight; the row the thesis's FoE numbers stand
+beside). Scored by MSE, the thesis's NMSE and the VGG (Gram) score, clipped and min-max rescaled;
 the AlexNet table puts the thesis's own numbers beside ours. Finished cells are stored in the run and reused by
 later runs with the same configuration (body: ``experiments/_benchmark.py``).
 
@@ -15,8 +17,10 @@ Reproduce::
 
 ``quick``: the two embedded held-out photos at 64 px (AlexNet 99 px), depths 1-5, M&V 200 steps per cell,
 trained modules 300 steps each on the embedded training photos (64 px crops, batch 4; AlexNet 99), merged fine-tuning
-100 steps per depth, the full512 prior (trained first by ``make reproduce-benchmark`` when missing).
-``thesis``: 224 px (AlexNet 227), ten images, the recipes' 3500 steps, 3000 steps per module, batch 32.
+100 steps per depth, the full512 prior (trained first by ``make reproduce-benchmark`` when missing) in M&V and in
+the thesis's two phases, whose step counts shrink by the same 200 / 3500 (VGG16 571 + 857, AlexNet 286 + 286).
+``thesis``: 224 px (AlexNet 227), ten images, the recipes' 3500 steps, 3000 steps per module, batch 32, the two
+phases at the thesis's full counts (AlexNet 5000 + 5000, VGG16 10,000 + 15,000).
 """
 
 from experiments._benchmark import run_benchmark
@@ -31,12 +35,14 @@ QUICK = dict(
     alexnet_weights="default",          # "default": $ALEXNET_WEIGHTS or weights/bvlc_alexnet.npy
     depths=[1, 2, 3, 4, 5],             # conv blocks; the last conv of each
     targets="lin",                      # "lin" (pre-ReLU, the thesis's) or "relu"
-    methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512"],
+    methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
+             "foe_thesis:full512"],  # prior:<p>: M&V 2016 with p in place of TV; foe_thesis:<p>: the thesis's 2 phases
     image_dir=None,                     # None: the embedded held-out photos; a folder: the thesis's ten ids
     n_images=2,
     size={"vgg16": 64, "alexnet": 99, "tiny_vgg": 32},
-    steps=200,                          # M&V steps per cell (None: the recipe's 3500)
-    lr_scale=1.0,
+    steps=200,                          # M&V steps per cell (None: the recipe's 3500); the two phases of
+                                        # foe_thesis scale the thesis's counts by the same steps / 3500
+    lr_scale=1.0,                       # M&V's rates and the two phases' rate
     weight_scale=30.0,                  # learned prior weight, as prior_compare
     # 64 px crops (the evaluation size), batch 4: the same pixels per step as 32 px x 16, but the block-4/5
     # modules train on the 8x8 / 4x4 maps they invert at test time. With 32 px x 16 (2x2 conv5 maps) the
@@ -60,7 +66,7 @@ THESIS = dict(profile="thesis", size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 
               crop={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, batch_size=32, module_steps=3000, lr=3e-4,
               finetune_steps=3000, finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],
               methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
-                       "prior:full512_logistic", "prior:full1024", "prior:cica_image"])
+                       "prior:full512_logistic", "prior:full1024", "prior:cica_image", "foe_thesis:full512"])
 
 ex.add_config(QUICK)
 ex.add_named_config("quick", {"profile": "quick"})

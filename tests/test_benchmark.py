@@ -31,13 +31,13 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
     r, rec = run()
     assert rec.status == "COMPLETED"
     s = rec.report["summary"]
-    methods = ["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512"]
+    methods = ["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512", "foe_thesis:full512"]
     for m in methods:
         for d in ("conv1", "conv2"):
             for measure in ("mse_mean", "nmse_thesis", "vgg_score", "psnr_mean", "ssim_mean"):
                 assert np.isfinite(s[f"{measure}@tiny_vgg/{m}/{d}"]), (m, d, measure)
     cells = [n for n in rec.artifact_names if n.startswith("cell_")]
-    assert len(cells) == 10
+    assert len(cells) == 12
     assert {"benchmark_tiny_vgg_mse.png", "benchmark_tiny_vgg_vgg_score.png", "benchmark_tiny_vgg_grid.png",
             "benchmark_tiny_vgg_nmse_thesis.png"} <= set(rec.artifact_names)
     main = rec.report["tables"][0]
@@ -55,10 +55,11 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
     assert rec2.status == "COMPLETED"
     assert not [n for n in rec2.artifact_names if n.startswith("cell_")]  # nothing recomputed
     assert rec2.report["summary"] == pytest.approx(s)
+    assert rec2.report["scores"] == rec.report["scores"] and len(rec.report["scores"]) == 12  # per image, per cell
     assert any(f"cells were taken from earlier runs (run {r._id})" in p for p in rec2.report["paragraphs"])
-    # a changed setting is a different cell: only the M&V cells are recomputed
+    # a changed setting is a different cell: only the M&V cells and the two phases (scaled by it) are recomputed
     r3, rec3 = run(steps=5)
-    assert len([n for n in rec3.artifact_names if n.startswith("cell_")]) == 6
+    assert len([n for n in rec3.artifact_names if n.startswith("cell_")]) == 8
 
 
 def test_the_alexnet_path_runs_on_a_tiny_bvlc_file(tmp_path):
@@ -98,7 +99,8 @@ def test_displays_and_the_thesis_numbers():
     np.testing.assert_allclose(benchmark.display(x, "minmax")[0, 0, 0], [0.0, 255.0 * 120 / 320, 255.0])
     np.testing.assert_allclose(benchmark.display(x, "minmax")[1], 127.5)  # a constant image: mid-grey
     assert benchmark.thesis_value("trained_merged", "nmse_thesis", "conv3") == 0.0619
-    assert benchmark.thesis_value("prior:full512", "vgg_score", "conv1") == 9.5e-6
+    assert benchmark.thesis_value("foe_thesis:full512", "vgg_score", "conv1") == 9.5e-6  # the two-phase row's
+    assert benchmark.thesis_value("prior:full512", "vgg_score", "conv1") is None  # M&V + prior: not the thesis's
     assert benchmark.thesis_value("mv2016", "mse", "conv1") is None  # the thesis started M&V from the image
     assert Method.parse("mv2016_target").thesis_row == "M&V 2016"
     assert Method.parse("trained_merged").thesis_row == "trained inverters"
