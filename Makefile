@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: install test postgres-server pdf-libs report report-pdf sweep bench clean benchmark runs help reproduce-all reproduce-benchmark
+.PHONY: claims install test postgres-server pdf-libs report report-pdf sweep bench clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
 	@echo "make reproduce-benchmark    the thesis's benchmark table (every method x depth x metric; reuses finished cells)"
+	@echo "make claims                 every claim's arms for seeds 0..N-1 (N=3; CLAIMS='id ...' to choose); then make report"
 	@echo "make sweep SWEEP=name        run a declared sweep on Dask (CLUSTER=local|serial|slurm|tcp://host:8786)"
 	@echo "make bench                  every hot path in float32 and bfloat16 vs the matmul rate (appends benchmarks/results.jsonl)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
@@ -73,6 +74,13 @@ pdf-libs: $(STAMP)
 	     (apt-get update -q >/dev/null && apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null)) \
 	    && echo "installed Pango (libpango-1.0-0, libpangoft2-1.0-0) for the PDF report"; } || \
 	  $(PY) -c "from reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
+
+# Replicate seeds for the claims (experiments/claims.py): every arm of every claim for seeds 0..N-1 on Dask,
+# reusing completed runs; `make report` then judges each claim with intervals over the seeds.
+N      ?= 3
+CLAIMS ?=
+claims: $(STAMP)
+	$(PY) -m experiments --claims --n $(N) $(if $(CLAIMS),--only $(CLAIMS)) --cluster $(CLUSTER)
 
 # A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
 # what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).

@@ -7,7 +7,8 @@ the registry (``experiments/registry.toml``).
 ``python -m experiments --all [--profile quick|thesis] [--only ID ...] [-- SACRED ARGS]`` runs every figure in
 registry order, each in its own process (a crash or a missing weights file ends that figure only), and prints
 each figure's wall time, its outcome and the total. Figures that need AlexNet weights fail at once without
-``bvlc_alexnet.npy`` and are recorded as such. ``python -m experiments --sweep NAME [--cluster ...]`` runs a declared sweep on Dask (see experiments/sweep.py).
+``bvlc_alexnet.npy`` and are recorded as such. ``python -m experiments --sweep NAME [--cluster ...]`` runs a declared sweep on Dask (see experiments/sweep.py);
+``python -m experiments --claims [--n 3]`` runs every claim's arms for replicate seeds (experiments/claims.py).
 
 Exit status: 0 when every figure completed or failed only for
 missing AlexNet weights, 1 otherwise.
@@ -142,6 +143,9 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "--sweep":
         from experiments.sweep import main as sweep_main
         return sweep_main(argv[1:])
+    if argv and argv[0] == "--claims":
+        from experiments.claims import main as claims_main
+        return claims_main(argv[1:])
     if argv and argv[0] == "--all":
         p = argparse.ArgumentParser(prog="python -m experiments --all")
         p.add_argument("--profile", default="quick", choices=["quick", "thesis"])

@@ -430,8 +430,8 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     import numpy as np
 
     from restoration import data, nets, plots
-    from restoration.payload import FigureRef, Payload
-    from restoration.stack_tables import comparison_table, module_table, numbers_table, summary_of
+    from restoration.payload import Comparability, FigureRef, Payload
+    from restoration.stack_tables import comparison_table, module_table, numbers_table, scores_of, summary_of
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
@@ -457,13 +457,14 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     t_total = time.time() - t0
 
     # artifacts ----------------------------------------------------------------------------------------
-    figures, tables, summary = [], [], {}
+    figures, tables, summary, scores = [], [], {}, {}
     first = outcomes[0]
     for o in outcomes:
         suffix = f"_{_slug(o.label)}" if many else ""
         tracking.add_npz(_run, f"{fig.id}{suffix}_modules.npz", **o.stack.weight_arrays())
         tracking.add_json(_run, o.stack.to_json_dict(), f"{fig.id}{suffix}_modules.json")
         summary.update(summary_of(o.evaluation, o.label if many else ""))
+        scores[o.label if many else ""] = scores_of(o.evaluation)
         tables.append(module_table(o.stack, o.evaluation, o.train_loss, o.origin))
         if many:
             tables[-1].title += f" — stack from {o.label}"
@@ -494,6 +495,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
         for label, e in o.extra.items():
             if label != o.stack.in_layer:  # the full stack's numbers are the unqualified ones
                 summary.update(summary_of(e, label))
+                scores[label] = scores_of(e)
         labelled = {label: e for label, e in o.extra.items()}
         if fig.depth:
             labelled = dict(sorted(labelled.items(), key=lambda kv: fnet.depth(kv[0])))
@@ -532,7 +534,8 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     payload = Payload(
         title=fig.title, net=fnet.weights_label, summary=summary,
         paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total), figures=figures,
-        tables=tables, variant=_variant_text(fig, c))
+        tables=tables, variant=_variant_text(fig, c), scores=scores,
+        comparable=Comparability(variants=",".join(sorted(fig.variants))))
     tracking.set_report(_run, payload)
     tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(first.evaluation.summary["psnr_mean"])

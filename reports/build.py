@@ -471,6 +471,7 @@ class Report:
     overview: list[dict]
     claims: list[_claims.Verdict] = field(default_factory=list)
     claim_rows: list[dict] = field(default_factory=list)
+    forest: str | None = None                               # the claims' forest plot (img src)
     appendix: list[dict] = field(default_factory=list)     # provenance of every run the report shows
     sweeps: list = field(default_factory=list)             # reports.sweeps.SweepSection, one per declared sweep
 
@@ -484,29 +485,61 @@ class Report:
 
     @property
     def claim_counts(self) -> list[tuple[str, int]]:
-        """``[("held", 5), ("held in part", 2), ...]`` in that order, statuses that occur only."""
-        from collections import Counter as _Count
-
-        order = ["held", "held in part", "did not hold", "not run"]
-        counts = _Count(r["status"] for r in self.claim_rows)
-        return [(k, counts[k]) for k in order + sorted(set(counts) - set(order)) if counts[k]]
+        """``[("held", 5), ("inconclusive", 2), ...]`` in :data:`reports.claims.ORDER`, verdicts that occur only."""
+        return _claims.counts(self.claims)
 
     @property
     def alexnet_missing(self) -> bool:
         return any("AlexNet weights" in r.get("reason", "") for r in self.not_reproduced)
 
 
+def judge_claims(claims_decl, source: RunSource, reasons: dict[str, str]) -> list[_claims.Verdict]:
+    """Every claim judged on all completed runs of its figures (figure runs and ``make claims`` replicates)."""
+    from reports.runs import claim_candidates
+
+    cache: dict[str, list[_claims.ArmRun]] = {}
+
+    def candidates(fig_id: str) -> list[_claims.ArmRun]:
+        if fig_id not in cache:
+            arms = []
+            for rec in claim_candidates(source, fig_id):
+                payload = Payload.from_dict(report_payload(rec))
+                if payload is not None:
+                    arms.append(_claims.ArmRun(str(getattr(rec, "id", "")), payload))
+            cache[fig_id] = arms
+        return cache[fig_id]
+
+    return [_claims.judge(c, {f: candidates(f) for f in c.figures}, reasons) for c in claims_decl]
+
+
+def _forest_src(verdicts: Sequence[_claims.Verdict], assets: Path | None) -> str | None:
+    from reports.forest import forest_png
+
+    png = forest_png(verdicts)
+    return _bytes_src(png, "claims_forest.png", assets) if png else None
+
+
 def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
-    """The claims table: one row per claim, one line per compared pair."""
+    """The claims table: one row per claim, one block per pair, one line per measure (effect, interval, verdict)."""
     rows = []
     for v in verdicts:
         pairs = []
         for p in v.pairs:
-            won, lost = _claims.side_labels(p, short=True)
-            pairs.append({"better": str(p.better), "worse": str(p.worse), "numbers": _claims.pair_numbers(p),
-                          "won": won, "lost": lost})
+            pairs.append({"better": str(p.better), "worse": str(p.worse),
+                          "effects": [{"measure": _measures.label(e.measure, unit=False, short=True),
+                                       "effect": _claims.effect_text(e), "verdict": e.verdict, "votes": e.votes,
+                                       "means": f"{_claims.value_text(e.measure, e.better_mean)} vs "
+                                                f"{_claims.value_text(e.measure, e.worse_mean)}"}
+                                      for e in p.effects]})
+        profile, precision, images = v.group
+        n = ""
+        if v.seeds:
+            n = f"{len(v.seeds)} seed{'s' if len(v.seeds) != 1 else ''} ({', '.join(map(str, v.seeds))})"
+            n += f" x {v.n_images} images" if v.n_images else ", summary means (no per-image scores)"
         rows.append({"id": v.claim.id, "statement": typeset(v.claim.statement), "thesis": v.claim.thesis,
-                     "status": v.status, "reason": v.reason, "pairs": pairs, "figures": list(v.claim.figures)})
+                     "status": v.status, "css": re.sub(r"[^a-z0-9]+", "-", v.status).strip("-"), "reason": v.reason, "pairs": pairs, "figures": list(v.claim.figures),
+                     "n": n, "setting": ", ".join(x for x in (profile, precision) if x),
+                     "runs": "; ".join(f"{f}: {', '.join(ids)}" for f, ids in v.runs.items())})
     return rows
 
 
@@ -537,15 +570,13 @@ def collect(
     for e in figures:
         by_section.setdefault(e.section, []).append(e)
 
-    sections, summaries, overview, reasons, run_ids = [], {}, [], {}, {}
+    sections, overview, reasons = [], [], {}
     for s_no, (name, members) in enumerate(by_section.items(), start=1):
         figs = []
         for f_no, entry in enumerate(members, start=1):
             sec, summary = figure_section(entry, f"{s_no}.{f_no}", source, counter,
                                           attempt=attempts.get(entry.id), assets=assets)
             figs.append(sec)
-            summaries[entry.id] = summary
-            run_ids[entry.id] = (sec.provenance or {}).get("run_id")
             if sec.status != "complete":
                 reasons[entry.id] = _short_reason(entry, sec)
             overview.append({
@@ -560,7 +591,8 @@ def collect(
             })
         sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
                                 figs, []))
-    verdicts = [_claims.judge(c, summaries, reasons, run_ids) for c in claims_decl]
+    verdicts = judge_claims(claims_decl, source, reasons)
+    forest = _forest_src(verdicts, assets)
     sweep_sections = []
     if isinstance(entries, _registry.Registry):
         from reports import sweeps as _sweep_sections
@@ -585,6 +617,7 @@ def collect(
         overview=overview,
         claims=verdicts,
         claim_rows=_claim_rows(verdicts),
+        forest=forest,
         appendix=appendix,
         sweeps=sweep_sections,
     )

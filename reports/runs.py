@@ -28,6 +28,15 @@ class RunSource(Protocol):
     def fail_trace(self, record: Any) -> str: ...
 
 
+def claim_candidates(source, fig_id: str) -> list:
+    """The completed runs a claim may be judged on (figure runs and ``make claims`` replicates), newest first;
+    a source without ``completed`` (a test's fake) gives its latest completed run."""
+    if hasattr(source, "completed"):
+        return list(source.completed(fig_id))
+    rec = source.latest_completed(fig_id)
+    return [rec] if rec is not None else []
+
+
 class TrackingSource:
     """Runs from the Sacred database through :mod:`restoration.tracking`."""
 
@@ -38,6 +47,10 @@ class TrackingSource:
 
     def latest_completed(self, fig_id: str):
         return self.tracking.latest_completed_run(fig_id)
+
+    def completed(self, fig_id: str):
+        """Every completed run a claim may be judged on, newest first (:func:`restoration.tracking.claim_runs`)."""
+        return self.tracking.claim_runs(fig_id)
 
     def latest(self, fig_id: str):
         """The newest attempt whatever its state (RUNNING, DIED, INCOMPLETE, INTERRUPTED, FAILED, COMPLETED)."""

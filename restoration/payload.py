@@ -97,6 +97,7 @@ class Comparability:
     precision: str = ""
     image_set: str = ""
     steps: str = ""
+    variants: str = ""     # the variants the figure offers ("final,may"): sides offering the same must match
 
     def differences(self, other: "Comparability", fields=("profile", "variant", "precision", "image_set")) \
             -> list[tuple[str, str, str]]:
@@ -185,7 +186,8 @@ class Payload:
 def _comparability(d) -> Comparability:
     if not isinstance(d, dict):
         return Comparability()
-    return Comparability(**{k: str(d.get(k) or "") for k in ("profile", "variant", "precision", "image_set", "steps")})
+    return Comparability(**{k: str(d.get(k) or "") for k in ("profile", "variant", "precision", "image_set", "steps",
+                                                        "variants")})
 
 
 def _table(t: dict) -> Table:

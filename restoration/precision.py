@@ -509,3 +509,25 @@ def describe(p: Probe, *, cached: bool = True) -> str:
         f"(measured {p.measured_at}" + (f"; cached in {_cache_path(p.machine)})" if cached else "; not cached)"),
     ]
     return "\n".join(lines)
+
+
+def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 GEMM rate now (numpy, best of ``repeats`` ``n x n`` products), GFLOP/s: the
+    yardstick a long job states its speed against, measured in the same run."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    import time
+
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t

@@ -11,7 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from restoration.modules import InversionStack
-from restoration.payload import Table
+from restoration.payload import ImageScores, Table
 from restoration.reconstruction import Evaluation
 
 
@@ -61,3 +61,9 @@ def summary_of(evaluation: Evaluation, qualifier: str = "") -> dict[str, float]:
     return {f"psnr_mean{q}": float(m["psnr_mean"]), f"ssim_mean{q}": float(m["ssim_mean"]),
             f"nerr_mean{q}": float(m["nerr_mean"]), f"mse_mean{q}": float(m["mse_mean"]),
             f"psnr_min{q}": float(np.min(evaluation.scores["psnr"]))}
+
+
+def scores_of(evaluation: Evaluation) -> ImageScores:
+    """The per-image scores behind :func:`summary_of` (held-out crop ids, PSNR / SSIM / MSE / normalised error),
+    for the payload's ``scores`` under the same qualifier: what a claim pairs image by image."""
+    return ImageScores.from_batch(evaluation.names, evaluation.scores)

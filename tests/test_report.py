@@ -183,40 +183,30 @@ def test_numbered_figures_tables_and_contents(report_html):
         assert f'href="#{fig_id}"' in toc
 
 
-@pytest.mark.parametrize("fig05, fig06, verdict, winner_first",
-                         [(WORSE, BETTER, "held", True), (BETTER, WORSE, "did not hold", False)])
-def test_claim_picks_the_right_winner(tmp_path, monkeypatch, registry, fig05, fig06, verdict, winner_first):
+@pytest.mark.parametrize("fig05, fig06, sign", [(WORSE, BETTER, "+"), (BETTER, WORSE, "-")])
+def test_claim_with_one_run_per_side_is_exploratory_with_the_effect_oriented(tmp_path, monkeypatch, registry, fig05,
+                                                                              fig06, sign):
+    """One run per side (seed 7) and no per-image scores: the effect is the difference of the stored means, oriented
+    towards the expected side, and the verdict is exploratory, never held."""
     _populate(tmp_path / "runs", monkeypatch, fig05=fig05, fig06=fig06)
     html = build.build(tmp_path / "report.html", registry=registry).read_text()
     chapter = html[html.index('id="sec-trained-inversion"'):]
     claim = re.search(r'<p class="claim[^"]*"><strong>Claim.</strong> (.*?)</p>', chapter, re.S).group(1)
     claim = claim.replace("&#34;", '"')
-    assert claim.startswith("“Stacked beats end to end” " + verdict)
+    assert claim.startswith("“Stacked beats end to end”: exploratory (1 seed)")
     assert chapter.index("Claim.") < chapter.index('id="fig05"')  # at the top of the section
-    first, second = ("20.25 dB vs 18.5 dB", "0.625 vs 0.5") if winner_first else ("18.5 dB vs 20.25 dB", "0.5 vs 0.625")
-    assert f"PSNR, mean {first}" in claim and f"SSIM, mean {second}" in claim
-    # the claims table at the top: numbers from the runs, measures won, the verdict; the AlexNet claim says why not
+    assert f"PSNR {sign}1.75 dB (1 seed)" in claim and f"SSIM {sign}0.125 (1 seed)" in claim
     table = html[html.index('<section id="claims"'):html.index('<section id="reproduced"')]
     row = re.search(r'id="claim-stacked_beats_end_to_end">(.*?)</tr>', table, re.S).group(1)
-    assert f'verdict-{verdict.replace(" ", "-")}' in row
-    b, w = (BETTER, WORSE) if winner_first else (WORSE, BETTER)
-    assert f"PSNR {b['psnr_mean']:.4g} vs {w['psnr_mean']:.4g} dB · SSIM {b['ssim_mean']:.4g} vs {w['ssim_mean']:.4g}" in row
-    won = "PSNR, SSIM, norm. error and MSE"
-    assert (f"{won} / none" if winner_first else f"none / {won}") in row
+    assert "verdict-exploratory-1-seed" in row and "1 seed (7)" in row and "summary means" in row
+    assert f"PSNR {sign}1.75 dB (1 seed) <em>exploratory (1 seed)</em>" in row
+    b, w = (BETTER, WORSE) if sign == "+" else (WORSE, BETTER)
+    assert f"means {b['psnr_mean']:.4g} dB vs {w['psnr_mean']:.4g} dB" in row
+    assert "norm. error" in row and "(shown)" in row          # PSNR's family: shown, not voting
     other = re.search(r'id="claim-alexnet_claim">(.*?)</tr>', table, re.S).group(1)
     assert "not run: fig01: needs AlexNet weights</td>" in other
-
-
-def test_claim_verdicts_from_summaries(registry):
-    reg = registry_mod.load(registry)
-    claim = reg.claims[0]
-    v = claims.judge(claim, {"fig06": BETTER, "fig05": None}, {"fig05": "failed with ValueError: x"})
-    assert v.status == "not run" and "fig05: failed with ValueError: x" in v.sentence
-    mixed = claims.judge(claim, {"fig06": {**BETTER, "mse_mean": 2000.0}, "fig05": WORSE})
-    assert mixed.status == "held in part" and "3 of 4" in mixed.sentence and mixed.wins == 3
-    assert claims.side_labels(mixed.pairs[0]) == ("PSNR, mean, SSIM, mean and normalised error, mean", "MSE, mean")
-    none = claims.judge(claim, {"fig06": {"psnr_mean@pool2": 1.0}, "fig05": WORSE})
-    assert none.status == "not run" and "stored none" in none.sentence
+    assert "How a claim is judged" in table and 'id="claims-forest"' in table
+    assert "1 exploratory (1 seed), 1 not run." in html
 
 
 def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):

@@ -23,14 +23,14 @@ from restoration.tracking.database import (DatabaseError, DatabaseLockedError, d
 from restoration.tracking.experiment import (add_figure, add_file, add_json, add_npz, check_config_keys,
                                              command_line_updates, complete_on_success, make_experiment,
                                              metric_logger, record_complete, set_report)
-from restoration.tracking.records import (RunRecord, claim_for_resume, failure_message, get_run,
-                                          latest_completed_run, latest_run, mark_dead, recover, runs)
+from restoration.tracking.records import (CLAIMS_SWEEP, RunRecord, claim_for_resume, claim_runs,
+                                          failure_message, get_run, latest_completed_run, latest_run, mark_dead, recover, runs)
 from restoration.tracking.query import RunDiff, RunFilter, compare, metrics_frame, runs_frame, select
 
 __all__ = [
     "checkpoint_dir", "mark_checkpoint_complete", "release", "DatabaseError", "DatabaseLockedError", "db_url",
     "describe", "engine", "runs_dir", "add_figure", "add_file", "add_json", "add_npz", "complete_on_success",
     "make_experiment", "metric_logger", "check_config_keys", "command_line_updates", "record_complete", "set_report", "RunRecord", "failure_message",
-    "get_run", "claim_for_resume", "latest_completed_run", "latest_run", "mark_dead", "recover", "runs", "RunDiff", "RunFilter",
+    "get_run", "claim_for_resume", "CLAIMS_SWEEP", "claim_runs", "latest_completed_run", "latest_run", "mark_dead", "recover", "runs", "RunDiff", "RunFilter",
     "compare", "metrics_frame", "runs_frame", "select",
 ]

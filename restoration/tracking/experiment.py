@@ -262,7 +262,8 @@ def comparability(run, report):
              if k in cfg and cfg[k] not in ({}, None)}
     return Comparability(profile=profile, variant=str(cfg.get("variant") or report.variant or ""),
                          precision=str((prov.get("precision") or {}).get("resolved") or cfg.get("precision") or ""),
-                         image_set=image_set, steps=json.dumps(steps, sort_keys=True, default=str) if steps else "")
+                         image_set=image_set, steps=json.dumps(steps, sort_keys=True, default=str) if steps else "",
+                         variants=report.comparable.variants)
 
 
 def _observer(run):

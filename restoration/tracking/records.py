@@ -252,6 +252,23 @@ def is_figure_run(record: RunRecord) -> bool:
     return record.command in (None, "main") and not (record.info or {}).get("sweep")
 
 
+#: the sweep name of ``make claims``'s replicate runs (:mod:`experiments.claims`)
+CLAIMS_SWEEP = "claims"
+
+
+def is_claim_arm(record: RunRecord) -> bool:
+    """A run a claim may be judged on: a figure run (:func:`is_figure_run`) or a replicate of ``make claims``
+    (a sweep over seeds that runs the figure's own config)."""
+    tag = (record.info or {}).get("sweep")
+    return record.command in (None, "main") and (not tag or (isinstance(tag, dict)
+                                                              and tag.get("name") == CLAIMS_SWEEP))
+
+
+def claim_runs(name: str, *, url: str | None = None) -> list[RunRecord]:
+    """Every COMPLETED run of experiment ``name`` that a claim may be judged on, newest first."""
+    return [r for r in runs(name, status="COMPLETED", url=url) if is_claim_arm(r)]
+
+
 def latest_completed_run(name: str, *, url: str | None = None) -> RunRecord | None:
     """The newest COMPLETED run of experiment ``name``'s own result (:func:`is_figure_run`), or None."""
     recs = [r for r in runs(name, status="COMPLETED", url=url) if is_figure_run(r)]
