@@ -14,7 +14,8 @@ Arms of the main table (all M&V 2016's recipe: normalised feature loss, its sche
 
 The thesis's procedure (:mod:`restoration.prior_inversion`: mean squared feature error alone, then with the prior
 at its absolute weight, e.g. 1e-4 for VGG16) runs at ``thesis_layer`` as a second table, with and without the
-sweep prior. Every arm is scored the same way: PSNR and SSIM against the original (RGB, clipped) and M&V's
+sweep prior, jittered by the thesis's rule (zero padding, ``T + 1`` positions) with its ``T`` for the layer scaled
+from 224 px to ``size``. Every arm is scored the same way: PSNR and SSIM against the original (RGB, clipped) and M&V's
 normalised feature error at the inverted layer.
 """
 
@@ -137,14 +138,19 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             _run.log_scalar(f"sweep/{sp}@{sl}/psnr", sweep_psnr[-1], len(sweep_rows))
 
     # the thesis's own procedure at one layer
-    thesis_rows = []
+    thesis_rows, jitter_note = [], ""
     tl = cfg["thesis_layer"]
     sp = sp or (cfg["priors"][0] if cfg["priors"] else "")   # the thesis table runs even without a sweep
     if tl and sp:
         canon = fnet.resolve(tl)
-        jitter, w_thesis = thesis_jitter_and_weight(fnet.name, canon)
+        t_thesis, _ = thesis_jitter_and_weight(fnet.name, canon)
+        jitter, w_thesis = thesis_jitter_and_weight(fnet.name, canon, size=int(cfg["size"]),
+                                                    default_size=fnet.default_size)
         thesis_ws = sorted(set([w_thesis] + [float(w) for w in cfg["thesis_weights"]]))
         pi = PriorInversion(cfg["thesis_steps"], cfg["thesis_steps"], float(cfg["lr"]), jitter, cfg["seed"])
+        jitter_note = (f"The thesis's procedure ran with {pi.describe()}: the thesis's T = {t_thesis} px for {tl} at "
+                       f"{fnet.default_size} px, scaled to {cfg['size']} px (the thesis's own rule and amount at its "
+                       f"size; before issue 17 this table used mirrored borders with 2T + 1 positions).")
         print(f"[{fig_id}] thesis procedure at {tl}", flush=True)
         start = phase_one(fnet, images, canon, pi, Reporting(log=log, log_every=every, log_prefix=f"thesis/{tl}/p1/",
                                                              progress=cfg["progress"]))
@@ -186,11 +192,11 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                             ["weight scale", "weight", "PSNR (dB)", "SSIM", "feature error"], sweep_rows))
     if thesis_rows:
         tables.append(Table(f"The thesis's procedure at {tl}: {cfg['thesis_steps']} steps of mean squared feature "
-                            f"error, then {cfg['thesis_steps']} more with or without the prior",
+                            f"error, then {cfg['thesis_steps']} more with or without the prior; {pi.describe()}",
                             ["phase 2", "PSNR (dB)", "SSIM", "feature error"], thesis_rows))
     payload = Payload(
         title=title, net=fnet.weights_label, summary=summary,
-        paragraphs=[
+        paragraphs=[par for par in [
             f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "
             f"from {', '.join(layers)} with M&V 2016's recipe for {steps} steps per arm. 'none' drops both of its "
             f"priors; each learned prior replaces TV (alpha-norm kept), weighted as TV is: lambda_TV of the stage "
@@ -199,12 +205,13 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"energy is scaled by that factor first).",
             aim,
             f"Priors used (from the store, trained by): {origin}. Took {t_total:.0f} s.",
+            jitter_note,
             "Thesis: July 10-11 (first ICA/FoE reconstructions; 'lower weights are slower to converge, but result "
             "in crisper images'), July 25-26 (prior series, weighting), Aug. 5 (image CICA 'roughly on par with "
             "M&V 2016, but lack behind ICA prior'). Where we differ: the thesis added its priors to a mean squared "
             "feature error after an MSE-only phase (its procedure is the last table); the main table puts them "
             "into M&V's recipe instead, so the prior is the only difference between arms.",
-        ],
+        ] if par],
         figures=figures, tables=tables)
     tracking.set_report(_run, payload)
     return float(summary[f"psnr_mean@{best}"]) if best else float(summary["psnr_mean@none"])

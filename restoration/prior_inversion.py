@@ -7,15 +7,23 @@ of a comparison (no prior, each learned prior, each weight) shares phase 1, so t
 
 Thesis settings (``get_imagerec_jitter_and_prior_weight``): AlexNet lr 1.0, 5000 + 5000 steps; VGG16 lr 0.3,
 10k + 15k steps; the jitter and prior weight by layer are in :func:`thesis_jitter_and_weight`.
+
+Jitter is the thesis's rule (``net_inversion.train_pre_featmap``'s "new jitter", :mod:`restoration.jitter`
+``thesis``): the pre-image padded with black (zero RGB), ``T // 2`` pixels before and ``T - T // 2`` after, and a
+window at one of ``T + 1`` starts per axis; the un-shifted image once jitter stops. Until issue 17 this module used
+the ``mirror`` rule (mirrored borders, ``2T + 1`` positions). ``T`` is the thesis's for the layer at its image
+size (VGG16 224 px, AlexNet 227 px), scaled to a smaller image as M&V recipes scale theirs (``size``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from restoration.inversion import QUIET, InversionResult, InvertSettings, Reporting, invert
+from restoration.jitter import Jitter
 from restoration.objectives import FeatureLoss, FeatureMSE, Term
 
 __all__ = ["PriorInversion", "thesis_jitter_and_weight", "phase_one", "phase_one_to", "phase_two", "feature_error"]
@@ -24,10 +32,27 @@ JITTER_FRACTION = 3200 / 5000
 INIT_RGB = (114.8, 1.1)
 
 
-def thesis_jitter_and_weight(net_name: str, layer: str) -> tuple[int, float]:
+def thesis_jitter_and_weight(net_name: str, layer: str, *, size: int | None = None,
+                             default_size: int | None = None) -> tuple[int, float]:
     """The thesis's jitter ``T`` and image-prior weight for a layer: VGG16 weight 1e-4 (1e-3 at pools), jitter 0
     in block 1-2, 1 in block 3 (2 at pool3), 2 in block 4 (4 at pool4), 4 in block 5 (8 at pool5); AlexNet by
-    its table (1e-6 conv1/lin ... 1e-4 conv4 and up)."""
+    its table (1e-6 conv1/lin ... 1e-4 conv4 and up).
+
+    ``T`` is in pixels of the thesis's images (``default_size``: the net's, 224 / 227). With ``size`` (the images
+    inverted) it is scaled by ``size / default_size``, rounded, at least 1 where the thesis jittered, so the
+    jitter stays the same fraction of the image (as :meth:`restoration.recipes.Recipe.jitter_for` scales M&V's)."""
+    t, w = _thesis_table(net_name, layer)
+    if size is None:
+        return t, w
+    for key, v in (("size", size), ("default_size", default_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"thesis_jitter_and_weight: {key}={v!r} must be a positive integer (pixels)")
+    if t and size != default_size:
+        t = max(1, int(round(t * size / default_size)))
+    return t, w
+
+
+def _thesis_table(net_name: str, layer: str) -> tuple[int, float]:
     name = layer.split("/")[0]
     kind = name.rstrip("0123456789_")
     digits = "".join(ch for ch in name if ch.isdigit())
@@ -53,18 +78,33 @@ def thesis_jitter_and_weight(net_name: str, layer: str) -> tuple[int, float]:
 
 @dataclasses.dataclass(frozen=True)
 class PriorInversion:
-    """Steps and rate of the two phases; ``jitter`` in pixels (on for the first 64 % of each phase)."""
+    """Steps and rate of the two phases; ``jitter`` ``T`` in pixels (on for the first 64 % of each phase) by
+    ``jitter_rule`` (the thesis's zero padding with ``T + 1`` positions; :mod:`restoration.jitter`)."""
 
     mse_steps: int = 10_000
     prior_steps: int = 15_000
     lr: float = 0.3
     jitter: int = 0
     seed: int = 0
+    jitter_rule: str = "thesis"
+
+    def __post_init__(self):
+        Jitter(self.jitter_rule, self.jitter)  # a bad rule or amount fails here, naming it
 
     def settings(self, steps: int) -> InvertSettings:
         on = int(round(JITTER_FRACTION * steps))
         return InvertSettings(optimizer="adam", n_steps=steps, lr=self.lr, jitter=self.jitter,
-                              jitter_off_steps=steps - on if self.jitter else 0, seed=self.seed)
+                              jitter_rule=self.jitter_rule, jitter_off_steps=steps - on if self.jitter else 0,
+                              seed=self.seed)
+
+    def describe(self) -> str:
+        """The jitter in words, for a report."""
+        if not self.jitter:
+            return "no jitter"
+        j = Jitter(self.jitter_rule, self.jitter)
+        pad = {"thesis": "zero (black) padding", "mirror": "mirrored borders", "authors": "a larger canvas"}
+        return (f"jitter T = {self.jitter} px by the {self.jitter_rule!r} rule ({pad[self.jitter_rule]}, "
+                f"{j.n_positions} positions per axis) for the first {JITTER_FRACTION:.0%} of each phase")
 
 
 def _start(net, n: int, size: int, seed: int) -> np.ndarray:

@@ -89,3 +89,61 @@ def test_the_term_is_the_mean_patch_energy_times_the_factor(tmp_path):
     mean_patch = term.patch_energies(tf.constant(maps)).numpy().mean(axis=(1, 2))
     np.testing.assert_allclose(term.energy(tf.constant(maps)).numpy(),
                                mean_patch * L.energy_factor(params.spec, 11, 10), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2. the two-phase prior inversion jitters by the thesis's rule
+# ----------------------------------------------------------------------------------------------------------
+
+def test_prior_inversion_uses_the_thesis_jitter_rule():
+    """net_inversion.train_pre_featmap: zero padding T // 2 before and T - T // 2 after, T + 1 window starts,
+    jitter for the first 3200 of 5000 steps."""
+    from restoration.prior_inversion import PriorInversion
+
+    pi = PriorInversion(mse_steps=10, prior_steps=10, jitter=4)
+    st = pi.settings(100)
+    assert (st.jitter_rule, st.jitter, st.jitter_off_steps) == ("thesis", 4, 36)
+    assert "'thesis' rule (zero (black) padding, 5 positions per axis)" in pi.describe()
+    assert PriorInversion().describe() == "no jitter"
+    with pytest.raises(ValueError, match="jitter rule must be one of"):
+        PriorInversion(jitter_rule="zeros")
+    with pytest.raises(ValueError, match="jitter amount must be an int >= 0"):
+        PriorInversion(jitter=-1)
+
+
+def test_both_phases_run_with_the_thesis_rule(monkeypatch):
+    """phase_one and phase_two hand the inverter the thesis's rule (a spy on ``invert``, the real one runs)."""
+    from restoration import nets
+    from restoration import prior_inversion as PI
+    from restoration.priors import TotalVariation
+
+    seen, real = [], PI.invert
+
+    def spy(net, objective, settings, **kw):
+        seen.append((settings.jitter_rule, settings.jitter, settings.n_steps))
+        return real(net, objective, settings, **kw)
+
+    monkeypatch.setattr(PI, "invert", spy)
+    net = nets.build("tiny_vgg", None, seed=0)
+    images = np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)
+    cfg = PI.PriorInversion(mse_steps=3, prior_steps=2, lr=1.0, jitter=2)
+    start = PI.phase_one(net, images, "conv1_2", cfg)
+    PI.phase_two(net, images, "conv1_2", start, TotalVariation(weight=1e-3), cfg)
+    assert seen == [("thesis", 2, 3), ("thesis", 2, 2)]
+
+
+@pytest.mark.parametrize("layer,size,want", [("conv4_3", 224, 2), ("conv4_3", 64, 1), ("pool5", 224, 8),
+                                             ("pool5", 64, 2), ("conv3_3", 32, 1), ("conv1_2", 64, 0)])
+def test_the_thesis_jitter_is_scaled_to_the_image(layer, size, want):
+    """VGG16's table (foe_inv_funcs.get_imagerec_jitter_and_prior_weight) at 224 px, scaled by size / 224,
+    rounded, at least 1 where the thesis jittered."""
+    from restoration.prior_inversion import thesis_jitter_and_weight
+
+    assert thesis_jitter_and_weight("vgg16", layer, size=size, default_size=224)[0] == want
+
+
+def test_the_thesis_jitter_rejects_a_bad_size():
+    from restoration.prior_inversion import thesis_jitter_and_weight
+
+    with pytest.raises(ValueError, match="default_size=None must be a positive integer"):
+        thesis_jitter_and_weight("vgg16", "conv4_3", size=64)
