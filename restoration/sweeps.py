@@ -289,7 +289,7 @@ def completed_runs(sweep: Sweep, *, url: str | None = None) -> dict[str, object]
     return out
 
 
-def _environment() -> dict[str, str]:
+def worker_environment() -> dict[str, str]:
     """What a worker needs to write to this session's database."""
     from restoration.tracking import database
     return {"SACRED_DB_URL": database.db_url(), "RESTORATION_RUNS_DIR": str(database.runs_dir())}
@@ -329,7 +329,7 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
     log(f"sweep {sweep.name}: {len(points)} configurations of {sweep.experiment} "
         f"({' x '.join(f'{k} {len(v)}' for k, v in sweep.grid)}); {len(points) - len(todo)} completed before, "
         f"{len(todo)} to run on {result.cluster}; database {database.describe(database.db_url())}")
-    env = _environment()
+    env = worker_environment()
     if cluster.kind == "local":
         env.update(worker_threads_env(cluster, len(todo)))
 
