@@ -4,9 +4,14 @@ A :class:`PriorFigure` says which prior (store name, layer, patch size, componen
 whitening switches, its default weight) and the words; :func:`experiment` makes its Sacred experiment with
 ``quick`` and ``thesis`` configs. The body draws patches from the training photos (validation patches from the
 held-out photos), trains by score matching (:mod:`restoration.prior_training`), saves the prior under its name
-in ``runs/priors/`` with its whitening and this run's id, and reports: the filters projected back through the
-whitening, the score-matching loss curves, HMC samples beside real held-out patches, and whether natural
-patches get lower energy than the same patches with their pixels shuffled.
+in ``runs/priors/`` with its whitening, this run's id and the photos it saw, and reports (naming those photos):
+the filters projected back through the whitening, the score-matching loss curves, HMC samples beside real
+held-out patches, and whether natural patches get lower energy than the same patches with their pixels shuffled.
+
+Training photos: the thesis profile takes a folder (90 % / 10 % split); the quick profile the embedded colour
+photos of ``photos``, by default :data:`restoration.data.PRIOR_TRAIN` (astronaut, coffee, stereo_motorcycle).
+scikit-image also bundles hubble_deep_field, immunohistochemistry and retina, which the trained inverters use,
+but they are not natural photographs, and until issue 17 the "natural image" priors learned from them too.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import time
 from typing import Mapping
 
 from restoration import tracking
+from restoration.data import EMBEDDED_HELDOUT, NOT_NATURAL, PRIOR_TRAIN
 
 BASE = {
     "profile": "quick",
     "net": "vgg16",            # the net whose layer a feature-map prior models ("vgg16" | "tiny_vgg" for tests)
     "weights": "hed",
     "image_dir": None,         # thesis: a folder of natural images (90 % train / 10 % held out)
+    # quick profile (no image_dir): the embedded photos patches are drawn from, natural photographs only
+    # (restoration.data.PRIOR_TRAIN; not hubble_deep_field, immunohistochemistry, retina: issue 17)
+    "photos": list(PRIOR_TRAIN),
     "image_size": 256,         # photos are centre-cropped and resized to this before patches are drawn
     "max_images": None,
     "n_train": 20_000,
@@ -87,10 +96,24 @@ def _check(cfg: Mapping) -> None:
             raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}={BASE[key]}`")
     if cfg["image_size"] < 16:
         raise ValueError(f"config image_size={cfg['image_size']}: use at least 16 px, e.g. 256")
+    check_photos(cfg.get("photos", PRIOR_TRAIN))
+
+
+def check_photos(photos) -> None:
+    """The quick profile's ``photos``: a non-empty list of embedded names, none of them held out."""
+    if isinstance(photos, str) or not isinstance(photos, (list, tuple)) or not photos:
+        raise ValueError(f"config photos={photos!r}: must be a list of embedded photo names, e.g. "
+                         f"`with photos={list(PRIOR_TRAIN)}`")
+    held = [p for p in photos if p in EMBEDDED_HELDOUT]
+    if held:
+        raise ValueError(f"config photos: {held} are held out from every prior's training (the prior experiments "
+                         f"invert them); use others, e.g. {list(PRIOR_TRAIN)}")
 
 
 def _photos(cfg):
-    """``(train, held)`` lists of RGB arrays at ``image_size``."""
+    """``(train, held)`` lists of RGB arrays at ``image_size``, and their names. The quick profile's training
+    photos are ``cfg["photos"]`` (default :data:`restoration.data.PRIOR_TRAIN`), its held-out ones chelsea and
+    rocket."""
     import numpy as np
 
     from restoration import data
@@ -100,12 +123,34 @@ def _photos(cfg):
         if cfg["profile"] == "thesis":
             raise ValueError("the thesis profile draws patches from a folder of images: pass image_dir=/path "
                              "(e.g. an ImageNet subset); the embedded photos are the quick profile")
-        train, held = data.embedded_images("train"), data.embedded_images("heldout")
+        photos = cfg.get("photos", PRIOR_TRAIN)
+        check_photos(photos)
+        train, held = data.embedded_named(list(photos)), data.embedded_images("heldout")
     else:
         images = data.folder_images(cfg["image_dir"], size=size, limit=cfg["max_images"])
         train, held = data.split_named(images, 0.1, seed=cfg["seed"])
     prep = lambda named: np.stack([data.center_crop_resize(im, size) for _, im in named]).astype(np.float32)  # noqa
     return prep(train), prep(held), [n for n, _ in train], [n for n, _ in held]
+
+
+def photos_line(cfg: Mapping, train_names, held_names) -> str:
+    """The report line naming the photos a prior saw (and, for the embedded set, which were left out and why)."""
+    if cfg["image_dir"] is None:
+        left = [n for n in NOT_NATURAL if n not in train_names]
+        kept = [n for n in NOT_NATURAL if n in train_names]
+        note = (f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by "
+                f"default (issue 17)" if left else "")
+        note += f"; {', '.join(kept)}, not natural photographs, were asked for in photos=" if kept else ""
+        return (f"Photos the prior saw: {', '.join(train_names)} (scikit-image's embedded colour photos{note}); "
+                f"validation patches from {', '.join(held_names)}. The thesis drew its patches from ImageNet "
+                f"photographs.")
+    first = ", ".join(train_names[:8]) + (f" and {len(train_names) - 8} more" if len(train_names) > 8 else "")
+    return (f"Photos the prior saw: {len(train_names)} images of {cfg['image_dir']} (90 % of the folder, split "
+            f"with seed {cfg['seed']}: {first}); validation patches from the other {len(held_names)}.")
+
+
+def photo_source(cfg: Mapping) -> str:
+    return "scikit-image (embedded)" if cfg["image_dir"] is None else str(cfg["image_dir"])
 
 
 def prior_spec(fig: PriorFigure, fnet, size: int):
@@ -164,6 +209,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
     gap, lower = float(np.mean(e_shuf - e_real)), float(np.mean(e_real < e_shuf))
     params.run_id, params.natural_energy = _run._id, float(np.mean(e_real))
+    params.photos, params.photo_source = list(train_names), photo_source(cfg)
     saved = learned_priors.save_prior(params, tracking.runs_dir())
 
     # samples
@@ -218,6 +264,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
             f"). Preprocessing: mean {fig.mean}, sdev {fig.sdev}, {fig.whitening.upper()} to {d} dimensions"
             f"{' per channel' if spec.channelwise else ''}. Training: {pt.train_settings().describe()}, batch "
             f"{cfg['batch']}, element-wise gradient clip {pt.clip_value:g}.",
+            photos_line(cfg, train_names, held_names),
             f"Held-out score-matching loss {sm:.4g}. The prior gives {100 * lower:.0f} % of held-out patches a "
             f"lower energy than the same patch with its pixels shuffled (mean energy {e_real.mean():.4g} vs "
             f"{e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_prior, map_hw, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_prior, map_hw, net_and_images, origins, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -79,7 +79,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                                                col_labels=["original"] + [f"arm {k}" for k in range(len(arms))],
                                                panel_size=1.2), f"{fig_id}_grid.png")
     t_total = time.time() - t0
-    origin = "; ".join(f"{p.spec.name}: run {p.run_id}" for p in [img, c2, *c3s.values()])
+    origin = origins([img, c2, *c3s.values()])
     payload = Payload(
         title=title, net=fnet.weights_label, summary=summary,
         paragraphs=[
@@ -92,7 +92,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"full: {', '.join(n for n in c3s if 'full' in n)}), each weighted at the listed scale of lambda_TV / its "
             f"own natural energy. The feature-map priors "
             f"score the pre-image's activations, so their gradients flow back through the net to the image.",
-            f"Priors (trained by): {origin}. Took {t_total:.0f} s.",
+            f"Priors (the run that trained each and the photos it saw): {origin}. Took {t_total:.0f} s.",
             "Thesis: July 23 (conv4 MSE loss with the image ICA prior and conv2/conv3 ICA priors; weightings of "
             "the reduced conv2 prior; reduced vs full conv3 prior).",
         ],

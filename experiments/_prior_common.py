@@ -69,6 +69,13 @@ def load_priors(names, layer: str | None = "input") -> dict:
     return {name: load_prior(name, layer) for name in names}
 
 
+def origins(priors) -> str:
+    """Which run trained each prior and on which photos, for a report paragraph (``priors``: params, or a
+    name -> params mapping)."""
+    items = priors.values() if isinstance(priors, Mapping) else priors
+    return "; ".join(f"{p.spec.name}: run {p.run_id}, {p.describe_photos()}" for p in items)
+
+
 def net_and_images(cfg: Mapping):
     """``(net, image names, RGB images (N, S, S, 3) float32)`` of the config's held-out images."""
     from experiments._mv_figure import load_images

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_priors, map_hw, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, load_priors, map_hw, net_and_images, origins, prior_weight
 from restoration import tracking
 
 BASE = {
@@ -179,7 +179,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         figures.append(FigureRef(f"{fig_id}_sweep.png", f"Prior-weight sweep: {sp} in place of TV at {sl} "
                                                         f"(PSNR and SSIM, mean over images)."))
     t_total = time.time() - t0
-    origin = "; ".join(f"{n}: run {p.run_id}" for n, p in priors.items())
+    origin = origins(priors)
     aim = ("" if not best else
            f"Best learned prior: {best}. Its PSNR minus M&V 2016's: " +
            ", ".join(f"{la} {gains[la]:+.2f} dB" for la in layers) +
@@ -204,7 +204,8 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"sums over patch positions / channels x components, the thesis's normalisation, so its mean patch "
             f"energy is scaled by that factor first).",
             aim,
-            f"Priors used (from the store, trained by): {origin}. Took {t_total:.0f} s.",
+            f"Priors used (from the store; the run that trained each and the photos it saw): {origin}. Took "
+            f"{t_total:.0f} s.",
             jitter_note,
             "Thesis: July 10-11 (first ICA/FoE reconstructions; 'lower weights are slower to converge, but result "
             "in crisper images'), July 25-26 (prior series, weighting), Aug. 5 (image CICA 'roughly on par with "

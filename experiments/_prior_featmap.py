@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images
+from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images, origins
 from restoration import tracking
 
 BASE = {
@@ -84,7 +84,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"{p.spec.patch.pw} / ({p.spec.patch.channels} x {p.spec.n_components}) = "
             f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy"
             for n, p in priors.items() if p.spec.channelwise]
-    origin = "; ".join(f"{n}: run {p.run_id}" for n, p in priors.items())
+    origin = origins(priors)
     payload = Payload(
         title=title, net=fnet.weights_label, summary=summary,
         paragraphs=[par for par in [
@@ -94,7 +94,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"('none') or with weight {cfg['weight']:g} x each prior on the map. Each map, and the true one for "
             f"reference, is then projected to the image by {cfg['project_steps']} steps of image inversion onto "
             f"it.",
-            f"Priors (trained by): {origin}. Took {t_total:.0f} s.",
+            f"Priors (the run that trained each and the photos it saw): {origin}. Took {t_total:.0f} s.",
             (f"The CICA energy is normalised as the thesis's (utils/patch_prior_losses.py: summed over the patch "
              f"positions of the map, averaged over channels x components), so weight {cfg['weight']:g} means what "
              f"it meant there: {'; '.join(norm)}. Where we differ: the thesis set its 1e-4 on AlexNet conv1/lin, "

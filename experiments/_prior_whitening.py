@@ -10,6 +10,7 @@ from typing import Mapping
 
 from experiments._prior_common import HELD_OUT, check, net_and_images, prior_weight
 from restoration import tracking
+from restoration.data import PRIOR_TRAIN
 
 VARIANTS = [  # label, mean switch, sdev switch, whitening, dims dropped
     ["dataset channel mean + sdev, PCA (default)", "dataset_channel", "dataset_channel", "pca", 1],
@@ -25,6 +26,7 @@ BASE = {
     "n_components": 128,
     "expert": "student",
     "train_size": 256,        # training photos centre-cropped to this
+    "photos": list(PRIOR_TRAIN),  # quick profile: the embedded natural photos the priors train on (issue 17)
     "n_train": 20_000,
     "n_val": 500,
     "train_steps": 1000,
@@ -44,7 +46,7 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "n_components": 512,
 def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
-    from experiments._learned_priors import _photos
+    from experiments._learned_priors import _photos, photos_line
     from restoration import inversion, learned_priors, metrics, patches, recipes
     from restoration.learned_priors import PatchPrior, PriorSpec
     from restoration.payload import Payload, Table
@@ -54,8 +56,9 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     check(cfg)
     t0 = time.time()
     fnet, names, images = net_and_images(cfg)
-    train_imgs, held_imgs, _, _ = _photos({"image_dir": cfg["image_dir"], "image_size": cfg["train_size"],
-                                           "max_images": None, "profile": cfg["profile"], "seed": cfg["seed"]})
+    photo_cfg = {"image_dir": cfg["image_dir"], "image_size": cfg["train_size"], "max_images": None,
+                 "profile": cfg["profile"], "seed": cfg["seed"], "photos": cfg["photos"]}
+    train_imgs, held_imgs, train_names, held_names = _photos(photo_cfg)
     layer = fnet.resolve(cfg["layer"])
     mv = recipes.get_recipe("mv2016")
     no_tv, lam = mv.replace(tv_weight={0: 0.0}), mv.tv_weight_for(layer)
@@ -100,6 +103,7 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"images ({', '.join(names)}, {cfg['size']} px) from {layer} for {cfg['steps']} steps (weight "
             f"{cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy). 'natural lower': the share of held-out patches the prior gives "
             f"lower energy than their shuffled copy. Centre first, then scale, in every variant.",
+            photos_line(photo_cfg, train_names, held_names),
             f"Took {t_total:.0f} s.",
             "Thesis: Aug. 7 (investigate the whitening assumptions; mean per channel vs per feature, dataset vs "
             "sample statistics, sdev normalisation; 'store truly raw patches').",

@@ -16,11 +16,17 @@ import numpy as np
 
 from restoration.errors import ImageReadError
 
-# Colour photographs inside the scikit-image wheel (no pooch download), by loader name. The split is fixed:
+# Colour images inside the scikit-image wheel (no pooch download), by loader name. The split is fixed:
 # held-out images never appear in training crops. motorcycle_right is left out (same scene as the left view).
 EMBEDDED_TRAIN = ("astronaut", "coffee", "hubble_deep_field", "immunohistochemistry", "retina",
                   "stereo_motorcycle")
 EMBEDDED_HELDOUT = ("chelsea", "rocket")
+# Of those, not natural photographs: a Hubble deep-field exposure (point sources on black), a stained tissue
+# micrograph and a retinal fundus image. Trained inverters may learn from their crops; a "natural image" prior
+# should not, so the learned priors' quick profile trains on PRIOR_TRAIN (issue 17; the thesis drew its patches
+# from ImageNet photographs).
+NOT_NATURAL = ("hubble_deep_field", "immunohistochemistry", "retina")
+PRIOR_TRAIN = tuple(n for n in EMBEDDED_TRAIN if n not in NOT_NATURAL)   # astronaut, coffee, stereo_motorcycle
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm")
 
 Named = list[tuple[str, np.ndarray]]
@@ -47,15 +53,29 @@ def _as_rgb_uint8(img: np.ndarray, name: str) -> np.ndarray:
 
 
 def embedded_images(split: str = "train") -> Named:
-    """The embedded default image set: ``split`` is ``"train"``, ``"heldout"`` or ``"all"``.
+    """The embedded default image set: ``split`` is ``"train"``, ``"heldout"``, ``"all"`` or ``"prior_train"``
+    (the natural photographs of ``"train"``, :data:`PRIOR_TRAIN`).
 
     Returns ``[(name, rgb uint8 (H, W, 3)), ...]`` in a fixed order.
     """
-    import skimage.data
-    names = {"train": EMBEDDED_TRAIN, "heldout": EMBEDDED_HELDOUT,
-             "all": EMBEDDED_TRAIN + EMBEDDED_HELDOUT}.get(split)
+    names = {"train": EMBEDDED_TRAIN, "heldout": EMBEDDED_HELDOUT, "all": EMBEDDED_TRAIN + EMBEDDED_HELDOUT,
+             "prior_train": PRIOR_TRAIN}.get(split)
     if names is None:
-        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {split!r}")
+        raise ValueError(f"split must be 'train', 'heldout', 'all' or 'prior_train', got {split!r}")
+    return embedded_named(names)
+
+
+def embedded_named(names: Sequence[str]) -> Named:
+    """The embedded images ``names`` (of :data:`EMBEDDED_TRAIN` and :data:`EMBEDDED_HELDOUT`), in that order;
+    an unknown name is a ``ValueError`` listing the known ones."""
+    import skimage.data
+    known = EMBEDDED_TRAIN + EMBEDDED_HELDOUT
+    if isinstance(names, str):
+        raise ValueError(f"pass a list of embedded image names, e.g. ['astronaut', 'coffee'], not the string "
+                         f"{names!r}")
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown embedded image(s) {bad}; known: {', '.join(known)}")
     out = []
     for name in names:
         img = getattr(skimage.data, name)()

@@ -164,7 +164,8 @@ class PriorSpec:
 @dataclasses.dataclass
 class PriorParams:
     """A trained prior: its spec, whitening, ``W`` (``(K, d)`` or ``(C, K, d)``, rows need not be unit),
-    ``a`` and the run that trained it."""
+    ``a``, the run that trained it and the photos its patches came from (``photos``: their names, ``photo_source``:
+    where they are, e.g. ``"scikit-image"`` or a folder; ``None`` for a prior saved before they were recorded)."""
 
     spec: PriorSpec
     whitening: Whitening
@@ -172,6 +173,17 @@ class PriorParams:
     a: np.ndarray
     run_id: int | None = None
     natural_energy: float | None = None   # mean energy of held-out natural patches (a scale for weighting)
+    photos: list[str] | None = None
+    photo_source: str | None = None
+
+    def describe_photos(self, limit: int = 8) -> str:
+        """Which photos the prior saw, in words (the first ``limit`` names, then how many more)."""
+        if self.photos is None:
+            return ("photos not recorded (saved before issue 17; a quick-profile prior of then also learned from "
+                    "hubble_deep_field, immunohistochemistry and retina: retrain it)")
+        names = ", ".join(self.photos[:limit]) + (f" and {len(self.photos) - limit} more"
+                                                   if len(self.photos) > limit else "")
+        return f"{len(self.photos)} photos of {self.photo_source or 'an unnamed source'} ({names})"
 
     @property
     def W_unit(self) -> np.ndarray:
@@ -211,8 +223,10 @@ def save_prior(params: PriorParams, root) -> Path:
     np.savez(tmp, W=params.W, a=params.a)
     params.whitening.save(folder / "whitening.npz")
     spec = dataclasses.asdict(params.spec)
+    photos = None if params.photos is None else {"source": params.photo_source, "names": list(params.photos)}
     (folder / "spec.json").write_text(json.dumps({"spec": spec, "run_id": params.run_id,
-                                                  "natural_energy": params.natural_energy}, indent=1))
+                                                  "natural_energy": params.natural_energy, "photos": photos},
+                                                 indent=1))
     tmp.replace(folder / "params.npz")
     return folder
 
@@ -231,8 +245,11 @@ def load_prior(name: str, root) -> PriorParams:
                      expert=s["expert"], channelwise=s["channelwise"], weight=s["weight"])
     with np.load(folder / "params.npz") as z:
         W, a = z["W"], z["a"]
+    photos = meta.get("photos") if isinstance(meta.get("photos"), dict) else {}
+    names = photos.get("names")
     return PriorParams(spec, Whitening.load(folder / "whitening.npz"), W, a, meta.get("run_id"),
-                       meta.get("natural_energy"))
+                       meta.get("natural_energy"), [str(n) for n in names] if isinstance(names, list) else None,
+                       photos.get("source"))
 
 
 # ----------------------------------------------------------------------------------------------------------

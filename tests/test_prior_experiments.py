@@ -27,6 +27,10 @@ def test_prior_training_saves_the_prior_with_its_run_and_reports_it():
     s = rec.report["summary"]
     assert np.isfinite(s["sm_loss"]) and 0 <= s["natural_lower"] <= 1 and 0 <= s["accept_rate"] <= 1
     assert rec.metrics()["score_matching/heldout_loss"][0][-1] == 12
+    # the photos it saw: natural photographs only (issue 17), named in the report and stored with the prior
+    assert p.photos == ["astronaut", "coffee", "stereo_motorcycle"] and p.photo_source == "scikit-image (embedded)"
+    assert any(par.startswith("Photos the prior saw: astronaut, coffee, stereo_motorcycle (")
+               for par in rec.report["paragraphs"])
 
 
 @pytest.mark.parametrize("fig_id,shape", [("prior_cica_conv1", (4, 150, 64)), ("prior_conv2_reduced", (512, 72))])

@@ -147,3 +147,52 @@ def test_the_thesis_jitter_rejects_a_bad_size():
 
     with pytest.raises(ValueError, match="default_size=None must be a positive integer"):
         thesis_jitter_and_weight("vgg16", "conv4_3", size=64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 3. the quick profile's priors learn from natural photographs only
+# ----------------------------------------------------------------------------------------------------------
+
+NOT_PHOTOS = {"hubble_deep_field", "immunohistochemistry", "retina"}
+
+
+def test_the_default_prior_photos_are_natural_photographs():
+    from experiments import _learned_priors, _prior_whitening
+    from restoration import data
+
+    assert set(data.NOT_NATURAL) == NOT_PHOTOS and NOT_PHOTOS <= set(data.EMBEDDED_TRAIN)
+    assert data.PRIOR_TRAIN == ("astronaut", "coffee", "stereo_motorcycle")
+    assert [n for n, _ in data.embedded_images("prior_train")] == list(data.PRIOR_TRAIN)
+    for base in (_learned_priors.BASE, _prior_whitening.BASE):
+        assert base["photos"] == list(data.PRIOR_TRAIN)
+    cfg = {**_learned_priors.BASE, "image_size": 32}
+    train, held, train_names, held_names = _learned_priors._photos(cfg)
+    assert train_names == list(data.PRIOR_TRAIN) and NOT_PHOTOS.isdisjoint(train_names)
+    assert held_names == ["chelsea", "rocket"] and train.shape == (3, 32, 32, 3)
+    line = _learned_priors.photos_line(cfg, train_names, held_names)
+    assert line.startswith("Photos the prior saw: astronaut, coffee, stereo_motorcycle (")
+    assert "hubble_deep_field, immunohistochemistry, retina ship with it too but are not natural" in line
+
+
+def test_bad_photo_lists_fail_naming_the_fix():
+    from experiments._learned_priors import _photos, check_photos
+
+    with pytest.raises(ValueError, match="held out from every prior's training"):
+        check_photos(["astronaut", "chelsea"])
+    with pytest.raises(ValueError, match="must be a list of embedded photo names"):
+        check_photos("astronaut")
+    with pytest.raises(ValueError, match="must be a list of embedded photo names"):
+        check_photos([])
+    with pytest.raises(ValueError, match=r"unknown embedded image\(s\) \['lena'\]; known: astronaut"):
+        _photos({"image_dir": None, "profile": "quick", "image_size": 32, "photos": ["lena"]})
+
+
+def test_a_saved_prior_keeps_its_photos(tmp_path):
+    params, _ = _prior(tmp_path, channelwise=False, expert="student")
+    assert "photos not recorded" in params.describe_photos()
+    params.photos, params.photo_source = [f"img{i}" for i in range(10)], "/data/imagenet"
+    L.save_prior(params, tmp_path / "runs")
+    back = L.load_prior("t", tmp_path / "runs")
+    assert back.photos == params.photos and back.photo_source == "/data/imagenet"
+    assert back.describe_photos() == ("10 photos of /data/imagenet (img0, img1, img2, img3, img4, img5, img6, img7 "
+                                      "and 2 more)")
