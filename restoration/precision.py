@@ -9,7 +9,9 @@ asks the machine.
 
 The probe (:func:`measure`, run in a child process by :func:`probe`) times the path that matters, a VGG-like
 block's forward and backward to its input (what the M&V step and module training spend their time on), in both
-precisions, with repeats, and compares the bfloat16 gradient with the float32 one. bfloat16 is chosen when
+precisions, with repeats taken in alternating rounds (a second job on the machine then slows both alike: measured
+one after the other under load, a 2.3x gain once read as 1.09x and chose float32), and compares the bfloat16
+gradient with the float32 one. bfloat16 is chosen when
 (:func:`decide`): it ran; its gradient is within :data:`ERROR_BUDGET` of float32's; its median step is at least
 :data:`MIN_SPEEDUP` times faster; and its median beats float32's fastest repeat (a gain larger than the machine's run-to-run spread).
 Otherwise float32. The probe runs in a child because a capped oneDNN may *abort* the process when asked for a
@@ -56,7 +58,7 @@ KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "a
 #: environment variables that change the kernels (part of the machine kind, recorded with every run)
 KERNEL_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_DEFAULT_FPMATH_MODE")
 #: the probe's workload (:func:`measure`); a change measures every machine again
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 
 
 def check(precision: str) -> str:
@@ -332,13 +334,9 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
     return timings, rel, isa
 
 
-def measure(precision: str, *, size: int = 56, channels: int = 128, repeats: int = 9,
-            reference=None, max_s: float = 60.0) -> dict:
-    """Time one VGG-like block (3x3 conv, ReLU, 3x3 conv on a ``size`` px map of ``channels`` channels, batch 1)
-    forward and back to its input in ``precision`` with fixed random weights: ``{"ms": [...], "grad": array}``.
-    Repeats stop early after ``max_s`` seconds (an emulated bfloat16 can be very slow)."""
-    import time
-
+def block_step(precision: str, *, size: int = 56, channels: int = 128):
+    """One VGG-like block (3x3 conv, ReLU, 3x3 conv on a ``size`` px map of ``channels`` channels, batch 1) forward
+    and back to its input in ``precision`` with fixed random weights, as a traced function returning the gradient."""
     import numpy as np
     import tensorflow as tf
 
@@ -357,44 +355,92 @@ def measure(precision: str, *, size: int = 56, channels: int = 128, repeats: int
             loss = tf.reduce_sum(tf.square(y)) / tf.cast(tf.size(y), tf.float32)
         return tape.gradient(loss, x)
 
+    return step
+
+
+def _ms(step) -> float:
+    import time
+
+    t = time.perf_counter()
+    step().numpy()
+    return 1000 * (time.perf_counter() - t)
+
+
+def measure(precision: str, *, size: int = 56, channels: int = 128, repeats: int = 9, max_s: float = 60.0) -> dict:
+    """Time :func:`block_step` in ``precision``: ``{"ms": [...], "grad": array}``. Repeats stop early after
+    ``max_s`` seconds (an emulated bfloat16 can be very slow)."""
+    import time
+
+    step = block_step(precision, size=size, channels=channels)
     grad = step().numpy()  # trace and build kernels
     ms, start = [], time.perf_counter()
     for _ in range(repeats):
-        t = time.perf_counter()
-        step().numpy()
-        ms.append(1000 * (time.perf_counter() - t))
+        ms.append(_ms(step))
         if time.perf_counter() - start > max_s and len(ms) >= 3:
             break
     return {"ms": ms, "grad": grad}
 
 
+def measure_interleaved(steps: dict, *, repeats: int = 9, max_s: float = 60.0) -> dict[str, list[float]]:
+    """Time several built steps in alternating rounds (the order flips every round), so a second job on the
+    machine slows each alike instead of whichever happened to run while it did: ``{name: [ms, ...]}``."""
+    import time
+
+    names = list(steps)
+    ms = {n: [] for n in names}
+    start = time.perf_counter()
+    for r in range(repeats):
+        for n in (names if r % 2 == 0 else names[::-1]):
+            ms[n].append(_ms(steps[n]))
+        if time.perf_counter() - start > max_s and r >= 2:
+            break
+    return ms
+
+
+def _refusal(e: Exception) -> str:
+    text = str(e).strip()
+    refused = re.search(r"could not create a primitive[^.\n]*", text)
+    msg = (refused.group(0) if refused else (text.splitlines() or [""])[0])[:200] or type(e).__name__
+    return f"{type(e).__name__}: {msg}"
+
+
 def _child() -> None:
-    """The probe's child process: float32 first, then bfloat16, each announced and answered on stdout so a crash in
-    bfloat16 still leaves the float32 result. With ``RESTORATION_PROBE_ONLY`` set, that precision alone (bfloat16's
-    error is then taken against a float32 reference computed here on the same kernels library)."""
+    """The probe's child process. Both precisions are built first, float32 then bfloat16, each announced on stdout
+    (oneDNN names its kernels between the announcements), float32 answered at once with three repeats so a crash
+    while building bfloat16 still leaves a float32 result; then both are timed in alternating rounds and answered
+    again (the last answer counts). With ``RESTORATION_PROBE_ONLY`` set, that precision alone (bfloat16's error
+    is then taken against a float32 reference computed here on the same kernels library)."""
     import numpy as np
     only = os.environ.get(_ONLY)
-    ref = None
-    if only == "bfloat16":
-        ref = measure("float32", repeats=1)["grad"]
-    for pr in PRECISIONS:
-        if only and pr != only:
-            continue
-        print(f"{_BEGIN}{pr}", flush=True)
+    if only:
+        ref = measure("float32", repeats=1)["grad"] if only == "bfloat16" else None
+        print(f"{_BEGIN}{only}", flush=True)
         try:
-            r = measure(pr)
+            r = measure(only)
         except Exception as e:  # a kernel oneDNN will not build: report it, do not hide it
-            text = str(e).strip()
-            refused = re.search(r"could not create a primitive[^.\n]*", text)
-            msg = (refused.group(0) if refused else (text.splitlines() or [""])[0])[:200] or type(e).__name__
-            print(_RESULT + json.dumps({"precision": pr, "error": f"{type(e).__name__}: {msg}"}), flush=True)
-            continue
-        rel = None
-        if pr == "float32":
-            ref = r["grad"]
-        elif ref is not None:
-            rel = float(np.linalg.norm(r["grad"] - ref) / np.linalg.norm(ref))
-        print(_RESULT + json.dumps({"precision": pr, "ms": r["ms"], "rel_error": rel}), flush=True)
+            print(_RESULT + json.dumps({"precision": only, "error": _refusal(e)}), flush=True)
+            return
+        rel = None if ref is None else float(np.linalg.norm(r["grad"] - ref) / np.linalg.norm(ref))
+        print(_RESULT + json.dumps({"precision": only, "ms": r["ms"], "rel_error": rel}), flush=True)
+        return
+    print(f"{_BEGIN}float32", flush=True)
+    steps = {"float32": block_step("float32")}
+    ref = steps["float32"]().numpy()
+    early = [_ms(steps["float32"]) for _ in range(3)]
+    print(_RESULT + json.dumps({"precision": "float32", "ms": early, "rel_error": None}), flush=True)
+    print(f"{_BEGIN}bfloat16", flush=True)
+    rel = None
+    try:
+        steps["bfloat16"] = block_step("bfloat16")
+        grad = steps["bfloat16"]().numpy()
+        rel = float(np.linalg.norm(grad - ref) / np.linalg.norm(ref))
+    except Exception as e:  # a kernel oneDNN will not build: report it, do not hide it
+        print(_RESULT + json.dumps({"precision": "bfloat16", "error": _refusal(e)}), flush=True)
+    print(f"{_BEGIN}timing", flush=True)  # kernels oneDNN re-creates while timing are nobody's
+    ms = measure_interleaved(steps)
+    for pr, times in ms.items():
+        print(_RESULT + json.dumps({"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None}),
+              flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------

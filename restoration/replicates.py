@@ -131,8 +131,19 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
     seeds = tuple(range(n))
     order = {f.id: f.order for f in registry.figures}
     arms = sorted(arms_for(kept, pinned), key=lambda a: (order.get(a.figure, 0), a.precision))
-    out = []
+    # a figure needed at "auto" and at a pinned precision that auto resolves to here is one arm (the auto one:
+    # its seed 0 is the figure's own run), not two sets of identical runs
+    merged: dict[tuple[str, str], Arm] = {}
     for arm in arms:
+        key = (arm.figure, resolve(arm.precision))
+        if key in merged:
+            first = merged[key]
+            keep = first if first.precision == "auto" else arm
+            merged[key] = Arm(arm.figure, keep.precision, first.claims + arm.claims)
+        else:
+            merged[key] = arm
+    out = []
+    for arm in merged.values():
         resolved = resolve(arm.precision)
         ap = ArmPlan(arm, resolved)
         sweep = claims_sweep(arm, seeds, extra)

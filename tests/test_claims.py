@@ -226,6 +226,12 @@ def test_replicate_plan_reuses_matching_runs_pins_precision_and_skips_alexnet():
     assert got[("fig05", "auto")] == ([0, 1, 2], {})
     assert "needs AlexNet weights" in plan.skipped["stacked_beats_end_to_end_alexnet"]
     assert plan.runs_to_do == 3 + 2 + 2 + 3
+    # where auto resolves to float32 the two fig06 arms are one (the auto one), serving both claims
+    same = replicates.plan(chosen, reg, 3, pinned=pinned, resolve=lambda p: "float32",
+                           completed=lambda f: done.get(f, []), alexnet_missing="/w/bvlc_alexnet.npy")
+    fig06 = [a for a in same.arms if a.arm.figure == "fig06"]
+    assert len(fig06) == 1 and fig06[0].arm.precision == "auto" and fig06[0].done == {0: "8"}
+    assert set(fig06[0].arm.claims) == {"joint_beats_stacked_vgg16", "stacked_beats_end_to_end_vgg16"}
     with pytest.raises(ValueError, match="unknown claim 'nope'"):
         replicates.select_claims(reg, ["nope"])
     with pytest.raises(ValueError, match="number of seeds"):
