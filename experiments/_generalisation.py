@@ -23,6 +23,7 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     Returns the mean PSNR over photos."""
     import numpy as np
 
+    from experiments._prior_common import image_ids, image_scores
     from restoration import data, nets, plots
     from restoration.payload import FigureRef, Payload, Table
     from restoration.reconstruction import Evaluation
@@ -86,7 +87,9 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
                                                   "(image | reconstruction | colour error | absolute error).")],
         tables=[Table(f"Leave-one-out reconstruction quality ({c.eval_size} px, RGB [0, 255], clipped)",
                       ["left-out photo", "PSNR (dB)", "SSIM", "normalised error", "MSE"], rows)],
-        variant=c.variant)
+        variant=c.variant,
+        # the per-photo scores behind the (unqualified) summary, each photo from the fold that left it out
+        scores={"": image_scores(image_ids(names), {k: scores[k] for k in ("psnr", "ssim", "mse", "nerr")})})
     tracking.set_report(_run, payload)
     tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(overall.summary["psnr_mean"])

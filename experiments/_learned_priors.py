@@ -150,7 +150,7 @@ def photos_line(cfg: Mapping, train_names, held_names) -> str:
 
 
 def photo_source(cfg: Mapping) -> str:
-    return "scikit-image (embedded)" if cfg["image_dir"] is None else str(cfg["image_dir"])
+    return "scikit-image's embedded set" if cfg["image_dir"] is None else str(cfg["image_dir"])
 
 
 def prior_spec(fig: PriorFigure, fnet, size: int):

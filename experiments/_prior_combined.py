@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_prior, map_hw, net_and_images, origins, prior_weight
+from experiments._prior_common import (HELD_OUT, check, image_ids, image_scores, load_prior, map_hw, net_and_images,
+                                       origins, prior_weight)
 from restoration import tracking
 
 BASE = {
@@ -61,7 +62,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             arms[f"image + {c2.spec.name} + {c3name}, feature scale {fs:g}"] = (no_tv, [
                 PatchPrior(img, weight=w_img), PatchPrior(c2, weight=weight(c2, float(fs))),
                 PatchPrior(c3, weight=weight(c3, float(fs)))])
-    rows, summary, recs = [], {}, {}
+    rows, summary, recs, per_image, ids = [], {}, {}, {}, image_ids(names)
     for k, (arm, (recipe, extra)) in enumerate(arms.items()):
         print(f"[{fig_id}] {arm}", flush=True)
         res = inversion.invert_layer(fnet, images, layer, recipe=recipe, n_steps=cfg["steps"], extra_terms=extra,
@@ -74,6 +75,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         rows.append([arm, round(p, 2), round(q, 4), round(f, 4)])
         key = f"arm{k}"
         summary[f"psnr_mean@{key}"], summary[f"ssim_mean@{key}"], summary[f"feat_err@{key}"] = p, q, f
+        per_image[key] = image_scores(ids, {**sc, "feat_err": fe})
     grid = [[images[i]] + [recs[a][i] for a in arms] for i in range(len(names))]
     tracking.add_figure(_run, plots.image_grid(grid, row_labels=names,
                                                col_labels=["original"] + [f"arm {k}" for k in range(len(arms))],
@@ -81,7 +83,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     t_total = time.time() - t0
     origin = origins([img, c2, *c3s.values()])
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary,
+        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
         paragraphs=[
             f"{len(names)} held-out images ({', '.join(names)}) at {cfg['size']} px inverted from {layer} with M&V "
             f"2016's recipe, {cfg['steps']} steps per arm: as published, with the image prior {img.spec.name!r} in "

@@ -76,6 +76,49 @@ def origins(priors) -> str:
     return "; ".join(f"{p.spec.name}: run {p.run_id}, {p.describe_photos()}" for p in items)
 
 
+#: per-image score names (restoration.metrics.score_batch's, and the experiments' own) -> the measure key they
+#: stand behind in the payload summary
+SCORE_KEYS = {"psnr": "psnr_mean", "ssim": "ssim_mean", "mse": "mse_mean", "nerr": "nerr_mean",
+              "feat_err": "feat_err", "map_err": "map_err"}
+
+
+def image_ids(names) -> list[str]:
+    """Ids for the images of one evaluation, stable across runs: the image's name, with ``(k)`` appended to the
+    k-th repeat of a name (two files of a folder with one stem)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in map(str, names):
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}({seen[n]})")
+    return out
+
+
+def image_scores(ids, scores: Mapping):
+    """:class:`restoration.payload.ImageScores` of one evaluation: ``scores`` maps names of :data:`SCORE_KEYS`
+    (``psnr``, ``ssim``, ``mse``, ``nerr`` from :func:`restoration.metrics.score_batch`; ``feat_err``,
+    ``map_err``) to one value per image of ``ids``."""
+    from restoration.payload import ImageScores
+
+    bad = [k for k in scores if k not in SCORE_KEYS]
+    if bad:
+        raise ValueError(f"per-image scores {bad} have no measure; known: {', '.join(SCORE_KEYS)}")
+    return ImageScores(list(ids), {SCORE_KEYS[k]: [float(v) for v in np.ravel(vals)] for k, vals in scores.items()})
+
+
+def pooled_scores(parts: Mapping):
+    """The per-image scores behind a mean over ``parts`` (e.g. over layers: ``{"conv2_2": ImageScores, ...}``):
+    ids ``"conv2_2/chelsea"``, values concatenated, measures those every part has. Their mean is the mean over
+    parts of the parts' means when each part scores the same images."""
+    from restoration.payload import ImageScores
+
+    parts = dict(parts)
+    if not parts:
+        raise ValueError("pooled_scores needs at least one part")
+    keys = [k for k in next(iter(parts.values())).values if all(k in sc.values for sc in parts.values())]
+    return ImageScores([f"{label}/{i}" for label, sc in parts.items() for i in sc.images],
+                       {k: [v for sc in parts.values() for v in sc.values[k]] for k in keys})
+
+
 def net_and_images(cfg: Mapping):
     """``(net, image names, RGB images (N, S, S, 3) float32)`` of the config's held-out images."""
     from experiments._mv_figure import load_images

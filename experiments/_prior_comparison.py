@@ -16,7 +16,8 @@ The thesis's procedure (:mod:`restoration.prior_inversion`: mean squared feature
 at its absolute weight, e.g. 1e-4 for VGG16) runs at ``thesis_layer`` as a second table, with and without the
 sweep prior, jittered by the thesis's rule (zero padding, ``T + 1`` positions) with its ``T`` for the layer scaled
 from 224 px to ``size``. Every arm is scored the same way: PSNR and SSIM against the original (RGB, clipped) and M&V's
-normalised feature error at the inverted layer.
+normalised feature error at the inverted layer. The payload keeps those per image under each summary qualifier:
+``<arm>/<layer>`` by image (``chelsea``), ``<arm>`` (the mean over layers) by ``<layer>/<image>``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_priors, map_hw, net_and_images, origins, prior_weight
+from experiments._prior_common import (HELD_OUT, check, image_ids, image_scores, load_priors, map_hw, net_and_images,
+                                       origins, pooled_scores, prior_weight)
 from restoration import tracking
 
 BASE = {
@@ -72,9 +74,8 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     steps = cfg["steps"]
     every = max(steps // 30, 1)
 
-    def score(layer, res):
-        s = metrics.score_batch(images, res.rgb)
-        return {"psnr": s["psnr"], "ssim": s["ssim"], "feat_err": feature_error(fnet, images, layer, res.x_bgr)}
+    def score(layer, res):  # per image: psnr, ssim, mse, nerr (pixels) and feat_err
+        return {**metrics.score_batch(images, res.rgb), "feat_err": feature_error(fnet, images, layer, res.x_bgr)}
 
     def mv_arm(layer, arm, recipe, extra=()):
         return inversion.invert_layer(fnet, images, layer, recipe=recipe, n_steps=steps, extra_terms=extra,
@@ -104,8 +105,13 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             _run.log_scalar(f"psnr/{arm}", float(np.mean(scores[(arm, layer)]["psnr"])), li + 1)
 
     layers = list(cfg["layers"])
-    summary, rows = {}, []
+    summary, rows, per_image, ids = {}, [], {}, image_ids(names)
     for arm in arms:
+        # per-image scores under each summary qualifier: "<arm>/<layer>" by image, "<arm>" (the mean over layers)
+        # by "<layer>/<image>"
+        per_layer = {la: image_scores(ids, scores[(arm, la)]) for la in layers}
+        per_image.update({f"{arm}/{la}": sc for la, sc in per_layer.items()})
+        per_image[arm] = pooled_scores(per_layer)
         for layer in layers:
             sc = scores[(arm, layer)]
             p, q, f = float(np.mean(sc["psnr"])), float(np.mean(sc["ssim"])), float(np.mean(sc["feat_err"]))
@@ -195,7 +201,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                             f"error, then {cfg['thesis_steps']} more with or without the prior; {pi.describe()}",
                             ["phase 2", "PSNR (dB)", "SSIM", "feature error"], thesis_rows))
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary,
+        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
         paragraphs=[par for par in [
             f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "
             f"from {', '.join(layers)} with M&V 2016's recipe for {steps} steps per arm. 'none' drops both of its "

@@ -1,13 +1,18 @@
 """Body of the feature-map prior experiment (``prior_featmap``): one conv block inverted in feature space, with
 and without a learned prior on the map, the maps shown and projected to the image
-(:mod:`restoration.featmap_inversion`)."""
+(:mod:`restoration.featmap_inversion`).
+
+The CICA priors are weighted absolutely, at the thesis's 1e-4, on the thesis's CICA energy (a sum over the map's
+patch positions / channels x components, :mod:`restoration.learned_priors`; issue 17). The thesis set that weight
+on AlexNet conv1/lin (55x55 at 227 px); here the map is VGG16 conv1_2/lin at the image size, and the report says how
+the positions compare. Per-image scores (PSNR, SSIM, MSE, normalised error, map error) are stored per arm."""
 
 from __future__ import annotations
 
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, load_priors, net_and_images, origins
+from experiments._prior_common import HELD_OUT, check, image_ids, image_scores, load_priors, net_and_images, origins
 from restoration import tracking
 
 BASE = {
@@ -16,7 +21,7 @@ BASE = {
     "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
     "loss_layer": "conv2_1/lin",   # the layer whose activations are matched
     "priors": ["cica_conv1", "cica_conv1_12"],   # 8x8 and bigger (12x12) CICA patches
-    "weight": 1e-4,                # the thesis's CICA conv1 weight
+    "weight": 1e-4,                # the thesis's CICA conv1 weight, on its CICA energy normalisation
     "mse_steps": 300,              # MSE only, from the map of a grey image
     "prior_steps": 200,            # then each arm: MSE alone, or MSE + prior
     "lr": 1.0,
@@ -57,7 +62,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                                 ps, log=log, log_prefix=f"{name}/").h
     # each map (and the true one, for reference) projected to the image
     proj = PriorInversion(cfg["project_steps"], 1, float(cfg["lr"]), 0, cfg["seed"])
-    rows, summary, shown = [], {}, {}
+    rows, summary, shown, per_image, ids = [], {}, {}, {}, image_ids(names)
     for arm, h in [("true map", h_true)] + list(maps.items()):
         res = phase_one_to(fnet, start, h, images.shape[1], proj, Reporting(progress=cfg["progress"]))
         sc = metrics.score_batch(images, res.rgb)
@@ -69,6 +74,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         summary[f"map_err@{key}"] = float(err.mean())
         summary[f"psnr_mean@{key}"] = float(sc["psnr"].mean())
         summary[f"ssim_mean@{key}"] = float(sc["ssim"].mean())
+        per_image[key] = image_scores(ids, {**sc, "map_err": err})
     # figure: 4 channels of the first image's map per arm, and the projections
     panels = []
     for arm, (h, rgb) in shown.items():
@@ -80,13 +86,15 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
                         f"{fig_id}_maps.png")
     t_total = time.time() - t0
     hh, ww = h_true.shape[1:3]
+    thesis_positions = (55 - 8 + 1) ** 2   # AlexNet conv1/lin at 227 px, 8x8 patches
     norm = [f"{n}: {(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1):,} positions of {p.spec.patch.ph}x"
             f"{p.spec.patch.pw} / ({p.spec.patch.channels} x {p.spec.n_components}) = "
-            f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy"
+            f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy, "
+            f"{(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1) / thesis_positions:.2g}x the thesis's positions"
             for n, p in priors.items() if p.spec.channelwise]
     origin = origins(priors)
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary,
+        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
         paragraphs=[par for par in [
             f"The {start} map of {len(names)} held-out images ({', '.join(names)}, {cfg['size']} px) is optimised "
             f"with the net cut there, so that {loss} matches (mean squared error): {cfg['mse_steps']} Adam steps "
@@ -98,8 +106,9 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             (f"The CICA energy is normalised as the thesis's (utils/patch_prior_losses.py: summed over the patch "
              f"positions of the map, averaged over channels x components), so weight {cfg['weight']:g} means what "
              f"it meant there: {'; '.join(norm)}. Where we differ: the thesis set its 1e-4 on AlexNet conv1/lin, "
-             f"a 55x55 map (2,304 positions of 8x8 at 227 px) against a mean squared error; this {start} map is "
-             f"{hh}x{ww}, so the same weight pulls with the positions listed.") if norm
+             f"a 55x55 map ({thesis_positions:,} positions of 8x8 at 227 px); this {start} map is {hh}x{ww}. The "
+             f"feature error is a mean and does not grow with the map, so at equal per-expert energies the same "
+             f"weight pulls against it by the ratio of positions listed.") if norm
             else "",
             "Thesis: July 27 (invert a single block, conv2/lin -> conv1/lin, with and without a prior), Aug. 2-6 "
             "(feature maps visualised; CICA conv1 priors). The thesis used AlexNet conv2/lin -> conv1/lin; this is "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, net_and_images, prior_weight
+from experiments._prior_common import HELD_OUT, check, image_ids, image_scores, net_and_images, prior_weight
 from restoration import tracking
 from restoration.data import PRIOR_TRAIN
 
@@ -64,7 +64,7 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     no_tv, lam = mv.replace(tv_weight={0: 0.0}), mv.tv_weight_for(layer)
     folder = tracking.checkpoint_dir(fig_id, dict(cfg))
     log = tracking.metric_logger(_run)
-    rows, summary = [], {}
+    rows, summary, per_image, ids = [], {}, {}, image_ids(names)
     for k, (label, mean, sdev, method, n_drop) in enumerate(cfg["variants"]):
         print(f"[{fig_id}] variant {k}: {label}", flush=True)
         spec = PriorSpec(f"whiten{k}", patches.PatchSpec("input", 3, 8, 8), cfg["n_components"], cfg["expert"])
@@ -92,10 +92,11 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         p, q = float(sc["psnr"].mean()), float(sc["ssim"].mean())
         rows.append([label, params.whitening.d, round(lower, 3), round(p, 2), round(q, 4), round(float(fe.mean()), 4)])
         summary[f"psnr_mean@variant{k}"], summary[f"ssim_mean@variant{k}"] = p, q
-        summary[f"natural_lower@variant{k}"] = lower
+        summary[f"natural_lower@variant{k}"] = lower   # a share of held-out patches: no per-image values
+        per_image[f"variant{k}"] = image_scores(ids, {**sc, "feat_err": fe})
     t_total = time.time() - t0
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary,
+        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
         paragraphs=[
             f"One image prior ({cfg['n_components']} {cfg['expert']} experts on 8x8x3 patches, {cfg['train_steps']} "
             f"score-matching steps on {cfg['n_train']} patches of the training photos) trained after each "

@@ -1,11 +1,14 @@
 """The learned-prior experiments end to end through Sacred on tiny settings: training saves a prior with its
-whitening and run, the report payload and artifacts are there, and the comparison runs every arm from it."""
+whitening and run, the report payload and artifacts are there, and the comparison runs every arm from it. Every
+experiment of the area (and the leave-one-out generalisation check) stores the per-image scores behind its
+summary, under the summary's qualifiers."""
 
 import numpy as np
 import pytest
 from helpers import experiment
 
-from restoration import learned_priors, registry, tracking
+from restoration import learned_priors, measures, registry, tracking
+from restoration.payload import Payload
 
 TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,
                   progress=False)
@@ -15,6 +18,27 @@ def run(fig_id, **updates):
     ex = experiment(registry.load().figure(fig_id).module)
     r = ex.run(named_configs=["quick"], config_updates=updates)
     return r, tracking.get_run(r._id)
+
+
+PER_IMAGE = ("psnr_mean", "ssim_mean", "mse_mean", "nerr_mean", "feat_err", "map_err")
+
+
+def assert_per_image_scores(report, n_images=2):
+    """Every summary value of a per-image measure has its per-image values under its qualifier, and they average
+    to it; returns the payload."""
+    payload = Payload.from_dict(report)
+    checked = 0
+    for key, value in payload.summary.items():
+        base, qualifier = measures.split_key(key)
+        if base not in PER_IMAGE:
+            continue
+        ids, values = payload.image_scores(key)
+        assert len(ids) % n_images == 0 and len(set(ids)) == len(ids), (key, ids)
+        assert np.mean(values) == pytest.approx(value, rel=1e-6, abs=1e-9), key
+        checked += 1
+    assert checked and set(payload.scores) == {measures.split_key(k)[1] for k in payload.summary
+                                               if measures.split_key(k)[0] in PER_IMAGE}
+    return payload
 
 
 def test_prior_training_saves_the_prior_with_its_run_and_reports_it():
@@ -28,7 +52,7 @@ def test_prior_training_saves_the_prior_with_its_run_and_reports_it():
     assert np.isfinite(s["sm_loss"]) and 0 <= s["natural_lower"] <= 1 and 0 <= s["accept_rate"] <= 1
     assert rec.metrics()["score_matching/heldout_loss"][0][-1] == 12
     # the photos it saw: natural photographs only (issue 17), named in the report and stored with the prior
-    assert p.photos == ["astronaut", "coffee", "stereo_motorcycle"] and p.photo_source == "scikit-image (embedded)"
+    assert p.photos == ["astronaut", "coffee", "stereo_motorcycle"] and p.photo_source == "scikit-image's embedded set"
     assert any(par.startswith("Photos the prior saw: astronaut, coffee, stereo_motorcycle (")
                for par in rec.report["paragraphs"])
 
@@ -63,6 +87,12 @@ def test_the_comparison_runs_every_arm_and_the_sweep():
     main = next(t for k, t in tables.items() if k.startswith("M&V 2016's recipe"))
     weights = {(r[0], r[1]): r[2] for r in main["rows"]}
     assert weights[("mv2016", "conv2_2")] == "" and float(weights[("full512", "conv2_2")]) > 0
+    payload = assert_per_image_scores(rec.report)
+    assert payload.scores["full512/conv3_3"].images == ["chelsea", "rocket"]
+    assert payload.scores["full512"].images == ["conv2_2/chelsea", "conv2_2/rocket", "conv3_3/chelsea",
+                                                "conv3_3/rocket"]
+    assert set(payload.scores["none/conv2_2"].values) == {"psnr_mean", "ssim_mean", "mse_mean", "nerr_mean",
+                                                          "feat_err"}
 
 
 def test_the_comparison_without_its_priors_names_the_target_that_trains_them():
@@ -80,6 +110,9 @@ def test_the_feature_map_experiment_runs_with_and_without_its_prior():
     s = rec.report["summary"]
     assert {"map_err@none", "map_err@cica_conv1", "psnr_mean@true", "map_err@true"} <= set(s)
     assert s["map_err@true"] == 0.0
+    payload = assert_per_image_scores(rec.report)
+    assert payload.scores["cica_conv1"].images == ["chelsea", "rocket"]
+    assert payload.scores["true"].values["map_err"] == [0.0, 0.0]
 
 
 def test_an_image_prior_cannot_be_put_on_a_feature_map():
@@ -99,6 +132,7 @@ def test_the_combined_priors_experiment_runs_every_arm():
     rows = rec.report["tables"][0]["rows"]
     assert [r[0] for r in rows] == ["arm 0: mv2016 (alpha + TV)", "arm 1: image prior full512_logistic",
                                     "arm 2: image + conv2_reduced + conv3_reduced, feature scale 1"]
+    assert set(assert_per_image_scores(rec.report).scores) == {"arm0", "arm1", "arm2"}
 
 
 def test_the_whitening_variants_train_and_invert_each():
@@ -107,3 +141,25 @@ def test_the_whitening_variants_train_and_invert_each():
     assert rec.status == "COMPLETED"
     rows = rec.report["tables"][0]["rows"]
     assert len(rows) == 4 and [r[1] for r in rows] == [191, 191, 189, 191]
+    payload = assert_per_image_scores(rec.report)
+    assert set(payload.scores) == {f"variant{k}" for k in range(4)}
+    assert "natural_lower" not in payload.scores["variant0"].values   # a share of patches, not of images
+    assert any(p.startswith("Photos the prior saw: astronaut, coffee, stereo_motorcycle (")
+               for p in rec.report["paragraphs"])
+
+
+def test_leave_one_out_stores_every_photos_scores():
+    """The generalisation check (experiments/_generalisation.py): one score per photo, each from the fold that
+    left it out, under the unqualified summary."""
+    from restoration import data
+
+    ex = experiment(registry.load().figure("loo_pool1").module)
+    r = ex.run(named_configs=["quick"], config_updates=dict(
+        net="tiny_vgg", crop=16, batch_size=4, steps=2, eval_size=24, eval_per_image=1, log_every=1, eval_every=2,
+        ckpt_every=2, rows=2))
+    rec = tracking.get_run(r._id)
+    payload = assert_per_image_scores(rec.report, n_images=1)
+    assert payload.scores[""].images == [n for n, _ in data.embedded_images("all")]
+    table = {row[0]: row[1] for row in rec.report["tables"][0]["rows"]}
+    assert [round(v, 2) for v in payload.scores[""].values["psnr_mean"]] == \
+        [table[n] for n in payload.scores[""].images]
