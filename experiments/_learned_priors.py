@@ -140,7 +140,7 @@ def photos_line(cfg: Mapping, train_names, held_names) -> str:
         kept = [n for n in NOT_NATURAL if n in train_names]
         note = (f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by "
                 f"default (issue 17)" if left else "")
-        note += f"; {', '.join(kept)}, not natural photographs, were asked for in photos=" if kept else ""
+        note += f"; {', '.join(kept)} are not natural photographs but were asked for (config photos)" if kept else ""
         return (f"Photos the prior saw: {', '.join(train_names)} (scikit-image's embedded colour photos{note}); "
                 f"validation patches from {', '.join(held_names)}. The thesis drew its patches from ImageNet "
                 f"photographs.")
