@@ -205,7 +205,9 @@ def score_matching(net32, precision: str, steps: int, work: Path) -> dict:
     from restoration.prior_training import PriorTraining, maps_source, train_prior
 
     K, d, batch = 512, 191, 250
-    train_imgs = [data.center_crop_resize(im, 256).astype(np.float32) for _, im in data.embedded_images("train")]
+    # the priors' own photos (natural photographs only: data.PRIOR_TRAIN), as the prior experiments train on
+    train_imgs = [data.center_crop_resize(im, 256).astype(np.float32)
+                  for _, im in data.embedded_named(data.PRIOR_TRAIN)]
     held_imgs = [data.center_crop_resize(im, 256).astype(np.float32) for _, im in data.embedded_images("heldout")]
     spec = PriorSpec(f"bench_{precision}", patches.PatchSpec("input", 3, 8, 8), K, "student")
     cfg = PriorTraining(n_train=20_000, n_val=2_000, batch=batch, steps=steps, seed=0, log_every=max(steps // 5, 1),

@@ -58,6 +58,7 @@ class NetRun:
     named: list
     images: np.ndarray
     images_text: str
+    default_size: int = 224                        # the net's own input size (the thesis's jitter is in its pixels)
     cells: dict = field(default_factory=dict)      # (method id, depth) -> CellScores
     recs: dict = field(default_factory=dict)       # (method id, depth) -> RGB (N, H, W, 3)
     origin: dict = field(default_factory=dict)     # (method id, depth) -> "this run" | "reused from run N"
@@ -148,7 +149,8 @@ def _foe_cell(cfg, fnet, images, layer, method, log, priors):
     full = recipes.get_recipe("mv2016").n_steps
     factor = 1.0 if cfg["steps"] is None else int(cfg["steps"]) / full
     sched = benchmark.two_phase_schedule(fnet.name).scaled(factor, float(cfg["lr_scale"]))
-    jitter, weight = thesis_jitter_and_weight(fnet.name, canon)
+    size = int(images.shape[1])
+    jitter, weight = thesis_jitter_and_weight(fnet.name, canon, size=size, default_size=fnet.default_size)
     params = priors[method.prior]
     prior = PatchPrior(params, weight=weight)
     settings = {"two_phase": repr(sched), "jitter": jitter, "prior_run": params.run_id, "prior_weight": weight}
@@ -173,7 +175,7 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
     if method.kind == "prior":
         params = priors[method.prior]
         lam = rec.tv_weight_for(fnet.resolve(layer))
-        w = prior_weight(params, lam, float(cfg["weight_scale"]))
+        w = prior_weight(params, lam, float(cfg["weight_scale"]), map_hw=tuple(images.shape[1:3]))
         rec = rec.replace(tv_weight={0: 0.0})
         extra = [PatchPrior(params, weight=w)]
         settings.update(prior_run=params.run_id, prior_weight=w, recipe=repr(rec))
@@ -306,7 +308,7 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
                          f"file in image_dir={cfg['image_dir']!r} its own name")
     images = np.stack([im for _, im in named]).astype(np.float32)
     layer_of = benchmark.depth_layers(fnet, cfg["depths"], cfg["targets"])
-    nr = NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text)
+    nr = NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text, fnet.default_size)
     priors = {}
     for m in methods:
         if m.prior and m.prior not in priors:
@@ -449,8 +451,8 @@ def _two_phase_paragraph(cfg, done) -> str:
     for nr in done:
         th = benchmark.two_phase_schedule(nr.name)
         s = th.scaled(factor, float(cfg["lr_scale"]))
-        by_layer = ", ".join("{} jitter {} weight {:g}".format(d, *thesis_jitter_and_weight(nr.name, la))
-                             for d, la in nr.layer_of.items())
+        by_layer = ", ".join("{} jitter {} weight {:g}".format(d, *thesis_jitter_and_weight(
+            nr.name, la, size=int(nr.images.shape[1]), default_size=nr.default_size)) for d, la in nr.layer_of.items())
         per_net.append(f"{nr.name}: {s.mse_steps} + {s.prior_steps} steps at lr {s.lr:g}, jitter for the first "
                        f"{s.jitter_steps} steps of each phase (the thesis's {th.mse_steps} + {th.prior_steps} at "
                        f"{th.lr:g}, jitter for {th.jitter_steps}); {by_layer}")

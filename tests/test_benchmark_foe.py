@@ -100,7 +100,7 @@ def test_on_alexnet_the_thesis_foe_numbers_follow_the_two_phase_row(tmp_path):
     assert metrics["alexnet/conv1/lin/foe_thesis:full512/phase1/mse/conv1/lin"][0][-1] == 6
     assert metrics["alexnet/conv2/lin/foe_thesis:full512/phase2/prior/full512"][0][-1] == 12
     assert any("alexnet: 6 + 6 steps at lr 1, jitter for the first 4 steps" in p and "conv1 jitter 0 weight 1e-06"
-               in p and "conv2 jitter 2 weight 0.003" in p for p in rec.report["paragraphs"])
+               in p and "conv2 jitter 1 weight 0.003" in p for p in rec.report["paragraphs"])  # T 2 at 227 px -> 1 at 67
     assert set(Payload.from_dict(rec.report).scores) == {f"alexnet/{m}/{d}" for m in ("prior:full512",
                                                          "foe_thesis:full512") for d in ("conv1", "conv2")}
 
