@@ -1,11 +1,64 @@
-"""Shared body of the Mahendran & Vedaldi figures (fig01 AlexNet, fig02 VGG16): images, layer sweep,
-Adam vs L-BFGS, artifacts and report payload. Not an experiment itself (no Sacred ``ex`` here)."""
+"""Shared body of the Mahendran & Vedaldi figures (fig01 AlexNet, fig02 VGG16): variants (which paper's recipe),
+images, layer sweep, the recipe's optimiser vs L-BFGS, artifacts and report payload (with per-image scores). Not
+an experiment itself (no Sacred ``ex`` here).
+
+Each figure declares its :class:`Variant` s, ``{name: Variant(recipe, note)}`` with the default first, and calls
+:func:`add_variants`, which adds a named config per variant; the config keys are ``variant`` and ``recipe``
+(``None`` = the variant's recipe; a recipe of the same paper may replace it, e.g. ``mv2016_authors_jitter``).
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from restoration import tracking
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to make an M&V figure: the recipe (:mod:`restoration.recipes`) and why it is offered."""
+
+    recipe: str
+    note: str
+
+
+def add_variants(ex, variants) -> None:
+    """A named config per variant (``with mv2016``) that sets ``variant``."""
+    for name in variants:
+        ex.add_named_config(name, {"variant": name})
+
+
+def resolve_recipe(variant, recipe, variants):
+    """The recipe a run uses: the variant's, or ``recipe`` when given (it must follow the variant's paper)."""
+    from restoration import recipes
+
+    if variant not in variants:
+        raise ValueError(f"config variant={variant!r}: choose one of {list(variants)}, e.g. "
+                         f"`with {next(iter(variants))}`")
+    own = recipes.get_recipe(variants[variant].recipe)
+    if recipe is None:
+        return own
+    if not isinstance(recipe, str):
+        raise ValueError(f"config recipe={recipe!r}: a recipe name or None (the variant's), e.g. recipe=None")
+    r = recipes.get_recipe(recipe)  # unknown names: a ValueError listing the recipes
+    if r.paper != own.paper:
+        other = [n for n, v in variants.items() if recipes.get_recipe(v.recipe).paper == r.paper]
+        raise ValueError(f"config recipe={recipe!r} follows {recipes.PAPERS.get(r.paper, 'no named paper')}, but "
+                         f"variant {variant!r} is {recipes.PAPERS[own.paper]}; "
+                         + (f"pick variant {other[0]!r} (`with {other[0]}`) or " if other else "pick ")
+                         + "a recipe of the variant's paper")
+    return r
+
+
+def variant_text(variant, variants, r) -> str:
+    """The payload's ``variant``: ``"mv2015 (default): Mahendran & Vedaldi 2015 (CVPR), recipe mv2015"``."""
+    from restoration import recipes
+
+    default = " (default)" if variant == next(iter(variants)) else ""
+    own = variants[variant].recipe
+    changed = f" (set by config recipe; the variant's is {own})" if r.name != own else ""
+    return f"{variant}{default}: {recipes.PAPERS.get(r.paper, r.name)}, recipe {r.name}{changed}"
 
 
 def check_config(*, n_images, size, steps, lr_scale, compare_steps, log_every, layers) -> None:
@@ -13,7 +66,7 @@ def check_config(*, n_images, size, steps, lr_scale, compare_steps, log_every, l
     import math
 
     for key, value, optional in (("n_images", n_images, False), ("size", size, False), ("steps", steps, True),
-                                 ("compare_steps", compare_steps, False), ("log_every", log_every, False)):
+                                 ("compare_steps", compare_steps, True), ("log_every", log_every, False)):
         if optional and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -42,24 +95,44 @@ def load_images(images, image_dir, n_images, size):
         named = [(n, data.center_crop_resize(by_name[n], size)) for n in images[:n_images]]
     if not named:
         raise ValueError("no images to invert: check `images`/`image_dir` and `n_images`")
+    names = [n for n, _ in named]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # per-image scores are keyed by the photo's name
+        raise ValueError(f"images {twice} appear more than once (files of one name with different suffixes, or a "
+                         f"name listed twice in `images`); each image is scored under its name, so give each once")
     return named
 
 
-def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scale, compare_layer, compare_steps,
-               log_every, seed, paragraphs):
-    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. Returns the mean feature error at
-    the deepest layer (Sacred's float result)."""
+def image_scores(names, images, rgb, feat_err):
+    """:class:`restoration.payload.ImageScores` of one evaluation: PSNR, SSIM, MSE, normalised error (RGB
+    clipped to [0, 255], :func:`restoration.metrics.score_batch`) and the feature error, one per image, keyed by
+    the photo's name."""
+    import numpy as np
+
+    from restoration import metrics
+    from restoration.payload import ImageScores
+
+    sc = ImageScores.from_batch(names, metrics.score_batch(np.asarray(images, np.float64),
+                                                           np.clip(np.asarray(rgb, np.float64), 0, 255)))
+    return ImageScores(sc.images, {**sc.values, "feat_err": [float(v) for v in feat_err]})
+
+
+def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, recipe, steps, lr_scale,
+               compare_layer, compare_steps, log_every, seed, paragraphs):
+    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. ``title`` may hold ``{paper}``
+    (the recipe's paper). Returns the mean feature error at the deepest layer (Sacred's float result)."""
     import numpy as np
 
     from restoration import inversion, inversion_tables, recipes
-    from restoration.payload import FigureRef, Payload
+    from restoration.payload import FigureRef, ImageScores, Payload
 
     t0 = time.time()
-    r = recipes.get_recipe(recipe)
+    r = resolve_recipe(variant, recipe, variants)
     if steps is not None:
         r = r.with_steps(int(steps))
     if lr_scale != 1.0:
         r = r.with_lr_scale(float(lr_scale))
+    compare_steps = r.n_steps if compare_steps is None else int(compare_steps)
     images = np.stack([im for _, im in named]).astype(np.float32)
     names = [n for n, _ in named]
     log = tracking.metric_logger(_run)
@@ -72,7 +145,7 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
     if compare_layer:
         opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
         cmp = inversion.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
-                                           n_steps=int(compare_steps), recipe=r, log=log, seed=seed)
+                                           n_steps=compare_steps, recipe=r, log=log, seed=seed)
         label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
         tables.append(inversion_tables.comparison_table(
             cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"))
@@ -82,8 +155,13 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
     tracking.add_npz(_run, f"{name}_reconstructions.npz", originals=images, **arrays)
     scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in layers}
     tracking.add_json(_run, {"images": names, "layers": list(layers), "scores": scores,
-                             "settings": sweep.settings, "recipe": r.name, "steps": r.n_steps,
+                             "settings": sweep.settings, "variant": variant, "recipe": r.name, "steps": r.n_steps,
                              "lr_schedule": r.lr_schedule}, f"{name}_scores.json")
+    # per-image scores behind the summary, keyed by its qualifiers (a layer, "mean over layers", "adam, conv3")
+    per_image = {layer: image_scores(names, images, sweep.results[layer].rgb, sweep.scores[layer]["feat_err"])
+                 for layer in layers}
+    per_image["mean over layers"] = ImageScores(names, {"feat_err": [
+        float(v) for v in np.mean([sweep.scores[la]["feat_err"] for la in layers], axis=0)]})
 
     deepest = layers[-1]
     # Headline first (the report's overview shows the first two entries); per-layer numbers are in the table.
@@ -97,7 +175,11 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
         for opt, c in cmp.items():
             summary[f"feat_err@{opt}, {compare_layer}"] = float(np.mean(c["feat_err"]))
             summary[f"wall_s@{opt}, {compare_layer}"] = round(float(c["wall_s"]), 2)
+            per_image[f"{opt}, {compare_layer}"] = image_scores(names, images, c["result"].rgb, c["feat_err"])
+    chosen = variant_text(variant, variants, r)
     paras = list(paragraphs) + [
+        f"Variant {chosen}. {variants[variant].note} Other variants: "
+        + "; ".join(f"{n} (recipe {v.recipe}, `with {n}`)" for n, v in variants.items() if n != variant) + ".",
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
         f"{'on the image in grey levels' if r.scale == 1 else f'on u = x / {r.scale:g}'}, jitter off for the "
@@ -116,8 +198,9 @@ def run_figure(_run, *, name, title, fnet, named, layers, recipe, steps, lr_scal
         paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
                      "needs a fixed objective; an iteration may cost several objective evaluations.")
     tracking.set_report(_run, Payload(
-        title=title, net=fnet.weights_label, summary=summary, paragraphs=paras,
+        title=title.format(paper=recipes.PAPERS.get(r.paper, r.name)), net=fnet.weights_label, summary=summary,
+        paragraphs=paras,
         figures=[FigureRef(f"{name}_grid.png", f"Pre-images from each layer (columns; first column: original) for "
                                                f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.")],
-        tables=tables))
+        tables=tables, variant=chosen, scores=per_image))
     return float(np.mean(sweep.scores[deepest]["feat_err"]))

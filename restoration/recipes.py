@@ -34,9 +34,11 @@ from restoration.jitter import authors_amount
 
 PIXEL_CONSTRAINTS = ("ball", "clip", "none")
 INITS = ("random", "target")
+#: The paper a recipe follows (``Recipe.paper``), in words.
+PAPERS = {"mv2015": "Mahendran & Vedaldi 2015 (CVPR)", "mv2016": "Mahendran & Vedaldi 2016 (IJCV)"}
 
 __all__ = ["Recipe", "MV2016", "MV2015", "MV2016_THESIS_VGG16", "MV2016_AUTHORS_JITTER", "MV2016_TARGET_START",
-           "RECIPES", "get_recipe", "layer_stage", "PIXEL_CONSTRAINTS", "INITS"]
+           "RECIPES", "get_recipe", "layer_stage", "PIXEL_CONSTRAINTS", "INITS", "PAPERS"]
 
 
 def layer_stage(layer: str) -> int:
@@ -98,6 +100,8 @@ class Recipe:
     reset_momentum: bool = False                    # zero the momentum buffer when the learning rate changes
     feature_weight_layers: Mapping[str, float] = dataclasses.field(default_factory=dict)  # per-layer C (wins)
     jitter_layers: Mapping[str, int] = dataclasses.field(default_factory=dict)            # per-layer T (wins)
+    paper: str = ""                                 # the paper it follows, a key of PAPERS ("" = none named)
+    grad_clip: float = 0.0                          # clip gradient elements (w.r.t. u) to +-grad_clip; 0 = none
 
     def feature_weight_for(self, layer: str) -> float:
         base = layer.split("/")[0]
@@ -119,6 +123,8 @@ class Recipe:
             raise ValueError(f"recipe {self.name}: jitter_rule {self.jitter_rule!r} is not one of {JITTER_RULES}")
         if self.init not in INITS:
             raise ValueError(f"recipe {self.name}: init {self.init!r} is not one of {INITS}")
+        if self.paper and self.paper not in PAPERS:
+            raise ValueError(f"recipe {self.name}: paper {self.paper!r} is not one of {sorted(PAPERS)}")
 
     def jitter_amount(self, net, layer: str, size: int | None = None) -> int:
         """``T`` for ``layer`` of ``net`` under this recipe's rule: the authors' ``max(round(stride / 4), 1)``
@@ -207,6 +213,7 @@ MV2016 = Recipe(
     # [TH] ``train_pre_featmap``: pad T // 2 black pixels before and T - T // 2 after, T + 1 window positions
     # (issue 9, correction 1; before it we shifted in [-T, T] with mirrored borders, rule "mirror").
     jitter_rule="thesis",
+    paper="mv2016",
 )
 
 _SIGMA_2015 = 2.7098e4  # [TH] mahendran_vedaldi.py: average Euclidean norm of mean-subtracted 224x224 images
@@ -237,6 +244,19 @@ MV2015 = Recipe(
     # Deviation kept from before issue 9: no pixel constraint for the 2015 recipe (the 2015 paper bounds the
     # image through the alpha-norm only; the ball is [NNPRE]'s 2016 code).
     pixel_constraint="none",
+    # [TH] mahendran_vedaldi.py ``grad_clip=100.0``: each gradient element w.r.t. u clipped to +-100. Without it
+    # the first steps overshoot and the alpha-norm reaches inf: measured on the HED VGG16 at step 3 from conv3_3
+    # and step 2 from pool5 at 64 px (3 photos, 300 steps), at step 3 from pool5 at 224 px (1 photo, 40 steps);
+    # with it, all of these ran to the end.
+    # (The thesis: "mv on vgg16 also had some issues with overshooting gradients ... with gradient clipping and
+    # several tries, results were obtained for all layers.")
+    grad_clip=100.0,
+    # Known differences from [TH]'s own 2015 runs (May 16, 2017, server_script.py; they made the progress log's
+    # June 15 Figs. 1-2): lambda_TV 0.5 / 5 / 50 by *block* there (conv1-conv2 with pool2 / conv3-conv4 with
+    # pool4 / conv5 on), so conv5 had 50 where the stage table here has 5, and pool2 had 0.5 where it has 5;
+    # 2000-4000 steps with lr 0.004 divided by 10 every 500 steps; reruns of VGG16 layers that still overshot
+    # used other clip bounds; a 224 px TF AlexNet.
+    paper="mv2015",
 )
 
 # [TH] ``utils/mv_benchmark.get_jitter_and_mse_weight``, VGG16: C = 300 through conv4_x, 100 at pool4 and
