@@ -282,6 +282,10 @@ def experiment(fig: TrainedInversionFigure, body=None):
     ex.add_named_config("quick", {"profile": "quick", **dict(fig.quick)})
     undo_quick = {k: BASE[k] for k in fig.quick if k in BASE}  # quick-only settings do not leak into thesis
     ex.add_named_config("thesis", {**undo_quick, **THESIS, **dict(fig.thesis)})
+    clash = [n for n in fig.variants if n in ("quick", "thesis")]
+    if clash:
+        raise ValueError(f"{fig.id}: variant {clash[0]!r} has the name of a profile (quick, thesis); rename the "
+                         f"variant, e.g. {clash[0]}_variant")
     for name in list(fig.variants)[1:]:
         ex.add_named_config(name, {"variant": name})
     for name, overrides in fig.configs.items():
