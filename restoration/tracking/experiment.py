@@ -223,9 +223,10 @@ def set_report(run, report) -> None:
 
     if not isinstance(report, Payload):
         raise TypeError(f"set_report takes a restoration.payload.Payload, got {type(report).__name__}")
+    report.validate()
     report.seed = _seed(run)
     report.comparable = comparability(run, report)
-    payload = _jsonable(report.validate().to_dict())
+    payload = _jsonable(report.to_dict())
     json.dumps(payload)
     run.info["report"] = payload
 
@@ -237,7 +238,7 @@ _NOT_PROFILE = {"seed", "precision", "profile", "image_dir", "observe", "weights
 
 
 def _seed(run) -> int | None:
-    seed = (run.config or {}).get("seed")
+    seed = (getattr(run, "config", None) or {}).get("seed")
     return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
@@ -249,8 +250,8 @@ def comparability(run, report):
 
     from restoration.payload import Comparability
 
-    cfg = run.config or {}
-    prov = (run.info or {}).get("provenance") or {}
+    cfg = getattr(run, "config", None) or {}
+    prov = (getattr(run, "info", None) or {}).get("provenance") or {}
     changed = prov.get("changed") or {}
     extra = sorted(f"{k}={v}" for k, v in changed.items() if k.split(".")[0] not in _NOT_PROFILE)
     profile = str(cfg.get("profile") or "custom") + "".join(f"+{e}" for e in extra)
