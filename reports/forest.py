@@ -42,7 +42,6 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
     panels = rows(verdicts)
     if not panels:
         return None
-    n = max(len(r) for r in panels.values())
     fig, axes = plt.subplots(len(panels), 1, figsize=(8.0, 0.9 + sum(0.32 * len(r) + 0.6 for r in panels.values())),
                              gridspec_kw={"height_ratios": [len(r) + 1.5 for r in panels.values()]}, squeeze=False)
     for ax, (measure, items) in zip(axes[:, 0], panels.items()):
@@ -71,8 +70,8 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
         ax.tick_params(axis="x", labelsize=7)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    fig.suptitle(f"Effects of the thesis's claims with 95 % intervals over seeds ({n} rows at most per panel; "
-                 f"open marker: one seed, no interval)", fontsize=8)
+    fig.suptitle("Effects of the thesis's claims, 95 % intervals over seeds (open diamond: one seed, no interval)",
+                 fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130)
