@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
           f"(numpy 2048^2, measured now)", flush=True)
     from experiments.sweep import run_point
 
-    t0, failed = time.monotonic(), 0
+    t0, failed, total = time.monotonic(), 0, plan.runs_to_do
     env = sweeps.worker_environment()
     for ap in plan.arms:
         if ap.arm.precision == "auto" and not extra and 0 in ap.todo:
@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
         for line in outcome.lines():
             print(line, flush=True)
         failed += len(outcome.by_status("failed"))
-    print(f"make claims: {plan.runs_to_do} runs in {(time.monotonic() - t0) / 60:.1f} min, {failed} failed; "
+    print(f"make claims: {total} runs in {(time.monotonic() - t0) / 60:.1f} min, {failed} failed; "
           f"database {tracking.describe(tracking.db_url())}; `make report` judges the claims", flush=True)
     return 1 if failed else 0
 
