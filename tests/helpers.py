@@ -29,3 +29,21 @@ def tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8), fc=(16, 16, 10), seed=0) -> d
 def experiment(module_name):
     """The module's Sacred experiment, reloaded so its observer binds to this test's database."""
     return importlib.reload(importlib.import_module(module_name)).ex
+
+
+def linear_term(c):
+    """A prior term with energy sum(c * x): a constant gradient c, so each plain step of lr 1 moves x by exactly
+    -c (the inversion tests' probe of what the optimiser does)."""
+    import tensorflow as tf
+
+    from restoration import priors
+
+    class Linear(priors.Term):
+        def __init__(self):
+            super().__init__("linear", "input")
+            self.c = tf.constant(c, tf.float32)
+
+        def energy(self, t):
+            return tf.reduce_sum(t * self.c, axis=[1, 2, 3])
+
+    return Linear()

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import linear_term
+
 from restoration import inversion, metrics, priors, recipes
 from restoration.errors import DivergenceError, UnknownLayerError
 from restoration.inversion import QUIET, Reporting, Schedule, feature_loss, invert, invert_layer, jitter_image, jitter_offsets
@@ -48,23 +50,13 @@ def test_learning_rate_schedule():
     assert [s for s, _ in short] == [0, 1] and [v for _, v in short] == pytest.approx([1e-2 * f, 1e-3 * f])
 
 
-class _Linear(priors.Term):
-    """E(x) = sum(c * x): a constant gradient c, so each plain step moves x by exactly -lr * c."""
-
-    def __init__(self, c):
-        super().__init__("linear", "input")
-        self.c = tf.constant(c, tf.float32)
-
-    def energy(self, t):
-        return tf.reduce_sum(t * self.c, axis=[1, 2, 3])
-
 
 def test_the_schedule_is_what_the_optimiser_uses(net, images):
     """Momentum-free steps on a linear energy: x moves by exactly -(sum of the scheduled lrs) * gradient."""
     logged = []
     c = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
     x0 = np.zeros((1, 8, 8, 3), np.float32)
-    res = invert(net, _Linear(c), S(optimizer="momentum", momentum=0.0, n_steps=6, lr=((0, 1.0), (3, 0.25))),
+    res = invert(net, linear_term(c), S(optimizer="momentum", momentum=0.0, n_steps=6, lr=((0, 1.0), (3, 0.25))),
                  x_init=x0, report=Reporting(log=lambda n, v, s: logged.append((n, v, s)), log_every=1,
                                              progress=False))
     lrs = [(s, v) for n, v, s in logged if n == "lr"]
@@ -256,7 +248,7 @@ def test_momentum_is_reset_when_the_rate_changes_if_the_recipe_says_so(net):
     x0 = np.zeros((1, 8, 8, 3), np.float32)
     sched = ((0, 1.0), (3, 0.25), (5, 0.1))
     for reset in (False, True):
-        res = invert(net, _Linear(c), S(optimizer="momentum", momentum=0.9, n_steps=7, lr=sched,
+        res = invert(net, linear_term(c), S(optimizer="momentum", momentum=0.9, n_steps=7, lr=sched,
                                         reset_momentum=reset), x_init=x0, report=QUIET)
         m, x, last = 0.0, 0.0, None
         for i in range(7):

@@ -5,24 +5,15 @@ the same happened at step 3 from conv3_3 and step 2 from pool5 at 64 px; measure
 """
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from restoration import data, priors, recipes
+from helpers import linear_term
+
+from restoration import data, recipes
 from restoration.errors import DivergenceError
 from restoration.inversion import QUIET, invert, invert_layer
 from restoration.inversion import InvertSettings as S
 from restoration.nets import tiny_vgg
 
-
-class _Linear(priors.Term):
-    """E(x) = sum(c * x): a constant gradient c (w.r.t. u = x when scale is 1)."""
-
-    def __init__(self, c):
-        super().__init__("linear", "input")
-        self.c = tf.constant(c, tf.float32)
-
-    def energy(self, t):
-        return tf.reduce_sum(t * self.c, axis=[1, 2, 3])
 
 
 def test_grad_clip_bounds_every_gradient_element_before_the_update():
@@ -30,9 +21,9 @@ def test_grad_clip_bounds_every_gradient_element_before_the_update():
     moves by -min(|c|, 0.5) sign(c) per step."""
     c = np.random.default_rng(0).normal(scale=2.0, size=(1, 6, 6, 3)).astype(np.float32)
     x0 = np.zeros_like(c)
-    free = invert(tiny_vgg(), _Linear(c), S(optimizer="momentum", momentum=0.0, n_steps=3, lr=1.0),
+    free = invert(tiny_vgg(), linear_term(c), S(optimizer="momentum", momentum=0.0, n_steps=3, lr=1.0),
                   x_init=x0, report=QUIET)
-    clipped = invert(tiny_vgg(), _Linear(c), S(optimizer="momentum", momentum=0.0, n_steps=3, lr=1.0,
+    clipped = invert(tiny_vgg(), linear_term(c), S(optimizer="momentum", momentum=0.0, n_steps=3, lr=1.0,
                                                grad_clip=0.5), x_init=x0, report=QUIET)
     np.testing.assert_allclose(free.x_bgr, -3 * c, rtol=1e-5)
     np.testing.assert_allclose(clipped.x_bgr, -3 * np.clip(c, -0.5, 0.5), rtol=1e-5, atol=1e-6)
