@@ -112,9 +112,8 @@ def image_scores(names, images, rgb, feat_err):
     from restoration import metrics
     from restoration.payload import ImageScores
 
-    sc = ImageScores.from_batch(names, metrics.score_batch(np.asarray(images, np.float64),
-                                                           np.clip(np.asarray(rgb, np.float64), 0, 255)))
-    return ImageScores(sc.images, {**sc.values, "feat_err": [float(v) for v in feat_err]})
+    scores = metrics.score_batch(np.asarray(images, np.float64), np.clip(np.asarray(rgb, np.float64), 0, 255))
+    return ImageScores.from_batch(names, {**scores, "feat_err": feat_err})
 
 
 def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, recipe, steps, lr_scale,

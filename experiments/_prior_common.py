@@ -78,10 +78,6 @@ def origins(priors) -> str:
 
 #: per-image score names (restoration.metrics.score_batch's, and the experiments' own) -> the measure key they
 #: stand behind in the payload summary
-SCORE_KEYS = {"psnr": "psnr_mean", "ssim": "ssim_mean", "mse": "mse_mean", "nerr": "nerr_mean",
-              "feat_err": "feat_err", "map_err": "map_err"}
-
-
 def image_ids(names) -> list[str]:
     """Ids for the images of one evaluation, stable across runs: the image's name, with ``(k)`` appended to the
     k-th repeat of a name (two files of a folder with one stem)."""
@@ -94,15 +90,11 @@ def image_ids(names) -> list[str]:
 
 
 def image_scores(ids, scores: Mapping):
-    """:class:`restoration.payload.ImageScores` of one evaluation: ``scores`` maps names of :data:`SCORE_KEYS`
-    (``psnr``, ``ssim``, ``mse``, ``nerr`` from :func:`restoration.metrics.score_batch`; ``feat_err``,
-    ``map_err``) to one value per image of ``ids``."""
+    """:class:`restoration.payload.ImageScores` of one evaluation (:meth:`ImageScores.from_batch`: ``psnr``,
+    ``ssim``, ``mse``, ``nerr`` from :func:`restoration.metrics.score_batch`; ``feat_err``, ``map_err``)."""
     from restoration.payload import ImageScores
 
-    bad = [k for k in scores if k not in SCORE_KEYS]
-    if bad:
-        raise ValueError(f"per-image scores {bad} have no measure; known: {', '.join(SCORE_KEYS)}")
-    return ImageScores(list(ids), {SCORE_KEYS[k]: [float(v) for v in np.ravel(vals)] for k, vals in scores.items()})
+    return ImageScores.from_batch(ids, scores)
 
 
 def pooled_scores(parts: Mapping):

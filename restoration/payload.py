@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from restoration import measures
 
 FORMAT = "restoration.payload/1"
@@ -63,10 +65,17 @@ class ImageScores:
 
     @classmethod
     def from_batch(cls, images, scores) -> "ImageScores":
-        """From :func:`restoration.metrics.score_batch`'s ``{"psnr": (N,), "ssim": ..., "mse": ..., "nerr": ...}``
-        (its names, keyed here by the measures they stand behind)."""
-        return cls(list(images), {f"{name}_mean": [float(v) for v in vals] for name, vals in scores.items()
-                                  if f"{name}_mean" in measures.MEASURES})
+        """From per-image arrays named as :func:`restoration.metrics.score_batch` names them (``psnr``, ``ssim``,
+        ``mse``, ``nerr``: keyed here by the measures they stand behind, ``psnr_mean``, ...) or by a measure key
+        (``feat_err``, ``map_err``); any other name is a ``ValueError``."""
+        values = {}
+        for name, vals in scores.items():
+            key = f"{name}_mean" if f"{name}_mean" in measures.MEASURES else name
+            if key not in measures.MEASURES:
+                raise ValueError(f"per-image scores {name!r} stand behind no measure; use a score_batch name (psnr, "
+                                 f"ssim, mse, nerr) or a measure key (restoration/measures.py)")
+            values[key] = [float(v) for v in np.ravel(vals)]
+        return cls(list(images), values)
 
     def to_dict(self) -> dict:
         return {"images": list(self.images),
