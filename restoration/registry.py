@@ -30,7 +30,7 @@ run: ``"fig08@pool2"`` is judged on ``psnr_mean@pool2``, ... of fig08's latest c
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from restoration import measures as _measures
@@ -51,6 +51,9 @@ class FigureEntry:
     order: float
     net: str = "vgg16"
     analogue_of: str = ""
+    # config values every claims replicate of this figure gets (``replicate = {methods = [...]}``): only what
+    # the claims read, where the figure computes independent parts (the benchmark's cells)
+    replicate: tuple[tuple[str, object], ...] = field(default=(), hash=False)
 
     @property
     def needs_alexnet(self) -> bool:
@@ -170,14 +173,18 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
         missing = [k for k in _FIGURE_KEYS if k not in table]
         if missing:
             _fail(path, where, f"lacks {', '.join(missing)}; add them")
-        extra = set(table) - set(_FIGURE_KEYS) - {"net", "analogue_of"}
+        extra = set(table) - set(_FIGURE_KEYS) - {"net", "analogue_of", "replicate"}
         if extra:
             _fail(path, where, f"unknown keys {sorted(extra)}")
         net = str(table.get("net", "vgg16"))
         if net not in NETS:
             _fail(path, where, f"net = {net!r}; use one of {NETS}")
+        replicate = table.get("replicate") or {}
+        if not isinstance(replicate, dict):
+            _fail(path, where, "replicate must be a table of config values, e.g. replicate = {methods = ['mv2016']}")
         figures.append(FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
-                                   float(table["order"]), net, str(table.get("analogue_of", ""))))
+                                   float(table["order"]), net, str(table.get("analogue_of", "")),
+                                   tuple(sorted(replicate.items()))))
     if not figures:
         _fail(path, "top level", "declares no figures; add [figures.<id>] tables (module, title, section, order), "
                                  "or pass --registry with the project's experiments/registry.toml")

@@ -34,6 +34,7 @@ class Arm:
     figure: str
     precision: str
     claims: tuple[str, ...]
+    config: tuple[tuple[str, object], ...] = field(default=(), hash=False)  # the figure's ``replicate`` values
 
 
 @dataclass
@@ -96,13 +97,13 @@ def arms_for(claims: Iterable[Claim], pinned: Mapping[str, str]) -> list[Arm]:
 
 def claims_sweep(arm: Arm, seeds: Iterable[int], extra: Mapping[str, object] | None = None):
     """The :class:`restoration.sweeps.Sweep` that runs ``arm`` at ``seeds``: the quick profile, the arm's
-    precision and the ``extra`` config values, ``seed`` as the grid."""
+    precision, its figure's ``replicate`` values and the ``extra`` config values, ``seed`` as the grid."""
     from restoration.sweeps import Sweep
     from restoration.tracking.records import CLAIMS_SWEEP
 
     return Sweep(name=CLAIMS_SWEEP, experiment=arm.figure, title=f"claims replicates of {arm.figure} ({arm.precision})",
                  grid=(("seed", tuple(seeds)),), named_configs=(PROFILE,),
-                 fixed=(("precision", arm.precision),) + tuple((extra or {}).items()), measure="psnr_mean")
+                 fixed=(("precision", arm.precision),) + tuple(arm.config) + tuple((extra or {}).items()), measure="psnr_mean")
 
 
 def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str, str],
@@ -144,6 +145,7 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
             merged[key] = arm
     out = []
     for arm in merged.values():
+        arm = Arm(arm.figure, arm.precision, arm.claims, registry.figure(arm.figure).replicate)
         resolved = resolve(arm.precision)
         ap = ArmPlan(arm, resolved)
         sweep = claims_sweep(arm, seeds, extra)

@@ -185,6 +185,22 @@ def test_payload_carries_per_image_scores_seed_and_comparability():
     assert c.image_set.startswith("embedded photos, 8 images #") and c.variant and c.variants
 
 
+def test_benchmark_rows_chosen_are_not_part_of_the_profile():
+    """Which of the benchmark's independent cells ran (``methods``, ``nets``) does not change the profile, so its
+    claims' replicates pair with the whole table's run; a changed step count does."""
+    from types import SimpleNamespace
+
+    from restoration.tracking.experiment import comparability
+
+    def profile(changed):
+        run = SimpleNamespace(config={"profile": "quick", "seed": 1, **changed},
+                              info={"provenance": {"changed": changed}})
+        return comparability(run, Payload("t", "n")).profile
+
+    assert profile({"methods": ["trained_merged"], "nets": ["vgg16"]}) == "quick"
+    assert profile({"steps": 5}) == "quick+steps=5"
+
+
 def test_tiny_net_control_one_figure_against_itself_with_other_seeds_never_holds():
     """A real control: the same figure on both sides, side B run with other seeds (3, 4, 5 standing in for 0, 1,
     2): no true effect, so the judge must not say held or did not hold."""
@@ -234,6 +250,15 @@ def test_replicate_plan_reuses_matching_runs_pins_precision_and_skips_alexnet():
     assert set(fig06[0].arm.claims) == {"joint_beats_stacked_vgg16", "stacked_beats_end_to_end_vgg16"}
     with pytest.raises(ValueError, match="unknown claim 'nope'"):
         replicates.select_claims(reg, ["nope"])
+    # the benchmark's replicates run only the cells its claims read; the whole table's own run is their seed 0
+    bench = replicates.plan(replicates.select_claims(reg, ["trained_beat_mv2016_pixels_vgg16"]), reg, 3,
+                            pinned={}, resolve=lambda p: "bfloat16",
+                            completed=lambda f: [Rec(5, 0, "bfloat16")] if f == "benchmark" else [])
+    (arm,) = bench.arms
+    assert arm.done == {0: "5"} and arm.todo == [1, 2]
+    fixed = dict(replicates.claims_sweep(arm.arm, arm.todo).fixed)
+    assert fixed["nets"] == ["vgg16"] and "trained_merged" in fixed["methods"] and "mv2016" not in fixed["methods"]
+    assert not reg.figure("fig06").replicate
     with pytest.raises(ValueError, match="number of seeds"):
         replicates.plan(chosen, reg, 0, pinned=pinned, resolve=str, completed=lambda f: [])
 

@@ -233,8 +233,12 @@ def set_report(run, report) -> None:
 
 #: config keys that do not change what a claim compares: the replicate (seed), the precision (compared on its
 #: own), where the images come from (the image set says it), bookkeeping
+# config keys that are not part of a run's profile: the seed and precision are compared on their own, the image
+# set by its ids, and the rest change no number. ``methods`` and ``nets`` choose which of the benchmark's
+# independent cells run (each cell is keyed by its method, net, depth and seed, and reused across runs with other
+# lists), so a run of some rows pairs with a whole table's run of the same settings.
 _NOT_PROFILE = {"seed", "precision", "profile", "image_dir", "observe", "weights", "log_every", "ckpt_every",
-                "progress", "rows"}
+                "progress", "rows", "methods", "nets"}
 
 
 def _seed(run) -> int | None:
