@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 ARGS   ?=
 
-.PHONY: claims install test postgres-server pdf-libs report report-pdf sweep bench clean benchmark runs help reproduce-all reproduce-benchmark
+.PHONY: board browser claims install lint test postgres-server pdf-libs report report-pdf sweep bench clean benchmark runs help reproduce-all reproduce-benchmark
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make report                 reproduce missing figures (quick); render out/report.html and out/report.pdf"
-	@echo "make test                   run the test suite"
+	@echo "make test                   lint (ruff, import contracts) and run the test suite"
 	@echo "make reproduce-figure-N     run figure N (PROFILE=quick|thesis, ARGS='image_dir=...')"
 	@echo "make reproduce-ID           run any registered result by id, e.g. reproduce-fig11_vgg16"
 	@echo "make reproduce-all          run every registered result in order; prints each wall time and the total"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench                  every hot path in float32 and bfloat16 vs the matmul rate (appends benchmarks/results.jsonl)"
 	@echo "make benchmark              run the benchmarks in benchmarks/"
 	@echo "make runs                   list runs in the database"
+	@echo "make board                  the runs in TensorBoard (scalars, images, HParams, text) on 127.0.0.1"
 	@echo "make clean                  remove out/ and caches (keeps runs/ and .venv)"
 
 $(STAMP): pyproject.toml
@@ -33,8 +34,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) postgres-server pdf-libs
+test: lint postgres-server pdf-libs browser
 	$(PY) -m pytest -q
+
+# ruff (pyproject.toml [tool.ruff]) and the import contracts (.importlinter: layers, no cycles, Sacred only in
+# tracking, science without matplotlib or the payload)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/lint-imports
 
 # The PostgreSQL tests start their own server (tests/pg.py) and need Debian's server package; installed here when
 # missing and possible (root with apt), else those tests skip and say why.
@@ -44,6 +51,20 @@ postgres-server:
 	    (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
 	    && echo "installed postgresql (for the PostgreSQL tests)"; } || \
 	  echo "note: PostgreSQL server binaries not found and not installable here; the PostgreSQL tests will skip"
+
+# The TensorBoard view's browser test drives Debian's headless chromium through chromium-driver; installed here when
+# missing and possible (root with apt), else that test skips and says why.
+browser:
+	@command -v chromedriver >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)) \
+	    && echo "installed chromium and chromium-driver (for the TensorBoard browser test)"; } || \
+	  echo "note: chromium-driver not found and not installable here; the TensorBoard browser test will skip"
+
+# The runs in TensorBoard: event files in out/tensorboard/ from the run database, then TensorBoard on 127.0.0.1
+# (ARGS='--follow' keeps running runs' curves growing; '--no-serve' writes only)
+board: $(STAMP)
+	$(PY) -m reports.board $(ARGS)
 
 reproduce-figure-%: $(STAMP)
 	$(PY) -m experiments $* with $(PROFILE) $(ARGS)

@@ -108,11 +108,13 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from restoration import inversion, metrics, recipes
+    from restoration import preimage
+    from restoration import metrics
+    from restoration.preimage import recipes
 
     layer = "conv3_3"
     net = net32.with_precision(precision)
-    res = inversion.invert_layer(net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1,
+    res = preimage.invert_layer(net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1,
                                  progress=False)
     fwd, bwd = vgg_conv_flops(layer, image.shape[0])
     # accuracy: the reached pre-image scored by the float32 net, whatever precision found it
@@ -134,10 +136,12 @@ def module_training(net32, precision: str, steps: int, crop: int = 64, batch: in
     import numpy as np
     import tensorflow as tf
 
-    from restoration import data, metrics, modules
+    from restoration import data
+    from restoration import metrics
+    from restoration import stacks
 
     net = net32.with_precision(precision)
-    stack = modules.InversionStack.for_net(net, [_dc_pool1_spec(net32)], seed=0)
+    stack = stacks.InversionStack.for_net(net, [_dc_pool1_spec(net32)], seed=0)
     model = stack.models[0]
     train = [im for _, im in data.embedded_images("train")]
     held = [data.center_crop_resize(im, 128).astype(np.float32) for _, im in data.embedded_images("heldout")]
@@ -200,9 +204,10 @@ def _dc_pool1_spec(net):
 def score_matching(net32, precision: str, steps: int, work: Path) -> dict:
     import numpy as np
 
-    from restoration import data, patches
-    from restoration.learned_priors import PriorSpec
-    from restoration.prior_training import PriorTraining, maps_source, train_prior
+    from restoration import data
+    from restoration.priors import patches
+    from restoration.priors.learned import PriorSpec
+    from restoration.priors.training import PriorTraining, maps_source, train_prior
 
     K, d, batch = 512, 191, 250
     # the priors' own photos (natural photographs only: data.PRIOR_TRAIN), as the prior experiments train on
@@ -248,7 +253,8 @@ def child(precision: str, quick: bool, out: Path) -> int:
     """Measure one precision's rates and paths in this process; write them to ``out`` as JSON."""
     import numpy as np
 
-    from restoration import data, nets
+    from restoration import data
+    from restoration import nets
 
     mv_steps, mod_steps, sm_steps = (10, 40, 100) if quick else (40, 200, 400)
     result = {"matmul_gflops": matmul_rate(precision)}
@@ -332,7 +338,8 @@ def main(argv=None) -> int:
         r["fraction_of_best_float32_gemm"] = r["gflops"] / best32
         r["kernels"] = list(kernels[pr])
         print(f"  {r['path']:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
-              f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, {100 * r['fraction_of_best_float32_gemm']:5.1f} "
+              f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, "
+              f"{100 * r['fraction_of_best_float32_gemm']:5.1f} "
               f"% of best float32 GEMM   {r['accuracy_name']}: {r['accuracy']:.5g}", flush=True)
     print(f"\nbfloat16 against float32, per path (same run, same machine); auto chose {probe.chosen}:")
     verdicts = []

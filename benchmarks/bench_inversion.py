@@ -1,6 +1,6 @@
 """Optimisation-inversion throughput (M&V 2016 Adam step on VGG16) next to the machine's float32 matmul rate.
 
-For each layer (default ``conv3_3`` and ``conv5_3``) it runs :func:`restoration.inversion.invert_layer` with the
+For each layer (default ``conv3_3`` and ``conv5_3``) it runs :func:`restoration.preimage.invert_layer` with the
 ``mv2016`` recipe on one 224 x 224 image (HED VGG16 weights; the rate does not depend on the weights) and
 reports steady-state steps/s (the first, tracing step excluded) and the achieved GFLOP/s. FLOPs are counted
 explicitly for the VGG convolutions up to the layer: forward = sum over conv layers of
@@ -73,7 +73,9 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from restoration import data, inversion, nets
+    from restoration import data
+    from restoration import preimage
+    from restoration import nets
 
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
           f"GPUs: {len(tf.config.list_physical_devices('GPU'))}")
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
     for layer in args.layers:
         fwd, bwd = vgg_conv_flops(layer, args.size)
         for jit in ([False, True] if args.xla else [False]):
-            res = inversion.invert_layer(net, images, layer, n_steps=args.steps + 1, progress=False, jit_compile=jit)
+            res = preimage.invert_layer(net, images, layer, n_steps=args.steps + 1, progress=False, jit_compile=jit)
             sps = 1.0 / res.time_per_step_s
             gflops = (fwd + bwd) * sps / 1e9
             rows.append({"layer": layer, "size": args.size, "xla": jit, "steps_per_s": sps,

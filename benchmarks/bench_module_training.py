@@ -44,9 +44,9 @@ def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tu
     import numpy as np
     import tensorflow as tf
 
-    from restoration import modules
+    from restoration import stacks
 
-    model = modules.build_module(spec)
+    model = stacks.build_module(spec)
     h_in = spec.op_geometry.out_size(size)
     x = tf.constant(np.random.default_rng(0).normal(size=(batch, h_in, h_in, spec.in_channels)), tf.float32)
     y = tf.constant(np.random.default_rng(1).normal(size=(batch, size, size, spec.out_channels)), tf.float32)
@@ -91,14 +91,15 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    from restoration import modules, nets
+    from restoration import stacks
+    from restoration import nets
 
     net = nets.vgg16("hed")  # only its layer shapes are used
-    specs = [s.bind(net) for s in modules.vgg16_pool1_specs(kind=args.kind, kernel=args.kernel, hidden=args.hidden)]
+    specs = [s.bind(net) for s in stacks.vgg16_pool1_specs(kind=args.kind, kernel=args.kernel, hidden=args.hidden)]
     if args.module:
         specs = [s for s in specs if s.name == args.module]
         if not specs:
-            names = [s.name for s in modules.vgg16_pool1_specs(kind=args.kind)]
+            names = [s.name for s in stacks.vgg16_pool1_specs(kind=args.kind)]
             p.error(f"--module {args.module!r}: choose from {names}")
 
     mm = matmul_gflops(args.matmul, args.matmul_repeats)

@@ -3,7 +3,7 @@
 Measurement only: PyTorch is not a project dependency (``pip install torch`` into the venv to run this; the CPU
 wheel is enough). What is timed, all float32:
 
-* **TF M&V step**: :func:`restoration.inversion.invert_layer` with the ``mv2016`` recipe inverting VGG16
+* **TF M&V step**: :func:`restoration.preimage.invert_layer` with the ``mv2016`` recipe inverting VGG16
   ``conv3_3`` at 224 px (HED weights), its ``time_per_step_s`` (the first, tracing step excluded).
 * **PyTorch peer**: a plain eager loop doing the same step: the thesis jitter (T = 4, black padding, a random
   window), VGG16 to ``conv3_3/relu`` on the same HED weights (``conv2d``, ``relu``, ``max_pool2d``, NCHW), the
@@ -67,7 +67,9 @@ def tf_child(steps: int):
     import numpy as np
     import tensorflow as tf
 
-    from restoration import inversion, nets, recipes
+    from restoration import preimage
+    from restoration import nets
+    from restoration.preimage import recipes
 
     net, image = nets.vgg16("hed"), _image()
     recipe = recipes.get_recipe("mv2016")
@@ -76,7 +78,7 @@ def tf_child(steps: int):
     an, bn = a.numpy(), b.numpy()
 
     def mv():
-        res = inversion.invert_layer(net, image[None], LAYER, recipe=recipe, n_steps=steps + 1, progress=False)
+        res = preimage.invert_layer(net, image[None], LAYER, recipe=recipe, n_steps=steps + 1, progress=False)
         return res.time_per_step_s
 
     def module():  # bench.py's float32 module-training step (DC pool1 -> image, 64 px x 16): GFLOP/s
@@ -150,7 +152,8 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
 def torch_child(steps: int):
     import torch
 
-    from restoration import nets, recipes
+    from restoration import nets
+    from restoration.preimage import recipes
 
     step, _ = torch_peer(nets.vgg16("hed"), _image(), recipes.get_recipe("mv2016"))
     a, b = torch.randn(N, N), torch.randn(N, N)

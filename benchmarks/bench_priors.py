@@ -1,6 +1,6 @@
 """Learned priors: score-matching training throughput, and what a prior adds to one inversion step.
 
-1. **Score matching** (:func:`restoration.learned_priors.score_matching_loss` inside the one training loop's
+1. **Score matching** (:func:`restoration.priors.learned.score_matching_loss` inside the one training loop's
    kind of step: forward, backward, Adam): patches/s and the achieved GFLOP/s for full512 (512 x 191), the
    overcomplete full1024 and the CICA image prior (3 x 150 x 64). FLOPs counted by hand, 2 per multiply-add:
    forward ``s = z W^T`` (2 B K d), the Gram ``W W^T`` (2 K^2 d), ``g^T g`` (2 B K^2); the backward pass costs
@@ -42,7 +42,7 @@ def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int,
     import numpy as np
     import tensorflow as tf
 
-    from restoration.learned_priors import score_matching_loss
+    from restoration.priors.learned import score_matching_loss
 
     rng = np.random.default_rng(0)
     shape = (C, K, d) if C > 1 else (K, d)
@@ -74,8 +74,10 @@ def inversion_step_cost(size: int, steps: int) -> tuple[float, float, float]:
     """(s/step without a prior, s/step with full512, prior forward GFLOP per step)."""
     import numpy as np
 
-    from restoration import learned_priors, nets, patches
-    from restoration.inversion import QUIET, InvertSettings, invert
+    from restoration.priors import learned as learned_priors
+    from restoration import nets
+    from restoration.priors import patches
+    from restoration.preimage import QUIET, InvertSettings, invert
     from restoration.objectives import FeatureMSE
 
     net = nets.vgg16("hed")

@@ -7,7 +7,8 @@ the registry (``experiments/registry.toml``).
 ``python -m experiments --all [--profile quick|thesis] [--only ID ...] [-- SACRED ARGS]`` runs every figure in
 registry order, each in its own process (a crash or a missing weights file ends that figure only), and prints
 each figure's wall time, its outcome and the total. Figures that need AlexNet weights fail at once without
-``bvlc_alexnet.npy`` and are recorded as such. ``python -m experiments --sweep NAME [--cluster ...]`` runs a declared sweep on Dask (see experiments/sweep.py);
+``bvlc_alexnet.npy`` and are recorded as such. ``python -m experiments --sweep NAME [--cluster ...]`` runs a declared
+sweep on Dask (see experiments/sweep.py);
 ``python -m experiments --claims [--n 3]`` runs every claim's arms for replicate seeds (experiments/claims.py).
 
 Exit status: 0 when every figure completed or failed only for
@@ -21,7 +22,7 @@ import time
 
 
 def _registry():
-    from restoration import registry
+    from restoration.results import registry
     return registry.load()
 
 
@@ -69,6 +70,29 @@ def _one_line_errors(ex):
     return patched()
 
 
+def _named_configs(module_name: str) -> list[str]:
+    try:
+        return sorted(importlib.import_module(module_name).ex.named_configs)
+    except Exception as e:  # noqa: BLE001 - a broken module is named, the listing goes on
+        return [f"(cannot import {module_name}: {type(e).__name__})"]
+
+
+def figure_help(fig_id: str, entry, module) -> str:
+    """``python -m experiments fig06 --help``: the figure's title, what it is, its named configs, the options
+    and its quick config."""
+    from restoration import program, tracking
+
+    doc = (module.__doc__ or "").strip().split("\n\n")[0]
+    named = sorted(module.ex.named_configs)
+    config = tracking.config_of(module.ex, ["quick"])
+    lines = [f"usage: {program('experiments')} {fig_id} [with NAMED_CONFIG ... KEY=VALUE ...] [options]", "",
+             entry.title, "", doc, "", f"named configs: {', '.join(named)} (quick: the default profile)",
+             "options: " + ", ".join(f"{s}/{lng}" for s, lng in tracking.experiment.OPTIONS.items()), "",
+             "config (with quick; change a key with KEY=VALUE after `with`):"]
+    lines += [f"  {k} = {v!r}" for k, v in sorted(tracking.query.flatten(config).items())]
+    return "\n".join(lines)
+
+
 def _run_one(fig_id: str, argv: list[str]) -> int:
     reg = _registry()
     entry = reg.figure(fig_id)
@@ -79,8 +103,12 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
               f"entry of experiments/registry.toml", file=sys.stderr)
         return 2
     from restoration import tracking
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(figure_help(fig_id, entry, module))
+        return 0
     named, keys = tracking.command_line_updates(argv)
-    try:  # a misspelt key would be added silently and the intended one left unchanged
+    try:  # a misspelt key would be added silently and the intended one left unchanged; so would a bad option
+        tracking.check_options(argv, fig_id)
         tracking.check_config_keys(module.ex, keys, named, what=fig_id)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -99,17 +127,12 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
     return 0 if run.status == "COMPLETED" else 1
 
 
-def _missing_alexnet_weights() -> str | None:
-    from restoration import nets
-    path = nets.default_alexnet_path()
-    return None if path.is_file() else str(path)
-
-
 def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
     """Each registered figure in order in a child process; a table of wall times at the end."""
     reg = _registry()
     ids = [reg.resolve(i) for i in only] if only else reg.ids
-    missing = _missing_alexnet_weights()
+    from restoration import paths
+    missing = paths.missing_alexnet_weights()
     rows, t_all = [], time.monotonic()
     for fig_id in ids:
         entry = reg.figure(fig_id)
@@ -140,6 +163,11 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
 def main(argv: list[str]) -> int:
     from restoration.errors import safe_streams
     safe_streams()  # error lines may quote arguments whose bytes are not UTF-8
+    if argv and argv[0] == "--version":
+        from restoration import version_text
+        from restoration import program
+        print(version_text(program("experiments")))
+        return 0
     if argv and argv[0] == "--sweep":
         from experiments.sweep import main as sweep_main
         return sweep_main(argv[1:])
@@ -159,9 +187,14 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not argv or argv[0] in ("-h", "--help", "--list"):
+        from restoration import program
+        print(f"usage: {program('experiments')} ID [with NAMED_CONFIG ... KEY=VALUE ...] | --list | --all | "
+              f"--sweep NAME | --claims | --version\n")
         print(__doc__)
         for f in reg.figures:
             print(f"  {f.id:<20} {f.title}  ({f.module}{'; needs AlexNet weights' if f.needs_alexnet else ''})")
+            if argv and argv[0] == "--list":
+                print(f"  {'':<20} named configs: {', '.join(_named_configs(f.module))}")
         return 0
     try:
         fig_id = reg.resolve(argv[0])
@@ -170,6 +203,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {printable(e.args[0])}", file=sys.stderr)
         return 2
     return _run_one(fig_id, argv[1:])
+
+
+def entry() -> int:
+    """The ``restoration-experiments`` console command."""
+    return main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ Methods (config ``methods``, parsed by :meth:`restoration.benchmark.Method.parse
 * ``foe_thesis:<name>``: the thesis's FoE row, its two-phase procedure
   (:func:`restoration.benchmark.two_phase_inversion`; ``foe_inv_funcs.py``): mean squared feature error alone
   from noise, then the same error plus the prior at the thesis's per-layer weight and jitter
-  (:func:`restoration.prior_inversion.thesis_jitter_and_weight`, e.g. AlexNet conv1/lin 1e-6, VGG16 1e-4). Steps
+  (:func:`restoration.preimage.learned_prior.thesis_jitter_and_weight`, e.g. AlexNet conv1/lin 1e-6, VGG16 1e-4). Steps
   and rate are the thesis's (:data:`restoration.benchmark.THESIS_TWO_PHASE`: AlexNet 5000 + 5000 at lr 1.0,
   VGG16 10,000 + 15,000 at 0.3), scaled by ``steps / 3500``, the factor by which the M&V cells shrink M&V 2016's
   3500 steps (quick, 200 steps: AlexNet 286 + 286, VGG16 571 + 857), and the rate times ``lr_scale`` as theirs.
@@ -42,6 +42,7 @@ from typing import Mapping
 
 import numpy as np
 
+from experiments import _schema as schema
 from restoration import tracking
 
 NETS = ("vgg16", "alexnet", "tiny_vgg")
@@ -82,13 +83,9 @@ def check(cfg: Mapping) -> list:
         raise ValueError(f"config nets={cfg['nets']!r}: choose from {NETS}, e.g. ['vgg16', 'alexnet']")
     if not cfg["depths"] or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in cfg["depths"]):
         raise ValueError(f"config depths={cfg['depths']!r}: positive conv block numbers, e.g. [1, 2, 3, 4, 5]")
-    for key in ("n_images", "module_steps", "finetune_steps", "batch_size"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}=2`")
-    if cfg["steps"] is not None and (isinstance(cfg["steps"], bool) or not isinstance(cfg["steps"], int)
-                                     or cfg["steps"] < 1):
-        raise ValueError(f"config steps={cfg['steps']!r}: a positive integer or None (the recipe's)")
+    schema.check(cfg, {**{k: schema.count(2) for k in ("n_images", "module_steps", "finetune_steps",
+                                                         "batch_size")},
+                         "steps": schema.count(200, optional=True)})
     methods = [Method.parse(m) for m in cfg["methods"]]
     if not methods:
         raise ValueError("config methods=[]: name at least one, e.g. ['mv2016', 'trained_stacked']")
@@ -141,9 +138,10 @@ class CellStore:
 def _foe_cell(cfg, fnet, images, layer, method, log, priors):
     """The thesis's two-phase prior inversion (``foe_thesis:<prior>``): its settings for this net, step counts
     scaled as the M&V cells scale M&V 2016's, the prior at the thesis's weight for the layer."""
-    from restoration import benchmark, recipes
-    from restoration.learned_priors import PatchPrior
-    from restoration.prior_inversion import thesis_jitter_and_weight
+    from restoration import benchmark
+    from restoration.preimage import recipes
+    from restoration.priors.learned import PatchPrior
+    from restoration.preimage.learned_prior import thesis_jitter_and_weight
 
     canon = fnet.resolve(layer)
     full = recipes.get_recipe("mv2016").n_steps
@@ -162,8 +160,9 @@ def _foe_cell(cfg, fnet, images, layer, method, log, priors):
 
 
 def _mv_cell(cfg, fnet, images, layer, method, log, priors):
-    from restoration import inversion, recipes
-    from restoration.learned_priors import PatchPrior
+    from restoration import preimage
+    from restoration.preimage import recipes
+    from restoration.priors.learned import PatchPrior
     from experiments._prior_common import prior_weight
 
     rec = recipes.get_recipe(method.recipe or "mv2016")
@@ -180,7 +179,7 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
         extra = [PatchPrior(params, weight=w)]
         settings.update(prior_run=params.run_id, prior_weight=w, recipe=repr(rec))
     every = max(rec.n_steps // 30, 1)
-    run = lambda: inversion.invert_layer(fnet, images, layer, recipe=rec, extra_terms=extra, log=log,  # noqa: E731
+    run = lambda: preimage.invert_layer(fnet, images, layer, recipe=rec, extra_terms=extra, log=log,  # noqa: E731
                                          log_prefix=f"{fnet.name}/{layer}/{method.id}/", log_every=every,
                                          seed=cfg["seed"], progress=cfg["progress"]).rgb
     return settings, run
@@ -194,7 +193,7 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
 
     deepest = nr.layer_of[max(nr.depths, key=lambda d: int(d[4:]))]
     fig = ti.TrainedInversionFigure(
-        id="benchmark", title="benchmark", net="alexnet" if net_name == "alexnet" else "vgg16", mode="stacked",
+        id="benchmark", net="alexnet" if net_name == "alexnet" else "vgg16", mode="stacked",
         variants={"default": {"": ti.Chain(top=deepest, kinds="DC", targets=cfg["targets"])}}, what="",
         thesis_note="")
     tc = ti.RunConfig.from_config({
@@ -220,7 +219,8 @@ def _weights(cfg, net_name):
 def _trained_cells(cfg, fnet, nr: NetRun, modes, todo, log, run_id, store: CellStore, keys):
     """Train what the missing trained cells need; store each cell as it finishes."""
     from experiments import _trained_inversion as ti
-    from restoration import reconstruction, stack_training
+    from restoration.stacks import reconstruction
+    from restoration.stacks import training as stack_training
 
     fig, tc, batches = _trained_context(cfg, nr.name, fnet, nr, run_id)
     chain = fig.variants["default"][""]
@@ -283,11 +283,11 @@ _MEASURE = {"mse": "mse_mean", "nmse_thesis": "nmse_thesis", "vgg_score": "vgg_s
 
 def _net_or_note(cfg, net_name):
     """``(net, None)`` or ``(None, why it is skipped)`` (AlexNet without its weights file is skipped, named)."""
-    from restoration import nets
+    from restoration import nets, paths
 
     if net_name == "alexnet":
         w = cfg["alexnet_weights"]
-        path = nets.default_alexnet_path() if w in (None, "default") else w
+        path = paths.default_alexnet_path() if w in (None, "default") else w
         from pathlib import Path
         if not Path(path).is_file():
             return None, (f"AlexNet skipped: no weights at {path} (give bvlc_alexnet.npy there, set "
@@ -355,8 +355,10 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
 def run_benchmark(_run, cfg: Mapping) -> float:
     """Every method x depth x net; tables, plots, grid and the report payload. Returns the mean PSNR over
     every computed cell of the first net (Sacred's float result)."""
-    from restoration import benchmark, benchmark_plots, benchmark_tables
-    from restoration.payload import FigureRef, ImageScores, Payload
+    from restoration import benchmark
+    from reports.plots import benchmark as benchmark_plots
+    from reports.tables import benchmark as benchmark_tables
+    from restoration.results.payload import FigureRef, ImageScores, Payload
 
     methods = check(cfg)
     t0 = time.time()
@@ -443,8 +445,9 @@ def run_benchmark(_run, cfg: Mapping) -> float:
 def _two_phase_paragraph(cfg, done) -> str:
     """What the ``foe_thesis`` rows ran, per net (steps, rate, and jitter and prior weight by layer), and where that
     differs from the thesis."""
-    from restoration import benchmark, recipes
-    from restoration.prior_inversion import thesis_jitter_and_weight
+    from restoration import benchmark
+    from restoration.preimage import recipes
+    from restoration.preimage.learned_prior import thesis_jitter_and_weight
 
     factor = 1.0 if cfg["steps"] is None else int(cfg["steps"]) / recipes.get_recipe("mv2016").n_steps
     per_net = []

@@ -24,10 +24,12 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     import numpy as np
 
     from experiments._prior_common import image_ids, image_scores
-    from restoration import data, nets, plots
-    from restoration.payload import FigureRef, Payload, Table
-    from restoration.reconstruction import Evaluation
-    from restoration.stack_tables import summary_of
+    from restoration import data
+    from restoration import nets
+    from reports import plots
+    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.stacks.reconstruction import Evaluation
+    from reports.tables.stacks import summary_of
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()

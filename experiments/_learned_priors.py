@@ -3,7 +3,7 @@
 A :class:`PriorFigure` says which prior (store name, layer, patch size, components, expert, CICA or not, the
 whitening switches, its default weight) and the words; :func:`experiment` makes its Sacred experiment with
 ``quick`` and ``thesis`` configs. The body draws patches from the training photos (validation patches from the
-held-out photos), trains by score matching (:mod:`restoration.prior_training`), saves the prior under its name
+held-out photos), trains by score matching (:mod:`restoration.priors.training`), saves the prior under its name
 in ``runs/priors/`` with its whitening, this run's id and the photos it saw, and reports (naming those photos):
 the filters projected back through the whitening, the score-matching loss curves, HMC samples beside real
 held-out patches, and whether natural patches get lower energy than the same patches with their pixels shuffled.
@@ -22,6 +22,7 @@ import shutil
 import time
 from typing import Mapping
 
+from experiments import _schema as schema
 from restoration import tracking
 from restoration.data import EMBEDDED_HELDOUT, NOT_NATURAL, PRIOR_TRAIN
 
@@ -56,7 +57,6 @@ class PriorFigure:
     """One prior to train: ``prior`` is its name in the store (what inversions load), the rest its model."""
 
     id: str
-    title: str
     prior: str
     n_components: int
     net: str = "vgg16"            # the net whose layer a feature-map prior models (image priors: its mean only)
@@ -75,6 +75,12 @@ class PriorFigure:
     quick: Mapping = dataclasses.field(default_factory=dict)
     thesis: Mapping = dataclasses.field(default_factory=dict)
 
+    @property
+    def title(self) -> str:
+        """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
+        from restoration.results import registry
+        return registry.title(self.id)
+
 
 def experiment(fig: PriorFigure):
     ex = tracking.make_experiment(fig.id)
@@ -90,12 +96,9 @@ def experiment(fig: PriorFigure):
 
 
 def _check(cfg: Mapping) -> None:
-    for key in ("n_train", "n_val", "batch", "steps", "hmc_chains", "hmc_steps", "image_size"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}={BASE[key]}`")
-    if cfg["image_size"] < 16:
-        raise ValueError(f"config image_size={cfg['image_size']}: use at least 16 px, e.g. 256")
+    schema.check(cfg, {**{k: schema.count(BASE[k]) for k in ("n_train", "n_val", "batch", "steps",
+                                                                "hmc_chains", "hmc_steps")},
+                         "image_size": schema.count(256, least=16, unit=" px")})
     check_photos(cfg.get("photos", PRIOR_TRAIN))
 
 
@@ -157,8 +160,8 @@ def prior_spec(fig: PriorFigure, fnet, size: int):
     """The :class:`PriorSpec` of ``fig`` on ``fnet`` (channel count from the layer's shape)."""
     import tensorflow as tf
 
-    from restoration.learned_priors import PriorSpec
-    from restoration.patches import PatchSpec
+    from restoration.priors.learned import PriorSpec
+    from restoration.priors.patches import PatchSpec
 
     layer = "input" if fig.layer == "input" else fnet.resolve(fig.layer)
     channels = 3 if layer == "input" else int(fnet(tf.zeros((1, size, size, 3)), layer).shape[-1])
@@ -169,9 +172,14 @@ def prior_spec(fig: PriorFigure, fnet, size: int):
 def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     import numpy as np
 
-    from restoration import learned_priors, nets, patches, plots, prior_plots, sampling
-    from restoration.payload import FigureRef, Payload, Table
-    from restoration.prior_training import PriorTraining, maps_source, train_prior
+    from restoration.priors import learned as learned_priors
+    from restoration import nets
+    from restoration.priors import patches
+    from reports import plots
+    from reports.plots import priors as prior_plots
+    from restoration.priors import sampling
+    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.priors.training import PriorTraining, maps_source, train_prior
 
     _check(cfg)
     t0 = time.time()
@@ -254,13 +262,15 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     src = ("the training photos (" + ", ".join(train_names) + ")") if cfg["image_dir"] is None else \
         f"{len(train_names)} images of {cfg['image_dir']}"
     payload = Payload(
-        title=fig.title, net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
+        title=fig.title,
+        net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
         summary={"sm_loss": sm, "energy_gap": gap, "natural_lower": lower, "components": spec.n_components,
                  "dims": d, "steps": result.steps, "accept_rate": hmc.accept_rate, "wall_s": round(t_total, 1)},
         paragraphs=[
             fig.what,
             f"{kind}. Patches: {cfg['n_train']} drawn from {src} at {cfg['image_size']} px, {cfg['n_val']} "
-            f"validation patches from held-out images ({', '.join(held_names) if cfg['image_dir'] is None else 'a 10 % split'}"
+            f"validation patches from held-out images "
+            f"({', '.join(held_names) if cfg['image_dir'] is None else 'a 10 % split'}"
             f"). Preprocessing: mean {fig.mean}, sdev {fig.sdev}, {fig.whitening.upper()} to {d} dimensions"
             f"{' per channel' if spec.channelwise else ''}. Training: {pt.train_settings().describe()}, batch "
             f"{cfg['batch']}, element-wise gradient clip {pt.clip_value:g}.",
@@ -276,7 +286,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         figures=[FigureRef(f"{fig.id}_filters.png", "Filters W projected back through the whitening into "
                                                     "(normalised) patch space, each on its own grey/colour scale."),
                  FigureRef(f"{fig.id}_loss.png", "Score-matching loss on training batches and on the held-out "
-                                                 "patches."),
+                                                 "patches.", kind="curves"),
                  FigureRef(f"{fig.id}_samples.png", "Real held-out patches (top), then samples from the prior by "
                                                     "HMC and by Langevin dynamics (MALA), whitening and dataset "
                                                     "mean undone; each patch on its own scale.")],

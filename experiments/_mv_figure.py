@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Mapping
 
+from experiments import _schema as schema
 from restoration import tracking
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One way to make an M&V figure: the recipe (:mod:`restoration.recipes`) and why it is offered."""
+    """One way to make an M&V figure: the recipe (:mod:`restoration.preimage.recipes`) and why it is offered."""
 
     recipe: str
     note: str
@@ -31,7 +33,7 @@ def add_variants(ex, variants) -> None:
 
 def resolve_recipe(variant, recipe, variants):
     """The recipe a run uses: the variant's, or ``recipe`` when given (it must follow the variant's paper)."""
-    from restoration import recipes
+    from restoration.preimage import recipes
 
     if variant not in variants:
         raise ValueError(f"config variant={variant!r}: choose one of {list(variants)}, e.g. "
@@ -53,7 +55,7 @@ def resolve_recipe(variant, recipe, variants):
 
 def variant_text(variant, variants, r) -> str:
     """The payload's ``variant``: ``"mv2015 (default): Mahendran & Vedaldi 2015 (CVPR), recipe mv2015"``."""
-    from restoration import recipes
+    from restoration.preimage import recipes
 
     default = " (default)" if variant == next(iter(variants)) else ""
     own = variants[variant].recipe
@@ -61,24 +63,15 @@ def variant_text(variant, variants, r) -> str:
     return f"{variant}{default}: {recipes.PAPERS.get(r.paper, r.name)}, recipe {r.name}{changed}"
 
 
-def check_config(*, n_images, size, steps, lr_scale, compare_steps, log_every, layers) -> None:
-    """The M&V figures' config, checked once at the entry; errors name the key and an example fix."""
-    import math
+#: the M&V figures' config keys (:mod:`experiments._schema`)
+SCHEMA = {"n_images": schema.count(10), "size": schema.count(64, least=16, unit=" px"),
+          "steps": schema.count(10, optional=True), "compare_steps": schema.count(10, optional=True),
+          "log_every": schema.count(10), "lr_scale": schema.number(1.0), "layers": schema.names(("conv3_3",))}
 
-    for key, value, optional in (("n_images", n_images, False), ("size", size, False), ("steps", steps, True),
-                                 ("compare_steps", compare_steps, True), ("log_every", log_every, False)):
-        if optional and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"config {key}={value!r}: must be a positive integer" + (" or None" if optional else "")
-                             + f", e.g. `with {key}=10`")
-    if size < 16:
-        raise ValueError(f"config size={size}: images below 16 px say nothing about a layer; use e.g. size=64")
-    if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not (
-            lr_scale > 0 and math.isfinite(lr_scale)):
-        raise ValueError(f"config lr_scale={lr_scale!r}: must be a positive number, e.g. `with lr_scale=1.0`")
-    if not layers or not all(isinstance(la, str) for la in layers):
-        raise ValueError(f"config layers={layers!r}: must be a non-empty list of layer names, e.g. ['conv3_3']")
+
+def check_config(config: Mapping) -> None:
+    """The M&V figures' config, checked once at the entry; errors name the key and an example fix."""
+    schema.check(config, SCHEMA)
 
 
 def load_images(images, image_dir, n_images, size):
@@ -104,13 +97,13 @@ def load_images(images, image_dir, n_images, size):
 
 
 def image_scores(names, images, rgb, feat_err):
-    """:class:`restoration.payload.ImageScores` of one evaluation: PSNR, SSIM, MSE, normalised error (RGB
+    """:class:`restoration.results.payload.ImageScores` of one evaluation: PSNR, SSIM, MSE, normalised error (RGB
     clipped to [0, 255], :func:`restoration.metrics.score_batch`) and the feature error, one per image, keyed by
     the photo's name."""
     import numpy as np
 
     from restoration import metrics
-    from restoration.payload import ImageScores
+    from restoration.results.payload import ImageScores
 
     scores = metrics.score_batch(np.asarray(images, np.float64), np.clip(np.asarray(rgb, np.float64), 0, 255))
     return ImageScores.from_batch(names, {**scores, "feat_err": feat_err})
@@ -118,12 +111,14 @@ def image_scores(names, images, rgb, feat_err):
 
 def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, recipe, steps, lr_scale,
                compare_layer, compare_steps, log_every, seed, paragraphs):
-    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. ``title`` may hold ``{paper}``
-    (the recipe's paper). Returns the mean feature error at the deepest layer (Sacred's float result)."""
+    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. ``title`` is the registry's; the
+    payload's ``variant`` names the recipe's paper. Returns the mean feature error at the deepest layer (Sacred's
+    float result)."""
     import numpy as np
 
-    from restoration import inversion, inversion_tables, recipes
-    from restoration.payload import FigureRef, ImageScores, Payload
+    from restoration import preimage
+    from reports.tables import preimage as inversion_tables
+    from restoration.results.payload import FigureRef, ImageScores, Payload
 
     t0 = time.time()
     r = resolve_recipe(variant, recipe, variants)
@@ -136,14 +131,14 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
     names = [n for n, _ in named]
     log = tracking.metric_logger(_run)
 
-    sweep = inversion.sweep_layers(fnet, images, layers, image_names=names, recipe=r, log=log,
+    sweep = preimage.sweep_layers(fnet, images, layers, image_names=names, recipe=r, log=log,
                                    log_every=log_every, seed=seed)
     tables = [inversion_tables.sweep_table(sweep, f"{fnet.name}: pre-image quality per layer ({r.name}, "
                                            f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)")]
     cmp = None
     if compare_layer:
         opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
-        cmp = inversion.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
+        cmp = preimage.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
                                            n_steps=compare_steps, recipe=r, log=log, seed=seed)
         label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
         tables.append(inversion_tables.comparison_table(
@@ -187,7 +182,7 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
            f"in Mahendran & Vedaldi 2016" if r.alpha_normalise and r.tv_normalise else
            f"alpha-norm (alpha {r.alpha:g}) and TV (beta {r.beta:g}) with Mahendran & Vedaldi 2015's "
            f"unnormalised weights on u = x / {r.scale:g}")
-        + f". Jitter rule {r.jitter_rule!r} (restoration.jitter); pixel constraint {r.pixel_constraint!r}"
+        + f". Jitter rule {r.jitter_rule!r} (restoration.objectives.jitter); pixel constraint {r.pixel_constraint!r}"
         + (f" (each pixel's mean-subtracted colour vector kept within norm {r.ball_radius:g}, M&V's 2B)"
            if r.pixel_constraint == "ball" else "")
         + f"; start {'from the target image (the thesis benchmark)' if r.init == 'target' else 'from noise'}."
@@ -197,7 +192,7 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
         paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
                      "needs a fixed objective; an iteration may cost several objective evaluations.")
     tracking.set_report(_run, Payload(
-        title=title.format(paper=recipes.PAPERS.get(r.paper, r.name)), net=fnet.weights_label, summary=summary,
+        title=title, net=fnet.weights_label, summary=summary,
         paragraphs=paras,
         figures=[FigureRef(f"{name}_grid.png", f"Pre-images from each layer (columns; first column: original) for "
                                                f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.")],

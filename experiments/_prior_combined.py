@@ -34,10 +34,13 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500}
 
 
 def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
-    from restoration import inversion, metrics, plots, recipes
-    from restoration.learned_priors import PatchPrior
-    from restoration.payload import FigureRef, Payload, Table
-    from restoration.prior_inversion import feature_error
+    from restoration import preimage
+    from restoration import metrics
+    from reports import plots
+    from restoration.preimage import recipes
+    from restoration.priors.learned import PatchPrior
+    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.preimage.learned_prior import feature_error
 
     check(cfg)
     t0 = time.time()
@@ -65,7 +68,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     rows, summary, recs, per_image, ids = [], {}, {}, {}, image_ids(names)
     for k, (arm, (recipe, extra)) in enumerate(arms.items()):
         print(f"[{fig_id}] {arm}", flush=True)
-        res = inversion.invert_layer(fnet, images, layer, recipe=recipe, n_steps=cfg["steps"], extra_terms=extra,
+        res = preimage.invert_layer(fnet, images, layer, recipe=recipe, n_steps=cfg["steps"], extra_terms=extra,
                                      log=log, log_prefix=f"arm{k}/", log_every=max(cfg["steps"] // 30, 1),
                                      seed=cfg["seed"], progress=cfg["progress"])
         sc = metrics.score_batch(images, res.rgb)
@@ -107,6 +110,6 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     return max(r[1] for r in rows)
 
 
-def experiment(fig_id: str, title: str):
+def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
-    return make(fig_id, title, run_combined, BASE, THESIS)
+    return make(fig_id, run_combined, BASE, THESIS)

@@ -8,6 +8,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from experiments import _schema as schema
 from restoration import tracking
 
 PriorBody = Callable[..., float]
@@ -23,9 +24,10 @@ HELD_OUT = {
 """The config every prior user starts from: the net and the held-out images it inverts."""
 
 
-def experiment(fig_id: str, title: str, body: PriorBody, base: Mapping, thesis: Mapping):
+def experiment(fig_id: str, body: PriorBody, base: Mapping, thesis: Mapping):
     """The Sacred experiment of one prior experiment: config ``base`` (the quick profile), named configs
-    ``quick`` and ``thesis``, and ``body(_run, _config, fig_id, title)`` as its main command."""
+    ``quick`` and ``thesis``, and ``body(_run, _config, fig_id, title)`` as its main command (the title from
+    the registry, its one source)."""
     ex = tracking.make_experiment(fig_id)
     ex.add_config(dict(base))
     ex.add_named_config("quick", {"profile": "quick"})
@@ -33,27 +35,27 @@ def experiment(fig_id: str, title: str, body: PriorBody, base: Mapping, thesis: 
 
     @ex.main
     def main(_run, _config):
-        return body(_run, _config, fig_id, title)
+        from restoration.results import registry
+        return body(_run, _config, fig_id, registry.title(fig_id))
 
     return ex
 
 
+#: the prior experiments' shared config keys (:mod:`experiments._schema`)
+SCHEMA = {**{k: schema.count(200) for k in ("n_images", "size", "steps", "thesis_steps", "mse_steps", "prior_steps",
+                                               "project_steps")},
+          "layers": schema.names(("conv3_3",)), "lr": schema.number(1.0)}
+
+
 def check(cfg: Mapping) -> None:
     """The shared config keys, checked at the entry; errors name the key and an example fix."""
-    for key in ("n_images", "size", "steps", "thesis_steps", "mse_steps", "prior_steps", "project_steps"):
-        if key in cfg and (isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1):
-            raise ValueError(f"config {key}={cfg[key]!r}: must be a positive integer, e.g. `with {key}=200`")
-    if "layers" in cfg and not cfg["layers"]:
-        raise ValueError("config layers=[]: name at least one layer, e.g. ['conv3_3']")
-    if "lr" in cfg and not (isinstance(cfg["lr"], (int, float)) and not isinstance(cfg["lr"], bool)
-                            and cfg["lr"] > 0):
-        raise ValueError(f"config lr={cfg['lr']!r}: must be a positive number, e.g. 1.0")
+    schema.check(cfg, SCHEMA)
 
 
 def load_prior(name: str, layer: str | None = None):
     """The trained prior ``name`` from ``runs/priors/``; a missing one fails naming the make target that trains
     it, one of another layer (when ``layer`` is given) naming both."""
-    from restoration import learned_priors
+    from restoration.priors import learned as learned_priors
 
     try:
         params = learned_priors.load_prior(name, tracking.runs_dir())
@@ -90,9 +92,9 @@ def image_ids(names) -> list[str]:
 
 
 def image_scores(ids, scores: Mapping):
-    """:class:`restoration.payload.ImageScores` of one evaluation (:meth:`ImageScores.from_batch`: ``psnr``,
+    """:class:`restoration.results.payload.ImageScores` of one evaluation (:meth:`ImageScores.from_batch`: ``psnr``,
     ``ssim``, ``mse``, ``nerr`` from :func:`restoration.metrics.score_batch`; ``feat_err``, ``map_err``)."""
-    from restoration.payload import ImageScores
+    from restoration.results.payload import ImageScores
 
     return ImageScores.from_batch(ids, scores)
 
@@ -101,7 +103,7 @@ def pooled_scores(parts: Mapping):
     """The per-image scores behind a mean over ``parts`` (e.g. over layers: ``{"conv2_2": ImageScores, ...}``):
     ids ``"conv2_2/chelsea"``, values concatenated, measures those every part has. Their mean is the mean over
     parts of the parts' means when each part scores the same images."""
-    from restoration.payload import ImageScores
+    from restoration.results.payload import ImageScores
 
     parts = dict(parts)
     if not parts:
@@ -125,10 +127,10 @@ def prior_weight(params, lambda_tv: float, scale: float, map_hw: tuple[int, int]
     """A learned prior's weight in M&V's recipe: ``scale * lambda_TV / (its natural-patch energy x
     energy_factor)``, so the term scores about ``scale * lambda_TV`` on a natural image. ``energy_factor`` is 1 for
     ICA / FoE (mean over positions) and ``M / (C K)`` for CICA, whose energy sums over the ``M`` positions as the
-    thesis's did (:func:`restoration.learned_priors.energy_factor`): a CICA prior needs ``map_hw``, the height and
+    thesis's did (:func:`restoration.priors.learned.energy_factor`): a CICA prior needs ``map_hw``, the height and
     width of the maps it scores (the image size for an image prior; the net's input, not an ``authors`` jitter
     canvas a few pixels larger)."""
-    from restoration.learned_priors import energy_factor
+    from restoration.priors.learned import energy_factor
 
     e = params.natural_energy
     if not e or not np.isfinite(e) or e <= 0:

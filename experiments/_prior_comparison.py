@@ -12,7 +12,7 @@ Arms of the main table (all M&V 2016's recipe: normalised feature loss, its sche
   lambda_TV, times ``weight_scale`` (30: chosen on two training photos, see ``BASE``). The thesis wondered about
   this normalisation ("maybe normalize priors for same average score on natural images", July 2).
 
-The thesis's procedure (:mod:`restoration.prior_inversion`: mean squared feature error alone, then with the prior
+The thesis's procedure (:mod:`restoration.preimage.learned_prior`: mean squared feature error alone, then with the prior
 at its absolute weight, e.g. 1e-4 for VGG16) runs at ``thesis_layer`` as a second table, with and without the
 sweep prior, jittered by the thesis's rule (zero padding, ``T + 1`` positions) with its ``T`` for the layer scaled
 from 224 px to ``size``. Every arm is scored the same way: PSNR and SSIM against the original (RGB, clipped) and M&V's
@@ -56,11 +56,14 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500, "thes
 def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
-    from restoration import inversion, metrics, plots, recipes
-    from restoration.inversion import Reporting
-    from restoration.learned_priors import PatchPrior
-    from restoration.payload import FigureRef, Payload, Table
-    from restoration.prior_inversion import (PriorInversion, feature_error, phase_one, phase_two,
+    from restoration import preimage
+    from restoration import metrics
+    from reports import plots
+    from restoration.preimage import recipes
+    from restoration.preimage import Reporting
+    from restoration.priors.learned import PatchPrior
+    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.preimage.learned_prior import (PriorInversion, feature_error, phase_one, phase_two,
                                              thesis_jitter_and_weight)
 
     check(cfg)
@@ -78,7 +81,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         return {**metrics.score_batch(images, res.rgb), "feat_err": feature_error(fnet, images, layer, res.x_bgr)}
 
     def mv_arm(layer, arm, recipe, extra=()):
-        return inversion.invert_layer(fnet, images, layer, recipe=recipe, n_steps=steps, extra_terms=extra,
+        return preimage.invert_layer(fnet, images, layer, recipe=recipe, n_steps=steps, extra_terms=extra,
                                       log=log, log_prefix=f"{layer}/{arm}/", log_every=every, seed=cfg["seed"],
                                       progress=cfg["progress"])
 
@@ -224,6 +227,6 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     return float(summary[f"psnr_mean@{best}"]) if best else float(summary["psnr_mean@none"])
 
 
-def experiment(fig_id: str, title: str):
+def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
-    return make(fig_id, title, run_comparison, BASE, THESIS)
+    return make(fig_id, run_comparison, BASE, THESIS)

@@ -1,9 +1,9 @@
 """Body of the feature-map prior experiment (``prior_featmap``): one conv block inverted in feature space, with
 and without a learned prior on the map, the maps shown and projected to the image
-(:mod:`restoration.featmap_inversion`).
+(:mod:`restoration.preimage.featmap`).
 
 The CICA priors are weighted absolutely, at the thesis's 1e-4, on the thesis's CICA energy (a sum over the map's
-patch positions / channels x components, :mod:`restoration.learned_priors`; issue 17). The thesis set that weight
+patch positions / channels x components, :mod:`restoration.priors.learned`; issue 17). The thesis set that weight
 on AlexNet conv1/lin (55x55 at 227 px); here the map is VGG16 conv1_2/lin at the image size, and the report says how
 the positions compare. Per-image scores (PSNR, SSIM, MSE, normalised error, map error) are stored per arm."""
 
@@ -37,12 +37,13 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
     import tensorflow as tf
 
-    from restoration import metrics, plots
-    from restoration.featmap_inversion import MapInversion, grey_start, invert_map, map_error
-    from restoration.inversion import Reporting
-    from restoration.learned_priors import PatchPrior, energy_factor
-    from restoration.payload import FigureRef, Payload, Table
-    from restoration.prior_inversion import PriorInversion, phase_one_to
+    from restoration import metrics
+    from reports import plots
+    from restoration.preimage.featmap import MapInversion, grey_start, invert_map, map_error
+    from restoration.preimage import Reporting
+    from restoration.priors.learned import PatchPrior, energy_factor
+    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.preimage.learned_prior import PriorInversion, phase_one_to
 
     check(cfg)
     t0 = time.time()
@@ -122,6 +123,6 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     return float(np.mean([summary[f"map_err@{a}"] for a in maps]))
 
 
-def experiment(fig_id: str, title: str):
+def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
-    return make(fig_id, title, run_featmap, BASE, THESIS)
+    return make(fig_id, run_featmap, BASE, THESIS)

@@ -47,11 +47,15 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
     from experiments._learned_priors import _photos, photos_line
-    from restoration import inversion, learned_priors, metrics, patches, recipes
-    from restoration.learned_priors import PatchPrior, PriorSpec
-    from restoration.payload import Payload, Table
-    from restoration.prior_inversion import feature_error
-    from restoration.prior_training import PriorTraining, maps_source, train_prior
+    from restoration import preimage
+    from restoration.priors import learned as learned_priors
+    from restoration import metrics
+    from restoration.priors import patches
+    from restoration.preimage import recipes
+    from restoration.priors.learned import PatchPrior, PriorSpec
+    from restoration.results.payload import Payload, Table
+    from restoration.preimage.learned_prior import feature_error
+    from restoration.priors.training import PriorTraining, maps_source, train_prior
 
     check(cfg)
     t0 = time.time()
@@ -82,7 +86,7 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
         params.natural_energy = float(e_real.mean())
         w = prior_weight(params, lam, float(cfg["weight_scale"]), (cfg["size"], cfg["size"]))
-        rec = inversion.invert_layer(fnet, images, layer, recipe=no_tv, n_steps=cfg["steps"],
+        rec = preimage.invert_layer(fnet, images, layer, recipe=no_tv, n_steps=cfg["steps"],
                                      extra_terms=[PatchPrior(params, weight=w)], log=log,
                                      log_prefix=f"variant{k}/inversion/", log_every=max(cfg["steps"] // 30, 1),
                                      seed=cfg["seed"], progress=cfg["progress"])
@@ -102,7 +106,8 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             f"score-matching steps on {cfg['n_train']} patches of the training photos) trained after each "
             f"preprocessing pipeline, then used in place of TV in M&V 2016's recipe to invert {len(names)} held-out "
             f"images ({', '.join(names)}, {cfg['size']} px) from {layer} for {cfg['steps']} steps (weight "
-            f"{cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy). 'natural lower': the share of held-out patches the prior gives "
+            f"{cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy). "
+            f"'natural lower': the share of held-out patches the prior gives "
             f"lower energy than their shuffled copy. Centre first, then scale, in every variant.",
             photos_line(photo_cfg, train_names, held_names),
             f"Took {t_total:.0f} s.",
@@ -116,6 +121,6 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     return max(r[3] for r in rows)
 
 
-def experiment(fig_id: str, title: str):
+def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
-    return make(fig_id, title, run_whitening, BASE, THESIS)
+    return make(fig_id, run_whitening, BASE, THESIS)

@@ -22,9 +22,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from experiments import _schema as schema
 from restoration import tracking
+from restoration.optim.schedule import Schedule
+from restoration.stacks.training import MERGED_SCHEDULE, MODES
 
-MODES = ("stacked", "end_to_end", "joint", "merged")
+
+def _schedule_config(schedule) -> list:
+    """A schedule as a Sacred config value (``[[step, lr], ...]``)."""
+    return [list(p) for p in schedule.points]
+
+
 
 MODE_TEXT = {
     "stacked": "Each module was trained alone on true activations of the net (its input and its target computed "
@@ -60,8 +68,8 @@ class Chain:
     label: str = ""
 
     def specs(self, net):
-        from restoration import modules
-        return modules.chain_specs(net, self.top, points=self.points, kinds=self.kinds, kernel=self.kernel,
+        from restoration import stacks
+        return stacks.chain_specs(net, self.top, points=self.points, kinds=self.kinds, kernel=self.kernel,
                                    hidden=self.hidden, targets=self.targets)
 
 
@@ -78,7 +86,6 @@ class TrainedInversionFigure:
     """
 
     id: str
-    title: str
     net: str
     mode: str
     variants: Mapping[str, Mapping[str, Chain]]
@@ -89,6 +96,12 @@ class TrainedInversionFigure:
     quick: Mapping = field(default_factory=dict)
     thesis: Mapping = field(default_factory=dict)
     configs: Mapping[str, Mapping] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
+        from restoration.results import registry
+        return registry.title(self.id)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -128,7 +141,7 @@ BASE = dict(
     flip=True,
     module_steps={},       # per-module step counts, e.g. {"DC10": 5000}
     finetune_steps=3000,   # merged mode: joint fine-tuning steps
-    finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],  # the thesis's (cnn_inv_script.py)
+    finetune_lr_schedule=_schedule_config(Schedule(MERGED_SCHEDULE)),  # the thesis's (cnn_inv_script.py)
     eval_size=128,         # held-out image side
     eval_per_image=4,      # held-out crops per held-out image (1, 4, 9, ...)
     whole_heldout=False,   # also score each held-out photo whole (centre square) at eval_size
@@ -143,7 +156,9 @@ BASE = dict(
 )
 
 #: The merged form's fine-tuning in the quick profile: the thesis's rates at a third of its step boundaries.
-QUICK_FINETUNE = dict(finetune_steps=1000, finetune_lr_schedule=[[0, 3e-6], [333, 1e-6], [667, 3e-7]])
+# the thesis's 3000 fine-tuning steps compressed to 1000: boundaries at 333 and 667
+QUICK_FINETUNE = dict(finetune_steps=1000,
+                      finetune_lr_schedule=_schedule_config(Schedule(MERGED_SCHEDULE).compressed(1000 / 3000)))
 
 THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3000, lr=3e-4, eval_size=224,
               eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64, scales=[1.0], flip=False)
@@ -153,6 +168,17 @@ def _precision(cfg: Mapping) -> str:
     from restoration.precision import check  # a config value; "auto" is resolved where the net is built
     return check(cfg.get("precision", "auto"))
 
+
+
+#: the family's config keys (:mod:`experiments._schema`), checked at the entry by :meth:`RunConfig.from_config`
+SCHEMA = {
+    **{k: schema.count(BASE.get(k) or 1) for k in ("crop", "batch_size", "steps", "finetune_steps", "eval_size",
+                                                   "eval_per_image", "max_heldout", "log_every", "eval_every",
+                                                   "ckpt_every", "rows")},
+    "image_size": schema.count(224, optional=True), "max_images": schema.count(100, optional=True),
+    "lr": schema.number(BASE["lr"]), "heldout_fraction": schema.fraction(0.1),
+    "lr_schedule": schema.schedule(), "finetune_lr_schedule": schema.schedule(),
+}
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -191,33 +217,16 @@ class RunConfig:
     @classmethod
     def from_config(cls, cfg: Mapping, fig: TrainedInversionFigure) -> "RunConfig":
         c = dict(cfg)
+        schema.check(c, SCHEMA)
 
         def pos_int(key, optional=False):
-            v = c.get(key)
-            if optional and v is None:
-                return None
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"config {key}={v!r}: must be a positive integer, e.g. `with {key}="
-                                 f"{BASE.get(key) or 1}`")
-            return v
+            return c.get(key) if optional else c[key]
 
         def pos_float(key):
-            v = c.get(key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)):
-                raise ValueError(f"config {key}={v!r}: must be a positive number, e.g. `with {key}={BASE[key]}`")
-            return float(v)
+            return float(c[key])
 
         def schedule(key):
-            v = c.get(key)
-            if v is None:
-                return ()
-            try:
-                out = tuple((int(s), float(r)) for s, r in v)
-            except (TypeError, ValueError):
-                raise ValueError(f"config {key}={v!r}: must be [[step, lr], ...], e.g. [[0, 1e-3], [500, 3e-4]]")
-            if not out or out[0][0] != 0:
-                raise ValueError(f"config {key}={v!r}: the first entry must be at step 0")
-            return out
+            return () if c.get(key) is None else Schedule.of(c[key]).points
 
         net = str(c.get("net", fig.net))
         allowed = ("vgg16", "tiny_vgg") if fig.net == "vgg16" else ("alexnet",)
@@ -238,9 +247,7 @@ class RunConfig:
         if module_steps and fig.mode not in ("stacked", "merged"):
             raise ValueError(f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
                              f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure")
-        frac = c.get("heldout_fraction")
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-            raise ValueError(f"config heldout_fraction={frac!r}: must be in (0, 1), e.g. 0.1")
+        frac = c["heldout_fraction"]
         per = pos_int("eval_per_image")
         if round(math.sqrt(per)) ** 2 != per:
             raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
@@ -258,12 +265,12 @@ class RunConfig:
             seed=int(c.get("seed", 0)), precision=_precision(c))
 
     def settings(self, steps: int | None = None):
-        from restoration.training import TrainSettings
+        from restoration.optim import TrainSettings
         return TrainSettings(steps=steps or self.steps, lr=self.lr, lr_schedule=self.lr_schedule,
                              log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
 
     def finetune_settings(self):
-        from restoration.training import TrainSettings
+        from restoration.optim import TrainSettings
         return TrainSettings(steps=self.finetune_steps, lr=self.finetune_lr_schedule[0][1] if
                              self.finetune_lr_schedule else self.lr, lr_schedule=self.finetune_lr_schedule,
                              log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
@@ -341,8 +348,8 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
     """``skip``/``done`` callbacks for train_stack: reuse stored modules, store freshly trained ones."""
     import datetime as dt
 
-    from restoration.module_store import ModuleStore
-    from restoration.training import TrainResult
+    from restoration.stacks.store import ModuleStore
+    from restoration.optim import TrainResult
 
     origin, keys = {}, {}
 
@@ -385,10 +392,12 @@ def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConf
     """Build the stack of ``chain``, train it in the figure's mode, score it on the held-out images."""
     from pathlib import Path
 
-    from restoration import modules, reconstruction, stack_training
-    from restoration.module_store import ModuleStore
+    from restoration import stacks
+    from restoration.stacks import reconstruction
+    from restoration.stacks import training as stack_training
+    from restoration.stacks.store import ModuleStore
 
-    stack = modules.InversionStack.for_net(fnet, chain.specs(fnet), seed=c.seed,
+    stack = stacks.InversionStack.for_net(fnet, chain.specs(fnet), seed=c.seed,
                                            meta={"experiment": fig.id, "mode": fig.mode, "stack": label})
     unknown = set(c.module_steps) - {s.name for s in stack.specs}
     if unknown:
@@ -433,9 +442,11 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     Returns the held-out mean PSNR (of the first stack)."""
     import numpy as np
 
-    from restoration import data, nets, plots
-    from restoration.payload import Comparability, FigureRef, Payload
-    from restoration.stack_tables import comparison_table, module_table, numbers_table, scores_of, summary_of
+    from restoration import data
+    from restoration import nets
+    from reports import plots
+    from restoration.results.payload import Comparability, FigureRef, Payload
+    from reports.tables.stacks import comparison_table, module_table, numbers_table, scores_of, summary_of
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
@@ -533,7 +544,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
                 + "); earlier steps were logged by the interrupted run.")
         tracking.add_figure(_run, plots.loss_curves(_panels(curves), title=f"{fig.id} training losses"),
                             f"{fig.id}_losses.png")
-        figures.append(FigureRef(f"{fig.id}_losses.png", caption))
+        figures.append(FigureRef(f"{fig.id}_losses.png", caption, kind="curves"))
 
     payload = Payload(
         title=fig.title, net=fnet.weights_label, summary=summary,

@@ -14,7 +14,7 @@ from experiments._trained_inversion import Chain, TrainedInversionFigure, experi
 from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
 
 FIGURE = TrainedInversionFigure(
-    id="alexnet_lrn", title="AlexNet: reconstruction from just before and just after LRN",
+    id="alexnet_lrn",
     net="alexnet", mode="stacked",
     variants={"dc": {
         "conv1/relu": Chain("conv1/relu", "DC", "relu", 11, 96, points=("conv1/relu", "input"),

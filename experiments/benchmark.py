@@ -25,6 +25,8 @@ phases at the thesis's full counts (AlexNet 5000 + 5000, VGG16 10,000 + 15,000).
 
 from experiments._benchmark import run_benchmark
 from restoration import tracking
+from restoration.optim.schedule import Schedule
+from restoration.stacks.training import MERGED_SCHEDULE
 
 ex = tracking.make_experiment("benchmark")
 
@@ -53,7 +55,7 @@ QUICK = dict(
     module_steps=300,
     lr=1e-3,
     finetune_steps=100,                 # per depth; the conv5 chain (17 modules) costs 1.3 s a step here
-    finetune_lr_schedule=[[0, 3e-6], [33, 1e-6], [67, 3e-7]],  # the thesis's rates, boundaries compressed
+    finetune_lr_schedule=[list(p) for p in Schedule(MERGED_SCHEDULE).compressed(100 / 3000).points],  # 0/33/67
     score_net="vgg16",                  # the VGG score's net ("tiny_vgg" in tests; always float32)
     precision="auto",                   # the methods' nets and modules: bfloat16 where measured faster here
     score_layers=None,                  # None: conv1_1 ... conv5_1 (/relu)
@@ -64,7 +66,7 @@ QUICK = dict(
 )
 THESIS = dict(profile="thesis", size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, n_images=10, steps=None,
               crop={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, batch_size=32, module_steps=3000, lr=3e-4,
-              finetune_steps=3000, finetune_lr_schedule=[[0, 3e-6], [1000, 1e-6], [2000, 3e-7]],
+              finetune_steps=3000, finetune_lr_schedule=[list(p) for p in MERGED_SCHEDULE],
               methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
                        "prior:full512_logistic", "prior:full1024", "prior:cica_image", "foe_thesis:full512"])
 

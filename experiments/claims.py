@@ -24,7 +24,7 @@ def pinned_precision(figure: str) -> str:
     """The precision ``figure``'s quick config fixes (``float32`` for joint training), or ``auto``."""
     from sacred.initialize import create_run
 
-    from restoration import registry
+    from restoration.results import registry
 
     module = importlib.import_module(registry.load().figure(figure).module)
     ex = module.ex
@@ -47,8 +47,8 @@ def parse_extra(tokens: list[str]) -> dict:
 
 
 def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
-    from experiments.__main__ import _missing_alexnet_weights
-    from restoration import precision, registry, replicates, tracking
+    from restoration import paths, precision, replicates, tracking
+    from restoration.results import registry
 
     reg = registry.load()
     claims = replicates.select_claims(reg, only)
@@ -61,7 +61,7 @@ def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
             module = importlib.import_module(reg.figure(f).module)
             tracking.check_config_keys(module.ex, list(extra), ["quick"], what=f)
     return replicates.plan(claims, reg, n, pinned=pinned, resolve=precision.resolve,
-                           completed=tracking.claim_runs, alexnet_missing=_missing_alexnet_weights(), extra=extra)
+                           completed=tracking.claim_runs, alexnet_missing=paths.missing_alexnet_weights(), extra=extra)
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ recipe's optimiser vs L-BFGS on one layer. The payload stores every image's scor
 Variants (config key ``variant``, a named config each; ``recipe`` may replace the variant's recipe by another of
 the same paper):
 
-``mv2016`` (default): recipe ``mv2016`` (``restoration.recipes``: C = 300/100/20/1 and jitter 1/2/4/8 px by
+``mv2016`` (default): recipe ``mv2016`` (``restoration.preimage.recipes``: C = 300/100/20/1 and jitter 1/2/4/8 px by
     depth, Adam, alpha-norm + TV normalised with B = 80, 3500 steps), the thesis's M&V from July 17 on (its
     benchmark and prior comparisons), with AlexNet's depth table, which the thesis's tables reproduce exactly.
 ``mv2015``: recipe ``mv2015`` (M&V 2015: momentum with resets, alpha-norm and TV with unnormalised weights on
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from experiments._mv_figure import Variant, add_variants, check_config, load_images, resolve_recipe, run_figure
 from restoration import tracking
+from restoration.results import registry
 
 NAME = "fig01"
 ex = tracking.make_experiment(NAME)
@@ -81,7 +82,7 @@ def config():
     size = 227  # AlexNet's input; fc layers need it
     layers = QUICK_LAYERS
     variant = next(iter(VARIANTS))  # "mv2016" | "mv2015" (the June figure's)
-    recipe = None  # None = the variant's recipe; or a recipe of the same paper (restoration.recipes.RECIPES)
+    recipe = None  # None = the variant's recipe; or a recipe of the same paper (restoration.preimage.recipes.RECIPES)
     steps = 300  # None = the recipe's own (mv2015: 400, mv2016: 3500)
     lr_scale = 1.0
     compare_layer = "conv3"
@@ -119,13 +120,12 @@ def load_net(net, weights, seed, precision="float32"):
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, variant, recipe, steps, lr_scale,
          compare_layer, compare_steps, log_every, seed, precision):
-    check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
-                 log_every=log_every, layers=layers)
+    check_config(_run.config)
     resolve_recipe(variant, recipe, VARIANTS)  # a bad variant or recipe fails before the weights are read
     fnet = load_net(net, weights, seed, precision)  # then the weights, so a missing file fails the run at once
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
-        _run, name=NAME, title="Fig. 1: AlexNet pre-images from every layer ({paper})",
+        _run, name=NAME, title=registry.title(NAME),
         fnet=fnet, named=named, layers=list(layers), variant=variant, variants=VARIANTS, recipe=recipe,
         steps=steps, lr_scale=lr_scale,
         compare_layer=compare_layer, compare_steps=compare_steps, log_every=log_every, seed=seed,

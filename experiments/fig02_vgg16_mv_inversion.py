@@ -1,7 +1,7 @@
 """Fig. 2: VGG16 pre-images from every block (Mahendran & Vedaldi optimisation inversion, 2016 or 2015).
 
 For each layer, the same images are reconstructed from their features by minimising a feature loss plus an
-alpha-norm and a TV prior under one of M&V's recipes (``restoration.recipes``). The figure shows layers across
+alpha-norm and a TV prior under one of M&V's recipes (``restoration.preimage.recipes``). The figure shows layers across
 and images down; the tables give the feature error reached, SSIM/PSNR against the original and time per step,
 and put the recipe's optimiser next to L-BFGS on one layer with the same step budget. The payload stores every
 image's scores per layer.
@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from experiments._mv_figure import Variant, add_variants, check_config, load_images, resolve_recipe, run_figure
 from restoration import tracking
+from restoration.results import registry
 
 NAME = "fig02"
 ex = tracking.make_experiment(NAME)
@@ -88,7 +89,7 @@ def config():
     size = 64  # image side; the recipe's is 224
     layers = QUICK_LAYERS
     variant = next(iter(VARIANTS))  # "mv2016" | "mv2015" (the June figure's)
-    recipe = None  # None = the variant's recipe; or a recipe of the same paper (restoration.recipes.RECIPES)
+    recipe = None  # None = the variant's recipe; or a recipe of the same paper (restoration.preimage.recipes.RECIPES)
     steps = 300  # None = the recipe's own (mv2015: 400, mv2016: 3500)
     lr_scale = 1.0  # multiplies the recipe's learning rates
     compare_layer = "conv3_3"  # the recipe's optimiser vs L-BFGS on this layer (None: skip)
@@ -129,13 +130,12 @@ def load_net(net, weights, seed, precision="float32"):
 @ex.automain
 def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, variant, recipe, steps, lr_scale,
          compare_layer, compare_steps, log_every, seed, precision):
-    check_config(n_images=n_images, size=size, steps=steps, lr_scale=lr_scale, compare_steps=compare_steps,
-                 log_every=log_every, layers=layers)
+    check_config(_run.config)
     resolve_recipe(variant, recipe, VARIANTS)
     fnet = load_net(net, weights, seed, precision)
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
-        _run, name=NAME, title="Fig. 2: VGG16 pre-images from every block ({paper})",
+        _run, name=NAME, title=registry.title(NAME),
         fnet=fnet, named=named, layers=list(layers), variant=variant, variants=VARIANTS, recipe=recipe,
         steps=steps, lr_scale=lr_scale,
         compare_layer=compare_layer, compare_steps=compare_steps, log_every=log_every, seed=seed,

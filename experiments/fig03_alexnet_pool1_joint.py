@@ -15,7 +15,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
-    id="fig03", title="Fig. 3: AlexNet pool1 -> image, two modules trained jointly",
+    id="fig03",
     net="alexnet", mode="joint", variants={"may": TWO_MODULES},
     what="The two modules of Fig. 4 trained together: the sum of their losses, each fed the other's "
          "reconstruction.",

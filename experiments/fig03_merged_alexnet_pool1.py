@@ -17,8 +17,7 @@ from experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigur
 from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
-    id="fig03_merged", title="Fig. 3 (merged form): AlexNet pool1 -> image, separately trained modules fine-tuned "
-                             "together",
+    id="fig03_merged",
     net="alexnet", mode="merged", variants={"may": TWO_MODULES},
     what="The separately trained modules of Fig. 4 fine-tuned together on the sum of their losses.",
     thesis_note="Fine-tuning schedule from the thesis code (cnn_inv_script.py): 3e-6, 1e-6 from step 1000, 3e-7 "

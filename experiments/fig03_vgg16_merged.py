@@ -16,7 +16,7 @@ from experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigur
 from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
-    id="fig03_vgg16_merged", title="VGG16, merged form: the modules of Fig. 6 fine-tuned together",
+    id="fig03_vgg16_merged",
     net="vgg16", mode="merged", variants=FIG06.variants,
     what="The separately trained modules of Fig. 6 fine-tuned together on the sum of their losses.",
     thesis_note="Fine-tuning as in the thesis code (cnn_inv_script.py): 3e-6, 1e-6 from step 1000, 3e-7 from step "

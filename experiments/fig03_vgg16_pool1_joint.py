@@ -15,7 +15,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
-    id="fig03_vgg16", title="VGG16 analogue of Fig. 3: pool1 -> image, three modules trained jointly",
+    id="fig03_vgg16",
     net="vgg16", mode="joint", variants=FIG06.variants,
     what="The three modules of Fig. 6 trained together from scratch on the sum of their losses.",
     thesis_note="Not a thesis figure: the VGG16 side of the claim that jointly trained modules beat stacked ones. "

@@ -25,7 +25,7 @@ TWO_MODULES = {"pool1": Chain("pool1", "DC", "relu", (8, 11), 96, points=("pool1
                               label="May setting: pool1 -> conv1/relu -> image, DC, 96 hidden")}
 
 FIGURE = TrainedInversionFigure(
-    id="fig04", title="Fig. 4: AlexNet pool1 -> image, two modules trained separately and stacked",
+    id="fig04",
     net="alexnet", mode="stacked", variants={"may": TWO_MODULES},
     what="Two modules invert AlexNet's first layer block: one undoes LRN and pool1, one undoes conv1 and its "
          "ReLU.",

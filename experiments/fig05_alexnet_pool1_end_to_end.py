@@ -12,7 +12,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
-    id="fig05_alexnet", title="AlexNet analogue of Fig. 5: pool1 -> image, two modules trained end to end",
+    id="fig05_alexnet",
     net="alexnet", mode="end_to_end", variants={"may": TWO_MODULES},
     what="The two modules of Fig. 4 trained as one network with the loss on the image only.",
     thesis_note="Not a thesis figure: the AlexNet side of the claim that stacking beats end-to-end training.",

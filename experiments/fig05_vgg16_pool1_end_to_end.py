@@ -19,7 +19,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
-    id="fig05", title="Fig. 5: VGG16 pool1 -> image, three modules trained end to end",
+    id="fig05",
     net="vgg16", mode="end_to_end", variants=FIG06.variants,
     what="The three modules of Fig. 6 invert VGG16's first block, trained as one network.",
     thesis_note=FIG06.thesis_note,

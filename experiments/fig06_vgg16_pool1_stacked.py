@@ -13,14 +13,15 @@ Reproduce::
 
 ``quick``: embedded scikit-image photos, 32 px random crops of the photos and of copies scaled to 1/2, 1/4, 1/8,
 with flips, batch 16, 1000 Adam steps (lr 1e-3) per module, evaluated on 8 held-out 128 px crops (chelsea,
-rocket); measured 3 min 29 s on 2 CPU cores (27.34 dB), seconds when the module store already holds the modules. ``thesis``: 224 px
+rocket); measured 3 min 29 s on 2 CPU cores (27.34 dB), seconds when the module store already holds the modules.
+``thesis``: 224 px
 images from ``image_dir``, batch 32, 3000 steps per module, Adam 3e-4.
 """
 
 from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 FIGURE = TrainedInversionFigure(
-    id="fig06", title="Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked",
+    id="fig06",
     net="vgg16", mode="stacked",
     variants={
         "final": {"pool1": Chain("pool1", "DC", "lin", 5, 64, label="final thesis spec: /lin targets, DC x3")},

@@ -22,7 +22,7 @@ POOL2 = Chain("pool2", ("DC", "DC", "DC", "DC", "CD", "CD"), "relu", 5, None,
               label="thesis stack 4dc_2cd: /relu targets, DC x4 then CD x2, 128/64 hidden")
 
 FIGURE = TrainedInversionFigure(
-    id="fig07", title="Fig. 7: VGG16 pool2 -> image, six modules stacked",
+    id="fig07",
     net="vgg16", mode="stacked", variants={"4dc_2cd": {"pool2": POOL2}}, depth=True,
     what="Six separately trained modules invert VGG16's first two blocks, one operation each.",
     thesis_note="Thesis settings (stack_l1-6_4dc_2cd): 5x5 kernels, hidden = the input layer's channels (128 in "

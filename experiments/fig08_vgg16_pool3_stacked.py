@@ -19,7 +19,7 @@ POOL3 = Chain("pool3", ("DC",) * 8 + ("CD", "CD"), "relu", 5, None,
               label="thesis stack 8dc_2cd: /relu targets, DC x8 then CD x2, 256/128/64 hidden")
 
 FIGURE = TrainedInversionFigure(
-    id="fig08", title="Fig. 8: VGG16 pool3 -> image, ten modules stacked",
+    id="fig08",
     net="vgg16", mode="stacked", variants={"8dc_2cd": {"pool3": POOL3}}, depth=True,
     what="Ten separately trained modules invert VGG16's first three blocks, one operation each.",
     thesis_note="Thesis settings (stack_l1-10_8dc_2cd): 5x5 kernels, hidden = the input layer's channels, Adam "

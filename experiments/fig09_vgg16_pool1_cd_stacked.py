@@ -19,7 +19,7 @@ from experiments._trained_inversion import Chain, TrainedInversionFigure, experi
 CD3 = {"pool1": Chain("pool1", "CD", "relu", 5, 64, label="thesis stack_l123_cd_cd_cd: /relu targets, CD x3")}
 
 FIGURE = TrainedInversionFigure(
-    id="fig09", title="Fig. 9: VGG16 pool1 -> image, three stacked conv-deconv modules",
+    id="fig09",
     net="vgg16", mode="stacked", variants={"cd_cd_cd": CD3},
     what="Three conv-deconv modules, each trained alone on one operation, invert VGG16's first block.",
     thesis_note="Thesis settings (stack_l123_cd_cd_cd): Adam 3e-4, batch 32, 3000 steps for CD3 and CD2; CD1 was "

@@ -12,7 +12,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig09_vgg16_pool1_cd_stacked import FIGURE as FIG09
 
 FIGURE = TrainedInversionFigure(
-    id="fig10", title="Fig. 10: more reconstructions from pool1 by three stacked conv-deconv modules",
+    id="fig10",
     net="vgg16", mode="stacked", variants=FIG09.variants,
     what="The modules of Fig. 9 on more held-out images: every held-out crop and the held-out photos whole.",
     thesis_note=FIG09.thesis_note, rows_caption=FIG09.rows_caption,

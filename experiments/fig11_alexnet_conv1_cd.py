@@ -24,7 +24,7 @@ l1_cd/run2``, ``l1_dc/run2``, ``l1_dd/run1``: 11x11 kernels, an 11x11/4 SAME dec
 ``thesis_5x5``: the thesis's first AlexNet conv1 modules (April 25 - May 1, 2017;
 ``old/alexnet_layer_1_inversion_model.py`` and the first ``layer_inversion.py`` DC run, README "run1: 5x5
 conv 5x5 deconv"): 5x5 kernels, a 5x5/4 up-sampling transposed convolution (its footprint centred on conv1's
-11x11 window, :attr:`restoration.modules.ModuleSpec.up_offset`), 96 hidden, trained with Adam lr 1e-4 and
+11x11 window, :attr:`restoration.stacks.ModuleSpec.up_offset`), 96 hidden, trained with Adam lr 1e-4 and
 batch 10. Its named config sets those two training numbers too, so put it after the profile
 (``with thesis thesis_5x5``; a later named config wins); ``with variant=thesis_5x5`` changes only the modules.
 The difference matters for the claim "DC/DD beat CD": with a 5x5 kernel at stride 4 most output pixels of the
@@ -53,7 +53,7 @@ THESIS_5X5_TRAINING = {"lr": 1e-4, "batch_size": 10}
 @dataclasses.dataclass(frozen=True)
 class UpKernelChain(Chain):
     """A :class:`Chain` whose modules' up-sampling transposed convolution has kernel ``up_kernel`` instead of
-    the inverted operation's own (:attr:`restoration.modules.ModuleSpec.up_kernel`)."""
+    the inverted operation's own (:attr:`restoration.stacks.ModuleSpec.up_kernel`)."""
 
     up_kernel: int | None = None
 
@@ -69,7 +69,7 @@ def conv1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:
     word, stride = KIND_WORDS[kind]
     k = THESIS_5X5_KERNEL
     return TrainedInversionFigure(
-        id=fig_id, title=f"Fig. {int(fig_id[3:])}: AlexNet conv1 -> image, one {word} ({kind}) module",
+        id=fig_id,
         net="alexnet", mode="stacked",
         variants={
             kind.lower(): {"conv1/relu": Chain("conv1/relu", kind, "relu", 11, 96, points=("conv1/relu", "input"),

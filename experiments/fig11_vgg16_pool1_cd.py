@@ -21,7 +21,7 @@ def pool1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:
     word, stride = KIND_WORDS[kind]
     n = int(fig_id[3:5])
     return TrainedInversionFigure(
-        id=fig_id, title=f"VGG16 analogue of Fig. {n}: pool1 -> image, one {word} ({kind}) module",
+        id=fig_id,
         net="vgg16", mode="stacked",
         variants={kind.lower(): {"pool1": Chain("pool1", kind, "relu", 5, 64, points=("pool1", "input"),
                                                 label=f"one {kind} module from pool1 to the image, 5x5, 64 hidden")}},

@@ -20,7 +20,7 @@ from experiments._trained_inversion import TrainedInversionFigure, experiment
 from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
-    id="loo_pool1", title="Generalisation: the quick pool1 stack on whole photos it never saw (leave one out)",
+    id="loo_pool1",
     net="vgg16", mode="stacked", variants=FIG06.variants,
     what="Leave-one-out over the embedded colour photos: the Fig. 6 stack trained on seven photos reconstructs "
          "the eighth whole, scaled to 128 px.",

@@ -12,7 +12,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_cica_conv1", title="CICA feature-map prior: one ICA per channel of VGG16 conv1_2/lin (8x8)",
+    id="prior_cica_conv1",
     prior="cica_conv1", layer="conv1_2/lin", n_components=150, expert="logistic", channelwise=True,
     mean="dataset_channel", sdev="dataset_channel", whitening="zca", n_drop=0, weight=1e-4,
     what="A channel-independent ICA prior on the pre-ReLU maps of VGG16's first block.",

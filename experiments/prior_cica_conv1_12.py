@@ -10,7 +10,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_cica_conv1_12", title="CICA feature-map prior with bigger patches: VGG16 conv1_2/lin, 12x12",
+    id="prior_cica_conv1_12",
     prior="cica_conv1_12", layer="conv1_2/lin", patch=12, n_components=150, expert="logistic", channelwise=True,
     mean="dataset_channel", sdev="dataset_channel", whitening="zca", n_drop=0, weight=1e-4,
     what="The CICA conv1 prior with 12x12 patches per channel instead of 8x8.",

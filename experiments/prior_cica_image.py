@@ -12,7 +12,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_cica_image", title="CICA image prior: one ICA per colour channel, 150 logistic experts on 8x8",
+    id="prior_cica_image",
     prior="cica_image", n_components=150, expert="logistic", channelwise=True, mean="dataset_channel",
     sdev="dataset_channel", whitening="zca", n_drop=0, weight=1e-5,
     what="Channel-independent ICA on the image: each colour channel's 8x8 patches modelled on their own.",

@@ -10,5 +10,4 @@ Reproduce::
 
 from experiments._prior_combined import experiment
 
-ex = experiment("prior_combined", "Combined priors: conv4_3 loss + image ICA prior + conv2 and conv3 feature-map "
-                                  "priors (reduced vs full conv3)")
+ex = experiment("prior_combined")

@@ -16,4 +16,4 @@ Reproduce::
 
 from experiments._prior_comparison import experiment
 
-ex = experiment("prior_compare", "Learned image priors vs none vs M&V 2016 (VGG16 conv2_2, conv3_3, conv4_3)")
+ex = experiment("prior_compare")

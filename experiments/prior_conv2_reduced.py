@@ -12,7 +12,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_conv2_reduced", title="Reduced feature-map prior: FoE on VGG16 conv2_1/lin 3x3 patches, PCA to 256",
+    id="prior_conv2_reduced",
     prior="conv2_reduced", layer="conv2_1/lin", patch=3, n_components=512, expert="student",
     mean="dataset_channel", sdev="dataset_channel", whitening="pca", dims=256, weight=1e-5,
     what="A Field of Experts on whitened, dimensionality-reduced 3x3 patches of VGG16's conv2_1 pre-ReLU maps.",

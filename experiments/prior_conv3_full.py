@@ -13,7 +13,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_conv3_full", title="Full feature-map prior: FoE on VGG16 conv3_1/lin 3x3 patches, every spanned dim",
+    id="prior_conv3_full",
     prior="conv3_full", layer="conv3_1/lin", patch=3, n_components=1024, expert="student",
     mean="dataset_channel", sdev="dataset_channel", whitening="pca", n_drop=None, weight=1e-5,
     what="A Field of Experts on every whitened dimension of 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",

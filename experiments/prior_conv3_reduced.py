@@ -11,7 +11,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_conv3_reduced", title="Reduced feature-map prior: FoE on VGG16 conv3_1/lin 3x3 patches, PCA to 256",
+    id="prior_conv3_reduced",
     prior="conv3_reduced", layer="conv3_1/lin", patch=3, n_components=512, expert="student",
     mean="dataset_channel", sdev="dataset_channel", whitening="pca", dims=256, weight=1e-5,
     what="A Field of Experts on whitened, dimensionality-reduced 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",

@@ -11,5 +11,4 @@ Reproduce::
 
 from experiments._prior_featmap import experiment
 
-ex = experiment("prior_featmap", "Feature-map prior: VGG16 conv2_1/lin -> conv1_2/lin with and without the CICA "
-                                 "conv1 prior")
+ex = experiment("prior_featmap")

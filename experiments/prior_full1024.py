@@ -11,7 +11,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_full1024", title="Overcomplete image prior: 1024 Student-t experts on 8x8x3 patches",
+    id="prior_full1024",
     prior="full1024", n_components=1024, expert="student", mean="dataset_channel", sdev="dataset_channel",
     whitening="pca", n_drop=1, weight=1e-5,
     what="An overcomplete Field of Experts (score matching handles K > d without a normalising constant).",

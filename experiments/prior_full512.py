@@ -14,7 +14,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_full512", title="Image prior full512: Field of Experts, 512 Student-t experts on 8x8x3 patches",
+    id="prior_full512",
     prior="full512", n_components=512, expert="student", mean="dataset_channel", sdev="dataset_channel",
     whitening="pca", n_drop=1, weight=1e-5,
     what="The learned image prior the thesis used by default: a Field of Experts trained by score matching on "

@@ -11,7 +11,7 @@ Reproduce::
 from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
-    id="prior_full512_logistic", title="Image prior full512 (ICA): 512 logistic experts on 8x8x3 patches",
+    id="prior_full512_logistic",
     prior="full512_logistic", n_components=512, expert="logistic", mean="dataset_channel", sdev="dataset_channel",
     whitening="pca", n_drop=1, weight=1e-5,
     what="The ICA variant of the default image prior: logistic experts (log cosh) instead of Student-t.",

@@ -9,4 +9,4 @@ Reproduce::
 
 from experiments._prior_whitening import experiment
 
-ex = experiment("prior_whitening", "Whitening variants of an image prior, compared on one inversion task")
+ex = experiment("prior_whitening")

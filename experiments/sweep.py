@@ -23,7 +23,8 @@ def run_point(experiment: str, named_configs: list[str], updates: dict, tag: dic
     ``--cluster serial``) and report ``{"run_id", "status", "error"}``. The experiment module is imported once
     per process; its observer binds to ``env``'s database when the run starts."""
     os.environ.update(env)
-    from restoration import registry, tracking
+    from restoration import tracking
+    from restoration.results import registry
 
     module = importlib.import_module(registry.load().figure(experiment).module)
     try:
@@ -38,7 +39,8 @@ def run_point(experiment: str, named_configs: list[str], updates: dict, tag: dic
 def check_keys(sweep) -> None:
     """Refuse a sweep whose grid or fixed values name a key its experiment does not have (each point would run the
     same configuration under a different label): one :class:`restoration.sweeps.SweepError` line."""
-    from restoration import registry, sweeps, tracking
+    from restoration import sweeps, tracking
+    from restoration.results import registry
 
     module = importlib.import_module(registry.load().figure(sweep.experiment).module)
     try:

@@ -28,21 +28,25 @@ from typing import Sequence
 from reports import claims as _claims
 from reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
 from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
-from reports.runs import RunSource, report_payload, summarize_failure, unflatten
-from restoration import atomic
-from restoration import measures as _measures
-from restoration import registry as _registry
-from restoration.payload import Payload
-from restoration.registry import FigureEntry
+from reports.runs import RunSource, report_payload, summarize_failure
+from reports.text import typeset
+from restoration import atomic, paths
+from restoration.results import measures as _measures
+from restoration.results import registry as _registry
+from restoration.results.payload import Payload
+from restoration.results.registry import FigureEntry
+from restoration.tracking.records import stored_section
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = paths.work_dir()
 DEFAULT_REGISTRY = _registry.DEFAULT_PATH
 DEFAULT_OUT = REPO / "out" / "report.html"
-TEMPLATE_DIR = REPO / "templates"
+# the checkout's templates/, shipped inside an installed package as reports/templates
+TEMPLATE_DIR = (paths.source_checkout() or Path(__file__).resolve().parent) / "templates"
 TEMPLATE_NAME = "report.html.j2"
 
 REPORT_TITLE = "Inverting deep image representations"
-REPORT_SUBTITLE = "Reproduction report for the MSc thesis code (frhrdr/deep_restoration), rebuilt in TensorFlow 2 / Keras 3"
+REPORT_SUBTITLE = ("Reproduction report for the MSc thesis code (frhrdr/deep_restoration), rebuilt in TensorFlow 2 / "
+                   "Keras 3")
 WEIGHTS_NOTE = (
     "The VGG16 weights used in this reproduction are the convolutional trunk of HED (holistically-nested "
     "edge detection, Xie & Tu 2015): VGG16 fine-tuned from ImageNet on the BSDS500 edge-detection data set. "
@@ -64,7 +68,7 @@ def summary_label(key: str) -> str:
 
 
 def load_registry(path: str | Path = DEFAULT_REGISTRY) -> _registry.Registry:
-    """The figure registry (see :mod:`restoration.registry`); errors name the file, the entry and the fix."""
+    """The figure registry (see :mod:`restoration.results.registry`); errors name the file, the entry and the fix."""
     return _registry.load(path)
 
 
@@ -136,11 +140,6 @@ def format_time(t) -> str:
     if isinstance(t, _dt.datetime):
         return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if t.tzinfo is None else "")
     return str(t)
-
-
-def typeset(text) -> str:
-    """Light typography for display text: ``->`` becomes an arrow."""
-    return str(text).replace(" -> ", " → ").replace("->", "→")
 
 
 def data_uri(content: bytes, filename: str) -> str:
@@ -226,11 +225,8 @@ def _provenance(record) -> dict:
     except (TypeError, ValueError):
         config_text = str(config)
     config = config if isinstance(config, dict) else {}
-    info = getattr(record, "info", None) or {}
-    recorded = info.get("provenance") if isinstance(info, dict) else None
-    if not isinstance(recorded, dict):
-        recorded = unflatten(info).get("provenance") if isinstance(info, dict) else None
-    if isinstance(recorded, dict):
+    recorded = stored_section(getattr(record, "info", None), "provenance")
+    if recorded is not None:
         named = [str(n) for n in recorded.get("named_configs") or []]
         changes = [f"{k} = {_value_text(v)}" for k, v in sorted((recorded.get("changed") or {}).items())
                    if k != "profile"]
@@ -345,7 +341,7 @@ def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[
     series = {k: v for k, v in series.items() if v is not None and len(v[0]) > 0}
     if not series:
         return None, []
-    from restoration import plots  # matplotlib only when there is something to draw
+    from reports import plots  # matplotlib only when there is something to draw
 
     names = sorted(series)
     if len(names) > 12:  # many terms logged (e.g. one set per layer): show the objectives, not every term
@@ -375,23 +371,8 @@ def figure_section(
     sec = FigureSection(entry=entry, number=number, anchor=entry.id, status="missing", title=typeset(entry.title))
     record = source.latest_completed(entry.id)
     latest = source.latest(entry.id)
-
     if record is None:
-        state = getattr(latest, "state", None) or getattr(latest, "status", None)
-        if latest is not None and state == "FAILED":
-            failure = summarize_failure(source.fail_trace(latest))
-            sec.status = "failed"
-            sec.failure = {"headline": failure.headline, "trace": source.fail_trace(latest),
-                           "run": _provenance(latest)}
-            sec.net = (report_payload(latest) or {}).get("net")
-        elif latest is not None:
-            sec.status = str(state).lower()
-            sec.failure = {"headline": _attempt_text(latest), "trace": "", "run": _provenance(latest)}
-        elif attempt is not None and attempt.returncode != 0:
-            sec.status = "failed"
-            failure = summarize_failure(attempt.output_tail)
-            sec.failure = {"headline": failure.headline + " (the run did not reach the database)",
-                           "trace": attempt.output_tail, "run": None}
+        _not_completed(sec, latest, attempt, source)
         return sec, None
 
     sec.status = "complete"
@@ -401,52 +382,77 @@ def figure_section(
         sec.notes.append("This run stored no report payload (tracking.set_report); only its provenance and "
                          "logged metrics are shown.")
         payload = Payload(title="", net="")
-    sec.title = typeset(payload.title or entry.title)
     sec.net = payload.net or None
     sec.hed = _is_hed(sec.net, record)
     sec.variant = payload.variant
     summary = dict(payload.summary)
     sec.summary = [(summary_label(k), format_number(v)) for k, v in summary.items()]
     sec.paragraphs = [typeset(p) for p in payload.paragraphs]
-
     for fig in payload.figures:
         src, why = _artifact(record, fig.artifact, entry.id, assets)
         sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": fig.artifact,
                             "caption": typeset(fig.caption), "missing": src is None, "why": why})
-
-    for tab in payload.tables:
-        rows, width = tab.rows, len(tab.columns)
-        formatted_cols, numeric = [], []
-        for j in range(width):
-            strings, is_num = format_column([r[j] for r in rows])
-            formatted_cols.append(strings)
-            numeric.append(is_num)
-        body = [[formatted_cols[j][i] for j in range(width)] for i in range(len(rows))]
-        # A last row named "mean"/"total"/... summarises the others: ruled off and bold.
-        total_rows = [i for i, r in enumerate(rows) if i == len(rows) - 1 and len(rows) > 2 and r
-                      and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")]
-        sec.tables.append({"number": counter.next_table(), "title": typeset(tab.title),
-                           "columns": [typeset(c) for c in tab.columns],
-                           "rows": body, "numeric": numeric, "total_rows": total_rows})
-
-    src, names = _curves(record, entry.id, assets)
-    if src:
-        # An experiment that already shows its own loss figure gets the logged metrics folded away under
-        # provenance instead of a second, numbered curve figure.
-        own = any(re.search(r"loss|curve", f["artifact"], re.I) for f in sec.figures)
-        sec.curves = {"number": None if own else counter.next_figure(), "src": src, "folded": own,
-                      "caption": "Logged metrics of run " + sec.provenance["run_id"] + ": "
-                                 + ", ".join(names) + " against step (faint: raw; solid: moving average "
-                                 "for long series)."}
-
-    if latest is not None and getattr(latest, "id", None) != getattr(record, "id", None) and _start(latest) \
-            and _start(record) and _start(latest) > _start(record):
-        state = getattr(latest, "state", None) or getattr(latest, "status", None)
-        text = (summarize_failure(source.fail_trace(latest)).headline if state == "FAILED"
-                else _attempt_text(latest))
-        sec.later_failure = {"run_id": str(getattr(latest, "id", "?")), "start": format_time(_start(latest)),
-                             "headline": text}
+    sec.tables = [_table_block(tab, counter) for tab in payload.tables]
+    sec.curves = _curves_block(record, entry.id, assets, counter, payload, sec.provenance["run_id"])
+    sec.later_failure = _later_attempt(record, latest, source)
     return sec, summary
+
+
+def _not_completed(sec: FigureSection, latest, attempt: Attempt | None, source: RunSource) -> None:
+    """The section of a figure without a completed run: its failed or running attempt, or nothing."""
+    state = getattr(latest, "state", None) or getattr(latest, "status", None)
+    if latest is not None and state == "FAILED":
+        failure = summarize_failure(source.fail_trace(latest))
+        sec.status = "failed"
+        sec.failure = {"headline": failure.headline, "trace": source.fail_trace(latest), "run": _provenance(latest)}
+        sec.net = (report_payload(latest) or {}).get("net")
+    elif latest is not None:
+        sec.status = str(state).lower()
+        sec.failure = {"headline": _attempt_text(latest), "trace": "", "run": _provenance(latest)}
+    elif attempt is not None and attempt.returncode != 0:
+        sec.status = "failed"
+        failure = summarize_failure(attempt.output_tail)
+        sec.failure = {"headline": failure.headline + " (the run did not reach the database)",
+                       "trace": attempt.output_tail, "run": None}
+
+
+def _table_block(tab, counter: Counter) -> dict:
+    """One payload table as the template shows it: formatted columns, numeric ones aligned, a total row ruled."""
+    rows, width = tab.rows, len(tab.columns)
+    formatted_cols, numeric = [], []
+    for j in range(width):
+        strings, is_num = format_column([r[j] for r in rows])
+        formatted_cols.append(strings)
+        numeric.append(is_num)
+    body = [[formatted_cols[j][i] for j in range(width)] for i in range(len(rows))]
+    # A last row named "mean"/"total"/... summarises the others: ruled off and bold.
+    total_rows = [i for i, r in enumerate(rows) if i == len(rows) - 1 and len(rows) > 2 and r
+                  and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")]
+    return {"number": counter.next_table(), "title": typeset(tab.title), "columns": [typeset(c) for c in tab.columns],
+            "rows": body, "numeric": numeric, "total_rows": total_rows}
+
+
+def _curves_block(record, fig_id: str, assets: Path | None, counter: Counter, payload: Payload,
+                  run_id: str) -> dict | None:
+    """The run's logged metrics as a figure; folded under provenance when the run declares its own curve figure
+    (FigureRef kind ``curves``) rather than numbered twice."""
+    src, names = _curves(record, fig_id, assets)
+    if not src:
+        return None
+    own = any(f.kind == "curves" for f in payload.figures)
+    return {"number": None if own else counter.next_figure(), "src": src, "folded": own,
+            "caption": "Logged metrics of run " + run_id + ": " + ", ".join(names) + " against step (faint: raw; "
+                       "solid: moving average for long series)."}
+
+
+def _later_attempt(record, latest, source: RunSource) -> dict | None:
+    """A newer attempt than the completed run shown (failed or still running), or None."""
+    if latest is None or getattr(latest, "id", None) == getattr(record, "id", None) or not _start(latest) \
+            or not _start(record) or not _start(latest) > _start(record):
+        return None
+    state = getattr(latest, "state", None) or getattr(latest, "status", None)
+    text = summarize_failure(source.fail_trace(latest)).headline if state == "FAILED" else _attempt_text(latest)
+    return {"run_id": str(getattr(latest, "id", "?")), "start": format_time(_start(latest)), "headline": text}
 
 
 def _attempt_text(record) -> str:
@@ -537,7 +543,8 @@ def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
             n = f"{len(v.seeds)} seed{'s' if len(v.seeds) != 1 else ''} ({', '.join(map(str, v.seeds))})"
             n += f" x {v.n_images} images" if v.n_images else ", summary means (no per-image scores)"
         rows.append({"id": v.claim.id, "statement": typeset(v.claim.statement), "thesis": v.claim.thesis,
-                     "status": v.status, "css": re.sub(r"[^a-z0-9]+", "-", v.status).strip("-"), "reason": v.reason, "pairs": pairs, "figures": list(v.claim.figures),
+                     "status": v.status, "css": re.sub(r"[^a-z0-9]+", "-", v.status).strip("-"), "reason": v.reason,
+                     "pairs": pairs, "figures": list(v.claim.figures),
                      "n": n, "setting": ", ".join(x for x in (profile, precision) if x),
                      "runs": "; ".join(f"{f}: {', '.join(ids)}" for f, ids in v.runs.items())})
     return rows
@@ -600,7 +607,8 @@ def collect(
         sweep_sections = _sweep_sections.sections(entries.path, first_figure=counter.figure + 1,
                                                   to_src=lambda content, name: _bytes_src(content, name, assets))
     appendix = [{**(fig.provenance or fig.failure["run"]), "number": fig.number, "anchor": fig.anchor,
-                 "title": fig.title, "shown": "completed" if fig.provenance else STATUS_WORDS[fig.status]}
+                 "title": fig.title, "shown": ("pinned, completed" if fig.entry.id in getattr(source, "pins", {})
+                                               else "completed") if fig.provenance else STATUS_WORDS[fig.status]}
                 for section in sections for fig in section.figures
                 if fig.provenance or (fig.failure and fig.failure.get("run"))]
     for section in sections:
@@ -645,8 +653,10 @@ def build(
     run_missing_figures: bool = False,
     embed: bool = True,
     timeout: float | None = None,
+    pins: dict[str, str] | None = None,
 ) -> Path:
-    """Write the HTML report to ``out`` and return its path (see the module docstring)."""
+    """Write the HTML report to ``out`` and return its path (see the module docstring). ``pins``: ``{figure id:
+    run id}`` shown instead of the figure's newest completed run."""
     entries = load_registry(registry)
     database = ""
     if source is None:
@@ -657,6 +667,9 @@ def build(
             database = source.tracking.describe(source.tracking.db_url())  # never the password
         except Exception:
             database = ""
+    if pins:
+        from reports.runs import PinnedSource
+        source = PinnedSource(source, pins, {f.id for f in entries.figures})
     attempts = run_missing(entries.figures, source, timeout=timeout) if run_missing_figures else {}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,12 @@
 """The thesis's claims, judged with evidence: paired effects over replicate seeds and images, intervals, verdicts.
 
-Claims are declared in ``experiments/registry.toml`` (read by :mod:`restoration.registry`): pairs of sides, each
-a figure optionally qualified (``fig08@pool2``), and the measures to compare (:mod:`restoration.measures`). In
+Claims are declared in ``experiments/registry.toml`` (read by :mod:`restoration.results.registry`): pairs of sides, each
+a figure optionally qualified (``fig08@pool2``), and the measures to compare (:mod:`restoration.results.measures`). In
 every pair the first side is expected to be better.
 
 **Which runs.** Every completed run of a claim's figures counts (the figure's own runs and the replicate runs of
 ``make claims``, a sweep over seeds): :func:`select_arms` groups them by comparability (profile, precision,
-image set; :class:`restoration.payload.Comparability`), keeps the group with the most seeds that every figure of
+image set; :class:`restoration.results.payload.Comparability`), keeps the group with the most seeds that every figure of
 the claim has, and within it the newest run per seed. Runs of one seed share initialisation, data order and
 jitter on both sides, so the two sides pair seed by seed, and image by image on the held-out crops.
 
@@ -42,9 +42,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from reports import evidence
-from restoration import measures
-from restoration.payload import Payload
-from restoration.registry import Claim, Side
+from restoration.results import measures
+from restoration.results.payload import Payload
+from restoration.results.registry import Claim, Side
 
 HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = (evidence.HELD, evidence.NOT_HELD, evidence.NO_DIFF,
                                                       evidence.INCONCLUSIVE, evidence.EXPLORATORY)
@@ -395,3 +395,17 @@ def pair_numbers(pair: PairResult) -> str:
     """``"PSNR +1.21 dB [+0.40, +2.02] held · SSIM +0.012 [...] inconclusive · norm. error +0.004 [...]"``."""
     return " · ".join(f"{measures.label(e.measure, unit=False, short=True)} {effect_text(e)}"
                       + (f" {e.verdict}" if e.votes else "") for e in pair.effects)
+
+
+def frame(verdicts: Sequence[Verdict]):
+    """The verdicts as a ``pandas.DataFrame``, one row per claim: its id, verdict, seeds x images, the runs'
+    group and each pair's voting effects as text (what the report's claims table shows)."""
+    import pandas as pd
+
+    rows = []
+    for v in verdicts:
+        effects = "; ".join(f"{p.better.figure} vs {p.worse.figure}: "
+                            + ", ".join(f"{e.measure} {effect_text(e)}" for e in p.voting) for p in v.pairs)
+        rows.append({"claim": v.claim.id, "verdict": v.status, "seeds": len(v.seeds), "images": v.n_images,
+                     "precision": v.group[1], "effects": effects or v.reason, "statement": v.claim.statement})
+    return pd.DataFrame(rows, columns=["claim", "verdict", "seeds", "images", "precision", "effects", "statement"])

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from reports.runs import RunSource
-from restoration.registry import FigureEntry
+from restoration import paths
+from restoration.results.registry import FigureEntry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = paths.work_dir()
 
 
 @dataclass

@@ -10,12 +10,11 @@ running run from one whose process died), and a traceback from ``RunRecord.fail_
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from restoration.payload import unflatten  # noqa: F401  (re-exported for the report builder)
+from restoration.tracking.records import stored_section
 
 
 class RunSource(Protocol):
@@ -69,16 +68,7 @@ class TrackingSource:
 
 def report_payload(record) -> dict | None:
     """The ``info["report"]`` payload of a run, or None when the run stored none."""
-    info = getattr(record, "info", None) or {}
-    if isinstance(info, str):
-        try:
-            info = json.loads(info)
-        except ValueError:
-            return None
-    payload = info.get("report") if isinstance(info, dict) else None
-    if payload is None:
-        payload = unflatten(info).get("report")
-    return payload if isinstance(payload, dict) else None
+    return stored_section(getattr(record, "info", None), "report")
 
 
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\w*)(?::\s?(?P<msg>.*))?$")
@@ -121,3 +111,47 @@ def summarize_failure(trace: str) -> Failure:
     else:
         headline = f"failed with {exc_type}: {message}"
     return Failure(exc_type=exc_type, message=message, headline=headline)
+
+
+def parse_pins(texts, pins_file: str | None = None) -> dict[str, str]:
+    """``{figure id: run id}`` from ``--pin fig06=12`` arguments and a pins file (one ``fig06 = 12`` per line,
+    ``#`` comments); a malformed entry is one ``ValueError`` line naming it and the form."""
+    lines = [(f"--pin {t}", t) for t in texts or []]
+    if pins_file:
+        from pathlib import Path
+        try:
+            content = Path(pins_file).read_text()
+        except OSError as e:
+            raise ValueError(f"--pins {pins_file}: {e.strerror or e}; give a file of `fig06 = 12` lines") from None
+        lines += [(f"{pins_file}:{n}", ln.split("#", 1)[0]) for n, ln in enumerate(content.splitlines(), 1)
+                  if ln.split("#", 1)[0].strip()]
+    pins = {}
+    for where, text in lines:
+        fig, sep, run = (part.strip() for part in str(text).partition("="))
+        if not sep or not fig or not run.isdigit():
+            raise ValueError(f"{where}: {text.strip()!r} is not FIGURE=RUN_ID, e.g. fig06=12")
+        pins[fig] = run
+    return pins
+
+
+class PinnedSource:
+    """A run source whose figures in ``pins`` show the pinned run instead of their newest completed one; each
+    pin is checked once: the run exists, is that figure's and completed."""
+
+    def __init__(self, source, pins: dict[str, str], known: set[str]):
+        self.source, self.pins, self.records = source, dict(pins), {}
+        for fig, run_id in self.pins.items():
+            if fig not in known:
+                raise ValueError(f"--pin {fig}={run_id}: {fig!r} is not a registered figure")
+            rec = source.tracking.get_run(run_id)  # KeyError: no such run, naming the database
+            if rec.experiment != fig:
+                raise ValueError(f"--pin {fig}={run_id}: run {run_id} is {rec.experiment}, not {fig}")
+            if rec.state != "COMPLETED":
+                raise ValueError(f"--pin {fig}={run_id}: run {run_id} is {rec.state.lower()}; pin a completed run")
+            self.records[fig] = rec
+
+    def latest_completed(self, fig_id: str):
+        return self.records.get(fig_id) or self.source.latest_completed(fig_id)
+
+    def __getattr__(self, name):  # latest, completed, fail_trace, tracking: the wrapped source's
+        return getattr(self.source, name)

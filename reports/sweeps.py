@@ -12,7 +12,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from restoration import measures as _measures
+from restoration.results import measures as _measures
+from reports.text import typeset
 from restoration import sweeps as _sweeps
 
 
@@ -81,7 +82,6 @@ def sections(registry_path, *, first_figure: int, to_src) -> list[SweepSection]:
     completed; figure numbers continue from ``first_figure``."""
     import matplotlib.pyplot as plt
 
-    from reports.build import typeset  # the report's typography (imported here: build imports this module)
 
     out, number = [], first_figure
     for sweep in _sweeps.load(registry_path).values():

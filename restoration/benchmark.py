@@ -5,13 +5,13 @@ The thesis closed its visualisation part with one table (thesis repo ``notes``, 
 conv1/lin ... conv5/lin, scored on ten ImageNet validation images by MSE, the thesis's NMSE and the VGG (Gram)
 score. This module holds that table's data types (what a method is, what a cell scored), the scoring, the
 evaluation set, the thesis's own numbers (:data:`THESIS_ALEXNET`) and the thesis's two-phase prior inversion
-that made its FoE row (:func:`two_phase_inversion`); :mod:`restoration.benchmark_plots` draws it and
+that made its FoE row (:func:`two_phase_inversion`); :mod:`reports.plots.benchmark` draws it and
 ``experiments/benchmark.py`` runs it.
 
 The FoE prior has two rows here. ``foe_thesis:<prior>`` is the thesis's procedure (``foe_inv_funcs.py``,
 ``run_image_opt_inversions``): phase 1 minimises the layer's mean squared feature error alone from noise, phase 2
 continues from phase 1's image with that error plus the prior at the thesis's per-layer weight
-(:func:`restoration.prior_inversion.thesis_jitter_and_weight`); the thesis's AlexNet numbers stand beside it.
+(:func:`restoration.preimage.learned_prior.thesis_jitter_and_weight`); the thesis's AlexNet numbers stand beside it.
 ``prior:<prior>`` is M&V 2016's recipe with TV replaced by the prior (this project's own form, no thesis row).
 
 Scoring (:func:`score`): reconstructions are RGB floats that may leave [0, 255] (the ball constraint allows it).
@@ -91,7 +91,7 @@ class Method:
         """A method from its id: ``mv2016``, ``mv2016_target`` (any recipe name), ``trained_stacked``,
         ``trained_merged``, ``prior:<name>`` (M&V 2016 with the prior in place of TV), ``foe_thesis:<name>``
         (the thesis's two-phase inversion with the prior)."""
-        from restoration import recipes
+        from restoration.preimage import recipes
 
         if text in ("trained_stacked", "trained_merged"):
             mode = text.split("_")[1]
@@ -148,7 +148,7 @@ def score(vgg_net, originals, recs, *, layers: Sequence[str] | None = None) -> C
     given ``layers`` of a test net), PSNR and SSIM of ``recs`` against ``originals`` (both ``(N, H, W, 3)``),
     under each display."""
     from restoration import metrics
-    from restoration.vgg_score import VGG_SCORE_LAYERS, vgg_score
+    from restoration.metrics.vgg_score import VGG_SCORE_LAYERS, vgg_score
 
     x0 = np.asarray(originals, np.float64)
     out = {}
@@ -287,11 +287,12 @@ def two_phase_schedule(net_name: str) -> TwoPhase:
 def two_phase_inversion(net, images_rgb, layer: str, prior, schedule: TwoPhase, *, jitter: int, seed: int = 0,
                         log=None, log_prefix: str = "", log_every: int = 10, progress: bool = False):
     """The thesis's prior inversion of ``images_rgb`` ``(N, H, W, 3)`` from ``layer``; returns
-    ``(phase 1 result, phase 2 result)`` (:class:`restoration.inversion.InversionResult`; phase 2's is the
+    ``(phase 1 result, phase 2 result)`` (:class:`restoration.preimage.InversionResult`; phase 2's is the
     reconstruction).
 
     Phase 1: Adam on :class:`restoration.objectives.FeatureMSE` (the thesis's ``tf.losses.mean_squared_error``
-    of the layer) alone, from ``N(114.8, 1.1)`` RGB noise (:data:`restoration.prior_inversion.INIT_RGB`). Phase 2:
+    of the layer) alone, from ``N(114.8, 1.1)`` RGB noise (:data:`restoration.preimage.learned_prior.INIT_RGB`).
+    Phase 2:
     from phase 1's image, the same error plus ``prior`` (a weighted :class:`restoration.objectives.Term`, e.g.
     ``PatchPrior(params, weight=1e-4)``). Both at ``schedule.lr``, with the thesis's jitter rule (zero padding,
     ``jitter`` + 1 positions) for the first ``schedule.jitter_steps`` steps of each phase; no pixel constraint
@@ -306,9 +307,9 @@ def two_phase_inversion(net, images_rgb, layer: str, prior, schedule: TwoPhase, 
     """
     import tensorflow as tf
 
-    from restoration.inversion import InvertSettings, Reporting, invert
+    from restoration.preimage import InvertSettings, Reporting, invert
     from restoration.objectives import FeatureMSE, Term
-    from restoration.prior_inversion import INIT_RGB
+    from restoration.preimage.learned_prior import INIT_RGB
 
     if not isinstance(prior, Term):
         raise ValueError(f"two_phase_inversion: prior must be a weighted Term (e.g. PatchPrior(params, weight=1e-4)),"

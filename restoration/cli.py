@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from restoration.recipes import RECIPES  # plain data, no TensorFlow import
+from restoration.preimage.recipes import RECIPES  # plain data, no TensorFlow import
 
 MIN_SIZE = 16  # px: below this a reconstruction or pre-image says nothing (VGG16's pool1 would be 8x8)
 
@@ -129,7 +129,11 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     the stack's input layer and back through the modules, save the PNG, print PSNR and normalised error."""
     import numpy as np
 
-    from restoration import metrics, modules, nets, reconstruction, tracking
+    from restoration import tracking
+    from restoration import metrics
+    from restoration import stacks
+    from restoration import nets
+    from restoration.stacks import reconstruction
 
     rec = tracking.get_run(args.run)
     npz = sorted(n for n in rec.artifact_names if n.endswith("_modules.npz"))
@@ -137,12 +141,12 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
         raise KeyError(f"run {rec.id} ({rec.experiment}, {rec.state_text}) stored no trained modules "
                        f"(*_modules.npz); its artifacts are {rec.artifact_names}. Use a completed trained-inversion "
                        f"run (`python -m restoration runs --status completed`).")
-    stack = modules.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
+    stack = stacks.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
     cfg = rec.config
-    net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights", "default"), seed=int(cfg.get("seed", 0)))
     size = args.size or int(cfg.get("eval_size") or cfg.get("crop") or 128)
+    image = _load_sized(args.image, size)  # the run and the image are checked before TensorFlow starts
+    net = nets.build(cfg.get("net", "vgg16"), cfg.get("weights", "default"), seed=int(cfg.get("seed", 0)))
     _check_size(net, stack.in_layer, size)
-    image = _load_sized(args.image, size)
     out = reconstruction.reconstruct(net, stack, image.astype(np.float32))
     written = _save_png(args.out, out)
     print(f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
@@ -155,19 +159,24 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def _cmd_invert(args: argparse.Namespace) -> int:
-    """Optimisation pre-image of ``--image`` at ``--layer`` with a recipe (``restoration.recipes``); saves the
+    """Optimisation pre-image of ``--image`` at ``--layer`` with a recipe (``restoration.preimage.recipes``); saves the
     pre-image as PNG and prints the final normalised feature error and every term of the objective."""
     import numpy as np
 
-    from restoration import inversion, metrics, nets, recipes
+    from restoration import preimage
+    from restoration import metrics
+    from restoration import nets
+    from restoration.preimage import recipes
 
+    from restoration import data
+    data.load_image(args.image)  # a missing or unreadable image is named before TensorFlow starts
     net = nets.build(args.net, args.weights or "default", precision=args.precision)
     layer = net.resolve(args.layer)
     recipe = recipes.get_recipe(args.recipe)
     size = args.size or recipe.image_size.get(net.name, net.default_size)
     _check_size(net, layer, size)
     image = _load_sized(args.image, size).astype(np.float32)
-    res = inversion.invert_layer(net, image[None], args.layer, recipe=recipe, n_steps=args.steps,
+    res = preimage.invert_layer(net, image[None], args.layer, recipe=recipe, n_steps=args.steps,
                                  optimizer=args.optimizer)
     out = np.clip(res.rgb[0], 0, 255)
     written = _save_png(args.out, out)
@@ -264,7 +273,7 @@ def _write_csv(frame, path: str, argument: str) -> str:
     import json
 
     frame = frame.copy()
-    for column in frame.columns[frame.dtypes == object]:
+    for column in frame.columns[frame.dtypes == object]:  # noqa: E721 - a pandas dtype mask
         frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     if path == "-":  # text that is not UTF-8 (a byte in a config value) is written escaped, never an error
         sys.stdout.write(frame.to_csv(index=False).encode("utf-8", "backslashreplace").decode("utf-8"))
@@ -462,8 +471,11 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m restoration", description=__doc__,
+    from restoration import program
+    p = argparse.ArgumentParser(prog=program("restoration"), description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from restoration import version_text
+    p.add_argument("--version", action="version", version=version_text(p.prog))
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reconstruct", help="apply a run's trained inversion modules to an image")
@@ -503,9 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--status", default=None,
                    help="only this state, any case: completed, failed, interrupted, running, died, incomplete")
     s.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="only runs whose config has KEY=VALUE (also KEY!=VALUE, KEY>NUMBER, KEY<NUMBER; VALUE read "
-                        "as JSON where it parses, so lr=1e-3 is a number; dotted keys reach nested config, e.g. "
-                        "size.vgg16=64); repeat for several (all must hold)")
+                   help="only runs whose config value KEY compares to VALUE; operators: = (or ==), != (any value), "
+                        "> < >= <= (numbers only); VALUE is read as JSON where it parses, so lr=1e-3 is a number; "
+                        "dotted keys reach nested config, e.g. size.vgg16=64; quote '>' and '<' in a shell; "
+                        "repeat for several (all must hold)")
     s.add_argument("--since", default=None, metavar="DATE", help="only runs started on or after DATE (ISO, UTC)")
     s.add_argument("--until", default=None, metavar="DATE",
                    help="only runs started on or before DATE (ISO, UTC; a bare date includes that day)")

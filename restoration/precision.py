@@ -13,7 +13,8 @@ precisions, with repeats taken in alternating rounds (a second job on the machin
 one after the other under load, a 2.3x gain once read as 1.09x and chose float32), and compares the bfloat16
 gradient with the float32 one. bfloat16 is chosen when
 (:func:`decide`): it ran; its gradient is within :data:`ERROR_BUDGET` of float32's; its median step is at least
-:data:`MIN_SPEEDUP` times faster; and its median beats float32's fastest repeat (a gain larger than the machine's run-to-run spread).
+:data:`MIN_SPEEDUP` times faster; and its median beats float32's fastest repeat (a gain larger than the machine's
+run-to-run spread).
 Otherwise float32. The probe runs in a child because a capped oneDNN may *abort* the process when asked for a
 bfloat16 kernel it will not build (``ONEDNN_MAX_CPU_ISA=AVX2`` on an AVX-512 CPU: TensorFlow still routes bfloat16
 to oneDNN by the CPU's flags, and oneDNN refuses), and because ``ONEDNN_VERBOSE`` in the child names the kernels
@@ -560,7 +561,6 @@ def describe(p: Probe, *, cached: bool = True) -> str:
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     """This machine's float32 GEMM rate now (numpy, best of ``repeats`` ``n x n`` products), GFLOP/s: the
     yardstick a long job states its speed against, measured in the same run."""
-    import time
 
     import numpy as np
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from restoration.registry import Claim, Registry
+from restoration.results.registry import Claim, Registry
 
 PROFILE = "quick"
 
@@ -103,7 +103,8 @@ def claims_sweep(arm: Arm, seeds: Iterable[int], extra: Mapping[str, object] | N
 
     return Sweep(name=CLAIMS_SWEEP, experiment=arm.figure, title=f"claims replicates of {arm.figure} ({arm.precision})",
                  grid=(("seed", tuple(seeds)),), named_configs=(PROFILE,),
-                 fixed=(("precision", arm.precision),) + tuple(arm.config) + tuple((extra or {}).items()), measure="psnr_mean")
+                 fixed=(("precision", arm.precision),) + tuple(arm.config) + tuple((extra or {}).items()),
+                 measure="psnr_mean")
 
 
 def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str, str],
@@ -116,7 +117,8 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
     ``alexnet_missing``: the weights path when AlexNet weights are absent (its claims are skipped, saying so);
     ``extra``: config values every run gets (then only earlier ``make claims`` runs with the same values count).
     """
-    from restoration.payload import Payload, unflatten
+    from restoration.results.payload import Payload
+    from restoration.tracking.records import stored_section
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"N={n!r}: the number of seeds must be a whole number >= 1 (3 by default; 5 for tighter "
@@ -151,15 +153,12 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
         sweep = claims_sweep(arm, seeds, extra)
         keys = {sweep.settings_key({"seed": s}): s for s in seeds}
         for rec in completed(arm.figure):     # newest first: the newest matching run of each seed
-            info = getattr(rec, "info", None) or {}
-            info = info if isinstance(info, dict) else {}
-            if not info.get("report") and not info.get("sweep"):
-                info = unflatten(info)
-            payload = Payload.from_dict(info.get("report"))
+            info = getattr(rec, "info", None)
+            payload = Payload.from_dict(stored_section(info, "report"))
             if payload is None or payload.seed not in seeds or payload.seed in ap.done:
                 continue
-            tag = info.get("sweep")
-            if isinstance(tag, dict):      # an earlier make claims: the same settings
+            tag = stored_section(info, "sweep")
+            if tag:      # an earlier make claims: the same settings
                 same = keys.get(tag.get("settings")) == payload.seed
             else:                          # the figure's own run: the plain quick profile at this precision
                 c = payload.comparable

@@ -107,10 +107,10 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
         raise SweepError(f"{where}: grid must be a table of key = [values], e.g. grid = {{lr = [1e-3, 3e-3]}}")
     measure = table.get("measure", "psnr_mean")
     try:
-        from restoration import measures
+        from restoration.results import measures
         measures.get(measure)
     except KeyError as e:
-        raise SweepError(f"{where}: measure {measure!r} is not a registered measure (restoration/measures.py); "
+        raise SweepError(f"{where}: measure {measure!r} is not a registered measure (restoration/results/measures.py); "
                          f"e.g. measure = \"psnr_mean\"") from e
     fixed = table.get("fixed", {})
     overlap = set(fixed) & set(grid)
@@ -125,7 +125,7 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
 
 def load(path: str | Path | None = None) -> dict[str, Sweep]:
     """The sweeps declared in the registry file (default ``experiments/registry.toml``), by name."""
-    from restoration import registry
+    from restoration.results import registry
     path = Path(path or registry.DEFAULT_PATH)
     try:
         data = registry.read(path)
@@ -283,8 +283,8 @@ def completed_runs(sweep: Sweep, *, url: str | None = None) -> dict[str, object]
     from restoration import tracking
     out: dict[str, object] = {}
     for rec in tracking.runs(sweep.experiment, status="COMPLETED", url=url):  # newest first
-        tag = (rec.info or {}).get("sweep")
-        if isinstance(tag, dict) and tag.get("name") == sweep.name and isinstance(tag.get("settings"), str):
+        tag = rec.sweep
+        if tag and tag.get("name") == sweep.name and isinstance(tag.get("settings"), str):
             out.setdefault(tag["settings"], rec)
     return out
 
@@ -423,15 +423,12 @@ class SweepPoint:
 def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]:
     """One point per declared configuration that has a completed run (the newest), in grid order: its values
     and the run's ``summary[sweep.measure]`` (NaN when the run stored none)."""
-    from restoration.payload import unflatten
-
     done, out = completed_runs(sweep, url=url), []
     for p in sweep.points():
         rec = done.get(sweep.settings_key(p))
         if rec is None:
             continue
-        info = rec.info or {}
-        summary = ((info.get("report") or unflatten(info).get("report") or {}).get("summary") or {})
+        summary = (rec.report or {}).get("summary") or {}
         value = summary.get(sweep.measure)
         out.append(SweepPoint(point=p, value=float(value) if value is not None else math.nan, run_id=str(rec.id),
                               start=rec.start_time, stop=rec.stop_time))

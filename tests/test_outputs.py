@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_report import BETTER, REGISTRY, WORSE, _fake_experiment, _populate
+from fake_runs import BETTER, REGISTRY, WORSE, _fake_experiment, _populate
 
 from reports import __main__ as report_cli
 from reports import build

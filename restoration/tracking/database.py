@@ -230,3 +230,17 @@ def explain(url: str, err: BaseException) -> DatabaseError:
         return DatabaseError(f"cannot reach the run database {where} ({text}); is the server up and the URL "
                              f"right ({_source(url)})?")
     return DatabaseError(f"the run database {where} failed: {type(err).__name__}: {text}")
+
+
+# Transient errors: what a writer waits out (within RESTORATION_DB_RETRY_S) rather than failing on.
+TRANSIENT = ("locked", "busy", "disk i/o", "i/o error", "database or disk is full", "connection", "server closed",
+             "terminating connection", "timeout", "could not connect", "ssl syscall")
+
+
+def retry_budget_s() -> float:
+    return float(os.environ.get("RESTORATION_DB_RETRY_S", 300))
+
+
+def is_transient(err: BaseException) -> bool:
+    text = f"{type(err).__name__} {err} {getattr(err, 'orig', '')}".lower()
+    return any(t in text for t in TRANSIENT)

@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from restoration.tracking import database
-from restoration.tracking.observer import make_observer
 
 
 def _interrupt_on_sigterm():
@@ -81,6 +80,7 @@ def make_experiment(name: str, *, observe: bool = True):
     # (joint training from scratch and score-matching training stay float32)
     ex.add_config(precision="auto")
     if observe:
+        from restoration.tracking.observer import make_observer  # Sacred's observers take a second to import
         ex.observers.append(make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
     ex.pre_run_hook(_record_provenance)
@@ -136,6 +136,38 @@ def _get(config: dict, dotted: str):
     for part in dotted.split("."):
         config = config[part]
     return config
+
+
+def config_of(ex, named_configs=()) -> dict:
+    """The config experiment ``ex`` runs with under ``named_configs``, without running it (nothing is stored)."""
+    from sacred.initialize import create_run
+    return dict(create_run(ex, ex.default_command, config_updates={}, named_configs=list(named_configs)).config)
+
+
+#: the Sacred options that mean something with this project's observer (MongoDB, file-storage, TinyDB, S3 and
+#: SQL observer flags would add observers that do nothing here, and queue/priority need MongoDB)
+OPTIONS = {"-c": "--comment TEXT", "-n": "--name NAME", "-u": "--unobserved", "-p": "--print-config",
+           "-l": "--loglevel LEVEL", "-d": "--debug", "-D": "--pdb", "-C": "--capture sys|fd|no", "-f": "--force"}
+
+
+def check_options(argv, what: str) -> None:
+    """Refuse a Sacred option this project does not offer (``--bogus``, ``-m mongo``) with one line naming the
+    ones it does; a value option's value is skipped."""
+    long_of = {long.split()[0]: short for short, long in OPTIONS.items()}
+    takes_value = {o for short, long in OPTIONS.items() if " " in long for o in (short, long.split()[0])}
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if not token.startswith("-") or token[1:2].isdigit() or token in ("-", "--"):
+            continue
+        name = token.split("=", 1)[0]
+        if name not in OPTIONS and name not in long_of:
+            offered = ", ".join(f"{s}/{lng}" for s, lng in OPTIONS.items())
+            raise ValueError(f"unknown option {name!r} for {what}; options: {offered} "
+                             f"(`python -m experiments {what} --help`)")
+        skip = name in takes_value and "=" not in token
 
 
 def command_line_updates(argv) -> tuple[list[str], list[str]]:
@@ -214,15 +246,15 @@ def add_npz(run, filename: str, **arrays) -> None:
 
 
 def set_report(run, report) -> None:
-    """Put the report payload (:class:`restoration.payload.Payload`) in ``run.info["report"]``.
+    """Put the report payload (:class:`restoration.results.payload.Payload`) in ``run.info["report"]``.
 
-    The summary keys are checked against the measure registry (:mod:`restoration.measures`) and the whole
+    The summary keys are checked against the measure registry (:mod:`restoration.results.measures`) and the whole
     payload against JSON, here and not in the observer, so a bad payload fails the run with a clear message.
     """
-    from restoration.payload import Payload
+    from restoration.results.payload import Payload
 
     if not isinstance(report, Payload):
-        raise TypeError(f"set_report takes a restoration.payload.Payload, got {type(report).__name__}")
+        raise TypeError(f"set_report takes a restoration.results.payload.Payload, got {type(report).__name__}")
     report.validate()
     report.seed = _seed(run)
     report.comparable = comparability(run, report)
@@ -247,12 +279,12 @@ def _seed(run) -> int | None:
 
 
 def comparability(run, report):
-    """The :class:`restoration.payload.Comparability` of ``run`` for its ``report``: the profile (its named
+    """The :class:`restoration.results.payload.Comparability` of ``run`` for its ``report``: the profile (its named
     config, ``+key=value`` for every other config key changed), the variant, the resolved precision, the image
     set (image folder and a digest of the scored image ids) and the steps."""
     import hashlib
 
-    from restoration.payload import Comparability
+    from restoration.results.payload import Comparability
 
     cfg = getattr(run, "config", None) or {}
     prov = (getattr(run, "info", None) or {}).get("provenance") or {}

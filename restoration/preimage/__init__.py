@@ -1,0 +1,27 @@
+"""Optimisation pre-images (Mahendran & Vedaldi 2015, 2016): find an image whose features match a target.
+
+Package ``restoration.preimage``: ``invert`` and its settings (:mod:`restoration.preimage.optimise`);
+:mod:`~restoration.preimage.recipes` (M&V 2015 / 2016 as data), :mod:`~restoration.preimage.featmap`
+(inverting to a feature map), :mod:`~restoration.preimage.learned_prior` (the thesis's two-phase inversion with
+a learned prior).
+
+The names of :mod:`restoration.preimage.optimise` are read from it on first use (PEP 562), so importing the package
+or one of its light submodules does not start TensorFlow.
+"""
+
+from importlib import import_module as _import_module
+
+_IMPLEMENTATION = "restoration.preimage.optimise"
+
+
+def __getattr__(name: str):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return getattr(_import_module(_IMPLEMENTATION), name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(dir(_import_module(_IMPLEMENTATION))))

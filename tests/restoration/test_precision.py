@@ -1,0 +1,279 @@
+"""bfloat16 and float32 give the same answer within stated tolerances, per hot path and per instruction-set path;
+``precision=auto`` resolves by measuring the machine; the switch is a config value recorded in the run.
+
+The numerics tests (``test_numerics_*``) run in this process and again, in child processes, under every oneDNN
+instruction-set path this CPU can take (:data:`restoration.precision.ISA_PATHS`): AMX, AVX512-BF16, AVX-512 without
+BF16 (oneDNN's emulation), and AVX2 only (Eigen's emulation, as TensorFlow runs bfloat16 on an AVX2-only CPU). A
+cap can only lower the ISA, so paths the CPU lacks are skipped and say why.
+
+Tolerances: bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2 % per operand). Each tolerance below
+is set from the worst path measured on 2026-12-02 (AMD EPYC with AVX512-BF16, every path it can take but AMX;
+the AMX path passed the same bounds on 2026-11-26), with the worst value written beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import experiment
+
+from restoration import precision, tracking
+from restoration import preimage
+from restoration import metrics
+from restoration import stacks
+from restoration import nets
+from restoration.preimage import recipes
+from restoration.results import registry
+from restoration.priors.learned import score_matching_loss
+
+PATH_CHILD = "RESTORATION_TEST_ISA_PATH"  # set in the child processes of test_numerics_under_every_isa_path
+REPO = Path(__file__).resolve().parents[2]
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return nets.tiny_vgg(seed=0, channels=(8, 16, 16))
+
+
+@pytest.fixture
+def bfloat16_here():
+    """Skip where this very process cannot build bfloat16 kernels: an AVX-512 CPU capped with
+    ONEDNN_MAX_CPU_ISA=AVX2 alone (TensorFlow still hands bfloat16 to the capped oneDNN, which refuses it). That
+    is no machine kind: an AVX2-only CPU runs bfloat16 on Eigen, and test_numerics_under_every_isa_path runs these
+    tests on that path (the cap with oneDNN off) in a child."""
+    p = precision.probe()
+    if p.bfloat16.failed and not p.bfloat16.ms:
+        pytest.skip("bfloat16 cannot run in this process (a capped oneDNN refuses it); the AVX2 path child of "
+                    "test_numerics_under_every_isa_path runs these numerics as an AVX2-only CPU does")
+
+
+def test_numerics_net_in_bfloat16_returns_float32_activations_within_2_percent(tiny, rng, bfloat16_here):
+    # worst path: 0.67 % (conv3_3/lin, every path alike)
+    x = tf.constant(tiny.preprocess(rng.uniform(0, 255, (2, 32, 32, 3))), tf.float32)
+    f32 = tiny.features(x, ["conv1_2/relu", "pool2", "conv3_3/lin"])
+    bf = tiny.with_precision("bfloat16").features(x, ["conv1_2/relu", "pool2", "conv3_3/lin"])
+    for k in f32:
+        assert bf[k].dtype == tf.float32
+        assert 1e-4 < rel(bf[k], f32[k]) < 2e-2, k  # really computed in bfloat16, and close
+    assert tiny.precision == "float32"  # with_precision gives a new view; the net itself is unchanged
+    assert tiny.with_precision("bfloat16").digest() != tiny.digest()  # module store / cell keys tell them apart
+    assert rel(tiny.with_precision("bfloat16").forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2"),
+               tiny.forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2")) < 2e-2
+    with pytest.raises(ValueError, match=r"precision='float16': use 'auto' \(measured on this machine\), 'float32'"):
+        nets.build("tiny_vgg", precision="float16")
+
+
+def test_numerics_optimisation_inversion_reaches_the_same_feature_error(tiny, rng, bfloat16_here):
+    # worst path: 8.3 % (AVX512-BF16 and AVX-512: 0.2072 against 0.1914 after 60 steps; Eigen 1.8 %); a tiny net
+    # from a random start amplifies rounding differences along the path, so the bound is 10 %
+    img = rng.uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    errs = {}
+    for pr in ("float32", "bfloat16"):
+        res = preimage.invert_layer(tiny.with_precision(pr), img, "conv2_2", recipe=recipes.get_recipe("mv2016"),
+                                     n_steps=60, progress=False)
+        assert res.rgb.dtype == np.float32 and np.isfinite(res.rgb).all()
+        # score both results with the float32 net
+        x = tf.constant(tiny.preprocess(np.clip(res.rgb, 0, 255)))
+        phi, phi0 = tiny(x, "conv2_2").numpy(), tiny(tf.constant(tiny.preprocess(img)), "conv2_2").numpy()
+        errs[pr] = float(metrics.normalized_error(phi, phi0))
+    assert errs["float32"] < 0.5  # it did optimise
+    assert abs(errs["bfloat16"] - errs["float32"]) <= 0.10 * errs["float32"], errs
+
+
+def test_numerics_inversion_module_in_bfloat16_keeps_float32_weights_and_trains_alike(tiny, rng, bfloat16_here):
+    # worst path: first loss 0.013 %, after 30 steps 0.43 % (Eigen)
+    spec = stacks.ModuleSpec("DC1", "DC", "pool1", "input", kernel=5, hidden=16)
+    x = tf.constant(rng.normal(size=(4, 8, 8, 8)), tf.float32)
+    y = tf.constant(rng.normal(size=(4, 16, 16, 3)), tf.float32)
+    losses = {}
+    for pr in ("float32", "bfloat16"):
+        tiny_pr = tiny.with_precision(pr)
+        stack = stacks.InversionStack.for_net(tiny_pr, [spec], seed=0)
+        assert stack.precision == pr and stack.sub(0, 1).precision == pr and stack.sub(0, 1).models[0].precision == pr
+        model = stack.models[0]
+        opt = keras.optimizers.Adam(1e-2)
+        curve = []
+        for _ in range(30):
+            with tf.GradientTape() as tape:
+                out = model(x, out_hw=(16, 16))
+                loss = tf.reduce_mean(tf.square(out - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            assert out.dtype == tf.float32 and all(g.dtype == tf.float32 for g in grads)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            curve.append(float(loss))
+        assert all(v.dtype == tf.float32 for v in model.trainable_variables)
+        losses[pr] = curve
+    assert losses["float32"][-1] < 0.8 * losses["float32"][0]
+    assert abs(losses["bfloat16"][0] - losses["float32"][0]) < 2e-2 * losses["float32"][0]
+    assert abs(losses["bfloat16"][-1] - losses["float32"][-1]) < 5e-2 * losses["float32"][-1]
+
+
+def test_numerics_score_matching_loss_and_gradient_in_bfloat16(rng, bfloat16_here):
+    # bfloat16 operands, float32 products and sums: the same on every path (loss 0.026 %, gradients 0.31 %);
+    # before, Eigen's bfloat16-out matmul put the loss 2.7 % off (AVX2-only CPUs) against 0.1 % on oneDNN
+    W = tf.Variable(rng.normal(0, 1, (64, 20)).astype(np.float32))
+    a = tf.Variable(rng.normal(0, 1, 64).astype(np.float32))
+    z = tf.constant(rng.normal(size=(200, 20)).astype(np.float32))
+    out = {}
+    for pr in ("float32", "bfloat16"):
+        with tf.GradientTape() as tape:
+            loss = score_matching_loss(W, a, z, "student", precision=pr)
+        out[pr] = (float(loss), [g.numpy() for g in tape.gradient(loss, [W, a])])
+        assert loss.dtype == tf.float32
+    assert 0 < abs(out["bfloat16"][0] - out["float32"][0]) < 2e-3 * abs(out["float32"][0])  # rounded, and close
+    for g16, g32 in zip(out["bfloat16"][1], out["float32"][1]):
+        assert rel(g16, g32) < 1e-2
+
+
+def test_numerics_ran_on_the_asked_path():
+    """In a path child: the probe's bfloat16 kernels are the path's (so the numerics above really ran on it)."""
+    name = os.environ.get(PATH_CHILD)
+    if not name:
+        pytest.skip("runs inside test_numerics_under_every_isa_path's children")
+    probe = precision.run_probe()
+    assert probe.bfloat16.ms, probe.bfloat16.failed
+    assert precision.isa_path(name).ran(probe.bfloat16.kernels), (name, probe.bfloat16.kernels)
+
+
+@pytest.mark.parametrize("path", [p.name for p in precision.ISA_PATHS])
+def test_numerics_under_every_isa_path(path):
+    """The numerics tests again in a child process whose oneDNN (and for AVX2, TensorFlow) takes ``path``."""
+    if os.environ.get(PATH_CHILD):
+        pytest.skip("already inside a path child")
+    isa = precision.isa_path(path)
+    ok, why = isa.runnable()
+    if not ok:
+        pytest.skip(f"{path}: {why}")
+    env = {**os.environ, **dict(isa.env), PATH_CHILD: path, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
+                           "-k", "numerics and not every_isa_path"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+    tail = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, f"{path}:\n{tail}"
+    assert "5 passed" in proc.stdout, tail
+
+
+def _timing(pr, ms, kernels=("k",), failed=None):
+    return precision.Timing(pr, tuple(ms), tuple(kernels), failed)
+
+
+def test_decide_takes_bfloat16_only_when_faster_beyond_the_spread_and_within_budget():
+    f32 = _timing("float32", [40, 41, 42, 44, 39])
+    assert precision.decide(f32, _timing("bfloat16", [20, 21, 22, 20, 23]), 0.02)[0] == "bfloat16"
+    slow, why = precision.decide(f32, _timing("bfloat16", [360, 370, 350]), 0.024)
+    assert slow == "float32" and "bfloat16 is 8.78x slower" in why and "float32 41.0 ms [39.0-44.0, 5 repeats]" in why
+    assert precision.decide(f32, _timing("bfloat16", [35, 36, 35]), 0.02)[0] == "float32"        # 1.17x < 1.2x
+    noisy = _timing("float32", [40, 41, 42, 25])
+    assert precision.decide(noisy, _timing("bfloat16", [30, 31, 30]), 0.02)[0] == "float32"      # beaten by 25 ms
+    off, why = precision.decide(f32, _timing("bfloat16", [20, 21, 20]), 0.09)
+    assert off == "float32" and "9.00 % off" in why
+    failed, why = precision.decide(f32, _timing("bfloat16", [], (), "could not create a primitive"), None)
+    assert failed == "float32" and "could not create a primitive" in why
+
+
+def test_auto_resolves_to_float32_under_an_avx2_cap():
+    """A real probe under ``ONEDNN_MAX_CPU_ISA=AVX2``: on an AVX-512 CPU TensorFlow still sends bfloat16 to oneDNN
+    (it routes by the CPU's own flags) and the capped oneDNN refuses it; on an AVX2-only CPU bfloat16 runs on
+    Eigen, far slower. Either way auto takes float32, on AVX2 kernels."""
+    flags = set(precision.cpu_info()[1])
+    if not precision.isa_path("AVX2").runnable()[0]:
+        pytest.skip("the CPU has no AVX2")
+    p = precision.run_probe(env={"ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert p.chosen == "float32", p.reason
+    assert p.float32.ms and any("avx2" in k for k in p.float32.kernels), p.float32.kernels
+    assert "AVX2" in p.onednn_isa
+    if "avx512f" in flags:
+        assert not p.bfloat16.ms and p.bfloat16.failed and "bfloat16 could not run here" in p.reason
+    else:
+        assert p.bfloat16.kernels == ("eigen",) and p.speedup < 1, p.reason
+
+
+def test_auto_resolves_to_float32_on_the_avx2_only_kind_where_bfloat16_is_emulated():
+    """An AVX2-only CPU as it runs: float32 on oneDNN's AVX2 kernels, bfloat16 on Eigen's emulation, far slower
+    (11.6x on the probe's step, 2026-12-02)."""
+    avx2 = precision.isa_path("AVX2")
+    if not avx2.runnable()[0]:
+        pytest.skip("the CPU has no AVX2")
+    p = precision.run_probe(env=dict(avx2.float32_env), bf16_env=dict(avx2.env))
+    assert p.chosen == "float32" and p.bfloat16.kernels == ("eigen",), p.reason
+    assert any("avx2" in k for k in p.float32.kernels), p.float32.kernels
+    assert p.speedup < 1 and "slower on the conv step" in p.reason, p.reason
+
+
+def test_forced_bfloat16_that_the_kernels_refuse_is_one_line(monkeypatch):
+    if "avx512f" not in precision.cpu_info()[1]:
+        pytest.skip("only an AVX-512 CPU capped to AVX2 refuses bfloat16 (an AVX2-only CPU runs it on Eigen)")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # a new machine kind: probed in a child with this cap
+    with pytest.raises(ValueError, match=r"precision='bfloat16' cannot run on this machine .*use precision=auto"):
+        precision.resolve("bfloat16")
+    assert precision.resolve("auto") == "float32" and precision.resolve("float32") == "float32"
+
+
+def test_probe_is_cached_per_machine_kind_and_a_damaged_cache_is_measured_again(monkeypatch):
+    monkeypatch.setattr(precision, "_PROBES", {})  # measured now, into this test's runs folder
+    first = precision.probe()
+    path = precision._cache_path(first.machine)
+    assert json.loads(path.read_text())["chosen"] == first.chosen
+    assert precision.probe() is first                       # the process keeps it
+    monkeypatch.setattr(precision, "_PROBES", {})
+    again = precision.probe()                               # from the file: same measurements, decided again
+    assert again.float32.ms == first.float32.ms and again.chosen == first.chosen
+    monkeypatch.setattr(precision, "_PROBES", {})
+    path.write_text("{ not json")
+    fresh = precision.probe()                               # measured again, and the file replaced
+    assert fresh.measured_at >= first.measured_at and json.loads(path.read_text())["chosen"] == fresh.chosen
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")  # another kind: another key
+    assert precision.MachineKind.here().key() != first.machine.key()
+
+
+TINY_RUN = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,
+                eval_every=2, ckpt_every=2, rows=2)
+
+
+def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
+    ex = experiment(registry.load().figure("fig12_vgg16").module)
+    run = ex.run(named_configs=["quick"], config_updates=TINY_RUN)
+    rec = tracking.get_run(run._id)
+    probe = precision.probe()
+    assert rec.status == "COMPLETED" and rec.config["precision"] == "auto"
+    prov = rec.info["provenance"]
+    assert prov["precision"]["resolved"] == probe.chosen and prov["precision"]["reason"] == probe.reason
+    assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
+    assert set(prov["machine"]["flags"]) <= set(precision.KERNEL_FLAGS)
+    from reports.build import _provenance
+    shown = _provenance(rec)
+    assert shown["precision"].startswith(f"{probe.chosen} (auto: ") and probe.machine.cpu in shown["machine"]
+
+
+def test_precision_is_a_recorded_config_value_of_every_experiment():
+    # a forced precision, bfloat16 unless this process cannot build it (an AVX-512 CPU under an AVX2 cap alone)
+    p = precision.probe()
+    forced = "float32" if p.bfloat16.failed and not p.bfloat16.ms else "bfloat16"
+    ex = experiment(registry.load().figure("fig12_vgg16").module)
+    run = ex.run(named_configs=["quick"], config_updates={**TINY_RUN, "precision": forced})
+    rec = tracking.get_run(run._id)
+    assert rec.status == "COMPLETED" and rec.config["precision"] == forced
+    assert rec.info["provenance"]["changed"]["precision"] == forced
+    with pytest.raises(ValueError, match=r"precision='half'"):
+        ex.run(named_configs=["quick"], config_updates={**TINY_RUN, "precision": "half"})
+    # every experiment family has the key (tracking.make_experiment's, or the family's own default): auto where
+    # the net is the cost, float32 for joint training from scratch and prior training by score matching
+    expected = {"fig02": "auto", "fig06": "auto", "prior_compare": "auto", "benchmark": "auto",
+                "loo_pool1": "auto", "fig03_vgg16": "float32", "prior_full512": "float32", "prior_whitening": "float32"}
+    for fig_id, want in expected.items():
+        ex = experiment(registry.load().figure(fig_id).module)
+        cfg = ex.run(command_name="print_config", named_configs=["quick"]).config
+        assert cfg["precision"] == want, fig_id

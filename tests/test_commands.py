@@ -1,0 +1,77 @@
+"""The command lines as a new user meets them: --version and --help on each, a figure's own help, unknown
+options refused in one line, the run and the image checked before TensorFlow starts, TensorFlow's start-up
+lines silenced, the --where operators listed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from restoration import __version__, paths
+from restoration.tracking.query import WHERE_OPERATORS
+
+
+def run(*argv, env=None):
+    return subprocess.run([sys.executable, *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+@pytest.mark.parametrize("module", ["restoration", "experiments", "reports", "reports.board"])
+def test_every_command_has_a_version(module):
+    out = run("-m", module, "--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"python -m {module} (deep-restoration) {__version__}"
+
+
+def test_a_figures_help_shows_its_title_named_configs_and_config_not_sacreds():
+    out = run("-m", "experiments", "6", "--help")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    text = out.stdout
+    assert "Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked" in text
+    assert "named configs: may, quick, thesis" in text and "  batch_size = 16" in text and "  crop = 32" in text
+    assert "-u/--unobserved" in text
+    for sacred_only in ("mongo", "file_storage", "tiny_db", "Sacred glue", "dummy", "--s3"):
+        assert sacred_only not in text
+
+
+def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
+    out = run("-m", "experiments", "7", "--bogus")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "unknown option '--bogus' for fig07" in out.stderr
+    mongo = run("-m", "experiments", "7", "with", "quick", "-m", "localhost:27017")
+    assert mongo.returncode == 2 and "unknown option '-m'" in mongo.stderr
+
+
+def test_list_shows_every_figures_named_configs():
+    from restoration.results import registry
+    out = run("-m", "experiments", "--list")
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.count("named configs: ") == len(registry.load().figures)
+
+
+def test_runs_help_lists_every_where_operator():
+    text = " ".join(run("-m", "restoration", "runs", "--help").stdout.split())
+    for op in WHERE_OPERATORS:
+        assert f" {op} " in text or f"({op} " in text or f" {op}," in text or f"{op})" in text, op
+
+
+def test_reconstruct_and_invert_check_the_run_and_the_image_before_tensorflow(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "RESTORATION_RUNS_DIR": str(tmp_path / "runs"), "HOME": str(tmp_path),
+           "PYTHONPATH": str(paths.REPO_ROOT)}
+    probe = ("import sys, runpy; sys.argv = ['restoration'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('restoration', run_name='__main__')\n"
+             "finally:\n    print('TF' if 'tensorflow' in sys.modules else 'no TF', file=sys.stdout)")
+    rec = run("-c", probe, "reconstruct", "--run", "999", "--image", str(tmp_path / "a.png"), "--out",
+              str(tmp_path / "o.png"), env=env)
+    assert rec.returncode == 2 and rec.stderr.count("\n") == 1 and "no run 999" in rec.stderr
+    assert rec.stdout.strip() == "no TF"
+    inv = run("-c", probe, "invert", "--image", str(tmp_path / "missing.png"), "--layer", "conv3_3", "--out",
+              str(tmp_path / "o.png"), env=env)
+    assert inv.returncode == 2 and inv.stderr.strip() == f"error: image file not found: {tmp_path / 'missing.png'}"
+    assert inv.stdout.strip() == "no TF"
+
+
+def test_tensorflows_start_up_lines_are_silenced():
+    out = run("-c", "import restoration, tensorflow as tf; print(float(tf.constant(1.0) + 1))")
+    assert out.returncode == 0 and out.stdout.strip() == "2.0" and out.stderr == "", out.stderr
