@@ -63,7 +63,7 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 
     from restoration import metrics
     scores = metrics.score_batch(np.stack(images), np.stack(recs))
-    overall = Evaluation(names, np.stack(images), np.stack(recs), scores, metrics.summarize_scores(scores), {}, {})
+    overall = Evaluation.of(names, np.stack(images), np.stack(recs), scores)
     worst = int(np.argmin(scores["psnr"]))
     rows.append(["mean", round(overall.summary["psnr_mean"], 2), round(overall.summary["ssim_mean"], 4),
                  round(overall.summary["nerr_mean"], 5), round(overall.summary["mse_mean"], 2)])

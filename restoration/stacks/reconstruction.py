@@ -79,6 +79,13 @@ class Evaluation:
     own_loss: dict[str, float]
     chained_loss: dict[str, float]
 
+    @classmethod
+    def of(cls, names, images, reconstructions, scores, own=None, chained=None) -> "Evaluation":
+        """An evaluation with its summary computed here, the one place: the means and the worst PSNR."""
+        from restoration import metrics
+        summary = {**metrics.summarize_scores(scores), "psnr_min": float(np.min(scores["psnr"]))}
+        return cls(list(names), images, reconstructions, scores, summary, dict(own or {}), dict(chained or {}))
+
 
 def evaluate(net, stack: InversionStack, named_images, *, losses: bool = True) -> Evaluation:
     """Reconstruct ``[(name, rgb (H, W, 3)), ...]`` (all one size) and score them."""
@@ -90,8 +97,7 @@ def evaluate(net, stack: InversionStack, named_images, *, losses: bool = True) -
     scores = metrics.score_batch(images, recs)
     own = module_losses(net, stack, images, chained=False) if losses else {}
     chained = module_losses(net, stack, images, chained=True) if losses else {}
-    summary = {**metrics.summarize_scores(scores), "psnr_min": float(np.min(scores["psnr"]))}  # and the worst
-    return Evaluation(names, images, recs, scores, summary, own, chained)
+    return Evaluation.of(names, images, recs, scores, own, chained)
 
 
 def depth_starts(net, stack: InversionStack) -> list[int]:
