@@ -61,17 +61,19 @@ class _QuietTensorFlowStart:
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow" or _os.environ.get("RESTORATION_TF_START_LOGS") == "1":
             return None
-        import importlib.util
+        import importlib.machinery
         import sys
 
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        # a fresh spec each time: a mere probe (Sacred's dependency scan asks for the spec without importing) must
+        # not use the finder up
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        load = spec.loader.exec_module
+        load, finder = spec.loader.exec_module, self
 
         def exec_module(module):
+            if finder in sys.meta_path:
+                sys.meta_path.remove(finder)
             with _stderr_to_devnull():
                 load(module)
                 try:

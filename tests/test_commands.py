@@ -75,3 +75,16 @@ def test_reconstruct_and_invert_check_the_run_and_the_image_before_tensorflow(tm
 def test_tensorflows_start_up_lines_are_silenced():
     out = run("-c", "import restoration, tensorflow as tf; print(float(tf.constant(1.0) + 1))")
     assert out.returncode == 0 and out.stdout.strip() == "2.0" and out.stderr == "", out.stderr
+
+
+def test_a_figure_run_prints_no_tensorflow_start_up_lines(tmp_path):
+    """Inside a Sacred run too, where Sacred's dependency scan asks for TensorFlow's spec before the import."""
+    import os
+    env = {**os.environ, "RESTORATION_RUNS_DIR": str(tmp_path / "runs")}
+    env.pop("SACRED_DB_URL", None)
+    out = run("-m", "experiments", "fig12_vgg16", "with", "quick", "net=tiny_vgg", "crop=16", "batch_size=4",
+              "steps=2", "eval_size=16", "eval_per_image=1", "log_every=1", "eval_every=2", "ckpt_every=2", "rows=2",
+              "precision=float32", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "absl::InitializeLog" not in text and "I0000" not in text and "cuInit" not in text, text[-2000:]
