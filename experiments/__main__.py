@@ -22,7 +22,7 @@ import time
 
 
 def _registry():
-    from restoration.results import registry
+    from restoration.contract import registry
     return registry.load()
 
 

@@ -358,7 +358,7 @@ def run_benchmark(_run, cfg: Mapping) -> float:
     from restoration import benchmark
     from reports.plots import benchmark as benchmark_plots
     from reports.tables import benchmark as benchmark_tables
-    from restoration.results.payload import FigureRef, ImageScores, Payload
+    from restoration.contract.payload import FigureRef, ImageScores, Payload
 
     methods = check(cfg)
     t0 = time.time()

@@ -27,7 +27,7 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     from restoration import data
     from restoration import nets
     from reports import plots
-    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.stacks.reconstruction import Evaluation
     from reports.tables.stacks import summary_of
 

@@ -78,7 +78,7 @@ class PriorFigure:
     @property
     def title(self) -> str:
         """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
-        from restoration.results import registry
+        from restoration.contract import registry
         return registry.title(self.id)
 
 
@@ -178,7 +178,7 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     from reports import plots
     from reports.plots import priors as prior_plots
     from restoration.priors import sampling
-    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.priors.training import PriorTraining, maps_source, train_prior
 
     _check(cfg)

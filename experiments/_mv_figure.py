@@ -97,13 +97,13 @@ def load_images(images, image_dir, n_images, size):
 
 
 def image_scores(names, images, rgb, feat_err):
-    """:class:`restoration.results.payload.ImageScores` of one evaluation: PSNR, SSIM, MSE, normalised error (RGB
+    """:class:`restoration.contract.payload.ImageScores` of one evaluation: PSNR, SSIM, MSE, normalised error (RGB
     clipped to [0, 255], :func:`restoration.metrics.score_batch`) and the feature error, one per image, keyed by
     the photo's name."""
     import numpy as np
 
     from restoration import metrics
-    from restoration.results.payload import ImageScores
+    from restoration.contract.payload import ImageScores
 
     scores = metrics.score_batch(np.asarray(images, np.float64), np.clip(np.asarray(rgb, np.float64), 0, 255))
     return ImageScores.from_batch(names, {**scores, "feat_err": feat_err})
@@ -118,7 +118,7 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
 
     from restoration import preimage
     from reports.tables import preimage as inversion_tables
-    from restoration.results.payload import FigureRef, ImageScores, Payload
+    from restoration.contract.payload import FigureRef, ImageScores, Payload
 
     t0 = time.time()
     r = resolve_recipe(variant, recipe, variants)

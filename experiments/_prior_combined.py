@@ -39,7 +39,7 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from reports import plots
     from restoration.preimage import recipes
     from restoration.priors.learned import PatchPrior
-    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.preimage.learned_prior import feature_error
 
     check(cfg)

@@ -35,7 +35,7 @@ def experiment(fig_id: str, body: PriorBody, base: Mapping, thesis: Mapping):
 
     @ex.main
     def main(_run, _config):
-        from restoration.results import registry
+        from restoration.contract import registry
         return body(_run, _config, fig_id, registry.title(fig_id))
 
     return ex
@@ -92,9 +92,9 @@ def image_ids(names) -> list[str]:
 
 
 def image_scores(ids, scores: Mapping):
-    """:class:`restoration.results.payload.ImageScores` of one evaluation (:meth:`ImageScores.from_batch`: ``psnr``,
+    """:class:`restoration.contract.payload.ImageScores` of one evaluation (:meth:`ImageScores.from_batch`: ``psnr``,
     ``ssim``, ``mse``, ``nerr`` from :func:`restoration.metrics.score_batch`; ``feat_err``, ``map_err``)."""
-    from restoration.results.payload import ImageScores
+    from restoration.contract.payload import ImageScores
 
     return ImageScores.from_batch(ids, scores)
 
@@ -103,7 +103,7 @@ def pooled_scores(parts: Mapping):
     """The per-image scores behind a mean over ``parts`` (e.g. over layers: ``{"conv2_2": ImageScores, ...}``):
     ids ``"conv2_2/chelsea"``, values concatenated, measures those every part has. Their mean is the mean over
     parts of the parts' means when each part scores the same images."""
-    from restoration.results.payload import ImageScores
+    from restoration.contract.payload import ImageScores
 
     parts = dict(parts)
     if not parts:

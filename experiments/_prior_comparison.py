@@ -62,7 +62,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from restoration.preimage import recipes
     from restoration.preimage import Reporting
     from restoration.priors.learned import PatchPrior
-    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.preimage.learned_prior import (PriorInversion, feature_error, phase_one, phase_two,
                                              thesis_jitter_and_weight)
 

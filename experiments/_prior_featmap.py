@@ -42,7 +42,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from restoration.preimage.featmap import MapInversion, grey_start, invert_map, map_error
     from restoration.preimage import Reporting
     from restoration.priors.learned import PatchPrior, energy_factor
-    from restoration.results.payload import FigureRef, Payload, Table
+    from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.preimage.learned_prior import PriorInversion, phase_one_to
 
     check(cfg)

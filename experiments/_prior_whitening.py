@@ -53,7 +53,7 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from restoration.priors import patches
     from restoration.preimage import recipes
     from restoration.priors.learned import PatchPrior, PriorSpec
-    from restoration.results.payload import Payload, Table
+    from restoration.contract.payload import Payload, Table
     from restoration.preimage.learned_prior import feature_error
     from restoration.priors.training import PriorTraining, maps_source, train_prior
 

@@ -100,7 +100,7 @@ class TrainedInversionFigure:
     @property
     def title(self) -> str:
         """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
-        from restoration.results import registry
+        from restoration.contract import registry
         return registry.title(self.id)
 
     def __post_init__(self):
@@ -445,7 +445,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     from restoration import data
     from restoration import nets
     from reports import plots
-    from restoration.results.payload import Comparability, FigureRef, Payload
+    from restoration.contract.payload import Comparability, FigureRef, Payload
     from reports.tables.stacks import comparison_table, module_table, numbers_table, scores_of, summary_of
 
     c = RunConfig.from_config(cfg, fig)

@@ -24,7 +24,7 @@ def pinned_precision(figure: str) -> str:
     """The precision ``figure``'s quick config fixes (``float32`` for joint training), or ``auto``."""
     from sacred.initialize import create_run
 
-    from restoration.results import registry
+    from restoration.contract import registry
 
     module = importlib.import_module(registry.load().figure(figure).module)
     ex = module.ex
@@ -48,7 +48,7 @@ def parse_extra(tokens: list[str]) -> dict:
 
 def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
     from restoration import paths, precision, replicates, tracking
-    from restoration.results import registry
+    from restoration.contract import registry
 
     reg = registry.load()
     claims = replicates.select_claims(reg, only)

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from experiments._mv_figure import Variant, add_variants, check_config, load_images, resolve_recipe, run_figure
 from restoration import tracking
-from restoration.results import registry
+from restoration.contract import registry
 
 NAME = "fig02"
 ex = tracking.make_experiment(NAME)

@@ -24,7 +24,7 @@ def run_point(experiment: str, named_configs: list[str], updates: dict, tag: dic
     per process; its observer binds to ``env``'s database when the run starts."""
     os.environ.update(env)
     from restoration import tracking
-    from restoration.results import registry
+    from restoration.contract import registry
 
     module = importlib.import_module(registry.load().figure(experiment).module)
     try:
@@ -40,7 +40,7 @@ def check_keys(sweep) -> None:
     """Refuse a sweep whose grid or fixed values name a key its experiment does not have (each point would run the
     same configuration under a different label): one :class:`restoration.sweeps.SweepError` line."""
     from restoration import sweeps, tracking
-    from restoration.results import registry
+    from restoration.contract import registry
 
     module = importlib.import_module(registry.load().figure(sweep.experiment).module)
     try:

@@ -146,7 +146,7 @@ def _event(summary, step: int = 0, wall_time: float | None = None):
 
 def _no_tensorflow() -> None:
     """TensorBoard's writer reaches for TensorFlow's file API when TensorFlow is installed (seconds of start-up and
-    its log lines); ``tensorboard.compat.notf`` present is TensorBoard's own switch to its stub API instead."""
+    its log lines); ``tensorboard.compat.notf`` present is TensorBoard's own switch to its TensorFlow-free file API."""
     import types
     sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 

@@ -31,10 +31,10 @@ from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: th
 from reports.runs import RunSource, report_payload, summarize_failure
 from reports.text import typeset
 from restoration import atomic, paths
-from restoration.results import measures as _measures
-from restoration.results import registry as _registry
-from restoration.results.payload import Payload
-from restoration.results.registry import FigureEntry
+from restoration.contract import measures as _measures
+from restoration.contract import registry as _registry
+from restoration.contract.payload import Payload
+from restoration.contract.registry import FigureEntry
 from restoration.tracking.records import stored_section
 
 REPO = paths.work_dir()
@@ -68,7 +68,7 @@ def summary_label(key: str) -> str:
 
 
 def load_registry(path: str | Path = DEFAULT_REGISTRY) -> _registry.Registry:
-    """The figure registry (see :mod:`restoration.results.registry`); errors name the file, the entry and the fix."""
+    """The figure registry (see :mod:`restoration.contract.registry`); errors name the file, the entry and the fix."""
     return _registry.load(path)
 
 

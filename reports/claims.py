@@ -1,13 +1,13 @@
 """The thesis's claims, judged with evidence: paired effects over replicate seeds and images, intervals, verdicts.
 
-Claims are declared in ``experiments/registry.toml`` (read by :mod:`restoration.results.registry`): pairs of sides, each
-a figure optionally qualified (``fig08@pool2``), and the measures to compare (:mod:`restoration.results.measures`). In
-every pair the first side is expected to be better.
+Claims are declared in ``experiments/registry.toml`` (read by :mod:`restoration.contract.registry`): pairs of
+sides, each a figure optionally qualified (``fig08@pool2``), and the measures to compare
+(:mod:`restoration.contract.measures`). In every pair the first side is expected to be better.
 
 **Which runs.** Every completed run of a claim's figures counts (the figure's own runs and the replicate runs of
 ``make claims``, a sweep over seeds): :func:`select_arms` groups them by comparability (profile, precision,
-image set; :class:`restoration.results.payload.Comparability`), keeps the group with the most seeds that every figure of
-the claim has, and within it the newest run per seed. Runs of one seed share initialisation, data order and
+image set; :class:`restoration.contract.payload.Comparability`), keeps the group with the most seeds that every
+figure of the claim has, and within it the newest run per seed. Runs of one seed share initialisation, data order and
 jitter on both sides, so the two sides pair seed by seed, and image by image on the held-out crops.
 
 **The guard.** A claim whose sides share no such group is *not comparable* and is not judged: the verdict names
@@ -42,9 +42,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from reports import evidence
-from restoration.results import measures
-from restoration.results.payload import Payload
-from restoration.results.registry import Claim, Side
+from restoration.contract import measures
+from restoration.contract.payload import Payload
+from restoration.contract.registry import Claim, Side
 
 HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = (evidence.HELD, evidence.NOT_HELD, evidence.NO_DIFF,
                                                       evidence.INCONCLUSIVE, evidence.EXPLORATORY)

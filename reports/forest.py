@@ -9,7 +9,7 @@ import io
 from typing import Sequence
 
 from reports import claims as _claims
-from restoration.results import measures
+from restoration.contract import measures
 
 #: marker colour per verdict (colour-blind safe, the report's palette)
 COLOURS = {_claims.HELD: "#1b7837", _claims.NOT_HELD: "#b2182b", _claims.NO_DIFF: "#2166ac",

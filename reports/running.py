@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from reports.runs import RunSource
 from restoration import paths
-from restoration.results.registry import FigureEntry
+from restoration.contract.registry import FigureEntry
 
 REPO = paths.work_dir()
 

@@ -12,7 +12,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from restoration.results import measures as _measures
+from restoration.contract import measures as _measures
 from reports.text import typeset
 from restoration import sweeps as _sweeps
 

@@ -3,7 +3,7 @@
 Packages, lowest layer first (each imports only from those above it in this list; ``.importlinter`` checks it):
 
 * infrastructure: ``errors``, ``paths``, ``atomic``;
-* ``results`` - what a run hands its readers (payload, measures, registry), pure Python;
+* ``contract`` - what a run hands its readers (payload, measures, registry), pure Python;
 * the science, one package per concept, knowing neither Sacred, matplotlib nor the payload: ``nets`` (feature
   nets, op geometry), ``metrics``, ``data``, ``precision`` (float32 / bfloat16 / auto by measurement), ``optim``
   (the one training loop), ``objectives`` (energy terms, jitter), ``priors`` (hand-made and learned),

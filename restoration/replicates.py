@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from restoration.results.registry import Claim, Registry
+from restoration.contract.registry import Claim, Registry
 
 PROFILE = "quick"
 
@@ -117,7 +117,7 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
     ``alexnet_missing``: the weights path when AlexNet weights are absent (its claims are skipped, saying so);
     ``extra``: config values every run gets (then only earlier ``make claims`` runs with the same values count).
     """
-    from restoration.results.payload import Payload
+    from restoration.contract.payload import Payload
     from restoration.tracking.records import stored_section
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:

@@ -107,11 +107,11 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
         raise SweepError(f"{where}: grid must be a table of key = [values], e.g. grid = {{lr = [1e-3, 3e-3]}}")
     measure = table.get("measure", "psnr_mean")
     try:
-        from restoration.results import measures
+        from restoration.contract import measures
         measures.get(measure)
     except KeyError as e:
-        raise SweepError(f"{where}: measure {measure!r} is not a registered measure (restoration/results/measures.py); "
-                         f"e.g. measure = \"psnr_mean\"") from e
+        raise SweepError(f"{where}: measure {measure!r} is not a registered measure "
+                         f"(restoration/contract/measures.py); e.g. measure = \"psnr_mean\"") from e
     fixed = table.get("fixed", {})
     overlap = set(fixed) & set(grid)
     if overlap:
@@ -125,7 +125,7 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
 
 def load(path: str | Path | None = None) -> dict[str, Sweep]:
     """The sweeps declared in the registry file (default ``experiments/registry.toml``), by name."""
-    from restoration.results import registry
+    from restoration.contract import registry
     path = Path(path or registry.DEFAULT_PATH)
     try:
         data = registry.read(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from restoration.results.payload import FigureRef, Payload, Table
+from restoration.contract.payload import FigureRef, Payload, Table
 
 REGISTRY = """
 [figures.fig01]

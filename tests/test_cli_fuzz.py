@@ -68,7 +68,7 @@ def test_report_options_never_raise(option, value, tmp_path_factory, capsys):
 @given(value=values)
 def test_experiment_ids_never_raise(value, capsys):
     import experiments.__main__ as exp_main
-    from restoration.results import registry
+    from restoration.contract import registry
 
     reg = registry.load()
     try:

@@ -44,7 +44,7 @@ def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
 
 
 def test_list_shows_every_figures_named_configs():
-    from restoration.results import registry
+    from restoration.contract import registry
     out = run("-m", "experiments", "--list")
     assert out.returncode == 0 and out.stderr == ""
     assert out.stdout.count("named configs: ") == len(registry.load().figures)

@@ -18,7 +18,7 @@ ROOT = paths.REPO_ROOT
 
 TINY_RUN = '''
 from restoration import tracking
-from restoration.results.payload import Payload
+from restoration.contract.payload import Payload
 
 ex = tracking.make_experiment("fig06")
 

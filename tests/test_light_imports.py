@@ -10,7 +10,7 @@ import pytest
 
 from restoration import paths
 
-LIGHT = ["restoration.cli", "restoration.paths", "restoration.results.registry", "restoration.nets",
+LIGHT = ["restoration.cli", "restoration.paths", "restoration.contract.registry", "restoration.nets",
          "restoration.nets.geometry", "restoration.objectives.jitter", "restoration.priors.patches",
          "restoration.preimage.recipes", "restoration.stacks", "restoration.stacks.training", "restoration.sweeps",
          "reports.build", "reports.board", "experiments.__main__", "experiments._trained_inversion",

@@ -49,7 +49,7 @@ def test_a_run_id_that_is_not_utf8_is_one_line():
 
 def test_a_registry_entry_whose_module_does_not_exist_is_one_line(tmp_path, monkeypatch, capsys):
     import experiments.__main__ as exp_main
-    from restoration.results import registry
+    from restoration.contract import registry
 
     path = tmp_path / "registry.toml"
     path.write_text('[figures.figx]\nmodule = "experiments.no_such_module"\ntitle = "X"\nsection = "S"\norder = 1\n')

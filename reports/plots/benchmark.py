@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from restoration.results import measures
+from restoration.contract import measures
 from restoration.benchmark import THESIS_ALEXNET, Method
 from reports.plots import STYLE, image_grid
 

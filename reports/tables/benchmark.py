@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from restoration.benchmark import METRICS, THESIS_ALEXNET, CellScores, Method, thesis_value
-from restoration.results.payload import Table
+from restoration.contract.payload import Table
 
 __all__ = ["main_table", "winners_table", "display_table", "winners"]
 

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from restoration.preimage import LayerSweep
-from restoration.results.payload import Table
+from restoration.contract.payload import Table
 
 
 def _mean_sd(a, fmt="{:.3f}") -> str:

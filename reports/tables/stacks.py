@@ -1,6 +1,6 @@
 """Report tables of trained-inversion runs, built from :class:`restoration.stacks.reconstruction.Evaluation` results.
 
-Pure data in, :class:`restoration.results.payload.Table` out; numbers are rounded for display only (the run's JSON
+Pure data in, :class:`restoration.contract.payload.Table` out; numbers are rounded for display only (the run's JSON
 artifacts keep them whole).
 """
 
@@ -11,7 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from restoration.stacks import InversionStack
-from restoration.results.payload import ImageScores, Table
+from restoration.contract.payload import ImageScores, Table
 from restoration.stacks.reconstruction import Evaluation
 
 

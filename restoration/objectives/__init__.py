@@ -7,19 +7,6 @@ The names of :mod:`restoration.objectives.terms` are read from it on first use (
 or one of its light submodules does not start TensorFlow.
 """
 
-from importlib import import_module as _import_module
+from restoration.lazy import facade as _facade
 
-_IMPLEMENTATION = "restoration.objectives.terms"
-
-
-def __getattr__(name: str):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    try:
-        return getattr(_import_module(_IMPLEMENTATION), name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-
-
-def __dir__():
-    return sorted(set(globals()) | set(dir(_import_module(_IMPLEMENTATION))))
+__getattr__, __dir__ = _facade(__name__, "restoration.objectives.terms")

@@ -246,15 +246,15 @@ def add_npz(run, filename: str, **arrays) -> None:
 
 
 def set_report(run, report) -> None:
-    """Put the report payload (:class:`restoration.results.payload.Payload`) in ``run.info["report"]``.
+    """Put the report payload (:class:`restoration.contract.payload.Payload`) in ``run.info["report"]``.
 
-    The summary keys are checked against the measure registry (:mod:`restoration.results.measures`) and the whole
+    The summary keys are checked against the measure registry (:mod:`restoration.contract.measures`) and the whole
     payload against JSON, here and not in the observer, so a bad payload fails the run with a clear message.
     """
-    from restoration.results.payload import Payload
+    from restoration.contract.payload import Payload
 
     if not isinstance(report, Payload):
-        raise TypeError(f"set_report takes a restoration.results.payload.Payload, got {type(report).__name__}")
+        raise TypeError(f"set_report takes a restoration.contract.payload.Payload, got {type(report).__name__}")
     report.validate()
     report.seed = _seed(run)
     report.comparable = comparability(run, report)
@@ -279,12 +279,12 @@ def _seed(run) -> int | None:
 
 
 def comparability(run, report):
-    """The :class:`restoration.results.payload.Comparability` of ``run`` for its ``report``: the profile (its named
+    """The :class:`restoration.contract.payload.Comparability` of ``run`` for its ``report``: the profile (its named
     config, ``+key=value`` for every other config key changed), the variant, the resolved precision, the image
     set (image folder and a digest of the scored image ids) and the steps."""
     import hashlib
 
-    from restoration.results.payload import Comparability
+    from restoration.contract.payload import Comparability
 
     cfg = getattr(run, "config", None) or {}
     prov = (getattr(run, "info", None) or {}).get("provenance") or {}

@@ -70,8 +70,8 @@ class RunRecord:
 
     @property
     def payload(self):
-        """The stored payload as a :class:`restoration.results.payload.Payload`, or None."""
-        from restoration.results.payload import Payload
+        """The stored payload as a :class:`restoration.contract.payload.Payload`, or None."""
+        from restoration.contract.payload import Payload
         return Payload.from_dict(self.report)
 
     @property
@@ -169,7 +169,7 @@ def stored_section(info, key: str) -> dict | None:
     """``info[key]`` of a stored run (``report``, ``sweep``, ``provenance``) as a dict, or None: the one reader of
     the shapes a run stores, nested or flattened by Sacred's SQL observer (``{"report.summary.psnr": 1}``), or
     still JSON text."""
-    from restoration.results.payload import unflatten
+    from restoration.contract.payload import unflatten
 
     if isinstance(info, str):
         try:

@@ -11,7 +11,7 @@ from helpers import experiment, tiny_alexnet_npy
 from restoration import benchmark, tracking
 from restoration import nets
 from restoration.benchmark import Method, TwoPhase
-from restoration.results.payload import Payload
+from restoration.contract.payload import Payload
 from restoration.priors import tv
 
 TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,

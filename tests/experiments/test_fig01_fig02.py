@@ -10,7 +10,7 @@ from helpers import experiment, tiny_alexnet_npy
 
 from restoration import tracking
 from restoration.errors import WeightsNotFoundError
-from restoration.results.payload import Payload
+from restoration.contract.payload import Payload
 
 SCORED = {"psnr_mean", "ssim_mean", "mse_mean", "nerr_mean", "feat_err"}
 TINY_FIG02 = dict(net="tiny_vgg", size=16, steps=4, compare_layer="conv2_1", compare_steps=3, n_images=2)

@@ -9,9 +9,9 @@ from helpers import experiment
 
 from restoration import tracking
 from restoration.priors import learned as learned_priors
-from restoration.results import measures
-from restoration.results import registry
-from restoration.results.payload import Payload
+from restoration.contract import measures
+from restoration.contract import registry
+from restoration.contract.payload import Payload
 
 TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,
                   progress=False)

@@ -15,7 +15,7 @@ import pytest
 from helpers import experiment, tiny_alexnet_npy
 
 from restoration import tracking
-from restoration.results import registry
+from restoration.contract import registry
 from restoration.errors import WeightsNotFoundError
 
 TINY = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,

@@ -8,9 +8,9 @@ from helpers import experiment
 
 from reports import claims
 from restoration import replicates, tracking
-from restoration.results import registry
-from restoration.results.payload import Comparability, ImageScores, Payload
-from restoration.results.registry import Claim, Side
+from restoration.contract import registry
+from restoration.contract.payload import Comparability, ImageScores, Payload
+from restoration.contract.registry import Claim, Side
 
 COMP = Comparability(profile="quick", variant="final", precision="float32", image_set="embedded photos, 2 images #ab",
                      variants="final,may")

@@ -31,7 +31,7 @@ from restoration import metrics
 from restoration import stacks
 from restoration import nets
 from restoration.preimage import recipes
-from restoration.results import registry
+from restoration.contract import registry
 from restoration.priors.learned import score_matching_loss
 
 PATH_CHILD = "RESTORATION_TEST_ISA_PATH"  # set in the child processes of test_numerics_under_every_isa_path

@@ -27,7 +27,7 @@ SCRIPT = """
 import sys, time
 sys.path.insert(0, {repo!r})
 from restoration import tracking
-from restoration.results.payload import Payload
+from restoration.contract.payload import Payload
 ex = tracking.make_experiment("figfault")
 ex.add_config(steps=6, pause=0.0, tag="a", seed=0, blob=0)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from restoration import cli, tracking
-from restoration.results.payload import Payload
+from restoration.contract.payload import Payload
 from restoration.tracking import query
 from restoration.tracking.query import ABSENT, Condition, RunFilter
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from restoration import tracking
-from restoration.results.payload import Payload, Table
+from restoration.contract.payload import Payload, Table
 
 REPO = Path(__file__).resolve().parents[3]
 

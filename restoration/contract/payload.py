@@ -1,7 +1,7 @@
 """What a run hands the report: typed data, stored as JSON in the run's ``info["report"]``.
 
 A :class:`Payload` holds the run's title, the network it used (with the honest weights label), a summary of
-registered measures (:mod:`restoration.results.measures`; the keys the claims are judged on), paragraphs, figures (PNG
+registered measures (:mod:`restoration.contract.measures`; the keys the claims are judged on), paragraphs, figures (PNG
 artifacts of the run) and tables. Experiments build one, :func:`restoration.tracking.set_report` checks and
 stores it, the report builder reads it back with :meth:`Payload.from_dict`.
 """
@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from restoration.results import measures
+from restoration.contract import measures
 
-FORMAT = "restoration.results.payload/1"
+FORMAT = "restoration.contract.payload/1"
 
 
 @dataclass
@@ -75,7 +75,7 @@ class ImageScores:
             key = f"{name}_mean" if f"{name}_mean" in measures.MEASURES else name
             if key not in measures.MEASURES:
                 raise ValueError(f"per-image scores {name!r} stand behind no measure; use a score_batch name (psnr, "
-                                 f"ssim, mse, nerr) or a measure key (restoration/results/measures.py)")
+                                 f"ssim, mse, nerr) or a measure key (restoration/contract/measures.py)")
             values[key] = [float(v) for v in np.ravel(vals)]
         return cls(list(images), values)
 

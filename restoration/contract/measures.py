@@ -1,6 +1,6 @@
 """The registry of measures: what every number a run reports means (key, label, unit, which way is better).
 
-Experiments put numbers in their report payload under these keys (:mod:`restoration.results.payload`), ``tracking``
+Experiments put numbers in their report payload under these keys (:mod:`restoration.contract.payload`), ``tracking``
 refuses a payload with an unknown key, the report builder takes labels and units from here, and claims name
 the measures they are judged on. A key may carry a qualifier after ``@`` that says where or of what the number
 is: ``psnr_mean@pool2`` (PSNR from pool2), ``feat_err@conv3_3``, ``wall_s@lbfgs, conv3``.
@@ -115,7 +115,7 @@ def get(key: str) -> Measure:
     base, _ = split_key(key)
     if base not in MEASURES:
         raise KeyError(f"unknown measure {base!r} (from {key!r}); known measures: {', '.join(MEASURES)}. "
-                       f"Declare new ones in restoration/results/measures.py")
+                       f"Declare new ones in restoration/contract/measures.py")
     return MEASURES[base]
 
 

@@ -34,7 +34,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from restoration.results import measures as _measures
+from restoration.contract import measures as _measures
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "experiments" / "registry.toml"
 NETS = ("vgg16", "alexnet")
