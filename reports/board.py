@@ -38,9 +38,6 @@ from restoration import atomic, paths
 STATE_FILE = ".board.json"
 OUTPUT_TAIL = 60           # lines of captured output shown
 EXPERIMENT_SUFFIX = ".experiment"
-#: the HParams table's first columns (the dashboard shows the first few checked)
-FIRST_HPARAMS = ("experiment", "state", "seed", "variant", "precision_resolved", "profile", "steps", "lr")
-FIRST_MEASURES = ("psnr_mean", "ssim_mean", "mse_mean", "nerr_mean", "feat_err", "vgg_score")
 
 
 def default_dir() -> Path:
@@ -277,17 +274,13 @@ def _experiment(out: Path, recs) -> None:
             metrics.update(measures_of(rec))
     if not names:
         return
-    first = [n for n in FIRST_HPARAMS if n in names]
-    ordered = first + sorted(names - set(first))
-    measures = sorted(metrics, key=lambda m: (m.split("/", 1)[1].split("@")[0] not in FIRST_MEASURES,
-                                              FIRST_MEASURES.index(m.split("/", 1)[1].split("@")[0])
-                                              if m.split("/", 1)[1].split("@")[0] in FIRST_MEASURES else 0, m))
     for old in out.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"):
         old.unlink()
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
     _no_tensorflow()
     writer = EventFileWriter(str(out), filename_suffix=EXPERIMENT_SUFFIX)
-    summary = hp.hparams_config_pb([hp.HParam(n) for n in ordered], [hp.Metric(m) for m in measures])
+    # TensorBoard lists both alphabetically whatever the order here
+    summary = hp.hparams_config_pb([hp.HParam(n) for n in sorted(names)], [hp.Metric(m) for m in sorted(metrics)])
     writer.add_event(_event(summary))
     writer.close()
 

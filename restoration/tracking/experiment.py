@@ -102,7 +102,6 @@ def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) ->
     such a key silently and run with the intended one unchanged (``stepz=5`` leaves ``steps`` as it was)."""
     import difflib
 
-    from sacred.initialize import create_run
 
     from sacred.utils import NamedConfigNotFoundError
 
@@ -115,7 +114,7 @@ def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) ->
     if not keys:
         return
     try:
-        config = create_run(ex, ex.default_command, config_updates={}, named_configs=list(named_configs)).config
+        config = config_of(ex, named_configs)
     except NamedConfigNotFoundError as e:
         raise ValueError(f"{e} ({what or ex.path})") from None
     valid = _dotted_keys(config)
