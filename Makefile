@@ -37,10 +37,11 @@ install: $(STAMP)
 test: lint postgres-server pdf-libs browser
 	$(PY) -m pytest -q
 
-# ruff (pyproject.toml [tool.ruff]) and the import contracts (.importlinter: layers, no cycles, Sacred only in
+# ruff lint and format check (pyproject.toml [tool.ruff]) and the import contracts (.importlinter: layers, no cycles, Sacred only in
 # tracking, science without matplotlib or the payload)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --check --no-cache .
 	$(VENV)/bin/lint-imports
 
 # The PostgreSQL tests start their own server (tests/pg.py) and need Debian's server package; installed here when

@@ -60,8 +60,7 @@ def cpu_matrix_flags() -> list[str]:
         flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags"))
     except (OSError, StopIteration):
         return []
-    wanted = ("amx_bf16", "amx_tile", "amx_int8", "amx_fp16", "avx512_bf16", "avx512_fp16", "avx512_vnni",
-              "avx512f")
+    wanted = ("amx_bf16", "amx_tile", "amx_int8", "amx_fp16", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx512f")
     return [f for f in wanted if f in flags]
 
 
@@ -78,7 +77,7 @@ def numpy_gemm_rate(n: int = 2048, repeats: int = 5, tries: int = 3) -> float:
         t = time.perf_counter()
         for _ in range(repeats):
             a @ b
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9)
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9)
     return best
 
 
@@ -96,13 +95,14 @@ def matmul_rate(dtype_name: str, n: int = 2048, repeats: int = 10, tries: int = 
         t = time.perf_counter()
         for _ in range(repeats):
             mm(a, b).numpy()
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9)
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9)
     return best
 
 
 # ----------------------------------------------------------------------------------------------------------
 # 1. M&V step
 # ----------------------------------------------------------------------------------------------------------
+
 
 def mv_step(net32, precision: str, image, steps: int) -> dict:
     import numpy as np
@@ -114,8 +114,9 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
 
     layer = "conv3_3"
     net = net32.with_precision(precision)
-    res = preimage.invert_layer(net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1,
-                                 progress=False)
+    res = preimage.invert_layer(
+        net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1, progress=False
+    )
     fwd, bwd = vgg_conv_flops(layer, image.shape[0])
     # accuracy: the reached pre-image scored by the float32 net, whatever precision found it
     x = tf.constant(net32.preprocess(np.clip(res.rgb, 0, 255)))
@@ -123,13 +124,18 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
     canon = net32.resolve(layer)
     phi, phi0 = net32(x, canon).numpy(), net32(x0, canon).numpy()
     err = float(metrics.normalized_error(phi, phi0))
-    return {"sec_per_step": res.time_per_step_s, "flop_per_step": fwd + bwd, "accuracy": err,
-            "accuracy_name": f"normalised feature error at {layer} after {steps + 1} steps (float32 net)"}
+    return {
+        "sec_per_step": res.time_per_step_s,
+        "flop_per_step": fwd + bwd,
+        "accuracy": err,
+        "accuracy_name": f"normalised feature error at {layer} after {steps + 1} steps (float32 net)",
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------
 # 2. Module training
 # ----------------------------------------------------------------------------------------------------------
+
 
 def module_training(net32, precision: str, steps: int, crop: int = 64, batch: int = 16) -> dict:
     import keras
@@ -152,7 +158,7 @@ def module_training(net32, precision: str, steps: int, crop: int = 64, batch: in
         for _ in range(batch):
             im = train[rng.integers(len(train))]
             y, x = rng.integers(im.shape[0] - crop), rng.integers(im.shape[1] - crop)
-            out.append(im[y:y + crop, x:x + crop])
+            out.append(im[y : y + crop, x : x + crop])
         return np.asarray(out, np.float32)
 
     opt = keras.optimizers.Adam(1e-3)
@@ -184,8 +190,12 @@ def module_training(net32, precision: str, steps: int, crop: int = 64, batch: in
         x_bgr = net.preprocess(im[None])
         out = model(net(tf.constant(x_bgr), "pool1"), out_hw=im.shape[:2]).numpy()
         psnrs.append(metrics.psnr(im, np.clip(net.deprocess(out)[0], 0, 255)))
-    return {"sec_per_step": sec, "flop_per_step": flop, "accuracy": float(np.mean(psnrs)),
-            "accuracy_name": f"held-out PSNR (dB) of the DC pool1 module after {steps + 3} steps"}
+    return {
+        "sec_per_step": sec,
+        "flop_per_step": flop,
+        "accuracy": float(np.mean(psnrs)),
+        "accuracy_name": f"held-out PSNR (dB) of the DC pool1 module after {steps + 3} steps",
+    }
 
 
 def _dc_pool1_spec(net):
@@ -201,6 +211,7 @@ def _dc_pool1_spec(net):
 # 3. Score matching
 # ----------------------------------------------------------------------------------------------------------
 
+
 def score_matching(net32, precision: str, steps: int, work: Path) -> dict:
     import numpy as np
 
@@ -211,23 +222,45 @@ def score_matching(net32, precision: str, steps: int, work: Path) -> dict:
 
     K, d, batch = 512, 191, 250
     # the priors' own photos (natural photographs only: data.PRIOR_TRAIN), as the prior experiments train on
-    train_imgs = [data.center_crop_resize(im, 256).astype(np.float32)
-                  for _, im in data.embedded_named(data.PRIOR_TRAIN)]
+    train_imgs = [
+        data.center_crop_resize(im, 256).astype(np.float32) for _, im in data.embedded_named(data.PRIOR_TRAIN)
+    ]
     held_imgs = [data.center_crop_resize(im, 256).astype(np.float32) for _, im in data.embedded_images("heldout")]
     spec = PriorSpec(f"bench_{precision}", patches.PatchSpec("input", 3, 8, 8), K, "student")
-    cfg = PriorTraining(n_train=20_000, n_val=2_000, batch=batch, steps=steps, seed=0, log_every=max(steps // 5, 1),
-                        eval_every=steps, ckpt_every=10 * steps, progress=False, precision=precision)
-    _, res = train_prior(spec, maps_source(net32, train_imgs, "input"), len(train_imgs),
-                         maps_source(net32, held_imgs, "input"), len(held_imgs), cfg, work_dir=work / precision)
+    cfg = PriorTraining(
+        n_train=20_000,
+        n_val=2_000,
+        batch=batch,
+        steps=steps,
+        seed=0,
+        log_every=max(steps // 5, 1),
+        eval_every=steps,
+        ckpt_every=10 * steps,
+        progress=False,
+        precision=precision,
+    )
+    _, res = train_prior(
+        spec,
+        maps_source(net32, train_imgs, "input"),
+        len(train_imgs),
+        maps_source(net32, held_imgs, "input"),
+        len(held_imgs),
+        cfg,
+        work_dir=work / precision,
+    )
     # the step's own speed: the compiled Adam step on a batch of the same shape (no patch drawing)
     patches_per_s, _ = score_matching_rate(K, d, 1, batch, max(steps // 4, 20), precision=precision)
     fwd = 2 * batch * K * d + 2 * K * K * d + 2 * batch * K * K
-    return {"sec_per_step": batch / patches_per_s, "flop_per_step": 3 * fwd,
-            "accuracy": float(res.heldout_loss["score_matching"]),
-            "accuracy_name": f"held-out score-matching loss of full512 after {steps} steps (lower is better)"}
+    return {
+        "sec_per_step": batch / patches_per_s,
+        "flop_per_step": 3 * fwd,
+        "accuracy": float(res.heldout_loss["score_matching"]),
+        "accuracy_name": f"held-out score-matching loss of full512 after {steps} steps (lower is better)",
+    }
 
 
 # ----------------------------------------------------------------------------------------------------------
+
 
 def run_child(precision: str, quick: bool, env: dict) -> tuple[dict, tuple[str, ...]]:
     """One precision's rows in a child process with ``env`` (the ISA path); its results and the oneDNN kernels its
@@ -264,11 +297,11 @@ def child(precision: str, quick: bool, out: Path) -> int:
     image = data.center_crop_resize(dict(data.embedded_images("all"))["astronaut"], 224).astype(np.float32)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        for path, fn in (("M&V step, conv3_3, 224 px", lambda: mv_step(net32, precision, image, mv_steps)),
-                         ("module training, DC pool1, 64 px x 16", lambda: module_training(net32, precision,
-                                                                                           mod_steps)),
-                         ("score matching, full512, batch 250", lambda: score_matching(net32, precision, sm_steps,
-                                                                                       Path(work)))):
+        for path, fn in (
+            ("M&V step, conv3_3, 224 px", lambda: mv_step(net32, precision, image, mv_steps)),
+            ("module training, DC pool1, 64 px x 16", lambda: module_training(net32, precision, mod_steps)),
+            ("score matching, full512, batch 250", lambda: score_matching(net32, precision, sm_steps, Path(work))),
+        ):
             r = fn()
             rows.append({"path": path, "precision": precision, **r})
             print(f"  measured {path} in {precision}: {1000 * r['sec_per_step']:.1f} ms/step", flush=True)
@@ -281,9 +314,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer steps: a smoke run")
     p.add_argument("--no-append", action="store_true", help=f"do not append the results to {RESULTS.name}")
-    p.add_argument("--isa", default=None, metavar="PATH",
-                   help="run as another machine kind would: AVX512_CORE_AMX, AVX512_CORE_BF16, AVX512_CORE or AVX2 "
-                        "(a cap can only lower the CPU's own ISA)")
+    p.add_argument(
+        "--isa",
+        default=None,
+        metavar="PATH",
+        help="run as another machine kind would: AVX512_CORE_AMX, AVX512_CORE_BF16, AVX512_CORE or AVX2 "
+        "(a cap can only lower the CPU's own ISA)",
+    )
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -294,9 +331,12 @@ def main(argv=None) -> int:
 
     cpu, all_flags = precision.cpu_info()
     flags = [f for f in precision.KERNEL_FLAGS if f in all_flags]
-    print(f"CPU: {cpu}; {os.cpu_count()} cores; kernel flags: {' '.join(flags) or 'none found'}; "
-          f"matrix units: {', '.join(f for f in cpu_matrix_flags() if f.startswith('amx')) or 'none'}")
+    print(
+        f"CPU: {cpu}; {os.cpu_count()} cores; kernel flags: {' '.join(flags) or 'none found'}; "
+        f"matrix units: {', '.join(f for f in cpu_matrix_flags() if f.startswith('amx')) or 'none'}"
+    )
     import importlib.metadata
+
     print(f"TensorFlow {importlib.metadata.version('tensorflow')}; Python {platform.python_version()}")
     if args.isa:
         path = precision.isa_path(args.isa)
@@ -305,8 +345,12 @@ def main(argv=None) -> int:
             raise SystemExit(f"bench: --isa {args.isa}: {why}")
         envs = {"float32": dict(path.float32_env), "bfloat16": dict(path.env)}
         print(f"as machine kind {path.name}: {path.what}")
-        print("  float32 with " + " ".join(f"{k}={v}" for k, v in envs["float32"].items())
-              + "; bfloat16 with " + " ".join(f"{k}={v}" for k, v in envs["bfloat16"].items()))
+        print(
+            "  float32 with "
+            + " ".join(f"{k}={v}" for k, v in envs["float32"].items())
+            + "; bfloat16 with "
+            + " ".join(f"{k}={v}" for k, v in envs["bfloat16"].items())
+        )
         probe = precision.run_probe(env=envs["float32"], bf16_env=envs["bfloat16"])
     else:
         path, envs = None, {"float32": {}, "bfloat16": {}}
@@ -324,9 +368,11 @@ def main(argv=None) -> int:
             rates["numpy_float32"] = res["numpy_gemm_gflops"]
         rows += res["rows"]
     best32 = max(rates["float32"], rates["numpy_float32"])
-    print("\nGEMM 2048 x 2048, same run: tf.matmul " + ", ".join(f"{pr} {rates[pr]:.0f}" for pr in PRECISIONS
-                                                              if pr in rates)
-          + f" GFLOP/s; numpy float32 {rates['numpy_float32']:.0f} GFLOP/s; best float32 GEMM {best32:.0f} GFLOP/s")
+    print(
+        "\nGEMM 2048 x 2048, same run: tf.matmul "
+        + ", ".join(f"{pr} {rates[pr]:.0f}" for pr in PRECISIONS if pr in rates)
+        + f" GFLOP/s; numpy float32 {rates['numpy_float32']:.0f} GFLOP/s; best float32 GEMM {best32:.0f} GFLOP/s"
+    )
     for pr in kernels:
         print(f"  {pr:8s} ran: {', '.join(kernels[pr])}")
     print()
@@ -337,10 +383,13 @@ def main(argv=None) -> int:
         r["fraction_of_matmul"] = r["gflops"] / rates[pr]
         r["fraction_of_best_float32_gemm"] = r["gflops"] / best32
         r["kernels"] = list(kernels[pr])
-        print(f"  {r['path']:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
-              f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, "
-              f"{100 * r['fraction_of_best_float32_gemm']:5.1f} "
-              f"% of best float32 GEMM   {r['accuracy_name']}: {r['accuracy']:.5g}", flush=True)
+        print(
+            f"  {r['path']:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
+            f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, "
+            f"{100 * r['fraction_of_best_float32_gemm']:5.1f} "
+            f"% of best float32 GEMM   {r['accuracy_name']}: {r['accuracy']:.5g}",
+            flush=True,
+        )
     print(f"\nbfloat16 against float32, per path (same run, same machine); auto chose {probe.chosen}:")
     verdicts = []
     for name in dict.fromkeys(r["path"] for r in rows):
@@ -358,16 +407,28 @@ def main(argv=None) -> int:
             ok += " (score-matching training stays float32 whatever auto chooses)"
         verdicts.append({"path": name, "speedup": speed, "used": used, "used_is_faster": faster == used})
         how = f"{speed:5.2f}x faster" if speed >= 1 else f"{1 / speed:5.2f}x slower"
-        print(f"  {name:40s} bfloat16 {how}; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
-              f"({100 * acc:+.1f} %); the default's {used} is {ok}")
-    record = {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu, "flags": flags,
-              "cores": os.cpu_count(), "tensorflow": importlib.metadata.version("tensorflow"), "quick": args.quick,
-              "isa_path": path.name if path else None, "env": envs, "onednn_isa": probe.onednn_isa,
-              "auto": {"chosen": probe.chosen, "reason": probe.reason, "speedup": probe.speedup},
-              "kernels": {pr: list(k) for pr, k in kernels.items()},
-              "matmul_gflops": {pr: rates[pr] for pr in PRECISIONS if pr in rates},
-              "numpy_float32_gflops": rates["numpy_float32"], "best_float32_gemm_gflops": best32,
-              "auto_per_path": verdicts, "rows": rows}
+        print(
+            f"  {name:40s} bfloat16 {how}; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
+            f"({100 * acc:+.1f} %); the default's {used} is {ok}"
+        )
+    record = {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "flags": flags,
+        "cores": os.cpu_count(),
+        "tensorflow": importlib.metadata.version("tensorflow"),
+        "quick": args.quick,
+        "isa_path": path.name if path else None,
+        "env": envs,
+        "onednn_isa": probe.onednn_isa,
+        "auto": {"chosen": probe.chosen, "reason": probe.reason, "speedup": probe.speedup},
+        "kernels": {pr: list(k) for pr, k in kernels.items()},
+        "matmul_gflops": {pr: rates[pr] for pr in PRECISIONS if pr in rates},
+        "numpy_float32_gflops": rates["numpy_float32"],
+        "best_float32_gemm_gflops": best32,
+        "auto_per_path": verdicts,
+        "rows": rows,
+    }
     if not args.no_append:
         with open(RESULTS, "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -56,7 +56,7 @@ def matmul_gflops(n: int, repeats: int) -> float:
     t = time.perf_counter()
     for _ in range(repeats):
         mm(a, b).numpy()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
+    return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def main(argv=None) -> int:
@@ -77,8 +77,9 @@ def main(argv=None) -> int:
     from restoration import preimage
     from restoration import nets
 
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, "
-          f"GPUs: {len(tf.config.list_physical_devices('GPU'))}")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, GPUs: {len(tf.config.list_physical_devices('GPU'))}"
+    )
     mm = matmul_gflops(args.matmul_n, 10)
     print(f"float32 matmul {args.matmul_n}x{args.matmul_n}: {mm:.1f} GFLOP/s")
     net = nets.vgg16(args.weights)
@@ -87,18 +88,29 @@ def main(argv=None) -> int:
     rows = []
     for layer in args.layers:
         fwd, bwd = vgg_conv_flops(layer, args.size)
-        for jit in ([False, True] if args.xla else [False]):
+        for jit in [False, True] if args.xla else [False]:
             res = preimage.invert_layer(net, images, layer, n_steps=args.steps + 1, progress=False, jit_compile=jit)
             sps = 1.0 / res.time_per_step_s
             gflops = (fwd + bwd) * sps / 1e9
-            rows.append({"layer": layer, "size": args.size, "xla": jit, "steps_per_s": sps,
-                         "ms_per_step": 1000 * res.time_per_step_s, "first_step_s": res.first_step_s,
-                         "gflop_per_step": (fwd + bwd) / 1e9, "achieved_gflops": gflops,
-                         "fraction_of_matmul": gflops / mm})
-            print(f"{layer:8s} {args.size}px xla={str(jit):5s}  {sps:6.2f} steps/s  "
-                  f"{1000 * res.time_per_step_s:8.1f} ms/step  (first step {res.first_step_s:5.1f} s)  "
-                  f"{(fwd + bwd) / 1e9:6.1f} GFLOP/step  {gflops:6.1f} GFLOP/s = {100 * gflops / mm:4.0f}% of "
-                  f"matmul")
+            rows.append(
+                {
+                    "layer": layer,
+                    "size": args.size,
+                    "xla": jit,
+                    "steps_per_s": sps,
+                    "ms_per_step": 1000 * res.time_per_step_s,
+                    "first_step_s": res.first_step_s,
+                    "gflop_per_step": (fwd + bwd) / 1e9,
+                    "achieved_gflops": gflops,
+                    "fraction_of_matmul": gflops / mm,
+                }
+            )
+            print(
+                f"{layer:8s} {args.size}px xla={str(jit):5s}  {sps:6.2f} steps/s  "
+                f"{1000 * res.time_per_step_s:8.1f} ms/step  (first step {res.first_step_s:5.1f} s)  "
+                f"{(fwd + bwd) / 1e9:6.1f} GFLOP/step  {gflops:6.1f} GFLOP/s = {100 * gflops / mm:4.0f}% of "
+                f"matmul"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps({"matmul_gflops": mm, "rows": rows}, indent=1))
     return 0

@@ -35,7 +35,7 @@ def matmul_gflops(n: int, repeats: int) -> float:
     t = time.perf_counter()
     for _ in range(repeats):
         mm(a, b).numpy()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
+    return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def module_step_rate(spec, size: int, batch: int, steps: int, warmup: int) -> tuple[float, float]:
@@ -103,18 +103,26 @@ def main(argv=None) -> int:
             p.error(f"--module {args.module!r}: choose from {names}")
 
     mm = matmul_gflops(args.matmul, args.matmul_repeats)
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} logical CPUs, intra-op threads "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} logical CPUs, intra-op threads "
+        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}"
+    )
     print(f"float32 matmul {args.matmul}x{args.matmul}: {mm:8.1f} GFLOP/s")
-    print(f"module training step, {args.size} px images, batch {args.batch}, {args.steps} timed steps "
-          f"(FLOPs = 3 x forward - first layer: no gradient into the constant input)")
-    print(f"{'module':7} {'operation':26} {'ms/step':>8} {'images/s':>9} {'GFLOP/step':>11} {'GFLOP/s':>8} "
-          f"{'% of matmul':>11}")
+    print(
+        f"module training step, {args.size} px images, batch {args.batch}, {args.steps} timed steps "
+        f"(FLOPs = 3 x forward - first layer: no gradient into the constant input)"
+    )
+    print(
+        f"{'module':7} {'operation':26} {'ms/step':>8} {'images/s':>9} {'GFLOP/step':>11} {'GFLOP/s':>8} "
+        f"{'% of matmul':>11}"
+    )
     for spec in specs:
         sec, flops = module_step_rate(spec, args.size, args.batch, args.steps, args.warmup)
         g = flops / sec / 1e9
-        print(f"{spec.name:7} {spec.in_layer + ' -> ' + spec.out_layer:26} {sec * 1e3:8.1f} {args.batch / sec:9.1f} "
-              f"{flops / 1e9:11.2f} {g:8.1f} {100 * g / mm:10.0f}%")
+        print(
+            f"{spec.name:7} {spec.in_layer + ' -> ' + spec.out_layer:26} {sec * 1e3:8.1f} {args.batch / sec:9.1f} "
+            f"{flops / 1e9:11.2f} {g:8.1f} {100 * g / mm:10.0f}%"
+        )
     return 0
 
 

@@ -48,6 +48,7 @@ def _image():
     import numpy as np
 
     from restoration import data
+
     return data.center_crop_resize(dict(data.embedded_images("all"))["astronaut"], SIZE).astype(np.float32)
 
 
@@ -55,12 +56,13 @@ def _image():
 # children: one per framework, reading one command a line and answering one JSON line
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _gemm_rate(fn, repeats: int = 10) -> float:
     fn()
     t = time.perf_counter()
     for _ in range(repeats):
         fn()
-    return 2 * N ** 3 * repeats / (time.perf_counter() - t) / 1e9
+    return 2 * N**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def tf_child(steps: int):
@@ -83,11 +85,16 @@ def tf_child(steps: int):
 
     def module():  # bench.py's float32 module-training step (DC pool1 -> image, 64 px x 16): GFLOP/s
         import bench
+
         r = bench.module_training(net, "float32", 3 * steps)
         return r["flop_per_step"] / r["sec_per_step"] / 1e9
 
-    return {"tf_mv": mv, "tf_module_training": module, "tf_matmul": lambda: _gemm_rate(lambda: mm(a, b).numpy()),
-            "numpy_matmul": lambda: _gemm_rate(lambda: np.matmul(an, bn))}
+    return {
+        "tf_mv": mv,
+        "tf_module_training": module,
+        "tf_matmul": lambda: _gemm_rate(lambda: mm(a, b).numpy()),
+        "numpy_matmul": lambda: _gemm_rate(lambda: np.matmul(an, bn)),
+    }
 
 
 def torch_peer(net, image, recipe, layer: str = LAYER):
@@ -102,8 +109,9 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
     for op in net.ops[: net.depth(canon) + 1]:
         if op.kind == "conv":
             k, bias = net.params[op.name.split("/")[0]]
-            convs.append([torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))), torch.from_numpy(bias),
-                          False])
+            convs.append(
+                [torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))), torch.from_numpy(bias), False]
+            )
         elif op.kind == "pool":
             convs[-1][2] = True
     last_relu = canon.endswith("/relu")
@@ -120,7 +128,7 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
     x0 = torch.from_numpy(np.ascontiguousarray(net.preprocess(image[None]).transpose(0, 3, 1, 2)))
     with torch.no_grad():
         phi0 = phi(x0)
-        norm0 = (phi0 ** 2).sum()
+        norm0 = (phi0**2).sum()
     C = recipe.feature_weight_for(canon)
     T = recipe.jitter_amount(net, canon, SIZE)
     alpha, B, V = recipe.alpha, recipe.alpha_B, recipe.tv_B / 6.5
@@ -134,11 +142,11 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
         opt.zero_grad(set_to_none=True)
         xp = F.pad(x - black, (T // 2, T - T // 2, T // 2, T - T // 2)) + black  # black border (thesis rule)
         i, j = rng.integers(0, T + 1, 2)
-        f = phi(xp[:, :, i:i + SIZE, j:j + SIZE])
+        f = phi(xp[:, :, i : i + SIZE, j : j + SIZE])
         loss = C * ((f - phi0) ** 2).sum() / norm0
-        loss = loss + ((x ** 2).sum(1) ** (alpha / 2)).sum() / (hw * B ** alpha)
+        loss = loss + ((x**2).sum(1) ** (alpha / 2)).sum() / (hw * B**alpha)
         dx, dy = x[:, :, :-1, 1:] - x[:, :, :-1, :-1], x[:, :, 1:, :-1] - x[:, :, :-1, :-1]
-        loss = loss + (dx ** 2 + dy ** 2).sum() / (hw * V ** 2)
+        loss = loss + (dx**2 + dy**2).sum() / (hw * V**2)
         loss.backward()
         opt.step()
         with torch.no_grad():  # the colour ball ||x_ij|| <= 2B
@@ -183,14 +191,20 @@ def child(kind: str, steps: int) -> int:
 # parent
 # ----------------------------------------------------------------------------------------------------------
 
+
 class Child:
     def __init__(self, kind: str, isa: str, steps: int):
         env = dict(os.environ)
         env.pop("ONEDNN_MAX_CPU_ISA", None)
         if isa != "default":
             env["ONEDNN_MAX_CPU_ISA"] = isa
-        self.p = subprocess.Popen([sys.executable, __file__, "--child", kind, "--steps", str(steps)], env=env,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [sys.executable, __file__, "--child", kind, "--steps", str(steps)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.names = json.loads(self._line())["ready"]
 
     def _line(self) -> str:
@@ -218,7 +232,7 @@ def measure(isa: str, rounds: int, steps: int, with_torch: bool) -> dict[str, li
     try:
         for r in range(rounds):
             order = [(k, n) for k in kids for n in k.names]
-            for k, n in (order if r % 2 == 0 else order[::-1]):  # alternate, and reverse every other round
+            for k, n in order if r % 2 == 0 else order[::-1]:  # alternate, and reverse every other round
                 out.setdefault(n, []).append(k.ask(n))
     finally:
         for k in kids:
@@ -238,6 +252,7 @@ def main(argv=None) -> int:
         return child(args.child, args.steps)
     try:
         import torch  # noqa: F401
+
         with_torch = True
     except ImportError:
         print("PyTorch is not installed (.venv/bin/pip install torch); timing TensorFlow alone")
@@ -251,19 +266,25 @@ def main(argv=None) -> int:
         res = raw[isa] = measure(isa, args.rounds, args.steps, with_torch)
         gemm = {k: v for k, v in res.items() if k.endswith(("_matmul", "_mm"))}
         best = max(statistics.median(v) for v in gemm.values())
-        print(f"\nONEDNN_MAX_CPU_ISA={isa}: {args.rounds} interleaved rounds, median (min-max); M&V step = "
-              f"{flop / 1e9:.1f} GFLOP")
+        print(
+            f"\nONEDNN_MAX_CPU_ISA={isa}: {args.rounds} interleaved rounds, median (min-max); M&V step = "
+            f"{flop / 1e9:.1f} GFLOP"
+        )
         for k, v in gemm.items():
             print(f"  {k:14s} {statistics.median(v):7.1f} GFLOP/s ({min(v):.1f}-{max(v):.1f})")
         for k, v in res.items():
             if k.endswith("_mv"):
                 med = statistics.median(v)
-                print(f"  {k:14s} {1000 * med:7.1f} ms/step ({1000 * min(v):.1f}-{1000 * max(v):.1f})  "
-                      f"{flop / med / 1e9:6.1f} GFLOP/s = {100 * flop / med / 1e9 / best:5.1f} % of the best GEMM")
+                print(
+                    f"  {k:14s} {1000 * med:7.1f} ms/step ({1000 * min(v):.1f}-{1000 * max(v):.1f})  "
+                    f"{flop / med / 1e9:6.1f} GFLOP/s = {100 * flop / med / 1e9 / best:5.1f} % of the best GEMM"
+                )
         for k, v in res.items():
             if k.endswith("_training"):
-                print(f"  {k:14s} {statistics.median(v):7.1f} GFLOP/s ({min(v):.1f}-{max(v):.1f}) = "
-                      f"{100 * statistics.median(v) / best:5.1f} % of the best GEMM (bench.py's module_training)")
+                print(
+                    f"  {k:14s} {statistics.median(v):7.1f} GFLOP/s ({min(v):.1f}-{max(v):.1f}) = "
+                    f"{100 * statistics.median(v) / best:5.1f} % of the best GEMM (bench.py's module_training)"
+                )
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0

@@ -35,8 +35,9 @@ def cpu_name() -> str:
         return "unknown CPU"
 
 
-def score_matching_rate(K: int, d: int, C: int, batch: int, steps: int,
-                        precision: str = "float32") -> tuple[float, float]:
+def score_matching_rate(
+    K: int, d: int, C: int, batch: int, steps: int, precision: str = "float32"
+) -> tuple[float, float]:
     """(patches/s, GFLOP/s) of a compiled score-matching Adam step."""
     import keras
     import numpy as np
@@ -86,8 +87,15 @@ def inversion_step_cost(size: int, steps: int) -> tuple[float, float, float]:
     phi0 = net(x, "conv3_3").numpy()
     spec = learned_priors.PriorSpec("bench", patches.PatchSpec("input", 3, 8, 8), 512)
     st = patches.PatchStats(1, np.zeros(3), np.zeros((3, 64)), np.ones(3), np.ones((3, 64)))
-    wh = patches.Whitening(spec.patch, patches.Normalisation("dataset_channel", "dataset_channel"), st, "pca",
-                           rng.normal(size=(191, 192)), rng.normal(size=(192, 191)), np.ones(191))
+    wh = patches.Whitening(
+        spec.patch,
+        patches.Normalisation("dataset_channel", "dataset_channel"),
+        st,
+        "pca",
+        rng.normal(size=(191, 192)),
+        rng.normal(size=(192, 191)),
+        np.ones(191),
+    )
     params = learned_priors.PriorParams(spec, wh, rng.normal(size=(512, 191)), rng.normal(size=512))
     times = []
     for prior in (None, learned_priors.PatchPrior(params, weight=1e-4)):
@@ -112,8 +120,11 @@ def main() -> int:
     print(f"float32 matmul (2048^2): {mm:.0f} GFLOP/s\n")
     print("score matching (student experts, batch %d, Adam + clip):" % a.batch)
     print(f"  {'prior':<22} {'K':>5} {'d':>4} {'C':>3} {'patches/s':>10} {'GFLOP/s':>8} {'of matmul':>9}")
-    for name, K, d, C in (("full512", 512, 191, 1), ("full1024 (overcomplete)", 1024, 191, 1),
-                          ("cica_image", 150, 64, 3)):
+    for name, K, d, C in (
+        ("full512", 512, 191, 1),
+        ("full1024 (overcomplete)", 1024, 191, 1),
+        ("cica_image", 150, 64, 3),
+    ):
         rate, gf = score_matching_rate(K, d, C, a.batch, a.steps)
         print(f"  {name:<22} {K:>5} {d:>4} {C:>3} {rate:>10.0f} {gf:>8.1f} {gf / mm:>8.1%}")
     t0, t1, gflop = inversion_step_cost(a.size, a.inv_steps)
@@ -121,9 +132,11 @@ def main() -> int:
     print(f"  feature MSE alone      {t0 * 1e3:7.1f} ms/step")
     # the prior's filters are constants: its backward pass is the input gradient only, about one more forward
     rate = 2 * gflop / max(t1 - t0, 1e-9)
-    print(f"  + full512 prior        {t1 * 1e3:7.1f} ms/step  (+{(t1 - t0) * 1e3:.1f} ms, x{t1 / t0:.2f}; the prior's "
-          f"windows x matrix is {gflop:.2f} GFLOP forward, ~{2 * gflop:.2f} with its input gradient = "
-          f"{rate:.0f} GFLOP/s, {rate / mm:.0%} of matmul)")
+    print(
+        f"  + full512 prior        {t1 * 1e3:7.1f} ms/step  (+{(t1 - t0) * 1e3:.1f} ms, x{t1 / t0:.2f}; the prior's "
+        f"windows x matrix is {gflop:.2f} GFLOP forward, ~{2 * gflop:.2f} with its input gradient = "
+        f"{rate:.0f} GFLOP/s, {rate / mm:.0%} of matmul)"
+    )
     return 0
 
 

@@ -35,9 +35,24 @@ ARTIFACTS = {"fig06_rows.png", "fig06_modules.npz", "fig06_modules.json", "fig06
 
 
 def child(seed: int, env: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "experiments", "fig06", "with", "net=tiny_vgg", "crop=16", "batch_size=4",
-           f"steps={STEPS}", "eval_size=16", "eval_per_image=1", f"log_every={LOG_EVERY}", "eval_every=1000",
-           "ckpt_every=10", f"seed={seed}", "reuse_modules=False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments",
+        "fig06",
+        "with",
+        "net=tiny_vgg",
+        "crop=16",
+        "batch_size=4",
+        f"steps={STEPS}",
+        "eval_size=16",
+        "eval_per_image=1",
+        f"log_every={LOG_EVERY}",
+        "eval_every=1000",
+        "ckpt_every=10",
+        f"seed={seed}",
+        "reuse_modules=False",
+    ]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -80,6 +95,7 @@ def scenario(name: str, n: int, lock_s: float) -> dict:
     os.environ.update({"RESTORATION_RUNS_DIR": str(runs_dir), "RESTORATION_STALE_S": "20"})
     from restoration import tracking
     from restoration.tracking import database
+
     database._ENGINES.clear()
 
     t0 = time.monotonic()
@@ -100,17 +116,30 @@ def scenario(name: str, n: int, lock_s: float) -> dict:
     resumed = None
     if name == "kill":
         time.sleep(22)  # let its heartbeat go stale
-        resumed = subprocess.call([sys.executable, "-m", "restoration", "resume", "--dead"], cwd=REPO, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        resumed = subprocess.call(
+            [sys.executable, "-m", "restoration", "resume", "--dead"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     recs = tracking.runs("fig06")
     by_seed: dict[int, list] = {}
     for r in recs:
         by_seed.setdefault(int(r.config.get("seed", -1)), []).append(r)
     completed = sum(whole(by_seed.get(seed, [])) for seed in range(n))
     gaps = sum(missing_metric_steps(by_seed.get(seed, [])) for seed in range(n))
-    return {"scenario": name, "runs started": n, "completed": completed, "lost": n - completed, "gaps": gaps,
-            "exit codes": sorted(codes.values()), "resume exit": resumed, "seconds": round(time.monotonic() - t0),
-            "database": str(runs_dir / "sacred.sqlite")}
+    return {
+        "scenario": name,
+        "runs started": n,
+        "completed": completed,
+        "lost": n - completed,
+        "gaps": gaps,
+        "exit codes": sorted(codes.values()),
+        "resume exit": resumed,
+        "seconds": round(time.monotonic() - t0),
+        "database": str(runs_dir / "sacred.sqlite"),
+    }
 
 
 def main(argv=None) -> int:
@@ -128,9 +157,11 @@ def main(argv=None) -> int:
     results = [scenario(s, args.n, args.lock_s) for s in args.scenarios]
     print(f"{'scenario':9} {'started':>7} {'completed':>9} {'lost':>5} {'metric gaps':>11} {'seconds':>8}  exit codes")
     for r in results:
-        print(f"{r['scenario']:9} {r['runs started']:7d} {r['completed']:9d} {r['lost']:5d} {r['gaps']:11d} "
-              f"{r['seconds']:8d}  "
-              f"{r['exit codes']}" + (f", resume: {r['resume exit']}" if r['resume exit'] is not None else ""))
+        print(
+            f"{r['scenario']:9} {r['runs started']:7d} {r['completed']:9d} {r['lost']:5d} {r['gaps']:11d} "
+            f"{r['seconds']:8d}  "
+            f"{r['exit codes']}" + (f", resume: {r['resume exit']}" if r["resume exit"] is not None else "")
+        )
     return 0 if all(r["lost"] == 0 for r in results) else 1
 
 

@@ -14,6 +14,7 @@ sweep on Dask (see experiments/sweep.py);
 Exit status: 0 when every figure completed or failed only for
 missing AlexNet weights, 1 otherwise.
 """
+
 import argparse
 import importlib
 import subprocess
@@ -23,6 +24,7 @@ import time
 
 def _registry():
     from restoration.contract import registry
+
     return registry.load()
 
 
@@ -48,17 +50,24 @@ def _one_line_errors(ex):
         text = str(exc.args[0] if exc.args and isinstance(exc, ValueError) else exc).strip() or type(exc).__name__
         text = text.splitlines()[0]
         if no_space:
-            text = f"no space left on the device ({getattr(exc, 'filename', None) or 'writing the run'}); free some "\
-                   f"and re-run: the last checkpoint is kept"
+            text = (
+                f"no space left on the device ({getattr(exc, 'filename', None) or 'writing the run'}); free some "
+                f"and re-run: the last checkpoint is kept"
+            )
         run = getattr(ex, "current_run", None)
-        where = (f" (run {run._id}: `python -m restoration show {run._id}` has the trace)"
-                 if run and run._id and not no_space else "")  # on a full disk the stored record may be partial
+        where = (
+            f" (run {run._id}: `python -m restoration show {run._id}` has the trace)"
+            if run and run._id and not no_space
+            else ""
+        )  # on a full disk the stored record may be partial
         from restoration.errors import printable
+
         print(printable(f"error: {mask_secrets(text)}{where}"), file=sys.stderr)
 
     @contextlib.contextmanager
     def patched():
         import warnings
+
         shown = warnings.formatwarning
         sacred_experiment.print_filtered_stacktrace = print_one_line
         warnings.formatwarning = lambda message, *a, **k: f"warning: {message}\n"  # one line, not two
@@ -67,6 +76,7 @@ def _one_line_errors(ex):
         finally:
             sacred_experiment.print_filtered_stacktrace = original
             warnings.formatwarning = shown
+
     return patched()
 
 
@@ -85,10 +95,18 @@ def figure_help(fig_id: str, entry, module) -> str:
     doc = (module.__doc__ or "").strip().split("\n\n")[0]
     named = sorted(module.ex.named_configs)
     config = tracking.config_of(module.ex, ["quick"])
-    lines = [f"usage: {program('experiments')} {fig_id} [with NAMED_CONFIG ... KEY=VALUE ...] [options]", "",
-             entry.title, "", doc, "", f"named configs: {', '.join(named)} (quick: the default profile)",
-             "options: " + ", ".join(f"{s}/{lng}" for s, lng in tracking.experiment.OPTIONS.items()), "",
-             "config (with quick; change a key with KEY=VALUE after `with`):"]
+    lines = [
+        f"usage: {program('experiments')} {fig_id} [with NAMED_CONFIG ... KEY=VALUE ...] [options]",
+        "",
+        entry.title,
+        "",
+        doc,
+        "",
+        f"named configs: {', '.join(named)} (quick: the default profile)",
+        "options: " + ", ".join(f"{s}/{lng}" for s, lng in tracking.experiment.OPTIONS.items()),
+        "",
+        "config (with quick; change a key with KEY=VALUE after `with`):",
+    ]
     lines += [f"  {k} = {v!r}" for k, v in sorted(tracking.query.flatten(config).items())]
     return "\n".join(lines)
 
@@ -99,10 +117,14 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
     try:
         module = importlib.import_module(entry.module)
     except ModuleNotFoundError as e:
-        print(f"error: {fig_id}: its module {entry.module!r} cannot be imported ({e}); fix the [figures.{fig_id}] "
-              f"entry of experiments/registry.toml", file=sys.stderr)
+        print(
+            f"error: {fig_id}: its module {entry.module!r} cannot be imported ({e}); fix the [figures.{fig_id}] "
+            f"entry of experiments/registry.toml",
+            file=sys.stderr,
+        )
         return 2
     from restoration import tracking
+
     if any(a in ("-h", "--help", "help") for a in argv):
         print(figure_help(fig_id, entry, module))
         return 0
@@ -132,6 +154,7 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
     reg = _registry()
     ids = [reg.resolve(i) for i in only] if only else reg.ids
     from restoration import paths
+
     missing = paths.missing_alexnet_weights()
     rows, t_all = [], time.monotonic()
     for fig_id in ids:
@@ -153,8 +176,10 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
     print("\nreproduce-all: wall time per figure")
     for fig_id, outcome, seconds in rows:
         print(f"  {fig_id:<{width}}  {seconds:7.1f} s  {outcome}")
-    print(f"  {'total':<{width}}  {total:7.1f} s  ({total / 60:.1f} min; "
-          f"{sum(r[1] == 'completed' for r in rows)} of {len(rows)} completed)")
+    print(
+        f"  {'total':<{width}}  {total:7.1f} s  ({total / 60:.1f} min; "
+        f"{sum(r[1] == 'completed' for r in rows)} of {len(rows)} completed)"
+    )
     if missing and any(r[1] == "needs AlexNet weights" for r in rows):
         print(f"  AlexNet figures need bvlc_alexnet.npy at {missing} (or $ALEXNET_WEIGHTS)")
     return 0 if all(r[1] in ("completed", "needs AlexNet weights") for r in rows) else 1
@@ -162,17 +187,21 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     from restoration.errors import safe_streams
+
     safe_streams()  # error lines may quote arguments whose bytes are not UTF-8
     if argv and argv[0] == "--version":
         from restoration import version_text
         from restoration import program
+
         print(version_text(program("experiments")))
         return 0
     if argv and argv[0] == "--sweep":
         from experiments.sweep import main as sweep_main
+
         return sweep_main(argv[1:])
     if argv and argv[0] == "--claims":
         from experiments.claims import main as claims_main
+
         return claims_main(argv[1:])
     if argv and argv[0] == "--all":
         p = argparse.ArgumentParser(prog="python -m experiments --all")
@@ -188,8 +217,11 @@ def main(argv: list[str]) -> int:
         return 2
     if not argv or argv[0] in ("-h", "--help", "--list"):
         from restoration import program
-        print(f"usage: {program('experiments')} ID [with NAMED_CONFIG ... KEY=VALUE ...] | --list | --all | "
-              f"--sweep NAME | --claims | --version\n")
+
+        print(
+            f"usage: {program('experiments')} ID [with NAMED_CONFIG ... KEY=VALUE ...] | --list | --all | "
+            f"--sweep NAME | --claims | --version\n"
+        )
         print(__doc__)
         for f in reg.figures:
             print(f"  {f.id:<20} {f.title}  ({f.module}{'; needs AlexNet weights' if f.needs_alexnet else ''})")
@@ -200,6 +232,7 @@ def main(argv: list[str]) -> int:
         fig_id = reg.resolve(argv[0])
     except KeyError as e:
         from restoration.errors import printable
+
         print(f"error: {printable(e.args[0])}", file=sys.stderr)
         return 2
     return _run_one(fig_id, argv[1:])

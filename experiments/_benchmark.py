@@ -59,18 +59,19 @@ class NetRun:
     named: list
     images: np.ndarray
     images_text: str
-    default_size: int = 224                        # the net's own input size (the thesis's jitter is in its pixels)
-    cells: dict = field(default_factory=dict)      # (method id, depth) -> CellScores
-    recs: dict = field(default_factory=dict)       # (method id, depth) -> RGB (N, H, W, 3)
-    origin: dict = field(default_factory=dict)     # (method id, depth) -> "this run" | "reused from run N"
+    default_size: int = 224  # the net's own input size (the thesis's jitter is in its pixels)
+    cells: dict = field(default_factory=dict)  # (method id, depth) -> CellScores
+    recs: dict = field(default_factory=dict)  # (method id, depth) -> RGB (N, H, W, 3)
+    origin: dict = field(default_factory=dict)  # (method id, depth) -> "this run" | "reused from run N"
     notes: list = field(default_factory=list)
 
 
 def _per_net(value, net: str, key: str):
     if isinstance(value, Mapping):
         if net not in value:
-            raise ValueError(f"config {key}={dict(value)!r} has no entry for net {net!r}; add one, e.g. "
-                             f"{key}={{'{net}': ...}}")
+            raise ValueError(
+                f"config {key}={dict(value)!r} has no entry for net {net!r}; add one, e.g. {key}={{'{net}': ...}}"
+            )
         return value[net]
     return value
 
@@ -83,9 +84,13 @@ def check(cfg: Mapping) -> list:
         raise ValueError(f"config nets={cfg['nets']!r}: choose from {NETS}, e.g. ['vgg16', 'alexnet']")
     if not cfg["depths"] or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in cfg["depths"]):
         raise ValueError(f"config depths={cfg['depths']!r}: positive conv block numbers, e.g. [1, 2, 3, 4, 5]")
-    schema.check(cfg, {**{k: schema.count(2) for k in ("n_images", "module_steps", "finetune_steps",
-                                                         "batch_size")},
-                         "steps": schema.count(200, optional=True)})
+    schema.check(
+        cfg,
+        {
+            **{k: schema.count(2) for k in ("n_images", "module_steps", "finetune_steps", "batch_size")},
+            "steps": schema.count(200, optional=True),
+        },
+    )
     methods = [Method.parse(m) for m in cfg["methods"]]
     if not methods:
         raise ValueError("config methods=[]: name at least one, e.g. ['mv2016', 'trained_stacked']")
@@ -94,6 +99,7 @@ def check(cfg: Mapping) -> list:
 
 def _fingerprint(images: np.ndarray) -> str:
     import hashlib
+
     return hashlib.sha1(np.ascontiguousarray(images, np.float32).tobytes()).hexdigest()[:16]
 
 
@@ -128,8 +134,12 @@ class CellStore:
             return None
 
     def save(self, key: str, recs: np.ndarray, scores) -> None:
-        tracking.add_npz(self.run, f"cell_{key}.npz", recs=np.asarray(recs, np.float32),
-                         scores=np.array(json.dumps(scores.to_json())))
+        tracking.add_npz(
+            self.run,
+            f"cell_{key}.npz",
+            recs=np.asarray(recs, np.float32),
+            scores=np.array(json.dumps(scores.to_json())),
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -153,9 +163,22 @@ def _foe_cell(cfg, fnet, images, layer, method, log, priors):
     prior = PatchPrior(params, weight=weight)
     settings = {"two_phase": repr(sched), "jitter": jitter, "prior_run": params.run_id, "prior_weight": weight}
     every = max((sched.mse_steps + sched.prior_steps) // 30, 1)
-    run = lambda: benchmark.two_phase_inversion(  # noqa: E731
-        fnet, images, canon, prior, sched, jitter=jitter, seed=cfg["seed"], log=log,
-        log_prefix=f"{fnet.name}/{layer}/{method.id}/", log_every=every, progress=cfg["progress"])[1].rgb
+
+    def run():
+        return benchmark.two_phase_inversion(
+            fnet,
+            images,
+            canon,
+            prior,
+            sched,
+            jitter=jitter,
+            seed=cfg["seed"],
+            log=log,
+            log_prefix=f"{fnet.name}/{layer}/{method.id}/",
+            log_every=every,
+            progress=cfg["progress"],
+        )[1].rgb
+
     return settings, run
 
 
@@ -179,9 +202,21 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
         extra = [PatchPrior(params, weight=w)]
         settings.update(prior_run=params.run_id, prior_weight=w, recipe=repr(rec))
     every = max(rec.n_steps // 30, 1)
-    run = lambda: preimage.invert_layer(fnet, images, layer, recipe=rec, extra_terms=extra, log=log,  # noqa: E731
-                                         log_prefix=f"{fnet.name}/{layer}/{method.id}/", log_every=every,
-                                         seed=cfg["seed"], progress=cfg["progress"]).rgb
+
+    def run():
+        return preimage.invert_layer(
+            fnet,
+            images,
+            layer,
+            recipe=rec,
+            extra_terms=extra,
+            log=log,
+            log_prefix=f"{fnet.name}/{layer}/{method.id}/",
+            log_every=every,
+            seed=cfg["seed"],
+            progress=cfg["progress"],
+        ).rgb
+
     return settings, run
 
 
@@ -193,22 +228,41 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
 
     deepest = nr.layer_of[max(nr.depths, key=lambda d: int(d[4:]))]
     fig = ti.TrainedInversionFigure(
-        id="benchmark", net="alexnet" if net_name == "alexnet" else "vgg16", mode="stacked",
-        variants={"default": {"": ti.Chain(top=deepest, kinds="DC", targets=cfg["targets"])}}, what="",
-        thesis_note="")
-    tc = ti.RunConfig.from_config({
-        **ti.BASE, "net": net_name, "weights": _weights(cfg, net_name), "variant": "default",
-        "image_dir": cfg["image_dir"], "crop": int(_per_net(cfg["crop"], net_name, "crop")),
-        "batch_size": cfg["batch_size"], "steps": cfg["module_steps"], "lr": cfg["lr"],
-        "finetune_steps": cfg["finetune_steps"], "finetune_lr_schedule": cfg["finetune_lr_schedule"],
-        "image_size": _per_net(cfg["size"], net_name, "size") if cfg["image_dir"] else None,
-        "log_every": max(cfg["module_steps"] // 20, 1), "eval_every": max(cfg["module_steps"] // 4, 1),
-        "ckpt_every": max(cfg["module_steps"] // 4, 1), "seed": cfg["seed"], "profile": cfg["profile"],
-        "precision": cfg["precision"]}, fig)
+        id="benchmark",
+        net="alexnet" if net_name == "alexnet" else "vgg16",
+        mode="stacked",
+        variants={"default": {"": ti.Chain(top=deepest, kinds="DC", targets=cfg["targets"])}},
+        what="",
+        thesis_note="",
+    )
+    tc = ti.RunConfig.from_config(
+        {
+            **ti.BASE,
+            "net": net_name,
+            "weights": _weights(cfg, net_name),
+            "variant": "default",
+            "image_dir": cfg["image_dir"],
+            "crop": int(_per_net(cfg["crop"], net_name, "crop")),
+            "batch_size": cfg["batch_size"],
+            "steps": cfg["module_steps"],
+            "lr": cfg["lr"],
+            "finetune_steps": cfg["finetune_steps"],
+            "finetune_lr_schedule": cfg["finetune_lr_schedule"],
+            "image_size": _per_net(cfg["size"], net_name, "size") if cfg["image_dir"] else None,
+            "log_every": max(cfg["module_steps"] // 20, 1),
+            "eval_every": max(cfg["module_steps"] // 4, 1),
+            "ckpt_every": max(cfg["module_steps"] // 4, 1),
+            "seed": cfg["seed"],
+            "profile": cfg["profile"],
+            "precision": cfg["precision"],
+        },
+        fig,
+    )
     train, _ = ti.load_images(tc)
     train = [(n, im) for n, im in train if n not in {m for m, _ in nr.named}]  # never train on the test images
-    batches = data.crop_batches(train, crop=tc.crop, batch_size=tc.batch_size, seed=tc.seed, scales=tc.scales,
-                                flip=tc.flip)
+    batches = data.crop_batches(
+        train, crop=tc.crop, batch_size=tc.batch_size, seed=tc.seed, scales=tc.scales, flip=tc.flip
+    )
     return fig, tc, batches
 
 
@@ -239,11 +293,13 @@ def _trained_cells(cfg, fnet, nr: NetRun, modes, todo, log, run_id, store: CellS
                 stack.set_module_arrays(name, arrays)
             sub = stack.sub(i)
             if mode == "merged":
-                print(f"[benchmark] {nr.name} {d}: fine-tuning the {len(sub)} modules from "
-                      f"{nr.layer_of[d]} together ({tc.finetune_steps} steps)", flush=True)
+                print(
+                    f"[benchmark] {nr.name} {d}: fine-tuning the {len(sub)} modules from "
+                    f"{nr.layer_of[d]} together ({tc.finetune_steps} steps)",
+                    flush=True,
+                )
                 tuned_log = lambda m, v, s, _d=d: log(f"{nr.name}/{_d}/merged/{m}", v, s)  # noqa: E731
-                stack_training.train_joint(fnet, sub, batches, tc.finetune_settings(), log=tuned_log,
-                                           name="sum")
+                stack_training.train_joint(fnet, sub, batches, tc.finetune_settings(), log=tuned_log, name="sum")
             recs = reconstruction.reconstruct(fnet, sub, nr.images, clip=False)
             _finish(cfg, nr, mid, d, recs, store, keys[(mid, d)], "this run")
     for name, arrays in solo.items():
@@ -260,8 +316,9 @@ def _score_net(cfg):
     key = (cfg["score_net"], cfg["vgg16_weights"])
     if key not in _SCORE_NET:
         _SCORE_NET.clear()
-        _SCORE_NET[key] = nets.build(cfg["score_net"], cfg["vgg16_weights"] if cfg["score_net"] == "vgg16"
-                                     else None, seed=0)
+        _SCORE_NET[key] = nets.build(
+            cfg["score_net"], cfg["vgg16_weights"] if cfg["score_net"] == "vgg16" else None, seed=0
+        )
     return _SCORE_NET[key]
 
 
@@ -277,8 +334,13 @@ def _finish(cfg, nr: NetRun, mid, d, recs, store: CellStore, key, origin):
 # ----------------------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------------------
-_MEASURE = {"mse": "mse_mean", "nmse_thesis": "nmse_thesis", "vgg_score": "vgg_score", "psnr": "psnr_mean",
-            "ssim": "ssim_mean"}
+_MEASURE = {
+    "mse": "mse_mean",
+    "nmse_thesis": "nmse_thesis",
+    "vgg_score": "vgg_score",
+    "psnr": "psnr_mean",
+    "ssim": "ssim_mean",
+}
 
 
 def _net_or_note(cfg, net_name):
@@ -289,9 +351,12 @@ def _net_or_note(cfg, net_name):
         w = cfg["alexnet_weights"]
         path = paths.default_alexnet_path() if w in (None, "default") else w
         from pathlib import Path
+
         if not Path(path).is_file():
-            return None, (f"AlexNet skipped: no weights at {path} (give bvlc_alexnet.npy there, set "
-                          f"$ALEXNET_WEIGHTS, or `with alexnet_weights=/path/bvlc_alexnet.npy`)")
+            return None, (
+                f"AlexNet skipped: no weights at {path} (give bvlc_alexnet.npy there, set "
+                f"$ALEXNET_WEIGHTS, or `with alexnet_weights=/path/bvlc_alexnet.npy`)"
+            )
         return nets.build("alexnet", str(path), seed=cfg["seed"], precision=cfg["precision"]), None
     return nets.build(net_name, _weights(cfg, net_name), seed=cfg["seed"], precision=cfg["precision"]), None
 
@@ -304,8 +369,10 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
     named, text = benchmark.evaluation_set(cfg["image_dir"], size, cfg["n_images"])
     names = [n for n, _ in named]
     if len(set(names)) != len(names):
-        raise ValueError(f"evaluation images {names} repeat a name (per-image scores are keyed by it); give each "
-                         f"file in image_dir={cfg['image_dir']!r} its own name")
+        raise ValueError(
+            f"evaluation images {names} repeat a name (per-image scores are keyed by it); give each "
+            f"file in image_dir={cfg['image_dir']!r} its own name"
+        )
     images = np.stack([im for _, im in named]).astype(np.float32)
     layer_of = benchmark.depth_layers(fnet, cfg["depths"], cfg["targets"])
     nr = NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text, fnet.default_size)
@@ -316,11 +383,23 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
                 priors[m.prior] = load_prior(m.prior, "input")
             except (FileNotFoundError, ValueError) as e:
                 nr.notes.append(f"{m.label} left out: {e}")
-    common = dict(net=fnet.digest(), images=_fingerprint(images), seed=cfg["seed"], score_net=cfg["score_net"],
-                  score_layers=cfg["score_layers"], score_weights=cfg["vgg16_weights"])
-    trained = dict(crop=_per_net(cfg["crop"], net_name, "crop"), batch_size=cfg["batch_size"],
-                   module_steps=cfg["module_steps"], lr=cfg["lr"], targets=cfg["targets"],
-                   image_dir=cfg["image_dir"], deepest=max(cfg["depths"]))
+    common = dict(
+        net=fnet.digest(),
+        images=_fingerprint(images),
+        seed=cfg["seed"],
+        score_net=cfg["score_net"],
+        score_layers=cfg["score_layers"],
+        score_weights=cfg["vgg16_weights"],
+    )
+    trained = dict(
+        crop=_per_net(cfg["crop"], net_name, "crop"),
+        batch_size=cfg["batch_size"],
+        module_steps=cfg["module_steps"],
+        lr=cfg["lr"],
+        targets=cfg["targets"],
+        image_dir=cfg["image_dir"],
+        deepest=max(cfg["depths"]),
+    )
     finetune = dict(finetune_steps=cfg["finetune_steps"], finetune=cfg["finetune_lr_schedule"])
     keys, runs = {}, {}
     for m in methods:
@@ -339,8 +418,10 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
                 recs, scores, rid = hit
                 nr.cells[(m.id, d)], nr.recs[(m.id, d)], nr.origin[(m.id, d)] = scores, recs, f"run {rid}"
     n_all, n_hit = len(keys), len(nr.cells)
-    print(f"[benchmark] {net_name}: {n_all} cells, {n_hit} reused from earlier runs, {n_all - n_hit} to compute",
-          flush=True)
+    print(
+        f"[benchmark] {net_name}: {n_all} cells, {n_hit} reused from earlier runs, {n_all - n_hit} to compute",
+        flush=True,
+    )
     for (mid, d), run in runs.items():
         if (mid, d) not in nr.cells:
             print(f"[benchmark] {net_name} {d} ({layer_of[d]}): {mid}", flush=True)
@@ -376,13 +457,15 @@ def run_benchmark(_run, cfg: Mapping) -> float:
         raise ValueError("no net to benchmark: " + "; ".join(skipped))
 
     summary, tables, figures, per_image = {}, [], [], {}
-    paras = [f"Profile {cfg['profile']}. Every method reconstructs the same images from the last convolution "
-             f"of each depth (pre-ReLU, '/{cfg['targets']}', as the thesis's conv1/lin ... conv5/lin). Metrics as "
-             "in the thesis (utils/rec_evaluation.py): MSE over RGB in [0, 255]; NMSE = sum((x0 - x)^2) / "
-             "sum(x0 x) (the thesis's, not M&V's ||x0||^2); VGG score = the mean over conv1_1 ... conv5_1 "
-             "(after ReLU) of ||G(x0) - G(x)||^2 / ||G(x0)||^2 with G the Gram matrix of the mean-subtracted maps, "
-             "on the top-left 224 px crop. Deviation: the VGG score uses this project's VGG16 (the HED trunk), "
-             "where the thesis used VGG19. All three are lower-is-better; PSNR and SSIM are given besides."]
+    paras = [
+        f"Profile {cfg['profile']}. Every method reconstructs the same images from the last convolution "
+        f"of each depth (pre-ReLU, '/{cfg['targets']}', as the thesis's conv1/lin ... conv5/lin). Metrics as "
+        "in the thesis (utils/rec_evaluation.py): MSE over RGB in [0, 255]; NMSE = sum((x0 - x)^2) / "
+        "sum(x0 x) (the thesis's, not M&V's ||x0||^2); VGG score = the mean over conv1_1 ... conv5_1 "
+        "(after ReLU) of ||G(x0) - G(x)||^2 / ||G(x0)||^2 with G the Gram matrix of the mean-subtracted maps, "
+        "on the top-left 224 px crop. Deviation: the VGG score uses this project's VGG16 (the HED trunk), "
+        "where the thesis used VGG19. All three are lower-is-better; PSNR and SSIM are given besides."
+    ]
     for nr in done:
         thesis = nr.name == "alexnet"
         methods_here = [m for m in methods if any((m.id, d) in nr.cells for d in nr.depths)]
@@ -394,32 +477,53 @@ def run_benchmark(_run, cfg: Mapping) -> float:
                         summary[benchmark.summary_key(measure, nr.name, m.id, d)] = cell.mean(metric)
                     per_image[benchmark.cell_qualifier(nr.name, m.id, d)] = ImageScores(
                         [n for n, _ in nr.named],
-                        {measure: [float(v) for v in cell.scores["clip"][metric]] for metric, measure in
-                         _MEASURE.items()})
-        tables.append(benchmark_tables.main_table(nr.name, nr.depths, nr.layer_of, methods_here, nr.cells,
-                                                  thesis=thesis))
+                        {
+                            measure: [float(v) for v in cell.scores["clip"][metric]]
+                            for metric, measure in _MEASURE.items()
+                        },
+                    )
+        tables.append(
+            benchmark_tables.main_table(nr.name, nr.depths, nr.layer_of, methods_here, nr.cells, thesis=thesis)
+        )
         tables.append(benchmark_tables.winners_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
         tables.append(benchmark_tables.display_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
         for metric in benchmark.METRICS:
             values = {k: c.mean(metric) for k, c in nr.cells.items()}
             name = f"benchmark_{nr.name}_{metric}.png"
-            tracking.add_figure(_run, benchmark_plots.metric_plot(nr.name, nr.depths, methods_here, values, metric,
-                                                                  thesis=thesis), name)
-            figures.append(FigureRef(name, f"{nr.name}: {metric} by depth, one line per method (mean over the "
-                                           f"evaluation images" + ("; dashed: the thesis's AlexNet numbers" if
-                                                                   thesis else "") + ")."))
+            tracking.add_figure(
+                _run, benchmark_plots.metric_plot(nr.name, nr.depths, methods_here, values, metric, thesis=thesis), name
+            )
+            figures.append(
+                FigureRef(
+                    name,
+                    f"{nr.name}: {metric} by depth, one line per method (mean over the "
+                    f"evaluation images" + ("; dashed: the thesis's AlexNet numbers" if thesis else "") + ").",
+                )
+            )
         gi = min(int(cfg["grid_image"]), len(nr.named) - 1)
-        grid = benchmark_plots.reconstruction_grid(nr.images[gi], nr.depths, methods_here,
-                                                   {k: v[gi] for k, v in nr.recs.items()})
+        grid = benchmark_plots.reconstruction_grid(
+            nr.images[gi], nr.depths, methods_here, {k: v[gi] for k, v in nr.recs.items()}
+        )
         tracking.add_figure(_run, grid, f"benchmark_{nr.name}_grid.png")
-        figures.append(FigureRef(f"benchmark_{nr.name}_grid.png", f"{nr.name}: reconstructions of "
-                                 f"{nr.named[gi][0]} (methods down, depths across; clipped to [0, 255])."))
+        figures.append(
+            FigureRef(
+                f"benchmark_{nr.name}_grid.png",
+                f"{nr.name}: reconstructions of {nr.named[gi][0]} (methods down, depths across; clipped to [0, 255]).",
+            )
+        )
         reused = sorted({o for o in nr.origin.values() if o != "this run"})
-        paras.append(f"{nr.name} ({nr.label}): evaluation set {nr.images_text}. Layers: "
-                     + ", ".join(f"{d} = {la}" for d, la in nr.layer_of.items()) + ". "
-                     + (f"{sum(o != 'this run' for o in nr.origin.values())} of {len(nr.origin)} cells were taken "
-                        f"from earlier runs ({', '.join(reused)}) with the same configuration. " if reused else "")
-                     + " ".join(nr.notes))
+        paras.append(
+            f"{nr.name} ({nr.label}): evaluation set {nr.images_text}. Layers: "
+            + ", ".join(f"{d} = {la}" for d, la in nr.layer_of.items())
+            + ". "
+            + (
+                f"{sum(o != 'this run' for o in nr.origin.values())} of {len(nr.origin)} cells were taken "
+                f"from earlier runs ({', '.join(reused)}) with the same configuration. "
+                if reused
+                else ""
+            )
+            + " ".join(nr.notes)
+        )
         paras.append(_verdict(nr, methods_here, benchmark_tables))
     paras += skipped
     paras.append(
@@ -431,13 +535,23 @@ def run_benchmark(_run, cfg: Mapping) -> float:
         f"fine-tunes that sub-stack jointly for {cfg['finetune_steps']} steps at the thesis's rates "
         f"{cfg['finetune_lr_schedule']}. 'M&V 2016 + prior' rows replace TV in M&V 2016's recipe by a learned "
         f"prior (weight {cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy, as prior_compare); "
-        "this is our form and has no thesis row.")
+        "this is our form and has no thesis row."
+    )
     if any(m.kind == "foe_thesis" for m in methods):
         paras.append(_two_phase_paragraph(cfg, done))
     paras.append(f"Wall time {time.time() - t0:.0f} s.")
-    tracking.set_report(_run, Payload(title="The thesis's benchmark: every method from every depth",
-                                      net="; ".join(f"{nr.name}: {nr.label}" for nr in done), summary=summary,
-                                      paragraphs=paras, figures=figures, tables=tables, scores=per_image))
+    tracking.set_report(
+        _run,
+        Payload(
+            title="The thesis's benchmark: every method from every depth",
+            net="; ".join(f"{nr.name}: {nr.label}" for nr in done),
+            summary=summary,
+            paragraphs=paras,
+            figures=figures,
+            tables=tables,
+            scores=per_image,
+        ),
+    )
     first = done[0]
     return float(np.mean([c.mean("psnr") for c in first.cells.values()]))
 
@@ -454,19 +568,27 @@ def _two_phase_paragraph(cfg, done) -> str:
     for nr in done:
         th = benchmark.two_phase_schedule(nr.name)
         s = th.scaled(factor, float(cfg["lr_scale"]))
-        by_layer = ", ".join("{} jitter {} weight {:g}".format(d, *thesis_jitter_and_weight(
-            nr.name, la, size=int(nr.images.shape[1]), default_size=nr.default_size)) for d, la in nr.layer_of.items())
-        per_net.append(f"{nr.name}: {s.mse_steps} + {s.prior_steps} steps at lr {s.lr:g}, jitter for the first "
-                       f"{s.jitter_steps} steps of each phase (the thesis's {th.mse_steps} + {th.prior_steps} at "
-                       f"{th.lr:g}, jitter for {th.jitter_steps}); {by_layer}")
-    return ("Rows 'thesis's 2 phases' run the thesis's FoE procedure (foe_inv_funcs.py), which made its table's FoE "
-            "row: Adam on the layer's mean squared feature error alone from N(114.8, 1.1) RGB noise, then, from that "
-            "image, the same error plus the learned prior at the thesis's weight for the layer, with its jitter "
-            "(zero padding) and no pixel constraint. Step counts are the thesis's times the factor the M&V cells "
-            "use (" + "; ".join(per_net) + "). Where we differ from the thesis: our own trained prior; the images "
-            "optimised as one batch; no gradient clipping (the thesis's 10,000 per entry); and VGG16's steps, rate "
-            "and jitter window come from the thesis's VGG16 pool and fc runs, since its table had no VGG16. The "
-            "thesis's AlexNet FoE numbers stand beside this row, not beside 'M&V 2016 + prior'.")
+        by_layer = ", ".join(
+            "{} jitter {} weight {:g}".format(
+                d, *thesis_jitter_and_weight(nr.name, la, size=int(nr.images.shape[1]), default_size=nr.default_size)
+            )
+            for d, la in nr.layer_of.items()
+        )
+        per_net.append(
+            f"{nr.name}: {s.mse_steps} + {s.prior_steps} steps at lr {s.lr:g}, jitter for the first "
+            f"{s.jitter_steps} steps of each phase (the thesis's {th.mse_steps} + {th.prior_steps} at "
+            f"{th.lr:g}, jitter for {th.jitter_steps}); {by_layer}"
+        )
+    return (
+        "Rows 'thesis's 2 phases' run the thesis's FoE procedure (foe_inv_funcs.py), which made its table's FoE "
+        "row: Adam on the layer's mean squared feature error alone from N(114.8, 1.1) RGB noise, then, from that "
+        "image, the same error plus the learned prior at the thesis's weight for the layer, with its jitter "
+        "(zero padding) and no pixel constraint. Step counts are the thesis's times the factor the M&V cells "
+        "use (" + "; ".join(per_net) + "). Where we differ from the thesis: our own trained prior; the images "
+        "optimised as one batch; no gradient clipping (the thesis's 10,000 per entry); and VGG16's steps, rate "
+        "and jitter window come from the thesis's VGG16 pool and fc runs, since its table had no VGG16. The "
+        "thesis's AlexNet FoE numbers stand beside this row, not beside 'M&V 2016 + prior'."
+    )
 
 
 def _verdict(nr: NetRun, methods, benchmark_tables) -> str:
@@ -484,7 +606,14 @@ def _verdict(nr: NetRun, methods, benchmark_tables) -> str:
             if have:
                 th.append(min(have)[1])
         agree = [d for d, t in zip(nr.depths, th) if w.get(d) == t]
-        parts.append(f"lowest {metric}: " + "; ".join(bits) + (
-            f" — the thesis's AlexNet winner is the same method at {len(agree)} of {len(th)} depths"
-            + (f" ({', '.join(agree)})" if agree else "") if th else ""))
+        parts.append(
+            f"lowest {metric}: "
+            + "; ".join(bits)
+            + (
+                f" — the thesis's AlexNet winner is the same method at {len(agree)} of {len(th)} depths"
+                + (f" ({', '.join(agree)})" if agree else "")
+                if th
+                else ""
+            )
+        )
     return f"{nr.name}: " + ". ".join(parts) + "."

@@ -28,13 +28,13 @@ from restoration.data import EMBEDDED_HELDOUT, NOT_NATURAL, PRIOR_TRAIN
 
 BASE = {
     "profile": "quick",
-    "net": "vgg16",            # the net whose layer a feature-map prior models ("vgg16" | "tiny_vgg" for tests)
+    "net": "vgg16",  # the net whose layer a feature-map prior models ("vgg16" | "tiny_vgg" for tests)
     "weights": "hed",
-    "image_dir": None,         # thesis: a folder of natural images (90 % train / 10 % held out)
+    "image_dir": None,  # thesis: a folder of natural images (90 % train / 10 % held out)
     # quick profile (no image_dir): the embedded photos patches are drawn from, natural photographs only
     # (restoration.data.PRIOR_TRAIN; not hubble_deep_field, immunohistochemistry, retina: issue 17)
     "photos": list(PRIOR_TRAIN),
-    "image_size": 256,         # photos are centre-cropped and resized to this before patches are drawn
+    "image_size": 256,  # photos are centre-cropped and resized to this before patches are drawn
     "max_images": None,
     "n_train": 20_000,
     "n_val": 500,
@@ -48,8 +48,15 @@ BASE = {
     "precision": "float32",
     "progress": True,
 }
-THESIS = {"profile": "thesis", "n_train": 100_000, "n_val": 500, "steps": 25_000, "image_size": 224,
-          "hmc_chains": 64, "hmc_steps": 400}
+THESIS = {
+    "profile": "thesis",
+    "n_train": 100_000,
+    "n_val": 500,
+    "steps": 25_000,
+    "image_size": 224,
+    "hmc_chains": 64,
+    "hmc_steps": 400,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +66,7 @@ class PriorFigure:
     id: str
     prior: str
     n_components: int
-    net: str = "vgg16"            # the net whose layer a feature-map prior models (image priors: its mean only)
+    net: str = "vgg16"  # the net whose layer a feature-map prior models (image priors: its mean only)
     expert: str = "student"
     layer: str = "input"
     patch: int = 8
@@ -67,8 +74,8 @@ class PriorFigure:
     mean: str = "dataset_channel"
     sdev: str = "none"
     whitening: str = "pca"
-    n_drop: int | None = 1        # None: keep every dimension the patches span (drop the degenerate ones)
-    dims: int | None = None       # PCA to this many dimensions (overrides n_drop; all when the patch has fewer)
+    n_drop: int | None = 1  # None: keep every dimension the patches span (drop the degenerate ones)
+    dims: int | None = None  # PCA to this many dimensions (overrides n_drop; all when the patch has fewer)
     weight: float = 1e-5
     what: str = ""
     thesis_note: str = ""
@@ -79,6 +86,7 @@ class PriorFigure:
     def title(self) -> str:
         """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
         from restoration.contract import registry
+
         return registry.title(self.id)
 
 
@@ -96,21 +104,28 @@ def experiment(fig: PriorFigure):
 
 
 def _check(cfg: Mapping) -> None:
-    schema.check(cfg, {**{k: schema.count(BASE[k]) for k in ("n_train", "n_val", "batch", "steps",
-                                                                "hmc_chains", "hmc_steps")},
-                         "image_size": schema.count(256, least=16, unit=" px")})
+    schema.check(
+        cfg,
+        {
+            **{k: schema.count(BASE[k]) for k in ("n_train", "n_val", "batch", "steps", "hmc_chains", "hmc_steps")},
+            "image_size": schema.count(256, least=16, unit=" px"),
+        },
+    )
     check_photos(cfg.get("photos", PRIOR_TRAIN))
 
 
 def check_photos(photos) -> None:
     """The quick profile's ``photos``: a non-empty list of embedded names, none of them held out."""
     if isinstance(photos, str) or not isinstance(photos, (list, tuple)) or not photos:
-        raise ValueError(f"config photos={photos!r}: must be a list of embedded photo names, e.g. "
-                         f"`with photos={list(PRIOR_TRAIN)}`")
+        raise ValueError(
+            f"config photos={photos!r}: must be a list of embedded photo names, e.g. `with photos={list(PRIOR_TRAIN)}`"
+        )
     held = [p for p in photos if p in EMBEDDED_HELDOUT]
     if held:
-        raise ValueError(f"config photos: {held} are held out from every prior's training (the prior experiments "
-                         f"invert them); use others, e.g. {list(PRIOR_TRAIN)}")
+        raise ValueError(
+            f"config photos: {held} are held out from every prior's training (the prior experiments "
+            f"invert them); use others, e.g. {list(PRIOR_TRAIN)}"
+        )
 
 
 def _photos(cfg):
@@ -124,8 +139,10 @@ def _photos(cfg):
     size = cfg["image_size"]
     if cfg["image_dir"] is None:
         if cfg["profile"] == "thesis":
-            raise ValueError("the thesis profile draws patches from a folder of images: pass image_dir=/path "
-                             "(e.g. an ImageNet subset); the embedded photos are the quick profile")
+            raise ValueError(
+                "the thesis profile draws patches from a folder of images: pass image_dir=/path "
+                "(e.g. an ImageNet subset); the embedded photos are the quick profile"
+            )
         photos = cfg.get("photos", PRIOR_TRAIN)
         check_photos(photos)
         train, held = data.embedded_named(list(photos)), data.embedded_images("heldout")
@@ -141,15 +158,23 @@ def photos_line(cfg: Mapping, train_names, held_names) -> str:
     if cfg["image_dir"] is None:
         left = [n for n in NOT_NATURAL if n not in train_names]
         kept = [n for n in NOT_NATURAL if n in train_names]
-        note = (f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by "
-                f"default (issue 17)" if left else "")
+        note = (
+            f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by "
+            f"default (issue 17)"
+            if left
+            else ""
+        )
         note += f"; {', '.join(kept)} are not natural photographs but were asked for (config photos)" if kept else ""
-        return (f"Photos the prior saw: {', '.join(train_names)} (scikit-image's embedded colour photos{note}); "
-                f"validation patches from {', '.join(held_names)}. The thesis drew its patches from ImageNet "
-                f"photographs.")
+        return (
+            f"Photos the prior saw: {', '.join(train_names)} (scikit-image's embedded colour photos{note}); "
+            f"validation patches from {', '.join(held_names)}. The thesis drew its patches from ImageNet "
+            f"photographs."
+        )
     first = ", ".join(train_names[:8]) + (f" and {len(train_names) - 8} more" if len(train_names) > 8 else "")
-    return (f"Photos the prior saw: {len(train_names)} images of {cfg['image_dir']} (90 % of the folder, split "
-            f"with seed {cfg['seed']}: {first}); validation patches from the other {len(held_names)}.")
+    return (
+        f"Photos the prior saw: {len(train_names)} images of {cfg['image_dir']} (90 % of the folder, split "
+        f"with seed {cfg['seed']}: {first}); validation patches from the other {len(held_names)}."
+    )
 
 
 def photo_source(cfg: Mapping) -> str:
@@ -165,8 +190,14 @@ def prior_spec(fig: PriorFigure, fnet, size: int):
 
     layer = "input" if fig.layer == "input" else fnet.resolve(fig.layer)
     channels = 3 if layer == "input" else int(fnet(tf.zeros((1, size, size, 3)), layer).shape[-1])
-    return PriorSpec(fig.prior, PatchSpec(layer, channels, fig.patch, fig.patch), fig.n_components, fig.expert,
-                     fig.channelwise, fig.weight)
+    return PriorSpec(
+        fig.prior,
+        PatchSpec(layer, channels, fig.patch, fig.patch),
+        fig.n_components,
+        fig.expert,
+        fig.channelwise,
+        fig.weight,
+    )
 
 
 def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
@@ -187,13 +218,23 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     train_imgs, held_imgs, train_names, held_names = _photos(cfg)
     spec = prior_spec(fig, fnet, cfg["image_size"])
     norm = patches.Normalisation(fig.mean, fig.sdev)
-    per = spec.patch.P if fig.channelwise else spec.patch.D   # CICA whitens each channel on its own
+    per = spec.patch.P if fig.channelwise else spec.patch.D  # CICA whitens each channel on its own
     n_drop = fig.n_drop if fig.dims is None else max(per - fig.dims, 0)
-    pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], batch=cfg["batch"], steps=cfg["steps"],
-                       norm=norm, whitening=fig.whitening, n_drop=n_drop, seed=cfg["seed"],
-                       log_every=max(cfg["steps"] // 200, 1), eval_every=max(cfg["steps"] // 20, 1),
-                       ckpt_every=max(cfg["steps"] // 10, 1), progress=cfg["progress"],
-                       precision=cfg["precision"])
+    pt = PriorTraining(
+        n_train=cfg["n_train"],
+        n_val=cfg["n_val"],
+        batch=cfg["batch"],
+        steps=cfg["steps"],
+        norm=norm,
+        whitening=fig.whitening,
+        n_drop=n_drop,
+        seed=cfg["seed"],
+        log_every=max(cfg["steps"] // 200, 1),
+        eval_every=max(cfg["steps"] // 20, 1),
+        ckpt_every=max(cfg["steps"] // 10, 1),
+        progress=cfg["progress"],
+        precision=cfg["precision"],
+    )
     folder = tracking.checkpoint_dir(fig.id, dict(cfg))
     curves: dict[str, tuple[list, list]] = {}
     run_log = tracking.metric_logger(_run)
@@ -205,9 +246,17 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         run_log(name, value, step)
 
     layer = spec.patch.layer
-    params, result = train_prior(spec, maps_source(fnet, train_imgs, layer), len(train_imgs),
-                                 maps_source(fnet, held_imgs, layer), len(held_imgs), pt,
-                                 work_dir=folder / "patches", ckpt_dir=folder / "train", log=log)
+    params, result = train_prior(
+        spec,
+        maps_source(fnet, train_imgs, layer),
+        len(train_imgs),
+        maps_source(fnet, held_imgs, layer),
+        len(held_imgs),
+        pt,
+        work_dir=folder / "patches",
+        ckpt_dir=folder / "train",
+        log=log,
+    )
     d = params.whitening.d
     # held-out patches: natural vs the same pixels shuffled inside each patch
     val_store = patches.PatchStore(folder / "patches" / "val")
@@ -221,11 +270,19 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     saved = learned_priors.save_prior(params, tracking.runs_dir())
 
     # samples
-    hmc = sampling.hmc(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"], step_size=0.05, leapfrog=10,
-                       seed=cfg["seed"], tune_steps=cfg["hmc_steps"] // 2)
+    hmc = sampling.hmc(
+        params,
+        n=cfg["hmc_chains"],
+        steps=cfg["hmc_steps"],
+        step_size=0.05,
+        leapfrog=10,
+        seed=cfg["seed"],
+        tune_steps=cfg["hmc_steps"] // 2,
+    )
     # MALA with the step size HMC tuned its leapfrog to (one leapfrog step is a Langevin step)
-    mala = sampling.mala(params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=hmc.step_size,
-                         seed=cfg["seed"])
+    mala = sampling.mala(
+        params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=hmc.step_size, seed=cfg["seed"]
+    )
     for t, a in enumerate(hmc.accept_trace):
         _run.log_scalar("hmc/accept", float(a), t + 1)
     for t, a in enumerate(mala.accept_trace[::5]):
@@ -241,31 +298,69 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     if spec.channelwise:
         filt = filt[0][:, None]  # channel 0's filters, (K, 1, ph, pw)
     which = "channel 0 of " if spec.channelwise else ""
-    tracking.add_figure(_run, prior_plots.filter_grid(filt, order=order, title=f"{which}{spec.name}: filters, "
-                                                      f"largest alpha first"), f"{fig.id}_filters.png")
-    tracking.add_figure(_run, plots.loss_curves(
-        {"score-matching loss": {"train": curves.get("score_matching/train_loss", ([], [])),
-                                 "held-out": curves.get("score_matching/heldout_loss", ([], []))}},
-        ncols=1, panel_size=(4.5, 2.2)), f"{fig.id}_loss.png")
-    tracking.add_figure(_run, prior_plots.patch_rows({"held-out patches": shown_real, "HMC samples": samples[:16],
-                                                      "Langevin (MALA)": langevin[:16]}), f"{fig.id}_samples.png")
-    tracking.add_json(_run, {"prior": spec.name, "folder": str(saved), "sm_loss": result.heldout_loss,
-                             "energy_real": float(e_real.mean()), "energy_shuffled": float(e_shuf.mean()),
-                             "hmc_accept": hmc.accept_rate, "hmc_step_size": hmc.step_size,
-                             "mala_accept": mala.accept_rate},
-                      f"{fig.id}_summary.json")
+    tracking.add_figure(
+        _run,
+        prior_plots.filter_grid(filt, order=order, title=f"{which}{spec.name}: filters, largest alpha first"),
+        f"{fig.id}_filters.png",
+    )
+    tracking.add_figure(
+        _run,
+        plots.loss_curves(
+            {
+                "score-matching loss": {
+                    "train": curves.get("score_matching/train_loss", ([], [])),
+                    "held-out": curves.get("score_matching/heldout_loss", ([], [])),
+                }
+            },
+            ncols=1,
+            panel_size=(4.5, 2.2),
+        ),
+        f"{fig.id}_loss.png",
+    )
+    tracking.add_figure(
+        _run,
+        prior_plots.patch_rows(
+            {"held-out patches": shown_real, "HMC samples": samples[:16], "Langevin (MALA)": langevin[:16]}
+        ),
+        f"{fig.id}_samples.png",
+    )
+    tracking.add_json(
+        _run,
+        {
+            "prior": spec.name,
+            "folder": str(saved),
+            "sm_loss": result.heldout_loss,
+            "energy_real": float(e_real.mean()),
+            "energy_shuffled": float(e_shuf.mean()),
+            "hmc_accept": hmc.accept_rate,
+            "hmc_step_size": hmc.step_size,
+            "mala_accept": mala.accept_rate,
+        },
+        f"{fig.id}_summary.json",
+    )
     shutil.rmtree(folder / "patches", ignore_errors=True)  # raw stores are re-drawn (seeded) when needed
 
     sm = float(result.heldout_loss.get("score_matching", float("nan")))
     t_total = time.time() - t0
     kind = spec.describe(d)
-    src = ("the training photos (" + ", ".join(train_names) + ")") if cfg["image_dir"] is None else \
-        f"{len(train_names)} images of {cfg['image_dir']}"
+    src = (
+        ("the training photos (" + ", ".join(train_names) + ")")
+        if cfg["image_dir"] is None
+        else f"{len(train_names)} images of {cfg['image_dir']}"
+    )
     payload = Payload(
         title=fig.title,
         net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
-        summary={"sm_loss": sm, "energy_gap": gap, "natural_lower": lower, "components": spec.n_components,
-                 "dims": d, "steps": result.steps, "accept_rate": hmc.accept_rate, "wall_s": round(t_total, 1)},
+        summary={
+            "sm_loss": sm,
+            "energy_gap": gap,
+            "natural_lower": lower,
+            "components": spec.n_components,
+            "dims": d,
+            "steps": result.steps,
+            "accept_rate": hmc.accept_rate,
+            "wall_s": round(t_total, 1),
+        },
         paragraphs=[
             fig.what,
             f"{kind}. Patches: {cfg['n_train']} drawn from {src} at {cfg['image_size']} px, {cfg['n_val']} "
@@ -283,18 +378,54 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
             f"{100 * mala.accept_rate:.0f} %. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
             fig.thesis_note,
         ],
-        figures=[FigureRef(f"{fig.id}_filters.png", "Filters W projected back through the whitening into "
-                                                    "(normalised) patch space, each on its own grey/colour scale."),
-                 FigureRef(f"{fig.id}_loss.png", "Score-matching loss on training batches and on the held-out "
-                                                 "patches.", kind="curves"),
-                 FigureRef(f"{fig.id}_samples.png", "Real held-out patches (top), then samples from the prior by "
-                                                    "HMC and by Langevin dynamics (MALA), whitening and dataset "
-                                                    "mean undone; each patch on its own scale.")],
-        tables=[Table("The prior", ["name", "model", "layer", "patch", "whitened dims", "components",
-                                    "default weight", "held-out SM loss", "natural lower"],
-                      [[spec.name, spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise
-                                                else ""), layer, f"{fig.patch}x{fig.patch}x{spec.patch.channels}",
-                        d, spec.n_components, fig.weight, round(sm, 5), round(lower, 3)]])])
+        figures=[
+            FigureRef(
+                f"{fig.id}_filters.png",
+                "Filters W projected back through the whitening into "
+                "(normalised) patch space, each on its own grey/colour scale.",
+            ),
+            FigureRef(
+                f"{fig.id}_loss.png",
+                "Score-matching loss on training batches and on the held-out patches.",
+                kind="curves",
+            ),
+            FigureRef(
+                f"{fig.id}_samples.png",
+                "Real held-out patches (top), then samples from the prior by "
+                "HMC and by Langevin dynamics (MALA), whitening and dataset "
+                "mean undone; each patch on its own scale.",
+            ),
+        ],
+        tables=[
+            Table(
+                "The prior",
+                [
+                    "name",
+                    "model",
+                    "layer",
+                    "patch",
+                    "whitened dims",
+                    "components",
+                    "default weight",
+                    "held-out SM loss",
+                    "natural lower",
+                ],
+                [
+                    [
+                        spec.name,
+                        spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise else ""),
+                        layer,
+                        f"{fig.patch}x{fig.patch}x{spec.patch.channels}",
+                        d,
+                        spec.n_components,
+                        fig.weight,
+                        round(sm, 5),
+                        round(lower, 3),
+                    ]
+                ],
+            )
+        ],
+    )
     tracking.set_report(_run, payload)
     tracking.complete_on_success(_run, folder)
     (folder / "prior.json").write_text(json.dumps({"prior": spec.name, "saved": str(saved)}))

@@ -36,8 +36,9 @@ def resolve_recipe(variant, recipe, variants):
     from restoration.preimage import recipes
 
     if variant not in variants:
-        raise ValueError(f"config variant={variant!r}: choose one of {list(variants)}, e.g. "
-                         f"`with {next(iter(variants))}`")
+        raise ValueError(
+            f"config variant={variant!r}: choose one of {list(variants)}, e.g. `with {next(iter(variants))}`"
+        )
     own = recipes.get_recipe(variants[variant].recipe)
     if recipe is None:
         return own
@@ -46,10 +47,12 @@ def resolve_recipe(variant, recipe, variants):
     r = recipes.get_recipe(recipe)  # unknown names: a ValueError listing the recipes
     if r.paper != own.paper:
         other = [n for n, v in variants.items() if recipes.get_recipe(v.recipe).paper == r.paper]
-        raise ValueError(f"config recipe={recipe!r} follows {recipes.PAPERS.get(r.paper, 'no named paper')}, but "
-                         f"variant {variant!r} is {recipes.PAPERS[own.paper]}; "
-                         + (f"pick variant {other[0]!r} (`with {other[0]}`) or " if other else "pick ")
-                         + "a recipe of the variant's paper")
+        raise ValueError(
+            f"config recipe={recipe!r} follows {recipes.PAPERS.get(r.paper, 'no named paper')}, but "
+            f"variant {variant!r} is {recipes.PAPERS[own.paper]}; "
+            + (f"pick variant {other[0]!r} (`with {other[0]}`) or " if other else "pick ")
+            + "a recipe of the variant's paper"
+        )
     return r
 
 
@@ -64,9 +67,15 @@ def variant_text(variant, variants, r) -> str:
 
 
 #: the M&V figures' config keys (:mod:`experiments._schema`)
-SCHEMA = {"n_images": schema.count(10), "size": schema.count(64, least=16, unit=" px"),
-          "steps": schema.count(10, optional=True), "compare_steps": schema.count(10, optional=True),
-          "log_every": schema.count(10), "lr_scale": schema.number(1.0), "layers": schema.names(("conv3_3",))}
+SCHEMA = {
+    "n_images": schema.count(10),
+    "size": schema.count(64, least=16, unit=" px"),
+    "steps": schema.count(10, optional=True),
+    "compare_steps": schema.count(10, optional=True),
+    "log_every": schema.count(10),
+    "lr_scale": schema.number(1.0),
+    "layers": schema.names(("conv3_3",)),
+}
 
 
 def check_config(config: Mapping) -> None:
@@ -91,8 +100,10 @@ def load_images(images, image_dir, n_images, size):
     names = [n for n, _ in named]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # per-image scores are keyed by the photo's name
-        raise ValueError(f"images {twice} appear more than once (files of one name with different suffixes, or a "
-                         f"name listed twice in `images`); each image is scored under its name, so give each once")
+        raise ValueError(
+            f"images {twice} appear more than once (files of one name with different suffixes, or a "
+            f"name listed twice in `images`); each image is scored under its name, so give each once"
+        )
     return named
 
 
@@ -109,8 +120,25 @@ def image_scores(names, images, rgb, feat_err):
     return ImageScores.from_batch(names, {**scores, "feat_err": feat_err})
 
 
-def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, recipe, steps, lr_scale,
-               compare_layer, compare_steps, log_every, seed, paragraphs):
+def run_figure(
+    _run,
+    *,
+    name,
+    title,
+    fnet,
+    named,
+    layers,
+    variant,
+    variants,
+    recipe,
+    steps,
+    lr_scale,
+    compare_layer,
+    compare_steps,
+    log_every,
+    seed,
+    paragraphs,
+):
     """The shared body of fig01/fig02: sweep, comparison, artifacts, report. ``title`` is the registry's; the
     payload's ``variant`` names the recipe's paper. Returns the mean feature error at the deepest layer (Sacred's
     float result)."""
@@ -131,40 +159,69 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
     names = [n for n, _ in named]
     log = tracking.metric_logger(_run)
 
-    sweep = preimage.sweep_layers(fnet, images, layers, image_names=names, recipe=r, log=log,
-                                   log_every=log_every, seed=seed)
-    tables = [inversion_tables.sweep_table(sweep, f"{fnet.name}: pre-image quality per layer ({r.name}, "
-                                           f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)")]
+    sweep = preimage.sweep_layers(
+        fnet, images, layers, image_names=names, recipe=r, log=log, log_every=log_every, seed=seed
+    )
+    tables = [
+        inversion_tables.sweep_table(
+            sweep,
+            f"{fnet.name}: pre-image quality per layer ({r.name}, "
+            f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)",
+        )
+    ]
     cmp = None
     if compare_layer:
         opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
-        cmp = preimage.compare_optimizers(fnet, images, compare_layer, optimizers=opts,
-                                           n_steps=compare_steps, recipe=r, log=log, seed=seed)
+        cmp = preimage.compare_optimizers(
+            fnet, images, compare_layer, optimizers=opts, n_steps=compare_steps, recipe=r, log=log, seed=seed
+        )
         label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
-        tables.append(inversion_tables.comparison_table(
-            cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"))
+        tables.append(
+            inversion_tables.comparison_table(
+                cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"
+            )
+        )
 
     tracking.add_figure(_run, inversion_tables.sweep_figure(sweep), f"{name}_grid.png")
     arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in layers}
     tracking.add_npz(_run, f"{name}_reconstructions.npz", originals=images, **arrays)
     scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in layers}
-    tracking.add_json(_run, {"images": names, "layers": list(layers), "scores": scores,
-                             "settings": sweep.settings, "variant": variant, "recipe": r.name, "steps": r.n_steps,
-                             "lr_schedule": r.lr_schedule}, f"{name}_scores.json")
+    tracking.add_json(
+        _run,
+        {
+            "images": names,
+            "layers": list(layers),
+            "scores": scores,
+            "settings": sweep.settings,
+            "variant": variant,
+            "recipe": r.name,
+            "steps": r.n_steps,
+            "lr_schedule": r.lr_schedule,
+        },
+        f"{name}_scores.json",
+    )
     # per-image scores behind the summary, keyed by its qualifiers (a layer, "mean over layers", "adam, conv3")
-    per_image = {layer: image_scores(names, images, sweep.results[layer].rgb, sweep.scores[layer]["feat_err"])
-                 for layer in layers}
-    per_image["mean over layers"] = ImageScores(names, {"feat_err": [
-        float(v) for v in np.mean([sweep.scores[la]["feat_err"] for la in layers], axis=0)]})
+    per_image = {
+        layer: image_scores(names, images, sweep.results[layer].rgb, sweep.scores[layer]["feat_err"])
+        for layer in layers
+    }
+    per_image["mean over layers"] = ImageScores(
+        names, {"feat_err": [float(v) for v in np.mean([sweep.scores[la]["feat_err"] for la in layers], axis=0)]}
+    )
 
     deepest = layers[-1]
     # Headline first (the report's overview shows the first two entries); per-layer numbers are in the table.
     head = compare_layer if compare_layer in layers else deepest
-    summary = {f"feat_err@{head}": float(np.mean(sweep.scores[head]["feat_err"])),
-               f"ssim_mean@{head}": float(np.mean(sweep.scores[head]["ssim"])),
-               "feat_err@mean over layers": float(np.mean([np.mean(sweep.scores[la]["feat_err"]) for la in layers])),
-               "layers": len(layers), "images": len(names), "steps": r.n_steps, "size_px": int(images.shape[1]),
-               "wall_s": round(time.time() - t0, 1)}
+    summary = {
+        f"feat_err@{head}": float(np.mean(sweep.scores[head]["feat_err"])),
+        f"ssim_mean@{head}": float(np.mean(sweep.scores[head]["ssim"])),
+        "feat_err@mean over layers": float(np.mean([np.mean(sweep.scores[la]["feat_err"]) for la in layers])),
+        "layers": len(layers),
+        "images": len(names),
+        "steps": r.n_steps,
+        "size_px": int(images.shape[1]),
+        "wall_s": round(time.time() - t0, 1),
+    }
     if cmp:
         for opt, c in cmp.items():
             summary[f"feat_err@{opt}, {compare_layer}"] = float(np.mean(c["feat_err"]))
@@ -173,28 +230,50 @@ def run_figure(_run, *, name, title, fnet, named, layers, variant, variants, rec
     chosen = variant_text(variant, variants, r)
     paras = list(paragraphs) + [
         f"Variant {chosen}. {variants[variant].note} Other variants: "
-        + "; ".join(f"{n} (recipe {v.recipe}, `with {n}`)" for n, v in variants.items() if n != variant) + ".",
+        + "; ".join(f"{n} (recipe {v.recipe}, `with {n}`)" for n, v in variants.items() if n != variant)
+        + ".",
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
         f"{'on the image in grey levels' if r.scale == 1 else f'on u = x / {r.scale:g}'}, jitter off for the "
         f"last {r.jitter_off_steps} steps; feature-loss weight C and jitter by depth (table); "
-        + (f"alpha-norm (alpha {r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as "
-           f"in Mahendran & Vedaldi 2016" if r.alpha_normalise and r.tv_normalise else
-           f"alpha-norm (alpha {r.alpha:g}) and TV (beta {r.beta:g}) with Mahendran & Vedaldi 2015's "
-           f"unnormalised weights on u = x / {r.scale:g}")
+        + (
+            f"alpha-norm (alpha {r.alpha:g}, B {r.alpha_B:g}) and TV (beta {r.beta:g}, V = B/6.5) normalised as "
+            f"in Mahendran & Vedaldi 2016"
+            if r.alpha_normalise and r.tv_normalise
+            else f"alpha-norm (alpha {r.alpha:g}) and TV (beta {r.beta:g}) with Mahendran & Vedaldi 2015's "
+            f"unnormalised weights on u = x / {r.scale:g}"
+        )
         + f". Jitter rule {r.jitter_rule!r} (restoration.objectives.jitter); pixel constraint {r.pixel_constraint!r}"
-        + (f" (each pixel's mean-subtracted colour vector kept within norm {r.ball_radius:g}, M&V's 2B)"
-           if r.pixel_constraint == "ball" else "")
+        + (
+            f" (each pixel's mean-subtracted colour vector kept within norm {r.ball_radius:g}, M&V's 2B)"
+            if r.pixel_constraint == "ball"
+            else ""
+        )
         + f"; start {'from the target image (the thesis benchmark)' if r.init == 'target' else 'from noise'}."
         + " Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255].",
     ]
     if cmp:
-        paras.append("L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
-                     "needs a fixed objective; an iteration may cost several objective evaluations.")
-    tracking.set_report(_run, Payload(
-        title=title, net=fnet.weights_label, summary=summary,
-        paragraphs=paras,
-        figures=[FigureRef(f"{name}_grid.png", f"Pre-images from each layer (columns; first column: original) for "
-                                               f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.")],
-        tables=tables, variant=chosen, scores=per_image))
+        paras.append(
+            "L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
+            "needs a fixed objective; an iteration may cost several objective evaluations."
+        )
+    tracking.set_report(
+        _run,
+        Payload(
+            title=title,
+            net=fnet.weights_label,
+            summary=summary,
+            paragraphs=paras,
+            figures=[
+                FigureRef(
+                    f"{name}_grid.png",
+                    f"Pre-images from each layer (columns; first column: original) for "
+                    f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.",
+                )
+            ],
+            tables=tables,
+            variant=chosen,
+            scores=per_image,
+        ),
+    )
     return float(np.mean(sweep.scores[deepest]["feat_err"]))

@@ -12,8 +12,17 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import (HELD_OUT, check, image_ids, image_scores, load_prior, map_hw, net_and_images,
-                                       origins, prior_weight)
+from experiments._prior_common import (
+    HELD_OUT,
+    check,
+    image_ids,
+    image_scores,
+    load_prior,
+    map_hw,
+    net_and_images,
+    origins,
+    prior_weight,
+)
 from restoration import tracking
 
 BASE = {
@@ -23,8 +32,8 @@ BASE = {
     "image_prior": "full512_logistic",
     "conv2_prior": "conv2_reduced",
     "conv3_priors": ["conv3_reduced", "conv3_full"],
-    "image_scale": 30.0,               # image prior weight = image_scale * lambda_TV / its natural energy
-    "feature_scales": [3.0],           # each feature-map prior: scale * lambda_TV / its natural energy
+    "image_scale": 30.0,  # image prior weight = image_scale * lambda_TV / its natural energy
+    "feature_scales": [3.0],  # each feature-map prior: scale * lambda_TV / its natural energy
     "steps": 200,
     "seed": 0,
     "precision": "auto",  # the inversions' net: bfloat16 where this machine measures it faster (restoration.precision)
@@ -58,19 +67,33 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         return prior_weight(params, lam, scale, map_hw(fnet, params.spec.patch.layer, cfg["size"]))
 
     w_img = weight(img, float(cfg["image_scale"]))
-    arms = {"mv2016 (alpha + TV)": (mv, []),
-            f"image prior {img.spec.name}": (no_tv, [PatchPrior(img, weight=w_img)])}
+    arms = {"mv2016 (alpha + TV)": (mv, []), f"image prior {img.spec.name}": (no_tv, [PatchPrior(img, weight=w_img)])}
     for c3name, c3 in c3s.items():
         for fs in cfg["feature_scales"]:
-            arms[f"image + {c2.spec.name} + {c3name}, feature scale {fs:g}"] = (no_tv, [
-                PatchPrior(img, weight=w_img), PatchPrior(c2, weight=weight(c2, float(fs))),
-                PatchPrior(c3, weight=weight(c3, float(fs)))])
+            arms[f"image + {c2.spec.name} + {c3name}, feature scale {fs:g}"] = (
+                no_tv,
+                [
+                    PatchPrior(img, weight=w_img),
+                    PatchPrior(c2, weight=weight(c2, float(fs))),
+                    PatchPrior(c3, weight=weight(c3, float(fs))),
+                ],
+            )
     rows, summary, recs, per_image, ids = [], {}, {}, {}, image_ids(names)
     for k, (arm, (recipe, extra)) in enumerate(arms.items()):
         print(f"[{fig_id}] {arm}", flush=True)
-        res = preimage.invert_layer(fnet, images, layer, recipe=recipe, n_steps=cfg["steps"], extra_terms=extra,
-                                     log=log, log_prefix=f"arm{k}/", log_every=max(cfg["steps"] // 30, 1),
-                                     seed=cfg["seed"], progress=cfg["progress"])
+        res = preimage.invert_layer(
+            fnet,
+            images,
+            layer,
+            recipe=recipe,
+            n_steps=cfg["steps"],
+            extra_terms=extra,
+            log=log,
+            log_prefix=f"arm{k}/",
+            log_every=max(cfg["steps"] // 30, 1),
+            seed=cfg["seed"],
+            progress=cfg["progress"],
+        )
         sc = metrics.score_batch(images, res.rgb)
         fe = feature_error(fnet, images, layer, res.x_bgr)
         recs[arm] = res.rgb
@@ -80,13 +103,20 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         summary[f"psnr_mean@{key}"], summary[f"ssim_mean@{key}"], summary[f"feat_err@{key}"] = p, q, f
         per_image[key] = image_scores(ids, {**sc, "feat_err": fe})
     grid = [[images[i]] + [recs[a][i] for a in arms] for i in range(len(names))]
-    tracking.add_figure(_run, plots.image_grid(grid, row_labels=names,
-                                               col_labels=["original"] + [f"arm {k}" for k in range(len(arms))],
-                                               panel_size=1.2), f"{fig_id}_grid.png")
+    tracking.add_figure(
+        _run,
+        plots.image_grid(
+            grid, row_labels=names, col_labels=["original"] + [f"arm {k}" for k in range(len(arms))], panel_size=1.2
+        ),
+        f"{fig_id}_grid.png",
+    )
     t_total = time.time() - t0
     origin = origins([img, c2, *c3s.values()])
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
+        title=title,
+        net=fnet.weights_label,
+        summary=summary,
+        scores=per_image,
         paragraphs=[
             f"{len(names)} held-out images ({', '.join(names)}) at {cfg['size']} px inverted from {layer} with M&V "
             f"2016's recipe, {cfg['steps']} steps per arm: as published, with the image prior {img.spec.name!r} in "
@@ -101,15 +131,26 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             "Thesis: July 23 (conv4 MSE loss with the image ICA prior and conv2/conv3 ICA priors; weightings of "
             "the reduced conv2 prior; reduced vs full conv3 prior).",
         ],
-        figures=[FigureRef(f"{fig_id}_grid.png", "Originals and each arm's reconstruction, arms numbered as in "
-                                                 "the table (arm 0 = M&V 2016 as published).")],
-        tables=[Table(f"Combined priors at {layer} (mean over images)", ["arm", "PSNR (dB)", "SSIM",
-                                                                        "feature error"],
-                      [[f"arm {k}: {r[0]}"] + r[1:] for k, r in enumerate(rows)])])
+        figures=[
+            FigureRef(
+                f"{fig_id}_grid.png",
+                "Originals and each arm's reconstruction, arms numbered as in "
+                "the table (arm 0 = M&V 2016 as published).",
+            )
+        ],
+        tables=[
+            Table(
+                f"Combined priors at {layer} (mean over images)",
+                ["arm", "PSNR (dB)", "SSIM", "feature error"],
+                [[f"arm {k}: {r[0]}"] + r[1:] for k, r in enumerate(rows)],
+            )
+        ],
+    )
     tracking.set_report(_run, payload)
     return max(r[1] for r in rows)
 
 
 def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
+
     return make(fig_id, run_combined, BASE, THESIS)

@@ -17,8 +17,8 @@ HELD_OUT = {
     "profile": "quick",
     "net": "vgg16",
     "weights": "hed",
-    "images": ["chelsea", "rocket"],   # held out from every prior's training patches
-    "image_dir": None,                 # or a folder (thesis profile); the first n_images are used
+    "images": ["chelsea", "rocket"],  # held out from every prior's training patches
+    "image_dir": None,  # or a folder (thesis profile); the first n_images are used
     "n_images": 2,
 }
 """The config every prior user starts from: the net and the held-out images it inverts."""
@@ -36,15 +36,21 @@ def experiment(fig_id: str, body: PriorBody, base: Mapping, thesis: Mapping):
     @ex.main
     def main(_run, _config):
         from restoration.contract import registry
+
         return body(_run, _config, fig_id, registry.title(fig_id))
 
     return ex
 
 
 #: the prior experiments' shared config keys (:mod:`experiments._schema`)
-SCHEMA = {**{k: schema.count(200) for k in ("n_images", "size", "steps", "thesis_steps", "mse_steps", "prior_steps",
-                                               "project_steps")},
-          "layers": schema.names(("conv3_3",)), "lr": schema.number(1.0)}
+SCHEMA = {
+    **{
+        k: schema.count(200)
+        for k in ("n_images", "size", "steps", "thesis_steps", "mse_steps", "prior_steps", "project_steps")
+    },
+    "layers": schema.names(("conv3_3",)),
+    "lr": schema.number(1.0),
+}
 
 
 def check(cfg: Mapping) -> None:
@@ -62,8 +68,9 @@ def load_prior(name: str, layer: str | None = None):
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e.args[0].split(';')[0]}; train it first: make reproduce-prior_{name}") from e
     if layer is not None and params.spec.patch.layer != layer:
-        raise ValueError(f"prior {name!r} models {params.spec.patch.describe()}, but this experiment needs priors "
-                         f"of {layer!r}")
+        raise ValueError(
+            f"prior {name!r} models {params.spec.patch.describe()}, but this experiment needs priors of {layer!r}"
+        )
     return params
 
 
@@ -109,8 +116,10 @@ def pooled_scores(parts: Mapping):
     if not parts:
         raise ValueError("pooled_scores needs at least one part")
     keys = [k for k in next(iter(parts.values())).values if all(k in sc.values for sc in parts.values())]
-    return ImageScores([f"{label}/{i}" for label, sc in parts.items() for i in sc.images],
-                       {k: [v for sc in parts.values() for v in sc.values[k]] for k in keys})
+    return ImageScores(
+        [f"{label}/{i}" for label, sc in parts.items() for i in sc.images],
+        {k: [v for sc in parts.values() for v in sc.values[k]] for k in keys},
+    )
 
 
 def net_and_images(cfg: Mapping):
@@ -134,12 +143,16 @@ def prior_weight(params, lambda_tv: float, scale: float, map_hw: tuple[int, int]
 
     e = params.natural_energy
     if not e or not np.isfinite(e) or e <= 0:
-        raise ValueError(f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
-                         f"recorded); retrain it: make reproduce-prior_{params.spec.name}")
+        raise ValueError(
+            f"prior {params.spec.name!r} has no natural-patch energy stored (trained before it was "
+            f"recorded); retrain it: make reproduce-prior_{params.spec.name}"
+        )
     if map_hw is None:
         if params.spec.channelwise:
-            raise ValueError(f"prior {params.spec.name!r} is a CICA prior, whose energy sums over patch positions; "
-                             f"pass map_hw=(height, width) of the maps it scores to weigh it")
+            raise ValueError(
+                f"prior {params.spec.name!r} is a CICA prior, whose energy sums over patch positions; "
+                f"pass map_hw=(height, width) of the maps it scores to weigh it"
+            )
         return scale * lambda_tv / e
     return scale * lambda_tv / (e * energy_factor(params.spec, *map_hw))
 

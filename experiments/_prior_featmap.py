@@ -17,15 +17,15 @@ from restoration import tracking
 
 BASE = {
     **HELD_OUT,
-    "size": 32,                    # a CICA conv1 prior step costs ~0.5 s at 64 px for 2 images on 2 cores
-    "map_layer": "conv1_2/lin",    # the map optimised (the net is cut here)
-    "loss_layer": "conv2_1/lin",   # the layer whose activations are matched
-    "priors": ["cica_conv1", "cica_conv1_12"],   # 8x8 and bigger (12x12) CICA patches
-    "weight": 1e-4,                # the thesis's CICA conv1 weight, on its CICA energy normalisation
-    "mse_steps": 300,              # MSE only, from the map of a grey image
-    "prior_steps": 200,            # then each arm: MSE alone, or MSE + prior
+    "size": 32,  # a CICA conv1 prior step costs ~0.5 s at 64 px for 2 images on 2 cores
+    "map_layer": "conv1_2/lin",  # the map optimised (the net is cut here)
+    "loss_layer": "conv2_1/lin",  # the layer whose activations are matched
+    "priors": ["cica_conv1", "cica_conv1_12"],  # 8x8 and bigger (12x12) CICA patches
+    "weight": 1e-4,  # the thesis's CICA conv1 weight, on its CICA energy normalisation
+    "mse_steps": 300,  # MSE only, from the map of a grey image
+    "prior_steps": 200,  # then each arm: MSE alone, or MSE + prior
     "lr": 1.0,
-    "project_steps": 300,          # image inversion onto each map (MSE at map_layer)
+    "project_steps": 300,  # image inversion onto each map (MSE at map_layer)
     "seed": 0,
     "precision": "auto",  # the inversions' net: bfloat16 where this machine measures it faster (restoration.precision)
     "progress": True,
@@ -55,12 +55,30 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     h_true, target = fnet(x, start).numpy(), fnet(x, loss).numpy()
     ms = MapInversion(cfg["mse_steps"], float(cfg["lr"]), progress=cfg["progress"])
     ps = MapInversion(cfg["prior_steps"], float(cfg["lr"]), progress=cfg["progress"])
-    first = invert_map(fnet, start, loss, target, grey_start(fnet, start, len(images), cfg["size"], cfg["seed"]),
-                       None, ms, log=log, log_prefix="phase1/")
+    first = invert_map(
+        fnet,
+        start,
+        loss,
+        target,
+        grey_start(fnet, start, len(images), cfg["size"], cfg["seed"]),
+        None,
+        ms,
+        log=log,
+        log_prefix="phase1/",
+    )
     maps = {"none": invert_map(fnet, start, loss, target, first.h, None, ps, log=log, log_prefix="none/").h}
     for name, params in priors.items():
-        maps[name] = invert_map(fnet, start, loss, target, first.h, PatchPrior(params, weight=float(cfg["weight"])),
-                                ps, log=log, log_prefix=f"{name}/").h
+        maps[name] = invert_map(
+            fnet,
+            start,
+            loss,
+            target,
+            first.h,
+            PatchPrior(params, weight=float(cfg["weight"])),
+            ps,
+            log=log,
+            log_prefix=f"{name}/",
+        ).h
     # each map (and the true one, for reference) projected to the image
     proj = PriorInversion(cfg["project_steps"], 1, float(cfg["lr"]), 0, cfg["seed"])
     rows, summary, shown, per_image, ids = [], {}, {}, {}, image_ids(names)
@@ -69,8 +87,9 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
         sc = metrics.score_batch(images, res.rgb)
         err = map_error(h, h_true)
         shown[arm] = (h, res.rgb)
-        rows.append([arm, round(float(err.mean()), 4), round(float(sc["psnr"].mean()), 2),
-                     round(float(sc["ssim"].mean()), 4)])
+        rows.append(
+            [arm, round(float(err.mean()), 4), round(float(sc["psnr"].mean()), 2), round(float(sc["ssim"].mean()), 4)]
+        )
         key = "true" if arm == "true map" else arm
         summary[f"map_err@{key}"] = float(err.mean())
         summary[f"psnr_mean@{key}"] = float(sc["psnr"].mean())
@@ -79,50 +98,76 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     # figure: 4 channels of the first image's map per arm, and the projections
     panels = []
     for arm, (h, rgb) in shown.items():
-        chans = [np.repeat(h[0, :, :, c:c + 1], 3, axis=-1) for c in range(min(4, h.shape[-1]))]
+        chans = [np.repeat(h[0, :, :, c : c + 1], 3, axis=-1) for c in range(min(4, h.shape[-1]))]
         chans = [(c - c.min()) / (np.ptp(c) + 1e-9) * 255.0 for c in chans]
         panels.append(chans + [rgb[0]])
     labels = [f"channel {c}" for c in range(min(4, h_true.shape[-1]))] + ["projected to the image"]
-    tracking.add_figure(_run, plots.image_grid(panels, row_labels=list(shown), col_labels=labels, panel_size=1.3),
-                        f"{fig_id}_maps.png")
+    tracking.add_figure(
+        _run, plots.image_grid(panels, row_labels=list(shown), col_labels=labels, panel_size=1.3), f"{fig_id}_maps.png"
+    )
     t_total = time.time() - t0
     hh, ww = h_true.shape[1:3]
-    thesis_positions = (55 - 8 + 1) ** 2   # AlexNet conv1/lin at 227 px, 8x8 patches
-    norm = [f"{n}: {(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1):,} positions of {p.spec.patch.ph}x"
-            f"{p.spec.patch.pw} / ({p.spec.patch.channels} x {p.spec.n_components}) = "
-            f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy, "
-            f"{(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1) / thesis_positions:.2g}x the thesis's positions"
-            for n, p in priors.items() if p.spec.channelwise]
+    thesis_positions = (55 - 8 + 1) ** 2  # AlexNet conv1/lin at 227 px, 8x8 patches
+    norm = [
+        f"{n}: {(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1):,} positions of {p.spec.patch.ph}x"
+        f"{p.spec.patch.pw} / ({p.spec.patch.channels} x {p.spec.n_components}) = "
+        f"{energy_factor(p.spec, hh, ww):.3g} x its mean patch energy, "
+        f"{(hh - p.spec.patch.ph + 1) * (ww - p.spec.patch.pw + 1) / thesis_positions:.2g}x the thesis's positions"
+        for n, p in priors.items()
+        if p.spec.channelwise
+    ]
     origin = origins(priors)
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
-        paragraphs=[par for par in [
-            f"The {start} map of {len(names)} held-out images ({', '.join(names)}, {cfg['size']} px) is optimised "
-            f"with the net cut there, so that {loss} matches (mean squared error): {cfg['mse_steps']} Adam steps "
-            f"(lr {cfg['lr']:g}) from the map of a grey image, then {cfg['prior_steps']} more with the MSE alone "
-            f"('none') or with weight {cfg['weight']:g} x each prior on the map. Each map, and the true one for "
-            f"reference, is then projected to the image by {cfg['project_steps']} steps of image inversion onto "
-            f"it.",
-            f"Priors (the run that trained each and the photos it saw): {origin}. Took {t_total:.0f} s.",
-            (f"The CICA energy is normalised as the thesis's (utils/patch_prior_losses.py: summed over the patch "
-             f"positions of the map, averaged over channels x components), so weight {cfg['weight']:g} means what "
-             f"it meant there: {'; '.join(norm)}. Where we differ: the thesis set its 1e-4 on AlexNet conv1/lin, "
-             f"a 55x55 map ({thesis_positions:,} positions of 8x8 at 227 px); this {start} map is {hh}x{ww}. The "
-             f"feature error is a mean and does not grow with the map, so at equal per-expert energies the same "
-             f"weight pulls against it by the ratio of positions listed.") if norm
-            else "",
-            "Thesis: July 27 (invert a single block, conv2/lin -> conv1/lin, with and without a prior), Aug. 2-6 "
-            "(feature maps visualised; CICA conv1 priors). The thesis used AlexNet conv2/lin -> conv1/lin; this is "
-            "VGG16's conv2_1/lin -> conv1_2/lin.",
-        ] if par],
-        figures=[FigureRef(f"{fig_id}_maps.png", f"First image: four channels of the {start} map (each on its own "
-                                                 f"scale) per arm, and the map projected to the image.")],
-        tables=[Table(f"{loss} -> {start}: map error and the projected image (mean over images)",
-                      ["arm", "normalised map error", "PSNR (dB)", "SSIM"], rows)])
+        title=title,
+        net=fnet.weights_label,
+        summary=summary,
+        scores=per_image,
+        paragraphs=[
+            par
+            for par in [
+                f"The {start} map of {len(names)} held-out images ({', '.join(names)}, {cfg['size']} px) is optimised "
+                f"with the net cut there, so that {loss} matches (mean squared error): {cfg['mse_steps']} Adam steps "
+                f"(lr {cfg['lr']:g}) from the map of a grey image, then {cfg['prior_steps']} more with the MSE alone "
+                f"('none') or with weight {cfg['weight']:g} x each prior on the map. Each map, and the true one for "
+                f"reference, is then projected to the image by {cfg['project_steps']} steps of image inversion onto "
+                f"it.",
+                f"Priors (the run that trained each and the photos it saw): {origin}. Took {t_total:.0f} s.",
+                (
+                    f"The CICA energy is normalised as the thesis's (utils/patch_prior_losses.py: summed over the "
+                    f"patch positions of the map, averaged over channels x components), so weight {cfg['weight']:g} "
+                    f"means what it meant there: {'; '.join(norm)}. Where we differ: the thesis set its 1e-4 on "
+                    f"AlexNet conv1/lin, a 55x55 map ({thesis_positions:,} positions of 8x8 at 227 px); this {start} "
+                    f"map is {hh}x{ww}. The feature error is a mean and does not grow with the map, so at equal "
+                    f"per-expert energies the same weight pulls against it by the ratio of positions listed."
+                )
+                if norm
+                else "",
+                "Thesis: July 27 (invert a single block, conv2/lin -> conv1/lin, with and without a prior), Aug. 2-6 "
+                "(feature maps visualised; CICA conv1 priors). The thesis used AlexNet conv2/lin -> conv1/lin; this is "
+                "VGG16's conv2_1/lin -> conv1_2/lin.",
+            ]
+            if par
+        ],
+        figures=[
+            FigureRef(
+                f"{fig_id}_maps.png",
+                f"First image: four channels of the {start} map (each on its own "
+                f"scale) per arm, and the map projected to the image.",
+            )
+        ],
+        tables=[
+            Table(
+                f"{loss} -> {start}: map error and the projected image (mean over images)",
+                ["arm", "normalised map error", "PSNR (dB)", "SSIM"],
+                rows,
+            )
+        ],
+    )
     tracking.set_report(_run, payload)
     return float(np.mean([summary[f"map_err@{a}"] for a in maps]))
 
 
 def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
+
     return make(fig_id, run_featmap, BASE, THESIS)

@@ -25,22 +25,29 @@ BASE = {
     "variants": VARIANTS,
     "n_components": 128,
     "expert": "student",
-    "train_size": 256,        # training photos centre-cropped to this
+    "train_size": 256,  # training photos centre-cropped to this
     "photos": list(PRIOR_TRAIN),  # quick profile: the embedded natural photos the priors train on (issue 17)
     "n_train": 20_000,
     "n_val": 500,
     "train_steps": 1000,
-    "weight_scale": 30.0,     # as prior_compare
-    "steps": 200,             # inversion steps per variant
+    "weight_scale": 30.0,  # as prior_compare
+    "steps": 200,  # inversion steps per variant
     # score-matching training stays float32 on every machine (a family exception to "auto"): bfloat16 gained
     # only 1.26x even on AMX, and its products round before a reduction whose terms cancel
     "precision": "float32",
     "seed": 0,
     "progress": True,
 }
-THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "n_components": 512, "n_train": 100_000,
-          "train_steps": 25_000, "steps": 3500, "variants": VARIANTS + [
-              ["dataset channel mean + sdev, ZCA", "dataset_channel", "dataset_channel", "zca", 0]]}
+THESIS = {
+    "profile": "thesis",
+    "size": 224,
+    "n_images": 10,
+    "n_components": 512,
+    "n_train": 100_000,
+    "train_steps": 25_000,
+    "steps": 3500,
+    "variants": VARIANTS + [["dataset channel mean + sdev, ZCA", "dataset_channel", "dataset_channel", "zca", 0]],
+}
 
 
 def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
@@ -60,8 +67,14 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     check(cfg)
     t0 = time.time()
     fnet, names, images = net_and_images(cfg)
-    photo_cfg = {"image_dir": cfg["image_dir"], "image_size": cfg["train_size"], "max_images": None,
-                 "profile": cfg["profile"], "seed": cfg["seed"], "photos": cfg["photos"]}
+    photo_cfg = {
+        "image_dir": cfg["image_dir"],
+        "image_size": cfg["train_size"],
+        "max_images": None,
+        "profile": cfg["profile"],
+        "seed": cfg["seed"],
+        "photos": cfg["photos"],
+    }
     train_imgs, held_imgs, train_names, held_names = _photos(photo_cfg)
     layer = fnet.resolve(cfg["layer"])
     mv = recipes.get_recipe("mv2016")
@@ -72,35 +85,63 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     for k, (label, mean, sdev, method, n_drop) in enumerate(cfg["variants"]):
         print(f"[{fig_id}] variant {k}: {label}", flush=True)
         spec = PriorSpec(f"whiten{k}", patches.PatchSpec("input", 3, 8, 8), cfg["n_components"], cfg["expert"])
-        pt = PriorTraining(n_train=cfg["n_train"], n_val=cfg["n_val"], steps=cfg["train_steps"],
-                           norm=patches.Normalisation(mean, sdev), whitening=method, n_drop=int(n_drop),
-                           seed=cfg["seed"], log_every=max(cfg["train_steps"] // 50, 1),
-                           eval_every=cfg["train_steps"], ckpt_every=cfg["train_steps"], progress=cfg["progress"],
-                           precision=cfg["precision"])
-        params, res = train_prior(spec, maps_source(fnet, train_imgs, "input"), len(train_imgs),
-                                  maps_source(fnet, held_imgs, "input"), len(held_imgs), pt,
-                                  work_dir=folder / f"v{k}", ckpt_dir=folder / f"v{k}" / "train",
-                                  log=lambda n, v, s, _k=k: log(f"variant{_k}/{n}", v, s))
+        pt = PriorTraining(
+            n_train=cfg["n_train"],
+            n_val=cfg["n_val"],
+            steps=cfg["train_steps"],
+            norm=patches.Normalisation(mean, sdev),
+            whitening=method,
+            n_drop=int(n_drop),
+            seed=cfg["seed"],
+            log_every=max(cfg["train_steps"] // 50, 1),
+            eval_every=cfg["train_steps"],
+            ckpt_every=cfg["train_steps"],
+            progress=cfg["progress"],
+            precision=cfg["precision"],
+        )
+        params, res = train_prior(
+            spec,
+            maps_source(fnet, train_imgs, "input"),
+            len(train_imgs),
+            maps_source(fnet, held_imgs, "input"),
+            len(held_imgs),
+            pt,
+            work_dir=folder / f"v{k}",
+            ckpt_dir=folder / f"v{k}" / "train",
+            log=lambda n, v, s, _k=k: log(f"variant{_k}/{n}", v, s),
+        )
         real = np.asarray(patches.PatchStore(folder / f"v{k}" / "val").data, np.float32)
         shuffled = real[:, :, np.random.default_rng(cfg["seed"]).permutation(64)]
         e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
         params.natural_energy = float(e_real.mean())
         w = prior_weight(params, lam, float(cfg["weight_scale"]), (cfg["size"], cfg["size"]))
-        rec = preimage.invert_layer(fnet, images, layer, recipe=no_tv, n_steps=cfg["steps"],
-                                     extra_terms=[PatchPrior(params, weight=w)], log=log,
-                                     log_prefix=f"variant{k}/inversion/", log_every=max(cfg["steps"] // 30, 1),
-                                     seed=cfg["seed"], progress=cfg["progress"])
+        rec = preimage.invert_layer(
+            fnet,
+            images,
+            layer,
+            recipe=no_tv,
+            n_steps=cfg["steps"],
+            extra_terms=[PatchPrior(params, weight=w)],
+            log=log,
+            log_prefix=f"variant{k}/inversion/",
+            log_every=max(cfg["steps"] // 30, 1),
+            seed=cfg["seed"],
+            progress=cfg["progress"],
+        )
         sc = metrics.score_batch(images, rec.rgb)
         fe = feature_error(fnet, images, layer, rec.x_bgr)
         lower = float(np.mean(e_real < e_shuf))
         p, q = float(sc["psnr"].mean()), float(sc["ssim"].mean())
         rows.append([label, params.whitening.d, round(lower, 3), round(p, 2), round(q, 4), round(float(fe.mean()), 4)])
         summary[f"psnr_mean@variant{k}"], summary[f"ssim_mean@variant{k}"] = p, q
-        summary[f"natural_lower@variant{k}"] = lower   # a share of held-out patches: no per-image values
+        summary[f"natural_lower@variant{k}"] = lower  # a share of held-out patches: no per-image values
         per_image[f"variant{k}"] = image_scores(ids, {**sc, "feat_err": fe})
     t_total = time.time() - t0
     payload = Payload(
-        title=title, net=fnet.weights_label, summary=summary, scores=per_image,
+        title=title,
+        net=fnet.weights_label,
+        summary=summary,
+        scores=per_image,
         paragraphs=[
             f"One image prior ({cfg['n_components']} {cfg['expert']} experts on 8x8x3 patches, {cfg['train_steps']} "
             f"score-matching steps on {cfg['n_train']} patches of the training photos) trained after each "
@@ -114,13 +155,19 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             "Thesis: Aug. 7 (investigate the whitening assumptions; mean per channel vs per feature, dataset vs "
             "sample statistics, sdev normalisation; 'store truly raw patches').",
         ],
-        tables=[Table(f"Whitening variants on one task ({layer} inversion, mean over images)",
-                      ["preprocessing", "whitened dims", "natural lower", "PSNR (dB)", "SSIM", "feature error"],
-                      rows)])
+        tables=[
+            Table(
+                f"Whitening variants on one task ({layer} inversion, mean over images)",
+                ["preprocessing", "whitened dims", "natural lower", "PSNR (dB)", "SSIM", "feature error"],
+                rows,
+            )
+        ],
+    )
     tracking.set_report(_run, payload)
     return max(r[3] for r in rows)
 
 
 def experiment(fig_id: str):
     from experiments._prior_common import experiment as make
+
     return make(fig_id, run_whitening, BASE, THESIS)

@@ -62,8 +62,11 @@ def problem(key: str, value, k: Key) -> str | None:
         return None
     if k.kind == "count":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            return (f"config {key}={value!r}: must be a positive integer" + (" or None" if k.optional else "")
-                    + _example(key, k))
+            return (
+                f"config {key}={value!r}: must be a positive integer"
+                + (" or None" if k.optional else "")
+                + _example(key, k)
+            )
         if value < k.least:
             return f"config {key}={value}: too small, use at least {k.least}{k.unit}" + _example(key, k)
         return None
@@ -77,14 +80,21 @@ def problem(key: str, value, k: Key) -> str | None:
         return None
     if k.kind == "schedule":
         from restoration.optim.schedule import Schedule
+
         try:
             Schedule.of(value)
         except (TypeError, ValueError) as e:
-            return (f"config {key}={value!r}: must be [[step, lr], ...] from step 0, e.g. "
-                    f"{[list(p) for p in k.example]} ({e})")
+            return (
+                f"config {key}={value!r}: must be [[step, lr], ...] from step 0, e.g. "
+                f"{[list(p) for p in k.example]} ({e})"
+            )
         return None
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value \
-            or not all(isinstance(v, str) for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(v, str) for v in value)
+    ):
         return f"config {key}={value!r}: must be a non-empty list of names" + _example(key, k)
     return None
 

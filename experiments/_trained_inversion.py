@@ -33,20 +33,19 @@ def _schedule_config(schedule) -> list:
     return [list(p) for p in schedule.points]
 
 
-
 MODE_TEXT = {
     "stacked": "Each module was trained alone on true activations of the net (its input and its target computed "
-               "from the same image), {training}, MSE loss on its own target; then the modules were chained "
-               "and fed held-out {top} activations.",
+    "from the same image), {training}, MSE loss on its own target; then the modules were chained "
+    "and fed held-out {top} activations.",
     "end_to_end": "The chain was trained at once from true {top} activations, {training}, with the MSE loss only "
-                  "on the reconstructed image; the intermediate modules' errors against the true intermediate "
-                  "representations are logged for comparison but carry no gradient.",
+    "on the reconstructed image; the intermediate modules' errors against the true intermediate "
+    "representations are logged for comparison but carry no gradient.",
     "joint": "The chain was trained at once from scratch on the sum of every module's MSE on its own target, each "
-             "module taking the previous module's reconstruction as input (the thesis's May form of joint "
-             "training), {training}.",
+    "module taking the previous module's reconstruction as input (the thesis's May form of joint "
+    "training), {training}.",
     "merged": "The modules were first trained separately (as in stacked mode, {training}), then fine-tuned "
-              "together on the sum of every module's MSE on its own target, each taking the previous module's "
-              "reconstruction as input, {finetune} (the thesis's final 'merged' form).",
+    "together on the sum of every module's MSE on its own target, each taking the previous module's "
+    "reconstruction as input, {finetune} (the thesis's final 'merged' form).",
 }
 
 
@@ -69,8 +68,16 @@ class Chain:
 
     def specs(self, net):
         from restoration import stacks
-        return stacks.chain_specs(net, self.top, points=self.points, kinds=self.kinds, kernel=self.kernel,
-                                   hidden=self.hidden, targets=self.targets)
+
+        return stacks.chain_specs(
+            net,
+            self.top,
+            points=self.points,
+            kinds=self.kinds,
+            kernel=self.kernel,
+            hidden=self.hidden,
+            targets=self.targets,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class TrainedInversionFigure:
     def title(self) -> str:
         """The figure's title, from its one source: its entry in ``experiments/registry.toml``."""
         from restoration.contract import registry
+
         return registry.title(self.id)
 
     def __post_init__(self):
@@ -111,8 +119,10 @@ class TrainedInversionFigure:
         if self.net not in ("vgg16", "alexnet"):
             raise ValueError(f"figure {self.id}: net {self.net!r} is not 'vgg16' or 'alexnet'")
         if self.depth and self.mode != "stacked":
-            raise ValueError(f"figure {self.id}: depth evaluation reads sub-stacks of separately trained modules; "
-                             f"it needs mode 'stacked', not {self.mode!r}")
+            raise ValueError(
+                f"figure {self.id}: depth evaluation reads sub-stacks of separately trained modules; "
+                f"it needs mode 'stacked', not {self.mode!r}"
+            )
 
     @property
     def default_variant(self) -> str:
@@ -123,62 +133,93 @@ class TrainedInversionFigure:
 # Config
 # ----------------------------------------------------------------------------------------------------------
 BASE = dict(
-    profile="quick",       # label of the named config used
-    weights="default",     # vgg16: "hed" (default) or a .h5/.npy path; alexnet: bvlc_alexnet.npy path
-    image_dir=None,        # folder of images; None = the embedded scikit-image photos
-    image_size=None,       # folder images: centre crop + resize to this size (None = as they are)
-    max_images=None,       # folder: use at most this many images (sorted by name)
+    profile="quick",  # label of the named config used
+    weights="default",  # vgg16: "hed" (default) or a .h5/.npy path; alexnet: bvlc_alexnet.npy path
+    image_dir=None,  # folder of images; None = the embedded scikit-image photos
+    image_size=None,  # folder images: centre crop + resize to this size (None = as they are)
+    max_images=None,  # folder: use at most this many images (sorted by name)
     heldout_fraction=0.1,  # folder images held out for evaluation
-    crop=32,               # training crop side
+    crop=32,  # training crop side
     batch_size=16,
-    steps=1000,            # per module (stacked, merged) / of the whole chain (end to end, joint)
+    steps=1000,  # per module (stacked, merged) / of the whole chain (end to end, joint)
     lr=1e-3,
-    lr_schedule=None,      # [[step, lr], ...] piecewise constant (first step 0), or None = lr throughout
+    lr_schedule=None,  # [[step, lr], ...] piecewise constant (first step 0), or None = lr throughout
     # scale augmentation (crops of the photos downscaled by each factor) and left-right flips: the quick modules
     # see whole-photo-sized detail too. Leave-one-out over the embedded photos (loo_pool1): mean 25.79 dB, worst
     # 22.80 dB without them; mean 27.59 dB, worst 25.23 dB with them (same steps, measured on this project's CPU)
     scales=[1.0, 0.5, 0.25, 0.125],
     flip=True,
-    module_steps={},       # per-module step counts, e.g. {"DC10": 5000}
-    finetune_steps=3000,   # merged mode: joint fine-tuning steps
+    module_steps={},  # per-module step counts, e.g. {"DC10": 5000}
+    finetune_steps=3000,  # merged mode: joint fine-tuning steps
     finetune_lr_schedule=_schedule_config(Schedule(MERGED_SCHEDULE)),  # the thesis's (cnn_inv_script.py)
-    eval_size=128,         # held-out image side
-    eval_per_image=4,      # held-out crops per held-out image (1, 4, 9, ...)
-    whole_heldout=False,   # also score each held-out photo whole (centre square) at eval_size
+    eval_size=128,  # held-out image side
+    eval_per_image=4,  # held-out crops per held-out image (1, 4, 9, ...)
+    whole_heldout=False,  # also score each held-out photo whole (centre square) at eval_size
     max_heldout=16,
-    reuse_modules=True,    # take separately trained modules from the module store when an identical one exists
+    reuse_modules=True,  # take separately trained modules from the module store when an identical one exists
     log_every=10,
     eval_every=250,
     ckpt_every=100,
-    rows=4,                # figure rows
+    rows=4,  # figure rows
     seed=0,
     precision="auto",  # bfloat16 where measured faster here (AMX: 3.3x, same held-out PSNR); else float32
 )
 
 #: The merged form's fine-tuning in the quick profile: the thesis's rates at a third of its step boundaries.
 # the thesis's 3000 fine-tuning steps compressed to 1000: boundaries at 333 and 667
-QUICK_FINETUNE = dict(finetune_steps=1000,
-                      finetune_lr_schedule=_schedule_config(Schedule(MERGED_SCHEDULE).compressed(1000 / 3000)))
+QUICK_FINETUNE = dict(
+    finetune_steps=1000, finetune_lr_schedule=_schedule_config(Schedule(MERGED_SCHEDULE).compressed(1000 / 3000))
+)
 
-THESIS = dict(profile="thesis", image_size=224, crop=224, batch_size=32, steps=3000, lr=3e-4, eval_size=224,
-              eval_per_image=1, eval_every=100, ckpt_every=250, max_heldout=64, scales=[1.0], flip=False)
+THESIS = dict(
+    profile="thesis",
+    image_size=224,
+    crop=224,
+    batch_size=32,
+    steps=3000,
+    lr=3e-4,
+    eval_size=224,
+    eval_per_image=1,
+    eval_every=100,
+    ckpt_every=250,
+    max_heldout=64,
+    scales=[1.0],
+    flip=False,
+)
 
 
 def _precision(cfg: Mapping) -> str:
     from restoration.precision import check  # a config value; "auto" is resolved where the net is built
-    return check(cfg.get("precision", "auto"))
 
+    return check(cfg.get("precision", "auto"))
 
 
 #: the family's config keys (:mod:`experiments._schema`), checked at the entry by :meth:`RunConfig.from_config`
 SCHEMA = {
-    **{k: schema.count(BASE.get(k) or 1) for k in ("crop", "batch_size", "steps", "finetune_steps", "eval_size",
-                                                   "eval_per_image", "max_heldout", "log_every", "eval_every",
-                                                   "ckpt_every", "rows")},
-    "image_size": schema.count(224, optional=True), "max_images": schema.count(100, optional=True),
-    "lr": schema.number(BASE["lr"]), "heldout_fraction": schema.fraction(0.1),
-    "lr_schedule": schema.schedule(), "finetune_lr_schedule": schema.schedule(),
+    **{
+        k: schema.count(BASE.get(k) or 1)
+        for k in (
+            "crop",
+            "batch_size",
+            "steps",
+            "finetune_steps",
+            "eval_size",
+            "eval_per_image",
+            "max_heldout",
+            "log_every",
+            "eval_every",
+            "ckpt_every",
+            "rows",
+        )
+    },
+    "image_size": schema.count(224, optional=True),
+    "max_images": schema.count(100, optional=True),
+    "lr": schema.number(BASE["lr"]),
+    "heldout_fraction": schema.fraction(0.1),
+    "lr_schedule": schema.schedule(),
+    "finetune_lr_schedule": schema.schedule(),
 }
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -231,49 +272,88 @@ class RunConfig:
         net = str(c.get("net", fig.net))
         allowed = ("vgg16", "tiny_vgg") if fig.net == "vgg16" else ("alexnet",)
         if net not in allowed:
-            raise ValueError(f"config net={net!r}: {fig.id} is a {fig.net} figure; use net={allowed[0]!r}"
-                             + (" (or 'tiny_vgg' for tests)" if fig.net == "vgg16" else ""))
+            raise ValueError(
+                f"config net={net!r}: {fig.id} is a {fig.net} figure; use net={allowed[0]!r}"
+                + (" (or 'tiny_vgg' for tests)" if fig.net == "vgg16" else "")
+            )
         variant = c.get("variant") or fig.default_variant
         if variant not in fig.variants:
             raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
         scales = c.get("scales") or [1.0]
-        if not (isinstance(scales, (list, tuple)) and scales and all(
-                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in scales)):
+        if not (
+            isinstance(scales, (list, tuple))
+            and scales
+            and all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in scales)
+        ):
             raise ValueError(f"config scales={scales!r}: must be factors in (0, 1], e.g. [1.0, 0.5, 0.25]")
         module_steps = dict(c.get("module_steps") or {})
         for k, v in module_steps.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"config module_steps[{k!r}]={v!r}: must be a positive integer")
         if module_steps and fig.mode not in ("stacked", "merged"):
-            raise ValueError(f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
-                             f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure")
+            raise ValueError(
+                f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
+                f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure"
+            )
         frac = c["heldout_fraction"]
         per = pos_int("eval_per_image")
         if round(math.sqrt(per)) ** 2 != per:
             raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
         return cls(
-            profile=str(c.get("profile", "quick")), net=net, weights=c.get("weights"),
-            variant=variant, image_dir=c.get("image_dir"), image_size=pos_int("image_size", True),
-            max_images=pos_int("max_images", True), heldout_fraction=float(frac), crop=pos_int("crop"),
-            batch_size=pos_int("batch_size"), steps=pos_int("steps"), lr=pos_float("lr"),
-            lr_schedule=schedule("lr_schedule"), scales=tuple(float(f) for f in scales),
-            flip=bool(c.get("flip")), module_steps=module_steps, finetune_steps=pos_int("finetune_steps"),
-            finetune_lr_schedule=schedule("finetune_lr_schedule"), eval_size=pos_int("eval_size"),
-            eval_per_image=per, whole_heldout=bool(c.get("whole_heldout")), max_heldout=pos_int("max_heldout"),
-            reuse_modules=bool(c.get("reuse_modules", True)), log_every=pos_int("log_every"),
-            eval_every=pos_int("eval_every"), ckpt_every=pos_int("ckpt_every"), rows=pos_int("rows"),
-            seed=int(c.get("seed", 0)), precision=_precision(c))
+            profile=str(c.get("profile", "quick")),
+            net=net,
+            weights=c.get("weights"),
+            variant=variant,
+            image_dir=c.get("image_dir"),
+            image_size=pos_int("image_size", True),
+            max_images=pos_int("max_images", True),
+            heldout_fraction=float(frac),
+            crop=pos_int("crop"),
+            batch_size=pos_int("batch_size"),
+            steps=pos_int("steps"),
+            lr=pos_float("lr"),
+            lr_schedule=schedule("lr_schedule"),
+            scales=tuple(float(f) for f in scales),
+            flip=bool(c.get("flip")),
+            module_steps=module_steps,
+            finetune_steps=pos_int("finetune_steps"),
+            finetune_lr_schedule=schedule("finetune_lr_schedule"),
+            eval_size=pos_int("eval_size"),
+            eval_per_image=per,
+            whole_heldout=bool(c.get("whole_heldout")),
+            max_heldout=pos_int("max_heldout"),
+            reuse_modules=bool(c.get("reuse_modules", True)),
+            log_every=pos_int("log_every"),
+            eval_every=pos_int("eval_every"),
+            ckpt_every=pos_int("ckpt_every"),
+            rows=pos_int("rows"),
+            seed=int(c.get("seed", 0)),
+            precision=_precision(c),
+        )
 
     def settings(self, steps: int | None = None):
         from restoration.optim import TrainSettings
-        return TrainSettings(steps=steps or self.steps, lr=self.lr, lr_schedule=self.lr_schedule,
-                             log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
+
+        return TrainSettings(
+            steps=steps or self.steps,
+            lr=self.lr,
+            lr_schedule=self.lr_schedule,
+            log_every=self.log_every,
+            eval_every=self.eval_every,
+            ckpt_every=self.ckpt_every,
+        )
 
     def finetune_settings(self):
         from restoration.optim import TrainSettings
-        return TrainSettings(steps=self.finetune_steps, lr=self.finetune_lr_schedule[0][1] if
-                             self.finetune_lr_schedule else self.lr, lr_schedule=self.finetune_lr_schedule,
-                             log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every)
+
+        return TrainSettings(
+            steps=self.finetune_steps,
+            lr=self.finetune_lr_schedule[0][1] if self.finetune_lr_schedule else self.lr,
+            lr_schedule=self.finetune_lr_schedule,
+            log_every=self.log_every,
+            eval_every=self.eval_every,
+            ckpt_every=self.ckpt_every,
+        )
 
 
 def experiment(fig: TrainedInversionFigure, body=None):
@@ -284,15 +364,16 @@ def experiment(fig: TrainedInversionFigure, body=None):
     # joint training from scratch stays float32: in bfloat16 the quick fig03_vgg16 fell from 28.38 to 22.97 dB
     # (measured with reproduce-all, 2026-11-26), while stacked, end-to-end and merged training kept their PSNR
     precision = "float32" if fig.mode == "joint" else BASE["precision"]
-    ex.add_config({**BASE, "net": fig.net, "variant": fig.default_variant, "precision": precision,
-                   **dict(fig.quick)})
+    ex.add_config({**BASE, "net": fig.net, "variant": fig.default_variant, "precision": precision, **dict(fig.quick)})
     ex.add_named_config("quick", {"profile": "quick", **dict(fig.quick)})
     undo_quick = {k: BASE[k] for k in fig.quick if k in BASE}  # quick-only settings do not leak into thesis
     ex.add_named_config("thesis", {**undo_quick, **THESIS, **dict(fig.thesis)})
     clash = [n for n in fig.variants if n in ("quick", "thesis")]
     if clash:
-        raise ValueError(f"{fig.id}: variant {clash[0]!r} has the name of a profile (quick, thesis); rename the "
-                         f"variant, e.g. {clash[0]}_variant")
+        raise ValueError(
+            f"{fig.id}: variant {clash[0]!r} has the name of a profile (quick, thesis); rename the "
+            f"variant, e.g. {clash[0]}_variant"
+        )
     for name in list(fig.variants)[1:]:
         ex.add_named_config(name, {"variant": name})
     for name, overrides in fig.configs.items():
@@ -316,13 +397,15 @@ def load_images(c: RunConfig):
 
     if c.image_dir is None:
         if c.profile == "thesis":
-            raise ValueError("the thesis profile trains on a folder of images: pass image_dir=/path/to/images "
-                             "(e.g. an ImageNet validation subset); the embedded photos are the quick profile")
+            raise ValueError(
+                "the thesis profile trains on a folder of images: pass image_dir=/path/to/images "
+                "(e.g. an ImageNet validation subset); the embedded photos are the quick profile"
+            )
         train, held = data.embedded_images("train"), data.embedded_images("heldout")
     else:
         images = data.folder_images(c.image_dir, size=c.image_size, limit=c.max_images)
         train, held = data.split_named(images, c.heldout_fraction, seed=c.seed)
-    evaluation = data.fixed_crops(held, c.eval_size, c.eval_per_image)[:c.max_heldout]
+    evaluation = data.fixed_crops(held, c.eval_size, c.eval_per_image)[: c.max_heldout]
     if c.whole_heldout and c.eval_per_image > 1:
         evaluation += [(f"{n} (whole)", im) for n, im in data.fixed_crops(held, c.eval_size, 1)]
     return train, evaluation
@@ -339,9 +422,9 @@ class StackOutcome:
     stack: object
     evaluation: object
     train_loss: dict
-    origin: dict            # module -> "this run" | "reused: trained by run N (figNN)"
-    resumed: dict           # training step -> start step, for resumed loops
-    extra: dict = field(default_factory=dict)   # label -> Evaluation (depths, before fine-tuning)
+    origin: dict  # module -> "this run" | "reused: trained by run N (figNN)"
+    resumed: dict  # training step -> start step, for resumed loops
+    extra: dict = field(default_factory=dict)  # label -> Evaluation (depths, before fine-tuning)
 
 
 def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id, fig_id, fine_tuned=False):
@@ -355,8 +438,13 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
 
     def key(i):
         if i not in keys:
-            keys[i] = ModuleStore.key(net_digest=fnet.digest(), spec=stack.specs[i],
-                                      data_fingerprint=batches.fingerprint(), settings=per_settings[i], seed=c.seed)
+            keys[i] = ModuleStore.key(
+                net_digest=fnet.digest(),
+                spec=stack.specs[i],
+                data_fingerprint=batches.fingerprint(),
+                settings=per_settings[i],
+                seed=c.seed,
+            )
         return keys[i]
 
     def skip(i):
@@ -372,7 +460,8 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
             return None
         meta = entry.meta
         origin[name] = f"reused: trained by run {meta.get('run_id', '?')} ({meta.get('experiment', '?')})" + (
-            ", fine-tuned in this run" if fine_tuned else "")
+            ", fine-tuned in this run" if fine_tuned else ""
+        )
         steps = per_settings[i].steps
         return TrainResult(name, steps, steps, dict(meta.get("train_loss") or {}), {}, None)
 
@@ -380,15 +469,26 @@ def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id
         if store is None:
             return
         arrays = [w.numpy() for w in stack.models[i].weights]
-        store.save(key(i), stack.specs[i], arrays, {
-            "experiment": fig_id, "run_id": run_id, "created": dt.datetime.now().isoformat(timespec="seconds"),
-            "steps": result.steps, "train_loss": result.train_loss, "heldout_loss": result.heldout_loss})
+        store.save(
+            key(i),
+            stack.specs[i],
+            arrays,
+            {
+                "experiment": fig_id,
+                "run_id": run_id,
+                "created": dt.datetime.now().isoformat(timespec="seconds"),
+                "steps": result.steps,
+                "train_loss": result.train_loss,
+                "heldout_loss": result.heldout_loss,
+            },
+        )
 
     return skip, done, origin
 
 
-def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConfig, fnet, batches, held,
-                    heldout_arr, log, run_id) -> StackOutcome:
+def train_and_score(
+    label, chain: Chain, fig: TrainedInversionFigure, c: RunConfig, fnet, batches, held, heldout_arr, log, run_id
+) -> StackOutcome:
     """Build the stack of ``chain``, train it in the figure's mode, score it on the held-out images."""
     from pathlib import Path
 
@@ -397,17 +497,21 @@ def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConf
     from restoration.stacks import training as stack_training
     from restoration.stacks.store import ModuleStore
 
-    stack = stacks.InversionStack.for_net(fnet, chain.specs(fnet), seed=c.seed,
-                                           meta={"experiment": fig.id, "mode": fig.mode, "stack": label})
+    stack = stacks.InversionStack.for_net(
+        fnet, chain.specs(fnet), seed=c.seed, meta={"experiment": fig.id, "mode": fig.mode, "stack": label}
+    )
     unknown = set(c.module_steps) - {s.name for s in stack.specs}
     if unknown:
-        raise ValueError(f"config module_steps names {sorted(unknown)}, which are not modules of {fig.id} "
-                         f"({[s.name for s in stack.specs]})")
+        raise ValueError(
+            f"config module_steps names {sorted(unknown)}, which are not modules of {fig.id} "
+            f"({[s.name for s in stack.specs]})"
+        )
     per = [c.settings(c.module_steps.get(s.name)) for s in stack.specs]
     ckpt_dir = Path(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c))) / (label or "stack")
     store = ModuleStore(tracking.runs_dir() / "modules")
-    skip, done, origin = _store_hooks(store, stack, fnet, batches, per, c, run_id, fig.id,
-                                      fine_tuned=fig.mode == "merged")
+    skip, done, origin = _store_hooks(
+        store, stack, fnet, batches, per, c, run_id, fig.id, fine_tuned=fig.mode == "merged"
+    )
     extra, resumed = {}, {}
     common = dict(heldout=heldout_arr, ckpt_dir=ckpt_dir, log=log)
     if fig.mode == "stacked":
@@ -415,14 +519,15 @@ def train_and_score(label, chain: Chain, fig: TrainedInversionFigure, c: RunConf
         train_loss = {k: r.train_loss.get(k) for k, r in results.items()}
         resumed = {k: r.start_step for k, r in results.items() if 0 < r.start_step < r.steps}
     elif fig.mode == "merged":
+
         def before():
             extra["before fine-tuning"] = reconstruction.evaluate(fnet, stack, held, losses=False)
 
-        results, tuned = stack_training.train_merged(fnet, stack, batches, per, c.finetune_settings(), skip=skip,
-                                                     done=done, before_finetune=before, **common)
+        results, tuned = stack_training.train_merged(
+            fnet, stack, batches, per, c.finetune_settings(), skip=skip, done=done, before_finetune=before, **common
+        )
         train_loss = {k: tuned.train_loss.get(k) for k in results}
-        resumed = {k: r.start_step for k, r in {**results, "fine-tuning": tuned}.items()
-                   if 0 < r.start_step < r.steps}
+        resumed = {k: r.start_step for k, r in {**results, "fine-tuning": tuned}.items() if 0 < r.start_step < r.steps}
     else:
         train = stack_training.train_end_to_end if fig.mode == "end_to_end" else stack_training.train_joint
         result = train(fnet, stack, batches, c.settings(), **common)
@@ -452,8 +557,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     t0 = time.time()
     fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)  # missing AlexNet weights fail here
     train, held = load_images(c)
-    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales,
-                                flip=c.flip)
+    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales, flip=c.flip)
     heldout_arr = np.stack([im for _, im in held])
     curves: dict[str, tuple[list, list]] = {}
     run_log = tracking.metric_logger(_run)
@@ -462,6 +566,7 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 
     outcomes = []
     for label, chain in chains.items():
+
         def log(metric, value, step, _prefix=f"{label}: " if many else ""):
             run_log(_prefix + metric, value, step)
             xs, ys = curves.setdefault(_prefix + metric, ([], []))
@@ -483,24 +588,46 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
         tables.append(module_table(o.stack, o.evaluation, o.train_loss, o.origin))
         if many:
             tables[-1].title += f" — stack from {o.label}"
-    tracking.add_json(_run, {o.label or "stack": {"names": o.evaluation.names, **o.evaluation.scores,
-                                                  **{f"{k} ({lab})": v for lab, e in o.extra.items()
-                                                     for k, v in e.scores.items()}}
-                             for o in outcomes}, f"{fig.id}_scores.json")
+    tracking.add_json(
+        _run,
+        {
+            o.label or "stack": {
+                "names": o.evaluation.names,
+                **o.evaluation.scores,
+                **{f"{k} ({lab})": v for lab, e in o.extra.items() for k, v in e.scores.items()},
+            }
+            for o in outcomes
+        },
+        f"{fig.id}_scores.json",
+    )
     ev = first.evaluation
     show = np.unique(np.linspace(0, len(ev.names) - 1, min(c.rows, len(ev.names))).round().astype(int))
     if many:
         grid = [[ev.images[i]] + [o.evaluation.reconstructions[i] for o in outcomes] for i in show]
-        tracking.add_figure(_run, plots.image_grid(grid, row_labels=[ev.names[i] for i in show],
-                                                   col_labels=["image"] + [f"from {o.label}" for o in outcomes]),
-                            f"{fig.id}_rows.png")
-        tables.append(comparison_table({f"from {o.label}": o.evaluation for o in outcomes},
-                                       "Held-out quality by starting layer", "reconstruction"))
+        tracking.add_figure(
+            _run,
+            plots.image_grid(
+                grid,
+                row_labels=[ev.names[i] for i in show],
+                col_labels=["image"] + [f"from {o.label}" for o in outcomes],
+            ),
+            f"{fig.id}_rows.png",
+        )
+        tables.append(
+            comparison_table(
+                {f"from {o.label}": o.evaluation for o in outcomes},
+                "Held-out quality by starting layer",
+                "reconstruction",
+            )
+        )
         for o in outcomes:
             tables.append(numbers_table(o.evaluation, f"Held-out reconstruction quality from {o.label}"))
     else:
-        tracking.add_figure(_run, plots.error_map_rows(ev.images[show], ev.reconstructions[show],
-                                                       titles=[ev.names[i] for i in show]), f"{fig.id}_rows.png")
+        tracking.add_figure(
+            _run,
+            plots.error_map_rows(ev.images[show], ev.reconstructions[show], titles=[ev.names[i] for i in show]),
+            f"{fig.id}_rows.png",
+        )
         tables.append(numbers_table(ev))
     figures.append(FigureRef(f"{fig.id}_rows.png", fig.rows_caption or _rows_caption(fig, first, many)))
 
@@ -514,43 +641,73 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
         labelled = {label: e for label, e in o.extra.items()}
         if fig.depth:
             labelled = dict(sorted(labelled.items(), key=lambda kv: fnet.depth(kv[0])))
-            tables.append(comparison_table(labelled, "Held-out quality by depth (sub-stacks of the same trained "
-                                                     "modules)", "from"))
-            trend = plots.measure_trend(list(labelled), {
-                "PSNR, mean (dB)": [e.summary["psnr_mean"] for e in labelled.values()],
-                "SSIM, mean": [e.summary["ssim_mean"] for e in labelled.values()],
-                "normalised error, mean": [e.summary["nerr_mean"] for e in labelled.values()]},
-                xlabel="reconstructed from")
+            tables.append(
+                comparison_table(labelled, "Held-out quality by depth (sub-stacks of the same trained modules)", "from")
+            )
+            trend = plots.measure_trend(
+                list(labelled),
+                {
+                    "PSNR, mean (dB)": [e.summary["psnr_mean"] for e in labelled.values()],
+                    "SSIM, mean": [e.summary["ssim_mean"] for e in labelled.values()],
+                    "normalised error, mean": [e.summary["nerr_mean"] for e in labelled.values()],
+                },
+                xlabel="reconstructed from",
+            )
             tracking.add_figure(_run, trend, f"{fig.id}_depth.png")
             grid = [[ev.images[i]] + [e.reconstructions[i] for e in labelled.values()] for i in show]
-            tracking.add_figure(_run, plots.image_grid(grid, row_labels=[ev.names[i] for i in show],
-                                                       col_labels=["image"] + [f"from {k}" for k in labelled]),
-                                f"{fig.id}_depth_grid.png")
-            figures += [FigureRef(f"{fig.id}_depth.png", "Reconstruction quality by depth: held-out means from "
-                                  + ", ".join(labelled) + ", each through the sub-stack of the same separately "
-                                  "trained modules that starts there."),
-                        FigureRef(f"{fig.id}_depth_grid.png", "Held-out images and their reconstructions from "
-                                  "each depth.")]
+            tracking.add_figure(
+                _run,
+                plots.image_grid(
+                    grid, row_labels=[ev.names[i] for i in show], col_labels=["image"] + [f"from {k}" for k in labelled]
+                ),
+                f"{fig.id}_depth_grid.png",
+            )
+            figures += [
+                FigureRef(
+                    f"{fig.id}_depth.png",
+                    "Reconstruction quality by depth: held-out means from "
+                    + ", ".join(labelled)
+                    + ", each through the sub-stack of the same separately "
+                    "trained modules that starts there.",
+                ),
+                FigureRef(f"{fig.id}_depth_grid.png", "Held-out images and their reconstructions from each depth."),
+            ]
         else:
             labelled["after fine-tuning"] = o.evaluation
-            tables.append(comparison_table(labelled, "Held-out quality before and after fine-tuning the "
-                                                     "separately trained modules together", "modules"))
+            tables.append(
+                comparison_table(
+                    labelled,
+                    "Held-out quality before and after fine-tuning the separately trained modules together",
+                    "modules",
+                )
+            )
     if curves:
-        caption = ("Train (faint: every logged step; solid: moving average) and held-out MSE of each module and "
-                   "objective against step.")
+        caption = (
+            "Train (faint: every logged step; solid: moving average) and held-out MSE of each module and "
+            "objective against step."
+        )
         if any(o.resumed for o in outcomes):
-            caption += (" Curves start where this run resumed (" + "; ".join(
-                f"{k} at step {v}" for o in outcomes for k, v in o.resumed.items())
-                + "); earlier steps were logged by the interrupted run.")
-        tracking.add_figure(_run, plots.loss_curves(_panels(curves), title=f"{fig.id} training losses"),
-                            f"{fig.id}_losses.png")
+            caption += (
+                " Curves start where this run resumed ("
+                + "; ".join(f"{k} at step {v}" for o in outcomes for k, v in o.resumed.items())
+                + "); earlier steps were logged by the interrupted run."
+            )
+        tracking.add_figure(
+            _run, plots.loss_curves(_panels(curves), title=f"{fig.id} training losses"), f"{fig.id}_losses.png"
+        )
         figures.append(FigureRef(f"{fig.id}_losses.png", caption, kind="curves"))
 
     payload = Payload(
-        title=fig.title, net=fnet.weights_label, summary=summary,
-        paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total), figures=figures,
-        tables=tables, variant=_variant_text(fig, c), scores=scores,
-        comparable=Comparability(variants=",".join(sorted(fig.variants))))
+        title=fig.title,
+        net=fnet.weights_label,
+        summary=summary,
+        paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total),
+        figures=figures,
+        tables=tables,
+        variant=_variant_text(fig, c),
+        scores=scores,
+        comparable=Comparability(variants=",".join(sorted(fig.variants))),
+    )
     tracking.set_report(_run, payload)
     tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
     return float(first.evaluation.summary["psnr_mean"])
@@ -574,8 +731,10 @@ def _slug(text: str) -> str:
 
 def _rows_caption(fig, outcome, many) -> str:
     top = outcome.stack.in_layer
-    return (f"Held-out images | reconstruction from {top} ({fig.mode.replace('_', ' ')}) | colour error | "
-            f"absolute error (each error map renormalised to [0, 1]).")
+    return (
+        f"Held-out images | reconstruction from {top} ({fig.mode.replace('_', ' ')}) | colour error | "
+        f"absolute error (each error map renormalised to [0, 1])."
+    )
 
 
 def _variant_text(fig, c) -> str:
@@ -598,17 +757,23 @@ def _paragraphs(fig, c: RunConfig, fnet, outcomes, batches, train, held, t_total
     paras.append(MODE_TEXT[fig.mode].format(training=training, finetune=finetune, top=first.stack.in_layer))
     reused = {k: v for o in outcomes for k, v in o.origin.items()}
     if reused:
-        paras.append("Reused from the module store (an identical separate training had already run: same net, "
-                     "spec, data, settings and seed): " + "; ".join(f"{k} {v[len('reused: '):]}"
-                                                                    for k, v in reused.items()) + ".")
+        paras.append(
+            "Reused from the module store (an identical separate training had already run: same net, "
+            "spec, data, settings and seed): "
+            + "; ".join(f"{k} {v[len('reused: ') :]}" for k, v in reused.items())
+            + "."
+        )
     resumed = {k: v for o in outcomes for k, v in o.resumed.items()}
     paras.append(
         f"Profile '{c.profile}', variant {_variant_text(fig, c)}; net {fnet.name} ({fnet.weights_label}); "
         f"training images: {'embedded scikit-image photos' if c.image_dir is None else c.image_dir} "
         f"({len(train)}); held-out: {len(held)} images of {c.eval_size} px. Set-up, training and evaluation took "
-        f"{t_total:.0f} s" + (f"; resumed from checkpoints ({resumed})" if resumed else "") + ".")
+        f"{t_total:.0f} s" + (f"; resumed from checkpoints ({resumed})" if resumed else "") + "."
+    )
     paras.append(fig.thesis_note)
-    paras.append("Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
-                 "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition; the thesis code "
-                 "divided by sum(x0 * x)).")
+    paras.append(
+        "Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
+        "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition; the thesis code "
+        "divided by sum(x0 * x))."
+    )
     return [p for p in paras if p]

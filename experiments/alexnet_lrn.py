@@ -15,17 +15,29 @@ from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESI
 
 FIGURE = TrainedInversionFigure(
     id="alexnet_lrn",
-    net="alexnet", mode="stacked",
-    variants={"dc": {
-        "conv1/relu": Chain("conv1/relu", "DC", "relu", 11, 96, points=("conv1/relu", "input"),
-                            label="before LRN: one DC module from conv1/relu"),
-        "lrn1": Chain("lrn1", "DC", "relu", 11, 96, points=("lrn1", "input"),
-                      label="after LRN: one DC module from lrn1"),
-    }},
+    net="alexnet",
+    mode="stacked",
+    variants={
+        "dc": {
+            "conv1/relu": Chain(
+                "conv1/relu",
+                "DC",
+                "relu",
+                11,
+                96,
+                points=("conv1/relu", "input"),
+                label="before LRN: one DC module from conv1/relu",
+            ),
+            "lrn1": Chain(
+                "lrn1", "DC", "relu", 11, 96, points=("lrn1", "input"), label="after LRN: one DC module from lrn1"
+            ),
+        }
+    },
     what="The same module, trained the same way, from the representation just before and just after AlexNet's "
-         "first local response normalisation.",
+    "first local response normalisation.",
     thesis_note="May 10, result 3: the LRN layer rapidly decreases reconstruction quality. The thesis code has no "
-                "special LRN inverse; neither does this module.",
-    quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
+    "special LRN inverse; neither does this module.",
+    quick=ALEXNET_QUICK,
+    thesis=ALEXNET_THESIS,
 )
 ex = experiment(FIGURE)

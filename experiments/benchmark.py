@@ -32,20 +32,26 @@ ex = tracking.make_experiment("benchmark")
 
 QUICK = dict(
     profile="quick",
-    nets=["vgg16", "alexnet"],          # AlexNet runs when its weights file exists, else it is named and skipped
+    nets=["vgg16", "alexnet"],  # AlexNet runs when its weights file exists, else it is named and skipped
     vgg16_weights="hed",
-    alexnet_weights="default",          # "default": $ALEXNET_WEIGHTS or weights/bvlc_alexnet.npy
-    depths=[1, 2, 3, 4, 5],             # conv blocks; the last conv of each
-    targets="lin",                      # "lin" (pre-ReLU, the thesis's) or "relu"
-    methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
-             "foe_thesis:full512"],  # prior:<p>: M&V 2016 with p in place of TV; foe_thesis:<p>: the thesis's 2 phases
-    image_dir=None,                     # None: the embedded held-out photos; a folder: the thesis's ten ids
+    alexnet_weights="default",  # "default": $ALEXNET_WEIGHTS or weights/bvlc_alexnet.npy
+    depths=[1, 2, 3, 4, 5],  # conv blocks; the last conv of each
+    targets="lin",  # "lin" (pre-ReLU, the thesis's) or "relu"
+    methods=[
+        "mv2016",
+        "mv2016_target",
+        "trained_stacked",
+        "trained_merged",
+        "prior:full512",
+        "foe_thesis:full512",
+    ],  # prior:<p>: M&V 2016 with p in place of TV; foe_thesis:<p>: the thesis's 2 phases
+    image_dir=None,  # None: the embedded held-out photos; a folder: the thesis's ten ids
     n_images=2,
     size={"vgg16": 64, "alexnet": 99, "tiny_vgg": 32},
-    steps=200,                          # M&V steps per cell (None: the recipe's 3500); the two phases of
-                                        # foe_thesis scale the thesis's counts by the same steps / 3500
-    lr_scale=1.0,                       # M&V's rates and the two phases' rate
-    weight_scale=30.0,                  # learned prior weight, as prior_compare
+    steps=200,  # M&V steps per cell (None: the recipe's 3500); the two phases of
+    # foe_thesis scale the thesis's counts by the same steps / 3500
+    lr_scale=1.0,  # M&V's rates and the two phases' rate
+    weight_scale=30.0,  # learned prior weight, as prior_compare
     # 64 px crops (the evaluation size), batch 4: the same pixels per step as 32 px x 16, but the block-4/5
     # modules train on the 8x8 / 4x4 maps they invert at test time. With 32 px x 16 (2x2 conv5 maps) the
     # conv4/conv5 stacks saturated (MSE 6209 / 9697 stacked); with 64 px x 4 they reach 3262 / 2880 (merged
@@ -54,21 +60,39 @@ QUICK = dict(
     batch_size=4,
     module_steps=300,
     lr=1e-3,
-    finetune_steps=100,                 # per depth; the conv5 chain (17 modules) costs 1.3 s a step here
+    finetune_steps=100,  # per depth; the conv5 chain (17 modules) costs 1.3 s a step here
     finetune_lr_schedule=[list(p) for p in Schedule(MERGED_SCHEDULE).compressed(100 / 3000).points],  # 0/33/67
-    score_net="vgg16",                  # the VGG score's net ("tiny_vgg" in tests; always float32)
-    precision="auto",                   # the methods' nets and modules: bfloat16 where measured faster here
-    score_layers=None,                  # None: conv1_1 ... conv5_1 (/relu)
-    reuse=True,                         # take finished cells of earlier runs with the same configuration
+    score_net="vgg16",  # the VGG score's net ("tiny_vgg" in tests; always float32)
+    precision="auto",  # the methods' nets and modules: bfloat16 where measured faster here
+    score_layers=None,  # None: conv1_1 ... conv5_1 (/relu)
+    reuse=True,  # take finished cells of earlier runs with the same configuration
     grid_image=0,
     seed=0,
     progress=True,
 )
-THESIS = dict(profile="thesis", size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, n_images=10, steps=None,
-              crop={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32}, batch_size=32, module_steps=3000, lr=3e-4,
-              finetune_steps=3000, finetune_lr_schedule=[list(p) for p in MERGED_SCHEDULE],
-              methods=["mv2016", "mv2016_target", "trained_stacked", "trained_merged", "prior:full512",
-                       "prior:full512_logistic", "prior:full1024", "prior:cica_image", "foe_thesis:full512"])
+THESIS = dict(
+    profile="thesis",
+    size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
+    n_images=10,
+    steps=None,
+    crop={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
+    batch_size=32,
+    module_steps=3000,
+    lr=3e-4,
+    finetune_steps=3000,
+    finetune_lr_schedule=[list(p) for p in MERGED_SCHEDULE],
+    methods=[
+        "mv2016",
+        "mv2016_target",
+        "trained_stacked",
+        "trained_merged",
+        "prior:full512",
+        "prior:full512_logistic",
+        "prior:full1024",
+        "prior:cica_image",
+        "foe_thesis:full512",
+    ],
+)
 
 ex.add_config(QUICK)
 ex.add_named_config("quick", {"profile": "quick"})

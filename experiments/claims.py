@@ -60,8 +60,16 @@ def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
         for f in sorted(figures):
             module = importlib.import_module(reg.figure(f).module)
             tracking.check_config_keys(module.ex, list(extra), ["quick"], what=f)
-    return replicates.plan(claims, reg, n, pinned=pinned, resolve=precision.resolve,
-                           completed=tracking.claim_runs, alexnet_missing=paths.missing_alexnet_weights(), extra=extra)
+    return replicates.plan(
+        claims,
+        reg,
+        n,
+        pinned=pinned,
+        resolve=precision.resolve,
+        completed=tracking.claim_runs,
+        alexnet_missing=paths.missing_alexnet_weights(),
+        extra=extra,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -86,8 +94,11 @@ def main(argv: list[str]) -> int:
         print(line)
     if args.dry_run or not plan.runs_to_do:
         return 0
-    print(f"machine: {precision.MachineKind.here().describe()}; float32 GEMM {precision.gemm_gflops():.0f} GFLOP/s "
-          f"(numpy 2048^2, measured now)", flush=True)
+    print(
+        f"machine: {precision.MachineKind.here().describe()}; float32 GEMM {precision.gemm_gflops():.0f} GFLOP/s "
+        f"(numpy 2048^2, measured now)",
+        flush=True,
+    )
     from experiments.sweep import run_point
 
     t0, failed, total = time.monotonic(), 0, plan.runs_to_do
@@ -98,8 +109,11 @@ def main(argv: list[str]) -> int:
             # the report shows it as the figure and `make report` does not run it again
             t = time.monotonic()
             reply = run_point(ap.arm.figure, ["quick"], {"seed": 0}, {}, env)
-            print(f"  {ap.arm.figure} seed 0 (the figure's own quick run): run {reply.get('run_id')} "
-                  f"{reply.get('status')} ({time.monotonic() - t:.1f} s) {reply.get('error') or ''}", flush=True)
+            print(
+                f"  {ap.arm.figure} seed 0 (the figure's own quick run): run {reply.get('run_id')} "
+                f"{reply.get('status')} ({time.monotonic() - t:.1f} s) {reply.get('error') or ''}",
+                flush=True,
+            )
             failed += reply.get("status") != "COMPLETED"
             ap.todo = [s for s in ap.todo if s != 0]
         if not ap.todo:
@@ -109,8 +123,11 @@ def main(argv: list[str]) -> int:
         for line in outcome.lines():
             print(line, flush=True)
         failed += len(outcome.by_status("failed"))
-    print(f"make claims: {total} runs in {(time.monotonic() - t0) / 60:.1f} min, {failed} failed; "
-          f"database {tracking.describe(tracking.db_url())}; `make report` judges the claims", flush=True)
+    print(
+        f"make claims: {total} runs in {(time.monotonic() - t0) / 60:.1f} min, {failed} failed; "
+        f"database {tracking.describe(tracking.db_url())}; `make report` judges the claims",
+        flush=True,
+    )
     return 1 if failed else 0
 
 

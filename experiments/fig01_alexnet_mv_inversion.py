@@ -55,20 +55,45 @@ ex = tracking.make_experiment(NAME)
 
 #: variant -> recipe and why (the first is the default; see the module docstring)
 VARIANTS = {
-    "mv2016": Variant("mv2016", "M&V 2016 with AlexNet's depth table (which the thesis's tables reproduce exactly): "
-                                "the thesis's M&V from July 17 on (its benchmark), not what made the June figure; the "
-                                "default because this project's 2015 recipe is fragile and poor at quick sizes "
-                                "(module docstring)."),
-    "mv2015": Variant("mv2015", "The method of the progress log's June 15 Fig. 1: the thesis reproduced M&V 2015 on "
-                                "AlexNet in May, and its M&V 2016 code was 'not producing good results yet' until "
-                                "July 17. The thesis's own 2015 runs had TV 50 from conv5 (5 here), 2000-4000 steps "
-                                "with lr / 10 every 500 and gradients clipped to +-100 (as here)."),
+    "mv2016": Variant(
+        "mv2016",
+        "M&V 2016 with AlexNet's depth table (which the thesis's tables reproduce exactly): "
+        "the thesis's M&V from July 17 on (its benchmark), not what made the June figure; the "
+        "default because this project's 2015 recipe is fragile and poor at quick sizes "
+        "(module docstring).",
+    ),
+    "mv2015": Variant(
+        "mv2015",
+        "The method of the progress log's June 15 Fig. 1: the thesis reproduced M&V 2015 on "
+        "AlexNet in May, and its M&V 2016 code was 'not producing good results yet' until "
+        "July 17. The thesis's own 2015 runs had TV 50 from conv5 (5 here), 2000-4000 steps "
+        "with lr / 10 every 500 and gradients clipped to +-100 (as here).",
+    ),
 }
 
 QUICK_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5", "fc6", "fc7", "fc8"]
-ALL_LAYERS = ["conv1/lin", "conv1/relu", "lrn1", "pool1", "conv2/lin", "conv2/relu", "lrn2", "pool2", "conv3/lin",
-              "conv3/relu", "conv4/lin", "conv4/relu", "conv5/lin", "conv5/relu", "pool5", "fc6/lin", "fc6/relu",
-              "fc7/lin", "fc7/relu", "fc8/lin"]
+ALL_LAYERS = [
+    "conv1/lin",
+    "conv1/relu",
+    "lrn1",
+    "pool1",
+    "conv2/lin",
+    "conv2/relu",
+    "lrn2",
+    "pool2",
+    "conv3/lin",
+    "conv3/relu",
+    "conv4/lin",
+    "conv4/relu",
+    "conv5/lin",
+    "conv5/relu",
+    "pool5",
+    "fc6/lin",
+    "fc6/relu",
+    "fc7/lin",
+    "fc7/relu",
+    "fc8/lin",
+]
 
 
 @ex.config
@@ -118,15 +143,45 @@ def load_net(net, weights, seed, precision="float32"):
 
 
 @ex.automain
-def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, variant, recipe, steps, lr_scale,
-         compare_layer, compare_steps, log_every, seed, precision):
+def main(
+    _run,
+    profile,
+    net,
+    weights,
+    images,
+    image_dir,
+    n_images,
+    size,
+    layers,
+    variant,
+    recipe,
+    steps,
+    lr_scale,
+    compare_layer,
+    compare_steps,
+    log_every,
+    seed,
+    precision,
+):
     check_config(_run.config)
     resolve_recipe(variant, recipe, VARIANTS)  # a bad variant or recipe fails before the weights are read
     fnet = load_net(net, weights, seed, precision)  # then the weights, so a missing file fails the run at once
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
-        _run, name=NAME, title=registry.title(NAME),
-        fnet=fnet, named=named, layers=list(layers), variant=variant, variants=VARIANTS, recipe=recipe,
-        steps=steps, lr_scale=lr_scale,
-        compare_layer=compare_layer, compare_steps=compare_steps, log_every=log_every, seed=seed,
-        paragraphs=[f"Profile {profile}. {fnet.weights_label}."])
+        _run,
+        name=NAME,
+        title=registry.title(NAME),
+        fnet=fnet,
+        named=named,
+        layers=list(layers),
+        variant=variant,
+        variants=VARIANTS,
+        recipe=recipe,
+        steps=steps,
+        lr_scale=lr_scale,
+        compare_layer=compare_layer,
+        compare_steps=compare_steps,
+        log_every=log_every,
+        seed=seed,
+        paragraphs=[f"Profile {profile}. {fnet.weights_label}."],
+    )

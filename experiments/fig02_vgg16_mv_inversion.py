@@ -61,21 +61,44 @@ ex = tracking.make_experiment(NAME)
 
 #: variant -> recipe and why (the first is the default; see the module docstring)
 VARIANTS = {
-    "mv2016": Variant("mv2016_thesis_vgg16", "M&V 2016 with the thesis's own VGG16 depth table for C and jitter "
-                                             "(utils/mv_benchmark): the thesis's M&V from July 17 on, not what "
-                                             "made the June figure; the default because this project's 2015 recipe "
-                                             "is fragile and poor at the quick size (module docstring)."),
-    "mv2015": Variant("mv2015", "The method of the progress log's June 15 Fig. 2 (the thesis's M&V 2015 runs of May "
-                                "16; its M&V 2016 code was 'not producing good results yet' until July 17). Those "
-                                "runs set TV by block (0.5 through pool2, 5 through pool4, 50 from conv5_1; the "
-                                "stage rule here has 5 at pool2 and at conv5_x), ran 2000 steps with lr / 10 "
-                                "every 500 and clipped gradients to +-100 (as here)."),
+    "mv2016": Variant(
+        "mv2016_thesis_vgg16",
+        "M&V 2016 with the thesis's own VGG16 depth table for C and jitter "
+        "(utils/mv_benchmark): the thesis's M&V from July 17 on, not what "
+        "made the June figure; the default because this project's 2015 recipe "
+        "is fragile and poor at the quick size (module docstring).",
+    ),
+    "mv2015": Variant(
+        "mv2015",
+        "The method of the progress log's June 15 Fig. 2 (the thesis's M&V 2015 runs of May "
+        "16; its M&V 2016 code was 'not producing good results yet' until July 17). Those "
+        "runs set TV by block (0.5 through pool2, 5 through pool4, 50 from conv5_1; the "
+        "stage rule here has 5 at pool2 and at conv5_x), ran 2000 steps with lr / 10 "
+        "every 500 and clipped gradients to +-100 (as here).",
+    ),
 }
 
-QUICK_LAYERS = ["conv1_2", "pool1", "conv2_2", "pool2", "conv3_3", "pool3", "conv4_3", "pool4", "conv5_3",
-                "pool5"]
-ALL_LAYERS = ["conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "conv3_1", "conv3_2", "conv3_3",
-              "pool3", "conv4_1", "conv4_2", "conv4_3", "pool4", "conv5_1", "conv5_2", "conv5_3", "pool5"]
+QUICK_LAYERS = ["conv1_2", "pool1", "conv2_2", "pool2", "conv3_3", "pool3", "conv4_3", "pool4", "conv5_3", "pool5"]
+ALL_LAYERS = [
+    "conv1_1",
+    "conv1_2",
+    "pool1",
+    "conv2_1",
+    "conv2_2",
+    "pool2",
+    "conv3_1",
+    "conv3_2",
+    "conv3_3",
+    "pool3",
+    "conv4_1",
+    "conv4_2",
+    "conv4_3",
+    "pool4",
+    "conv5_1",
+    "conv5_2",
+    "conv5_3",
+    "pool5",
+]
 
 
 @ex.config
@@ -128,15 +151,45 @@ def load_net(net, weights, seed, precision="float32"):
 
 
 @ex.automain
-def main(_run, profile, net, weights, images, image_dir, n_images, size, layers, variant, recipe, steps, lr_scale,
-         compare_layer, compare_steps, log_every, seed, precision):
+def main(
+    _run,
+    profile,
+    net,
+    weights,
+    images,
+    image_dir,
+    n_images,
+    size,
+    layers,
+    variant,
+    recipe,
+    steps,
+    lr_scale,
+    compare_layer,
+    compare_steps,
+    log_every,
+    seed,
+    precision,
+):
     check_config(_run.config)
     resolve_recipe(variant, recipe, VARIANTS)
     fnet = load_net(net, weights, seed, precision)
     named = load_images(images, image_dir, n_images, size)
     return run_figure(
-        _run, name=NAME, title=registry.title(NAME),
-        fnet=fnet, named=named, layers=list(layers), variant=variant, variants=VARIANTS, recipe=recipe,
-        steps=steps, lr_scale=lr_scale,
-        compare_layer=compare_layer, compare_steps=compare_steps, log_every=log_every, seed=seed,
-        paragraphs=[f"Profile {profile}. {fnet.weights_label}: conv layers only, so no fc pre-images."])
+        _run,
+        name=NAME,
+        title=registry.title(NAME),
+        fnet=fnet,
+        named=named,
+        layers=list(layers),
+        variant=variant,
+        variants=VARIANTS,
+        recipe=recipe,
+        steps=steps,
+        lr_scale=lr_scale,
+        compare_layer=compare_layer,
+        compare_steps=compare_steps,
+        log_every=log_every,
+        seed=seed,
+        paragraphs=[f"Profile {profile}. {fnet.weights_label}: conv layers only, so no fc pre-images."],
+    )

@@ -16,11 +16,13 @@ from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESI
 
 FIGURE = TrainedInversionFigure(
     id="fig03",
-    net="alexnet", mode="joint", variants={"may": TWO_MODULES},
-    what="The two modules of Fig. 4 trained together: the sum of their losses, each fed the other's "
-         "reconstruction.",
+    net="alexnet",
+    mode="joint",
+    variants={"may": TWO_MODULES},
+    what="The two modules of Fig. 4 trained together: the sum of their losses, each fed the other's reconstruction.",
     thesis_note="May 10: 'a single initial test (more to come) indicates that multiple modules can be trained "
-                "together'. Module settings as in Fig. 4.",
-    quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
+    "together'. Module settings as in Fig. 4.",
+    quick=ALEXNET_QUICK,
+    thesis=ALEXNET_THESIS,
 )
 ex = experiment(FIGURE)

@@ -18,10 +18,13 @@ from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESI
 
 FIGURE = TrainedInversionFigure(
     id="fig03_merged",
-    net="alexnet", mode="merged", variants={"may": TWO_MODULES},
+    net="alexnet",
+    mode="merged",
+    variants={"may": TWO_MODULES},
     what="The separately trained modules of Fig. 4 fine-tuned together on the sum of their losses.",
     thesis_note="Fine-tuning schedule from the thesis code (cnn_inv_script.py): 3e-6, 1e-6 from step 1000, 3e-7 "
-                "from step 2000, 3000 steps.",
-    quick={**ALEXNET_QUICK, **QUICK_FINETUNE}, thesis=ALEXNET_THESIS,
+    "from step 2000, 3000 steps.",
+    quick={**ALEXNET_QUICK, **QUICK_FINETUNE},
+    thesis=ALEXNET_THESIS,
 )
 ex = experiment(FIGURE)

@@ -17,11 +17,13 @@ from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig03_vgg16_merged",
-    net="vgg16", mode="merged", variants=FIG06.variants,
+    net="vgg16",
+    mode="merged",
+    variants=FIG06.variants,
     what="The separately trained modules of Fig. 6 fine-tuned together on the sum of their losses.",
     thesis_note="Fine-tuning as in the thesis code (cnn_inv_script.py): 3e-6, 1e-6 from step 1000, 3e-7 from step "
-                "2000, 3000 steps, batch 32; the quick profile runs 1000 steps with the same rates at a third of "
-                "the step boundaries.",
+    "2000, 3000 steps, batch 32; the quick profile runs 1000 steps with the same rates at a third of "
+    "the step boundaries.",
     quick=QUICK_FINETUNE,
 )
 ex = experiment(FIGURE)

@@ -16,9 +16,11 @@ from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig03_vgg16",
-    net="vgg16", mode="joint", variants=FIG06.variants,
+    net="vgg16",
+    mode="joint",
+    variants=FIG06.variants,
     what="The three modules of Fig. 6 trained together from scratch on the sum of their losses.",
     thesis_note="Not a thesis figure: the VGG16 side of the claim that jointly trained modules beat stacked ones. "
-                + FIG06.thesis_note,
+    + FIG06.thesis_note,
 )
 ex = experiment(FIGURE)

@@ -21,17 +21,28 @@ from experiments._trained_inversion import Chain, TrainedInversionFigure, experi
 
 ALEXNET_QUICK = dict(crop=67, eval_size=227, eval_per_image=1)
 ALEXNET_THESIS = dict(image_size=227, crop=227, eval_size=227)
-TWO_MODULES = {"pool1": Chain("pool1", "DC", "relu", (8, 11), 96, points=("pool1", "conv1/relu", "input"),
-                              label="May setting: pool1 -> conv1/relu -> image, DC, 96 hidden")}
+TWO_MODULES = {
+    "pool1": Chain(
+        "pool1",
+        "DC",
+        "relu",
+        (8, 11),
+        96,
+        points=("pool1", "conv1/relu", "input"),
+        label="May setting: pool1 -> conv1/relu -> image, DC, 96 hidden",
+    )
+}
 
 FIGURE = TrainedInversionFigure(
     id="fig04",
-    net="alexnet", mode="stacked", variants={"may": TWO_MODULES},
-    what="Two modules invert AlexNet's first layer block: one undoes LRN and pool1, one undoes conv1 and its "
-         "ReLU.",
+    net="alexnet",
+    mode="stacked",
+    variants={"may": TWO_MODULES},
+    what="Two modules invert AlexNet's first layer block: one undoes LRN and pool1, one undoes conv1 and its ReLU.",
     thesis_note="Kernels, strides and paddings of the up-sampling follow the thesis code's alexnet_specs (DC3: 3x3/2 "
-                "VALID then 8x8; DC1: 11x11/4 VALID then 11x11); the May figure's two-module split merges its "
-                "DC3 and DC2 (there is no special LRN inverse: an ordinary module undoes ReLU and LRN).",
-    quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
+    "VALID then 8x8; DC1: 11x11/4 VALID then 11x11); the May figure's two-module split merges its "
+    "DC3 and DC2 (there is no special LRN inverse: an ordinary module undoes ReLU and LRN).",
+    quick=ALEXNET_QUICK,
+    thesis=ALEXNET_THESIS,
 )
 ex = experiment(FIGURE)

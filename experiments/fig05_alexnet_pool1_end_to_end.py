@@ -13,9 +13,12 @@ from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESI
 
 FIGURE = TrainedInversionFigure(
     id="fig05_alexnet",
-    net="alexnet", mode="end_to_end", variants={"may": TWO_MODULES},
+    net="alexnet",
+    mode="end_to_end",
+    variants={"may": TWO_MODULES},
     what="The two modules of Fig. 4 trained as one network with the loss on the image only.",
     thesis_note="Not a thesis figure: the AlexNet side of the claim that stacking beats end-to-end training.",
-    quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
+    quick=ALEXNET_QUICK,
+    thesis=ALEXNET_THESIS,
 )
 ex = experiment(FIGURE)

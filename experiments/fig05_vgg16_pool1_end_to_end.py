@@ -20,7 +20,9 @@ from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig05",
-    net="vgg16", mode="end_to_end", variants=FIG06.variants,
+    net="vgg16",
+    mode="end_to_end",
+    variants=FIG06.variants,
     what="The three modules of Fig. 6 invert VGG16's first block, trained as one network.",
     thesis_note=FIG06.thesis_note,
 )

@@ -22,14 +22,23 @@ from experiments._trained_inversion import Chain, TrainedInversionFigure, experi
 
 FIGURE = TrainedInversionFigure(
     id="fig06",
-    net="vgg16", mode="stacked",
+    net="vgg16",
+    mode="stacked",
     variants={
         "final": {"pool1": Chain("pool1", "DC", "lin", 5, 64, label="final thesis spec: /lin targets, DC x3")},
-        "may": {"pool1": Chain("pool1", ("DC", "CD", "CD"), "relu", 5, 64,
-                               label="May spec stack_l123_dc_cd_cd: /relu targets, DC then CD, CD")},
+        "may": {
+            "pool1": Chain(
+                "pool1",
+                ("DC", "CD", "CD"),
+                "relu",
+                5,
+                64,
+                label="May spec stack_l123_dc_cd_cd: /relu targets, DC then CD, CD",
+            )
+        },
     },
     what="Three modules invert VGG16's first block (conv1_1, conv1_2, pool1), one operation each.",
     thesis_note="Thesis settings (frhrdr/deep_restoration vgg16_specs, DC1-DC3): 5x5 kernels, 64 hidden channels, "
-                "Adam 3e-4, batch 32, 3000 steps per module on 224 px ImageNet images.",
+    "Adam 3e-4, batch 32, 3000 steps per module on 224 px ImageNet images.",
 )
 ex = experiment(FIGURE)

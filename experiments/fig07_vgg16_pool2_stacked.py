@@ -18,14 +18,23 @@ per module, 8 held-out 128 px crops; measured 6 min 05 s on 2 CPU cores. ``thesi
 
 from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
-POOL2 = Chain("pool2", ("DC", "DC", "DC", "DC", "CD", "CD"), "relu", 5, None,
-              label="thesis stack 4dc_2cd: /relu targets, DC x4 then CD x2, 128/64 hidden")
+POOL2 = Chain(
+    "pool2",
+    ("DC", "DC", "DC", "DC", "CD", "CD"),
+    "relu",
+    5,
+    None,
+    label="thesis stack 4dc_2cd: /relu targets, DC x4 then CD x2, 128/64 hidden",
+)
 
 FIGURE = TrainedInversionFigure(
     id="fig07",
-    net="vgg16", mode="stacked", variants={"4dc_2cd": {"pool2": POOL2}}, depth=True,
+    net="vgg16",
+    mode="stacked",
+    variants={"4dc_2cd": {"pool2": POOL2}},
+    depth=True,
     what="Six separately trained modules invert VGG16's first two blocks, one operation each.",
     thesis_note="Thesis settings (stack_l1-6_4dc_2cd): 5x5 kernels, hidden = the input layer's channels (128 in "
-                "block 2, 64 in block 1), Adam 3e-4, batch 32, 3000 steps per module on 224 px ImageNet images.",
+    "block 2, 64 in block 1), Adam 3e-4, batch 32, 3000 steps per module on 224 px ImageNet images.",
 )
 ex = experiment(FIGURE)

@@ -15,15 +15,24 @@ Reproduce::
 
 from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
-POOL3 = Chain("pool3", ("DC",) * 8 + ("CD", "CD"), "relu", 5, None,
-              label="thesis stack 8dc_2cd: /relu targets, DC x8 then CD x2, 256/128/64 hidden")
+POOL3 = Chain(
+    "pool3",
+    ("DC",) * 8 + ("CD", "CD"),
+    "relu",
+    5,
+    None,
+    label="thesis stack 8dc_2cd: /relu targets, DC x8 then CD x2, 256/128/64 hidden",
+)
 
 FIGURE = TrainedInversionFigure(
     id="fig08",
-    net="vgg16", mode="stacked", variants={"8dc_2cd": {"pool3": POOL3}}, depth=True,
+    net="vgg16",
+    mode="stacked",
+    variants={"8dc_2cd": {"pool3": POOL3}},
+    depth=True,
     what="Ten separately trained modules invert VGG16's first three blocks, one operation each.",
     thesis_note="Thesis settings (stack_l1-10_8dc_2cd): 5x5 kernels, hidden = the input layer's channels, Adam "
-                "3e-4, batch 32, 3000 steps per module and 5000 for block 3.",
+    "3e-4, batch 32, 3000 steps per module and 5000 for block 3.",
     thesis=dict(module_steps={"DC10": 5000, "DC9": 5000, "DC8": 5000, "DC7": 5000}),
 )
 ex = experiment(FIGURE)

@@ -20,11 +20,13 @@ CD3 = {"pool1": Chain("pool1", "CD", "relu", 5, 64, label="thesis stack_l123_cd_
 
 FIGURE = TrainedInversionFigure(
     id="fig09",
-    net="vgg16", mode="stacked", variants={"cd_cd_cd": CD3},
+    net="vgg16",
+    mode="stacked",
+    variants={"cd_cd_cd": CD3},
     what="Three conv-deconv modules, each trained alone on one operation, invert VGG16's first block.",
     thesis_note="Thesis settings (stack_l123_cd_cd_cd): Adam 3e-4, batch 32, 3000 steps for CD3 and CD2; CD1 was "
-                "trained with Adam 1e-4 and batch 10. Here all three share one setting.",
+    "trained with Adam 1e-4 and batch 10. Here all three share one setting.",
     rows_caption="Held-out images | reconstruction from pool1 by three stacked CD modules | colour-accurate error "
-                 "(grey = no error) | absolute error (black = no error); each error map renormalised to [0, 1].",
+    "(grey = no error) | absolute error (black = no error); each error map renormalised to [0, 1].",
 )
 ex = experiment(FIGURE)

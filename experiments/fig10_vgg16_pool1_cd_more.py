@@ -13,9 +13,13 @@ from experiments.fig09_vgg16_pool1_cd_stacked import FIGURE as FIG09
 
 FIGURE = TrainedInversionFigure(
     id="fig10",
-    net="vgg16", mode="stacked", variants=FIG09.variants,
+    net="vgg16",
+    mode="stacked",
+    variants=FIG09.variants,
     what="The modules of Fig. 9 on more held-out images: every held-out crop and the held-out photos whole.",
-    thesis_note=FIG09.thesis_note, rows_caption=FIG09.rows_caption,
-    quick=dict(whole_heldout=True, rows=10), thesis=dict(rows=12),
+    thesis_note=FIG09.thesis_note,
+    rows_caption=FIG09.rows_caption,
+    quick=dict(whole_heldout=True, rows=10),
+    thesis=dict(rows=12),
 )
 ex = experiment(FIGURE)

@@ -40,9 +40,11 @@ import dataclasses
 from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
 
-KIND_WORDS = {"CD": ("conv-deconv", "the second operation (the deconvolution) has the stride"),
-              "DC": ("deconv-conv", "the first operation (the deconvolution) has the stride"),
-              "DD": ("deconv-deconv", "the first operation (the deconvolution) has the stride")}
+KIND_WORDS = {
+    "CD": ("conv-deconv", "the second operation (the deconvolution) has the stride"),
+    "DC": ("deconv-conv", "the first operation (the deconvolution) has the stride"),
+    "DD": ("deconv-deconv", "the first operation (the deconvolution) has the stride"),
+}
 
 #: The thesis's April-May 5x5 AlexNet conv1 modules: variant name, kernels, training numbers (see the docstring).
 THESIS_5X5 = "thesis_5x5"
@@ -70,24 +72,44 @@ def conv1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:
     k = THESIS_5X5_KERNEL
     return TrainedInversionFigure(
         id=fig_id,
-        net="alexnet", mode="stacked",
+        net="alexnet",
+        mode="stacked",
         variants={
-            kind.lower(): {"conv1/relu": Chain("conv1/relu", kind, "relu", 11, 96, points=("conv1/relu", "input"),
-                                               label=f"one {kind} module, 11x11, 96 hidden")},
-            THESIS_5X5: {"conv1/relu": UpKernelChain(
-                "conv1/relu", kind, "relu", k, 96, points=("conv1/relu", "input"), up_kernel=k,
-                label=f"the thesis's April-May module: one {kind} module, {k}x{k}, 96 hidden, {k}x{k}/4 "
-                      f"up-sampling, Adam lr {THESIS_5X5_TRAINING['lr']:g}, batch "
-                      f"{THESIS_5X5_TRAINING['batch_size']} (with its named config)")},
+            kind.lower(): {
+                "conv1/relu": Chain(
+                    "conv1/relu",
+                    kind,
+                    "relu",
+                    11,
+                    96,
+                    points=("conv1/relu", "input"),
+                    label=f"one {kind} module, 11x11, 96 hidden",
+                )
+            },
+            THESIS_5X5: {
+                "conv1/relu": UpKernelChain(
+                    "conv1/relu",
+                    kind,
+                    "relu",
+                    k,
+                    96,
+                    points=("conv1/relu", "input"),
+                    up_kernel=k,
+                    label=f"the thesis's April-May module: one {kind} module, {k}x{k}, 96 hidden, {k}x{k}/4 "
+                    f"up-sampling, Adam lr {THESIS_5X5_TRAINING['lr']:g}, batch "
+                    f"{THESIS_5X5_TRAINING['batch_size']} (with its named config)",
+                )
+            },
         },
         what=f"One {kind} module inverts AlexNet's conv1 and its ReLU; {stride}.",
         thesis_note="The May 3 comparison (thesis repository, runs l1_cd/run2, l1_dc/run2, l1_dd/run1 of May 2-4) "
-                    "inverted the first layer of an older TF AlexNet at 224 px with 11x11 kernels and an 11x11/4 "
-                    "SAME deconvolution (Adam 3e-4, batch 32); here the Caffe AlexNet's 227 px geometry is undone "
-                    "exactly (11x11/4 VALID), as in the thesis's final alexnet_specs DC1. Variant thesis_5x5 is "
-                    "the earlier April-May setting (old/alexnet_layer_1_inversion_model.py): 5x5 kernels, a "
-                    "5x5/4 deconvolution, Adam 1e-4, batch 10.",
-        quick=ALEXNET_QUICK, thesis=ALEXNET_THESIS,
+        "inverted the first layer of an older TF AlexNet at 224 px with 11x11 kernels and an 11x11/4 "
+        "SAME deconvolution (Adam 3e-4, batch 32); here the Caffe AlexNet's 227 px geometry is undone "
+        "exactly (11x11/4 VALID), as in the thesis's final alexnet_specs DC1. Variant thesis_5x5 is "
+        "the earlier April-May setting (old/alexnet_layer_1_inversion_model.py): 5x5 kernels, a "
+        "5x5/4 deconvolution, Adam 1e-4, batch 10.",
+        quick=ALEXNET_QUICK,
+        thesis=ALEXNET_THESIS,
     )
 
 

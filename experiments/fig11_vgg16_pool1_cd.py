@@ -22,11 +22,23 @@ def pool1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:
     n = int(fig_id[3:5])
     return TrainedInversionFigure(
         id=fig_id,
-        net="vgg16", mode="stacked",
-        variants={kind.lower(): {"pool1": Chain("pool1", kind, "relu", 5, 64, points=("pool1", "input"),
-                                                label=f"one {kind} module from pool1 to the image, 5x5, 64 hidden")}},
+        net="vgg16",
+        mode="stacked",
+        variants={
+            kind.lower(): {
+                "pool1": Chain(
+                    "pool1",
+                    kind,
+                    "relu",
+                    5,
+                    64,
+                    points=("pool1", "input"),
+                    label=f"one {kind} module from pool1 to the image, 5x5, 64 hidden",
+                )
+            }
+        },
         what=f"One {kind} module inverts VGG16's whole first block (two 3x3 convolutions and the 2x2/2 pool); "
-             f"{stride}.",
+        f"{stride}.",
         thesis_note="Not a thesis figure: the VGG16 analogue of the AlexNet first-layer comparison (Figs. 11-13).",
     )
 

@@ -21,10 +21,13 @@ from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="loo_pool1",
-    net="vgg16", mode="stacked", variants=FIG06.variants,
+    net="vgg16",
+    mode="stacked",
+    variants=FIG06.variants,
     what="Leave-one-out over the embedded colour photos: the Fig. 6 stack trained on seven photos reconstructs "
-         "the eighth whole, scaled to 128 px.",
+    "the eighth whole, scaled to 128 px.",
     thesis_note="Not a thesis figure: a check of how the quick modules generalise to whole, downscaled photos.",
-    quick={**FIG06.quick, "eval_size": 128}, thesis=FIG06.thesis,
+    quick={**FIG06.quick, "eval_size": 128},
+    thesis=FIG06.thesis,
 )
 ex = experiment(FIGURE, run_leave_one_out)

@@ -13,10 +13,17 @@ from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_cica_image",
-    prior="cica_image", n_components=150, expert="logistic", channelwise=True, mean="dataset_channel",
-    sdev="dataset_channel", whitening="zca", n_drop=0, weight=1e-5,
+    prior="cica_image",
+    n_components=150,
+    expert="logistic",
+    channelwise=True,
+    mean="dataset_channel",
+    sdev="dataset_channel",
+    whitening="zca",
+    n_drop=0,
+    weight=1e-5,
     what="Channel-independent ICA on the image: each colour channel's 8x8 patches modelled on their own.",
     thesis_note="Thesis: July 29 - Aug. 5 (CICA set up; image CICA 'roughly on par with M&V 2016, but lack "
-                "behind ICA prior'); foe_channelwise_prior.py.",
+    "behind ICA prior'); foe_channelwise_prior.py.",
 )
 ex = experiment(FIGURE)

@@ -13,11 +13,19 @@ from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_conv2_reduced",
-    prior="conv2_reduced", layer="conv2_1/lin", patch=3, n_components=512, expert="student",
-    mean="dataset_channel", sdev="dataset_channel", whitening="pca", dims=256, weight=1e-5,
+    prior="conv2_reduced",
+    layer="conv2_1/lin",
+    patch=3,
+    n_components=512,
+    expert="student",
+    mean="dataset_channel",
+    sdev="dataset_channel",
+    whitening="pca",
+    dims=256,
+    weight=1e-5,
     what="A Field of Experts on whitened, dimensionality-reduced 3x3 patches of VGG16's conv2_1 pre-ReLU maps.",
     thesis_note="Thesis: July 20-23 (conv2/conv3 priors, reduced vs full), Aug. 1 (conv2/lin FoE, 6400 "
-                "components). The thesis's was on AlexNet conv2/lin.",
+    "components). The thesis's was on AlexNet conv2/lin.",
     quick={"image_size": 96, "n_train": 10000, "steps": 1000},
 )
 ex = experiment(FIGURE)

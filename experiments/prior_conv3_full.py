@@ -14,11 +14,19 @@ from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_conv3_full",
-    prior="conv3_full", layer="conv3_1/lin", patch=3, n_components=1024, expert="student",
-    mean="dataset_channel", sdev="dataset_channel", whitening="pca", n_drop=None, weight=1e-5,
+    prior="conv3_full",
+    layer="conv3_1/lin",
+    patch=3,
+    n_components=1024,
+    expert="student",
+    mean="dataset_channel",
+    sdev="dataset_channel",
+    whitening="pca",
+    n_drop=None,
+    weight=1e-5,
     what="A Field of Experts on every whitened dimension of 3x3 patches of VGG16's conv3_1 pre-ReLU maps.",
     thesis_note="Thesis: July 23 ('difference between dim reduced and full conv3 prior'); default_priors.py "
-                "'slimc3l7000' (3x3x384 AlexNet conv3/lin, all 3456 dims, 7000 components, weight 1e-9).",
+    "'slimc3l7000' (3x3x384 AlexNet conv3/lin, all 3456 dims, 7000 components, weight 1e-9).",
     quick={"image_size": 256, "n_train": 10000, "steps": 300},
 )
 ex = experiment(FIGURE)

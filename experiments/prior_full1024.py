@@ -12,11 +12,17 @@ from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_full1024",
-    prior="full1024", n_components=1024, expert="student", mean="dataset_channel", sdev="dataset_channel",
-    whitening="pca", n_drop=1, weight=1e-5,
+    prior="full1024",
+    n_components=1024,
+    expert="student",
+    mean="dataset_channel",
+    sdev="dataset_channel",
+    whitening="pca",
+    n_drop=1,
+    weight=1e-5,
     what="An overcomplete Field of Experts (score matching handles K > d without a normalising constant).",
     quick={"steps": 1000},
     thesis_note="Thesis: July 10 ('trained ica prior with more (1024) components: filters look similar'). "
-                "Differs from the thesis's final 1024 priors, which used dropout on the experts.",
+    "Differs from the thesis's final 1024 priors, which used dropout on the experts.",
 )
 ex = experiment(FIGURE)

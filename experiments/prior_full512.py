@@ -15,11 +15,17 @@ from experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_full512",
-    prior="full512", n_components=512, expert="student", mean="dataset_channel", sdev="dataset_channel",
-    whitening="pca", n_drop=1, weight=1e-5,
+    prior="full512",
+    n_components=512,
+    expert="student",
+    mean="dataset_channel",
+    sdev="dataset_channel",
+    whitening="pca",
+    n_drop=1,
+    weight=1e-5,
     what="The learned image prior the thesis used by default: a Field of Experts trained by score matching on "
-         "whitened 8x8 colour patches.",
+    "whitened 8x8 colour patches.",
     thesis_note="Thesis: July 1 (set up FoE prior), July 10 (first FoE priors, 'looking very similar to ICA "
-                "priors'); default_priors.py 'full512'.",
+    "priors'); default_priors.py 'full512'.",
 )
 ex = experiment(FIGURE)

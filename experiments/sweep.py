@@ -28,8 +28,7 @@ def run_point(experiment: str, named_configs: list[str], updates: dict, tag: dic
 
     module = importlib.import_module(registry.load().figure(experiment).module)
     try:
-        run = module.ex.run(named_configs=list(named_configs), config_updates=dict(updates),
-                            meta_info={"sweep": tag})
+        run = module.ex.run(named_configs=list(named_configs), config_updates=dict(updates), meta_info={"sweep": tag})
     except Exception as e:  # noqa: BLE001 - Sacred marked the run FAILED; say why to the sweep
         return {"run_id": None, "status": "FAILED", "error": f"{type(e).__name__}: {e}".splitlines()[0]}
     complete, why = tracking.record_complete(run)
@@ -44,8 +43,12 @@ def check_keys(sweep) -> None:
 
     module = importlib.import_module(registry.load().figure(sweep.experiment).module)
     try:
-        tracking.check_config_keys(module.ex, [k for k, _ in sweep.grid] + [k for k, _ in sweep.fixed],
-                                   sweep.named_configs, what=sweep.experiment)
+        tracking.check_config_keys(
+            module.ex,
+            [k for k, _ in sweep.grid] + [k for k, _ in sweep.fixed],
+            sweep.named_configs,
+            what=sweep.experiment,
+        )
     except ValueError as e:
         raise sweeps.SweepError(f"sweep {sweep.name!r}: {e}") from None
 
@@ -56,13 +59,19 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments --sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("name", nargs="?", help="sweep name (see --list)")
     p.add_argument("--list", action="store_true", help="list the declared sweeps")
-    p.add_argument("--cluster", default="local",
-                   help="local (default: a Dask LocalCluster, one worker per core), serial (one by one, no Dask), "
-                        "slurm (dask-jobqueue), or a scheduler address such as tcp://head:8786")
+    p.add_argument(
+        "--cluster",
+        default="local",
+        help="local (default: a Dask LocalCluster, one worker per core), serial (one by one, no Dask), "
+        "slurm (dask-jobqueue), or a scheduler address such as tcp://head:8786",
+    )
     p.add_argument("--workers", type=int, default=None, help="local cluster: number of workers (default: cores)")
-    p.add_argument("--slurm", default="",
-                   help="SLURM options: queue=...,account=...,cores=8,memory=16GB,walltime=02:00:00,jobs=4,"
-                        "job_extra='--gres=gpu:1'")
+    p.add_argument(
+        "--slurm",
+        default="",
+        help="SLURM options: queue=...,account=...,cores=8,memory=16GB,walltime=02:00:00,jobs=4,"
+        "job_extra='--gres=gpu:1'",
+    )
     args = p.parse_args(argv)
     try:
         declared = sweeps.load()
@@ -71,8 +80,10 @@ def main(argv: list[str]) -> int:
                 print(f"  {s.name:<22} {s.experiment:<14} {len(s.points()):>3} runs  {s.title}")
             return 0 if args.list else 2
         if args.name not in declared:
-            raise sweeps.SweepError(f"no sweep {args.name!r} in experiments/registry.toml; declared: "
-                                    f"{', '.join(sorted(declared)) or 'none'}")
+            raise sweeps.SweepError(
+                f"no sweep {args.name!r} in experiments/registry.toml; declared: "
+                f"{', '.join(sorted(declared)) or 'none'}"
+            )
         sweep = declared[args.name]
         check_keys(sweep)
         spec = sweeps.ClusterSpec.parse(args.cluster, workers=args.workers, slurm=args.slurm)

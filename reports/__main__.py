@@ -20,26 +20,46 @@ EXIT_NO_PDF = 3  # its own code: 2 is argparse's usage error
 
 def main(argv: list[str] | None = None) -> int:
     from restoration import program
+
     parser = argparse.ArgumentParser(prog=program("reports"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(_build.DEFAULT_OUT), help="HTML file to write (default: out/report.html)")
-    parser.add_argument("--run-missing", action="store_true",
-                        help="first run `python -m experiments <fig> with quick` for every figure without a "
-                             "completed run (failures are reported in the figure's section)")
-    parser.add_argument("--pdf", action="store_true",
-                        help="also lay the report out as <out>.pdf (WeasyPrint: page numbers, running headers, "
-                             "contents)")
+    parser.add_argument(
+        "--run-missing",
+        action="store_true",
+        help="first run `python -m experiments <fig> with quick` for every figure without a "
+        "completed run (failures are reported in the figure's section)",
+    )
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also lay the report out as <out>.pdf (WeasyPrint: page numbers, running headers, contents)",
+    )
     parser.add_argument("--registry", default=str(_build.DEFAULT_REGISTRY), help="figure registry (TOML)")
-    parser.add_argument("--no-embed", action="store_true",
-                        help="write images to <out>_files/ next to the HTML instead of embedding them")
-    parser.add_argument("--pin", action="append", default=[], metavar="FIGURE=RUN",
-                        help="show run RUN for FIGURE instead of its newest completed run, e.g. --pin fig06=12; "
-                             "repeat for several (the appendix says which runs are pinned)")
+    parser.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="write images to <out>_files/ next to the HTML instead of embedding them",
+    )
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="FIGURE=RUN",
+        help="show run RUN for FIGURE instead of its newest completed run, e.g. --pin fig06=12; "
+        "repeat for several (the appendix says which runs are pinned)",
+    )
     parser.add_argument("--pins", default=None, metavar="FILE", help="pins from a file of `fig06 = 12` lines")
     from restoration import version_text
+
     parser.add_argument("--version", action="version", version=version_text(parser.prog))
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds allowed per experiment with --run-missing (default: no limit)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds allowed per experiment with --run-missing (default: no limit)",
+    )
     from restoration.errors import safe_streams
+
     safe_streams()  # argparse quotes bad arguments, bytes that are not UTF-8 included
     args = parser.parse_args(argv)
 
@@ -49,20 +69,34 @@ def main(argv: list[str] | None = None) -> int:
     atomic.exit_on_sigterm()  # a kill during the build or the PDF leaves the previous files and no partial one
     try:
         from reports.runs import parse_pins
-        out = _build.build(args.out, registry=args.registry, run_missing_figures=args.run_missing,
-                           embed=not args.no_embed, timeout=args.timeout, pins=parse_pins(args.pin, args.pins))
+
+        out = _build.build(
+            args.out,
+            registry=args.registry,
+            run_missing_figures=args.run_missing,
+            embed=not args.no_embed,
+            timeout=args.timeout,
+            pins=parse_pins(args.pin, args.pins),
+        )
     except KeyError as exc:  # a pinned run that is not in the database
         from restoration.errors import printable
+
         print(f"error: {printable(mask_secrets(str(exc.args[0] if exc.args else exc)))}", file=sys.stderr)
         return 1
     except (FileNotFoundError, ValueError, DatabaseError) as exc:
         from restoration.errors import printable
+
         print(f"error: {printable(mask_secrets(str(exc)))}", file=sys.stderr)
         return 1
     except OSError as exc:  # a full disk, a read-only folder: the previous report stays whole
         from restoration.errors import printable
-        print(printable(f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous "
-                        f"report is kept"), file=sys.stderr)
+
+        print(
+            printable(
+                f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous report is kept"
+            ),
+            file=sys.stderr,
+        )
         return 1
     print(f"wrote {out}")
     if args.pdf:

@@ -36,7 +36,7 @@ from pathlib import Path
 from restoration import atomic, paths
 
 STATE_FILE = ".board.json"
-OUTPUT_TAIL = 60           # lines of captured output shown
+OUTPUT_TAIL = 60  # lines of captured output shown
 EXPERIMENT_SUFFIX = ".experiment"
 
 
@@ -50,10 +50,10 @@ class Written:
 
     metric_id: int = 0
     artifacts: list[str] = field(default_factory=list)
-    state: str = ""                 # the state text last written
-    output_len: int = 0             # the captured output's length when last written
+    state: str = ""  # the state text last written
+    output_len: int = 0  # the captured output's length when last written
     text_step: int = 0
-    hparams: str = ""               # the state the hyperparameters were written with ("" = not yet)
+    hparams: str = ""  # the state the hyperparameters were written with ("" = not yet)
 
     @classmethod
     def load(cls, folder: Path) -> "Written":
@@ -78,16 +78,20 @@ class BoardCounts:
     hparams: int = 0
 
     def line(self, out: Path) -> str:
-        return (f"board: {self.runs} runs in {out}; wrote {self.points} scalar points, {self.images} images, "
-                f"{self.texts} texts, {self.hparams} hparams rows")
+        return (
+            f"board: {self.runs} runs in {out}; wrote {self.points} scalar points, {self.images} images, "
+            f"{self.texts} texts, {self.hparams} hparams rows"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # TensorBoard's summaries, built from its protocol buffers
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _scalar(tag: str, value: float):
     from tensorboard.compat.proto import summary_pb2
+
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
 
 
@@ -116,28 +120,35 @@ def _image(tag: str, png: bytes, description: str = ""):
     from tensorboard.util import tensor_util
 
     w, h = png_size(png)
-    meta = image_metadata.create_summary_metadata(display_name=tag, description=description,
-                                                  converted_to_tensor=True)
+    meta = image_metadata.create_summary_metadata(display_name=tag, description=description, converted_to_tensor=True)
     tensor = tensor_util.make_tensor_proto(np.array([str(w).encode(), str(h).encode(), png], dtype=object))
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=meta, tensor=tensor)])
 
 
-_STATUS = {"COMPLETED": "STATUS_SUCCESS", "FAILED": "STATUS_FAILURE", "INTERRUPTED": "STATUS_FAILURE",
-           "TIMEOUT": "STATUS_FAILURE", "DIED": "STATUS_FAILURE", "INCOMPLETE": "STATUS_UNKNOWN"}
+_STATUS = {
+    "COMPLETED": "STATUS_SUCCESS",
+    "FAILED": "STATUS_FAILURE",
+    "INTERRUPTED": "STATUS_FAILURE",
+    "TIMEOUT": "STATUS_FAILURE",
+    "DIED": "STATUS_FAILURE",
+    "INCOMPLETE": "STATUS_UNKNOWN",
+}
 
 
 def _session_end(state: str, end_time: float | None):
     from tensorboard.compat.proto import summary_pb2
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(_STATUS.get(state, "STATUS_UNKNOWN")),
-                                          end_time_secs=end_time or 0.0)
+    info = plugin_data_pb2.SessionEndInfo(
+        status=api_pb2.Status.Value(_STATUS.get(state, "STATUS_UNKNOWN")), end_time_secs=end_time or 0.0
+    )
     meta = metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(session_end_info=info))
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=meta)])
 
 
 def _event(summary, step: int = 0, wall_time: float | None = None):
     from tensorboard.compat.proto import event_pb2
+
     return event_pb2.Event(summary=summary, step=int(step), wall_time=wall_time or time.time())
 
 
@@ -145,11 +156,13 @@ def _no_tensorflow() -> None:
     """TensorBoard's writer reaches for TensorFlow's file API when TensorFlow is installed (seconds of start-up and
     its log lines); ``tensorboard.compat.notf`` present is TensorBoard's own switch to its TensorFlow-free file API."""
     import types
+
     sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 
 def _writer(folder: Path):
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
     _no_tensorflow()
     folder.mkdir(parents=True, exist_ok=True)
     return EventFileWriter(str(folder), flush_secs=1)
@@ -158,6 +171,7 @@ def _writer(folder: Path):
 # ----------------------------------------------------------------------------------------------------------
 # One run
 # ----------------------------------------------------------------------------------------------------------
+
 
 def folder_name(rec) -> str:
     """``<id>-<experiment>``: sorted by id in TensorBoard's run list, and named."""
@@ -171,8 +185,11 @@ def hparams_of(rec) -> dict:
 
     out = {}
     for key, value in flatten(rec.config or {}).items():
-        if isinstance(value, bool) or isinstance(value, str) or (isinstance(value, (int, float))
-                                                                  and math.isfinite(value)):
+        if (
+            isinstance(value, bool)
+            or isinstance(value, str)
+            or (isinstance(value, (int, float)) and math.isfinite(value))
+        ):
             out[key] = value
         else:
             out[key] = json.dumps(value, default=str)
@@ -187,8 +204,11 @@ def hparams_of(rec) -> dict:
 def measures_of(rec) -> dict[str, float]:
     """The run's payload summary (``measure/<key>`` tags), finite numbers only."""
     summary = (rec.report or {}).get("summary") or {}
-    return {f"measure/{k}": float(v) for k, v in summary.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return {
+        f"measure/{k}": float(v)
+        for k, v in summary.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
 
 
 def group_of(rec) -> str:
@@ -204,8 +224,15 @@ def group_of(rec) -> str:
 
 def _texts(rec, captured: str) -> tuple[str, str, str]:
     state = f"**{rec.state}**: {rec.state_text}"
-    prov = {"run": rec.id, "experiment": rec.experiment, "host": rec.host, "commit": rec.commit,
-            "start": str(rec.start_time), "stop": str(rec.stop_time), **(rec.provenance or {})}
+    prov = {
+        "run": rec.id,
+        "experiment": rec.experiment,
+        "host": rec.host,
+        "commit": rec.commit,
+        "start": str(rec.start_time),
+        "stop": str(rec.stop_time),
+        **(rec.provenance or {}),
+    }
     provenance = "```\n" + json.dumps(prov, indent=2, default=str) + "\n```"
     lines = captured.splitlines()[-OUTPUT_TAIL:]
     output = "```\n" + ("\n".join(lines) or "(no captured output)") + "\n```"
@@ -233,9 +260,11 @@ def write_run(rec, folder: Path) -> BoardCounts:
     state, provenance, output = _texts(rec, captured)
     if state != done.state or len(captured) != done.output_len:
         done.text_step += 1
-        events += [_event(_text("state", state), done.text_step), _event(_text("provenance", provenance),
-                                                                          done.text_step),
-                   _event(_text("output", output), done.text_step)]
+        events += [
+            _event(_text("state", state), done.text_step),
+            _event(_text("provenance", provenance), done.text_step),
+            _event(_text("output", output), done.text_step),
+        ]
         done.state, done.output_len = state, len(captured)
         counts.texts += 3
     if rec.state != "RUNNING" and done.hparams != rec.state:
@@ -277,6 +306,7 @@ def _experiment(out: Path, recs) -> None:
     for old in out.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"):
         old.unlink()
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
     _no_tensorflow()
     writer = EventFileWriter(str(out), filename_suffix=EXPERIMENT_SUFFIX)
     # TensorBoard lists both alphabetically whatever the order here
@@ -305,6 +335,7 @@ def write(out: Path | None = None, url: str | None = None) -> BoardCounts:
 # TensorBoard itself
 # ----------------------------------------------------------------------------------------------------------
 
+
 def free_port(preferred: int = 6006) -> int:
     for port in (preferred, 0):
         with socket.socket() as s:
@@ -319,12 +350,28 @@ def free_port(preferred: int = 6006) -> int:
 def serve(out: Path, port: int) -> subprocess.Popen:
     """TensorBoard on 127.0.0.1:``port`` over ``out`` (a child process; its start-up lines go to a log file)."""
     log = open(out / "tensorboard.log", "ab")  # noqa: SIM115 - the child owns it
-    return subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(out), "--host", "127.0.0.1",
-                             "--port", str(port), "--reload_interval", "5"], stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(out),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--reload_interval",
+            "5",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_until_up(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> bool:
     import urllib.request
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -346,8 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="event files folder (default: out/tensorboard)")
     p.add_argument("--port", type=int, default=6006, help="TensorBoard's port on 127.0.0.1 (a free one if taken)")
     p.add_argument("--no-serve", action="store_true", help="write the event files only")
-    p.add_argument("--follow", action="store_true",
-                   help="keep writing what is new (running runs' curves) every --interval seconds until Ctrl-C")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep writing what is new (running runs' curves) every --interval seconds until Ctrl-C",
+    )
     p.add_argument("--interval", type=float, default=10.0, help="seconds between passes with --follow")
     args = p.parse_args(argv)
     out = Path(args.out) if args.out else default_dir()

@@ -45,8 +45,9 @@ TEMPLATE_DIR = (paths.source_checkout() or Path(__file__).resolve().parent) / "t
 TEMPLATE_NAME = "report.html.j2"
 
 REPORT_TITLE = "Inverting deep image representations"
-REPORT_SUBTITLE = ("Reproduction report for the MSc thesis code (frhrdr/deep_restoration), rebuilt in TensorFlow 2 / "
-                   "Keras 3")
+REPORT_SUBTITLE = (
+    "Reproduction report for the MSc thesis code (frhrdr/deep_restoration), rebuilt in TensorFlow 2 / Keras 3"
+)
 WEIGHTS_NOTE = (
     "The VGG16 weights used in this reproduction are the convolutional trunk of HED (holistically-nested "
     "edge detection, Xie & Tu 2015): VGG16 fine-tuned from ImageNet on the BSDS500 edge-detection data set. "
@@ -54,8 +55,15 @@ WEIGHTS_NOTE = (
     "VGG16 layers are expected to differ from the thesis; they show the method, not the thesis's exact values."
 )
 
-STATUS_WORDS = {"complete": "done", "failed": "failed", "missing": "not run", "running": "running",
-                "died": "died", "incomplete": "record incomplete", "interrupted": "interrupted"}
+STATUS_WORDS = {
+    "complete": "done",
+    "failed": "failed",
+    "missing": "not run",
+    "running": "running",
+    "died": "died",
+    "incomplete": "record incomplete",
+    "interrupted": "interrupted",
+}
 
 
 def summary_label(key: str) -> str:
@@ -75,6 +83,7 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> _registry.Registry:
 # ----------------------------------------------------------------------------------------------------------
 # Formatting
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
@@ -149,10 +158,16 @@ def data_uri(content: bytes, filename: str) -> str:
 
 def _git_commit(cwd: Path = REPO) -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return (head + (" (uncommitted changes)" if dirty else "")) if head else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -161,6 +176,7 @@ def _git_commit(cwd: Path = REPO) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # The report model
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Counter:
@@ -181,8 +197,8 @@ class FigureSection:
     entry: FigureEntry
     number: str
     anchor: str
-    status: str                          # "complete", "failed", "missing", "running", "died", "incomplete",
-                                         # "interrupted" (the newest attempt's state when none completed)
+    status: str  # "complete", "failed", "missing", "running", "died", "incomplete",
+    # "interrupted" (the newest attempt's state when none completed)
     title: str
     net: str | None = None
     hed: bool = False
@@ -192,8 +208,8 @@ class FigureSection:
     tables: list[dict] = field(default_factory=list)
     curves: dict | None = None
     provenance: dict | None = None
-    failure: dict | None = None          # {"headline", "trace", "run": provenance or None}
-    later_failure: dict | None = None    # a newer attempt than the completed run shown: its state
+    failure: dict | None = None  # {"headline", "trace", "run": provenance or None}
+    later_failure: dict | None = None  # a newer attempt than the completed run shown: its state
     notes: list[str] = field(default_factory=list)
     variant: str = ""
 
@@ -228,14 +244,18 @@ def _provenance(record) -> dict:
     recorded = stored_section(getattr(record, "info", None), "provenance")
     if recorded is not None:
         named = [str(n) for n in recorded.get("named_configs") or []]
-        changes = [f"{k} = {_value_text(v)}" for k, v in sorted((recorded.get("changed") or {}).items())
-                   if k != "profile"]
+        changes = [
+            f"{k} = {_value_text(v)}" for k, v in sorted((recorded.get("changed") or {}).items()) if k != "profile"
+        ]
         diff_known = True
     else:
         named, changes, diff_known = [str(config.get("profile"))] if config.get("profile") else [], [], False
     payload = report_payload(record) or {}
-    weights = payload.get("net") or (f"{config.get('net', '')} weights={config.get('weights')}".strip()
-                                     if "weights" in config else "none (no network)")
+    weights = payload.get("net") or (
+        f"{config.get('net', '')} weights={config.get('weights')}".strip()
+        if "weights" in config
+        else "none (no network)"
+    )
     dirty = getattr(record, "dirty", None)
     precision_text, machine_text = _precision_texts(recorded if isinstance(recorded, dict) else {}, config)
     return {
@@ -247,7 +267,7 @@ def _provenance(record) -> dict:
         "commit": getattr(record, "commit", None) or "—",
         "dirty": dirty,
         "commit_text": (getattr(record, "commit", None) or "unknown")[:12]
-                       + {True: " (uncommitted changes)", False: "", None: ""}[dirty],
+        + {True: " (uncommitted changes)", False: "", None: ""}[dirty],
         "host": getattr(record, "host", None) or "—",
         "start": format_time(getattr(record, "start_time", None)),
         "duration": format_duration(getattr(record, "duration_s", None)),
@@ -269,16 +289,22 @@ def _precision_texts(recorded: dict, config: dict) -> tuple[str, str]:
         config_value = prec.get("config")
         resolved = prec.get("resolved") or "could not resolve"
         why = prec.get("reason") or ""
-        precision_text = (f"{resolved} (auto: {why})" if config_value == "auto"
-                          else f"{resolved} (set by the config; auto would choose {prec.get('auto_would_choose')})")
+        precision_text = (
+            f"{resolved} (auto: {why})"
+            if config_value == "auto"
+            else f"{resolved} (set by the config; auto would choose {prec.get('auto_would_choose')})"
+        )
     else:
         value = config.get("precision")
         precision_text = f"{value} (machine not recorded: the run predates the precision probe)" if value else "—"
     if isinstance(machine, dict):
         env = ", ".join(f"{k}={v}" for k, v in (machine.get("env") or {}).items())
-        machine_text = (f"{machine.get('cpu')}, {machine.get('cores')} cores; flags "
-                        f"{' '.join(machine.get('flags') or []) or 'none'}; oneDNN ISA: {machine.get('onednn_isa')}"
-                        + (f"; {env}" if env else "") + f"; TensorFlow {machine.get('tensorflow')}")
+        machine_text = (
+            f"{machine.get('cpu')}, {machine.get('cores')} cores; flags "
+            f"{' '.join(machine.get('flags') or []) or 'none'}; oneDNN ISA: {machine.get('onednn_isa')}"
+            + (f"; {env}" if env else "")
+            + f"; TensorFlow {machine.get('tensorflow')}"
+        )
     else:
         machine_text = "not recorded"
     return typeset(precision_text), typeset(machine_text)
@@ -291,8 +317,11 @@ def _is_hed(label: str | None, record) -> bool:
     if "hed" in text:
         return True
     config = getattr(record, "config", None) or {}
-    return (isinstance(config, dict) and str(config.get("weights", "")).lower() == "hed"
-            and config.get("net", "vgg16") == "vgg16")
+    return (
+        isinstance(config, dict)
+        and str(config.get("weights", "")).lower() == "hed"
+        and config.get("net", "vgg16") == "vgg16"
+    )
 
 
 def _artifact(record, name: str, fig_id: str, assets: Path | None) -> tuple[str | None, str]:
@@ -318,6 +347,7 @@ def unreadable_image(content: bytes, name: str) -> str:
         return "" if b"<svg" in content[:4096] else "is not an SVG image"
     try:
         from PIL import Image
+
         with Image.open(io.BytesIO(content)) as im:
             im.load()  # decodes every pixel: a truncated or garbled file fails here
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad bytes
@@ -379,8 +409,9 @@ def figure_section(
     sec.provenance = _provenance(record)
     payload = Payload.from_dict(report_payload(record))
     if payload is None:
-        sec.notes.append("This run stored no report payload (tracking.set_report); only its provenance and "
-                         "logged metrics are shown.")
+        sec.notes.append(
+            "This run stored no report payload (tracking.set_report); only its provenance and logged metrics are shown."
+        )
         payload = Payload(title="", net="")
     sec.net = payload.net or None
     sec.hed = _is_hed(sec.net, record)
@@ -390,8 +421,16 @@ def figure_section(
     sec.paragraphs = [typeset(p) for p in payload.paragraphs]
     for fig in payload.figures:
         src, why = _artifact(record, fig.artifact, entry.id, assets)
-        sec.figures.append({"number": counter.next_figure(), "src": src, "artifact": fig.artifact,
-                            "caption": typeset(fig.caption), "missing": src is None, "why": why})
+        sec.figures.append(
+            {
+                "number": counter.next_figure(),
+                "src": src,
+                "artifact": fig.artifact,
+                "caption": typeset(fig.caption),
+                "missing": src is None,
+                "why": why,
+            }
+        )
     sec.tables = [_table_block(tab, counter) for tab in payload.tables]
     sec.curves = _curves_block(record, entry.id, assets, counter, payload, sec.provenance["run_id"])
     sec.later_failure = _later_attempt(record, latest, source)
@@ -412,8 +451,11 @@ def _not_completed(sec: FigureSection, latest, attempt: Attempt | None, source: 
     elif attempt is not None and attempt.returncode != 0:
         sec.status = "failed"
         failure = summarize_failure(attempt.output_tail)
-        sec.failure = {"headline": failure.headline + " (the run did not reach the database)",
-                       "trace": attempt.output_tail, "run": None}
+        sec.failure = {
+            "headline": failure.headline + " (the run did not reach the database)",
+            "trace": attempt.output_tail,
+            "run": None,
+        }
 
 
 def _table_block(tab, counter: Counter) -> dict:
@@ -426,29 +468,51 @@ def _table_block(tab, counter: Counter) -> dict:
         numeric.append(is_num)
     body = [[formatted_cols[j][i] for j in range(width)] for i in range(len(rows))]
     # A last row named "mean"/"total"/... summarises the others: ruled off and bold.
-    total_rows = [i for i, r in enumerate(rows) if i == len(rows) - 1 and len(rows) > 2 and r
-                  and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")]
-    return {"number": counter.next_table(), "title": typeset(tab.title), "columns": [typeset(c) for c in tab.columns],
-            "rows": body, "numeric": numeric, "total_rows": total_rows}
+    total_rows = [
+        i
+        for i, r in enumerate(rows)
+        if i == len(rows) - 1
+        and len(rows) > 2
+        and r
+        and str(r[0]).strip().lower() in ("mean", "average", "total", "all", "overall")
+    ]
+    return {
+        "number": counter.next_table(),
+        "title": typeset(tab.title),
+        "columns": [typeset(c) for c in tab.columns],
+        "rows": body,
+        "numeric": numeric,
+        "total_rows": total_rows,
+    }
 
 
-def _curves_block(record, fig_id: str, assets: Path | None, counter: Counter, payload: Payload,
-                  run_id: str) -> dict | None:
+def _curves_block(
+    record, fig_id: str, assets: Path | None, counter: Counter, payload: Payload, run_id: str
+) -> dict | None:
     """The run's logged metrics as a figure; folded under provenance when the run declares its own curve figure
     (FigureRef kind ``curves``) rather than numbered twice."""
     src, names = _curves(record, fig_id, assets)
     if not src:
         return None
     own = any(f.kind == "curves" for f in payload.figures)
-    return {"number": None if own else counter.next_figure(), "src": src, "folded": own,
-            "caption": "Logged metrics of run " + run_id + ": " + ", ".join(names) + " against step (faint: raw; "
-                       "solid: moving average for long series)."}
+    return {
+        "number": None if own else counter.next_figure(),
+        "src": src,
+        "folded": own,
+        "caption": "Logged metrics of run " + run_id + ": " + ", ".join(names) + " against step (faint: raw; "
+        "solid: moving average for long series).",
+    }
 
 
 def _later_attempt(record, latest, source: RunSource) -> dict | None:
     """A newer attempt than the completed run shown (failed or still running), or None."""
-    if latest is None or getattr(latest, "id", None) == getattr(record, "id", None) or not _start(latest) \
-            or not _start(record) or not _start(latest) > _start(record):
+    if (
+        latest is None
+        or getattr(latest, "id", None) == getattr(record, "id", None)
+        or not _start(latest)
+        or not _start(record)
+        or not _start(latest) > _start(record)
+    ):
         return None
     state = getattr(latest, "state", None) or getattr(latest, "status", None)
     text = summarize_failure(source.fail_trace(latest)).headline if state == "FAILED" else _attempt_text(latest)
@@ -459,9 +523,11 @@ def _attempt_text(record) -> str:
     """What a run that has not completed is doing, for readers (from ``RunRecord.state_text``)."""
     text = getattr(record, "state_text", None) or str(getattr(record, "status", "")).lower()
     state = getattr(record, "state", None)
-    hint = {"DIED": "; resume it with `python -m restoration resume --dead`",
-            "INTERRUPTED": "; re-run the same command to resume from its checkpoints",
-            "INCOMPLETE": ""}.get(state, "")
+    hint = {
+        "DIED": "; resume it with `python -m restoration resume --dead`",
+        "INTERRUPTED": "; re-run the same command to resume from its checkpoints",
+        "INCOMPLETE": "",
+    }.get(state, "")
     return text + hint
 
 
@@ -477,9 +543,9 @@ class Report:
     overview: list[dict]
     claims: list[_claims.Verdict] = field(default_factory=list)
     claim_rows: list[dict] = field(default_factory=list)
-    forest: str | None = None                               # the claims' forest plot (img src)
-    appendix: list[dict] = field(default_factory=list)     # provenance of every run the report shows
-    sweeps: list = field(default_factory=list)             # reports.sweeps.SweepSection, one per declared sweep
+    forest: str | None = None  # the claims' forest plot (img src)
+    appendix: list[dict] = field(default_factory=list)  # provenance of every run the report shows
+    sweeps: list = field(default_factory=list)  # reports.sweeps.SweepSection, one per declared sweep
 
     @property
     def reproduced(self) -> list[dict]:
@@ -531,22 +597,43 @@ def _claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
     for v in verdicts:
         pairs = []
         for p in v.pairs:
-            pairs.append({"better": str(p.better), "worse": str(p.worse),
-                          "effects": [{"measure": _measures.label(e.measure, unit=False, short=True),
-                                       "effect": _claims.effect_text(e), "verdict": e.verdict, "votes": e.votes,
-                                       "means": f"{_claims.value_text(e.measure, e.better_mean)} vs "
-                                                f"{_claims.value_text(e.measure, e.worse_mean)}"}
-                                      for e in p.effects]})
+            pairs.append(
+                {
+                    "better": str(p.better),
+                    "worse": str(p.worse),
+                    "effects": [
+                        {
+                            "measure": _measures.label(e.measure, unit=False, short=True),
+                            "effect": _claims.effect_text(e),
+                            "verdict": e.verdict,
+                            "votes": e.votes,
+                            "means": f"{_claims.value_text(e.measure, e.better_mean)} vs "
+                            f"{_claims.value_text(e.measure, e.worse_mean)}",
+                        }
+                        for e in p.effects
+                    ],
+                }
+            )
         profile, precision, images = v.group
         n = ""
         if v.seeds:
             n = f"{len(v.seeds)} seed{'s' if len(v.seeds) != 1 else ''} ({', '.join(map(str, v.seeds))})"
             n += f" x {v.n_images} images" if v.n_images else ", summary means (no per-image scores)"
-        rows.append({"id": v.claim.id, "statement": typeset(v.claim.statement), "thesis": v.claim.thesis,
-                     "status": v.status, "css": re.sub(r"[^a-z0-9]+", "-", v.status).strip("-"), "reason": v.reason,
-                     "pairs": pairs, "figures": list(v.claim.figures),
-                     "n": n, "setting": ", ".join(x for x in (profile, precision) if x),
-                     "runs": "; ".join(f"{f}: {', '.join(ids)}" for f, ids in v.runs.items())})
+        rows.append(
+            {
+                "id": v.claim.id,
+                "statement": typeset(v.claim.statement),
+                "thesis": v.claim.thesis,
+                "status": v.status,
+                "css": re.sub(r"[^a-z0-9]+", "-", v.status).strip("-"),
+                "reason": v.reason,
+                "pairs": pairs,
+                "figures": list(v.claim.figures),
+                "n": n,
+                "setting": ", ".join(x for x in (profile, precision) if x),
+                "runs": "; ".join(f"{f}: {', '.join(ids)}" for f, ids in v.runs.items()),
+            }
+        )
     return rows
 
 
@@ -581,36 +668,59 @@ def collect(
     for s_no, (name, members) in enumerate(by_section.items(), start=1):
         figs = []
         for f_no, entry in enumerate(members, start=1):
-            sec, summary = figure_section(entry, f"{s_no}.{f_no}", source, counter,
-                                          attempt=attempts.get(entry.id), assets=assets)
+            sec, summary = figure_section(
+                entry, f"{s_no}.{f_no}", source, counter, attempt=attempts.get(entry.id), assets=assets
+            )
             figs.append(sec)
             if sec.status != "complete":
                 reasons[entry.id] = _short_reason(entry, sec)
-            overview.append({
-                "number": sec.number, "anchor": sec.anchor, "id": entry.id, "title": sec.title,
-                "status": sec.status,
-                "detail": ("no run yet" if sec.status == "missing" else
-                           "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—" if sec.status == "complete" else
-                           (sec.failure or {}).get("headline", "")),
-                "reason": reasons.get(entry.id, ""),
-                "run": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("run_id", ""),
-                "duration": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("duration", ""),
-            })
-        sections.append(Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()),
-                                figs, []))
+            overview.append(
+                {
+                    "number": sec.number,
+                    "anchor": sec.anchor,
+                    "id": entry.id,
+                    "title": sec.title,
+                    "status": sec.status,
+                    "detail": (
+                        "no run yet"
+                        if sec.status == "missing"
+                        else "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—"
+                        if sec.status == "complete"
+                        else (sec.failure or {}).get("headline", "")
+                    ),
+                    "reason": reasons.get(entry.id, ""),
+                    "run": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("run_id", ""),
+                    "duration": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("duration", ""),
+                }
+            )
+        sections.append(
+            Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()), figs, [])
+        )
     verdicts = judge_claims(claims_decl, source, reasons)
     forest = _forest_src(verdicts, assets)
     sweep_sections = []
     if isinstance(entries, _registry.Registry):
         from reports import sweeps as _sweep_sections
 
-        sweep_sections = _sweep_sections.sections(entries.path, first_figure=counter.figure + 1,
-                                                  to_src=lambda content, name: _bytes_src(content, name, assets))
-    appendix = [{**(fig.provenance or fig.failure["run"]), "number": fig.number, "anchor": fig.anchor,
-                 "title": fig.title, "shown": ("pinned, completed" if fig.entry.id in getattr(source, "pins", {})
-                                               else "completed") if fig.provenance else STATUS_WORDS[fig.status]}
-                for section in sections for fig in section.figures
-                if fig.provenance or (fig.failure and fig.failure.get("run"))]
+        sweep_sections = _sweep_sections.sections(
+            entries.path,
+            first_figure=counter.figure + 1,
+            to_src=lambda content, name: _bytes_src(content, name, assets),
+        )
+    appendix = [
+        {
+            **(fig.provenance or fig.failure["run"]),
+            "number": fig.number,
+            "anchor": fig.anchor,
+            "title": fig.title,
+            "shown": ("pinned, completed" if fig.entry.id in getattr(source, "pins", {}) else "completed")
+            if fig.provenance
+            else STATUS_WORDS[fig.status],
+        }
+        for section in sections
+        for fig in section.figures
+        if fig.provenance or (fig.failure and fig.failure.get("run"))
+    ]
     for section in sections:
         section.claims = [v for v in verdicts if v.claim.section == section.name]
 
@@ -634,8 +744,13 @@ def collect(
 def render_html(report: Report, template_dir: Path = TEMPLATE_DIR) -> str:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     css_path = template_dir / "report.css"
     css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
     return env.get_template(TEMPLATE_NAME).render(report=report, css=css, status_words=STATUS_WORDS)
@@ -644,6 +759,7 @@ def render_html(report: Report, template_dir: Path = TEMPLATE_DIR) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------------------------------------------
+
 
 def build(
     out: str | Path = DEFAULT_OUT,
@@ -669,6 +785,7 @@ def build(
             database = ""
     if pins:
         from reports.runs import PinnedSource
+
         source = PinnedSource(source, pins, {f.id for f in entries.figures})
     attempts = run_missing(entries.figures, source, timeout=timeout) if run_missing_figures else {}
     out = Path(out)
@@ -680,7 +797,16 @@ def build(
 
 
 __all__ = [
-    "FigureEntry", "load_registry", "run_missing", "collect", "render_html", "build", "write_pdf",
-    "PdfEngineError", "engine_problem", "format_column",
-    "format_number", "WEIGHTS_NOTE",
+    "FigureEntry",
+    "load_registry",
+    "run_missing",
+    "collect",
+    "render_html",
+    "build",
+    "write_pdf",
+    "PdfEngineError",
+    "engine_problem",
+    "format_column",
+    "format_number",
+    "WEIGHTS_NOTE",
 ]

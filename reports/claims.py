@@ -46,8 +46,13 @@ from restoration.contract import measures
 from restoration.contract.payload import Payload
 from restoration.contract.registry import Claim, Side
 
-HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = (evidence.HELD, evidence.NOT_HELD, evidence.NO_DIFF,
-                                                      evidence.INCONCLUSIVE, evidence.EXPLORATORY)
+HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = (
+    evidence.HELD,
+    evidence.NOT_HELD,
+    evidence.NO_DIFF,
+    evidence.INCONCLUSIVE,
+    evidence.EXPLORATORY,
+)
 ON_PAR, NOT_ON_PAR = evidence.ON_PAR, evidence.NOT_ON_PAR
 NOT_RUN, NOT_COMPARABLE, SHOWN = "not run", "not comparable", "shown"
 #: the order in which the summary counts verdicts
@@ -85,7 +90,7 @@ class MeasureEffect:
     better_mean: float | None = None
     worse_mean: float | None = None
     tolerance: float | None = None
-    why: str = ""               # why there is no effect
+    why: str = ""  # why there is no effect
 
     @property
     def delta(self) -> float | None:
@@ -110,10 +115,10 @@ class Verdict:
     sentence: str
     pairs: tuple[PairResult, ...] = ()
     reason: str = ""
-    runs: dict = field(default_factory=dict)      # figure id -> [run id, ...] used, seed order
+    runs: dict = field(default_factory=dict)  # figure id -> [run id, ...] used, seed order
     seeds: tuple[int, ...] = ()
     n_images: int = 0
-    group: tuple[str, str, str] = ("", "", "")    # profile, precision, image set of the runs judged
+    group: tuple[str, str, str] = ("", "", "")  # profile, precision, image set of the runs judged
 
     @property
     def judged(self) -> bool:
@@ -123,6 +128,7 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------------------
 # Numbers as text
 # ----------------------------------------------------------------------------------------------------------
+
 
 def non_finite_text(v: float) -> str | None:
     """How the report writes an infinite or NaN number ("∞", "−∞", "NaN"); None for a finite one."""
@@ -172,6 +178,7 @@ def effect_text(e: MeasureEffect) -> str:
 # Choosing the runs
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _describe_difference(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]]) -> str:
     """``"fig05 bfloat16 vs fig06 float32"``: how the newest runs of the claim's figures differ."""
     newest = {f: candidates[f][0] for f in claim.figures if candidates.get(f)}
@@ -186,8 +193,9 @@ def _describe_difference(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]
     if parts:
         return "; ".join(dict.fromkeys(parts))
     seeds = {f: sorted({r.seed for r in candidates[f] if r.seed is not None}) for f in figs}
-    return "no seed in common: " + " vs ".join(f"{f} seeds {', '.join(map(str, s)) or 'not recorded'}"
-                                               for f, s in seeds.items())
+    return "no seed in common: " + " vs ".join(
+        f"{f} seeds {', '.join(map(str, s)) or 'not recorded'}" for f, s in seeds.items()
+    )
 
 
 def _variant_clash(claim: Claim, arms: Mapping[str, Mapping[int, ArmRun]]) -> str:
@@ -205,8 +213,7 @@ def _variant_clash(claim: Claim, arms: Mapping[str, Mapping[int, ArmRun]]) -> st
     return ""
 
 
-def select_arms(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]]) \
-        -> tuple[dict[str, dict[int, ArmRun]], str]:
+def select_arms(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]]) -> tuple[dict[str, dict[int, ArmRun]], str]:
     """``({figure: {seed: run}}, "")`` for the comparable group with the most common seeds (newest run per
     seed), or ``({}, why)`` when the claim's figures share no group (the guard). ``candidates`` are newest
     first."""
@@ -244,6 +251,7 @@ def select_arms(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]]) \
 # The statistic
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _per_image(payload: Payload, side: Side, measure: str) -> tuple[list[str], np.ndarray] | None:
     """Per-image values of ``measure`` on ``side``; PSNR derived from MSE when only MSE is stored."""
     got = payload.image_scores(side.key(measure))
@@ -251,7 +259,7 @@ def _per_image(payload: Payload, side: Side, measure: str) -> tuple[list[str], n
         mse = payload.image_scores(side.key("mse_mean"))
         if mse is not None:
             with np.errstate(divide="ignore"):
-                return mse[0], 10 * np.log10(_PEAK ** 2 / np.asarray(mse[1], np.float64))
+                return mse[0], 10 * np.log10(_PEAK**2 / np.asarray(mse[1], np.float64))
     if got is None:
         return None
     return got[0], np.asarray(got[1], np.float64)
@@ -262,12 +270,13 @@ def _summary_value(payload: Payload, side: Side, measure: str) -> float | None:
     if v is None and measure == "psnr_mean":
         mse = payload.value(side.key("mse_mean"))
         if mse is not None and mse > 0:
-            return float(10 * math.log10(_PEAK ** 2 / mse))
+            return float(10 * math.log10(_PEAK**2 / mse))
     return v
 
 
-def paired_differences(better: Mapping[int, ArmRun], worse: Mapping[int, ArmRun], b: Side, w: Side,
-                       measure: str) -> tuple[np.ndarray, str]:
+def paired_differences(
+    better: Mapping[int, ArmRun], worse: Mapping[int, ArmRun], b: Side, w: Side, measure: str
+) -> tuple[np.ndarray, str]:
     """``(d (seeds, images), "")`` of ``measure`` oriented so that positive favours ``b``; images paired by id
     (those every run scored). Without per-image scores on either side: one summary difference per seed,
     ``(seeds, 1)``, and the note "summary means". ``(empty, why)`` when there is nothing to compare."""
@@ -283,8 +292,9 @@ def paired_differences(better: Mapping[int, ArmRun], worse: Mapping[int, ArmRun]
             return np.empty((0, 0)), "the two sides scored no image in common"
         d = np.array([[m.oriented(dict(zip(*x))[i], dict(zip(*y))[i]) for i in ids] for x, y in rows])
         return np.where(np.isfinite(d), d, np.nan), ""
-    values = [(_summary_value(better[s].payload, b, measure), _summary_value(worse[s].payload, w, measure))
-              for s in seeds]
+    values = [
+        (_summary_value(better[s].payload, b, measure), _summary_value(worse[s].payload, w, measure)) for s in seeds
+    ]
     if not values or any(x is None or y is None for x, y in values):
         return np.empty((0, 0)), f"no {measures.label(measure, unit=False, short=True)} stored"
     return np.array([[m.oriented(x, y)] for x, y in values]), "summary means"
@@ -316,8 +326,9 @@ def measure_effect(claim: Claim, arms, b: Side, w: Side, measure: str, votes: bo
     except ValueError as e:
         return MeasureEffect(measure, votes, None, SHOWN, *means, tol, str(e))
     if note == "summary means":
-        effect = evidence.Effect(effect.mean, effect.low, effect.high, effect.n_seeds, 0,
-                                 effect.method + ", summary means", effect.level)
+        effect = evidence.Effect(
+            effect.mean, effect.low, effect.high, effect.n_seeds, 0, effect.method + ", summary means", effect.level
+        )
     return MeasureEffect(measure, votes, effect, status, *means, tol, note)
 
 
@@ -328,8 +339,9 @@ def claim_measures(claim: Claim) -> tuple[list[str], list[str]]:
     return voting, shown
 
 
-def judge(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]], reasons: Mapping[str, str] | None = None) \
-        -> Verdict:
+def judge(
+    claim: Claim, candidates: Mapping[str, Sequence[ArmRun]], reasons: Mapping[str, str] | None = None
+) -> Verdict:
     """Judge ``claim`` on the completed runs of its figures (figure id -> runs, newest first); ``reasons``
     (figure id -> why it has no completed run) fill the "not run" verdict."""
     reasons = reasons or {}
@@ -342,28 +354,40 @@ def judge(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]], reasons: Map
         return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", reason=why)
     arms, why = select_arms(claim, candidates)
     if not arms:
-        return Verdict(claim, NOT_COMPARABLE, f"“{claim.statement}”: not comparable ({why}); not judged.",
-                       reason=why)
+        return Verdict(claim, NOT_COMPARABLE, f"“{claim.statement}”: not comparable ({why}); not judged.", reason=why)
     voting, shown = claim_measures(claim)
-    pairs = tuple(PairResult(b, w, tuple(measure_effect(claim, arms, b, w, m, True) for m in voting)
-                             + tuple(measure_effect(claim, arms, b, w, m, False) for m in shown))
-                  for b, w in claim.pairs)
+    pairs = tuple(
+        PairResult(
+            b,
+            w,
+            tuple(measure_effect(claim, arms, b, w, m, True) for m in voting)
+            + tuple(measure_effect(claim, arms, b, w, m, False) for m in shown),
+        )
+        for b, w in claim.pairs
+    )
     seeds = tuple(sorted(next(iter(arms.values()))))
     runs = {f: [arms[f][s].run_id for s in seeds] for f in claim.figures}
     group = next(iter(next(iter(arms.values())).values())).group
     decided = [e for p in pairs for e in p.voting if e.effect is not None]
     if not decided:
         why = "; ".join(dict.fromkeys(e.why for p in pairs for e in p.voting if e.why)) or "nothing to compare"
-        return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", pairs, why, runs, seeds,
-                       group=group)
+        return Verdict(claim, NOT_RUN, f"“{claim.statement}”: not run ({why}).", pairs, why, runs, seeds, group=group)
     n_images = max(e.effect.n_images for e in decided)
     status = _combine(claim, [e.verdict for p in pairs for e in p.voting])
-    return Verdict(claim, status, _sentence(claim, status, pairs, seeds, n_images), pairs, runs=runs,
-                   seeds=seeds, n_images=n_images, group=group)
+    return Verdict(
+        claim,
+        status,
+        _sentence(claim, status, pairs, seeds, n_images),
+        pairs,
+        runs=runs,
+        seeds=seeds,
+        n_images=n_images,
+        group=group,
+    )
 
 
 def _combine(claim: Claim, verdicts: list[str]) -> str:
-    if any(v == SHOWN for v in verdicts):         # a voting measure without a number: the claim is open
+    if any(v == SHOWN for v in verdicts):  # a voting measure without a number: the claim is open
         verdicts = [INCONCLUSIVE if v == SHOWN else v for v in verdicts]
     if claim.on_par:
         if any(v == EXPLORATORY for v in verdicts):
@@ -373,13 +397,21 @@ def _combine(claim: Claim, verdicts: list[str]) -> str:
 
 
 def _sentence(claim: Claim, status: str, pairs, seeds, n_images) -> str:
-    n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} x {n_images} images" if n_images else \
-        f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}, summary means"
+    n = (
+        f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} x {n_images} images"
+        if n_images
+        else f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}, summary means"
+    )
     parts = []
     for p in pairs:
-        parts.append(f"{p.better} vs {p.worse}: " + "; ".join(
-            f"{measures.label(e.measure, unit=False, short=True)} {effect_text(e)}"
-            + (f" {e.verdict}" if e.votes else "") for e in p.effects))
+        parts.append(
+            f"{p.better} vs {p.worse}: "
+            + "; ".join(
+                f"{measures.label(e.measure, unit=False, short=True)} {effect_text(e)}"
+                + (f" {e.verdict}" if e.votes else "")
+                for e in p.effects
+            )
+        )
     return f"“{claim.statement}”: {status} ({n}; 95 % intervals): {' | '.join(parts)}."
 
 
@@ -393,8 +425,10 @@ def counts(verdicts: Sequence[Verdict]) -> list[tuple[str, int]]:
 
 def pair_numbers(pair: PairResult) -> str:
     """``"PSNR +1.21 dB [+0.40, +2.02] held · SSIM +0.012 [...] inconclusive · norm. error +0.004 [...]"``."""
-    return " · ".join(f"{measures.label(e.measure, unit=False, short=True)} {effect_text(e)}"
-                      + (f" {e.verdict}" if e.votes else "") for e in pair.effects)
+    return " · ".join(
+        f"{measures.label(e.measure, unit=False, short=True)} {effect_text(e)}" + (f" {e.verdict}" if e.votes else "")
+        for e in pair.effects
+    )
 
 
 def frame(verdicts: Sequence[Verdict]):
@@ -404,8 +438,19 @@ def frame(verdicts: Sequence[Verdict]):
 
     rows = []
     for v in verdicts:
-        effects = "; ".join(f"{p.better.figure} vs {p.worse.figure}: "
-                            + ", ".join(f"{e.measure} {effect_text(e)}" for e in p.voting) for p in v.pairs)
-        rows.append({"claim": v.claim.id, "verdict": v.status, "seeds": len(v.seeds), "images": v.n_images,
-                     "precision": v.group[1], "effects": effects or v.reason, "statement": v.claim.statement})
+        effects = "; ".join(
+            f"{p.better.figure} vs {p.worse.figure}: " + ", ".join(f"{e.measure} {effect_text(e)}" for e in p.voting)
+            for p in v.pairs
+        )
+        rows.append(
+            {
+                "claim": v.claim.id,
+                "verdict": v.status,
+                "seeds": len(v.seeds),
+                "images": v.n_images,
+                "precision": v.group[1],
+                "effects": effects or v.reason,
+                "statement": v.claim.statement,
+            }
+        )
     return pd.DataFrame(rows, columns=["claim", "verdict", "seeds", "images", "precision", "effects", "statement"])

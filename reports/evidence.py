@@ -32,8 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = ("held", "did not hold", "no practical difference",
-                                                      "inconclusive", "exploratory (1 seed)")
+HELD, NOT_HELD, NO_DIFF, INCONCLUSIVE, EXPLORATORY = (
+    "held",
+    "did not hold",
+    "no practical difference",
+    "inconclusive",
+    "exploratory (1 seed)",
+)
 ON_PAR, NOT_ON_PAR = "on par", "not shown on par"
 #: from this many seeds a paired BCa bootstrap over seeds replaces the t-interval
 MIN_BOOTSTRAP_SEEDS = 10
@@ -55,16 +60,19 @@ class Effect:
         u = f" {unit}" if unit else ""
         if self.low is None:
             return f"{self.mean:+.{digits}f}{u} ({self.n_seeds} seed x {self.n_images} images, no interval)"
-        return (f"{self.mean:+.{digits}f}{u} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
-                f"({self.n_seeds} seeds x {self.n_images} images, {100 * self.level:.0f} % {self.method})")
+        return (
+            f"{self.mean:+.{digits}f}{u} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
+            f"({self.n_seeds} seeds x {self.n_images} images, {100 * self.level:.0f} % {self.method})"
+        )
 
 
 def per_seed_means(diffs) -> np.ndarray:
     """``diffs (seeds, images)`` -> the mean over images of each seed (NaN images, a missing crop, are left out)."""
     d = np.asarray(diffs, np.float64)
     if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
-        raise ValueError(f"paired differences must be a (seeds, images) array with at least one of each; got shape "
-                         f"{d.shape}")
+        raise ValueError(
+            f"paired differences must be a (seeds, images) array with at least one of each; got shape {d.shape}"
+        )
     finite = np.isfinite(d)
     if not finite.any(axis=1).all():
         raise ValueError("a seed has no finite paired difference; check that both sides scored the same images")
@@ -83,10 +91,18 @@ def paired_effect(diffs, *, level: float = 0.95) -> Effect:
     if n == 1:
         return Effect(mean, None, None, 1, d.shape[1], "one seed", level)
     if n >= MIN_BOOTSTRAP_SEEDS:
-        res = stats.bootstrap((m,), np.mean, confidence_level=level, method="BCa", n_resamples=4999,
-                              random_state=np.random.default_rng(0))
-        return Effect(mean, float(res.confidence_interval.low), float(res.confidence_interval.high), n, d.shape[1],
-                      "bootstrap over seeds (BCa)", level)
+        res = stats.bootstrap(
+            (m,), np.mean, confidence_level=level, method="BCa", n_resamples=4999, random_state=np.random.default_rng(0)
+        )
+        return Effect(
+            mean,
+            float(res.confidence_interval.low),
+            float(res.confidence_interval.high),
+            n,
+            d.shape[1],
+            "bootstrap over seeds (BCa)",
+            level,
+        )
     sem = float(m.std(ddof=1) / np.sqrt(n))
     if sem == 0.0:
         return Effect(mean, mean, mean, n, d.shape[1], "t-interval over seeds", level)

@@ -12,9 +12,15 @@ from reports import claims as _claims
 from restoration.contract import measures
 
 #: marker colour per verdict (colour-blind safe, the report's palette)
-COLOURS = {_claims.HELD: "#1b7837", _claims.NOT_HELD: "#b2182b", _claims.NO_DIFF: "#2166ac",
-           _claims.ON_PAR: "#2166ac", _claims.NOT_ON_PAR: "#8c6d31", _claims.INCONCLUSIVE: "#636363",
-           _claims.EXPLORATORY: "#969696"}
+COLOURS = {
+    _claims.HELD: "#1b7837",
+    _claims.NOT_HELD: "#b2182b",
+    _claims.NO_DIFF: "#2166ac",
+    _claims.ON_PAR: "#2166ac",
+    _claims.NOT_ON_PAR: "#8c6d31",
+    _claims.INCONCLUSIVE: "#636363",
+    _claims.EXPLORATORY: "#969696",
+}
 
 
 def rows(verdicts: Sequence[_claims.Verdict]) -> dict[str, list[tuple[str, _claims.MeasureEffect]]]:
@@ -42,8 +48,13 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
     panels = rows(verdicts)
     if not panels:
         return None
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8.0, 0.9 + sum(0.32 * len(r) + 0.6 for r in panels.values())),
-                             gridspec_kw={"height_ratios": [len(r) + 1.5 for r in panels.values()]}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(8.0, 0.9 + sum(0.32 * len(r) + 0.6 for r in panels.values())),
+        gridspec_kw={"height_ratios": [len(r) + 1.5 for r in panels.values()]},
+        squeeze=False,
+    )
     for ax, (measure, items) in zip(axes[:, 0], panels.items()):
         m = measures.get(measure)
         ys = list(range(len(items)))[::-1]
@@ -56,22 +67,34 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
             eff = e.effect
             if eff.low is not None:
                 ax.plot([eff.low, eff.high], [y, y], color=colour, lw=2, solid_capstyle="butt", zorder=2)
-            ax.plot([eff.mean], [y], "o" if eff.low is not None else "D", color=colour, ms=5, zorder=3,
-                    mfc=colour if eff.low is not None else "white")
+            ax.plot(
+                [eff.mean],
+                [y],
+                "o" if eff.low is not None else "D",
+                color=colour,
+                ms=5,
+                zorder=3,
+                mfc=colour if eff.low is not None else "white",
+            )
             ax.text(1.01, y, e.verdict, transform=ax.get_yaxis_transform(), va="center", fontsize=7, color=colour)
         ax.set_yticks(ys)
         ax.set_yticklabels([label for label, _ in items], fontsize=7)
         ax.set_ylim(-0.8, len(items) - 0.2)
         unit = f" ({m.unit})" if m.unit else ""
         band = ", ".join(f"±{d:g}" for d in sorted(deltas))
-        ax.set_xlabel(f"{m.short or m.label} difference{unit}, expected better minus other "
-                      f"(band: no practical difference, {band})" if band else
-                      f"{m.short or m.label} difference{unit}", fontsize=8)
+        ax.set_xlabel(
+            f"{m.short or m.label} difference{unit}, expected better minus other "
+            f"(band: no practical difference, {band})"
+            if band
+            else f"{m.short or m.label} difference{unit}",
+            fontsize=8,
+        )
         ax.tick_params(axis="x", labelsize=7)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    fig.suptitle("Effects of the thesis's claims, 95 % intervals over seeds (open diamond: one seed, no interval)",
-                 fontsize=8)
+    fig.suptitle(
+        "Effects of the thesis's claims, 95 % intervals over seeds (open diamond: one seed, no interval)", fontsize=8
+    )
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130)

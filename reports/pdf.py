@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-PANGO_HINT = ("install the system's Pango, which WeasyPrint draws text with: `sudo apt-get install libpango-1.0-0 "
-              "libpangoft2-1.0-0` (Debian/Ubuntu; `make report` does this when run as root), then rerun with --pdf; "
-              "the HTML report was written regardless")
+PANGO_HINT = (
+    "install the system's Pango, which WeasyPrint draws text with: `sudo apt-get install libpango-1.0-0 "
+    "libpangoft2-1.0-0` (Debian/Ubuntu; `make report` does this when run as root), then rerun with --pdf; "
+    "the HTML report was written regardless"
+)
 
 
 class PdfEngineError(RuntimeError):
@@ -26,8 +28,10 @@ def engine_problem() -> str | None:
     try:
         import weasyprint  # noqa: F401
     except ImportError as e:
-        return (f"the PDF engine WeasyPrint is not installed ({e}); run `make install` (or "
-                f"`.venv/bin/pip install -e .`), then rerun with --pdf")
+        return (
+            f"the PDF engine WeasyPrint is not installed ({e}); run `make install` (or "
+            f"`.venv/bin/pip install -e .`), then rerun with --pdf"
+        )
     except OSError as e:  # cffi could not load Pango / GObject
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         return f"WeasyPrint cannot load a system library ({first}): {PANGO_HINT}"
@@ -46,6 +50,7 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # unsupported-CSS warnings are for screen rules
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     from restoration import atomic
+
     try:
         with atomic.replacing(pdf_path) as tmp:  # a failure or SIGTERM keeps the earlier PDF, leaves no partial
             weasyprint.HTML(filename=str(html_path), media_type="print").write_pdf(str(tmp))

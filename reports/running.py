@@ -36,8 +36,9 @@ def _echo_stderr(line: str, progress: bool) -> None:
     sys.stderr.flush()
 
 
-def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None,
-                   echo: Callable[[str, bool], None] | None, keep: int = 40) -> tuple[int, str]:
+def _run_streaming(
+    cmd: list[str], cwd: Path, timeout: float | None, echo: Callable[[str, bool], None] | None, keep: int = 40
+) -> tuple[int, str]:
     """Run ``cmd``, echo its output as it comes (so long trainings show progress), keep the last lines.
 
     Carriage-return updates (tqdm bars) are echoed as progress and not kept, so the kept tail is the log.
@@ -70,8 +71,9 @@ def _run_streaming(cmd: list[str], cwd: Path, timeout: float | None,
             proc.kill()
             code = proc.wait()
             how = "killed (SIGKILL after SIGTERM went unanswered for 60 s)"
-        tail.append(f"TimeoutError: {how} after the --timeout of {timeout:g} s; raise --timeout or run the figure "
-                    f"by hand")
+        tail.append(
+            f"TimeoutError: {how} after the --timeout of {timeout:g} s; raise --timeout or run the figure by hand"
+        )
     reader.join(timeout=10)
     return code, "\n".join(tail)
 

@@ -66,6 +66,7 @@ class TrackingSource:
 # Reading a run record
 # ----------------------------------------------------------------------------------------------------------
 
+
 def report_payload(record) -> dict | None:
     """The ``info["report"]`` payload of a run, or None when the run stored none."""
     return stored_section(getattr(record, "info", None), "report")
@@ -96,7 +97,7 @@ def summarize_failure(trace: str) -> Failure:
         m = _EXC_LINE.match(lines[i].strip())
         if m and not lines[i].startswith(" "):
             exc_type = m.group("type").rsplit(".", 1)[-1]
-            rest = [m.group("msg") or ""] + [ln.strip() for ln in lines[i + 1:] if ln.strip()]
+            rest = [m.group("msg") or ""] + [ln.strip() for ln in lines[i + 1 :] if ln.strip()]
             message = " ".join(p for p in rest if p).strip()
             break
     if not exc_type:
@@ -104,8 +105,9 @@ def summarize_failure(trace: str) -> Failure:
         message = tail[-1] if tail else "the run failed without a traceback"
         exc_type = "Error"
     low = (exc_type + " " + message).lower()
-    if exc_type == "WeightsNotFoundError" or ("weights" in low and ("not found" in low or "no such file" in low
-                                                                   or "missing" in low)):
+    if exc_type == "WeightsNotFoundError" or (
+        "weights" in low and ("not found" in low or "no such file" in low or "missing" in low)
+    ):
         net = "AlexNet" if "alexnet" in low else "VGG16" if "vgg" in low else ""
         headline = f"needs {net + ' ' if net else ''}weights: {message}"
     else:
@@ -119,12 +121,16 @@ def parse_pins(texts, pins_file: str | None = None) -> dict[str, str]:
     lines = [(f"--pin {t}", t) for t in texts or []]
     if pins_file:
         from pathlib import Path
+
         try:
             content = Path(pins_file).read_text()
         except OSError as e:
             raise ValueError(f"--pins {pins_file}: {e.strerror or e}; give a file of `fig06 = 12` lines") from None
-        lines += [(f"{pins_file}:{n}", ln.split("#", 1)[0]) for n, ln in enumerate(content.splitlines(), 1)
-                  if ln.split("#", 1)[0].strip()]
+        lines += [
+            (f"{pins_file}:{n}", ln.split("#", 1)[0])
+            for n, ln in enumerate(content.splitlines(), 1)
+            if ln.split("#", 1)[0].strip()
+        ]
     pins = {}
     for where, text in lines:
         fig, sep, run = (part.strip() for part in str(text).partition("="))

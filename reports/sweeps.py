@@ -27,7 +27,7 @@ class SweepSection:
     description: str
     n_points: int
     n_done: int
-    number: int | None = None          # figure number, when there is a figure
+    number: int | None = None  # figure number, when there is a figure
     src: str | None = None
     caption: str = ""
     wall: str = ""
@@ -48,6 +48,7 @@ def _fmt(v) -> str:
 def plot(sweep: _sweeps.Sweep, points: list[_sweeps.SweepPoint]):
     """measure against the first axis, one line (and marker per run) per combination of the other axes."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -82,24 +83,35 @@ def sections(registry_path, *, first_figure: int, to_src) -> list[SweepSection]:
     completed; figure numbers continue from ``first_figure``."""
     import matplotlib.pyplot as plt
 
-
     out, number = [], first_figure
     for sweep in _sweeps.load(registry_path).values():
         points = _sweeps.measured_points(sweep)
         done = {_sweeps.point_key(p.point) for p in points}
-        missing = [", ".join(f"{k} = {_fmt(v)}" for k, v in p.items()) for p in sweep.points()
-                   if _sweeps.point_key(p) not in done]
-        sec = SweepSection(name=sweep.name, experiment=sweep.experiment, title=typeset(sweep.title),
-                           measure=sweep.measure,
-                           anchor="sweep-" + sweep.name, description=sweep.description,
-                           n_points=len(sweep.points()), n_done=len(points), missing=missing)
+        missing = [
+            ", ".join(f"{k} = {_fmt(v)}" for k, v in p.items())
+            for p in sweep.points()
+            if _sweeps.point_key(p) not in done
+        ]
+        sec = SweepSection(
+            name=sweep.name,
+            experiment=sweep.experiment,
+            title=typeset(sweep.title),
+            measure=sweep.measure,
+            anchor="sweep-" + sweep.name,
+            description=sweep.description,
+            n_points=len(sweep.points()),
+            n_done=len(points),
+            missing=missing,
+        )
         starts = [p.start for p in points if p.start is not None]
         stops = [p.stop for p in points if p.stop is not None]
         if starts and stops:
             span = (max(stops) - min(starts)).total_seconds()
             work = sum((p.stop - p.start).total_seconds() for p in points if p.start and p.stop)
-            sec.wall = (f"runs span {span / 60:.1f} min from the first start to the last end "
-                        f"({work / 60:.1f} min of run time in all)")
+            sec.wall = (
+                f"runs span {span / 60:.1f} min from the first start to the last end "
+                f"({work / 60:.1f} min of run time in all)"
+            )
         finite = [p for p in points if math.isfinite(p.value)]
         if finite:
             fig = plot(sweep, finite)
@@ -111,9 +123,13 @@ def sections(registry_path, *, first_figure: int, to_src) -> list[SweepSection]:
             sec.src = to_src(buf.getvalue(), f"sweep_{sweep.name}.png")
             fixed = "; ".join(f"{k} = {_fmt(v)}" for k, v in sweep.fixed)
             runs = ", ".join(p.run_id for p in points)
-            sec.caption = (f"{_label(sweep.measure)} of {sweep.experiment} against {sweep.axes[0]}"
-                           + (f", one line per {', '.join(sweep.axes[1:])}" if len(sweep.axes) > 1 else "")
-                           + f"; one point per completed run (runs {runs}); named configs "
-                           + ", ".join(sweep.named_configs) + (f"; fixed: {fixed}" if fixed else "") + ".")
+            sec.caption = (
+                f"{_label(sweep.measure)} of {sweep.experiment} against {sweep.axes[0]}"
+                + (f", one line per {', '.join(sweep.axes[1:])}" if len(sweep.axes) > 1 else "")
+                + f"; one point per completed run (runs {runs}); named configs "
+                + ", ".join(sweep.named_configs)
+                + (f"; fixed: {fixed}" if fixed else "")
+                + "."
+            )
         out.append(sec)
     return out

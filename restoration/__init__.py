@@ -23,6 +23,7 @@ def program(module: str) -> str:
     """The name a command line was started by: its console command (``restoration-report``), or
     ``python -m <module>``."""
     import sys
+
     name = _os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return name if name.startswith("restoration") and not name.endswith(".py") else f"python -m {module}"
 
@@ -91,6 +92,7 @@ class _stderr_to_devnull:
 
     def __enter__(self):
         import sys
+
         sys.stderr.flush()
         self.saved = _os.dup(2)
         null = _os.open(_os.devnull, _os.O_WRONLY)
@@ -105,6 +107,7 @@ class _stderr_to_devnull:
 
 def _install_quiet_tensorflow_start() -> None:
     import sys
+
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowStart) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowStart())
 

@@ -1,4 +1,5 @@
 """``python -m restoration``: see :mod:`restoration.cli`."""
+
 import sys
 
 from restoration.cli import main

@@ -60,6 +60,7 @@ def exit_on_sigterm() -> None:
 
     def handler(signum, _frame):
         sys.exit(128 + signum)
+
     signal.signal(signal.SIGTERM, handler)
 
 

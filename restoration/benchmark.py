@@ -30,9 +30,26 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Method", "CellScores", "METRICS", "DISPLAYS", "THESIS_ALEXNET", "THESIS_IDS", "display", "score",
-           "cell_key", "evaluation_set", "depth_layers", "thesis_value", "summary_key", "cell_qualifier",
-           "TwoPhase", "THESIS_TWO_PHASE", "two_phase_schedule", "two_phase_inversion"]
+__all__ = [
+    "Method",
+    "CellScores",
+    "METRICS",
+    "DISPLAYS",
+    "THESIS_ALEXNET",
+    "THESIS_IDS",
+    "display",
+    "score",
+    "cell_key",
+    "evaluation_set",
+    "depth_layers",
+    "thesis_value",
+    "summary_key",
+    "cell_qualifier",
+    "TwoPhase",
+    "THESIS_TWO_PHASE",
+    "two_phase_schedule",
+    "two_phase_inversion",
+]
 
 METRICS = ("mse", "nmse_thesis", "vgg_score")
 """The thesis's three metrics (all lower-is-better); PSNR and SSIM are scored besides."""
@@ -79,8 +96,7 @@ class Method:
 
     def __post_init__(self):
         if self.kind not in ("mv", "trained", "prior", "foe_thesis"):
-            raise ValueError(f"method {self.id}: kind {self.kind!r} is not 'mv', 'trained', 'prior' or "
-                             f"'foe_thesis'")
+            raise ValueError(f"method {self.id}: kind {self.kind!r} is not 'mv', 'trained', 'prior' or 'foe_thesis'")
         if self.kind in ("prior", "foe_thesis") and not self.prior:
             raise ValueError(f"method {self.id}: name the prior, e.g. '{self.kind}:full512'")
         if self.kind == "trained" and self.mode not in ("stacked", "merged"):
@@ -95,21 +111,38 @@ class Method:
 
         if text in ("trained_stacked", "trained_merged"):
             mode = text.split("_")[1]
-            return cls(text, f"trained inverters ({mode})", "trained", mode=mode,
-                       thesis_row="trained inverters" if mode == "merged" else "")
+            return cls(
+                text,
+                f"trained inverters ({mode})",
+                "trained",
+                mode=mode,
+                thesis_row="trained inverters" if mode == "merged" else "",
+            )
         if text.startswith("prior:"):
             name = text.split(":", 1)[1]
             return cls(text, f"M&V 2016 + prior {name} (in place of TV)", "prior", prior=name)
         if text.startswith("foe_thesis:"):
             name = text.split(":", 1)[1]
-            return cls(text, f"prior {name}, thesis's 2 phases (MSE, then MSE + prior)", "foe_thesis", prior=name,
-                       thesis_row="FoE image prior" if name == "full512" else "")
+            return cls(
+                text,
+                f"prior {name}, thesis's 2 phases (MSE, then MSE + prior)",
+                "foe_thesis",
+                prior=name,
+                thesis_row="FoE image prior" if name == "full512" else "",
+            )
         if text in recipes.RECIPES:
             label = {"mv2016": "M&V 2016 (random start)", "mv2016_target": "M&V 2016 (start: the image)"}
-            return cls(text, label.get(text, f"M&V ({text})"), "mv", recipe=text,
-                       thesis_row="M&V 2016" if text == "mv2016_target" else "")
-        raise ValueError(f"unknown benchmark method {text!r}: use a recipe name ({sorted(recipes.RECIPES)}), "
-                         f"'trained_stacked', 'trained_merged', 'prior:<name>' or 'foe_thesis:<name>'")
+            return cls(
+                text,
+                label.get(text, f"M&V ({text})"),
+                "mv",
+                recipe=text,
+                thesis_row="M&V 2016" if text == "mv2016_target" else "",
+            )
+        raise ValueError(
+            f"unknown benchmark method {text!r}: use a recipe name ({sorted(recipes.RECIPES)}), "
+            f"'trained_stacked', 'trained_merged', 'prior:<name>' or 'foe_thesis:<name>'"
+        )
 
 
 @dataclasses.dataclass
@@ -155,10 +188,13 @@ def score(vgg_net, originals, recs, *, layers: Sequence[str] | None = None) -> C
     for mode in DISPLAYS:
         x = display(recs, mode)
         b = metrics.score_batch(x0, x)
-        out[mode] = {"mse": np.asarray(b["mse"]), "nmse_thesis": metrics.thesis_nmse(x, x0, axis=(1, 2, 3)),
-                     "vgg_score": vgg_score(vgg_net, x0, x, layers=tuple(layers or VGG_SCORE_LAYERS)),
-                     "psnr": np.asarray(b["psnr"]),
-                     "ssim": np.asarray(b["ssim"])}
+        out[mode] = {
+            "mse": np.asarray(b["mse"]),
+            "nmse_thesis": metrics.thesis_nmse(x, x0, axis=(1, 2, 3)),
+            "vgg_score": vgg_score(vgg_net, x0, x, layers=tuple(layers or VGG_SCORE_LAYERS)),
+            "psnr": np.asarray(b["psnr"]),
+            "ssim": np.asarray(b["ssim"]),
+        }
     return CellScores(out)
 
 
@@ -189,8 +225,9 @@ def depth_layers(net, depths: Sequence[int], targets: str = "lin") -> dict[str, 
         mine = [c for c in convs if re.fullmatch(rf"conv{k}(_\d+)?", c)]
         if not mine:
             blocks = sorted({int(re.match(r"conv(\d+)", c).group(1)) for c in convs})
-            raise ValueError(f"{net.name} has no conv{k} layer (its convolutions: {convs}); choose depths from "
-                             f"{blocks}")
+            raise ValueError(
+                f"{net.name} has no conv{k} layer (its convolutions: {convs}); choose depths from {blocks}"
+            )
         out[f"conv{k}"] = f"{mine[-1]}/{targets}"
     return out
 
@@ -215,8 +252,10 @@ def evaluation_set(image_dir: str | None, size: int, n_images: int) -> tuple[lis
 
     if image_dir is None:
         named = [(n, data.center_crop_resize(im, size)) for n, im in data.embedded_images("heldout")][:n_images]
-        return named, (f"the embedded held-out photos ({', '.join(n for n, _ in named)}; no trained module or "
-                       f"prior saw them), centre-cropped to {size} px")
+        return named, (
+            f"the embedded held-out photos ({', '.join(n for n, _ in named)}; no trained module or "
+            f"prior saw them), centre-cropped to {size} px"
+        )
     named = data.folder_images(image_dir, size=size)
     ids = {}
     for name, im in named:
@@ -226,10 +265,15 @@ def evaluation_set(image_dir: str | None, size: int, n_images: int) -> tuple[lis
     if ids:
         found = [ids[i] for i in THESIS_IDS if i in ids]
         missing = [i for i in THESIS_IDS if i not in ids]
-        return found, (f"the thesis's ImageNet validation images from {image_dir} ({len(found)} of 10"
-                       + (f"; missing ids {missing}" if missing else "") + f"), {size} px")
-    return named[:n_images], (f"the first {min(n_images, len(named))} images of {image_dir} (none of the thesis's "
-                              f"ten ImageNet ids {list(THESIS_IDS)} found there), {size} px")
+        return found, (
+            f"the thesis's ImageNet validation images from {image_dir} ({len(found)} of 10"
+            + (f"; missing ids {missing}" if missing else "")
+            + f"), {size} px"
+        )
+    return named[:n_images], (
+        f"the first {min(n_images, len(named))} images of {image_dir} (none of the thesis's "
+        f"ten ImageNet ids {list(THESIS_IDS)} found there), {size} px"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -265,8 +309,12 @@ class TwoPhase:
         quick profile shrinks the thesis's counts, by the factor it shrinks M&V 2016's 3500 steps."""
         if not np.isfinite(factor) or factor <= 0:
             raise ValueError(f"two-phase inversion: step factor {factor!r} must be positive")
-        return TwoPhase(max(int(round(self.mse_steps * factor)), 1), max(int(round(self.prior_steps * factor)), 1),
-                        int(round(self.jitter_steps * factor)), float(self.lr * lr_scale))
+        return TwoPhase(
+            max(int(round(self.mse_steps * factor)), 1),
+            max(int(round(self.prior_steps * factor)), 1),
+            int(round(self.jitter_steps * factor)),
+            float(self.lr * lr_scale),
+        )
 
 
 #: The thesis's settings by net. AlexNet: ``run_image_opt_inversions``'s defaults, which made its benchmark row
@@ -284,8 +332,20 @@ def two_phase_schedule(net_name: str) -> TwoPhase:
     return THESIS_TWO_PHASE["alexnet" if net_name.startswith("alexnet") else "vgg16"]
 
 
-def two_phase_inversion(net, images_rgb, layer: str, prior, schedule: TwoPhase, *, jitter: int, seed: int = 0,
-                        log=None, log_prefix: str = "", log_every: int = 10, progress: bool = False):
+def two_phase_inversion(
+    net,
+    images_rgb,
+    layer: str,
+    prior,
+    schedule: TwoPhase,
+    *,
+    jitter: int,
+    seed: int = 0,
+    log=None,
+    log_prefix: str = "",
+    log_every: int = 10,
+    progress: bool = False,
+):
     """The thesis's prior inversion of ``images_rgb`` ``(N, H, W, 3)`` from ``layer``; returns
     ``(phase 1 result, phase 2 result)`` (:class:`restoration.preimage.InversionResult`; phase 2's is the
     reconstruction).
@@ -312,8 +372,10 @@ def two_phase_inversion(net, images_rgb, layer: str, prior, schedule: TwoPhase, 
     from restoration.preimage.learned_prior import INIT_RGB
 
     if not isinstance(prior, Term):
-        raise ValueError(f"two_phase_inversion: prior must be a weighted Term (e.g. PatchPrior(params, weight=1e-4)),"
-                         f" got {type(prior).__name__}")
+        raise ValueError(
+            f"two_phase_inversion: prior must be a weighted Term (e.g. PatchPrior(params, weight=1e-4)),"
+            f" got {type(prior).__name__}"
+        )
     if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
         raise ValueError(f"two_phase_inversion: jitter={jitter!r} must be an integer >= 0 (pixels)")
     images = np.asarray(images_rgb, np.float32)
@@ -326,13 +388,29 @@ def two_phase_inversion(net, images_rgb, layer: str, prior, schedule: TwoPhase, 
 
     def settings(steps: int):
         off = max(steps - schedule.jitter_steps, 0) if jitter else 0
-        return InvertSettings(optimizer="adam", n_steps=steps, lr=schedule.lr, jitter=jitter, jitter_rule="thesis",
-                              jitter_off_steps=off, seed=seed)
+        return InvertSettings(
+            optimizer="adam",
+            n_steps=steps,
+            lr=schedule.lr,
+            jitter=jitter,
+            jitter_rule="thesis",
+            jitter_off_steps=off,
+            seed=seed,
+        )
 
     later = None if log is None else (lambda n, v, s: log(n, v, s + schedule.mse_steps))  # noqa: E731
-    one = invert(net, FeatureMSE(layer, phi0), settings(schedule.mse_steps), x_init=x_start,
-                 report=Reporting(log=log, log_every=log_every, log_prefix=f"{log_prefix}phase1/", progress=progress))
-    two = invert(net, FeatureMSE(layer, phi0) + prior, settings(schedule.prior_steps), x_init=one.x_bgr,
-                 report=Reporting(log=later, log_every=log_every, log_prefix=f"{log_prefix}phase2/",
-                                  progress=progress))
+    one = invert(
+        net,
+        FeatureMSE(layer, phi0),
+        settings(schedule.mse_steps),
+        x_init=x_start,
+        report=Reporting(log=log, log_every=log_every, log_prefix=f"{log_prefix}phase1/", progress=progress),
+    )
+    two = invert(
+        net,
+        FeatureMSE(layer, phi0) + prior,
+        settings(schedule.prior_steps),
+        x_init=one.x_bgr,
+        report=Reporting(log=later, log_every=log_every, log_prefix=f"{log_prefix}phase2/", progress=progress),
+    )
     return one, two

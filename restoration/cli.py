@@ -40,8 +40,9 @@ def _size(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer number of pixels")
     if value < MIN_SIZE:
-        raise argparse.ArgumentTypeError(f"{value} px is too small; use at least {MIN_SIZE} (the image is resized "
-                                         f"to SIZE x SIZE)")
+        raise argparse.ArgumentTypeError(
+            f"{value} px is too small; use at least {MIN_SIZE} (the image is resized to SIZE x SIZE)"
+        )
     return value
 
 
@@ -69,8 +70,9 @@ def _out_png(text: str) -> str:
     if not probe.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} cannot be written: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise argparse.ArgumentTypeError(f"{text!r} cannot be written (no write permission in {probe}); choose "
-                                         f"another path")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot be written (no write permission in {probe}); choose another path"
+        )
     return text
 
 
@@ -103,8 +105,10 @@ def _load_sized(path: str, size: int):
     native = data.load_image(path)
     side = min(native.shape[:2])
     if side < size:
-        raise ValueError(f"--image {path} is {native.shape[1]}x{native.shape[0]} px, smaller than --size {size}: it "
-                         f"would be upscaled; pass --size {max(side, MIN_SIZE)} or a larger image")
+        raise ValueError(
+            f"--image {path} is {native.shape[1]}x{native.shape[0]} px, smaller than --size {size}: it "
+            f"would be upscaled; pass --size {max(side, MIN_SIZE)} or a larger image"
+        )
     return data.center_crop_resize(native, size)
 
 
@@ -118,8 +122,10 @@ def _check_size(net, layer: str, size: int) -> None:
     except ValueError as e:
         if "fully connected" in str(e):
             if size != net.default_size:
-                raise ValueError(f"--size {size}: {layer} lies behind {net.name}'s fully connected layers, which need "
-                                 f"its input size; pass --size {net.default_size}") from e
+                raise ValueError(
+                    f"--size {size}: {layer} lies behind {net.name}'s fully connected layers, which need "
+                    f"its input size; pass --size {net.default_size}"
+                ) from e
             return
         raise ValueError(f"--size {size} is too small to reach {net.name}'s {layer} ({e}); use a larger size") from e
 
@@ -138,10 +144,12 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     rec = tracking.get_run(args.run)
     npz = sorted(n for n in rec.artifact_names if n.endswith("_modules.npz"))
     if not npz:
-        raise KeyError(f"run {rec.id} ({rec.experiment}, {rec.state_text}) stored no trained modules "
-                       f"(*_modules.npz); its artifacts are {rec.artifact_names}. Use a completed trained-inversion "
-                       f"run (`python -m restoration runs --status completed`).")
-    stack = stacks.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][:-len(".npz")] + ".json"))
+        raise KeyError(
+            f"run {rec.id} ({rec.experiment}, {rec.state_text}) stored no trained modules "
+            f"(*_modules.npz); its artifacts are {rec.artifact_names}. Use a completed trained-inversion "
+            f"run (`python -m restoration runs --status completed`)."
+        )
+    stack = stacks.load_stack_bytes(rec.artifact(npz[0]), rec.artifact(npz[0][: -len(".npz")] + ".json"))
     cfg = rec.config
     size = args.size or int(cfg.get("eval_size") or cfg.get("crop") or 128)
     image = _load_sized(args.image, size)  # the run and the image are checked before TensorFlow starts
@@ -149,11 +157,15 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     _check_size(net, stack.in_layer, size)
     out = reconstruction.reconstruct(net, stack, image.astype(np.float32))
     written = _save_png(args.out, out)
-    print(f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
-          f"({', '.join(s.name for s in stack.specs)}); net {net.name}: {net.weights_label}")
+    print(
+        f"run {rec.id} ({rec.experiment}): {stack.in_layer} -> image through {len(stack)} modules "
+        f"({', '.join(s.name for s in stack.specs)}); net {net.name}: {net.weights_label}"
+    )
     print(f"image {args.image} at {image.shape[1]}x{image.shape[0]} px")
-    print(f"PSNR {metrics.psnr(image, out):.2f} dB   normalised error ||x-x0||^2/||x0||^2 "
-          f"{metrics.normalized_error(out, image.astype(np.float32)):.5f}")
+    print(
+        f"PSNR {metrics.psnr(image, out):.2f} dB   normalised error ||x-x0||^2/||x0||^2 "
+        f"{metrics.normalized_error(out, image.astype(np.float32)):.5f}"
+    )
     print(f"wrote {written}")
     return 0
 
@@ -170,6 +182,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
 
     from restoration import data
     from restoration.nets import layers
+
     # a missing or unreadable image and an unknown layer are named before TensorFlow starts
     data.load_image(args.image)
     own_fc = args.net == "vgg16" and args.weights not in (None, "hed", "default")  # the HED trunk has no fc layers
@@ -180,18 +193,23 @@ def _cmd_invert(args: argparse.Namespace) -> int:
     size = args.size or recipe.image_size.get(net.name, net.default_size)
     _check_size(net, layer, size)
     image = _load_sized(args.image, size).astype(np.float32)
-    res = preimage.invert_layer(net, image[None], args.layer, recipe=recipe, n_steps=args.steps,
-                                 optimizer=args.optimizer)
+    res = preimage.invert_layer(
+        net, image[None], args.layer, recipe=recipe, n_steps=args.steps, optimizer=args.optimizer
+    )
     out = np.clip(res.rgb[0], 0, 255)
     written = _save_png(args.out, out)
-    print(f"{net.name} ({net.weights_label}) layer {layer}; recipe {recipe.name}, {res.optimizer}, {net.precision}, "
-          f"{res.n_steps} steps, {size}x{size} px, {res.wall_time_s:.1f} s "
-          f"({1000 * res.time_per_step_s:.1f} ms/step)")
+    print(
+        f"{net.name} ({net.weights_label}) layer {layer}; recipe {recipe.name}, {res.optimizer}, {net.precision}, "
+        f"{res.n_steps} steps, {size}x{size} px, {res.wall_time_s:.1f} s "
+        f"({1000 * res.time_per_step_s:.1f} ms/step)"
+    )
     print(f"normalised feature error ||phi(x)-phi0||^2/||phi0||^2: {float(res.feature_errors[layer][0]):.5f}")
     for name, value in res.terms.items():
         print(f"  {name:24s} {value:.6g}")
-    print(f"image: SSIM {metrics.ssim(image, out):.4f}  PSNR {metrics.psnr(image, out):.2f} dB  "
-          f"normalised pixel error {metrics.normalized_error(out, image):.4f}")
+    print(
+        f"image: SSIM {metrics.ssim(image, out):.4f}  PSNR {metrics.psnr(image, out):.2f} dB  "
+        f"normalised pixel error {metrics.normalized_error(out, image):.4f}"
+    )
     print(f"wrote {written}")
     return 0
 
@@ -199,6 +217,7 @@ def _cmd_invert(args: argparse.Namespace) -> int:
 def _cmd_precision(args: argparse.Namespace) -> int:
     """This machine's precision probe (measured once per machine kind, cached under the runs folder)."""
     from restoration import precision
+
     argv = (["--refresh"] if args.refresh else []) + (["--json"] if args.json else [])
     return precision.main(argv)
 
@@ -234,8 +253,10 @@ def _number_text(value) -> str:
 def _columns(rows: list[list[str]], indent: str = "") -> list[str]:
     """Rows of cells as lines with every column padded to its widest cell (the last column is not padded)."""
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(len(r) for r in rows))]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] if len(r) > 1
-            else indent + r[0] for r in rows]
+    return [
+        indent + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] if len(r) > 1 else indent + r[0]
+        for r in rows
+    ]
 
 
 def _key_values(pairs: list[tuple[str, str]]) -> list[str]:
@@ -283,6 +304,7 @@ def _write_csv(frame, path: str, argument: str) -> str:
         sys.stdout.write(frame.to_csv(index=False).encode("utf-8", "backslashreplace").decode("utf-8"))
         return "stdout"
     from restoration import atomic
+
     try:
         with atomic.replacing(path) as tmp:  # whole or not at all: no truncated CSV on a failure
             frame.to_csv(tmp, index=False, encoding="utf-8", errors="backslashreplace")
@@ -295,8 +317,14 @@ def _run_filter(args: argparse.Namespace):
     """The ``runs`` selection from the command line; bad arguments raise one-line ``ValueError`` s."""
     from restoration.tracking.query import RunFilter
 
-    return RunFilter(experiment=args.figure, status=args.status, where=args.where, since=args.since,
-                     until=args.until, limit=args.limit)
+    return RunFilter(
+        experiment=args.figure,
+        status=args.status,
+        where=args.where,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+    )
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -325,15 +353,18 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         written.append(f"wrote {len(recs)} runs to {_write_csv(query.frame_of(recs), args.csv, '--csv')}")
     if args.metrics_csv:
         metrics = query.metrics_frame(recs)
-        written.append(f"wrote {len(metrics)} metric points of {metrics['run_id'].nunique()} runs to "
-                       f"{_write_csv(metrics, args.metrics_csv, '--metrics-csv')}")
+        written.append(
+            f"wrote {len(metrics)} metric points of {metrics['run_id'].nunique()} runs to "
+            f"{_write_csv(metrics, args.metrics_csv, '--metrics-csv')}"
+        )
     if to_stdout:
         for line in written:
             print(line, file=sys.stderr)
         return 0
     if not recs:
-        print(f"no runs in {tracking.describe(tracking.db_url())}"
-              + (f" with {flt.describe()}" if flt.describe() else ""))
+        print(
+            f"no runs in {tracking.describe(tracking.db_url())}" + (f" with {flt.describe()}" if flt.describe() else "")
+        )
     else:
         _print_runs(recs, [c.key for c in flt.where])
     for line in written:
@@ -352,8 +383,7 @@ def _print_runs(recs: list, keys: list[str]) -> None:
         dur = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
         values = [lookup(r.config, k) for k in keys]
         detail = r.state_text if r.state not in ("COMPLETED", "INTERRUPTED") else ""
-        rows.append([r.id, r.experiment, r.state, start, dur,
-                     *(_value_text(v) for v in values), detail])
+        rows.append([r.id, r.experiment, r.state, start, dur, *(_value_text(v) for v in values), detail])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {0, 4}  # ids and durations align right
     for row in rows:
@@ -368,14 +398,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     rec = tracking.get_run(args.run_id)
     print(f"run {rec.id}: {rec.experiment} ({rec.command or 'main'}), {rec.state}")
-    print("\n".join(_columns([
-        ["state", rec.state_text],
-        ["started", _time_text(rec.start_time)],
-        ["stopped", _time_text(rec.stop_time)],
-        ["duration", _duration_text(rec.duration_s)],
-        ["host", rec.host or "-"],
-        ["commit", _commit_text(rec.commit, rec.dirty)],
-    ])))
+    print(
+        "\n".join(
+            _columns(
+                [
+                    ["state", rec.state_text],
+                    ["started", _time_text(rec.start_time)],
+                    ["stopped", _time_text(rec.stop_time)],
+                    ["duration", _duration_text(rec.duration_s)],
+                    ["host", rec.host or "-"],
+                    ["commit", _commit_text(rec.commit, rec.dirty)],
+                ]
+            )
+        )
+    )
     config = query.flatten(rec.config)
     print(f"\nconfig ({len(config)} keys)")
     if config:
@@ -392,11 +428,24 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"\nmetrics ({len(metrics)})")
     if metrics:
         width = len(str(max(m.points for m in metrics)))
-        print("\n".join(_columns([[m.name, f"{m.points:>{width}} points", f"last {_number_text(m.last_value)} at "
-                                   f"step {m.last_step}"] for m in metrics], "  ")))
+        print(
+            "\n".join(
+                _columns(
+                    [
+                        [
+                            m.name,
+                            f"{m.points:>{width}} points",
+                            f"last {_number_text(m.last_value)} at step {m.last_step}",
+                        ]
+                        for m in metrics
+                    ],
+                    "  ",
+                )
+            )
+        )
     if rec.fail_trace:
         lines = [ln for ln in rec.fail_trace.rstrip().splitlines() if ln.strip()]
-        tail = lines[-args.trace_lines:]
+        tail = lines[-args.trace_lines :]
         print(f"\nfailure (last {len(tail)} of {len(lines)} lines of the trace)")
         print("\n".join("  " + ln for ln in tail))
     return 0
@@ -409,24 +458,53 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     diff = tracking.compare(args.run_a, args.run_b)
     a, b = diff.a, diff.b
-    print("\n".join(_columns([
-        ["", f"run {a.id}", f"run {b.id}"],
-        ["figure", a.experiment, b.experiment],
-        ["state", a.state, b.state],
-        ["duration", _duration_text(a.duration_s), _duration_text(b.duration_s)],
-        ["commit", _commit_text(a.commit, a.dirty, short=True), _commit_text(b.commit, b.dirty, short=True)],
-    ])))
+    print(
+        "\n".join(
+            _columns(
+                [
+                    ["", f"run {a.id}", f"run {b.id}"],
+                    ["figure", a.experiment, b.experiment],
+                    ["state", a.state, b.state],
+                    ["duration", _duration_text(a.duration_s), _duration_text(b.duration_s)],
+                    [
+                        "commit",
+                        _commit_text(a.commit, a.dirty, short=True),
+                        _commit_text(b.commit, b.dirty, short=True),
+                    ],
+                ]
+            )
+        )
+    )
     print()
     if diff.config:
-        print("\n".join(_columns([["config", f"run {a.id}", f"run {b.id}"]]
-                                 + [["  " + d.key, _value_text(d.a), _value_text(d.b)] for d in diff.config])))
+        print(
+            "\n".join(
+                _columns(
+                    [["config", f"run {a.id}", f"run {b.id}"]]
+                    + [["  " + d.key, _value_text(d.a), _value_text(d.b)] for d in diff.config]
+                )
+            )
+        )
     else:
         print("config: the same")
     print()
     if diff.results:
-        print("\n".join(_columns([["result", f"run {a.id}", f"run {b.id}", "b - a"]]
-                                 + [["  " + d.key, _number_text(d.a), _number_text(d.b),
-                                     "" if d.delta is None else f"{d.delta:+.6g}"] for d in diff.results])))
+        print(
+            "\n".join(
+                _columns(
+                    [["result", f"run {a.id}", f"run {b.id}", "b - a"]]
+                    + [
+                        [
+                            "  " + d.key,
+                            _number_text(d.a),
+                            _number_text(d.b),
+                            "" if d.delta is None else f"{d.delta:+.6g}",
+                        ]
+                        for d in diff.results
+                    ]
+                )
+            )
+        )
     else:
         print("result: the same summary numbers")
     return 0
@@ -443,12 +521,24 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if args.dead:
         tracking.mark_dead()
         everything = tracking.runs()
-        died = [r for r in everything if r.status == "FAILED" and (r.fail_trace or "").startswith("died:")
-                and r.command in (None, "main")]
+        died = [
+            r
+            for r in everything
+            if r.status == "FAILED" and (r.fail_trace or "").startswith("died:") and r.command in (None, "main")
+        ]
         # resume a died run unless a later run of the same experiment and config exists (it was resumed already)
-        targets = [r for r in died if not any(o.start_time and r.start_time and o.start_time > r.start_time
-                                              and o.experiment == r.experiment and o.config == r.config
-                                              for o in everything)]
+        targets = [
+            r
+            for r in died
+            if not any(
+                o.start_time
+                and r.start_time
+                and o.start_time > r.start_time
+                and o.experiment == r.experiment
+                and o.config == r.config
+                for o in everything
+            )
+        ]
         claimed = []
         for r in targets:  # one atomic update each: a second `resume --dead` at the same time skips the run
             ok, who = tracking.claim_for_resume(r)
@@ -476,9 +566,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from restoration import program
-    p = argparse.ArgumentParser(prog=program("restoration"), description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = argparse.ArgumentParser(
+        prog=program("restoration"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     from restoration import version_text
+
     p.add_argument("--version", action="version", version=version_text(p.prog))
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -486,26 +579,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run", required=True, help="run id (see `python -m restoration runs`)")
     r.add_argument("--image", required=True, help="path of the image to reconstruct")
     r.add_argument("--out", required=True, type=_out_png, help="output PNG path")
-    r.add_argument("--size", type=_size, default=None,
-                   help=f"centre-crop and resize the image to SIZE px, at least {MIN_SIZE} and at most the image's "
-                        f"shorter side (default: the run's held-out evaluation size)")
+    r.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        help=f"centre-crop and resize the image to SIZE px, at least {MIN_SIZE} and at most the image's "
+        f"shorter side (default: the run's held-out evaluation size)",
+    )
     r.set_defaults(func=_cmd_reconstruct)
 
     i = sub.add_parser("invert", help="optimisation pre-image of an image at a layer")
     i.add_argument("--net", default="vgg16", choices=["vgg16", "alexnet"])
-    i.add_argument("--weights", default=None,
-                   help="weights: 'hed' (VGG16 default), a .h5/.npy path; AlexNet needs bvlc_alexnet.npy")
+    i.add_argument(
+        "--weights",
+        default=None,
+        help="weights: 'hed' (VGG16 default), a .h5/.npy path; AlexNet needs bvlc_alexnet.npy",
+    )
     i.add_argument("--layer", required=True, help="layer name, e.g. conv3_3 or pool5")
     i.add_argument("--image", required=True, help="path of the image to invert")
     i.add_argument("--recipe", default="mv2016", choices=sorted(RECIPES), help="optimisation recipe")
-    i.add_argument("--optimizer", default=None, choices=["adam", "momentum", "lbfgs"],
-                   help="override the recipe's optimiser")
+    i.add_argument(
+        "--optimizer", default=None, choices=["adam", "momentum", "lbfgs"], help="override the recipe's optimiser"
+    )
     i.add_argument("--steps", type=_positive, default=None, help="override the recipe's number of steps")
     i.add_argument("--size", type=_size, default=None, help="image size (default: the net's, 224 / 227)")
     i.add_argument("--out", required=True, type=_out_png, help="output PNG path")
-    i.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
-                   help="the net's compute precision (default auto: bfloat16 where this machine measures it faster; "
-                        "see `python -m restoration precision`)")
+    i.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "bfloat16"],
+        help="the net's compute precision (default auto: bfloat16 where this machine measures it faster; "
+        "see `python -m restoration precision`)",
+    )
     i.set_defaults(func=_cmd_invert)
 
     q = sub.add_parser("precision", help="this machine's precision probe: what auto chooses, with its timings")
@@ -514,28 +619,52 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_cmd_precision)
 
     s = sub.add_parser("runs", help="list (select, export) runs in the database with their state")
-    s.add_argument("--figure", action="append", default=None,
-                   help="only this experiment, e.g. fig06; repeat for several")
-    s.add_argument("--status", default=None,
-                   help="only this state, any case: completed, failed, interrupted, running, died, incomplete")
-    s.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="only runs whose config value KEY compares to VALUE; operators: = (or ==), != (any value), "
-                        "> < >= <= (numbers only); VALUE is read as JSON where it parses, so lr=1e-3 is a number; "
-                        "dotted keys reach nested config, e.g. size.vgg16=64; quote '>' and '<' in a shell; "
-                        "repeat for several (all must hold)")
+    s.add_argument(
+        "--figure", action="append", default=None, help="only this experiment, e.g. fig06; repeat for several"
+    )
+    s.add_argument(
+        "--status",
+        default=None,
+        help="only this state, any case: completed, failed, interrupted, running, died, incomplete",
+    )
+    s.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only runs whose config value KEY compares to VALUE; operators: = (or ==), != (any value), "
+        "> < >= <= (numbers only); VALUE is read as JSON where it parses, so lr=1e-3 is a number; "
+        "dotted keys reach nested config, e.g. size.vgg16=64; quote '>' and '<' in a shell; "
+        "repeat for several (all must hold)",
+    )
     s.add_argument("--since", default=None, metavar="DATE", help="only runs started on or after DATE (ISO, UTC)")
-    s.add_argument("--until", default=None, metavar="DATE",
-                   help="only runs started on or before DATE (ISO, UTC; a bare date includes that day)")
+    s.add_argument(
+        "--until",
+        default=None,
+        metavar="DATE",
+        help="only runs started on or before DATE (ISO, UTC; a bare date includes that day)",
+    )
     s.add_argument("--limit", default=None, metavar="N", help="only the N newest selected runs")
-    s.add_argument("--csv", default=None, metavar="PATH",
-                   help="write the selected runs as CSV (config.* and result.* columns); - for stdout")
-    s.add_argument("--metrics-csv", default=None, metavar="PATH",
-                   help="write the selected runs' logged metrics as CSV (run_id, experiment, name, step, value); "
-                        "- for stdout")
-    s.add_argument("--mark-dead", action="store_true",
-                   help="first mark runs whose heartbeat stopped (the process died) FAILED")
-    s.add_argument("--recover", action="store_true",
-                   help="first attach spooled records (kept on disk while the database was busy) to the database")
+    s.add_argument(
+        "--csv",
+        default=None,
+        metavar="PATH",
+        help="write the selected runs as CSV (config.* and result.* columns); - for stdout",
+    )
+    s.add_argument(
+        "--metrics-csv",
+        default=None,
+        metavar="PATH",
+        help="write the selected runs' logged metrics as CSV (run_id, experiment, name, step, value); - for stdout",
+    )
+    s.add_argument(
+        "--mark-dead", action="store_true", help="first mark runs whose heartbeat stopped (the process died) FAILED"
+    )
+    s.add_argument(
+        "--recover",
+        action="store_true",
+        help="first attach spooled records (kept on disk while the database was busy) to the database",
+    )
     s.set_defaults(func=_cmd_runs)
 
     w = sub.add_parser("show", help="one run whole: state, times, commit, config, summary, artifacts, metrics")
@@ -550,18 +679,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("resume", help="re-run runs with their stored config, resuming from their checkpoints")
     u.add_argument("run_ids", nargs="*", help="run ids")
-    u.add_argument("--dead", action="store_true",
-                   help="mark dead runs, then resume every died run that no later run of the same config followed")
+    u.add_argument(
+        "--dead",
+        action="store_true",
+        help="mark dead runs, then resume every died run that no later run of the same config followed",
+    )
     u.set_defaults(func=_cmd_resume)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from restoration.errors import (DivergenceError, ImageReadError, UnknownLayerError,
-                                    WeightsNotFoundError)
+    from restoration.errors import DivergenceError, ImageReadError, UnknownLayerError, WeightsNotFoundError
     from restoration import atomic
     from restoration.errors import safe_streams
     from restoration.tracking.database import DatabaseError, mask_secrets
+
     safe_streams()  # argparse quotes bad arguments, bytes that are not UTF-8 included
     args = build_parser().parse_args(argv)
     atomic.exit_on_sigterm()  # outputs are written whole or not at all, a kill included
@@ -570,8 +702,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (WeightsNotFoundError, ImageReadError, UnknownLayerError, DivergenceError, DatabaseError, KeyError,
-            ValueError) as e:
+    except (
+        WeightsNotFoundError,
+        ImageReadError,
+        UnknownLayerError,
+        DivergenceError,
+        DatabaseError,
+        KeyError,
+        ValueError,
+    ) as e:
         from restoration.errors import printable
+
         print(f"error: {printable(mask_secrets(e.args[0] if e.args else e))}", file=sys.stderr)
         return 2

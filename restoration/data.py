@@ -18,15 +18,14 @@ from restoration.errors import ImageReadError
 
 # Colour images inside the scikit-image wheel (no pooch download), by loader name. The split is fixed:
 # held-out images never appear in training crops. motorcycle_right is left out (same scene as the left view).
-EMBEDDED_TRAIN = ("astronaut", "coffee", "hubble_deep_field", "immunohistochemistry", "retina",
-                  "stereo_motorcycle")
+EMBEDDED_TRAIN = ("astronaut", "coffee", "hubble_deep_field", "immunohistochemistry", "retina", "stereo_motorcycle")
 EMBEDDED_HELDOUT = ("chelsea", "rocket")
 # Of those, not natural photographs: a Hubble deep-field exposure (point sources on black), a stained tissue
 # micrograph and a retinal fundus image. Trained inverters may learn from their crops; a "natural image" prior
 # should not, so the learned priors' quick profile trains on PRIOR_TRAIN (issue 17; the thesis drew its patches
 # from ImageNet photographs).
 NOT_NATURAL = ("hubble_deep_field", "immunohistochemistry", "retina")
-PRIOR_TRAIN = tuple(n for n in EMBEDDED_TRAIN if n not in NOT_NATURAL)   # astronaut, coffee, stereo_motorcycle
+PRIOR_TRAIN = tuple(n for n in EMBEDDED_TRAIN if n not in NOT_NATURAL)  # astronaut, coffee, stereo_motorcycle
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm")
 
 Named = list[tuple[str, np.ndarray]]
@@ -58,8 +57,12 @@ def embedded_images(split: str = "train") -> Named:
 
     Returns ``[(name, rgb uint8 (H, W, 3)), ...]`` in a fixed order.
     """
-    names = {"train": EMBEDDED_TRAIN, "heldout": EMBEDDED_HELDOUT, "all": EMBEDDED_TRAIN + EMBEDDED_HELDOUT,
-             "prior_train": PRIOR_TRAIN}.get(split)
+    names = {
+        "train": EMBEDDED_TRAIN,
+        "heldout": EMBEDDED_HELDOUT,
+        "all": EMBEDDED_TRAIN + EMBEDDED_HELDOUT,
+        "prior_train": PRIOR_TRAIN,
+    }.get(split)
     if names is None:
         raise ValueError(f"split must be 'train', 'heldout', 'all' or 'prior_train', got {split!r}")
     return embedded_named(names)
@@ -69,10 +72,10 @@ def embedded_named(names: Sequence[str]) -> Named:
     """The embedded images ``names`` (of :data:`EMBEDDED_TRAIN` and :data:`EMBEDDED_HELDOUT`), in that order;
     an unknown name is a ``ValueError`` listing the known ones."""
     import skimage.data
+
     known = EMBEDDED_TRAIN + EMBEDDED_HELDOUT
     if isinstance(names, str):
-        raise ValueError(f"pass a list of embedded image names, e.g. ['astronaut', 'coffee'], not the string "
-                         f"{names!r}")
+        raise ValueError(f"pass a list of embedded image names, e.g. ['astronaut', 'coffee'], not the string {names!r}")
     bad = [n for n in names if n not in known]
     if bad:
         raise ValueError(f"unknown embedded image(s) {bad}; known: {', '.join(known)}")
@@ -88,10 +91,11 @@ def embedded_named(names: Sequence[str]) -> Named:
 def center_crop_resize(img: np.ndarray, size: int) -> np.ndarray:
     """Largest centred square of ``img``, resized to ``size x size`` (anti-aliased); RGB uint8."""
     from skimage.transform import resize
+
     h, w = img.shape[:2]
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
-    sq = img[top:top + s, left:left + s]
+    sq = img[top : top + s, left : left + s]
     if s == size:
         return sq.copy()
     out = resize(sq, (size, size), order=1, anti_aliasing=s > size, preserve_range=True)
@@ -104,32 +108,39 @@ def load_image(path: str | os.PathLike, *, size: int | None = None) -> np.ndarra
     Raises :class:`ImageReadError` naming the file when it is missing or cannot be decoded.
     """
     import imageio.v3 as iio
+
     p = Path(path)
     if not p.is_file():
         raise ImageReadError(f"image file not found: {p.resolve()}")
     try:
         img = iio.imread(p)
     except Exception as e:  # noqa: BLE001 - decoders raise many types; all mean "unreadable"
-        raise ImageReadError(f"cannot read image {p} ({type(e).__name__}: {e}); is it a valid image file? "
-                             f"Supported: {', '.join(IMAGE_SUFFIXES)}") from e
+        raise ImageReadError(
+            f"cannot read image {p} ({type(e).__name__}: {e}); is it a valid image file? "
+            f"Supported: {', '.join(IMAGE_SUFFIXES)}"
+        ) from e
     if img.ndim == 4:  # animated gif / multipage: first frame
         img = img[0]
     img = _as_rgb_uint8(img, str(p))
     return center_crop_resize(img, size) if size else img
 
 
-def folder_images(path: str | os.PathLike, *, size: int | None = None, limit: int | None = None,
-                  skip_unreadable: bool = False) -> Named:
+def folder_images(
+    path: str | os.PathLike, *, size: int | None = None, limit: int | None = None, skip_unreadable: bool = False
+) -> Named:
     """All images in a folder (sorted by name, non-recursive), e.g. an ImageNet subset at thesis scale.
 
     An unreadable file raises :class:`ImageReadError` naming it, unless ``skip_unreadable`` (then it is left
     out with a warning). An empty or missing folder raises ``ValueError``/``ImageReadError`` with the fix.
     """
     import warnings
+
     d = Path(path)
     if not d.is_dir():
-        raise ImageReadError(f"image folder not found: {d.resolve()} (set the experiment's image_dir config to "
-                             f"a folder of .jpg/.png images)")
+        raise ImageReadError(
+            f"image folder not found: {d.resolve()} (set the experiment's image_dir config to "
+            f"a folder of .jpg/.png images)"
+        )
     files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if limit:
         files = files[:limit]
@@ -156,8 +167,9 @@ def split_named(images: Named, heldout_fraction: float = 0.1, *, seed: int = 0) 
     return ([im for i, im in enumerate(images) if i not in held], [im for i, im in enumerate(images) if i in held])
 
 
-def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
-                scale: tuple[float, float] = (1.0, 1.0), flip: bool = False) -> np.ndarray:
+def random_crop(
+    img: np.ndarray, size: int, rng: np.random.Generator, *, scale: tuple[float, float] = (1.0, 1.0), flip: bool = False
+) -> np.ndarray:
     """One random ``size x size`` crop of the image seen at a scale drawn from ``scale``; float32 RGB.
 
     A scale ``f`` < 1 crops a ``size / f`` square and resizes it to ``size`` (anti-aliased), so the crop
@@ -165,6 +177,7 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
     never the whole image. With ``flip`` the crop is mirrored left-right with probability 1/2.
     """
     from skimage.transform import resize
+
     h, w = img.shape[:2]
     lo, hi = scale
     f = rng.uniform(lo, hi) if hi > lo else lo
@@ -172,7 +185,7 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
     side = max(side, min(size, h, w))
     top = int(rng.integers(0, h - side + 1))
     left = int(rng.integers(0, w - side + 1))
-    region = img[top:top + side, left:left + side]
+    region = img[top : top + side, left : left + side]
     if side != size:
         region = resize(region, (size, size), order=1, anti_aliasing=side > size, preserve_range=True)
     if flip and rng.random() < 0.5:
@@ -180,8 +193,15 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, *,
     return np.asarray(region, np.float32)
 
 
-def random_crops(images: Sequence[np.ndarray] | Named, size: int, n: int, *, rng: np.random.Generator,
-                 scale: tuple[float, float] = (1.0, 1.0), flip: bool = False) -> np.ndarray:
+def random_crops(
+    images: Sequence[np.ndarray] | Named,
+    size: int,
+    n: int,
+    *,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (1.0, 1.0),
+    flip: bool = False,
+) -> np.ndarray:
     """``n`` random crops from randomly chosen images: float32 RGB ``(n, size, size, 3)`` in [0, 255]."""
     arrays = [im[1] if isinstance(im, tuple) else im for im in images]
     if not arrays:
@@ -197,6 +217,7 @@ def pyramid(img: np.ndarray, scales: Sequence[float], *, min_side: int = 1) -> l
     """Downscaled copies of ``img`` (anti-aliased; float32 RGB) at each factor in ``scales`` whose shorter side
     is still at least ``min_side``; factor 1 is the image itself."""
     from skimage.transform import resize
+
     out = []
     h, w = img.shape[:2]
     for f in scales:
@@ -239,7 +260,7 @@ class CropBatches:
             img = levels[int(rng.integers(0, len(levels)))] if len(levels) > 1 else levels[0]
             top = int(rng.integers(0, img.shape[0] - self.crop + 1))
             left = int(rng.integers(0, img.shape[1] - self.crop + 1))
-            region = img[top:top + self.crop, left:left + self.crop]
+            region = img[top : top + self.crop, left : left + self.crop]
             if self.flip and rng.random() < 0.5:
                 region = region[:, ::-1]
             out[n] = region
@@ -247,6 +268,7 @@ class CropBatches:
 
     def fingerprint(self) -> str:
         import hashlib
+
         h = hashlib.sha1()
         for im in self.images:
             a = np.ascontiguousarray(im)
@@ -261,12 +283,14 @@ class CropBatches:
             aug.append("scales " + ", ".join(f"{f:g}" for f in self.scales))
         if self.flip:
             aug.append("left-right flips")
-        return (f"batches of {self.batch_size} random {self.crop} px crops of {len(self.images)} images"
-                + (f" ({'; '.join(aug)})" if aug else ""))
+        return f"batches of {self.batch_size} random {self.crop} px crops of {len(self.images)} images" + (
+            f" ({'; '.join(aug)})" if aug else ""
+        )
 
 
-def crop_batches(images, *, crop: int, batch_size: int, seed: int = 0, scales: Sequence[float] = (1.0,),
-                 flip: bool = False) -> CropBatches:
+def crop_batches(
+    images, *, crop: int, batch_size: int, seed: int = 0, scales: Sequence[float] = (1.0,), flip: bool = False
+) -> CropBatches:
     """Checked constructor of :class:`CropBatches`; ``images``: arrays or ``(name, array)`` pairs."""
     arrays = tuple(im[1] if isinstance(im, tuple) else np.asarray(im) for im in images)
     if not arrays:
@@ -301,12 +325,18 @@ def fixed_crops(images: Named, size: int, per_image: int = 1) -> Named:
             continue
         for i in range(k):
             for j in range(k):
-                out.append((f"{name}#{i * k + j}", sq[i * size:(i + 1) * size, j * size:(j + 1) * size]))
+                out.append((f"{name}#{i * k + j}", sq[i * size : (i + 1) * size, j * size : (j + 1) * size]))
     return out
 
 
-def batches(images: Sequence[np.ndarray] | Named, batch_size: int, crop: int, *, seed: int = 0,
-            scale: tuple[float, float] = (1.0, 1.0)) -> Iterator[np.ndarray]:
+def batches(
+    images: Sequence[np.ndarray] | Named,
+    batch_size: int,
+    crop: int,
+    *,
+    seed: int = 0,
+    scale: tuple[float, float] = (1.0, 1.0),
+) -> Iterator[np.ndarray]:
     """Endless iterator of random-crop batches, float32 RGB ``(batch_size, crop, crop, 3)``; seeded."""
     rng = np.random.default_rng(seed)
     while True:

@@ -31,6 +31,7 @@ def safe_streams() -> None:
     """Let stdout and stderr print any text: characters that are not UTF-8 (a command-line argument's bytes, as
     argparse quotes them in its own messages) come out as ``\\udc80`` escapes instead of a UnicodeEncodeError."""
     import sys
+
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             try:

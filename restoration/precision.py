@@ -54,8 +54,20 @@ ERROR_BUDGET = 0.05
 #: how long the whole probe may take before it counts as failed (an emulated bfloat16 is slow, not endless)
 PROBE_TIMEOUT_S = 300.0
 #: flags that decide which kernels run (part of the machine kind; /proc/cpuinfo names)
-KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16",
-                "avx512_fp16", "amx_tile", "amx_bf16", "amx_fp16")
+KERNEL_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512dq",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_fp16",
+)
 #: environment variables that change the kernels (part of the machine kind, recorded with every run)
 KERNEL_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_DEFAULT_FPMATH_MODE")
 #: the probe's workload (:func:`measure`); a change measures every machine again
@@ -65,9 +77,11 @@ PROBE_VERSION = 2
 def check(precision: str) -> str:
     """``precision`` if it is one of :data:`CHOICES`, else a one-line ``ValueError`` with the fix."""
     if precision not in CHOICES:
-        raise ValueError(f"precision={precision!r}: use 'auto' (measured on this machine), 'float32' or 'bfloat16' "
-                         f"(bfloat16 runs the net on the CPU's bfloat16 units; images, losses and optimiser state "
-                         f"stay float32)")
+        raise ValueError(
+            f"precision={precision!r}: use 'auto' (measured on this machine), 'float32' or 'bfloat16' "
+            f"(bfloat16 runs the net on the CPU's bfloat16 units; images, losses and optimiser state "
+            f"stay float32)"
+        )
     return precision
 
 
@@ -82,14 +96,17 @@ def resolve(precision: str) -> str:
     if precision == "auto":
         return p.chosen
     if p.bfloat16.failed and not p.bfloat16.ms:
-        raise ValueError(f"precision='bfloat16' cannot run on this machine ({p.machine.describe()}): "
-                         f"{p.bfloat16.failed}; use precision=auto or precision=float32")
+        raise ValueError(
+            f"precision='bfloat16' cannot run on this machine ({p.machine.describe()}): "
+            f"{p.bfloat16.failed}; use precision=auto or precision=float32"
+        )
     return precision
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the machine
 # ----------------------------------------------------------------------------------------------------------
+
 
 def cpu_info() -> tuple[str, tuple[str, ...]]:
     """The CPU's model name and its flags from ``/proc/cpuinfo`` (``("unknown", ())`` where there is none)."""
@@ -120,14 +137,20 @@ class MachineKind:
     @classmethod
     def here(cls) -> "MachineKind":
         import importlib.metadata
+
         name, flags = cpu_info()
         try:
             tf_version = importlib.metadata.version("tensorflow")
         except importlib.metadata.PackageNotFoundError:
             tf_version = "none"
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return cls(name, tuple(f for f in KERNEL_FLAGS if f in flags),
-                   tuple((k, os.environ[k]) for k in KERNEL_ENV if os.environ.get(k)), tf_version, cores)
+        return cls(
+            name,
+            tuple(f for f in KERNEL_FLAGS if f in flags),
+            tuple((k, os.environ[k]) for k in KERNEL_ENV if os.environ.get(k)),
+            tf_version,
+            cores,
+        )
 
     def key(self) -> str:
         """Names the cache file; includes :data:`PROBE_VERSION`, so a changed workload is measured again."""
@@ -142,6 +165,7 @@ class MachineKind:
 # ----------------------------------------------------------------------------------------------------------
 # the probe
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
@@ -173,10 +197,10 @@ class Probe:
     """A measured choice of precision for one machine kind, with its evidence."""
 
     machine: MachineKind
-    onednn_isa: str           # what oneDNN said it runs ("Intel AVX2", ...), or "oneDNN not used"
+    onednn_isa: str  # what oneDNN said it runs ("Intel AVX2", ...), or "oneDNN not used"
     float32: Timing
     bfloat16: Timing
-    rel_error: float | None   # relative L2 of the bfloat16 gradient against the float32 one
+    rel_error: float | None  # relative L2 of the bfloat16 gradient against the float32 one
     chosen: str
     reason: str
     measured_at: str
@@ -191,10 +215,13 @@ class Probe:
     @classmethod
     def from_dict(cls, d: dict) -> "Probe":
         m = d["machine"]
-        machine = MachineKind(m["cpu"], tuple(m["flags"]), tuple(tuple(e) for e in m["env"]), m["tensorflow"],
-                              int(m["cores"]))
-        timing = [Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"])
-                  for t in (d["float32"], d["bfloat16"])]
+        machine = MachineKind(
+            m["cpu"], tuple(m["flags"]), tuple(tuple(e) for e in m["env"]), m["tensorflow"], int(m["cores"])
+        )
+        timing = [
+            Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"])
+            for t in (d["float32"], d["bfloat16"])
+        ]
         return cls(machine, d["onednn_isa"], *timing, d["rel_error"], d["chosen"], d["reason"], d["measured_at"])
 
     def summary(self) -> str:
@@ -202,8 +229,14 @@ class Probe:
         return f"precision auto -> {self.chosen}: {self.reason}"
 
 
-def decide(f32: Timing, bf16: Timing, rel_error: float | None, *, min_speedup: float = MIN_SPEEDUP,
-           budget: float = ERROR_BUDGET) -> tuple[str, str]:
+def decide(
+    f32: Timing,
+    bf16: Timing,
+    rel_error: float | None,
+    *,
+    min_speedup: float = MIN_SPEEDUP,
+    budget: float = ERROR_BUDGET,
+) -> tuple[str, str]:
     """``(precision, reason)`` from the probe's timings: bfloat16 only when it ran, stayed within ``budget`` of
     float32's gradient, was at least ``min_speedup`` times faster at the median, and its slowest repeat beat
     float32's fastest. A pure function of the measurements (tested with made-up ones)."""
@@ -214,19 +247,24 @@ def decide(f32: Timing, bf16: Timing, rel_error: float | None, *, min_speedup: f
     speed = f32.median / bf16.median
     timings = f"float32 {f32.spread()}, bfloat16 {bf16.spread()}"
     if rel_error is None or not rel_error <= budget:
-        return "float32", (f"bfloat16's gradient is {100 * (rel_error or float('nan')):.2f} % off float32's (budget "
-                           f"{100 * budget:.0f} %); {timings}")
+        return "float32", (
+            f"bfloat16's gradient is {100 * (rel_error or float('nan')):.2f} % off float32's (budget "
+            f"{100 * budget:.0f} %); {timings}"
+        )
     if speed < min_speedup:
         gain = f"{1 / speed:.2f}x slower" if speed < 1 else f"only {speed:.2f}x faster (needs {min_speedup:.2f}x)"
         return "float32", f"bfloat16 is {gain} on the conv step; {timings}"
     if bf16.median >= min(f32.ms):
         return "float32", f"bfloat16's {speed:.2f}x is within the spread of the repeats; {timings}"
-    return "bfloat16", (f"bfloat16 {speed:.2f}x faster on the conv step, gradient within {100 * rel_error:.2f} % of "
-                        f"float32 (budget {100 * budget:.0f} %); {timings}")
+    return "bfloat16", (
+        f"bfloat16 {speed:.2f}x faster on the conv step, gradient within {100 * rel_error:.2f} % of "
+        f"float32 (budget {100 * budget:.0f} %); {timings}"
+    )
 
 
 def _cache_path(machine: MachineKind) -> Path:
     from restoration.paths import runs_dir
+
     return runs_dir() / "machine" / f"precision-{machine.key()}.json"
 
 
@@ -246,8 +284,9 @@ def probe(*, refresh: bool = False) -> Probe:
         try:
             cached = Probe.from_dict(json.loads(path.read_text()))
             # the measurements are cached, the rule is not: decide again with today's thresholds
-            result = dataclasses.replace(cached, **dict(zip(("chosen", "reason"), decide(
-                cached.float32, cached.bfloat16, cached.rel_error))))
+            result = dataclasses.replace(
+                cached, **dict(zip(("chosen", "reason"), decide(cached.float32, cached.bfloat16, cached.rel_error)))
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             result = None  # a damaged cache file is measured again and replaced
     if result is None:
@@ -259,6 +298,7 @@ def probe(*, refresh: bool = False) -> Probe:
 
 def _write_atomic(path: Path, text: str) -> None:
     from restoration import atomic
+
     try:
         atomic.write_text(path, text)
     except OSError:
@@ -282,8 +322,16 @@ def run_probe(machine: MachineKind | None = None, env: dict | None = None, *, bf
         out, code = out32 + "\n" + out16, code16 if code16 else code32
     timings, rel, isa = parse_child_output(out, code)
     chosen, reason = decide(timings["float32"], timings["bfloat16"], rel)
-    return Probe(machine, isa, timings["float32"], timings["bfloat16"], rel, chosen, reason,
-                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    return Probe(
+        machine,
+        isa,
+        timings["float32"],
+        timings["bfloat16"],
+        rel,
+        chosen,
+        reason,
+        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 _ONLY = "RESTORATION_PROBE_ONLY"  # the child measures this precision alone (and a reference for bfloat16)
@@ -305,8 +353,12 @@ def _run_child(env: dict) -> tuple[str, object]:
 def kernels_in(text: str) -> tuple[str, ...]:
     """The oneDNN implementations of the convolutions and matrix products created in ``text`` (the output of a
     process run with ``ONEDNN_VERBOSE=profile_create``), sorted; ``("eigen",)`` where oneDNN created none."""
-    found = {m.group(2) for m in re.finditer(
-        r"onednn_verbose,[^\n]*?primitive,create:[a-z_]+,cpu,(convolution|matmul|inner_product),([^,]+),", text)}
+    found = {
+        m.group(2)
+        for m in re.finditer(
+            r"onednn_verbose,[^\n]*?primitive,create:[a-z_]+,cpu,(convolution|matmul|inner_product),([^,]+),", text
+        )
+    }
     return tuple(sorted(found)) or ("eigen",)
 
 
@@ -322,8 +374,10 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
         d = json.loads(m.group(1))
         results[d["precision"]] = d
     tail = " ".join(l for l in out.strip().splitlines()[-3:] if not l.startswith("onednn_verbose"))[-240:]
-    why = (f"the probe process ended with {'signal ' + str(-code) if isinstance(code, int) and code < 0 else code}"
-           f"{': ' + tail if tail else ''}")
+    why = (
+        f"the probe process ended with {'signal ' + str(-code) if isinstance(code, int) and code < 0 else code}"
+        f"{': ' + tail if tail else ''}"
+    )
     timings = {}
     for pr in PRECISIONS:
         if pr in results and "ms" in results[pr]:
@@ -343,8 +397,10 @@ def block_step(precision: str, *, size: int = 56, channels: int = 128):
 
     rng = np.random.default_rng(0)
     dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
-    k1, k2 = (tf.constant(rng.normal(0, np.sqrt(2 / (9 * channels)), (3, 3, channels, channels)).astype(np.float32))
-              for _ in range(2))
+    k1, k2 = (
+        tf.constant(rng.normal(0, np.sqrt(2 / (9 * channels)), (3, 3, channels, channels)).astype(np.float32))
+        for _ in range(2)
+    )
     x = tf.Variable(rng.normal(0, 1, (1, size, size, channels)).astype(np.float32))
     c1, c2 = tf.cast(k1, dtype), tf.cast(k2, dtype)
 
@@ -391,7 +447,7 @@ def measure_interleaved(steps: dict, *, repeats: int = 9, max_s: float = 60.0) -
     ms = {n: [] for n in names}
     start = time.perf_counter()
     for r in range(repeats):
-        for n in (names if r % 2 == 0 else names[::-1]):
+        for n in names if r % 2 == 0 else names[::-1]:
             ms[n].append(_ms(steps[n]))
         if time.perf_counter() - start > max_s and r >= 2:
             break
@@ -412,6 +468,7 @@ def _child() -> None:
     again (the last answer counts). With ``RESTORATION_PROBE_ONLY`` set, that precision alone (bfloat16's error
     is then taken against a float32 reference computed here on the same kernels library)."""
     import numpy as np
+
     only = os.environ.get(_ONLY)
     if only:
         ref = measure("float32", repeats=1)["grad"] if only == "bfloat16" else None
@@ -440,13 +497,16 @@ def _child() -> None:
     print(f"{_BEGIN}timing", flush=True)  # kernels oneDNN re-creates while timing are nobody's
     ms = measure_interleaved(steps)
     for pr, times in ms.items():
-        print(_RESULT + json.dumps({"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None}),
-              flush=True)
+        print(
+            _RESULT + json.dumps({"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None}),
+            flush=True,
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the machine kinds, as oneDNN can emulate them on one CPU
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class IsaPath:
@@ -468,9 +528,10 @@ class IsaPath:
         """Whether ``kernels`` (a :class:`Timing`'s) show this path, so a test knows the path really ran: one of
         them is the path's and none belongs to a higher path (oneDNN may pick a lower ISA's kernel for an odd
         shape, never a higher one than the cap)."""
-        higher = [p for p in ISA_PATHS[:ISA_PATHS.index(self)]] if self in ISA_PATHS else []
-        return (any(re.search(self.kernel, k) for k in kernels)
-                and not any(re.search(h.kernel, k) for h in higher for k in kernels))
+        higher = [p for p in ISA_PATHS[: ISA_PATHS.index(self)]] if self in ISA_PATHS else []
+        return any(re.search(self.kernel, k) for k in kernels) and not any(
+            re.search(h.kernel, k) for h in higher for k in kernels
+        )
 
     def runnable(self, flags=None) -> tuple[bool, str]:
         flags = set(cpu_info()[1] if flags is None else flags)
@@ -481,20 +542,38 @@ class IsaPath:
 
 
 ISA_PATHS = (
-    IsaPath("AVX512_CORE_AMX", (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"),), ("amx_bf16", "amx_tile"),
-            "Intel Xeon with AMX: bfloat16 convolutions on the matrix tiles", r"avx512_core_amx"),
-    IsaPath("AVX512_CORE_BF16", (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16"),), ("avx512_bf16",),
-            "AVX512-BF16 (AMD EPYC Zen 4, Intel Cooper Lake): bfloat16 dot products into float32",
-            r"avx512_core_bf16"),
-    IsaPath("AVX512_CORE", (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),), ("avx512f", "avx512bw", "avx512vl", "avx512dq"),
-            "AVX-512 without BF16: oneDNN emulates bfloat16 with AVX-512 integer ops", r"avx512_core(?![_\w])"),
+    IsaPath(
+        "AVX512_CORE_AMX",
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"),),
+        ("amx_bf16", "amx_tile"),
+        "Intel Xeon with AMX: bfloat16 convolutions on the matrix tiles",
+        r"avx512_core_amx",
+    ),
+    IsaPath(
+        "AVX512_CORE_BF16",
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16"),),
+        ("avx512_bf16",),
+        "AVX512-BF16 (AMD EPYC Zen 4, Intel Cooper Lake): bfloat16 dot products into float32",
+        r"avx512_core_bf16",
+    ),
+    IsaPath(
+        "AVX512_CORE",
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),),
+        ("avx512f", "avx512bw", "avx512vl", "avx512dq"),
+        "AVX-512 without BF16: oneDNN emulates bfloat16 with AVX-512 integer ops",
+        r"avx512_core(?![_\w])",
+    ),
     # On an AVX2-only CPU TensorFlow does not hand bfloat16 to oneDNN at all: it runs on Eigen's kernels. A cap
     # alone does not reproduce that (TensorFlow routes by the CPU's own flags, and the capped oneDNN refuses the
     # kernel), so the path turns oneDNN off as well: float32 then runs on Eigen too, which the numerics do not see.
     # OpenBLAS (numpy's GEMM, the bench's reference rate) is held to its AVX2 (Haswell) kernels too.
-    IsaPath("AVX2", (("ONEDNN_MAX_CPU_ISA", "AVX2"), ("TF_ENABLE_ONEDNN_OPTS", "0"), ("OPENBLAS_CORETYPE", "Haswell")),
-            ("avx2", "fma"),
-            "AVX2 only (e.g. AMD EPYC Zen 2/3): bfloat16 on TensorFlow's Eigen kernels, emulated", r"^eigen$"),
+    IsaPath(
+        "AVX2",
+        (("ONEDNN_MAX_CPU_ISA", "AVX2"), ("TF_ENABLE_ONEDNN_OPTS", "0"), ("OPENBLAS_CORETYPE", "Haswell")),
+        ("avx2", "fma"),
+        "AVX2 only (e.g. AMD EPYC Zen 2/3): bfloat16 on TensorFlow's Eigen kernels, emulated",
+        r"^eigen$",
+    ),
 )
 
 
@@ -517,20 +596,35 @@ def provenance(precision: str) -> dict:
         resolved, error = None, str(e)
     why = p.reason if precision == "auto" else ("forced by the config" if resolved else error)
     return {
-        "precision": {"config": precision, "resolved": resolved, "reason": why, "auto_would_choose": p.chosen,
-                      "speedup": None if p.speedup != p.speedup else round(p.speedup, 3),
-                      "rel_error": p.rel_error, "float32_ms": list(p.float32.ms), "bfloat16_ms": list(p.bfloat16.ms),
-                      "float32_kernels": list(p.float32.kernels), "bfloat16_kernels": list(p.bfloat16.kernels),
-                      "measured_at": p.measured_at},
-        "machine": {"cpu": p.machine.cpu, "cores": p.machine.cores, "flags": list(p.machine.flags),
-                    "env": dict(p.machine.env), "onednn_isa": p.onednn_isa, "tensorflow": p.machine.tensorflow,
-                    "key": p.machine.key()},
+        "precision": {
+            "config": precision,
+            "resolved": resolved,
+            "reason": why,
+            "auto_would_choose": p.chosen,
+            "speedup": None if p.speedup != p.speedup else round(p.speedup, 3),
+            "rel_error": p.rel_error,
+            "float32_ms": list(p.float32.ms),
+            "bfloat16_ms": list(p.bfloat16.ms),
+            "float32_kernels": list(p.float32.kernels),
+            "bfloat16_kernels": list(p.bfloat16.kernels),
+            "measured_at": p.measured_at,
+        },
+        "machine": {
+            "cpu": p.machine.cpu,
+            "cores": p.machine.cores,
+            "flags": list(p.machine.flags),
+            "env": dict(p.machine.env),
+            "onednn_isa": p.onednn_isa,
+            "tensorflow": p.machine.tensorflow,
+            "key": p.machine.key(),
+        },
     }
 
 
 def main(argv=None) -> int:
     """``python -m restoration precision [--refresh]``: this machine's probe, its choice and its evidence."""
     import argparse
+
     ap = argparse.ArgumentParser(prog="restoration precision", description=main.__doc__)
     ap.add_argument("--refresh", action="store_true", help="measure again instead of reading the cached probe")
     ap.add_argument("--json", action="store_true", help="print the probe as JSON")
@@ -568,7 +662,7 @@ def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _timed(fn) -> float:

@@ -40,28 +40,32 @@ class Arm:
 @dataclass
 class ArmPlan:
     arm: Arm
-    resolved: str                             # the precision it computes in on this machine
+    resolved: str  # the precision it computes in on this machine
     todo: list[int] = field(default_factory=list)
-    done: dict[int, str] = field(default_factory=dict)   # seed -> run id reused
+    done: dict[int, str] = field(default_factory=dict)  # seed -> run id reused
 
 
 @dataclass
 class ReplicatePlan:
     seeds: tuple[int, ...]
     arms: list[ArmPlan]
-    skipped: dict[str, str]                   # claim id -> why it is not run (e.g. needs AlexNet weights)
+    skipped: dict[str, str]  # claim id -> why it is not run (e.g. needs AlexNet weights)
 
     @property
     def runs_to_do(self) -> int:
         return sum(len(a.todo) for a in self.arms)
 
     def lines(self) -> list[str]:
-        out = [f"make claims: seeds {', '.join(map(str, self.seeds))}; {len(self.arms)} arms, "
-               f"{self.runs_to_do} runs to do, {sum(len(a.done) for a in self.arms)} done before"]
+        out = [
+            f"make claims: seeds {', '.join(map(str, self.seeds))}; {len(self.arms)} arms, "
+            f"{self.runs_to_do} runs to do, {sum(len(a.done) for a in self.arms)} done before"
+        ]
         for a in self.arms:
             done = ", ".join(f"seed {s}: run {r}" for s, r in sorted(a.done.items())) or "none"
-            out.append(f"  {a.arm.figure:<20} {a.arm.precision:>8} ({a.resolved}): to run seeds "
-                       f"{', '.join(map(str, a.todo)) or 'none'}; done {done}; for {', '.join(a.arm.claims)}")
+            out.append(
+                f"  {a.arm.figure:<20} {a.arm.precision:>8} ({a.resolved}): to run seeds "
+                f"{', '.join(map(str, a.todo)) or 'none'}; done {done}; for {', '.join(a.arm.claims)}"
+            )
         for claim, why in self.skipped.items():
             out.append(f"  skipped {claim}: {why}")
         return out
@@ -87,8 +91,10 @@ def arms_for(claims: Iterable[Claim], pinned: Mapping[str, str]) -> list[Arm]:
     for claim in claims:
         fixed = {pinned.get(f, "auto") for f in claim.figures} - {"auto"}
         if len(fixed) > 1:
-            raise ValueError(f"claim {claim.id!r}: its figures pin different precisions ({', '.join(sorted(fixed))});"
-                             f" they cannot be compared")
+            raise ValueError(
+                f"claim {claim.id!r}: its figures pin different precisions ({', '.join(sorted(fixed))});"
+                f" they cannot be compared"
+            )
         precision = fixed.pop() if fixed else "auto"
         for f in claim.figures:
             need.setdefault((f, precision), []).append(claim.id)
@@ -101,15 +107,28 @@ def claims_sweep(arm: Arm, seeds: Iterable[int], extra: Mapping[str, object] | N
     from restoration.sweeps import Sweep
     from restoration.tracking.records import CLAIMS_SWEEP
 
-    return Sweep(name=CLAIMS_SWEEP, experiment=arm.figure, title=f"claims replicates of {arm.figure} ({arm.precision})",
-                 grid=(("seed", tuple(seeds)),), named_configs=(PROFILE,),
-                 fixed=(("precision", arm.precision),) + tuple(arm.config) + tuple((extra or {}).items()),
-                 measure="psnr_mean")
+    return Sweep(
+        name=CLAIMS_SWEEP,
+        experiment=arm.figure,
+        title=f"claims replicates of {arm.figure} ({arm.precision})",
+        grid=(("seed", tuple(seeds)),),
+        named_configs=(PROFILE,),
+        fixed=(("precision", arm.precision),) + tuple(arm.config) + tuple((extra or {}).items()),
+        measure="psnr_mean",
+    )
 
 
-def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str, str],
-         resolve: Callable[[str], str], completed: Callable[[str], list], alexnet_missing: str | None = None,
-         extra: Mapping[str, object] | None = None) -> ReplicatePlan:
+def plan(
+    claims: list[Claim],
+    registry: Registry,
+    n: int,
+    *,
+    pinned: Mapping[str, str],
+    resolve: Callable[[str], str],
+    completed: Callable[[str], list],
+    alexnet_missing: str | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> ReplicatePlan:
     """The replicate runs for ``claims`` at seeds ``0..n-1``.
 
     ``resolve(precision)`` gives the precision a run computes in here; ``completed(figure)`` the figure's
@@ -121,8 +140,9 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
     from restoration.tracking.records import stored_section
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"N={n!r}: the number of seeds must be a whole number >= 1 (3 by default; 5 for tighter "
-                         f"intervals)")
+        raise ValueError(
+            f"N={n!r}: the number of seeds must be a whole number >= 1 (3 by default; 5 for tighter intervals)"
+        )
     skipped = {}
     kept = []
     for c in claims:
@@ -152,15 +172,15 @@ def plan(claims: list[Claim], registry: Registry, n: int, *, pinned: Mapping[str
         ap = ArmPlan(arm, resolved)
         sweep = claims_sweep(arm, seeds, extra)
         keys = {sweep.settings_key({"seed": s}): s for s in seeds}
-        for rec in completed(arm.figure):     # newest first: the newest matching run of each seed
+        for rec in completed(arm.figure):  # newest first: the newest matching run of each seed
             info = getattr(rec, "info", None)
             payload = Payload.from_dict(stored_section(info, "report"))
             if payload is None or payload.seed not in seeds or payload.seed in ap.done:
                 continue
             tag = stored_section(info, "sweep")
-            if tag:      # an earlier make claims: the same settings
+            if tag:  # an earlier make claims: the same settings
                 same = keys.get(tag.get("settings")) == payload.seed
-            else:                          # the figure's own run: the plain quick profile at this precision
+            else:  # the figure's own run: the plain quick profile at this precision
                 c = payload.comparable
                 same = not extra and c.profile == PROFILE and c.precision == resolved
             if same:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+
 class SweepError(ValueError):
     """A sweep cannot run as asked; the message names the sweep, file or option and the fix."""
 
@@ -44,6 +45,7 @@ class SweepError(ValueError):
 # Declarations
 # ----------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Sweep:
     """One declared sweep (see the module docstring)."""
@@ -51,7 +53,7 @@ class Sweep:
     name: str
     experiment: str
     title: str
-    grid: tuple[tuple[str, tuple], ...]          # ((key, values), ...) in declaration order
+    grid: tuple[tuple[str, tuple], ...]  # ((key, values), ...) in declaration order
     named_configs: tuple[str, ...] = ("quick",)
     fixed: tuple[tuple[str, object], ...] = ()
     measure: str = "psnr_mean"
@@ -108,45 +110,58 @@ def parse(name: str, table: dict, *, where: str, figures: set[str] | None = None
     measure = table.get("measure", "psnr_mean")
     try:
         from restoration.contract import measures
+
         measures.get(measure)
     except KeyError as e:
-        raise SweepError(f"{where}: measure {measure!r} is not a registered measure "
-                         f"(restoration/contract/measures.py); e.g. measure = \"psnr_mean\"") from e
+        raise SweepError(
+            f"{where}: measure {measure!r} is not a registered measure "
+            f'(restoration/contract/measures.py); e.g. measure = "psnr_mean"'
+        ) from e
     fixed = table.get("fixed", {})
     overlap = set(fixed) & set(grid)
     if overlap:
         raise SweepError(f"{where}: {', '.join(sorted(overlap))} both fixed and swept; keep it in one of them")
-    return Sweep(name=name, experiment=table["experiment"], title=table.get("title", name),
-                 grid=tuple((k, _check_values(where, k, v)) for k, v in grid.items()),
-                 named_configs=tuple(table.get("named_configs", ["quick"])),
-                 fixed=tuple(fixed.items()), measure=measure,
-                 description=table.get("description", ""))
+    return Sweep(
+        name=name,
+        experiment=table["experiment"],
+        title=table.get("title", name),
+        grid=tuple((k, _check_values(where, k, v)) for k, v in grid.items()),
+        named_configs=tuple(table.get("named_configs", ["quick"])),
+        fixed=tuple(fixed.items()),
+        measure=measure,
+        description=table.get("description", ""),
+    )
 
 
 def load(path: str | Path | None = None) -> dict[str, Sweep]:
     """The sweeps declared in the registry file (default ``experiments/registry.toml``), by name."""
     from restoration.contract import registry
+
     path = Path(path or registry.DEFAULT_PATH)
     try:
         data = registry.read(path)
     except (FileNotFoundError, ValueError) as e:
         raise SweepError(str(e)) from e
     figures = set((data.get("figures") or {}).keys())
-    return {name: parse(name, table, where=str(path), figures=figures)
-            for name, table in (data.get("sweeps") or {}).items()}
+    return {
+        name: parse(name, table, where=str(path), figures=figures) for name, table in (data.get("sweeps") or {}).items()
+    }
 
 
 def get(name: str, path: str | Path | None = None) -> Sweep:
     sweeps = load(path)
     if name not in sweeps:
-        raise SweepError(f"no sweep {name!r} in {path or 'experiments/registry.toml'}; declared: "
-                         f"{', '.join(sorted(sweeps)) or 'none'}")
+        raise SweepError(
+            f"no sweep {name!r} in {path or 'experiments/registry.toml'}; declared: "
+            f"{', '.join(sorted(sweeps)) or 'none'}"
+        )
     return sweeps[name]
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Where the runs go
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClusterSpec:
@@ -174,8 +189,9 @@ class ClusterSpec:
             return ClusterSpec(kind=text, workers=workers, slurm=options)
         if "://" in text or ":" in text:
             return ClusterSpec(kind="address", address=text if "://" in text else f"tcp://{text}")
-        raise SweepError(f"--cluster {text!r}: use local, serial, slurm or a scheduler address such as "
-                         f"tcp://head-node:8786")
+        raise SweepError(
+            f"--cluster {text!r}: use local, serial, slurm or a scheduler address such as tcp://head-node:8786"
+        )
 
 
 def _parse_options(text: str, flag: str) -> list[tuple[str, str]]:
@@ -188,8 +204,19 @@ def _parse_options(text: str, flag: str) -> list[tuple[str, str]]:
     return out
 
 
-SLURM_KEYS = {"queue", "account", "cores", "processes", "memory", "walltime", "jobs", "job_extra", "interface",
-              "local_directory", "python"}
+SLURM_KEYS = {
+    "queue",
+    "account",
+    "cores",
+    "processes",
+    "memory",
+    "walltime",
+    "jobs",
+    "job_extra",
+    "interface",
+    "local_directory",
+    "python",
+}
 
 
 def slurm_cluster(spec: ClusterSpec):
@@ -199,10 +226,15 @@ def slurm_cluster(spec: ClusterSpec):
     opts = dict(spec.slurm)
     unknown = set(opts) - SLURM_KEYS
     if unknown:
-        raise SweepError(f"--slurm: unknown option(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(SLURM_KEYS))}")
-    kwargs = dict(cores=int(opts.get("cores", 2)), processes=int(opts.get("processes", opts.get("cores", 2))),
-                  memory=opts.get("memory", "8GB"), walltime=opts.get("walltime", "02:00:00"))
+        raise SweepError(
+            f"--slurm: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(SLURM_KEYS))}"
+        )
+    kwargs = dict(
+        cores=int(opts.get("cores", 2)),
+        processes=int(opts.get("processes", opts.get("cores", 2))),
+        memory=opts.get("memory", "8GB"),
+        walltime=opts.get("walltime", "02:00:00"),
+    )
     for key in ("queue", "account", "interface", "local_directory", "python"):
         if key in opts:
             kwargs[key] = opts[key]
@@ -218,10 +250,12 @@ def check_database(spec: ClusterSpec, url: str) -> None:
     from restoration.tracking.database import sqlite_path
 
     if spec.several_machines and sqlite_path(url) is not None:
-        raise SweepError(f"a sweep on {'SLURM' if spec.kind == 'slurm' else spec.address} runs on several machines, "
-                         f"so the observer must be PostgreSQL, not the SQLite file {sqlite_path(url)}: set "
-                         f"SACRED_DB_URL=postgresql+psycopg://user@host/db (reachable from every node), or use "
-                         f"--cluster local")
+        raise SweepError(
+            f"a sweep on {'SLURM' if spec.kind == 'slurm' else spec.address} runs on several machines, "
+            f"so the observer must be PostgreSQL, not the SQLite file {sqlite_path(url)}: set "
+            f"SACRED_DB_URL=postgresql+psycopg://user@host/db (reachable from every node), or use "
+            f"--cluster local"
+        )
 
 
 def open_client(spec: ClusterSpec, n_tasks: int):
@@ -234,8 +268,13 @@ def open_client(spec: ClusterSpec, n_tasks: int):
         cluster = slurm_cluster(spec)
         cluster.scale(jobs=int(dict(spec.slurm).get("jobs", max(1, min(n_tasks, 4)))))
         return Client(cluster), cluster
-    cluster = LocalCluster(n_workers=local_workers(spec, n_tasks), threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=40)
+    cluster = LocalCluster(
+        n_workers=local_workers(spec, n_tasks),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=40,
+    )
     return Client(cluster), cluster
 
 
@@ -243,10 +282,11 @@ def open_client(spec: ClusterSpec, n_tasks: int):
 # Running
 # ----------------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class PointOutcome:
     point: dict
-    status: str                 # "completed", "skipped" (done before), "failed"
+    status: str  # "completed", "skipped" (done before), "failed"
     run_id: str | None = None
     attempts: int = 0
     seconds: float = 0.0
@@ -266,12 +306,17 @@ class SweepOutcome:
     def lines(self) -> list[str]:
         """What a researcher reads at the end: counts, wall time, each point's run or failure."""
         done, skipped, failed = (self.by_status(s) for s in ("completed", "skipped", "failed"))
-        out = [f"sweep {self.sweep.name} ({self.sweep.experiment}, {len(self.outcomes)} configurations) on "
-               f"{self.cluster}: {len(done)} completed, {len(skipped)} skipped (completed before), "
-               f"{len(failed)} failed; wall time {self.wall_s:.1f} s"]
+        out = [
+            f"sweep {self.sweep.name} ({self.sweep.experiment}, {len(self.outcomes)} configurations) on "
+            f"{self.cluster}: {len(done)} completed, {len(skipped)} skipped (completed before), "
+            f"{len(failed)} failed; wall time {self.wall_s:.1f} s"
+        ]
         for o in self.outcomes:
-            what = {"completed": f"run {o.run_id}, {o.seconds:.1f} s", "skipped": f"run {o.run_id} (earlier)",
-                    "failed": f"FAILED: {o.error}"}[o.status]
+            what = {
+                "completed": f"run {o.run_id}, {o.seconds:.1f} s",
+                "skipped": f"run {o.run_id} (earlier)",
+                "failed": f"FAILED: {o.error}",
+            }[o.status]
             retry = " (retried once)" if o.attempts > 1 else ""
             out.append(f"  {point_key(o.point)}  {what}{retry}")
         return out
@@ -281,6 +326,7 @@ def completed_runs(sweep: Sweep, *, url: str | None = None) -> dict[str, object]
     """``{settings_key: newest COMPLETED RunRecord}`` of this sweep's runs in the database (runs made with other
     fixed values or named configs do not count)."""
     from restoration import tracking
+
     out: dict[str, object] = {}
     for rec in tracking.runs(sweep.experiment, status="COMPLETED", url=url):  # newest first
         tag = rec.sweep
@@ -292,6 +338,7 @@ def completed_runs(sweep: Sweep, *, url: str | None = None) -> dict[str, object]
 def worker_environment() -> dict[str, str]:
     """What a worker needs to write to this session's database."""
     from restoration.tracking import database
+
     return {"SACRED_DB_URL": database.db_url(), "RESTORATION_RUNS_DIR": str(database.runs_dir())}
 
 
@@ -306,8 +353,9 @@ def worker_threads_env(spec: ClusterSpec, n_tasks: int) -> dict[str, str]:
     return {"TF_NUM_INTRAOP_THREADS": threads, "OMP_NUM_THREADS": threads}
 
 
-def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec = ClusterSpec(),
-              log: Callable[[str], None] = print) -> SweepOutcome:
+def run_sweep(
+    sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec = ClusterSpec(), log: Callable[[str], None] = print
+) -> SweepOutcome:
     """Run every point of ``sweep`` not yet completed on ``cluster``; ``task(experiment, named_configs, updates,
     tag, env) -> {"run_id", "status", "error"}`` runs one point (see :func:`experiments.sweep.run_point`).
     A failed point is retried once; the outcome lists every point."""
@@ -326,9 +374,11 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
         else:
             todo.append(p)
     result = SweepOutcome(sweep=sweep, cluster=cluster.kind if cluster.kind != "address" else cluster.address)
-    log(f"sweep {sweep.name}: {len(points)} configurations of {sweep.experiment} "
+    log(
+        f"sweep {sweep.name}: {len(points)} configurations of {sweep.experiment} "
         f"({' x '.join(f'{k} {len(v)}' for k, v in sweep.grid)}); {len(points) - len(todo)} completed before, "
-        f"{len(todo)} to run on {result.cluster}; database {database.describe(database.db_url())}")
+        f"{len(todo)} to run on {result.cluster}; database {database.describe(database.db_url())}"
+    )
     env = worker_environment()
     if cluster.kind == "local":
         env.update(worker_threads_env(cluster, len(todo)))
@@ -373,8 +423,9 @@ def run_sweep(sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec =
             started = {}
 
             def submit(p):
-                fut = client.submit(_timed, task, *args(p), pure=False, key=f"{sweep.name}-{_slug(p)}-"
-                                    f"{outcomes[point_key(p)].attempts}")
+                fut = client.submit(
+                    _timed, task, *args(p), pure=False, key=f"{sweep.name}-{_slug(p)}-{outcomes[point_key(p)].attempts}"
+                )
                 started[fut.key] = p
                 return fut
 
@@ -411,12 +462,13 @@ def _slug(point: dict) -> str:
 # Reading a sweep back (the report)
 # ----------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SweepPoint:
     point: dict
     value: float
     run_id: str
-    start: object = None          # datetime of the run's start and end (for the sweep's span)
+    start: object = None  # datetime of the run's start and end (for the sweep's span)
     stop: object = None
 
 
@@ -430,6 +482,13 @@ def measured_points(sweep: Sweep, *, url: str | None = None) -> list[SweepPoint]
             continue
         summary = (rec.report or {}).get("summary") or {}
         value = summary.get(sweep.measure)
-        out.append(SweepPoint(point=p, value=float(value) if value is not None else math.nan, run_id=str(rec.id),
-                              start=rec.start_time, stop=rec.stop_time))
+        out.append(
+            SweepPoint(
+                point=p,
+                value=float(value) if value is not None else math.nan,
+                run_id=str(rec.id),
+                start=rec.start_time,
+                stop=rec.stop_time,
+            )
+        )
     return out

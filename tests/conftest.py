@@ -1,4 +1,5 @@
 """Shared fixtures: every test writes runs into its own temporary database, never into runs/."""
+
 import os
 
 import numpy as np
@@ -22,6 +23,7 @@ def rng():
 @pytest.fixture(scope="session")
 def hed_vgg16():
     from restoration import nets
+
     return nets.vgg16("hed")
 
 
@@ -33,6 +35,7 @@ def postgres():
     from pathlib import Path
 
     from pg import Server
+
     folder = Path(tempfile.mkdtemp(prefix="restoration-pg-", dir="/tmp"))  # the server's user must reach it
     folder.chmod(0o755)
     server = Server(folder)

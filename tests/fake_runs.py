@@ -50,8 +50,10 @@ pairs = [["fig01", "fig06"]]
 measures = ["psnr_mean"]
 """
 
-HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector, fine-tuned from ImageNet VGG16) - not the "
-             "ImageNet classification weights")
+HED_LABEL = (
+    "VGG16 conv trunk from HED (BSDS500 edge detector, fine-tuned from ImageNet VGG16) - not the "
+    "ImageNet classification weights"
+)
 WEIGHTS_MESSAGE = "AlexNet weights file bvlc_alexnet.npy not found in /nowhere/weights; put it there"
 BETTER = {"psnr_mean": 20.25, "ssim_mean": 0.625, "mse_mean": 1000.5, "nerr_mean": 0.0825}
 WORSE = {"psnr_mean": 18.5, "ssim_mean": 0.5, "mse_mean": 1300.25, "nerr_mean": 0.1125}
@@ -82,14 +84,27 @@ def _fake_experiment(name: str, summary: dict | None, *, fail: str | None = None
         if name == "fig05":  # an experiment with its own loss figure: the report folds its curves away
             tracking.add_figure(_run, plots.loss_curves(curves), f"{name}_losses.png")
             own_losses = [{"artifact": f"{name}_losses.png", "caption": "Own loss figure.", "kind": "curves"}]
-        tracking.set_report(_run, Payload(
-            title=f"{name}: VGG16 pool1 inversion", net=HED_LABEL, summary=summary,
-            paragraphs=[f"Paragraph of {name} with <markup>."],
-            figures=[FigureRef(f"{name}_rows.png", f"Reconstructions of {name}."),
-                     FigureRef("never_saved.png", "A figure whose artifact is missing.")]
-            + [FigureRef(**f) for f in own_losses],
-            tables=[Table(f"Per-image scores of {name}", ["image", "PSNR (dB)", "SSIM"],
-                          [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]])]))
+        tracking.set_report(
+            _run,
+            Payload(
+                title=f"{name}: VGG16 pool1 inversion",
+                net=HED_LABEL,
+                summary=summary,
+                paragraphs=[f"Paragraph of {name} with <markup>."],
+                figures=[
+                    FigureRef(f"{name}_rows.png", f"Reconstructions of {name}."),
+                    FigureRef("never_saved.png", "A figure whose artifact is missing."),
+                ]
+                + [FigureRef(**f) for f in own_losses],
+                tables=[
+                    Table(
+                        f"Per-image scores of {name}",
+                        ["image", "PSNR (dB)", "SSIM"],
+                        [["astronaut", 21.23456, 0.612345], ["coffee", 19.5, 0.5]],
+                    )
+                ],
+            ),
+        )
         return 0.5
 
     return ex

@@ -1,4 +1,5 @@
 """Shared test helpers: a tiny AlexNet in the ``bvlc_alexnet.npy`` format and Sacred experiment loading."""
+
 import importlib
 
 import numpy as np
@@ -14,13 +15,17 @@ def tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8), fc=(16, 16, 10), seed=0) -> d
     d, c_in = {}, 3
     for (name, k, groups), c in zip(ALEXNET_LAYERS, widths):
         fan_in = k * k * c_in // groups
-        d[name] = [rng.normal(0, np.sqrt(2 / fan_in), (k, k, c_in // groups, c)).astype(np.float32),
-                   rng.normal(0, 0.1, c).astype(np.float32)]
+        d[name] = [
+            rng.normal(0, np.sqrt(2 / fan_in), (k, k, c_in // groups, c)).astype(np.float32),
+            rng.normal(0, 0.1, c).astype(np.float32),
+        ]
         c_in = c
     n_in = 6 * 6 * c_in
     for name, n_out in zip(("fc6", "fc7", "fc8"), fc):
-        d[name] = [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype(np.float32),
-                   rng.normal(0, 0.1, n_out).astype(np.float32)]
+        d[name] = [
+            rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)).astype(np.float32),
+            rng.normal(0, 0.1, n_out).astype(np.float32),
+        ]
         n_in = n_out
     np.save(path, d, allow_pickle=True)
     return d

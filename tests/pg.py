@@ -1,5 +1,6 @@
 """A real PostgreSQL server for tests, started in a temporary folder (initdb + pg_ctl, Debian's postgresql
 package; CI installs it), listening on a Unix socket only. Skips with the reason when it cannot start."""
+
 from __future__ import annotations
 
 import glob
@@ -33,8 +34,10 @@ class Server:
     def start(self) -> "Server":
         initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if not initdb or not pg_ctl:
-            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; `apt-get install postgresql` "
-                        "(make test does that where it can)")
+            pytest.skip(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found; `apt-get install postgresql` "
+                "(make test does that where it can)"
+            )
         if self.user:
             try:
                 pwd.getpwnam(self.user)
@@ -47,8 +50,9 @@ class Server:
             os.chmod(self.folder, 0o755)
         self._run(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         opts = f"-k {self.sock} -p {self.port} -c listen_addresses='' -c fsync=off"
-        out = self._run(pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.folder / "log"), "-w", "start",
-                        check=False)
+        out = self._run(
+            pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.folder / "log"), "-w", "start", check=False
+        )
         if out.returncode != 0:
             pytest.skip(f"PostgreSQL did not start: {out.stderr.strip()[-300:]}")
         return self

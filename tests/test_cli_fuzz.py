@@ -13,17 +13,39 @@ from restoration import cli
 
 # derandomize: CI draws the same inputs every time (a red CI must mean a change broke something); run with
 # derandomize=False locally to explore further
-FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 values = st.one_of(
     st.text(max_size=24),
     st.binary(max_size=12).map(lambda b: b.decode("utf-8", "surrogateescape")),
     st.integers().map(str),
-    st.integers(min_value=10 ** 18, max_value=10 ** 40).map(str),
+    st.integers(min_value=10**18, max_value=10**40).map(str),
     st.floats().map(str),
-    st.sampled_from(["", "-", "--", "=", "a=", "=b", "lr>", "lr>=x", "x.y.z=1", "1e999", "nan", "-1", "0",
-                     "2026-13-45", "9999-12-31", "'; DROP TABLE run; --", "%s", "{}", "[]"]),
+    st.sampled_from(
+        [
+            "",
+            "-",
+            "--",
+            "=",
+            "a=",
+            "=b",
+            "lr>",
+            "lr>=x",
+            "x.y.z=1",
+            "1e999",
+            "nan",
+            "-1",
+            "0",
+            "2026-13-45",
+            "9999-12-31",
+            "'; DROP TABLE run; --",
+            "%s",
+            "{}",
+            "[]",
+        ]
+    ),
 ).filter(lambda v: "\x00" not in v)
 
 
@@ -59,6 +81,7 @@ def test_compare_never_raises(a, b, capsys):
 @given(option=st.sampled_from(["--registry", "--timeout"]), value=values)
 def test_report_options_never_raise(option, value, tmp_path_factory, capsys):
     from reports import __main__ as report_cli
+
     out = tmp_path_factory.mktemp("fuzz") / "r.html"
     assert _exit_code(report_cli.main, [option, value, "--out", str(out)]) in (0, 1, 2)
     assert "Traceback" not in capsys.readouterr().err
@@ -82,9 +105,16 @@ def test_experiment_ids_never_raise(value, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["runs", "--limit", "99999999999999999999999"], ["show", "\udc80"],
-                                  ["runs", "--where", "lr>=\udcff"], ["compare", "1", "1e999"],
-                                  ["resume", "-\udc80"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs", "--limit", "99999999999999999999999"],
+        ["show", "\udc80"],
+        ["runs", "--where", "lr>=\udcff"],
+        ["compare", "1", "1e999"],
+        ["resume", "-\udc80"],
+    ],
+)
 def test_the_inputs_that_used_to_raise(argv, capsys):
     assert _exit_code(cli.main, argv) == 2
     err = capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Inputs are checked once, at the entry: every bad value gets one line naming the argument and the fix, before
 any work starts, and a finished result is never thrown away."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -16,18 +17,21 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def photo(tmp_path):
     from restoration import data
+
     path = tmp_path / "photo.png"
-    skio.imsave(path, data.center_crop_resize(dict(data.embedded_images("heldout"))["chelsea"], 64),
-                check_contrast=False)
+    skio.imsave(
+        path, data.center_crop_resize(dict(data.embedded_images("heldout"))["chelsea"], 64), check_contrast=False
+    )
     return path
 
 
-@pytest.mark.parametrize("size, message", [("0", "0 px is too small; use at least 16"),
-                                           ("3", "3 px is too small"), ("x", "'x' is not an integer")])
+@pytest.mark.parametrize(
+    "size, message",
+    [("0", "0 px is too small; use at least 16"), ("3", "3 px is too small"), ("x", "'x' is not an integer")],
+)
 def test_size_is_checked_before_anything_runs(size, message, photo, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        cli.main(["reconstruct", "--run", "1", "--image", str(photo), "--out", str(tmp_path / "o.png"),
-                  "--size", size])
+        cli.main(["reconstruct", "--run", "1", "--image", str(photo), "--out", str(tmp_path / "o.png"), "--size", size])
     assert e.value.code == 2 and f"argument --size: {message}" in capsys.readouterr().err
 
 
@@ -48,44 +52,90 @@ def test_out_under_a_file_is_refused_before_the_work(photo, tmp_path, capsys):
 
 def test_small_images_are_not_upscaled_silently(tmp_path, capsys, monkeypatch):
     from restoration import nets
+
     monkeypatch.setattr(nets, "build", lambda name, weights=None, **kw: nets.tiny_vgg(channels=(8, 8)))
     tiny = tmp_path / "tiny.png"
     skio.imsave(tiny, np.full((8, 8, 3), 120, np.uint8), check_contrast=False)
-    assert cli.main(["invert", "--layer", "conv1_2", "--image", str(tiny), "--size", "32", "--steps", "2",
-                     "--out", str(tmp_path / "o.png")]) == 2
+    assert (
+        cli.main(
+            [
+                "invert",
+                "--layer",
+                "conv1_2",
+                "--image",
+                str(tiny),
+                "--size",
+                "32",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "is 8x8 px, smaller than --size 32: it would be upscaled" in err and not (tmp_path / "o.png").exists()
 
 
 def test_fc_layers_need_the_nets_input_size(photo, tmp_path, capsys, monkeypatch):
     from restoration import nets
+
     monkeypatch.setattr(nets, "build", lambda name, weights=None, **kw: nets.alexnet(None))
-    assert cli.main(["invert", "--net", "alexnet", "--layer", "fc6", "--image", str(photo), "--size", "160",
-                     "--out", str(tmp_path / "o.png")]) == 2
-    assert "fc6/relu lies behind alexnet's fully connected layers, which need its input size; pass --size 227" in \
-        capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "invert",
+                "--net",
+                "alexnet",
+                "--layer",
+                "fc6",
+                "--image",
+                str(photo),
+                "--size",
+                "160",
+                "--out",
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        "fc6/relu lies behind alexnet's fully connected layers, which need its input size; pass --size 227"
+        in capsys.readouterr().err
+    )
 
 
 def test_unknown_figure_ids_are_refused_by_name():
-    out = subprocess.run([sys.executable, "-m", "experiments", "abc"], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments", "abc"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2 and "unknown figure 'abc'; registered: fig01" in out.stderr
     make = subprocess.run(["make", "-n", "reproduce-figure-abc"], cwd=REPO, capture_output=True, text=True)
     assert "experiments abc with" in make.stdout  # the id reaches the registry as typed, not as "fig00"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["with", "quick", "stepz=5"], "unknown config key 'stepz' for fig06; did you mean 'steps'?"),
-    (["with", "quick", "module_steps.DC9=3"], "unknown config key 'module_steps.DC9' for fig06"),
-    (["with", "quik"], "unknown named config 'quik' for fig06; use one of may, quick, thesis"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["with", "quick", "stepz=5"], "unknown config key 'stepz' for fig06; did you mean 'steps'?"),
+        (["with", "quick", "module_steps.DC9=3"], "unknown config key 'module_steps.DC9' for fig06"),
+        (["with", "quik"], "unknown named config 'quik' for fig06; use one of may, quick, thesis"),
+    ],
+)
 def test_an_unknown_config_key_is_one_line_before_any_run(args, message, tmp_path):
     """Sacred would add the key silently and run with the intended one unchanged."""
     import os
+
     runs = tmp_path / "runs"
-    proc = subprocess.run([sys.executable, "-m", "experiments", "fig06", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "RESTORATION_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments", "fig06", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RESTORATION_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     err = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(err) == 1 and message in err[0], proc.stderr
     assert "Traceback" not in proc.stderr

@@ -14,8 +14,9 @@ from restoration.tracking.query import WHERE_OPERATORS
 
 
 def run(*argv, env=None):
-    return subprocess.run([sys.executable, *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
+    return subprocess.run(
+        [sys.executable, *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 @pytest.mark.parametrize("module", ["restoration", "experiments", "reports", "reports.board"])
@@ -45,6 +46,7 @@ def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
 
 def test_list_shows_every_figures_named_configs():
     from restoration.contract import registry
+
     out = run("-m", "experiments", "--list")
     assert out.returncode == 0 and out.stderr == ""
     assert out.stdout.count("named configs: ") == len(registry.load().figures)
@@ -57,27 +59,74 @@ def test_runs_help_lists_every_where_operator():
 
 
 def test_reconstruct_and_invert_check_the_run_image_and_layer_before_tensorflow(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "RESTORATION_RUNS_DIR": str(tmp_path / "runs"), "HOME": str(tmp_path),
-           "PYTHONPATH": str(paths.REPO_ROOT)}
-    probe = ("import sys, runpy; sys.argv = ['restoration'] + sys.argv[1:]\n"
-             "try:\n    runpy.run_module('restoration', run_name='__main__')\n"
-             "finally:\n    print('TF' if 'tensorflow' in sys.modules else 'no TF', file=sys.stdout)")
-    rec = run("-c", probe, "reconstruct", "--run", "999", "--image", str(tmp_path / "a.png"), "--out",
-              str(tmp_path / "o.png"), env=env)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RESTORATION_RUNS_DIR": str(tmp_path / "runs"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(paths.REPO_ROOT),
+    }
+    probe = (
+        "import sys, runpy; sys.argv = ['restoration'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('restoration', run_name='__main__')\n"
+        "finally:\n    print('TF' if 'tensorflow' in sys.modules else 'no TF', file=sys.stdout)"
+    )
+    rec = run(
+        "-c",
+        probe,
+        "reconstruct",
+        "--run",
+        "999",
+        "--image",
+        str(tmp_path / "a.png"),
+        "--out",
+        str(tmp_path / "o.png"),
+        env=env,
+    )
     assert rec.returncode == 2 and rec.stderr.count("\n") == 1 and "no run 999" in rec.stderr
     assert rec.stdout.strip() == "no TF"
-    inv = run("-c", probe, "invert", "--image", str(tmp_path / "missing.png"), "--layer", "conv3_3", "--out",
-              str(tmp_path / "o.png"), env=env)
+    inv = run(
+        "-c",
+        probe,
+        "invert",
+        "--image",
+        str(tmp_path / "missing.png"),
+        "--layer",
+        "conv3_3",
+        "--out",
+        str(tmp_path / "o.png"),
+        env=env,
+    )
     assert inv.returncode == 2 and inv.stderr.strip() == f"error: image file not found: {tmp_path / 'missing.png'}"
     assert inv.stdout.strip() == "no TF"
     from PIL import Image
+
     Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
-    bad = run("-c", probe, "invert", "--image", str(tmp_path / "a.png"), "--layer", "conv9_9", "--out",
-              str(tmp_path / "o.png"), env=env)
+    bad = run(
+        "-c",
+        probe,
+        "invert",
+        "--image",
+        str(tmp_path / "a.png"),
+        "--layer",
+        "conv9_9",
+        "--out",
+        str(tmp_path / "o.png"),
+        env=env,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
     assert "vgg16 has no layer 'conv9_9'. Valid names: conv1_1/lin" in bad.stderr and bad.stdout.strip() == "no TF"
-    fc = run("-c", probe, "invert", "--image", str(tmp_path / "a.png"), "--layer", "fc6", "--out",
-             str(tmp_path / "o.png"), env=env)  # the default HED trunk has no fully connected layers
+    fc = run(
+        "-c",
+        probe,
+        "invert",
+        "--image",
+        str(tmp_path / "a.png"),
+        "--layer",
+        "fc6",
+        "--out",
+        str(tmp_path / "o.png"),
+        env=env,
+    )  # the default HED trunk has no fully connected layers
     assert fc.returncode == 2 and "no layer 'fc6'" in fc.stderr and fc.stdout.strip() == "no TF"
 
 
@@ -89,11 +138,28 @@ def test_tensorflows_start_up_lines_are_silenced():
 def test_a_figure_run_prints_no_tensorflow_start_up_lines(tmp_path):
     """Inside a Sacred run too, where Sacred's dependency scan asks for TensorFlow's spec before the import."""
     import os
+
     env = {**os.environ, "RESTORATION_RUNS_DIR": str(tmp_path / "runs")}
     env.pop("SACRED_DB_URL", None)
-    out = run("-m", "experiments", "fig12_vgg16", "with", "quick", "net=tiny_vgg", "crop=16", "batch_size=4",
-              "steps=2", "eval_size=16", "eval_per_image=1", "log_every=1", "eval_every=2", "ckpt_every=2", "rows=2",
-              "precision=float32", env=env)
+    out = run(
+        "-m",
+        "experiments",
+        "fig12_vgg16",
+        "with",
+        "quick",
+        "net=tiny_vgg",
+        "crop=16",
+        "batch_size=4",
+        "steps=2",
+        "eval_size=16",
+        "eval_per_image=1",
+        "log_every=1",
+        "eval_every=2",
+        "ckpt_every=2",
+        "rows=2",
+        "precision=float32",
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
     assert "absl::InitializeLog" not in text and "I0000" not in text and "cuInit" not in text, text[-2000:]

@@ -16,7 +16,7 @@ from restoration import __version__, paths
 
 ROOT = paths.REPO_ROOT
 
-TINY_RUN = '''
+TINY_RUN = """
 from restoration import tracking
 from restoration.contract.payload import Payload
 
@@ -30,13 +30,16 @@ def main(_run):
 
 
 ex.run()
-'''
+"""
 
 
 def test_the_package_list_names_every_package_of_the_tree():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    tree = {str(p.parent.relative_to(ROOT)).replace(os.sep, ".")
-            for top in ("restoration", "experiments", "reports") for p in (ROOT / top).rglob("__init__.py")}
+    tree = {
+        str(p.parent.relative_to(ROOT)).replace(os.sep, ".")
+        for top in ("restoration", "experiments", "reports")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
     assert listed - {"reports.templates"} == tree, "pyproject.toml [tool.setuptools] packages is out of date"
 
 
@@ -46,13 +49,21 @@ def installed(tmp_path_factory):
     checkout; returns that folder."""
     tmp = tmp_path_factory.mktemp("install")
     wheels = tmp / "wheels"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=600)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheels.glob("deep_restoration-*.whl")
     target = tmp / "site"
-    inst = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                           str(wheel)], capture_output=True, text=True, timeout=600)
+    inst = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert inst.returncode == 0, inst.stderr[-2000:]
     return target
 
@@ -69,19 +80,42 @@ def test_the_installed_package_has_commands_its_templates_and_runs_in_the_workin
     commands = ["restoration", "restoration-board", "restoration-experiments", "restoration-report"]
     assert sorted(p.name for p in (installed / "bin").iterdir()) == commands
     for command in commands:
-        out = subprocess.run([str(installed / "bin" / command), "--version"], cwd=work, env=env,
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [str(installed / "bin" / command), "--version"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0 and out.stdout.strip().endswith(f"(deep-restoration) {__version__}"), out
-        help_ = subprocess.run([str(installed / "bin" / command), "--help"], cwd=work, env=env,
-                               capture_output=True, text=True, timeout=300)
+        help_ = subprocess.run(
+            [str(installed / "bin" / command), "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        )
         assert help_.returncode == 0 and command in help_.stdout, help_
-    listing = subprocess.run([str(installed / "bin" / "restoration-experiments"), "--help"], cwd=work, env=env,
-                             capture_output=True, text=True, timeout=300)
+    listing = subprocess.run(
+        [str(installed / "bin" / "restoration-experiments"), "--help"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "fig06" in listing.stdout  # the registry ships with the package
-    where = subprocess.run([sys.executable, "-c", "import restoration, reports.build as b; from restoration import "
-                            "paths; print(restoration.__file__, paths.runs_dir(), b.TEMPLATE_DIR, "
-                            "paths.source_checkout())"],
-                           cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import restoration, reports.build as b; from restoration import "
+            "paths; print(restoration.__file__, paths.runs_dir(), b.TEMPLATE_DIR, "
+            "paths.source_checkout())",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     module, runs, templates, checkout = where.stdout.split()
     assert Path(module).is_relative_to(installed) and checkout == "None"
     assert Path(runs) == (work / "runs").resolve()
@@ -89,12 +123,19 @@ def test_the_installed_package_has_commands_its_templates_and_runs_in_the_workin
     assert not any(p.name == "templates" for p in installed.iterdir())
 
     (work / "tiny_run.py").write_text(TINY_RUN)
-    run = subprocess.run([sys.executable, "tiny_run.py"], cwd=work, env=env, capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [sys.executable, "tiny_run.py"], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert (work / "runs" / "sacred.sqlite").is_file()
-    report = subprocess.run([str(installed / "bin" / "restoration-report"), "--out", "out/report.html"], cwd=work,
-                            env=env, capture_output=True, text=True, timeout=600)
+    report = subprocess.run(
+        [str(installed / "bin" / "restoration-report"), "--out", "out/report.html"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert report.returncode == 0, report.stderr[-2000:]
     html = (work / "out" / "report.html").read_text()
     assert "Fig. 6: VGG16 pool1" in html and "20.5" in html and "tiny net" in html

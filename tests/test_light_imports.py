@@ -10,22 +10,49 @@ import pytest
 
 from restoration import paths
 
-LIGHT = ["restoration.cli", "restoration.paths", "restoration.contract.registry", "restoration.nets",
-         "restoration.nets.geometry", "restoration.objectives.jitter", "restoration.priors.patches",
-         "restoration.preimage.recipes", "restoration.stacks", "restoration.stacks.training", "restoration.sweeps",
-         "reports.build", "reports.board", "experiments.__main__", "experiments._trained_inversion",
-         "experiments.fig06_vgg16_pool1_stacked", "experiments.fig02_vgg16_mv_inversion", "experiments.benchmark"]
+LIGHT = [
+    "restoration.cli",
+    "restoration.paths",
+    "restoration.contract.registry",
+    "restoration.nets",
+    "restoration.nets.geometry",
+    "restoration.objectives.jitter",
+    "restoration.priors.patches",
+    "restoration.preimage.recipes",
+    "restoration.stacks",
+    "restoration.stacks.training",
+    "restoration.sweeps",
+    "reports.build",
+    "reports.board",
+    "experiments.__main__",
+    "experiments._trained_inversion",
+    "experiments.fig06_vgg16_pool1_stacked",
+    "experiments.fig02_vgg16_mv_inversion",
+    "experiments.benchmark",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT)
 def test_importing_does_not_start_tensorflow(module):
-    out = subprocess.run([sys.executable, "-c", f"import sys, {module}; print('tensorflow' in sys.modules)"],
-                         cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; print('tensorflow' in sys.modules)"],
+        cwd=paths.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-1500:]
 
 
-@pytest.mark.parametrize("argv", [["-m", "restoration", "runs", "--help"], ["-m", "experiments", "--list"],
-                                  ["-m", "reports", "--help"], ["-m", "reports.board", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "restoration", "runs", "--help"],
+        ["-m", "experiments", "--list"],
+        ["-m", "reports", "--help"],
+        ["-m", "reports.board", "--help"],
+    ],
+)
 def test_command_lines_print_no_tensorflow_start_up_lines(argv):
     out = subprocess.run([sys.executable, *argv], cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stderr == "", out.stderr[-1500:]

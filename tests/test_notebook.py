@@ -12,8 +12,9 @@ from restoration import paths
 def test_the_notebook_runs_against_a_tiny_database(tmp_path, monkeypatch):
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     nb = nbformat.read(paths.REPO_ROOT / "examples" / "explore_runs.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(paths.REPO_ROOT)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(paths.REPO_ROOT)}}
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]

@@ -23,8 +23,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
 
 
 def _one_line(proc, code: int, *needles: bytes) -> str:
@@ -42,8 +47,9 @@ def test_a_limit_larger_than_any_database_is_one_line():
 
 
 def test_a_run_id_that_is_not_utf8_is_one_line():
-    proc = subprocess.run([sys.executable.encode(), b"-m", b"restoration", b"show", b"\x80"], cwd=REPO,
-                          capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable.encode(), b"-m", b"restoration", b"show", b"\x80"], cwd=REPO, capture_output=True, timeout=120
+    )
     _one_line(proc, 2, b"is not a run id")
 
 
@@ -77,8 +83,12 @@ def test_another_tools_database_is_refused_before_anything_is_written(tmp_path, 
     @ex.main
     def main():
         return 0
-    with pytest.raises(database.DatabaseError, match=r"has a table 'run' that is not a Sacred run table.*another "
-                                                     r"tool.*Nothing was written") as err:
+
+    with pytest.raises(
+        database.DatabaseError,
+        match=r"has a table 'run' that is not a Sacred run table.*another "
+        r"tool.*Nothing was written",
+    ) as err:
         ex.run()
     assert "\n" not in str(err.value)
     with sqlite3.connect(db) as c:
@@ -92,8 +102,10 @@ def test_a_damaged_artifact_is_said_not_embedded_as_a_broken_image(tmp_path, mon
     registry.write_text(REGISTRY)
     before = build.build(tmp_path / "out" / "before.html", registry=registry).read_text().count("<img ")
     with sqlite3.connect(tmp_path / "runs" / "sacred.sqlite") as c:
-        hit = c.execute("UPDATE artifact SET content = ? WHERE filename = 'fig06_rows.png'",
-                        (b"\x89PNG\r\n\x1a\n" + b"garbage" * 50,)).rowcount
+        hit = c.execute(
+            "UPDATE artifact SET content = ? WHERE filename = 'fig06_rows.png'",
+            (b"\x89PNG\r\n\x1a\n" + b"garbage" * 50,),
+        ).rowcount
     assert hit == 1
     html = build.build(tmp_path / "out" / "report.html", registry=registry).read_text()
     assert "artifact <code>fig06_rows.png</code> of run" in html and "is not a readable image" in html
@@ -113,7 +125,6 @@ def test_reading_another_tools_database_says_so_in_one_line(tmp_path):
     db = tmp_path / "theirs.sqlite"
     with sqlite3.connect(db) as c:
         c.execute("CREATE TABLE run (id INTEGER PRIMARY KEY, owner TEXT)")
-    for args in (("restoration", "runs"), ("restoration", "show", "1"),
-                 ("reports", "--out", str(tmp_path / "r.html"))):
+    for args in (("restoration", "runs"), ("restoration", "show", "1"), ("reports", "--out", str(tmp_path / "r.html"))):
         proc = _cli(*args, env={"SACRED_DB_URL": f"sqlite:///{db}"})
         _one_line(proc, 2 if args[0] == "restoration" else 1, b"another tool's tables")

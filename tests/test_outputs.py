@@ -58,6 +58,7 @@ def test_the_report_html_and_pdf_never_show_the_database_password(tmp_path, monk
     html = out.read_text()
     assert SECRET not in html and "postgres:***@" in html  # the "Run database" line, masked
     from pypdf import PdfReader
+
     pdf_text = "\n".join(p.extract_text() for p in PdfReader(out.with_suffix(".pdf")).pages)
     assert SECRET not in pdf_text
     captured = capsys.readouterr()
@@ -66,10 +67,13 @@ def test_the_report_html_and_pdf_never_show_the_database_password(tmp_path, monk
 
 def test_an_unparsable_url_with_a_password_is_one_masked_line(tmp_path, monkeypatch, registry):
     monkeypatch.setenv("SACRED_DB_URL", f"postgresql+psycopg://user:{SECRET}@host:notaport/db")
-    for cmd in ([sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(tmp_path / "r.html")],
-                [sys.executable, "-m", "restoration", "runs"]):
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    for cmd in (
+        [sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(tmp_path / "r.html")],
+        [sys.executable, "-m", "restoration", "runs"],
+    ):
+        proc = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        )
         err = proc.stderr.strip()
         assert proc.returncode in (1, 2) and SECRET not in proc.stdout + err, (cmd, err)
         assert "user:***@host:notaport" in err and len(err.splitlines()) == 1, err
@@ -99,8 +103,7 @@ def _fill(folder: Path, leave: int) -> None:
             pass
 
 
-def test_a_full_disk_keeps_the_previous_report_and_says_one_line(tmp_path, monkeypatch, registry, tiny_disk,
-                                                                 capsys):
+def test_a_full_disk_keeps_the_previous_report_and_says_one_line(tmp_path, monkeypatch, registry, tiny_disk, capsys):
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     out = tiny_disk / "report.html"
     out.write_text("<html>the previous report</html>")
@@ -112,8 +115,7 @@ def test_a_full_disk_keeps_the_previous_report_and_says_one_line(tmp_path, monke
     assert not list(tiny_disk.glob("*.partial")) and not list(tiny_disk.glob(".*.partial"))
 
 
-def test_a_read_only_file_system_keeps_the_file_and_is_one_line(tmp_path, monkeypatch, registry, tiny_disk,
-                                                                capsys):
+def test_a_read_only_file_system_keeps_the_file_and_is_one_line(tmp_path, monkeypatch, registry, tiny_disk, capsys):
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     out = tiny_disk / "report.html"
     out.write_text("old")
@@ -146,9 +148,13 @@ def test_sigterm_during_the_pdf_leaves_the_previous_pdf_and_no_partial(tmp_path,
     out.parent.mkdir()
     pdf = out.with_suffix(".pdf")
     pdf.write_bytes(b"%PDF-previous")
-    child = subprocess.Popen([sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(out),
-                              "--pdf"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(out), "--pdf"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     deadline = time.monotonic() + 120
     seen = False
     while time.monotonic() < deadline and child.poll() is None:
@@ -199,7 +205,9 @@ def test_the_report_build_does_not_write_in_place(tmp_path, monkeypatch, registr
 
             def __exit__(self, *exc):
                 return cm.__exit__(*exc)
+
         return Wrapper()
+
     monkeypatch.setattr(atomic, "replacing", spy)
     build.build(out, registry=registry)
     assert seen["old_during"] == "old" and seen["tmp"].parent == out.parent
@@ -214,15 +222,42 @@ def test_a_disk_that_fills_during_a_run_ends_in_a_few_clear_lines(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("cannot mount a tmpfs here; needs root")
     try:
-        args = ["with", "quick", "net=tiny_vgg", "crop=16", "batch_size=4", "eval_size=16", "log_every=1",
-                "eval_every=50", "ckpt_every=20", "rows=2"]
-        env = {**os.environ, "RESTORATION_RUNS_DIR": str(disk), "TF_CPP_MIN_LOG_LEVEL": "3",
-               "RESTORATION_DB_RETRY_S": "5", "RESTORATION_PROGRESS": "off"}
-        first = subprocess.run([sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=4"], cwd=REPO,
-                               env=env, capture_output=True, text=True, timeout=300)
+        args = [
+            "with",
+            "quick",
+            "net=tiny_vgg",
+            "crop=16",
+            "batch_size=4",
+            "eval_size=16",
+            "log_every=1",
+            "eval_every=50",
+            "ckpt_every=20",
+            "rows=2",
+        ]
+        env = {
+            **os.environ,
+            "RESTORATION_RUNS_DIR": str(disk),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "RESTORATION_DB_RETRY_S": "5",
+            "RESTORATION_PROGRESS": "off",
+        }
+        first = subprocess.run(
+            [sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=4"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert first.returncode == 0, first.stderr[-2000:]
-        child = subprocess.Popen([sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=400", "seed=7"],
-                                 cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=400", "seed=7"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         lines = []
         for line in child.stdout:  # wait until the run has started, then fill the disk under it
             lines.append(line)

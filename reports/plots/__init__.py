@@ -58,6 +58,7 @@ ERROR_MAP_COLUMNS = ("image", "reconstruction", "colour error", "absolute error"
 # Helpers
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _as_image_list(images, name: str) -> list[np.ndarray]:
     """Accept an (N, H, W[, C]) array, one (H, W, 3) image, or a sequence of images; return a list."""
     if isinstance(images, np.ndarray):
@@ -65,14 +66,11 @@ def _as_image_list(images, name: str) -> list[np.ndarray]:
             return [np.asarray(im) for im in images]
         if images.ndim in (2, 3):
             return [images]
-        raise ValueError(
-            f"{name} has shape {images.shape}; pass (N, H, W, 3) images, one (H, W, 3) image or a list."
-        )
+        raise ValueError(f"{name} has shape {images.shape}; pass (N, H, W, 3) images, one (H, W, 3) image or a list.")
     try:
         out = [np.asarray(im) for im in images]
     except TypeError as exc:
-        raise ValueError(f"{name} is not a sequence of images ({exc}); pass a list or an (N, H, W, 3) array.") \
-            from exc
+        raise ValueError(f"{name} is not a sequence of images ({exc}); pass a list or an (N, H, W, 3) array.") from exc
     if not out:
         raise ValueError(f"{name} is empty; pass at least one image.")
     return out
@@ -120,6 +118,7 @@ def _aspect(images: Sequence[np.ndarray]) -> float:
 # Figures
 # ----------------------------------------------------------------------------------------------------------
 
+
 def error_map_rows(
     images,
     reconstructions,
@@ -157,8 +156,7 @@ def error_map_rows(
     recs = _as_image_list(reconstructions, "reconstructions")
     if len(ims) != len(recs):
         raise ValueError(
-            f"images has {len(ims)} entries but reconstructions has {len(recs)}; pass one reconstruction "
-            "per image."
+            f"images has {len(ims)} entries but reconstructions has {len(recs)}; pass one reconstruction per image."
         )
     if titles is not None and len(titles) != len(ims):
         raise ValueError(f"titles has {len(titles)} entries for {len(ims)} images; pass one title per row.")
@@ -169,8 +167,7 @@ def error_map_rows(
     # Rows a little shorter than the panels' width implies: constrained layout then fits images to the
     # height and spreads spare width between columns, instead of leaving gaps between rows.
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(4 * panel_size, n * (0.9 * panel_size * aspect + extra) + 0.2),
-                     layout="constrained")
+        fig = Figure(figsize=(4 * panel_size, n * (0.9 * panel_size * aspect + extra) + 0.2), layout="constrained")
         axes = fig.subplots(n, 4, squeeze=False)
         for i in range(n):
             img = _display(ims[i], f"images[{i}]")
@@ -191,8 +188,8 @@ def error_map_rows(
                 score = (
                     f"PSNR {metrics.psnr(img, rec, data_range=1.0):.1f} dB, "
                     f"SSIM {metrics.ssim(img, rec, data_range=1.0):.2f}"
-                    if min(img.shape[:2]) >= 3 else
-                    f"PSNR {metrics.psnr(img, rec, data_range=1.0):.1f} dB"
+                    if min(img.shape[:2]) >= 3
+                    else f"PSNR {metrics.psnr(img, rec, data_range=1.0):.1f} dB"
                 )
                 axes[i, 1].set_xlabel(score, fontsize=6.5)
     return fig
@@ -238,13 +235,15 @@ def image_grid(
         raise ValueError(f"row_labels has {len(row_labels)} entries for {n_rows} rows; pass one per row.")
     if col_labels is not None and len(col_labels) != n_cols:
         raise ValueError(f"col_labels has {len(col_labels)} entries for {n_cols} columns; pass one per column.")
-    first = next(im for r in rows for im in r if im is not None) if any(
-        im is not None for r in rows for im in r) else np.zeros((1, 1, 3))
+    first = (
+        next(im for r in rows for im in r if im is not None)
+        if any(im is not None for r in rows for im in r)
+        else np.zeros((1, 1, 3))
+    )
     aspect = _aspect([first])
 
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(n_cols * panel_size + 0.3, n_rows * panel_size * aspect + 0.3),
-                     layout="constrained")
+        fig = Figure(figsize=(n_cols * panel_size + 0.3, n_rows * panel_size * aspect + 0.3), layout="constrained")
         axes = fig.subplots(n_rows, n_cols, squeeze=False)
         for r in range(n_rows):
             for c in range(n_cols):
@@ -253,8 +252,7 @@ def image_grid(
                 if im is None:
                     _strip(ax)
                     ax.set_facecolor("#f2f2f2")
-                    ax.text(0.5, 0.5, "n/a", ha="center", va="center", color="#999999",
-                            transform=ax.transAxes)
+                    ax.text(0.5, 0.5, "n/a", ha="center", va="center", color="#999999", transform=ax.transAxes)
                 else:
                     _show(ax, _display(im, f"images_2d[{r}][{c}]", rescale=rescale))
                 if r == 0 and col_labels is not None:
@@ -312,8 +310,9 @@ def loss_curves(
     cols = min(ncols, n)
     rows = int(np.ceil(n / cols))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(cols * panel_size[0], rows * panel_size[1] + (0.25 if title else 0.0)),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(cols * panel_size[0], rows * panel_size[1] + (0.25 if title else 0.0)), layout="constrained"
+        )
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         if not names:
             _strip(axes[0])
@@ -330,8 +329,15 @@ def loss_curves(
                     ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6)
                     ax.plot(steps, _moving_average(values, window), color=color, linewidth=1.1, label=label)
                 elif values.size:
-                    ax.plot(steps, values, color=color, linewidth=1.1, marker="o" if values.size < 12 else None,
-                            markersize=2.5, label=label)
+                    ax.plot(
+                        steps,
+                        values,
+                        color=color,
+                        linewidth=1.1,
+                        marker="o" if values.size < 12 else None,
+                        markersize=2.5,
+                        label=label,
+                    )
                 if values.size:
                     drawn += 1
                     positive &= bool(values.min() > 0)
@@ -345,7 +351,7 @@ def loss_curves(
                 ax.legend(frameon=False)
             if drawn == 0:
                 ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
-        for ax in axes[len(names) if names else 1:]:
+        for ax in axes[len(names) if names else 1 :]:
             fig.delaxes(ax)
         if title:
             fig.suptitle(title)
@@ -362,8 +368,7 @@ def _series(name: str, pair) -> tuple[np.ndarray, np.ndarray]:
         ) from exc
     if steps.shape != values.shape:
         raise ValueError(
-            f"metrics_by_name[{name!r}] has {steps.size} steps but {values.size} values; pass arrays of equal "
-            "length."
+            f"metrics_by_name[{name!r}] has {steps.size} steps but {values.size} values; pass arrays of equal length."
         )
     finite = np.isfinite(values)
     return steps[finite], values[finite]
@@ -391,11 +396,14 @@ def measure_trend(
         raise ValueError("values_by_measure is empty; pass at least one measure")
     for name in names:
         if len(values_by_measure[name]) != len(labels):
-            raise ValueError(f"values_by_measure[{name!r}] has {len(values_by_measure[name])} values for "
-                             f"{len(labels)} labels; pass one per label")
+            raise ValueError(
+                f"values_by_measure[{name!r}] has {len(values_by_measure[name])} values for "
+                f"{len(labels)} labels; pass one per label"
+            )
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(len(names) * panel_size[0], panel_size[1] + (0.25 if title else 0.0)),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(len(names) * panel_size[0], panel_size[1] + (0.25 if title else 0.0)), layout="constrained"
+        )
         axes = fig.subplots(1, len(names), squeeze=False).ravel()
         x = np.arange(len(labels))
         for ax, name in zip(axes, names):

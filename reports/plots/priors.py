@@ -24,8 +24,9 @@ def _tile(p: np.ndarray, per_channel: bool) -> np.ndarray:
     return np.nan_to_num(out, nan=1.0)
 
 
-def filter_grid(filters: np.ndarray, *, title: str = "", ncols: int = 16, max_filters: int = 128,
-                order: Sequence[int] | None = None) -> Figure:
+def filter_grid(
+    filters: np.ndarray, *, title: str = "", ncols: int = 16, max_filters: int = 128, order: Sequence[int] | None = None
+) -> Figure:
     """``filters (K, C, ph, pw)``: each filter on its own scale, in ``order`` (default: as given), at most
     ``max_filters``. RGB filters are shown in colour, feature-map filters as their first channels in grey."""
     f = np.asarray(filters, np.float64)
@@ -45,8 +46,7 @@ def filter_grid(filters: np.ndarray, *, title: str = "", ncols: int = 16, max_fi
             ax.imshow(tiles[k], cmap="gray", interpolation="nearest")
     if title:
         fig.suptitle(title, fontsize=8)
-    fig.subplots_adjust(wspace=0.08, hspace=0.08, left=0.01, right=0.99, bottom=0.01,
-                        top=0.9 if title else 0.99)
+    fig.subplots_adjust(wspace=0.08, hspace=0.08, left=0.01, right=0.99, bottom=0.01, top=0.9 if title else 0.99)
     return fig
 
 

@@ -13,8 +13,7 @@ from restoration.contract.payload import Table
 
 __all__ = ["main_table", "winners_table", "display_table", "winners"]
 
-_NAMES = {"mse": "MSE", "nmse_thesis": "NMSE (thesis)", "vgg_score": "VGG score", "psnr": "PSNR (dB)",
-          "ssim": "SSIM"}
+_NAMES = {"mse": "MSE", "nmse_thesis": "NMSE (thesis)", "vgg_score": "VGG score", "psnr": "PSNR (dB)", "ssim": "SSIM"}
 
 
 def _fmt(v: float | None) -> str | None:
@@ -25,27 +24,44 @@ def _fmt(v: float | None) -> str | None:
     return f"{v:.4g}"
 
 
-def main_table(net_name: str, depths: Sequence[str], layer_of: Mapping[str, str], methods: Sequence[Method],
-               cells: Mapping[tuple[str, str], CellScores], *, thesis: bool, display_mode: str = "clip") -> Table:
+def main_table(
+    net_name: str,
+    depths: Sequence[str],
+    layer_of: Mapping[str, str],
+    methods: Sequence[Method],
+    cells: Mapping[tuple[str, str], CellScores],
+    *,
+    thesis: bool,
+    display_mode: str = "clip",
+) -> Table:
     """Rows ``(method, metric)`` with the mean over images per depth; ``thesis``: after each of our rows that has
     a thesis counterpart, the thesis's AlexNet row (labelled so)."""
     rows = []
     for m in methods:
         for metric in METRICS + ("psnr", "ssim"):
-            rows.append([m.label, _NAMES[metric]] + [
-                _fmt(cells[(m.id, d)].mean(metric, display_mode)) if (m.id, d) in cells else None for d in depths])
+            rows.append(
+                [m.label, _NAMES[metric]]
+                + [_fmt(cells[(m.id, d)].mean(metric, display_mode)) if (m.id, d) in cells else None for d in depths]
+            )
             if thesis and (m.id, metric) in THESIS_ALEXNET:
-                rows.append([f"thesis: {m.thesis_row}", _NAMES[metric]] +
-                            [_fmt(thesis_value(m.id, metric, d)) for d in depths])
+                rows.append(
+                    [f"thesis: {m.thesis_row}", _NAMES[metric]] + [_fmt(thesis_value(m.id, metric, d)) for d in depths]
+                )
     cols = ["method", "metric"] + list(depths)
     layers = ", ".join(f"{d} = {layer_of[d]}" for d in depths)
     shown = "clipped to [0, 255]" if display_mode == "clip" else "min-max rescaled"
-    return Table(f"{net_name}: benchmark, mean over the evaluation images (reconstructions {shown}; {layers})",
-                 cols, rows)
+    return Table(
+        f"{net_name}: benchmark, mean over the evaluation images (reconstructions {shown}; {layers})", cols, rows
+    )
 
 
-def winners(depths: Sequence[str], methods: Sequence[Method], cells: Mapping[tuple[str, str], CellScores],
-            metric: str, display_mode: str = "clip") -> dict[str, str]:
+def winners(
+    depths: Sequence[str],
+    methods: Sequence[Method],
+    cells: Mapping[tuple[str, str], CellScores],
+    metric: str,
+    display_mode: str = "clip",
+) -> dict[str, str]:
     """``{depth: id of the method with the lowest mean metric}`` (every metric here is lower-is-better)."""
     out = {}
     for d in depths:
@@ -55,8 +71,14 @@ def winners(depths: Sequence[str], methods: Sequence[Method], cells: Mapping[tup
     return out
 
 
-def winners_table(net_name: str, depths: Sequence[str], methods: Sequence[Method],
-                  cells: Mapping[tuple[str, str], CellScores], *, thesis: bool) -> Table:
+def winners_table(
+    net_name: str,
+    depths: Sequence[str],
+    methods: Sequence[Method],
+    cells: Mapping[tuple[str, str], CellScores],
+    *,
+    thesis: bool,
+) -> Table:
     """The best method per depth and metric (ours; with ``thesis``, the thesis's AlexNet winner beside it among
     the three methods it had)."""
     label = {m.id: m.label for m in methods}
@@ -71,19 +93,28 @@ def winners_table(net_name: str, depths: Sequence[str], methods: Sequence[Method
                 tw.append(min(have)[1] if have else None)
             thesis_label = {m.id: m.thesis_row for m in methods}
             rows.append([_NAMES[metric], "thesis"] + [thesis_label.get(t) or t for t in tw])
-    return Table(f"{net_name}: best method per depth (lowest mean; clipped display)", ["metric", "whose"] +
-                 list(depths), rows)
+    return Table(
+        f"{net_name}: best method per depth (lowest mean; clipped display)", ["metric", "whose"] + list(depths), rows
+    )
 
 
-def display_table(net_name: str, depths: Sequence[str], methods: Sequence[Method],
-                  cells: Mapping[tuple[str, str], CellScores], *, thesis: bool) -> Table:
+def display_table(
+    net_name: str,
+    depths: Sequence[str],
+    methods: Sequence[Method],
+    cells: Mapping[tuple[str, str], CellScores],
+    *,
+    thesis: bool,
+) -> Table:
     """Each method's metrics under both displays; with ``thesis`` the mean absolute log ratio to the thesis's
     numbers per display (smaller = reproduces them better)."""
     rows = []
     for m in methods:
         for metric in METRICS:
-            vals = {disp: [cells[(m.id, d)].mean(metric, disp) if (m.id, d) in cells else np.nan for d in depths]
-                    for disp in ("clip", "minmax")}
+            vals = {
+                disp: [cells[(m.id, d)].mean(metric, disp) if (m.id, d) in cells else np.nan for d in depths]
+                for disp in ("clip", "minmax")
+            }
             row = [m.label, _NAMES[metric]] + [f"{_fmt(a)} / {_fmt(b)}" for a, b in zip(vals["clip"], vals["minmax"])]
             if thesis:
                 th = [thesis_value(m.id, metric, d) for d in depths]
@@ -91,9 +122,11 @@ def display_table(net_name: str, depths: Sequence[str], methods: Sequence[Method
                 for disp, v in vals.items():
                     pairs = [(a, b) for a, b in zip(v, th) if b is not None and b > 0 and a > 0 and np.isfinite(a)]
                     dist[disp] = float(np.mean([abs(np.log(a / b)) for a, b in pairs])) if pairs else None
-                row.append("" if dist["clip"] is None else
-                           f"clip {dist['clip']:.2f} / minmax {dist['minmax']:.2f}")
+                row.append("" if dist["clip"] is None else f"clip {dist['clip']:.2f} / minmax {dist['minmax']:.2f}")
             rows.append(row)
-    cols = ["method", "metric"] + [f"{d}: clip / minmax" for d in depths] + (
-        ["|log(ours / thesis)|, mean"] if thesis else [])
+    cols = (
+        ["method", "metric"]
+        + [f"{d}: clip / minmax" for d in depths]
+        + (["|log(ours / thesis)|, mean"] if thesis else [])
+    )
     return Table(f"{net_name}: clipped vs min-max rescaled reconstructions", cols, rows)

@@ -23,10 +23,10 @@ class Measure:
     label: str
     unit: str = ""
     better: str | None = "higher"
-    short: str = ""       # for tight spaces (the claims table): "PSNR", "SSIM", ...
-    delta: float | None = None   # the practical difference: a claim's effect within ±delta is "no practical
+    short: str = ""  # for tight spaces (the claims table): "PSNR", "SSIM", ...
+    delta: float | None = None  # the practical difference: a claim's effect within ±delta is "no practical
     #                              difference" (None: the measure does not vote, see ``family``)
-    family: str = ""      # measures of one family are monotone in the same per-image number (PSNR, MSE and
+    family: str = ""  # measures of one family are monotone in the same per-image number (PSNR, MSE and
     #                       the normalised errors all in the per-image MSE): only the family's first votes
 
     def __post_init__(self):
@@ -68,12 +68,15 @@ _ALL = (
     Measure("size_px", "image size", "px", None),
     Measure("modules", "modules", "", None),
     Measure("sm_loss", "score-matching loss, held-out patches", "", "lower", "score matching"),
-    Measure("energy_gap", "energy of shuffled minus natural held-out patches, mean", "", "higher", "energy gap",
-            delta=0.05),
-    Measure("natural_lower", "held-out patches with lower energy than their shuffled copy", "", "higher",
-            "natural lower"),
-    Measure("nmse_thesis", "thesis NMSE, sum((x0 - x)^2) / sum(x0 x)", "", "lower", "thesis NMSE",
-            family="pixel error"),
+    Measure(
+        "energy_gap", "energy of shuffled minus natural held-out patches, mean", "", "higher", "energy gap", delta=0.05
+    ),
+    Measure(
+        "natural_lower", "held-out patches with lower energy than their shuffled copy", "", "higher", "natural lower"
+    ),
+    Measure(
+        "nmse_thesis", "thesis NMSE, sum((x0 - x)^2) / sum(x0 x)", "", "lower", "thesis NMSE", family="pixel error"
+    ),
     Measure("vgg_score", "VGG16 Gram score (the thesis used VGG19)", "", "lower", "VGG score", delta=0.02),
     Measure("map_err", "normalised feature-map error", "", "lower", "map error"),
     Measure("accept_rate", "sampler acceptance rate", "", None),
@@ -114,8 +117,10 @@ def get(key: str) -> Measure:
     """The measure of ``key`` (qualifier ignored); ``KeyError`` naming the known keys."""
     base, _ = split_key(key)
     if base not in MEASURES:
-        raise KeyError(f"unknown measure {base!r} (from {key!r}); known measures: {', '.join(MEASURES)}. "
-                       f"Declare new ones in restoration/contract/measures.py")
+        raise KeyError(
+            f"unknown measure {base!r} (from {key!r}); known measures: {', '.join(MEASURES)}. "
+            f"Declare new ones in restoration/contract/measures.py"
+        )
     return MEASURES[base]
 
 

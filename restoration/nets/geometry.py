@@ -122,12 +122,13 @@ def compose(geoms: Iterable[OpGeometry], *, where: str = "") -> OpGeometry:
     """
     resizing = [g for g in geoms if g.resizes]
     if len(resizing) > 1:
-        raise ValueError(f"{where or 'this span'} contains {len(resizing)} resizing operations "
-                         f"({', '.join(g.describe() for g in resizing)}); split it into one module per resizing "
-                         f"operation")
+        raise ValueError(
+            f"{where or 'this span'} contains {len(resizing)} resizing operations "
+            f"({', '.join(g.describe() for g in resizing)}); split it into one module per resizing "
+            f"operation"
+        )
     if resizing:
         return resizing[0]
     # size-preserving: keep the widest window (for FLOP counts and descriptions), stride 1, SAME
     k = max((g.kernel for g in geoms), default=1)
     return OpGeometry(kernel=k, stride=1, padding="SAME") if k > 1 else IDENTITY
-

@@ -21,8 +21,12 @@ VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 51
 """Output channels of each VGG16 conv, block by block; every block ends in a 2x2/2 max-pool."""
 
 ALEXNET_CONVS = (  # name, kernel, stride, padding, groups
-    ("conv1", 11, 4, "VALID", 1), ("conv2", 5, 1, "SAME", 2), ("conv3", 3, 1, "SAME", 1),
-    ("conv4", 3, 1, "SAME", 2), ("conv5", 3, 1, "SAME", 2))
+    ("conv1", 11, 4, "VALID", 1),
+    ("conv2", 5, 1, "SAME", 2),
+    ("conv3", 3, 1, "SAME", 1),
+    ("conv4", 3, 1, "SAME", 2),
+    ("conv5", 3, 1, "SAME", 2),
+)
 
 FC_NAMES = ("fc6/lin", "fc6/relu", "fc7/lin", "fc7/relu", "fc8/lin", "prob")
 """The fully connected tail (VGG16 only with weights that have it; AlexNet always)."""
@@ -90,7 +94,8 @@ class LayerTable:
             return known[layer]
         raise UnknownLayerError(
             f"{self.net} has no layer {layer!r}. Valid names: {', '.join(self.names)} "
-            f"(aliases: {', '.join(sorted(a for a in known if a not in self.names))}).")
+            f"(aliases: {', '.join(sorted(a for a in known if a not in self.names))})."
+        )
 
 
 def table(net: str, *, include_fc: bool = False) -> LayerTable:

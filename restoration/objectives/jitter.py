@@ -97,7 +97,7 @@ class Jitter:
         if off_steps < 0:
             raise ValueError(f"off_steps must be >= 0, got {off_steps}")
         out = np.random.default_rng(seed).integers(0, self.n_positions, size=(n_steps, 2)).astype(np.int32)
-        out[max(n_steps - off_steps, 0):] = self.neutral
+        out[max(n_steps - off_steps, 0) :] = self.neutral
         return out
 
     def apply(self, x: "tf.Tensor", start: "tf.Tensor", fill=None) -> "tf.Tensor":
@@ -133,7 +133,7 @@ class Jitter:
         if not e:
             return x
         s = (self.t - 1) // 2
-        return x[:, s:s + x.shape[1] - e, s:s + x.shape[2] - e]
+        return x[:, s : s + x.shape[1] - e, s : s + x.shape[2] - e]
 
     def embed(self, x: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
         """A net-sized image placed at the centre of a canvas (``authors``): zeros around it (the authors'
@@ -142,8 +142,7 @@ class Jitter:
         if not e:
             return x
         n, h, w, c = x.shape
-        out = np.zeros((n, h + e, w + e, c), np.float32) if background is None else np.array(background,
-                                                                                             np.float32)
+        out = np.zeros((n, h + e, w + e, c), np.float32) if background is None else np.array(background, np.float32)
         s = (self.t - 1) // 2
-        out[:, s:s + h, s:s + w] = x
+        out[:, s : s + h, s : s + w] = x
         return out

@@ -31,8 +31,10 @@ __all__ = ["Term", "Objective", "as_objective", "FeatureLoss", "feature_loss", "
 
 def _check_rank(t: tf.Tensor, name: str, ranks=(4,)) -> None:
     if t.shape.rank not in ranks:
-        raise ValueError(f"{name} expects a tensor of rank {' or '.join(map(str, ranks))} "
-                         f"((N, H, W, C) for maps), got shape {t.shape}; add a batch axis with t[None]")
+        raise ValueError(
+            f"{name} expects a tensor of rank {' or '.join(map(str, ranks))} "
+            f"((N, H, W, C) for maps), got shape {t.shape}; add a batch axis with t[None]"
+        )
 
 
 class Term:
@@ -66,8 +68,9 @@ class Term:
     def __call__(self, acts: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Weighted per-image energy ``(N,)`` given a dict of activations that contains ``self.layer``."""
         if self.layer not in acts:
-            raise KeyError(f"term {self.name!r} reads layer {self.layer!r}, which the activations dict "
-                           f"lacks (has {sorted(acts)})")
+            raise KeyError(
+                f"term {self.name!r} reads layer {self.layer!r}, which the activations dict lacks (has {sorted(acts)})"
+            )
         return self.weight * self.energy(acts[self.layer])
 
     def __mul__(self, c) -> "Term":
@@ -109,8 +112,10 @@ class Objective:
         if not isinstance(t, Term):
             raise TypeError(f"an Objective is a sum of Terms; got {type(t).__name__} {t!r}")
         if any(u.name == t.name for u in self.terms):
-            raise ValueError(f"two terms are named {t.name!r}; give one another name with term.named('...') "
-                             f"so that each logs under its own name")
+            raise ValueError(
+                f"two terms are named {t.name!r}; give one another name with term.named('...') "
+                f"so that each logs under its own name"
+            )
         self.terms.append(t)
 
     @property
@@ -129,7 +134,7 @@ class Objective:
 
     def __add__(self, other) -> "Objective":
         out = Objective(self.terms)
-        for t in (other.terms if isinstance(other, Objective) else [other]):
+        for t in other.terms if isinstance(other, Objective) else [other]:
             out._append(t)
         return out
 
@@ -162,10 +167,10 @@ def as_objective(x) -> Objective:
     return Objective(list(x))
 
 
-
 # ----------------------------------------------------------------------------------------------------------
 # the feature loss
 # ----------------------------------------------------------------------------------------------------------
+
 
 class FeatureLoss(Term):
     r"""Normalised feature reconstruction loss of M&V (2015 eq. (1); 2016 Sec. 3.3), per image.
@@ -184,13 +189,14 @@ class FeatureLoss(Term):
         super().__init__(name or f"feat/{layer}", layer, weight)
         t = np.asarray(target, np.float32)
         if t.ndim < 2:
-            raise ValueError(f"feature_loss target for {layer!r} must have a batch axis, shape (N, ...); got "
-                             f"{t.shape}")
+            raise ValueError(f"feature_loss target for {layer!r} must have a batch axis, shape (N, ...); got {t.shape}")
         norms = np.sum(t.reshape(t.shape[0], -1).astype(np.float64) ** 2, axis=1)
         if np.any(norms == 0):
-            raise ValueError(f"the target features at {layer!r} are all zero for image(s) "
-                             f"{np.flatnonzero(norms == 0).tolist()}, so the normalised loss is undefined; "
-                             f"pick another layer (or the '/lin' pre-ReLU version) for these images")
+            raise ValueError(
+                f"the target features at {layer!r} are all zero for image(s) "
+                f"{np.flatnonzero(norms == 0).tolist()}, so the normalised loss is undefined; "
+                f"pick another layer (or the '/lin' pre-ReLU version) for these images"
+            )
         self.target = t
         self._norm = norms.astype(np.float32)
 

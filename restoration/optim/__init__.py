@@ -62,15 +62,20 @@ class TrainSettings:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"TrainSettings.{f} must be an int >= 1, got {v!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (
-                self.lr > 0 and math.isfinite(self.lr)):
+        if (
+            isinstance(self.lr, bool)
+            or not isinstance(self.lr, (int, float))
+            or not (self.lr > 0 and math.isfinite(self.lr))
+        ):
             raise ValueError(f"TrainSettings.lr must be a positive finite number, got {self.lr!r}")
         if self.lr_schedule:
             try:
                 sched = Schedule(self.lr_schedule).points
             except ValueError:
-                raise ValueError(f"TrainSettings.lr_schedule must be ((0, lr0), (s1, lr1), ...) with increasing "
-                                 f"steps and positive rates, got {self.lr_schedule!r}") from None
+                raise ValueError(
+                    f"TrainSettings.lr_schedule must be ((0, lr0), (s1, lr1), ...) with increasing "
+                    f"steps and positive rates, got {self.lr_schedule!r}"
+                ) from None
             object.__setattr__(self, "lr_schedule", sched)
         if self.clip_value is not None and not (isinstance(self.clip_value, (int, float)) and self.clip_value > 0):
             raise ValueError(f"TrainSettings.clip_value must be a positive number or None, got {self.clip_value!r}")
@@ -131,10 +136,21 @@ def _restore(ckpt, manager, check: Callable[[], bool]) -> list[str]:
     return skipped
 
 
-def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequence[str],
-             coefficients: Sequence[float], batches: BatchFn, settings: TrainSettings,
-             heldout: np.ndarray | None = None, trackables: Mapping[str, object] | None = None,
-             ckpt_dir=None, log: LogFn | None = None, eval_batch: int = 8) -> TrainResult:
+def run_loop(
+    name: str,
+    loss_fn: Callable,
+    variables: Sequence,
+    *,
+    terms: Sequence[str],
+    coefficients: Sequence[float],
+    batches: BatchFn,
+    settings: TrainSettings,
+    heldout: np.ndarray | None = None,
+    trackables: Mapping[str, object] | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    eval_batch: int = 8,
+) -> TrainResult:
     """Train ``variables`` on ``sum_j coefficients[j] * loss_fn(batch)[j]``.
 
     Parameters
@@ -193,8 +209,10 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                     step_var.assign(0)
                     last.assign(tf.fill([len(terms) + 1], np.nan))
                 at = int(step_var.numpy())
-                warnings.warn(f"{name}: skipped checkpoint(s) {'; '.join(skipped)}; "
-                              f"{f'resuming from step {at}' if at else 'starting afresh'}")
+                warnings.warn(
+                    f"{name}: skipped checkpoint(s) {'; '.join(skipped)}; "
+                    f"{f'resuming from step {at}' if at else 'starting afresh'}"
+                )
 
     probe = np.asarray(batches(0), np.float32)
     clip = None if settings.clip_value is None else float(settings.clip_value)
@@ -226,13 +244,14 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
             losses = tf.stack(list(loss_fn(batch)))
             return tf.reduce_sum(weights * losses), losses
 
-        eval_step = tf.function(held_out_losses,
-                                input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)])
+        eval_step = tf.function(
+            held_out_losses, input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)]
+        )
 
     def evaluate(step: int) -> dict[str, float]:
         totals, per = [], []
         for b in range(0, len(heldout), eval_batch):
-            chunk = heldout[b:b + eval_batch]
+            chunk = heldout[b : b + eval_batch]
             t, l = eval_step(chunk)
             totals.append(float(t) * len(chunk))
             per.append(l.numpy() * len(chunk))
@@ -252,8 +271,14 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
         train_loss = dict(zip(terms, values[:-1]))
         if report_objective:
             train_loss[name] = values[-1]
-    bar = progress(total=settings.steps, initial=min(start, settings.steps), desc=name, enabled=settings.progress,
-                   mininterval=2.0, leave=False)
+    bar = progress(
+        total=settings.steps,
+        initial=min(start, settings.steps),
+        desc=name,
+        enabled=settings.progress,
+        mininterval=2.0,
+        leave=False,
+    )
     try:
         for step in range(start, settings.steps):
             batch = probe if step == 0 else np.asarray(batches(step), np.float32)
@@ -265,7 +290,8 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                     f"training {name!r} diverged at step {step}: the objective ({total_v!r}; terms {terms} = "
                     f"{losses.numpy().tolist()}) or its gradient is NaN/inf. The update was not applied; last "
                     f"checkpoint (finite): {kept or 'none written yet'}. Lower the learning rate or check the "
-                    f"inputs.")
+                    f"inputs."
+                )
             values = losses.numpy().tolist()
             last.assign(np.array(values + [total_v], np.float32))
             step_var.assign(step + 1)
@@ -286,11 +312,19 @@ def run_loop(name: str, loss_fn: Callable, variables: Sequence, *, terms: Sequen
                     raise DivergenceError(
                         f"training {name!r}: after step {done} a weight or optimiser slot is NaN/inf although the "
                         f"loss was finite; no checkpoint was written. Last checkpoint (finite): "
-                        f"{manager.latest_checkpoint or 'none written yet'}. Lower the learning rate.")
+                        f"{manager.latest_checkpoint or 'none written yet'}. Lower the learning rate."
+                    )
                 manager.save(checkpoint_number=done)
     finally:
         bar.close()
     if eval_step is not None and not heldout_loss:
         heldout_loss = evaluate(max(start, settings.steps))
-    return TrainResult(name, max(start, settings.steps), start, train_loss, heldout_loss,
-                       str(ckpt_dir) if ckpt_dir is not None else None, skipped)
+    return TrainResult(
+        name,
+        max(start, settings.steps),
+        start,
+        train_loss,
+        heldout_loss,
+        str(ckpt_dir) if ckpt_dir is not None else None,
+        skipped,
+    )

@@ -59,13 +59,23 @@ def progress_mode(stream=None, enabled: bool = True) -> str:
     if forced in MODES:
         return forced
     if forced not in ("", "auto"):
-        warnings.warn(f"RESTORATION_PROGRESS={forced!r}: expected one of tqdm, log, off, auto; using auto",
-                      stacklevel=3)
+        warnings.warn(
+            f"RESTORATION_PROGRESS={forced!r}: expected one of tqdm, log, off, auto; using auto", stacklevel=3
+        )
     return "tqdm" if _interactive(sys.stderr if stream is None else stream) else "log"
 
 
-def progress(iterable=None, *, total=None, initial: int = 0, desc: str = "", enabled: bool = True,
-             leave: bool = True, stream=None, **tqdm_kwargs):
+def progress(
+    iterable=None,
+    *,
+    total=None,
+    initial: int = 0,
+    desc: str = "",
+    enabled: bool = True,
+    leave: bool = True,
+    stream=None,
+    **tqdm_kwargs,
+):
     """A progress bar over ``iterable`` (or updated by hand up to ``total``); see the module docstring.
 
     ``tqdm_kwargs`` (e.g. ``mininterval``) go to tqdm only; ``leave`` too (log lines always stay).
@@ -157,8 +167,18 @@ class LogProgress(_Quiet):
     ``RESTORATION_PROGRESS_SECONDS`` (30); a loop with a total that stays below the next step for
     ``RESTORATION_PROGRESS_MAX_QUIET`` seconds (300) prints a line anyway; ``clock`` is for tests."""
 
-    def __init__(self, iterable=None, *, total=None, initial: int = 0, desc: str = "", stream=None,
-                 every: float | None = None, seconds: float | None = None, clock=time.perf_counter):
+    def __init__(
+        self,
+        iterable=None,
+        *,
+        total=None,
+        initial: int = 0,
+        desc: str = "",
+        stream=None,
+        every: float | None = None,
+        seconds: float | None = None,
+        clock=time.perf_counter,
+    ):
         super().__init__(iterable, total=total, initial=initial, desc=desc)
         self.stream = sys.stderr if stream is None else stream
         self.every = float(every) if every is not None else _env_number("RESTORATION_PROGRESS_EVERY", 10.0)

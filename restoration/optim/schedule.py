@@ -22,8 +22,9 @@ class Schedule:
         try:
             pts = tuple((int(s), float(v)) for s, v in self.points)
         except (TypeError, ValueError):
-            raise ValueError(f"a learning-rate schedule is ((step, lr), ...), e.g. ((0, 1e-3), (500, 3e-4)); "
-                             f"got {self.points!r}") from None
+            raise ValueError(
+                f"a learning-rate schedule is ((step, lr), ...), e.g. ((0, 1e-3), (500, 3e-4)); got {self.points!r}"
+            ) from None
         if not pts or pts[0][0] != 0:
             raise ValueError(f"a learning-rate schedule must start at step 0, got {self.points!r}")
         if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):

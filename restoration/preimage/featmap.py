@@ -52,18 +52,29 @@ def map_error(h, h_true) -> np.ndarray:
     """Normalised error ``||h - h0||^2 / ||h0||^2`` per map."""
     h, t = np.asarray(h, np.float64), np.asarray(h_true, np.float64)
     ax = tuple(range(1, h.ndim))
-    return np.sum((h - t) ** 2, axis=ax) / np.sum(t ** 2, axis=ax)
+    return np.sum((h - t) ** 2, axis=ax) / np.sum(t**2, axis=ax)
 
 
-def invert_map(net, start_layer: str, loss_layer: str, target, h0, prior: Term | None = None,
-               settings: MapInversion = MapInversion(), *, log=None, log_prefix: str = "") -> MapResult:
+def invert_map(
+    net,
+    start_layer: str,
+    loss_layer: str,
+    target,
+    h0,
+    prior: Term | None = None,
+    settings: MapInversion = MapInversion(),
+    *,
+    log=None,
+    log_prefix: str = "",
+) -> MapResult:
     """Minimise ``mean((phi_loss(h) - target)^2) + prior(h)`` over the map ``h`` at ``start_layer``."""
     import keras
 
     start_layer, loss_layer = net.resolve(start_layer), net.resolve(loss_layer)
     if prior is not None and prior.layer != start_layer:
-        raise ValueError(f"the prior {prior.name!r} reads {prior.layer!r}, but the map being optimised is "
-                         f"{start_layer!r}")
+        raise ValueError(
+            f"the prior {prior.name!r} reads {prior.layer!r}, but the map being optimised is {start_layer!r}"
+        )
     target = tf.constant(np.asarray(target, np.float32))
     h = tf.Variable(np.asarray(h0, np.float32))
     opt = keras.optimizers.Adam(learning_rate=settings.lr)
@@ -85,12 +96,15 @@ def invert_map(net, start_layer: str, loss_layer: str, target, h0, prior: Term |
 
     history: dict = {}
     t0 = time.perf_counter()
-    for i in progress(range(1, settings.steps + 1), desc=f"map {start_layer}", enabled=settings.progress,
-                      mininterval=2.0, leave=False):
+    for i in progress(
+        range(1, settings.steps + 1), desc=f"map {start_layer}", enabled=settings.progress, mininterval=2.0, leave=False
+    ):
         mse, p, ok = step()
         if not bool(ok):
-            raise DivergenceError(f"feature-map inversion at {start_layer} diverged at step {i} (mse {float(mse)!r}, "
-                                  f"prior {float(p)!r}); lower the learning rate or the prior weight")
+            raise DivergenceError(
+                f"feature-map inversion at {start_layer} diverged at step {i} (mse {float(mse)!r}, "
+                f"prior {float(p)!r}); lower the learning rate or the prior weight"
+            )
         if i % settings.log_every == 0 or i == settings.steps:
             for name, v in (("mse", float(mse)), ("prior", float(p))):
                 s, vals = history.setdefault(name, ([], []))

@@ -32,8 +32,9 @@ JITTER_FRACTION = 3200 / 5000
 INIT_RGB = (114.8, 1.1)
 
 
-def thesis_jitter_and_weight(net_name: str, layer: str, *, size: int | None = None,
-                             default_size: int | None = None) -> tuple[int, float]:
+def thesis_jitter_and_weight(
+    net_name: str, layer: str, *, size: int | None = None, default_size: int | None = None
+) -> tuple[int, float]:
     """The thesis's jitter ``T`` and image-prior weight for a layer: VGG16 weight 1e-4 (1e-3 at pools), jitter 0
     in block 1-2, 1 in block 3 (2 at pool3), 2 in block 4 (4 at pool4), 4 in block 5 (8 at pool5); AlexNet by
     its table (1e-6 conv1/lin ... 1e-4 conv4 and up).
@@ -59,8 +60,13 @@ def _thesis_table(net_name: str, layer: str) -> tuple[int, float]:
     digits = "".join(ch for ch in name if ch.isdigit())
     block = int(digits[0]) if digits else 0
     if net_name.startswith("alexnet"):
-        table = {1: (0, 1e-6 if layer.endswith("/lin") else 1e-4), 2: (2, 3e-3), 3: (4, 1e-3), 4: (4, 1e-4),
-                 5: (4, 1e-4)}
+        table = {
+            1: (0, 1e-6 if layer.endswith("/lin") else 1e-4),
+            2: (2, 3e-3),
+            3: (4, 1e-3),
+            4: (4, 1e-4),
+            5: (4, 1e-4),
+        }
         if name == "pool1":
             return 2, 1e-3
         if name == "pool2":
@@ -94,9 +100,15 @@ class PriorInversion:
 
     def settings(self, steps: int) -> InvertSettings:
         on = int(round(JITTER_FRACTION * steps))
-        return InvertSettings(optimizer="adam", n_steps=steps, lr=self.lr, jitter=self.jitter,
-                              jitter_rule=self.jitter_rule, jitter_off_steps=steps - on if self.jitter else 0,
-                              seed=self.seed)
+        return InvertSettings(
+            optimizer="adam",
+            n_steps=steps,
+            lr=self.lr,
+            jitter=self.jitter,
+            jitter_rule=self.jitter_rule,
+            jitter_off_steps=steps - on if self.jitter else 0,
+            seed=self.seed,
+        )
 
     def describe(self) -> str:
         """The jitter in words, for a report."""
@@ -104,8 +116,10 @@ class PriorInversion:
             return "no jitter"
         j = Jitter(self.jitter_rule, self.jitter)
         pad = {"thesis": "zero (black) padding", "mirror": "mirrored borders", "authors": "a larger canvas"}
-        return (f"jitter T = {self.jitter} px by the {self.jitter_rule!r} rule ({pad[self.jitter_rule]}, "
-                f"{j.n_positions} positions per axis) for the first {JITTER_FRACTION:.0%} of each phase")
+        return (
+            f"jitter T = {self.jitter} px by the {self.jitter_rule!r} rule ({pad[self.jitter_rule]}, "
+            f"{j.n_positions} positions per axis) for the first {JITTER_FRACTION:.0%} of each phase"
+        )
 
 
 def _start(net, n: int, size: int, seed: int) -> np.ndarray:
@@ -122,18 +136,23 @@ def phase_one(net, images_rgb, layer: str, cfg: PriorInversion, report: Reportin
     return phase_one_to(net, layer, phi0, images.shape[1], cfg, report)
 
 
-def phase_one_to(net, layer: str, target, size: int, cfg: PriorInversion, report: Reporting = QUIET
-                 ) -> InversionResult:
+def phase_one_to(net, layer: str, target, size: int, cfg: PriorInversion, report: Reporting = QUIET) -> InversionResult:
     """MSE alone from noise onto given activations ``target`` at ``layer`` (e.g. a reconstructed feature map:
     this projects it to an image); ``cfg.mse_steps`` steps."""
     target = np.asarray(target, np.float32)
     x0 = _start(net, len(target), size, cfg.seed)
-    return invert(net, FeatureMSE(net.resolve(layer), target), cfg.settings(cfg.mse_steps), x_init=x0,
-                  report=report)
+    return invert(net, FeatureMSE(net.resolve(layer), target), cfg.settings(cfg.mse_steps), x_init=x0, report=report)
 
 
-def phase_two(net, images_rgb, layer: str, start: InversionResult, prior: Term | None, cfg: PriorInversion,
-              report: Reporting = QUIET) -> InversionResult:
+def phase_two(
+    net,
+    images_rgb,
+    layer: str,
+    start: InversionResult,
+    prior: Term | None,
+    cfg: PriorInversion,
+    report: Reporting = QUIET,
+) -> InversionResult:
     """From ``start``'s image: MSE plus ``prior`` (None: MSE alone, the no-prior arm)."""
     images = np.asarray(images_rgb, np.float32)
     layer = net.resolve(layer)

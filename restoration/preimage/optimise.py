@@ -40,9 +40,20 @@ from restoration.optim.progress import progress as progress_bar
 from restoration.optim.schedule import Schedule
 from restoration.preimage.recipes import Recipe, get_recipe
 
-__all__ = ["FeatureLoss", "feature_loss", "invert", "InvertSettings", "Reporting", "QUIET", "invert_layer",
-           "build_objective", "InversionResult", "Schedule", "sweep_layers",
-           "compare_optimizers"]
+__all__ = [
+    "FeatureLoss",
+    "feature_loss",
+    "invert",
+    "InvertSettings",
+    "Reporting",
+    "QUIET",
+    "invert_layer",
+    "build_objective",
+    "InversionResult",
+    "Schedule",
+    "sweep_layers",
+    "compare_optimizers",
+]
 
 LogFn = Callable[[str, float, int], None]
 
@@ -54,6 +65,7 @@ LogFn = Callable[[str, float, int], None]
 # ----------------------------------------------------------------------------------------------------------
 # result
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class InversionResult:
@@ -102,6 +114,7 @@ class InversionResult:
 # ----------------------------------------------------------------------------------------------------------
 # the optimiser
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _pixel_box(net, scale: float):
     """Valid preprocessed-pixel range ``[-mean, 255 - mean]`` per channel, in units of ``u = x / scale``."""
@@ -190,7 +203,7 @@ class InvertSettings:
     init_std: float = 1.0
     seed: int = 0
     jit_compile: object = "auto"
-    reset_momentum: bool = False   # zero the momentum buffer whenever the learning rate changes (M&V 2015's code)
+    reset_momentum: bool = False  # zero the momentum buffer whenever the learning rate changes (M&V 2015's code)
     grad_clip: float = 0.0
 
     def __post_init__(self):
@@ -233,8 +246,15 @@ QUIET = Reporting(progress=False)
 """No bar, no log: for tests and inner loops."""
 
 
-def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_init=None, shape=None,
-           report: Reporting = Reporting()) -> InversionResult:
+def invert(
+    net,
+    objective,
+    settings: InvertSettings = InvertSettings(),
+    *,
+    x_init=None,
+    shape=None,
+    report: Reporting = Reporting(),
+) -> InversionResult:
     r"""Minimise ``objective`` over a batch of images.
 
     Parameters
@@ -295,8 +315,20 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
     def to_rgb(u_np):
         return np.asarray(net.deprocess(jitter.centre(u_np) * scale), np.float32)
 
-    loop = _Loop(problem=problem, net=net, settings=st, n_steps=n_steps, sched=sched, jit=jit, record=record,
-                 log_every=log_every, snap_set=snap_set, callback=callback, to_rgb=to_rgb, progress=progress)
+    loop = _Loop(
+        problem=problem,
+        net=net,
+        settings=st,
+        n_steps=n_steps,
+        sched=sched,
+        jit=jit,
+        record=record,
+        log_every=log_every,
+        snap_set=snap_set,
+        callback=callback,
+        to_rgb=to_rgb,
+        progress=progress,
+    )
     t0 = time.perf_counter()
     if optimizer == "lbfgs":
         snapshots: dict = {}
@@ -320,11 +352,22 @@ def invert(net, objective, settings: InvertSettings = InvertSettings(), *, x_ini
             feature_errors[t.layer] = np.asarray(t.energy(acts[t.layer]), np.float64)
     rgb = to_rgb(u_final)
     snapshots.setdefault(n_done, rgb)
-    return InversionResult(x_bgr=x_final, rgb=rgb, terms=terms, feature_errors=feature_errors, history=history,
-                           snapshots=snapshots, optimizer=optimizer, n_steps=n_done, n_evals=n_evals,
-                           wall_time_s=wall,
-                           time_per_step_s=(wall - t_first) / max(n_evals - 1, 1) if n_evals > 1 else wall,
-                           trace_count=problem.trace_count, jit_compile=jit, first_step_s=t_first)
+    return InversionResult(
+        x_bgr=x_final,
+        rgb=rgb,
+        terms=terms,
+        feature_errors=feature_errors,
+        history=history,
+        snapshots=snapshots,
+        optimizer=optimizer,
+        n_steps=n_done,
+        n_evals=n_evals,
+        wall_time_s=wall,
+        time_per_step_s=(wall - t_first) / max(n_evals - 1, 1) if n_evals > 1 else wall,
+        trace_count=problem.trace_count,
+        jit_compile=jit,
+        first_step_s=t_first,
+    )
 
 
 def _check_finite(total, values, step, u_keep, to_rgb, optimizer):
@@ -334,7 +377,8 @@ def _check_finite(total, values, step, u_keep, to_rgb, optimizer):
     err = DivergenceError(
         f"{optimizer} inversion diverged at step {step}: term(s) {bad} became NaN/inf (values "
         f"{ {k: float(v) for k, v in values.items()} }). The last finite pre-images are kept in err.result "
-        f"(RGB). Lower the learning rate, add clip=True, or check the term weights.")
+        f"(RGB). Lower the learning rate, add clip=True, or check the term weights."
+    )
     err.result = to_rgb(u_keep)
     err.step = step
     raise err
@@ -363,12 +407,23 @@ def _run_gradient(loop: _Loop, u0):
     """Adam or momentum with jitter, the ball and the pixel box; returns (u, steps, evaluations, snapshots,
     first-step seconds)."""
     st = loop.settings
-    problem, net, n_steps, sched, jitter, scale = loop.problem, loop.net, loop.n_steps, loop.sched, \
-        loop.problem.jitter, st.scale
+    problem, net, n_steps, sched, jitter, scale = (
+        loop.problem,
+        loop.net,
+        loop.n_steps,
+        loop.sched,
+        loop.problem.jitter,
+        st.scale,
+    )
     optimizer, mu, betas, eps, clip, ball = st.optimizer, st.momentum, st.betas, st.eps, st.clip, st.ball
     grad_clip = float(st.grad_clip)
-    record, log_every, snap_set, callback, to_rgb = loop.record, loop.log_every, loop.snap_set, loop.callback, \
-        loop.to_rgb
+    record, log_every, snap_set, callback, to_rgb = (
+        loop.record,
+        loop.log_every,
+        loop.snap_set,
+        loop.callback,
+        loop.to_rgb,
+    )
     u = tf.Variable(u0, name="pre_image_u")
     m = tf.Variable(tf.zeros_like(u0))
     v = tf.Variable(tf.zeros_like(u0))
@@ -439,8 +494,13 @@ def _run_lbfgs(loop: _Loop, u0, clip, snapshots):
     from scipy.optimize import minimize
 
     problem, net, n_steps, jit, scale = loop.problem, loop.net, loop.n_steps, loop.jit, loop.settings.scale
-    record, log_every, snap_set, callback, to_rgb = loop.record, loop.log_every, loop.snap_set, loop.callback, \
-        loop.to_rgb
+    record, log_every, snap_set, callback, to_rgb = (
+        loop.record,
+        loop.log_every,
+        loop.snap_set,
+        loop.callback,
+        loop.to_rgb,
+    )
 
     shape = u0.shape
     n_img = int(shape[0])
@@ -492,9 +552,15 @@ def _run_lbfgs(loop: _Loop, u0, clip, snapshots):
         lo_full = np.broadcast_to(lo, shape).ravel()
         hi_full = np.broadcast_to(hi, shape).ravel()
         bounds = list(zip(lo_full.astype(np.float64), hi_full.astype(np.float64)))
-    res = minimize(fun, u0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
-                   callback=cb, options={"maxiter": int(n_steps), "maxfun": int(2 * n_steps + 20),
-                                         "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
+    res = minimize(
+        fun,
+        u0.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        callback=cb,
+        options={"maxiter": int(n_steps), "maxfun": int(2 * n_steps + 20), "maxcor": 20, "ftol": 0.0, "gtol": 0.0},
+    )
     bar.close()
     return res.x.reshape(shape).astype(np.float32), max(state["it"], 1), state["evals"], state["t_first"]
 
@@ -502,6 +568,7 @@ def _run_lbfgs(loop: _Loop, u0, clip, snapshots):
 # ----------------------------------------------------------------------------------------------------------
 # the M&V pipeline for one layer
 # ----------------------------------------------------------------------------------------------------------
+
 
 def build_objective(recipe: "str | Recipe", layer: str, phi0, *, extra_terms: Sequence[Term] = ()) -> Objective:
     """``C * feature_loss(layer, phi0) + lambda_alpha R_alpha + lambda_V R_TV`` with the recipe's numbers.
@@ -515,20 +582,34 @@ def build_objective(recipe: "str | Recipe", layer: str, phi0, *, extra_terms: Se
         if r.alpha_normalise:
             terms.append(AlphaNorm(r.alpha, r.alpha_B, weight=aw))
         else:  # lambda on u = x / B, i.e. lambda / B^alpha on pixels, no area normalisation
-            terms.append(AlphaNorm(r.alpha, r.alpha_B, weight=aw / r.alpha_B ** r.alpha, normalise=False))
+            terms.append(AlphaNorm(r.alpha, r.alpha_B, weight=aw / r.alpha_B**r.alpha, normalise=False))
     if tw:
         if r.tv_normalise:
             terms.append(TotalVariation(r.beta, r.tv_B, weight=tw))
         else:
-            terms.append(TotalVariation(r.beta, r.tv_B, weight=tw / r.tv_B ** r.beta, normalise=False))
+            terms.append(TotalVariation(r.beta, r.tv_B, weight=tw / r.tv_B**r.beta, normalise=False))
     return Objective(terms) + Objective(list(extra_terms)) if extra_terms else Objective(terms)
 
 
-def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv2016", n_steps: int | None = None,
-                 optimizer: str | None = None, extra_terms: Sequence[Term] = (), log: LogFn | None = None,
-                 log_every: int = 10, log_prefix: str = "", snapshot_steps: Sequence[int] = (),
-                 callback=None, seed: int = 0, progress: bool = True, jit_compile="auto",
-                 **overrides) -> InversionResult:
+def invert_layer(
+    net,
+    images_rgb,
+    layer: str,
+    *,
+    recipe: "str | Recipe" = "mv2016",
+    n_steps: int | None = None,
+    optimizer: str | None = None,
+    extra_terms: Sequence[Term] = (),
+    log: LogFn | None = None,
+    log_every: int = 10,
+    log_prefix: str = "",
+    snapshot_steps: Sequence[int] = (),
+    callback=None,
+    seed: int = 0,
+    progress: bool = True,
+    jit_compile="auto",
+    **overrides,
+) -> InversionResult:
     """Invert ``net`` at ``layer`` for a batch of RGB images following a recipe (default M&V 2016).
 
     Parameters
@@ -556,24 +637,42 @@ def invert_layer(net, images_rgb, layer: str, *, recipe: "str | Recipe" = "mv201
     phi0 = net(tf.constant(x0), layer).numpy()
     objective = build_objective(r, layer, phi0, extra_terms=extra_terms)
     size = images.shape[1]
-    settings = InvertSettings(optimizer=optimizer or r.optimizer, n_steps=r.n_steps, lr=r.lr_schedule,
-                              momentum=r.momentum, jitter=r.jitter_amount(net, layer, size),
-                              jitter_rule=r.jitter_rule, jitter_off_steps=r.jitter_off_steps, scale=r.scale,
-                              clip=r.pixel_constraint == "clip",
-                              ball=r.ball_radius if r.pixel_constraint == "ball" else 0.0,
-                              init_std=r.init_std, seed=seed, jit_compile=jit_compile,
-                              reset_momentum=r.reset_momentum, grad_clip=r.grad_clip)
+    settings = InvertSettings(
+        optimizer=optimizer or r.optimizer,
+        n_steps=r.n_steps,
+        lr=r.lr_schedule,
+        momentum=r.momentum,
+        jitter=r.jitter_amount(net, layer, size),
+        jitter_rule=r.jitter_rule,
+        jitter_off_steps=r.jitter_off_steps,
+        scale=r.scale,
+        clip=r.pixel_constraint == "clip",
+        ball=r.ball_radius if r.pixel_constraint == "ball" else 0.0,
+        init_std=r.init_std,
+        seed=seed,
+        jit_compile=jit_compile,
+        reset_momentum=r.reset_momentum,
+        grad_clip=r.grad_clip,
+    )
     x_init = overrides.pop("x_init", x0 if r.init == "target" else None)
     settings = settings.replace(**overrides)
-    report = Reporting(log=log, log_every=log_every, log_prefix=log_prefix, snapshot_steps=snapshot_steps,
-                       callback=callback, progress=progress)
-    return invert(net, objective, settings, x_init=x_init, shape=None if x_init is not None else images.shape[:3],
-                  report=report)
+    report = Reporting(
+        log=log,
+        log_every=log_every,
+        log_prefix=log_prefix,
+        snapshot_steps=snapshot_steps,
+        callback=callback,
+        progress=progress,
+    )
+    return invert(
+        net, objective, settings, x_init=x_init, shape=None if x_init is not None else images.shape[:3], report=report
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # several layers, several images: the M&V figure as data
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class LayerSweep:
@@ -600,33 +699,70 @@ def score_reconstructions(images_rgb, rgb) -> dict:
     return {"nerr": s["nerr"], "ssim": s["ssim"], "psnr": s["psnr"]}
 
 
-def sweep_layers(net, images_rgb, layers: Sequence[str], *, image_names: Sequence[str] | None = None,
-                 recipe: "str | Recipe" = "mv2016", n_steps: int | None = None, log: LogFn | None = None,
-                 log_every: int = 10, seed: int = 0, progress: bool = True, **kwargs) -> LayerSweep:
+def sweep_layers(
+    net,
+    images_rgb,
+    layers: Sequence[str],
+    *,
+    image_names: Sequence[str] | None = None,
+    recipe: "str | Recipe" = "mv2016",
+    n_steps: int | None = None,
+    log: LogFn | None = None,
+    log_every: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    **kwargs,
+) -> LayerSweep:
     """Run :func:`invert_layer` for every layer on the same batch of images (one batched optimisation per
     layer); metrics are logged as ``<layer>/<term>``. Returns a :class:`LayerSweep`."""
     images = np.asarray(images_rgb, np.float32)
     r = get_recipe(recipe)
     results, scores, settings = {}, {}, {}
     for layer in progress_bar(list(layers), desc=f"{net.name} layers", enabled=progress):
-        res = invert_layer(net, images, layer, recipe=r, n_steps=n_steps, log=log, log_every=log_every,
-                           log_prefix=f"{layer}/", seed=seed, progress=progress, **kwargs)
+        res = invert_layer(
+            net,
+            images,
+            layer,
+            recipe=r,
+            n_steps=n_steps,
+            log=log,
+            log_every=log_every,
+            log_prefix=f"{layer}/",
+            seed=seed,
+            progress=progress,
+            **kwargs,
+        )
         results[layer] = res
         sc = score_reconstructions(images, res.rgb)
         sc["feat_err"] = next(iter(res.feature_errors.values()))
         scores[layer] = sc
         canon = net.resolve(layer)
-        settings[layer] = {"C": r.feature_weight_for(canon),
-                           "jitter": r.jitter_amount(net, canon, images.shape[1]), "jitter_rule": r.jitter_rule,
-                           "constraint": r.pixel_constraint, "init": r.init,
-                           "steps": res.n_steps, "optimizer": res.optimizer}
+        settings[layer] = {
+            "C": r.feature_weight_for(canon),
+            "jitter": r.jitter_amount(net, canon, images.shape[1]),
+            "jitter_rule": r.jitter_rule,
+            "constraint": r.pixel_constraint,
+            "init": r.init,
+            "steps": res.n_steps,
+            "optimizer": res.optimizer,
+        }
     names = list(image_names) if image_names is not None else [f"image{i}" for i in range(len(images))]
     return LayerSweep(images, names, list(layers), results, scores, settings)
 
 
-def compare_optimizers(net, images_rgb, layer: str, *, optimizers=("adam", "lbfgs"), n_steps: int = 100,
-                       recipe: "str | Recipe" = "mv2016", log: LogFn | None = None, seed: int = 0,
-                       progress: bool = True, **kwargs) -> dict:
+def compare_optimizers(
+    net,
+    images_rgb,
+    layer: str,
+    *,
+    optimizers=("adam", "lbfgs"),
+    n_steps: int = 100,
+    recipe: "str | Recipe" = "mv2016",
+    log: LogFn | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **kwargs,
+) -> dict:
     """The same layer, images, objective and step budget under several optimisers.
 
     Returns ``{optimizer: {"feat_err": (N,), "ssim": (N,), "wall_s": float, "steps": int, "evals": int,
@@ -635,9 +771,26 @@ def compare_optimizers(net, images_rgb, layer: str, *, optimizers=("adam", "lbfg
     images = np.asarray(images_rgb, np.float32)
     out = {}
     for opt in optimizers:
-        res = invert_layer(net, images, layer, recipe=recipe, n_steps=n_steps, optimizer=opt, log=log,
-                           log_prefix=f"compare/{opt}/", seed=seed, progress=progress, **kwargs)
+        res = invert_layer(
+            net,
+            images,
+            layer,
+            recipe=recipe,
+            n_steps=n_steps,
+            optimizer=opt,
+            log=log,
+            log_prefix=f"compare/{opt}/",
+            seed=seed,
+            progress=progress,
+            **kwargs,
+        )
         sc = score_reconstructions(images, res.rgb)
-        out[opt] = {"feat_err": next(iter(res.feature_errors.values())), "ssim": sc["ssim"],
-                    "wall_s": res.wall_time_s, "steps": res.n_steps, "evals": res.n_evals, "result": res}
+        out[opt] = {
+            "feat_err": next(iter(res.feature_errors.values())),
+            "ssim": sc["ssim"],
+            "wall_s": res.wall_time_s,
+            "steps": res.n_steps,
+            "evals": res.n_evals,
+            "result": res,
+        }
     return out

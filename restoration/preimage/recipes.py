@@ -38,8 +38,20 @@ INITS = ("random", "target")
 #: The paper a recipe follows (``Recipe.paper``), in words.
 PAPERS = {"mv2015": "Mahendran & Vedaldi 2015 (CVPR)", "mv2016": "Mahendran & Vedaldi 2016 (IJCV)"}
 
-__all__ = ["Recipe", "MV2016", "MV2015", "MV2016_THESIS_VGG16", "MV2016_AUTHORS_JITTER", "MV2016_TARGET_START",
-           "RECIPES", "get_recipe", "layer_stage", "PIXEL_CONSTRAINTS", "INITS", "PAPERS"]
+__all__ = [
+    "Recipe",
+    "MV2016",
+    "MV2015",
+    "MV2016_THESIS_VGG16",
+    "MV2016_AUTHORS_JITTER",
+    "MV2016_TARGET_START",
+    "RECIPES",
+    "get_recipe",
+    "layer_stage",
+    "PIXEL_CONSTRAINTS",
+    "INITS",
+    "PAPERS",
+]
 
 
 def layer_stage(layer: str) -> int:
@@ -56,8 +68,10 @@ def layer_stage(layer: str) -> int:
         return 6
     m = re.match(r"(conv|relu|lrn|pool)(\d+)", name)
     if not m:
-        raise ValueError(f"cannot place layer {layer!r} in a recipe's depth table; expected convK, convK_J, "
-                         f"reluK_J, lrnK, poolK, fcK or prob")
+        raise ValueError(
+            f"cannot place layer {layer!r} in a recipe's depth table; expected convK, convK_J, "
+            f"reluK_J, lrnK, poolK, fcK or prob"
+        )
     k = int(m.group(2))
     return k + 1 if m.group(1) == "pool" else k
 
@@ -76,33 +90,33 @@ class Recipe:
     """
 
     name: str
-    optimizer: str                                  # "adam" | "momentum" | "lbfgs"
+    optimizer: str  # "adam" | "momentum" | "lbfgs"
     n_steps: int
-    lr_schedule: tuple[tuple[int, float], ...]      # (first step, learning rate), ascending steps
+    lr_schedule: tuple[tuple[int, float], ...]  # (first step, learning rate), ascending steps
     momentum: float
     scale: float
-    feature_weight: Mapping[int, float]             # stage -> C
-    jitter: Mapping[int, int]                       # stage -> T (pixels at the net's default size)
-    jitter_off_steps: int                           # jitter is switched off for the last this-many steps
+    feature_weight: Mapping[int, float]  # stage -> C
+    jitter: Mapping[int, int]  # stage -> T (pixels at the net's default size)
+    jitter_off_steps: int  # jitter is switched off for the last this-many steps
     alpha: float
     alpha_B: float
-    alpha_weight: Mapping[int, float]               # stage -> weight of the AlphaNorm term
+    alpha_weight: Mapping[int, float]  # stage -> weight of the AlphaNorm term
     alpha_normalise: bool
     beta: float
     tv_B: float
-    tv_weight: Mapping[int, float]                  # stage -> weight of the TotalVariation term
+    tv_weight: Mapping[int, float]  # stage -> weight of the TotalVariation term
     tv_normalise: bool
     image_size: Mapping[str, int]
-    init_std: float                                 # std of the random initial image x, pixel units
-    pixel_constraint: str = "ball"                  # "ball" (||x_ij|| <= ball_radius), "clip" ([0, 255]), "none"
-    ball_radius: float = 160.0                      # [NNPRE] get_defaults.m x0_max = 2B; [TH] range_clip 2 * 80
-    jitter_rule: str = "thesis"                     # "thesis" | "authors" | "mirror" (restoration.objectives.jitter)
-    init: str = "random"                            # "random" (N(0, init_std^2)) or "target" (the image itself)
-    reset_momentum: bool = False                    # zero the momentum buffer when the learning rate changes
+    init_std: float  # std of the random initial image x, pixel units
+    pixel_constraint: str = "ball"  # "ball" (||x_ij|| <= ball_radius), "clip" ([0, 255]), "none"
+    ball_radius: float = 160.0  # [NNPRE] get_defaults.m x0_max = 2B; [TH] range_clip 2 * 80
+    jitter_rule: str = "thesis"  # "thesis" | "authors" | "mirror" (restoration.objectives.jitter)
+    init: str = "random"  # "random" (N(0, init_std^2)) or "target" (the image itself)
+    reset_momentum: bool = False  # zero the momentum buffer when the learning rate changes
     feature_weight_layers: Mapping[str, float] = dataclasses.field(default_factory=dict)  # per-layer C (wins)
-    jitter_layers: Mapping[str, int] = dataclasses.field(default_factory=dict)            # per-layer T (wins)
-    paper: str = ""                                 # the paper it follows, a key of PAPERS ("" = none named)
-    grad_clip: float = 0.0                          # clip gradient elements (w.r.t. u) to +-grad_clip; 0 = none
+    jitter_layers: Mapping[str, int] = dataclasses.field(default_factory=dict)  # per-layer T (wins)
+    paper: str = ""  # the paper it follows, a key of PAPERS ("" = none named)
+    grad_clip: float = 0.0  # clip gradient elements (w.r.t. u) to +-grad_clip; 0 = none
 
     def feature_weight_for(self, layer: str) -> float:
         base = layer.split("/")[0]
@@ -118,8 +132,9 @@ class Recipe:
 
     def __post_init__(self):
         if self.pixel_constraint not in PIXEL_CONSTRAINTS:
-            raise ValueError(f"recipe {self.name}: pixel_constraint {self.pixel_constraint!r} is not one of "
-                             f"{PIXEL_CONSTRAINTS}")
+            raise ValueError(
+                f"recipe {self.name}: pixel_constraint {self.pixel_constraint!r} is not one of {PIXEL_CONSTRAINTS}"
+            )
         if self.jitter_rule not in JITTER_RULES:
             raise ValueError(f"recipe {self.name}: jitter_rule {self.jitter_rule!r} is not one of {JITTER_RULES}")
         if self.init not in INITS:
@@ -157,8 +172,9 @@ class Recipe:
             raise ValueError(f"n_steps must be positive, got {n_steps}")
         f = n_steps / self.n_steps
         sched = Schedule(self.lr_schedule).compressed(f).points  # colliding boundaries keep the later rate
-        return dataclasses.replace(self, n_steps=int(n_steps), lr_schedule=sched,
-                                   jitter_off_steps=int(round(self.jitter_off_steps * f)))
+        return dataclasses.replace(
+            self, n_steps=int(n_steps), lr_schedule=sched, jitter_off_steps=int(round(self.jitter_off_steps * f))
+        )
 
     def with_lr_scale(self, factor: float) -> "Recipe":
         """Every learning rate multiplied by ``factor`` (quick profiles that compress the schedule into far
@@ -179,9 +195,9 @@ MV2016 = Recipe(
     # 10.7, 3.2, 1.07 grey levels per Adam step.
     optimizer="adam",
     n_steps=3500,
-    lr_schedule=((0, 1e-2 * 80.0 ** 2 / 6.0), (1000, 3e-3 * 80.0 ** 2 / 6.0), (2000, 1e-3 * 80.0 ** 2 / 6.0)),
+    lr_schedule=((0, 1e-2 * 80.0**2 / 6.0), (1000, 3e-3 * 80.0**2 / 6.0), (2000, 1e-3 * 80.0**2 / 6.0)),
     momentum=0.9,  # unused by Adam; kept for optimizer="momentum" variants
-    scale=1.0,     # the optimised variable is the preprocessed image itself
+    scale=1.0,  # the optimised variable is the preprocessed image itself
     # [MV16] Sec. 3.3 / [TH] ``get_jitter_and_mean_weight``: C = 300 up to conv3, 100 at conv4, 20 at conv5,
     # 1 from pool5 on (AlexNet's table, which [ISSUE] asks for on both nets). Deviation: [TH]'s own VGG16 table
     # (``db_mv_comparison.get_jitter_and_mse_weight``) kept C = 300 through conv4_x and 100 at pool4-conv5_x.
@@ -192,9 +208,15 @@ MV2016 = Recipe(
     # [TH] ``jitter_stop_point = 2750`` of 3500: no jitter for the last 750 steps ("stopped near the end").
     jitter_off_steps=750,
     # [MV16] Sec. 3.3 / [TH]: alpha = 6, B = 80, weight 1/(HW B^alpha) - the AlphaNorm normalisation.
-    alpha=6.0, alpha_B=80.0, alpha_weight={0: 1.0}, alpha_normalise=True,
+    alpha=6.0,
+    alpha_B=80.0,
+    alpha_weight={0: 1.0},
+    alpha_normalise=True,
     # [MV16] Sec. 3.3 / [TH]: beta = 2, V = B / 6.5, weight 1/(HW V^beta) - the TotalVariation normalisation.
-    beta=2.0, tv_B=80.0, tv_weight={0: 1.0}, tv_normalise=True,
+    beta=2.0,
+    tv_B=80.0,
+    tv_weight={0: 1.0},
+    tv_normalise=True,
     # [MV16] / [TH] ``classifier_stats``: 224 x 224 for VGG16, 227 x 227 for AlexNet.
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
     # M&V start from noise; [TH]'s benchmark runs (utils/mv_benchmark.py ``mv_script_fun``) started from the
@@ -203,7 +225,8 @@ MV2016 = Recipe(
     # [NNPRE] ``x0_max = 160`` / [TH] ``range_clip``: each pixel's mean-subtracted colour vector is rescaled to
     # norm <= 2B = 160 after every step (issue 9, correction 2; before it we clipped each channel to [0, 255]).
     # Pixels may then leave [0, 255] in one channel: images are clipped for display and scoring.
-    pixel_constraint="ball", ball_radius=2 * 80.0,
+    pixel_constraint="ball",
+    ball_radius=2 * 80.0,
     # [TH] ``train_pre_featmap``: pad T // 2 black pixels before and T - T // 2 after, T + 1 window positions
     # (issue 9, correction 1; before it we shifted in [-T, T] with mirrored borders, rule "mirror").
     jitter_rule="thesis",
@@ -214,24 +237,30 @@ _SIGMA_2015 = 2.7098e4  # [TH] mahendran_vedaldi.py: average Euclidean norm of m
 
 MV2015 = Recipe(
     name="mv2015",
-    optimizer="momentum",      # [MV15]: gradient descent with momentum 0.9
+    optimizer="momentum",  # [MV15]: gradient descent with momentum 0.9
     # [NNPRE] (the authors' MATLAB code, aravindhm/nnpreimage, as issue 9 read it): 400 steps, 100 at lr, 200 at
     # lr / 10, 100 at lr / 100, the momentum buffer reset at each change; lr 0.004 ([MV15] / [ISSUE]).
     n_steps=400,
     lr_schedule=((0, 4e-3), (100, 4e-4), (300, 4e-5)),
     momentum=0.9,
     reset_momentum=True,
-    scale=_SIGMA_2015,         # [MV15]: the loss sees Phi(sigma * u); u is the optimised variable
-    feature_weight={0: 1.0},   # [MV15]: plain normalised loss
-    jitter={0: 0}, jitter_off_steps=0,  # [MV15] has no jitter
+    scale=_SIGMA_2015,  # [MV15]: the loss sees Phi(sigma * u); u is the optimised variable
+    feature_weight={0: 1.0},  # [MV15]: plain normalised loss
+    jitter={0: 0},
+    jitter_off_steps=0,  # [MV15] has no jitter
     # [MV15] / [TH]: lambda_alpha = 2.16e8 on u = x / sigma, i.e. 2.16e8 / sigma^6 on pixels (AlphaNorm with
     # B = sigma and no area normalisation). [ISSUE] quotes 8e-10, which we could not reconcile with any unit
     # of x (it makes the term either negligible or dominant); the thesis value is used.
-    alpha=6.0, alpha_B=_SIGMA_2015, alpha_weight={0: 2.16e8}, alpha_normalise=False,
+    alpha=6.0,
+    alpha_B=_SIGMA_2015,
+    alpha_weight={0: 2.16e8},
+    alpha_normalise=False,
     # [NNPRE]: lambda_TV = 1 / 10 / 100 by depth (conv1-conv2, conv3-conv5, pool5/fc), applied as
     # lambda / 2 * R_TV / sigma^2; on u that is 0.5 / 5 / 50. (Before issue 9 this read 5 / 50 / 500, 10x too
     # large, from [ISSUE]'s anchoring at [TH]'s lambda_TV = 50 for AlexNet conv3.)
-    beta=2.0, tv_B=_SIGMA_2015, tv_weight={0: 0.5, 1: 0.5, 2: 0.5, 3: 5.0, 4: 5.0, 5: 5.0, 6: 50.0},
+    beta=2.0,
+    tv_B=_SIGMA_2015,
+    tv_weight={0: 0.5, 1: 0.5, 2: 0.5, 3: 5.0, 4: 5.0, 5: 5.0, 6: 50.0},
     tv_normalise=False,
     image_size={"vgg16": 224, "alexnet": 227, "tiny_vgg": 32},
     init_std=1.0,
@@ -256,13 +285,34 @@ MV2015 = Recipe(
 # [TH] ``utils/mv_benchmark.get_jitter_and_mse_weight``, VGG16: C = 300 through conv4_x, 100 at pool4 and
 # conv5_1, 20 at conv5_2-conv5_3, 1 from pool5; jitter 0 through conv2_2, 1 at pool2 and block 3, 2 at pool3 and
 # block 4, 4 at pool4 and block 5, 8 from pool5 (applied by the thesis's rule, T + 1 positions).
-_VGG16_C = {**{f"conv{b}_{j}": 300.0 for b in (1, 2, 3, 4) for j in (1, 2, 3)},
-            **{f"pool{b}": 300.0 for b in (1, 2, 3)}, "pool4": 100.0, "conv5_1": 100.0, "conv5_2": 20.0,
-            "conv5_3": 20.0, "pool5": 1.0, "fc6": 1.0, "fc7": 1.0, "fc8": 1.0, "prob": 1.0}
-_VGG16_T = {**{f"conv{b}_{j}": t for b, t in ((1, 0), (2, 0), (3, 1), (4, 2), (5, 4)) for j in (1, 2, 3)},
-            "pool1": 0, "pool2": 1, "pool3": 2, "pool4": 4, "pool5": 8, "fc6": 8, "fc7": 8, "fc8": 8, "prob": 8}
-MV2016_THESIS_VGG16 = dataclasses.replace(MV2016, name="mv2016_thesis_vgg16", feature_weight_layers=_VGG16_C,
-                                          jitter_layers=_VGG16_T)
+_VGG16_C = {
+    **{f"conv{b}_{j}": 300.0 for b in (1, 2, 3, 4) for j in (1, 2, 3)},
+    **{f"pool{b}": 300.0 for b in (1, 2, 3)},
+    "pool4": 100.0,
+    "conv5_1": 100.0,
+    "conv5_2": 20.0,
+    "conv5_3": 20.0,
+    "pool5": 1.0,
+    "fc6": 1.0,
+    "fc7": 1.0,
+    "fc8": 1.0,
+    "prob": 1.0,
+}
+_VGG16_T = {
+    **{f"conv{b}_{j}": t for b, t in ((1, 0), (2, 0), (3, 1), (4, 2), (5, 4)) for j in (1, 2, 3)},
+    "pool1": 0,
+    "pool2": 1,
+    "pool3": 2,
+    "pool4": 4,
+    "pool5": 8,
+    "fc6": 8,
+    "fc7": 8,
+    "fc8": 8,
+    "prob": 8,
+}
+MV2016_THESIS_VGG16 = dataclasses.replace(
+    MV2016, name="mv2016_thesis_vgg16", feature_weight_layers=_VGG16_C, jitter_layers=_VGG16_T
+)
 
 # [NNPRE] jitter: a canvas T - 1 px larger than the input, T window positions, T = max(round(stride / 4), 1)
 # from the layer's cumulative stride (get_preimage_opts.m, JitterLayer.m). Everything else as mv2016.
@@ -272,8 +322,13 @@ MV2016_AUTHORS_JITTER = dataclasses.replace(MV2016, name="mv2016_authors_jitter"
 # (``pre_featmap_init = load_image(img_path)``), with the ball constraint and everything else as mv2016.
 MV2016_TARGET_START = dataclasses.replace(MV2016, name="mv2016_target", init="target")
 
-RECIPES = {"mv2016": MV2016, "mv2015": MV2015, "mv2016_thesis_vgg16": MV2016_THESIS_VGG16,
-           "mv2016_authors_jitter": MV2016_AUTHORS_JITTER, "mv2016_target": MV2016_TARGET_START}
+RECIPES = {
+    "mv2016": MV2016,
+    "mv2015": MV2015,
+    "mv2016_thesis_vgg16": MV2016_THESIS_VGG16,
+    "mv2016_authors_jitter": MV2016_AUTHORS_JITTER,
+    "mv2016_target": MV2016_TARGET_START,
+}
 
 
 def get_recipe(recipe: "str | Recipe") -> Recipe:

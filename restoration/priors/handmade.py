@@ -23,8 +23,19 @@ import tensorflow as tf
 
 from restoration.objectives import Objective, Term, _check_rank, as_objective  # noqa: F401  (re-exported)
 
-__all__ = ["Term", "Objective", "as_objective", "AlphaNorm", "TotalVariation", "SoftRange", "alpha_norm", "tv",
-           "soft_range", "MV_B", "MV_V_RATIO"]
+__all__ = [
+    "Term",
+    "Objective",
+    "as_objective",
+    "AlphaNorm",
+    "TotalVariation",
+    "SoftRange",
+    "alpha_norm",
+    "tv",
+    "soft_range",
+    "MV_B",
+    "MV_V_RATIO",
+]
 
 MV_B = 80.0
 """M&V 2016's typical pixel magnitude ``B`` (mean-subtracted images lie roughly in ``[-B, B]``)."""
@@ -36,6 +47,7 @@ MV_V_RATIO = 6.5
 # ----------------------------------------------------------------------------------------------------------
 # hand-crafted image priors of Mahendran & Vedaldi
 # ----------------------------------------------------------------------------------------------------------
+
 
 class AlphaNorm(Term):
     r"""Bounded-range prior (M&V 2016, Sec. 3.3): the per-pixel colour norm to the power :math:`\alpha`.
@@ -58,8 +70,16 @@ class AlphaNorm(Term):
         ``"input"`` (default) or a layer name (then ``k`` runs over channels).
     """
 
-    def __init__(self, alpha: float = 6.0, B: float = MV_B, *, layer: str = "input", weight: float = 1.0,
-                 normalise: bool = True, name: str | None = None):
+    def __init__(
+        self,
+        alpha: float = 6.0,
+        B: float = MV_B,
+        *,
+        layer: str = "input",
+        weight: float = 1.0,
+        normalise: bool = True,
+        name: str | None = None,
+    ):
         if alpha <= 0 or B <= 0:
             raise ValueError(f"AlphaNorm needs alpha > 0 and B > 0, got alpha={alpha}, B={B}")
         super().__init__(name or f"alpha{alpha:g}", layer, weight)
@@ -71,7 +91,7 @@ class AlphaNorm(Term):
         e = tf.reduce_sum(tf.pow(sq, self.alpha / 2.0), axis=(1, 2))
         if self.normalise:
             hw = tf.cast(tf.shape(t)[1] * tf.shape(t)[2], tf.float32)
-            e = e / (hw * self.B ** self.alpha)
+            e = e / (hw * self.B**self.alpha)
         return e
 
 
@@ -94,8 +114,18 @@ class TotalVariation(Term):
         Range constant; ``V = B / v_ratio``.
     """
 
-    def __init__(self, beta: float = 2.0, B: float = MV_B, *, v_ratio: float = MV_V_RATIO, layer: str = "input",
-                 weight: float = 1.0, normalise: bool = True, eps: float = 1e-8, name: str | None = None):
+    def __init__(
+        self,
+        beta: float = 2.0,
+        B: float = MV_B,
+        *,
+        v_ratio: float = MV_V_RATIO,
+        layer: str = "input",
+        weight: float = 1.0,
+        normalise: bool = True,
+        eps: float = 1e-8,
+        name: str | None = None,
+    ):
         if beta <= 0 or B <= 0 or v_ratio <= 0:
             raise ValueError(f"TotalVariation needs beta, B, v_ratio > 0, got {beta}, {B}, {v_ratio}")
         super().__init__(name or f"tv{beta:g}", layer, weight)
@@ -112,7 +142,7 @@ class TotalVariation(Term):
         e = tf.reduce_sum(sq, axis=(1, 2))
         if self.normalise:
             hw = tf.cast(tf.shape(t)[1] * tf.shape(t)[2], tf.float32)
-            e = e / (hw * self.V ** self.beta)
+            e = e / (hw * self.V**self.beta)
         return e
 
 
@@ -125,8 +155,16 @@ class SoftRange(Term):
     inverter's ``clip=True`` is the hard version (projection after each step, bounds for L-BFGS-B).
     """
 
-    def __init__(self, low=None, high=None, *, mean_bgr=(104.00699, 116.66877, 122.67892), layer: str = "input",
-                 weight: float = 1.0, name: str = "softrange"):
+    def __init__(
+        self,
+        low=None,
+        high=None,
+        *,
+        mean_bgr=(104.00699, 116.66877, 122.67892),
+        layer: str = "input",
+        weight: float = 1.0,
+        name: str = "softrange",
+    ):
         super().__init__(name, layer, weight)
         mean = np.asarray(mean_bgr, np.float32)
         self.low = np.broadcast_to(np.asarray(-mean if low is None else low, np.float32), (3,)).copy()

@@ -52,8 +52,19 @@ import tensorflow as tf
 from restoration.objectives import Term
 from restoration.priors.patches import SAMPLE_EPS, PatchSpec, Whitening
 
-__all__ = ["EXPERTS", "PriorSpec", "PriorParams", "PatchPrior", "score_matching_loss", "energy_np",
-           "energy_factor", "save_prior", "load_prior", "prior_dir", "unit_rows"]
+__all__ = [
+    "EXPERTS",
+    "PriorSpec",
+    "PriorParams",
+    "PatchPrior",
+    "score_matching_loss",
+    "energy_np",
+    "energy_factor",
+    "save_prior",
+    "load_prior",
+    "prior_dir",
+    "unit_rows",
+]
 
 EXPERTS = ("student", "logistic")
 
@@ -61,6 +72,7 @@ EXPERTS = ("student", "logistic")
 # ----------------------------------------------------------------------------------------------------------
 # experts
 # ----------------------------------------------------------------------------------------------------------
+
 
 def rho(s, expert: str):
     if expert == "student":
@@ -110,6 +122,7 @@ def score_matching_loss(W, a, z, expert: str, *, precision: str = "float32"):
     if len(Wn.shape) == 2:
         Wn, alpha, z = Wn[None], alpha[None], z[:, None, :]
     from restoration.nets import compute_dtype
+
     low = compute_dtype(precision)
 
     def product(eq, x, y):
@@ -117,10 +130,10 @@ def score_matching_loss(W, a, z, expert: str, *, precision: str = "float32"):
             return tf.einsum(eq, x, y)
         return tf.einsum(eq, _round_to(x, low), _round_to(y, low))
 
-    s = product("ckd,bcd->bck", Wn, z)                       # (B, C, K)
+    s = product("ckd,bcd->bck", Wn, z)  # (B, C, K)
     g, dg = g_and_dg(s, expert)
     term1 = tf.reduce_sum(alpha * tf.reduce_mean(dg, axis=0))
-    gram = tf.einsum("ckd,cjd->ckj", Wn, Wn)                  # (C, K, K)
+    gram = tf.einsum("ckd,cjd->ckj", Wn, Wn)  # (C, K, K)
     gg = product("bck,bcj->ckj", g, g) / tf.cast(tf.shape(z)[0], g.dtype)
     term2 = 0.5 * tf.reduce_sum(alpha[:, :, None] * alpha[:, None, :] * gram * gg)
     return term1 + term2
@@ -129,6 +142,7 @@ def score_matching_loss(W, a, z, expert: str, *, precision: str = "float32"):
 # ----------------------------------------------------------------------------------------------------------
 # a trained prior: spec, parameters, storage
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class PriorSpec:
@@ -157,8 +171,10 @@ class PriorSpec:
     def describe(self, d: int | None = None) -> str:
         over = "" if d is None else (" (overcomplete)" if self.n_components > d else "")
         per = " per channel" if self.channelwise else ""
-        return (f"{self.kind} prior {self.name!r}: {self.n_components} {self.expert} experts{per}{over} on "
-                f"{self.patch.describe()}")
+        return (
+            f"{self.kind} prior {self.name!r}: {self.n_components} {self.expert} experts{per}{over} on "
+            f"{self.patch.describe()}"
+        )
 
 
 @dataclasses.dataclass
@@ -172,22 +188,25 @@ class PriorParams:
     W: np.ndarray
     a: np.ndarray
     run_id: int | None = None
-    natural_energy: float | None = None   # mean energy of held-out natural patches (a scale for weighting)
+    natural_energy: float | None = None  # mean energy of held-out natural patches (a scale for weighting)
     photos: list[str] | None = None
     photo_source: str | None = None
 
     def describe_photos(self, limit: int = 8) -> str:
         """Which photos the prior saw, in words (the first ``limit`` names, then how many more)."""
         if self.photos is None:
-            return ("photos not recorded (saved before issue 17; a quick-profile prior of then also learned from "
-                    "hubble_deep_field, immunohistochemistry and retina: retrain it)")
-        names = ", ".join(self.photos[:limit]) + (f" and {len(self.photos) - limit} more"
-                                                   if len(self.photos) > limit else "")
+            return (
+                "photos not recorded (saved before issue 17; a quick-profile prior of then also learned from "
+                "hubble_deep_field, immunohistochemistry and retina: retrain it)"
+            )
+        names = ", ".join(self.photos[:limit]) + (
+            f" and {len(self.photos) - limit} more" if len(self.photos) > limit else ""
+        )
         return f"{len(self.photos)} photos of {self.photo_source or 'an unnamed source'} ({names})"
 
     @property
     def W_unit(self) -> np.ndarray:
-        return self.W / np.sqrt(np.sum(self.W ** 2, axis=-1, keepdims=True) + 1e-12)
+        return self.W / np.sqrt(np.sum(self.W**2, axis=-1, keepdims=True) + 1e-12)
 
     @property
     def alpha(self) -> np.ndarray:
@@ -224,9 +243,11 @@ def save_prior(params: PriorParams, root) -> Path:
     params.whitening.save(folder / "whitening.npz")
     spec = dataclasses.asdict(params.spec)
     photos = None if params.photos is None else {"source": params.photo_source, "names": list(params.photos)}
-    (folder / "spec.json").write_text(json.dumps({"spec": spec, "run_id": params.run_id,
-                                                  "natural_energy": params.natural_energy, "photos": photos},
-                                                 indent=1))
+    (folder / "spec.json").write_text(
+        json.dumps(
+            {"spec": spec, "run_id": params.run_id, "natural_energy": params.natural_energy, "photos": photos}, indent=1
+        )
+    )
     tmp.replace(folder / "params.npz")
     return folder
 
@@ -237,24 +258,40 @@ def load_prior(name: str, root) -> PriorParams:
     needed = [folder / f for f in ("params.npz", "whitening.npz", "spec.json")]
     missing = [p.name for p in needed if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"no trained prior {name!r} in {folder} (missing {', '.join(missing)}); train it "
-                                f"first: python -m experiments priors with prior={name}")
+        raise FileNotFoundError(
+            f"no trained prior {name!r} in {folder} (missing {', '.join(missing)}); train it "
+            f"first: python -m experiments priors with prior={name}"
+        )
     meta = json.loads((folder / "spec.json").read_text())
     s = meta["spec"]
-    spec = PriorSpec(name=s["name"], patch=PatchSpec(**s["patch"]), n_components=s["n_components"],
-                     expert=s["expert"], channelwise=s["channelwise"], weight=s["weight"])
+    spec = PriorSpec(
+        name=s["name"],
+        patch=PatchSpec(**s["patch"]),
+        n_components=s["n_components"],
+        expert=s["expert"],
+        channelwise=s["channelwise"],
+        weight=s["weight"],
+    )
     with np.load(folder / "params.npz") as z:
         W, a = z["W"], z["a"]
     photos = meta.get("photos") if isinstance(meta.get("photos"), dict) else {}
     names = photos.get("names")
-    return PriorParams(spec, Whitening.load(folder / "whitening.npz"), W, a, meta.get("run_id"),
-                       meta.get("natural_energy"), [str(n) for n in names] if isinstance(names, list) else None,
-                       photos.get("source"))
+    return PriorParams(
+        spec,
+        Whitening.load(folder / "whitening.npz"),
+        W,
+        a,
+        meta.get("run_id"),
+        meta.get("natural_energy"),
+        [str(n) for n in names] if isinstance(names, list) else None,
+        photos.get("source"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the energy as a term
 # ----------------------------------------------------------------------------------------------------------
+
 
 def energy_np(params: PriorParams, patches) -> np.ndarray:
     """Per-patch energy ``(M,)`` of raw patches ``(M, C, P)`` by the explicit pipeline (reference for tests)."""
@@ -266,7 +303,7 @@ def energy_np(params: PriorParams, patches) -> np.ndarray:
         s = (z @ Wu.T)[:, None, :]
         alpha = alpha[None]
     a = np.abs(s)
-    r = np.log1p(0.5 * s ** 2) if params.spec.expert == "student" else a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
+    r = np.log1p(0.5 * s**2) if params.spec.expert == "student" else a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
     return np.sum(alpha[None] * r, axis=(1, 2))
 
 
@@ -291,16 +328,18 @@ class PatchPrior(Term):
     with another channel count, is an error naming both.
     """
 
-    def __init__(self, params: PriorParams, *, layer: str | None = None, weight: float | None = None,
-                 name: str | None = None):
+    def __init__(
+        self, params: PriorParams, *, layer: str | None = None, weight: float | None = None, name: str | None = None
+    ):
         trained = params.spec.patch.layer
         layer = trained if layer is None else layer
         if layer != trained:
-            raise ValueError(f"prior {params.spec.name!r} was trained on {params.spec.patch.describe()}; it cannot "
-                             f"score layer {layer!r}. Train a prior on {layer!r} (experiments 'priors') or use "
-                             f"one trained there")
-        super().__init__(name or f"prior/{params.spec.name}", layer,
-                         params.spec.weight if weight is None else weight)
+            raise ValueError(
+                f"prior {params.spec.name!r} was trained on {params.spec.patch.describe()}; it cannot "
+                f"score layer {layer!r}. Train a prior on {layer!r} (experiments 'priors') or use "
+                f"one trained there"
+            )
+        super().__init__(name or f"prior/{params.spec.name}", layer, params.spec.weight if weight is None else weight)
         self.params = params
         self._build()
 
@@ -309,25 +348,27 @@ class PatchPrior(Term):
         spec, norm, st = p.spec.patch, wh.norm, wh.stats
         cica = p.spec.channelwise
         if cica and norm.mean == "sample_feature":
-            raise ValueError(f"prior {p.spec.name!r}: a channel-wise (CICA) prior cannot use mean='sample_feature' "
-                             f"(it mixes channels); use 'sample_channel' or a dataset mean")
+            raise ValueError(
+                f"prior {p.spec.name!r}: a channel-wise (CICA) prior cannot use mean='sample_feature' "
+                f"(it mixes channels); use 'sample_channel' or a dataset mean"
+            )
         # V[c, k, :] : the weights of channel c's window entries in expert k's input (CICA: only its own channel)
         V = p.analysis_filters().astype(np.float64)  # (K, C, P) or, CICA, (C, K, P)
         if not cica:
-            V = np.transpose(V, (1, 0, 2))           # -> (C, K, P)
-        if norm.sdev == "dataset_channel":          # scaling folded into the filters
+            V = np.transpose(V, (1, 0, 2))  # -> (C, K, P)
+        if norm.sdev == "dataset_channel":  # scaling folded into the filters
             V = V / st.sdev_channel[:, None, None]
         elif norm.sdev == "dataset_feature":
             V = V / st.sdev_feature[:, None, :]
         elif norm.sdev == "rescale":
             V = V / norm.rescale
-        if norm.mean == "dataset_channel":          # a dataset mean is a bias
+        if norm.mean == "dataset_channel":  # a dataset mean is a bias
             bias = -np.einsum("ckp,c->ck", V, st.mean_channel)
         elif norm.mean == "dataset_feature":
             bias = -np.einsum("ckp,cp->ck", V, st.mean_feature)
         else:
             bias = np.zeros(V.shape[:2])
-        if norm.mean == "sample_channel":           # a window's own mean is one more (box) filter
+        if norm.mean == "sample_channel":  # a window's own mean is one more (box) filter
             V = V - V.sum(axis=2, keepdims=True) / spec.P
         elif norm.mean == "sample_feature":
             V = V - V.sum(axis=(0, 2), keepdims=True) / spec.D
@@ -335,8 +376,10 @@ class PatchPrior(Term):
         k = np.transpose(V.reshape(V.shape[0], V.shape[1], spec.ph, spec.pw), (2, 3, 0, 1))
         self._kernel = tf.constant(k.astype(np.float32))
         self._matrix = tf.reshape(self._kernel, (spec.ph * spec.pw * spec.channels, -1))  # (ph*pw*C, K) rows
-        self._per_channel = tf.reshape(tf.transpose(self._kernel, (2, 0, 1, 3)),            # CICA: (C, P, K)
-                                       (spec.channels, spec.ph * spec.pw, -1))
+        self._per_channel = tf.reshape(
+            tf.transpose(self._kernel, (2, 0, 1, 3)),  # CICA: (C, P, K)
+            (spec.channels, spec.ph * spec.pw, -1),
+        )
         self._bias = tf.constant((bias if cica else bias.sum(axis=0)).astype(np.float32))  # (C, K) or (K,)
         self._alpha = tf.constant(p.alpha.astype(np.float32))
         self._sample_sdev = norm.sdev == "sample"
@@ -350,12 +393,16 @@ class PatchPrior(Term):
         """``s (N, h, w, K)`` (CICA: ``(N, h, w, C, K)``) for maps ``t (N, H, W, C)``."""
         spec = self.params.spec.patch
         if t.shape.rank != 4 or t.shape[-1] != spec.channels:
-            raise ValueError(f"prior {self.params.spec.name!r} models {spec.describe()}; got maps of shape "
-                             f"{t.shape} at {self.layer!r}")
+            raise ValueError(
+                f"prior {self.params.spec.name!r} models {spec.describe()}; got maps of shape "
+                f"{t.shape} at {self.layer!r}"
+            )
         if (t.shape[1] is not None and t.shape[1] < spec.ph) or (t.shape[2] is not None and t.shape[2] < spec.pw):
-            raise ValueError(f"prior {self.params.spec.name!r} needs {spec.ph}x{spec.pw} windows but {self.layer!r} "
-                             f"is only {t.shape[1]}x{t.shape[2]} here; use a larger image or a prior with smaller "
-                             f"patches")
+            raise ValueError(
+                f"prior {self.params.spec.name!r} needs {spec.ph}x{spec.pw} windows but {self.layer!r} "
+                f"is only {t.shape[1]}x{t.shape[2]} here; use a larger image or a prior with smaller "
+                f"patches"
+            )
         t = tf.cast(t, tf.float32)
         ph, pw, C = spec.ph, spec.pw, spec.channels
         if self.params.spec.channelwise:
@@ -363,8 +410,8 @@ class PatchPrior(Term):
             # than tf.nn.depthwise_conv2d for 64 channels x 150 components here
             rows = tf.image.extract_patches(t, [1, ph, pw, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
             shape = tf.shape(rows)
-            per_channel = tf.transpose(tf.reshape(rows, (-1, ph * pw, C)), (2, 0, 1))       # (C, M, P)
-            s = tf.transpose(tf.linalg.matmul(per_channel, self._per_channel), (1, 0, 2))   # (M, C, K)
+            per_channel = tf.transpose(tf.reshape(rows, (-1, ph * pw, C)), (2, 0, 1))  # (C, M, P)
+            s = tf.transpose(tf.linalg.matmul(per_channel, self._per_channel), (1, 0, 2))  # (M, C, K)
             s = tf.reshape(s, tf.stack([shape[0], shape[1], shape[2], C, -1])) + self._bias
             if self._sample_sdev:
                 s = s / self._window_rms(rows)[..., None, None]

@@ -38,8 +38,20 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["MEAN_MODES", "SDEV_MODES", "PatchSpec", "Normalisation", "PatchStats", "Whitening", "PatchStore",
-           "extract_patches", "random_patches", "patch_stats", "normalise", "fit_whitening"]
+__all__ = [
+    "MEAN_MODES",
+    "SDEV_MODES",
+    "PatchSpec",
+    "Normalisation",
+    "PatchStats",
+    "Whitening",
+    "PatchStore",
+    "extract_patches",
+    "random_patches",
+    "patch_stats",
+    "normalise",
+    "fit_whitening",
+]
 
 MEAN_MODES = ("dataset_channel", "dataset_feature", "sample_channel", "sample_feature", "none")
 SDEV_MODES = ("dataset_channel", "dataset_feature", "sample", "rescale", "none")
@@ -104,6 +116,7 @@ class Normalisation:
 # extraction
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _check_maps(maps) -> np.ndarray:
     maps = np.asarray(maps, np.float32)
     if maps.ndim != 4:
@@ -133,13 +146,14 @@ def random_patches(maps, ph: int, pw: int, n: int, rng: np.random.Generator) -> 
     xs = rng.integers(0, w - pw + 1, n)
     out = np.empty((n, c, ph * pw), np.float32)
     for k, (i, y, x) in enumerate(zip(idx, ys, xs)):
-        out[k] = maps[i, y:y + ph, x:x + pw, :].reshape(ph * pw, c).T
+        out[k] = maps[i, y : y + ph, x : x + pw, :].reshape(ph * pw, c).T
     return out
 
 
 # ----------------------------------------------------------------------------------------------------------
 # the raw patch store
 # ----------------------------------------------------------------------------------------------------------
+
 
 class PatchStore:
     """Raw (uncentred) patches ``(N, C, P)`` float32 in one ``.npy`` file, memory-mapped; ``meta.json`` beside
@@ -153,8 +167,9 @@ class PatchStore:
         self.folder = Path(folder)
         meta_path, data_path = self.folder / "meta.json", self.folder / "raw.npy"
         if not meta_path.is_file() or not data_path.is_file():
-            raise FileNotFoundError(f"no patch store at {self.folder} (raw.npy + meta.json); build one with "
-                                    f"PatchStore.create")
+            raise FileNotFoundError(
+                f"no patch store at {self.folder} (raw.npy + meta.json); build one with PatchStore.create"
+            )
         meta = json.loads(meta_path.read_text())
         self.spec = PatchSpec(**meta["spec"])
         self.source = meta.get("source", "")
@@ -166,8 +181,9 @@ class PatchStore:
     def create(cls, folder, spec: PatchSpec, n: int, source: str = "") -> "PatchStore":
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        arr = np.lib.format.open_memmap(folder / "raw.npy", mode="w+", dtype=np.float32,
-                                        shape=(int(n), spec.channels, spec.P))
+        arr = np.lib.format.open_memmap(
+            folder / "raw.npy", mode="w+", dtype=np.float32, shape=(int(n), spec.channels, spec.P)
+        )
         del arr
         (folder / "meta.json").write_text(json.dumps({"spec": dataclasses.asdict(spec), "source": source}))
         store = cls(folder)
@@ -175,7 +191,7 @@ class PatchStore:
         return store
 
     def write(self, start: int, block: np.ndarray) -> None:
-        self.data[start:start + len(block)] = block
+        self.data[start : start + len(block)] = block
 
     def flush(self) -> None:
         if hasattr(self.data, "flush"):
@@ -186,11 +202,12 @@ class PatchStore:
 
     def chunks(self, size: int = 10_000) -> Iterator[np.ndarray]:
         for s in range(0, len(self.data), size):
-            yield np.asarray(self.data[s:s + size], np.float32)
+            yield np.asarray(self.data[s : s + size], np.float32)
 
 
-def fill_store(store: PatchStore, maps_fn: Callable[[int], np.ndarray], n_sources: int,
-               rng: np.random.Generator) -> PatchStore:
+def fill_store(
+    store: PatchStore, maps_fn: Callable[[int], np.ndarray], n_sources: int, rng: np.random.Generator
+) -> PatchStore:
     """Fill ``store`` with windows drawn evenly from ``maps_fn(i)`` (``(1 or more, H, W, C)`` maps), for
     ``i < n_sources`` (e.g. one image's activations at a time, so a layer's maps are never all in memory)."""
     spec = store.spec
@@ -210,6 +227,7 @@ def fill_store(store: PatchStore, maps_fn: Callable[[int], np.ndarray], n_source
 # ----------------------------------------------------------------------------------------------------------
 # streaming statistics and normalisation
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class PatchStats:
@@ -249,8 +267,9 @@ def _scale(c: np.ndarray, norm: Normalisation, stats: PatchStats | None) -> np.n
     return c
 
 
-def patch_stats(chunks: Iterable[np.ndarray], norm: Normalisation, chunks_again: Callable[[], Iterable[np.ndarray]]
-                ) -> PatchStats:
+def patch_stats(
+    chunks: Iterable[np.ndarray], norm: Normalisation, chunks_again: Callable[[], Iterable[np.ndarray]]
+) -> PatchStats:
     """Means (one pass) and the sdevs of the centred data (a second pass, ``chunks_again()``), in float64."""
     n, s1 = 0, None
     for x in chunks:
@@ -283,6 +302,7 @@ def normalise(patches, norm: Normalisation, stats: PatchStats | None) -> np.ndar
 # ----------------------------------------------------------------------------------------------------------
 # whitening
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Whitening:
@@ -321,20 +341,41 @@ class Whitening:
 
     def save(self, path) -> None:
         s = self.stats
-        np.savez(path, matrix=self.matrix, inverse=self.inverse, eigvals=self.eigvals, n=s.n,
-                 mean_channel=s.mean_channel, mean_feature=s.mean_feature, sdev_channel=s.sdev_channel,
-                 sdev_feature=s.sdev_feature,
-                 meta=json.dumps({"spec": dataclasses.asdict(self.spec), "norm": dataclasses.asdict(self.norm),
-                                  "method": self.method, "channelwise": self.channelwise}))
+        np.savez(
+            path,
+            matrix=self.matrix,
+            inverse=self.inverse,
+            eigvals=self.eigvals,
+            n=s.n,
+            mean_channel=s.mean_channel,
+            mean_feature=s.mean_feature,
+            sdev_channel=s.sdev_channel,
+            sdev_feature=s.sdev_feature,
+            meta=json.dumps(
+                {
+                    "spec": dataclasses.asdict(self.spec),
+                    "norm": dataclasses.asdict(self.norm),
+                    "method": self.method,
+                    "channelwise": self.channelwise,
+                }
+            ),
+        )
 
     @classmethod
     def load(cls, path) -> "Whitening":
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
-            stats = PatchStats(int(z["n"]), z["mean_channel"], z["mean_feature"], z["sdev_channel"],
-                               z["sdev_feature"])
-            return cls(PatchSpec(**meta["spec"]), Normalisation(**meta["norm"]), stats, meta["method"],
-                       z["matrix"], z["inverse"], z["eigvals"], meta["channelwise"])
+            stats = PatchStats(int(z["n"]), z["mean_channel"], z["mean_feature"], z["sdev_channel"], z["sdev_feature"])
+            return cls(
+                PatchSpec(**meta["spec"]),
+                Normalisation(**meta["norm"]),
+                stats,
+                meta["method"],
+                z["matrix"],
+                z["inverse"],
+                z["eigvals"],
+                meta["channelwise"],
+            )
 
 
 AUTO_RANK_TOL = 1e-6
@@ -352,11 +393,13 @@ def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int | None):
         lam_k, U_k = lam[:keep], U[:, :keep]
         tiny = lam_k <= 1e-10 * max(lam[0], 1e-30)
         if np.any(tiny):
-            raise ValueError(f"PCA whitening: {int(np.sum(tiny))} of the kept eigenvalues are ~0 (the normalised "
-                             f"patches span only {cov.shape[0] - int(np.sum(lam <= 1e-10 * max(lam[0], 1e-30)))} "
-                             f"dimensions: too few distinct patches for the dimension, or a per-sample mean, which "
-                             f"removes one per "
-                             f"channel); draw patches from more or larger images, or drop more with n_drop")
+            raise ValueError(
+                f"PCA whitening: {int(np.sum(tiny))} of the kept eigenvalues are ~0 (the normalised "
+                f"patches span only {cov.shape[0] - int(np.sum(lam <= 1e-10 * max(lam[0], 1e-30)))} "
+                f"dimensions: too few distinct patches for the dimension, or a per-sample mean, which "
+                f"removes one per "
+                f"channel); draw patches from more or larger images, or drop more with n_drop"
+            )
         W = U_k.T / np.sqrt(lam_k)[:, None]
         Winv = U_k * np.sqrt(lam_k)[None, :]
     elif method == "zca":
@@ -368,14 +411,23 @@ def _whiten_from_cov(cov: np.ndarray, method: str, n_drop: int | None):
     return W, Winv, lam
 
 
-def fit_whitening(store: PatchStore, norm: Normalisation = Normalisation(), method: str = "pca",
-                  n_drop: int | None = 0, *, channelwise: bool = False, chunk: int = 10_000) -> Whitening:
+def fit_whitening(
+    store: PatchStore,
+    norm: Normalisation = Normalisation(),
+    method: str = "pca",
+    n_drop: int | None = 0,
+    *,
+    channelwise: bool = False,
+    chunk: int = 10_000,
+) -> Whitening:
     """Statistics, streaming covariance and eigen-decomposition of a store's patches. ``n_drop=None`` (PCA):
     drop every direction whose variance is below 1e-6 of the largest, i.e. keep the dimensions the patches
     actually span (a layer with dead channels spans fewer than ``C ph pw``)."""
     if method == "zca" and n_drop not in (0, None):
-        raise ValueError(f"ZCA whitening keeps every dimension (it clips small eigenvalues at {ZCA_FLOOR:g}); "
-                         f"n_drop={n_drop} would be ignored: use method='pca' to reduce, or n_drop=0")
+        raise ValueError(
+            f"ZCA whitening keeps every dimension (it clips small eigenvalues at {ZCA_FLOOR:g}); "
+            f"n_drop={n_drop} would be ignored: use method='pca' to reduce, or n_drop=0"
+        )
     spec = store.spec
     stats = patch_stats(store.chunks(chunk), norm, lambda: store.chunks(chunk))
     C, P = spec.channels, spec.P

@@ -51,11 +51,11 @@ def energy_and_grad(params: PriorParams, z: np.ndarray):
     """``E (M,)`` and ``dE/dz`` (same shape as ``z``) of whitened patches."""
     Wu, alpha = params.W_unit.astype(np.float64), params.alpha.astype(np.float64)
     z = np.asarray(z, np.float64)
-    if params.spec.channelwise:               # z (M, C, d), W (C, K, d)
+    if params.spec.channelwise:  # z (M, C, d), W (C, K, d)
         s = np.einsum("ckd,mcd->mck", Wu, z)
         r, dr = _rho_and_drho(s, params.spec.expert)
         return np.sum(alpha * r, axis=(1, 2)), np.einsum("mck,ckd->mcd", alpha * dr, Wu)
-    s = z @ Wu.T                               # (M, K)
+    s = z @ Wu.T  # (M, K)
     r, dr = _rho_and_drho(s, params.spec.expert)
     return r @ alpha, (dr * alpha) @ Wu
 
@@ -70,8 +70,16 @@ def _chains(params: PriorParams, n: int, z0, rng):
     return rng.standard_normal(shape), n
 
 
-def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float = 0.1, *, seed: int = 0,
-         adjust: bool = True, z0=None) -> SampleResult:
+def mala(
+    params: PriorParams,
+    n: int = 64,
+    steps: int = 1000,
+    step_size: float = 0.1,
+    *,
+    seed: int = 0,
+    adjust: bool = True,
+    z0=None,
+) -> SampleResult:
     """``n`` chains of (Metropolis-adjusted) Langevin dynamics."""
     rng = np.random.default_rng(seed)
     z, n = _chains(params, n, z0, rng)
@@ -80,12 +88,12 @@ def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float =
     acc, en = np.empty(steps), np.empty(steps)
     eps = float(step_size)
     for t in range(steps):
-        prop = z - 0.5 * eps ** 2 * G + eps * rng.standard_normal(z.shape)
+        prop = z - 0.5 * eps**2 * G + eps * rng.standard_normal(z.shape)
         E2, G2 = energy_and_grad(params, prop)
         if adjust:
-            fwd = np.sum((prop - z + 0.5 * eps ** 2 * G) ** 2, axis=axes)
-            bwd = np.sum((z - prop + 0.5 * eps ** 2 * G2) ** 2, axis=axes)
-            log_a = (E - E2) + (fwd - bwd) / (2 * eps ** 2)
+            fwd = np.sum((prop - z + 0.5 * eps**2 * G) ** 2, axis=axes)
+            bwd = np.sum((z - prop + 0.5 * eps**2 * G2) ** 2, axis=axes)
+            log_a = (E - E2) + (fwd - bwd) / (2 * eps**2)
             ok = np.log(rng.random(n)) < log_a
         else:
             ok = np.ones(n, bool)
@@ -95,16 +103,28 @@ def mala(params: PriorParams, n: int = 64, steps: int = 1000, step_size: float =
     return SampleResult(z, float(acc.mean()), acc, en, "MALA" if adjust else "ULA", eps, steps)
 
 
-def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0.1, leapfrog: int = 10, *,
-        seed: int = 0, z0=None, tune_steps: int = 0, target_accept: float = 0.7) -> SampleResult:
+def hmc(
+    params: PriorParams,
+    n: int = 64,
+    steps: int = 200,
+    step_size: float = 0.1,
+    leapfrog: int = 10,
+    *,
+    seed: int = 0,
+    z0=None,
+    tune_steps: int = 0,
+    target_accept: float = 0.7,
+) -> SampleResult:
     """``n`` chains of Hamiltonian Monte Carlo with ``leapfrog`` steps per proposal.
 
     ``tune_steps``: for the first steps the step size is multiplied by 1.1 after a step whose acceptance is
     above ``target_accept`` and by 0.9 otherwise (a crude adaptation), then frozen; ``accept_rate`` counts the
     steps after tuning only and ``step_size`` is the frozen value."""
     if leapfrog < 1 or steps < 1 or not 0 <= tune_steps < steps:
-        raise ValueError(f"hmc needs leapfrog >= 1, steps >= 1 and 0 <= tune_steps < steps; got leapfrog={leapfrog}, "
-                         f"steps={steps}, tune_steps={tune_steps}")
+        raise ValueError(
+            f"hmc needs leapfrog >= 1, steps >= 1 and 0 <= tune_steps < steps; got leapfrog={leapfrog}, "
+            f"steps={steps}, tune_steps={tune_steps}"
+        )
     rng = np.random.default_rng(seed)
     z, n = _chains(params, n, z0, rng)
     E, G = energy_and_grad(params, z)
@@ -121,8 +141,8 @@ def hmc(params: PriorParams, n: int = 64, steps: int = 200, step_size: float = 0
             if i < leapfrog - 1:
                 r = r - eps * g
         r = r - 0.5 * eps * g
-        H0 = E + 0.5 * np.sum(r0 ** 2, axis=axes)
-        H1 = Eq + 0.5 * np.sum(r ** 2, axis=axes)
+        H0 = E + 0.5 * np.sum(r0**2, axis=axes)
+        H1 = Eq + 0.5 * np.sum(r**2, axis=axes)
         with np.errstate(over="ignore", invalid="ignore"):
             ok = np.log(rng.random(n)) < np.nan_to_num(H0 - H1, nan=-np.inf)
         z = np.where(ok.reshape(bshape), q, z)

@@ -24,12 +24,19 @@ from restoration.priors.learned import PriorParams, PriorSpec, score_matching_lo
 from restoration.priors.patches import Normalisation, PatchStore, fill_store, fit_whitening
 from restoration.optim import LogFn, TrainResult, TrainSettings, run_loop
 
-__all__ = ["THESIS_SCHEDULE", "thesis_schedule", "PriorTraining", "train_prior", "train_prior_on_stores",
-           "maps_source"]
+__all__ = ["THESIS_SCHEDULE", "thesis_schedule", "PriorTraining", "train_prior", "train_prior_on_stores", "maps_source"]
 
 THESIS_STEPS = 25_000
-THESIS_SCHEDULE = ((0, 1.0), (10_000, 0.1), (13_000, 3e-2), (15_000, 1e-2), (17_000, 3e-3), (19_000, 1e-3),
-                   (21_000, 1e-4), (23_000, 3e-5))
+THESIS_SCHEDULE = (
+    (0, 1.0),
+    (10_000, 0.1),
+    (13_000, 3e-2),
+    (15_000, 1e-2),
+    (17_000, 3e-3),
+    (19_000, 1e-3),
+    (21_000, 1e-4),
+    (23_000, 3e-5),
+)
 
 
 def thesis_schedule(steps: int) -> tuple[tuple[int, float], ...]:
@@ -55,18 +62,25 @@ class PriorTraining:
     clip_value: float = 1e-3
     norm: Normalisation = Normalisation()
     whitening: str = "pca"
-    n_drop: int | None = 1           # None: keep the dimensions the patches span (see patches.fit_whitening)
+    n_drop: int | None = 1  # None: keep the dimensions the patches span (see patches.fit_whitening)
     seed: int = 0
     log_every: int = 50
     eval_every: int = 500
     ckpt_every: int = 1000
     progress: bool = True
-    precision: str = "float32"       # the score-matching products in bfloat16 (mixed: W, a, the loss float32)
+    precision: str = "float32"  # the score-matching products in bfloat16 (mixed: W, a, the loss float32)
 
     def train_settings(self) -> TrainSettings:
-        return TrainSettings(steps=self.steps, lr=1.0, lr_schedule=thesis_schedule(self.steps),
-                             log_every=self.log_every, eval_every=self.eval_every, ckpt_every=self.ckpt_every,
-                             progress=self.progress, clip_value=self.clip_value)
+        return TrainSettings(
+            steps=self.steps,
+            lr=1.0,
+            lr_schedule=thesis_schedule(self.steps),
+            log_every=self.log_every,
+            eval_every=self.eval_every,
+            ckpt_every=self.ckpt_every,
+            progress=self.progress,
+            clip_value=self.clip_value,
+        )
 
 
 def maps_source(net, images_rgb, layer: str, batch: int = 1) -> Callable[[int], np.ndarray]:
@@ -77,7 +91,7 @@ def maps_source(net, images_rgb, layer: str, batch: int = 1) -> Callable[[int], 
     images = np.asarray(images_rgb, np.float32)
 
     def fn(i: int) -> np.ndarray:
-        x = net.preprocess(images[i * batch:(i + 1) * batch])
+        x = net.preprocess(images[i * batch : (i + 1) * batch])
         if layer == "input":
             return np.asarray(x, np.float32)
         return net(tf.constant(x), layer).numpy()
@@ -89,15 +103,18 @@ def _whiten_store(whitening, store: PatchStore, chunk: int = 10_000) -> np.ndarr
     return np.concatenate([whitening.apply(x) for x in store.chunks(chunk)], axis=0)
 
 
-def train_prior_on_stores(spec: PriorSpec, train: PatchStore, val: PatchStore, cfg: PriorTraining, *,
-                          ckpt_dir=None, log: LogFn | None = None) -> tuple[PriorParams, TrainResult]:
+def train_prior_on_stores(
+    spec: PriorSpec, train: PatchStore, val: PatchStore, cfg: PriorTraining, *, ckpt_dir=None, log: LogFn | None = None
+) -> tuple[PriorParams, TrainResult]:
     """Fit the whitening on ``train``, then score-matching on the whitened patches; ``val`` is scored every
     ``eval_every`` steps (logged as ``score_matching/heldout_loss``)."""
     import tensorflow as tf
 
     if train.spec != spec.patch or val.spec != spec.patch:
-        raise ValueError(f"prior {spec.name!r} models {spec.patch.describe()}; the stores hold "
-                         f"{train.spec.describe()} / {val.spec.describe()}")
+        raise ValueError(
+            f"prior {spec.name!r} models {spec.patch.describe()}; the stores hold "
+            f"{train.spec.describe()} / {val.spec.describe()}"
+        )
     whitening = fit_whitening(train, cfg.norm, cfg.whitening, cfg.n_drop, channelwise=spec.channelwise)
     z_train, z_val = _whiten_store(whitening, train), _whiten_store(whitening, val)
     d, K = whitening.d, spec.n_components
@@ -114,21 +131,43 @@ def train_prior_on_stores(spec: PriorSpec, train: PatchStore, val: PatchStore, c
     def loss_fn(b):
         return [score_matching_loss(W, a, b, spec.expert, precision=cfg.precision)]
 
-    result = run_loop(spec.name, loss_fn, [W, a], terms=["score_matching"], coefficients=[1.0], batches=batches,
-                      settings=cfg.train_settings(), heldout=z_val, trackables={"W": W, "a": a},
-                      ckpt_dir=ckpt_dir, log=log, eval_batch=max(len(z_val), 1))
+    result = run_loop(
+        spec.name,
+        loss_fn,
+        [W, a],
+        terms=["score_matching"],
+        coefficients=[1.0],
+        batches=batches,
+        settings=cfg.train_settings(),
+        heldout=z_val,
+        trackables={"W": W, "a": a},
+        ckpt_dir=ckpt_dir,
+        log=log,
+        eval_batch=max(len(z_val), 1),
+    )
     return PriorParams(spec, whitening, W.numpy(), a.numpy()), result
 
 
-def train_prior(spec: PriorSpec, train_maps: Callable[[int], np.ndarray], n_train_sources: int,
-                val_maps: Callable[[int], np.ndarray], n_val_sources: int, cfg: PriorTraining, *, work_dir,
-                ckpt_dir=None, log: LogFn | None = None) -> tuple[PriorParams, TrainResult]:
+def train_prior(
+    spec: PriorSpec,
+    train_maps: Callable[[int], np.ndarray],
+    n_train_sources: int,
+    val_maps: Callable[[int], np.ndarray],
+    n_val_sources: int,
+    cfg: PriorTraining,
+    *,
+    work_dir,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+) -> tuple[PriorParams, TrainResult]:
     """Draw ``cfg.n_train`` / ``cfg.n_val`` raw patches into stores under ``work_dir`` (memory-mapped), then
     :func:`train_prior_on_stores`."""
     work = Path(work_dir)
     rng = np.random.default_rng([cfg.seed, 1])
-    train = fill_store(PatchStore.create(work / "train", spec.patch, cfg.n_train, "training images"),
-                       train_maps, n_train_sources, rng)
-    val = fill_store(PatchStore.create(work / "val", spec.patch, cfg.n_val, "held-out images"),
-                     val_maps, n_val_sources, rng)
+    train = fill_store(
+        PatchStore.create(work / "train", spec.patch, cfg.n_train, "training images"), train_maps, n_train_sources, rng
+    )
+    val = fill_store(
+        PatchStore.create(work / "val", spec.patch, cfg.n_val, "held-out images"), val_maps, n_val_sources, rng
+    )
     return train_prior_on_stores(spec, train, val, cfg, ckpt_dir=ckpt_dir, log=log)

@@ -113,22 +113,33 @@ class ModuleSpec:
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"module {self.name!r}: {field} must be a positive int, got {value!r}")
-        if self.up_kernel is not None and (isinstance(self.up_kernel, bool) or not isinstance(
-                self.up_kernel, (int, np.integer)) or self.up_kernel < 1):
-            raise ValueError(f"module {self.name!r}: up_kernel must be a positive int or None (the inverted "
-                             f"operation's rule), got {self.up_kernel!r}")
+        if self.up_kernel is not None and (
+            isinstance(self.up_kernel, bool) or not isinstance(self.up_kernel, (int, np.integer)) or self.up_kernel < 1
+        ):
+            raise ValueError(
+                f"module {self.name!r}: up_kernel must be a positive int or None (the inverted "
+                f"operation's rule), got {self.up_kernel!r}"
+            )
         if self.up_kernel is not None and self.kind == "UCC":
-            raise ValueError(f"module {self.name!r}: a UCC module resizes without a transposed convolution, so "
-                             f"up_kernel={self.up_kernel} has nothing to set; leave it None")
+            raise ValueError(
+                f"module {self.name!r}: a UCC module resizes without a transposed convolution, so "
+                f"up_kernel={self.up_kernel} has nothing to set; leave it None"
+            )
 
     def bind(self, net) -> "ModuleSpec":
         """A copy with channel counts and the inverted operation's geometry read from ``net``."""
         in_layer, out_layer = _resolve(net, self.in_layer), _resolve(net, self.out_layer)
         geom = net.span_geometry(in_layer, out_layer)
         return dataclasses.replace(
-            self, in_layer=in_layer, out_layer=out_layer,
-            in_channels=_channels(net, in_layer), out_channels=_channels(net, out_layer),
-            op_kernel=geom.kernel, op_stride=geom.stride, op_padding=geom.padding)
+            self,
+            in_layer=in_layer,
+            out_layer=out_layer,
+            in_channels=_channels(net, in_layer),
+            out_channels=_channels(net, out_layer),
+            op_kernel=geom.kernel,
+            op_stride=geom.stride,
+            op_padding=geom.padding,
+        )
 
     @property
     def bound(self) -> bool:
@@ -167,9 +178,12 @@ class ModuleSpec:
         if self.bound and self.up_kernel is not None:
             up = self.up
             g += f" with a {up.kernel}x{up.kernel}/{up.stride} {up.padding} up-sampling" + (
-                f" shifted {self.up_offset} px" if self.up_offset else "")
-        return f"{self.name}: {self.in_layer} -> {self.out_layer} ({self.kind}, {self.kernel}x{self.kernel}, " \
-               f"{self.hidden} hidden{g})"
+                f" shifted {self.up_offset} px" if self.up_offset else ""
+            )
+        return (
+            f"{self.name}: {self.in_layer} -> {self.out_layer} ({self.kind}, {self.kernel}x{self.kernel}, "
+            f"{self.hidden} hidden{g})"
+        )
 
     def flops(self, in_hw: tuple[int, int]) -> tuple[int, int]:
         """Forward FLOPs (2 per multiply-add) of the module's first and second convolution for one image.
@@ -180,10 +194,10 @@ class ModuleSpec:
         """
         self._require_bound()
         H, W = int(in_hw[0]), int(in_hw[1])
-        up, k2 = self.up, self.kernel ** 2
+        up, k2 = self.up, self.kernel**2
         Ho, Wo = up.natural_size(H), up.natural_size(W)
         ci, h, co = self.in_channels, self.hidden, self.out_channels
-        u2 = up.kernel ** 2
+        u2 = up.kernel**2
         if self.kind == "CD":
             return 2 * k2 * H * W * ci * h, 2 * u2 * H * W * h * co
         if self.kind in ("DC", "DD"):
@@ -237,8 +251,9 @@ def _per_module(value, n: int, what: str) -> list:
         return [value] * n
     values = list(value)
     if len(values) != n:
-        raise ValueError(f"{what} lists {len(values)} values for {n} modules (deepest first); give one per "
-                         f"module or a single value")
+        raise ValueError(
+            f"{what} lists {len(values)} values for {n} modules (deepest first); give one per module or a single value"
+        )
     return values
 
 
@@ -255,17 +270,27 @@ def chain_points(net, top_layer: str, *, targets: str = "lin") -> list[str]:
     names = list(net.layer_names)
     points = []
     for op in net.ops[: names.index(top)]:
-        keep = (op.kind == "conv" and targets == "lin") or op.kind in ("pool", "lrn") or (
-            op.kind == "relu" and targets == "relu" and net.ops[names.index(op.name) - 1].kind == "conv")
+        keep = (
+            (op.kind == "conv" and targets == "lin")
+            or op.kind in ("pool", "lrn")
+            or (op.kind == "relu" and targets == "relu" and net.ops[names.index(op.name) - 1].kind == "conv")
+        )
         if keep:
             points.append(op.name)
     return [top] + points[::-1] + ["input"]
 
 
-def chain_specs(net, top_layer: str | None = None, *, points: Sequence[str] | None = None,
-                kinds: str | Sequence[str] = "DC", kernel: int | Sequence[int] = 5,
-                hidden: int | Sequence[int] | None = None, targets: str = "lin",
-                up_kernel: int | Sequence[int | None] | None = None) -> list[ModuleSpec]:
+def chain_specs(
+    net,
+    top_layer: str | None = None,
+    *,
+    points: Sequence[str] | None = None,
+    kinds: str | Sequence[str] = "DC",
+    kernel: int | Sequence[int] = 5,
+    hidden: int | Sequence[int] | None = None,
+    targets: str = "lin",
+    up_kernel: int | Sequence[int | None] | None = None,
+) -> list[ModuleSpec]:
     """One module per step of a chain, deepest first, named ``<kind><i>`` with ``i = 1`` for the module that
     reaches the image (the thesis's DC1 ... DC10).
 
@@ -285,15 +310,24 @@ def chain_specs(net, top_layer: str | None = None, *, points: Sequence[str] | No
     n = len(points) - 1
     kinds_l = _per_module(kinds, n, "kinds")
     if isinstance(kinds, str) and len(kinds) == 2 * n and kinds not in KINDS:  # "DCDCCD": two letters a module
-        kinds_l = [kinds[2 * i:2 * i + 2] for i in range(n)]
+        kinds_l = [kinds[2 * i : 2 * i + 2] for i in range(n)]
     kernels, hiddens = _per_module(kernel, n, "kernel"), _per_module(hidden, n, "hidden")
     ups = _per_module(up_kernel, n, "up_kernel")
     specs = []
     for j in range(n):
         src, dst = points[j], points[j + 1]
         h = hiddens[j] if hiddens[j] is not None else _channels(net, src)
-        specs.append(ModuleSpec(f"{kinds_l[j]}{n - j}", kinds_l[j], src, dst, int(kernels[j]), int(h),
-                                up_kernel=None if ups[j] is None else int(ups[j])))
+        specs.append(
+            ModuleSpec(
+                f"{kinds_l[j]}{n - j}",
+                kinds_l[j],
+                src,
+                dst,
+                int(kernels[j]),
+                int(h),
+                up_kernel=None if ups[j] is None else int(ups[j]),
+            )
+        )
     return specs
 
 
@@ -367,6 +401,7 @@ def fit_to(y, out_hw: tuple[int, int]):
 
 def _conv(x, kernel):
     import tensorflow as tf
+
     return tf.nn.conv2d(x, kernel, 1, "SAME")
 
 
@@ -390,8 +425,11 @@ def build_module(spec: ModuleSpec, *, seed: int = 0):
             self._w = []
             for name, shape in weight_shapes(spec):
                 value = _glorot(rng, shape) if name.startswith("kernel") else np.zeros(shape, np.float32)
-                self._w.append(self.add_weight(shape=shape, initializer=lambda s, dtype=None, v=value: v,
-                                               name=name, trainable=True))
+                self._w.append(
+                    self.add_weight(
+                        shape=shape, initializer=lambda s, dtype=None, v=value: v, name=name, trainable=True
+                    )
+                )
 
         #: compute precision; set by the stack (:meth:`InversionStack.set_precision`). Weights stay float32
         #: variables; in bfloat16 the input and the weights are cast and the output comes back float32.
@@ -399,9 +437,13 @@ def build_module(spec: ModuleSpec, *, seed: int = 0):
 
         def call(self, x, out_hw):
             from restoration.nets import compute_dtype
+
             dtype = compute_dtype(self.precision)
-            out = self._compute(tf.cast(tf.convert_to_tensor(x), dtype),
-                                [tf.cast(w, dtype) for w in self._w], (int(out_hw[0]), int(out_hw[1])))
+            out = self._compute(
+                tf.cast(tf.convert_to_tensor(x), dtype),
+                [tf.cast(w, dtype) for w in self._w],
+                (int(out_hw[0]), int(out_hw[1])),
+            )
             return tf.cast(out, tf.float32)
 
         def _compute(self, x, weights, out_hw):
@@ -443,8 +485,10 @@ class InversionStack:
             raise ValueError(f"module names must be unique within a stack, got {names}")
         for a, b in zip(specs, specs[1:]):
             if a.out_layer != b.in_layer:
-                raise ValueError(f"modules do not chain: {a.name} ends at {a.out_layer!r} but {b.name} starts "
-                                 f"at {b.in_layer!r}; order specs deepest first")
+                raise ValueError(
+                    f"modules do not chain: {a.name} ends at {a.out_layer!r} but {b.name} starts "
+                    f"at {b.in_layer!r}; order specs deepest first"
+                )
         self.specs = specs
         self.models = list(models) if models is not None else [build_module(s, seed=seed) for s in specs]
         self.meta = dict(meta or {})
@@ -453,6 +497,7 @@ class InversionStack:
     def set_precision(self, precision: str) -> "InversionStack":
         """Compute every module in ``precision`` (``"bfloat16"``: mixed precision, float32 weights and output)."""
         from restoration.precision import resolve
+
         self.precision = resolve(precision)  # "auto": this machine's measured choice
         for m in self.models:
             m.precision = self.precision
@@ -461,8 +506,7 @@ class InversionStack:
     @classmethod
     def for_net(cls, net, specs: Sequence[ModuleSpec], *, seed: int = 0, meta: dict | None = None):
         """Bind ``specs`` to ``net`` and build freshly initialised modules (seeded per module)."""
-        meta = {"net": getattr(net, "name", None), "weights_label": getattr(net, "weights_label", None),
-                **(meta or {})}
+        meta = {"net": getattr(net, "name", None), "weights_label": getattr(net, "weights_label", None), **(meta or {})}
         stack = cls([s.bind(net) for s in specs], meta=meta, seed=seed)
         return stack.set_precision(getattr(net, "precision", "float32"))
 
@@ -485,8 +529,9 @@ class InversionStack:
 
     def sub(self, start: int = 0, stop: int | None = None) -> "InversionStack":
         """The modules ``start:stop`` as a stack of their own (sharing the trained layers)."""
-        return InversionStack(self.specs[start:stop], self.models[start:stop],
-                              meta=self.meta).set_precision(self.precision)
+        return InversionStack(self.specs[start:stop], self.models[start:stop], meta=self.meta).set_precision(
+            self.precision
+        )
 
     def sizes(self, out_hw: tuple[int, int]) -> list[tuple[int, int]]:
         """Spatial size of every point of the chain (``in_layer`` first) when the output is ``out_hw``."""
@@ -503,8 +548,10 @@ class InversionStack:
         """Apply every module in order to ``x`` (N, h, w, C_in); the result has spatial size ``out_hw``."""
         sizes = self.sizes(out_hw)
         if tuple(int(d) for d in x.shape[1:3]) != sizes[0]:
-            raise ValueError(f"the stack's input {self.in_layer} has size {tuple(x.shape[1:3])}, but an output of "
-                             f"{tuple(out_hw)} needs {sizes[0]}")
+            raise ValueError(
+                f"the stack's input {self.in_layer} has size {tuple(x.shape[1:3])}, but an output of "
+                f"{tuple(out_hw)} needs {sizes[0]}"
+            )
         for model, hw in zip(self.models, sizes[1:]):
             x = model(x, out_hw=hw)
         return x
@@ -515,8 +562,11 @@ class InversionStack:
 
     def weight_arrays(self) -> dict[str, np.ndarray]:
         """``{"<module>/<k>": array}`` with the k-th weight of each module (see :func:`weight_shapes`)."""
-        return {f"{s.name}/{k}": np.asarray(w.numpy() if hasattr(w, "numpy") else w)
-                for s, m in zip(self.specs, self.models) for k, w in enumerate(m.weights)}
+        return {
+            f"{s.name}/{k}": np.asarray(w.numpy() if hasattr(w, "numpy") else w)
+            for s, m in zip(self.specs, self.models)
+            for k, w in enumerate(m.weights)
+        }
 
     def set_module_arrays(self, name: str, arrays: Sequence[np.ndarray]) -> None:
         """Assign module ``name``'s weights from arrays in :func:`weight_shapes` order (shapes checked)."""
@@ -526,15 +576,18 @@ class InversionStack:
         for k, (w, value) in enumerate(zip(model.weights, arrays)):
             value = np.asarray(value)
             if tuple(value.shape) != tuple(w.shape):
-                raise ValueError(f"module {name} weight {k} has shape {value.shape}, the module expects "
-                                 f"{tuple(w.shape)}")
+                raise ValueError(
+                    f"module {name} weight {k} has shape {value.shape}, the module expects {tuple(w.shape)}"
+                )
             w.assign(value)
 
     @classmethod
     def from_arrays(cls, spec_json: dict, arrays) -> "InversionStack":
         if spec_json.get("format") != FORMAT:
-            raise ValueError(f"not a saved module stack of this version: format {spec_json.get('format')!r}, "
-                             f"expected {FORMAT!r}; retrain it with this code")
+            raise ValueError(
+                f"not a saved module stack of this version: format {spec_json.get('format')!r}, "
+                f"expected {FORMAT!r}; retrain it with this code"
+            )
         stack = cls([ModuleSpec.from_dict(d) for d in spec_json["specs"]], meta=spec_json.get("meta"))
         for s, m in zip(stack.specs, stack.models):
             keys = [f"{s.name}/{k}" for k in range(len(m.weights))]

@@ -40,7 +40,7 @@ def reconstruct(net, stack: InversionStack, rgb: np.ndarray, *, batch_size: int 
     hw = tuple(batch.shape[1:3])
     outs = []
     for b in range(0, len(batch), batch_size):
-        x_bgr = net.preprocess(batch[b:b + batch_size])
+        x_bgr = net.preprocess(batch[b : b + batch_size])
         phi = true_features(net, x_bgr, [stack.in_layer])[stack.in_layer]
         outs.append(np.asarray(net.deprocess(stack(phi, hw))))
     out = np.concatenate(outs).astype(np.float32)
@@ -55,7 +55,7 @@ def module_losses(net, stack: InversionStack, rgb: np.ndarray, *, chained: bool,
     idx = list(range(len(stack)))
     sums = np.zeros(len(idx))
     for b in range(0, len(rgb), batch_size):
-        chunk = rgb[b:b + batch_size]
+        chunk = rgb[b : b + batch_size]
         sums += np.array([float(l) for l in _losses(net, stack, chunk, idx, chained=chained)]) * len(chunk)
     return {s.name: float(v) for s, v in zip(stack.specs, sums / len(rgb))}
 
@@ -83,6 +83,7 @@ class Evaluation:
     def of(cls, names, images, reconstructions, scores, own=None, chained=None) -> "Evaluation":
         """An evaluation with its summary computed here, the one place: the means and the worst PSNR."""
         from restoration import metrics
+
         summary = {**metrics.summarize_scores(scores), "psnr_min": float(np.min(scores["psnr"]))}
         return cls(list(names), images, reconstructions, scores, summary, dict(own or {}), dict(chained or {}))
 
@@ -112,5 +113,7 @@ def evaluate_depths(net, stack: InversionStack, named_images) -> dict[str, Evalu
     For a stack trained in stacked mode every sub-stack is itself a trained stack (its modules never saw their
     neighbours), so a pool3 stack scores pool3, pool2 and pool1 reconstructions with the same modules.
     """
-    return {stack.specs[i].in_layer: evaluate(net, stack.sub(i), named_images, losses=False)
-            for i in depth_starts(net, stack)}
+    return {
+        stack.specs[i].in_layer: evaluate(net, stack.sub(i), named_images, losses=False)
+        for i in depth_starts(net, stack)
+    }

@@ -50,9 +50,15 @@ class ModuleStore:
         """Hash of everything that determines a separately trained module's weights (logging cadence excluded)."""
         if not spec.bound:
             raise ValueError(f"module {spec.name!r} must be bound to a net to be stored")
-        inputs = {"format": FORMAT, "training": TRAINING_VERSION, "net": net_digest, "spec": spec.to_dict(),
-                  "data": data_fingerprint, "seed": int(seed),
-                  "settings": {"steps": settings.steps, "lr": settings.lr, "lr_schedule": settings.lr_schedule}}
+        inputs = {
+            "format": FORMAT,
+            "training": TRAINING_VERSION,
+            "net": net_digest,
+            "spec": spec.to_dict(),
+            "data": data_fingerprint,
+            "seed": int(seed),
+            "settings": {"steps": settings.steps, "lr": settings.lr, "lr_schedule": settings.lr_schedule},
+        }
         return hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
     def path(self, key: str) -> Path:
@@ -89,8 +95,9 @@ class ModuleStore:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.root))
         np.savez(tmp / "weights.npz", **{str(k): a for k, a in enumerate(arrays)})
-        (tmp / "module.json").write_text(json.dumps({"key": key, "spec": spec.to_dict(), **meta}, indent=1,
-                                                    default=str))
+        (tmp / "module.json").write_text(
+            json.dumps({"key": key, "spec": spec.to_dict(), **meta}, indent=1, default=str)
+        )
         try:
             os.rename(tmp, target)
         except OSError:  # another process stored the same module first: theirs is as good as ours

@@ -74,13 +74,25 @@ def check_image_size(net, stack: InversionStack, hw: tuple[int, int], what: str 
     try:
         net.layer_hw(stack.in_layer, hw) if not is_input(stack.in_layer) else hw
     except ValueError as e:
-        raise ValueError(f"{what} of {tuple(hw)} px are too small to reach {stack.in_layer} ({e}); use larger "
-                         f"crops") from e
+        raise ValueError(
+            f"{what} of {tuple(hw)} px are too small to reach {stack.in_layer} ({e}); use larger crops"
+        ) from e
 
 
-def _loop(name: str, net, stack: InversionStack, indices: Sequence[int], *, chained: bool,
-          coefficients: Sequence[float], batches: BatchFn, settings: TrainSettings, heldout, ckpt_dir,
-          log: LogFn | None) -> TrainResult:
+def _loop(
+    name: str,
+    net,
+    stack: InversionStack,
+    indices: Sequence[int],
+    *,
+    chained: bool,
+    coefficients: Sequence[float],
+    batches: BatchFn,
+    settings: TrainSettings,
+    heldout,
+    ckpt_dir,
+    log: LogFn | None,
+) -> TrainResult:
     indices = list(indices)
     probe = np.asarray(batches(0))
     if probe.ndim != 4 or probe.shape[-1] != 3:
@@ -94,26 +106,64 @@ def _loop(name: str, net, stack: InversionStack, indices: Sequence[int], *, chai
 
     variables = [v for i in indices for v in stack.models[i].trainable_variables]
     trackables = {f"module_{stack.specs[i].name}": stack.models[i] for i in indices}
-    return run_loop(name, loss_fn, variables, terms=[stack.specs[i].name for i in indices],
-                    coefficients=coefficients, batches=batches, settings=settings, heldout=heldout,
-                    trackables=trackables, ckpt_dir=ckpt_dir, log=log)
+    return run_loop(
+        name,
+        loss_fn,
+        variables,
+        terms=[stack.specs[i].name for i in indices],
+        coefficients=coefficients,
+        batches=batches,
+        settings=settings,
+        heldout=heldout,
+        trackables=trackables,
+        ckpt_dir=ckpt_dir,
+        log=log,
+    )
 
 
-def train_module(net, stack: InversionStack, name: str, batches: BatchFn, settings: TrainSettings, *,
-                 heldout: np.ndarray | None = None, ckpt_dir=None, log: LogFn | None = None) -> TrainResult:
+def train_module(
+    net,
+    stack: InversionStack,
+    name: str,
+    batches: BatchFn,
+    settings: TrainSettings,
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+) -> TrainResult:
     """Train module ``name`` of ``stack`` alone on true activations: ``phi_in(x) -> phi_out(x)``.
 
     ``batches``: ``step -> (B, S, S, 3)`` float32 RGB [0, 255]; ``heldout``: (N, S', S', 3) RGB for the
     held-out loss; ``ckpt_dir``: an existing checkpoint there is restored and training continues at its step.
     """
-    return _loop(name, net, stack, [stack.index(name)], chained=False, coefficients=[1.0], batches=batches,
-                 settings=settings, heldout=heldout, ckpt_dir=ckpt_dir, log=log)
+    return _loop(
+        name,
+        net,
+        stack,
+        [stack.index(name)],
+        chained=False,
+        coefficients=[1.0],
+        batches=batches,
+        settings=settings,
+        heldout=heldout,
+        ckpt_dir=ckpt_dir,
+        log=log,
+    )
 
 
-def train_stack(net, stack: InversionStack, batches: BatchFn, settings: TrainSettings | Sequence[TrainSettings],
-                *, heldout: np.ndarray | None = None, ckpt_dir=None, log: LogFn | None = None,
-                skip: Callable[[int], TrainResult | None] | None = None,
-                done: Callable[[int, TrainResult], None] | None = None) -> dict[str, TrainResult]:
+def train_stack(
+    net,
+    stack: InversionStack,
+    batches: BatchFn,
+    settings: TrainSettings | Sequence[TrainSettings],
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    skip: Callable[[int], TrainResult | None] | None = None,
+    done: Callable[[int, TrainResult], None] | None = None,
+) -> dict[str, TrainResult]:
     """Train every module on its own operation (thesis Fig. 6), one after another, deepest first.
 
     ``settings`` is one :class:`TrainSettings` for all or one per module (the thesis gave VGG16's block-3
@@ -132,47 +182,97 @@ def train_stack(net, stack: InversionStack, batches: BatchFn, settings: TrainSet
             results[spec.name] = reused
             continue
         sub = Path(ckpt_dir) / spec.name if ckpt_dir is not None else None
-        results[spec.name] = train_module(net, stack, spec.name, batches, per[i], heldout=heldout,
-                                          ckpt_dir=sub, log=log)
+        results[spec.name] = train_module(
+            net, stack, spec.name, batches, per[i], heldout=heldout, ckpt_dir=sub, log=log
+        )
         if done is not None:
             done(i, results[spec.name])
     return results
 
 
-def train_end_to_end(net, stack: InversionStack, batches: BatchFn, settings: TrainSettings, *,
-                     heldout: np.ndarray | None = None, ckpt_dir=None, log: LogFn | None = None,
-                     name: str = "e2e") -> TrainResult:
+def train_end_to_end(
+    net,
+    stack: InversionStack,
+    batches: BatchFn,
+    settings: TrainSettings,
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    name: str = "e2e",
+) -> TrainResult:
     """Train the whole chain at once from ``stack.in_layer`` with the loss only on the final output (Fig. 5).
 
     The intermediate modules' MSEs against the true intermediate representations are logged (as
     ``"<module>/train_loss"``) but carry no gradient; the objective is logged as ``"<name>/train_loss"``.
     """
     n = len(stack)
-    return _loop(name, net, stack, list(range(n)), chained=True, coefficients=[0.0] * (n - 1) + [1.0],
-                 batches=batches, settings=settings, heldout=heldout, ckpt_dir=ckpt_dir, log=log)
+    return _loop(
+        name,
+        net,
+        stack,
+        list(range(n)),
+        chained=True,
+        coefficients=[0.0] * (n - 1) + [1.0],
+        batches=batches,
+        settings=settings,
+        heldout=heldout,
+        ckpt_dir=ckpt_dir,
+        log=log,
+    )
 
 
-def train_joint(net, stack: InversionStack, batches: BatchFn, settings: TrainSettings, *,
-                heldout: np.ndarray | None = None, ckpt_dir=None, log: LogFn | None = None,
-                name: str = "joint") -> TrainResult:
+def train_joint(
+    net,
+    stack: InversionStack,
+    batches: BatchFn,
+    settings: TrainSettings,
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    name: str = "joint",
+) -> TrainResult:
     """Train the chain at once on the sum of every module's MSE on its own target, each module fed the previous
     module's reconstruction (chained). From scratch this is the thesis's May form (Fig. 3); on trained modules
     it is the fine-tuning step of :func:`train_merged`."""
     n = len(stack)
-    return _loop(name, net, stack, list(range(n)), chained=True, coefficients=[1.0] * n,
-                 batches=batches, settings=settings, heldout=heldout, ckpt_dir=ckpt_dir, log=log)
+    return _loop(
+        name,
+        net,
+        stack,
+        list(range(n)),
+        chained=True,
+        coefficients=[1.0] * n,
+        batches=batches,
+        settings=settings,
+        heldout=heldout,
+        ckpt_dir=ckpt_dir,
+        log=log,
+    )
 
 
-def train_merged(net, stack: InversionStack, batches: BatchFn, solo: TrainSettings | Sequence[TrainSettings],
-                 finetune: TrainSettings, *, heldout: np.ndarray | None = None, ckpt_dir=None,
-                 log: LogFn | None = None, skip=None, done=None,
-                 before_finetune: Callable[[], None] | None = None) -> tuple[dict[str, TrainResult], TrainResult]:
+def train_merged(
+    net,
+    stack: InversionStack,
+    batches: BatchFn,
+    solo: TrainSettings | Sequence[TrainSettings],
+    finetune: TrainSettings,
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    skip=None,
+    done=None,
+    before_finetune: Callable[[], None] | None = None,
+) -> tuple[dict[str, TrainResult], TrainResult]:
     """The thesis's final joint form: :func:`train_stack` (``solo`` settings), then :func:`train_joint` on the
     trained modules with ``finetune`` settings (see :data:`MERGED_SCHEDULE`). ``before_finetune()`` runs between
     the two (e.g. to score the stack before fine-tuning); the fine-tuning's metrics are logged under
     ``"merged/..."``. Returns the per-module results and the fine-tuning's."""
-    solo_results = train_stack(net, stack, batches, solo, heldout=heldout, ckpt_dir=ckpt_dir, log=log, skip=skip,
-                               done=done)
+    solo_results = train_stack(
+        net, stack, batches, solo, heldout=heldout, ckpt_dir=ckpt_dir, log=log, skip=skip, done=done
+    )
     if before_finetune is not None:
         before_finetune()
     sub = Path(ckpt_dir) / "merged" if ckpt_dir is not None else None

@@ -20,22 +20,73 @@ transient errors).
 """
 
 from restoration.tracking.checkpoints import checkpoint_dir, mark_checkpoint_complete, release
-from restoration.tracking.database import (DatabaseError, DatabaseLockedError, db_url, describe, engine,
-                                           runs_dir)
-from restoration.tracking.experiment import (add_figure, add_file, add_json, add_npz, check_config_keys,
-                                             check_options, command_line_updates, complete_on_success, config_of,
-                                             make_experiment, metric_logger, record_complete, set_report)
-from restoration.tracking.records import (CLAIMS_SWEEP, RunRecord, claim_runs, failure_message, get_run,
-                                          latest_completed_run, latest_run, runs)
+from restoration.tracking.database import DatabaseError, DatabaseLockedError, db_url, describe, engine, runs_dir
+from restoration.tracking.experiment import (
+    add_figure,
+    add_file,
+    add_json,
+    add_npz,
+    check_config_keys,
+    check_options,
+    command_line_updates,
+    complete_on_success,
+    config_of,
+    make_experiment,
+    metric_logger,
+    record_complete,
+    set_report,
+)
+from restoration.tracking.records import (
+    CLAIMS_SWEEP,
+    RunRecord,
+    claim_runs,
+    failure_message,
+    get_run,
+    latest_completed_run,
+    latest_run,
+    runs,
+)
 from restoration.tracking.recovery import claim_for_resume, mark_dead, recover
 from restoration.tracking.query import RunDiff, RunFilter, compare, metrics_frame, runs_frame, select
 
 __all__ = [
-    "checkpoint_dir", "mark_checkpoint_complete", "release", "DatabaseError", "DatabaseLockedError", "db_url",
-    "describe", "engine", "runs_dir", "add_figure", "add_file", "add_json", "add_npz", "complete_on_success",
-    "make_experiment", "metric_logger", "check_config_keys", "check_options", "command_line_updates", "config_of",
-    "record_complete", "set_report",
-    "RunRecord", "failure_message", "get_run", "claim_for_resume", "CLAIMS_SWEEP", "claim_runs",
-    "latest_completed_run", "latest_run", "mark_dead", "recover", "runs", "RunDiff", "RunFilter", "compare",
-    "metrics_frame", "runs_frame", "select",
+    "checkpoint_dir",
+    "mark_checkpoint_complete",
+    "release",
+    "DatabaseError",
+    "DatabaseLockedError",
+    "db_url",
+    "describe",
+    "engine",
+    "runs_dir",
+    "add_figure",
+    "add_file",
+    "add_json",
+    "add_npz",
+    "complete_on_success",
+    "make_experiment",
+    "metric_logger",
+    "check_config_keys",
+    "check_options",
+    "command_line_updates",
+    "config_of",
+    "record_complete",
+    "set_report",
+    "RunRecord",
+    "failure_message",
+    "get_run",
+    "claim_for_resume",
+    "CLAIMS_SWEEP",
+    "claim_runs",
+    "latest_completed_run",
+    "latest_run",
+    "mark_dead",
+    "recover",
+    "runs",
+    "RunDiff",
+    "RunFilter",
+    "compare",
+    "metrics_frame",
+    "runs_frame",
+    "select",
 ]

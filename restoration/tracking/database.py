@@ -29,7 +29,7 @@ def busy_timeout_s() -> float:
 _DRIVER_HINTS = {
     "postgresql": "`.venv/bin/pip install -e '.[postgres]'` (psycopg 3; use a postgresql+psycopg:// URL)",
     "mysql": "a MySQL driver, e.g. `.venv/bin/pip install pymysql` with a mysql+pymysql:// URL (MySQL is not "
-             "tested here; PostgreSQL and SQLite are)",
+    "tested here; PostgreSQL and SQLite are)",
 }
 
 
@@ -58,16 +58,17 @@ def mask_secrets(text: str) -> str:
 def describe(url: str) -> str:
     """The database for messages: the SQLite file, or the URL without its password."""
     if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
+        return url[len("sqlite:///") :]
     try:
         import sqlalchemy as sa
+
         return mask_secrets(sa.engine.make_url(url).render_as_string(hide_password=True))
     except Exception:  # noqa: BLE001 - a URL that does not parse is shown as given, less its password
         return mask_secrets(url)
 
 
 def sqlite_path(url: str) -> Path | None:
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 
 def _source(url: str) -> str:
@@ -77,19 +78,25 @@ def _source(url: str) -> str:
 def check_url(url: str):
     """Parse ``url`` (a SQLAlchemy URL); raise :class:`DatabaseError` naming the variable when it does not parse."""
     import sqlalchemy as sa
+
     try:
         return sa.engine.make_url(url)
     except Exception as e:  # noqa: BLE001 - ArgumentError, ValueError: all mean "not a URL"
-        raise DatabaseError(mask_secrets(
-            f"{_source(url)}={url!r} is not a database URL ({e}). Use e.g. postgresql+psycopg://user:pw@host/db "
-            f"or sqlite:////absolute/path/sacred.sqlite, or unset SACRED_DB_URL for runs/sacred.sqlite")) from e
+        raise DatabaseError(
+            mask_secrets(
+                f"{_source(url)}={url!r} is not a database URL ({e}). Use e.g. postgresql+psycopg://user:pw@host/db "
+                f"or sqlite:////absolute/path/sacred.sqlite, or unset SACRED_DB_URL for runs/sacred.sqlite"
+            )
+        ) from e
 
 
 def _sqlite_state(path: Path) -> tuple[bool, bool]:
     """``(exists, writable)`` of an SQLite database file, checking what a writer needs (file and folder)."""
     if path.is_dir():
-        raise DatabaseError(f"the run database {path} is a folder, not an SQLite file; remove or rename it, or "
-                            f"point RESTORATION_RUNS_DIR / SACRED_DB_URL elsewhere")
+        raise DatabaseError(
+            f"the run database {path} is a folder, not an SQLite file; remove or rename it, or "
+            f"point RESTORATION_RUNS_DIR / SACRED_DB_URL elsewhere"
+        )
     folder = path.parent
     if path.exists():
         writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK)  # WAL needs -wal/-shm beside it
@@ -111,6 +118,7 @@ def _snapshot(path: Path, wal: Path) -> Path:
     """A private copy of a database and its -wal file, for reading a live database in a folder one cannot write."""
     import shutil
     import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="restoration-db-snapshot-"))
     shutil.copyfile(path, folder / path.name)
     shutil.copyfile(wal, folder / wal.name)
@@ -135,8 +143,10 @@ def engine(url: str | None = None, *, write: bool = True):
     if path is not None:
         exists, writable = _sqlite_state(path)
         if write and not writable:
-            raise DatabaseError(f"the run database {path} cannot be written (read-only file, folder or file "
-                                f"system); make it writable, or set RESTORATION_RUNS_DIR to a writable folder")
+            raise DatabaseError(
+                f"the run database {path} cannot be written (read-only file, folder or file "
+                f"system); make it writable, or set RESTORATION_RUNS_DIR to a writable folder"
+            )
         if write:
             path.parent.mkdir(parents=True, exist_ok=True)
             busy = busy_timeout_s()
@@ -160,17 +170,21 @@ def engine(url: str | None = None, *, write: bool = True):
                     query = "mode=ro&immutable=1"
 
             def connect():
-                return sqlite3.connect(f"file:{source}?{query}", uri=True, timeout=busy_timeout_s(),
-                                       check_same_thread=False)
+                return sqlite3.connect(
+                    f"file:{source}?{query}", uri=True, timeout=busy_timeout_s(), check_same_thread=False
+                )
+
             eng = sa.create_engine("sqlite://", creator=connect)
     else:
         try:
             eng = sa.create_engine(parsed, pool_pre_ping=True)
         except ModuleNotFoundError as e:
             hint = _DRIVER_HINTS.get(parsed.get_backend_name(), "its Python driver")
-            raise DatabaseError(f"the run database {describe(url)} ({_source(url)}) needs the Python driver "
-                                f"{e.name!r}, which is not installed; install {hint}, or unset SACRED_DB_URL to "
-                                f"use runs/sacred.sqlite") from e
+            raise DatabaseError(
+                f"the run database {describe(url)} ({_source(url)}) needs the Python driver "
+                f"{e.name!r}, which is not installed; install {hint}, or unset SACRED_DB_URL to "
+                f"use runs/sacred.sqlite"
+            ) from e
     _ENGINES[key] = eng
     return eng
 
@@ -193,6 +207,7 @@ def _first_line(err: BaseException) -> str:
 
 def _disk_full(folder: Path) -> bool:
     import shutil
+
     try:
         return shutil.disk_usage(folder).free < 256 * 1024
     except OSError:
@@ -205,36 +220,60 @@ def explain(url: str, err: BaseException) -> DatabaseError:
         return err
     path = sqlite_path(url)
     if path is not None and _disk_full(path.parent):
-        return DatabaseError(f"the disk holding the run database {describe(url)} is full ({_first_line(err)}); free "
-                             f"some space and re-run: a run resumes from its last checkpoint")
+        return DatabaseError(
+            f"the disk holding the run database {describe(url)} is full ({_first_line(err)}); free "
+            f"some space and re-run: a run resumes from its last checkpoint"
+        )
     text = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     where = describe(url)
     low = text.lower()
     if "no such table" in low or ("relation" in low and "does not exist" in low):
-        return DatabaseError(f"the run database {where} is not one of this project's ({text}): it holds another "
-                             f"tool's tables; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own")
+        return DatabaseError(
+            f"the run database {where} is not one of this project's ({text}): it holds another "
+            f"tool's tables; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own"
+        )
     if "file is not a database" in low or "malformed" in low:
-        return DatabaseError(f"the run database {where} is not a readable SQLite database ({text}); move it aside "
-                             f"(runs are lost only if it held any) and re-run, or set SACRED_DB_URL")
+        return DatabaseError(
+            f"the run database {where} is not a readable SQLite database ({text}); move it aside "
+            f"(runs are lost only if it held any) and re-run, or set SACRED_DB_URL"
+        )
     if "readonly" in low or "read-only" in low or "attempt to write" in low:
-        return DatabaseError(f"the run database {where} is read-only ({text}); make it writable or set "
-                             f"RESTORATION_RUNS_DIR to a writable folder")
+        return DatabaseError(
+            f"the run database {where} is read-only ({text}); make it writable or set "
+            f"RESTORATION_RUNS_DIR to a writable folder"
+        )
     if "unable to open" in low:
-        return DatabaseError(f"the run database {where} cannot be opened ({text}); check that the path and its "
-                             f"folder exist and are accessible")
+        return DatabaseError(
+            f"the run database {where} cannot be opened ({text}); check that the path and its "
+            f"folder exist and are accessible"
+        )
     if "locked" in low or "busy" in low:
-        return DatabaseLockedError(f"the run database {where} is locked ({text}): another process holds a write "
-                                   f"lock; close it and re-run. For many parallel runs use PostgreSQL "
-                                   f"(SACRED_DB_URL)")
+        return DatabaseLockedError(
+            f"the run database {where} is locked ({text}): another process holds a write "
+            f"lock; close it and re-run. For many parallel runs use PostgreSQL "
+            f"(SACRED_DB_URL)"
+        )
     if "could not connect" in low or "connection" in low or "timeout" in low:
-        return DatabaseError(f"cannot reach the run database {where} ({text}); is the server up and the URL "
-                             f"right ({_source(url)})?")
+        return DatabaseError(
+            f"cannot reach the run database {where} ({text}); is the server up and the URL right ({_source(url)})?"
+        )
     return DatabaseError(f"the run database {where} failed: {type(err).__name__}: {text}")
 
 
 # Transient errors: what a writer waits out (within RESTORATION_DB_RETRY_S) rather than failing on.
-TRANSIENT = ("locked", "busy", "disk i/o", "i/o error", "database or disk is full", "connection", "server closed",
-             "terminating connection", "timeout", "could not connect", "ssl syscall")
+TRANSIENT = (
+    "locked",
+    "busy",
+    "disk i/o",
+    "i/o error",
+    "database or disk is full",
+    "connection",
+    "server closed",
+    "terminating connection",
+    "timeout",
+    "could not connect",
+    "ssl syscall",
+)
 
 
 def retry_budget_s() -> float:

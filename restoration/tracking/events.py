@@ -19,14 +19,18 @@ def _time(s):
 def metric_table():
     import sqlalchemy as sa
     from sacred.observers.sql_bases import Base
+
     if "metric" not in Base.metadata.tables:
-        sa.Table("metric", Base.metadata,
-                 sa.Column("metric_id", sa.Integer, primary_key=True),
-                 sa.Column("run_id", sa.String(24), sa.ForeignKey("run.run_id"), index=True),
-                 sa.Column("name", sa.String(128), index=True),
-                 sa.Column("step", sa.Integer),
-                 sa.Column("value", sa.Float),
-                 sa.Column("timestamp", sa.DateTime))
+        sa.Table(
+            "metric",
+            Base.metadata,
+            sa.Column("metric_id", sa.Integer, primary_key=True),
+            sa.Column("run_id", sa.String(24), sa.ForeignKey("run.run_id"), index=True),
+            sa.Column("name", sa.String(128), index=True),
+            sa.Column("step", sa.Integer),
+            sa.Column("value", sa.Float),
+            sa.Column("timestamp", sa.DateTime),
+        )
     return Base.metadata.tables["metric"]
 
 
@@ -48,12 +52,14 @@ def check_ours(eng) -> None:
             raise database.DatabaseError(
                 f"{database.describe(str(eng.url.render_as_string(hide_password=False)))} has a table {name!r} "
                 f"that is not a Sacred run table (no column {', '.join(missing[:3])}): it belongs to another "
-                f"tool; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own. Nothing was written")
+                f"tool; point SACRED_DB_URL / RESTORATION_RUNS_DIR at a database of its own. Nothing was written"
+            )
 
 
 def create_schema(eng, attempts: int = 8) -> None:
     """Sacred's tables plus ``metric``; a concurrent creator ("already exists") is waited out and retried."""
     from sacred.observers.sql_bases import Base
+
     metric_table()
     check_ours(eng)
     for attempt in range(attempts):
@@ -71,6 +77,7 @@ def create_schema(eng, attempts: int = 8) -> None:
 def apply_event(session, run, record: dict, files: dict | None) -> None:
     """Store one event record (see :meth:`_store`) on the ``run`` row and commit; used live and to drain."""
     from sacred.observers.sql_bases import Artifact, Resource
+
     kind = record["event"]
     if kind == "heartbeat":
         run.info = record["info"]

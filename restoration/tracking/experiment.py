@@ -26,6 +26,7 @@ def _interrupt_on_sigterm():
 
     def handler(signum, _frame):
         raise KeyboardInterrupt(f"received signal {signum}; the last checkpoint is kept, re-run to resume")
+
     signal.signal(signal.SIGTERM, handler)
 
 
@@ -35,6 +36,7 @@ def config_changes(config: dict, changed_keys) -> dict:
     keys = sorted(set(changed_keys))
     top = [k for k in keys if not any(k.startswith(p + ".") for p in keys if p != k)]
     from sacred.utils import get_by_dotted_path
+
     return {k: _jsonable(get_by_dotted_path(config, k)) for k in top}
 
 
@@ -50,6 +52,7 @@ def _record_provenance(_run):
     }
     # the machine and the precision the run computes in ("auto" resolved by this machine's cached probe)
     from restoration.precision import provenance
+
     _run.info["provenance"].update(provenance(str(_run.config.get("precision", "float32"))))
     sweep = _run.meta_info.get("sweep")
     if sweep:
@@ -72,6 +75,7 @@ def make_experiment(name: str, *, observe: bool = True):
     sacred.SETTINGS.DISCOVER_SOURCES = "imported"
     warnings.filterwarnings("ignore", message=".*not in session, add operation along.*")  # Sacred 0.8.7 + SA 2
     import logging
+
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF checkpointing's "Sharding callback duration" lines
     ex = sacred.Experiment(name, base_dir=str(database.REPO_ROOT), save_git_info=True)
     ex.captured_out_filter = apply_backspaces_and_linefeeds  # tqdm bars stored as their final state
@@ -81,6 +85,7 @@ def make_experiment(name: str, *, observe: bool = True):
     ex.add_config(precision="auto")
     if observe:
         from restoration.tracking.observer import make_observer  # Sacred's observers take a second to import
+
         ex.observers.append(make_observer())
     ex.pre_run_hook(_interrupt_on_sigterm)
     ex.pre_run_hook(_record_provenance)
@@ -102,15 +107,19 @@ def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) ->
     such a key silently and run with the intended one unchanged (``stepz=5`` leaves ``steps`` as it was)."""
     import difflib
 
-
     from sacred.utils import NamedConfigNotFoundError
 
     keys = [str(k) for k in keys]
-    unknown = [n for n in named_configs if n not in ex.named_configs and not str(n).endswith((".json", ".yaml",
-                                                                                               ".yml", ".pickle"))]
+    unknown = [
+        n
+        for n in named_configs
+        if n not in ex.named_configs and not str(n).endswith((".json", ".yaml", ".yml", ".pickle"))
+    ]
     if unknown:
-        raise ValueError(f"unknown named config {unknown[0]!r} for {what or ex.path}; use one of "
-                         f"{', '.join(sorted(ex.named_configs))}")
+        raise ValueError(
+            f"unknown named config {unknown[0]!r} for {what or ex.path}; use one of "
+            f"{', '.join(sorted(ex.named_configs))}"
+        )
     if not keys:
         return
     try:
@@ -127,8 +136,10 @@ def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) ->
             raise ValueError(f"config key {key!r}: {parent!r} is not a group of keys in {what or ex.path}")
         close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown config key {key!r} for {what or ex.path}{hint} (`python -m experiments "
-                         f"{what or ex.path} print_config` lists them)")
+        raise ValueError(
+            f"unknown config key {key!r} for {what or ex.path}{hint} (`python -m experiments "
+            f"{what or ex.path} print_config` lists them)"
+        )
 
 
 def _get(config: dict, dotted: str):
@@ -140,13 +151,23 @@ def _get(config: dict, dotted: str):
 def config_of(ex, named_configs=()) -> dict:
     """The config experiment ``ex`` runs with under ``named_configs``, without running it (nothing is stored)."""
     from sacred.initialize import create_run
+
     return dict(create_run(ex, ex.default_command, config_updates={}, named_configs=list(named_configs)).config)
 
 
 #: the Sacred options that mean something with this project's observer (MongoDB, file-storage, TinyDB, S3 and
 #: SQL observer flags would add observers that do nothing here, and queue/priority need MongoDB)
-OPTIONS = {"-c": "--comment TEXT", "-n": "--name NAME", "-u": "--unobserved", "-p": "--print-config",
-           "-l": "--loglevel LEVEL", "-d": "--debug", "-D": "--pdb", "-C": "--capture sys|fd|no", "-f": "--force"}
+OPTIONS = {
+    "-c": "--comment TEXT",
+    "-n": "--name NAME",
+    "-u": "--unobserved",
+    "-p": "--print-config",
+    "-l": "--loglevel LEVEL",
+    "-d": "--debug",
+    "-D": "--pdb",
+    "-C": "--capture sys|fd|no",
+    "-f": "--force",
+}
 
 
 def check_options(argv, what: str) -> None:
@@ -164,8 +185,9 @@ def check_options(argv, what: str) -> None:
         name = token.split("=", 1)[0]
         if name not in OPTIONS and name not in long_of:
             offered = ", ".join(f"{s}/{lng}" for s, lng in OPTIONS.items())
-            raise ValueError(f"unknown option {name!r} for {what}; options: {offered} "
-                             f"(`python -m experiments {what} --help`)")
+            raise ValueError(
+                f"unknown option {name!r} for {what}; options: {offered} (`python -m experiments {what} --help`)"
+            )
         skip = name in takes_value and "=" not in token
 
 
@@ -176,7 +198,7 @@ def command_line_updates(argv) -> tuple[list[str], list[str]]:
     if "with" not in argv:
         return [], []
     named, keys = [], []
-    for token in argv[argv.index("with") + 1:]:
+    for token in argv[argv.index("with") + 1 :]:
         if token.startswith("-"):
             break
         if "=" in token:
@@ -188,8 +210,10 @@ def command_line_updates(argv) -> tuple[list[str], list[str]]:
 
 def metric_logger(run) -> Callable[[str, float, int], None]:
     """``log(name, value, step)`` for library code: forwards to ``run.log_scalar``; NaN is logged as-is."""
+
     def log(name: str, value: float, step: int) -> None:
         run.log_scalar(name, float(value), int(step))
+
     return log
 
 
@@ -214,6 +238,7 @@ def _add_bytes(run, data: bytes, filename: str) -> None:
 def add_figure(run, fig, filename: str, *, dpi: int = 110) -> None:
     """Save a matplotlib figure as a PNG artifact and close it."""
     import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -268,8 +293,20 @@ def set_report(run, report) -> None:
 # set by its ids, and the rest change no number. ``methods`` and ``nets`` choose which of the benchmark's
 # independent cells run (each cell is keyed by its method, net, depth and seed, and reused across runs with other
 # lists), so a run of some rows pairs with a whole table's run of the same settings.
-_NOT_PROFILE = {"seed", "precision", "profile", "image_dir", "observe", "weights", "log_every", "ckpt_every",
-                "progress", "rows", "methods", "nets"}
+_NOT_PROFILE = {
+    "seed",
+    "precision",
+    "profile",
+    "image_dir",
+    "observe",
+    "weights",
+    "log_every",
+    "ckpt_every",
+    "progress",
+    "rows",
+    "methods",
+    "nets",
+}
 
 
 def _seed(run) -> int | None:
@@ -292,18 +329,27 @@ def comparability(run, report):
     profile = str(cfg.get("profile") or "custom") + "".join(f"+{e}" for e in extra)
     ids = sorted({i for sc in report.scores.values() for i in sc.images})
     where = str(cfg.get("image_dir") or "embedded photos")
-    image_set = f"{where}, {len(ids)} images #{hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:8]}" if ids \
-        else where
-    steps = {k: cfg[k] for k in ("steps", "module_steps", "finetune_steps", "mse_steps", "prior_steps")
-             if k in cfg and cfg[k] not in ({}, None)}
-    return Comparability(profile=profile, variant=str(cfg.get("variant") or report.variant or ""),
-                         precision=str((prov.get("precision") or {}).get("resolved") or cfg.get("precision") or ""),
-                         image_set=image_set, steps=json.dumps(steps, sort_keys=True, default=str) if steps else "",
-                         variants=report.comparable.variants)
+    image_set = (
+        f"{where}, {len(ids)} images #{hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:8]}" if ids else where
+    )
+    steps = {
+        k: cfg[k]
+        for k in ("steps", "module_steps", "finetune_steps", "mse_steps", "prior_steps")
+        if k in cfg and cfg[k] not in ({}, None)
+    }
+    return Comparability(
+        profile=profile,
+        variant=str(cfg.get("variant") or report.variant or ""),
+        precision=str((prov.get("precision") or {}).get("resolved") or cfg.get("precision") or ""),
+        image_set=image_set,
+        steps=json.dumps(steps, sort_keys=True, default=str) if steps else "",
+        variants=report.comparable.variants,
+    )
 
 
 def _observer(run):
     from sacred.observers import SqlObserver
+
     for obs in getattr(run, "observers", []):
         if isinstance(obs, SqlObserver) and hasattr(obs, "complete_on_success"):
             return obs
@@ -316,6 +362,7 @@ def complete_on_success(run, path: str | os.PathLike) -> None:
     obs = _observer(run)
     if obs is None:  # no database (observe=False): the run's own end is all there is
         from restoration.tracking.checkpoints import mark_checkpoint_complete
+
         mark_checkpoint_complete(path)
         return
     obs.complete_on_success.append(str(path))

@@ -39,6 +39,7 @@ from restoration.tracking.database import is_transient, retry_budget_s
 from restoration.tracking.events import apply_event, create_schema
 from restoration.tracking.spool import Spool
 
+
 def _iso(t) -> str | None:
     return t.isoformat() if isinstance(t, dt.datetime) else None
 
@@ -50,6 +51,7 @@ def _time(s):
 def _number(result):
     """A run's result as Sacred's FLOAT column can hold it (numpy scalars too); None for anything else."""
     import numbers
+
     if isinstance(result, bool) or not isinstance(result, numbers.Real):
         return None
     return float(result)
@@ -59,10 +61,14 @@ def wait_for_last_heartbeat(observer, timeout: float | None = None) -> None:
     """Join the heartbeat thread of the run ``observer`` belongs to. Sacred stops it with a 2 s timeout before
     the run's final event, so its last beat (the run's final info) may still be on its way to the database."""
     from sacred.utils import IntervalTimer
+
     for thread in threading.enumerate():
         owner = getattr(getattr(thread, "func", None), "__self__", None)
-        if isinstance(thread, IntervalTimer) and observer in getattr(owner, "observers", ()) \
-                and thread is not threading.current_thread():
+        if (
+            isinstance(thread, IntervalTimer)
+            and observer in getattr(owner, "observers", ())
+            and thread is not threading.current_thread()
+        ):
             thread.join(timeout)
 
 
@@ -101,8 +107,10 @@ class MetricsSqlObserver(SqlObserver):
                     return e
                 if time.monotonic() - warned > 30:
                     warned = time.monotonic()
-                    warnings.warn(f"run {self._run_id}: storing {event} in {database.describe(self.url)} fails "
-                                  f"({str(e).splitlines()[0][:120]}); still retrying, nothing is lost")
+                    warnings.warn(
+                        f"run {self._run_id}: storing {event} in {database.describe(self.url)} fails "
+                        f"({str(e).splitlines()[0][:120]}); still retrying, nothing is lost"
+                    )
                 time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
                 delay = min(delay * 2, 10.0)
 
@@ -146,8 +154,9 @@ class MetricsSqlObserver(SqlObserver):
     def _spool(self, record: dict, files: dict | None, why: str) -> None:
         try:
             self.spool.append(record, files)
-            warnings.warn(f"run {self._run_id}: {record['event']} not stored yet ({why}); it waits in "
-                          f"{self.spool.folder}")
+            warnings.warn(
+                f"run {self._run_id}: {record['event']} not stored yet ({why}); it waits in {self.spool.folder}"
+            )
         except OSError as e:
             self._lose(record, f"{why}; spooling failed too: {e}")
 
@@ -184,8 +193,10 @@ class MetricsSqlObserver(SqlObserver):
         with self.lock:
             err = self._attempt(lambda: create_schema(self.engine), "the schema")
             if err is None:
-                err = self._attempt(lambda: self._insert_run(ex_info, command, host_info, start_time, config,
-                                                             meta_info, _id), "the run's start")
+                err = self._attempt(
+                    lambda: self._insert_run(ex_info, command, host_info, start_time, config, meta_info, _id),
+                    "the run's start",
+                )
             if err is not None:  # the run has not started: nothing was produced, nothing is lost
                 raise database.explain(self.url, err) from err
         self._run_id = self.run.run_id
@@ -197,6 +208,7 @@ class MetricsSqlObserver(SqlObserver):
     def _recover_others(self) -> None:
         """Attach what earlier runs spooled, now that the database takes writes again (best effort)."""
         from restoration.tracking.recovery import recover
+
         if any(sp.folder != self.spool.folder for sp in Spool.all_for(self.url)):
             try:
                 recover(url=self.url, quiet=True)
@@ -205,12 +217,20 @@ class MetricsSqlObserver(SqlObserver):
 
     def _insert_run(self, ex_info, command, host_info, start_time, config, meta_info, _id):
         from sacred.observers.sql_bases import Experiment, Host, Run
+
         exp = Experiment.get_or_create(ex_info, self.session)
         host = Host.get_or_create(host_info, self.session)
-        run = Run(run_id=str(_id) if _id is not None else f"new-{uuid.uuid4().hex[:20]}",
-                  config=json.dumps(flatten(config)), command=command, priority=meta_info.get("priority", 0),
-                  comment=meta_info.get("comment", ""), experiment=exp, host=host, status="RUNNING",
-                  start_time=start_time)
+        run = Run(
+            run_id=str(_id) if _id is not None else f"new-{uuid.uuid4().hex[:20]}",
+            config=json.dumps(flatten(config)),
+            command=command,
+            priority=meta_info.get("priority", 0),
+            comment=meta_info.get("comment", ""),
+            experiment=exp,
+            host=host,
+            status="RUNNING",
+            start_time=start_time,
+        )
         self.session.add(run)
         self.session.flush()  # the INSERT: the database assigns run.id (and holds SQLite's write lock)
         if _id is None:
@@ -219,13 +239,22 @@ class MetricsSqlObserver(SqlObserver):
         self.run = run  # only once it is in the database: a failed start leaves no half-started run
 
     def heartbeat_event(self, info, captured_out, beat_time, result):
-        self._store({"event": "heartbeat", "info": json.dumps(flatten(info)), "captured_out": captured_out,
-                     "beat_time": _iso(beat_time), "result": _number(result)})
+        self._store(
+            {
+                "event": "heartbeat",
+                "info": json.dumps(flatten(info)),
+                "captured_out": captured_out,
+                "beat_time": _iso(beat_time),
+                "result": _number(result),
+            }
+        )
 
     def log_metrics(self, metrics_by_name, info):
-        rows = [dict(name=name, step=int(step), value=float(value), timestamp=_iso(ts))
-                for name, m in metrics_by_name.items()
-                for step, value, ts in zip(m["steps"], m["values"], m["timestamps"])]
+        rows = [
+            dict(name=name, step=int(step), value=float(value), timestamp=_iso(ts))
+            for name, m in metrics_by_name.items()
+            for step, value, ts in zip(m["steps"], m["values"], m["timestamps"])
+        ]
         if rows:
             self._store({"event": "metrics", "rows": rows})
 
@@ -240,6 +269,7 @@ class MetricsSqlObserver(SqlObserver):
         stored = self._store({"event": "completed", "stop_time": _iso(stop_time), "result": _number(result)})
         if stored and self.incomplete is None:
             from restoration.tracking.checkpoints import mark_checkpoint_complete
+
             for path in self.complete_on_success:
                 mark_checkpoint_complete(path)
         self.spool.remove()

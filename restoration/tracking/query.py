@@ -29,8 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from restoration.tracking import database
-from restoration.tracking.records import (STATUSES, RunRecord, _connect, _records, get_run, normalise_status,
-                                          run_query)
+from restoration.tracking.records import STATUSES, RunRecord, _connect, _records, get_run, normalise_status, run_query
 
 BASE_COLUMNS = ("id", "experiment", "state", "start", "duration_s", "host", "commit", "dirty")
 METRIC_COLUMNS = ("run_id", "experiment", "name", "step", "value")
@@ -41,6 +40,7 @@ _EXAMPLE = "e.g. --where lr=1e-3, --where net!=alexnet, --where size.vgg16>32"
 # ----------------------------------------------------------------------------------------------------------
 # Conditions on config values
 # ----------------------------------------------------------------------------------------------------------
+
 
 def parse_value(text: str) -> Any:
     """``"1e-3"`` -> 0.001, ``"true"`` -> True, ``"[1, 2]"`` -> [1, 2], ``'"5"'`` -> "5", ``"vgg16"`` -> "vgg16":
@@ -110,20 +110,25 @@ class Condition:
         """``"lr=1e-3"`` -> ``Condition("lr", "=", 0.001, "1e-3")``; ``ValueError`` naming ``--where`` and a fix."""
         m = _CONDITION.match(str(text))
         if not m:
-            raise ValueError(f"--where {text!r} is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER (operators: "
-                             f"{' '.join(WHERE_OPERATORS)}); {_EXAMPLE}")
+            raise ValueError(
+                f"--where {text!r} is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER (operators: "
+                f"{' '.join(WHERE_OPERATORS)}); {_EXAMPLE}"
+            )
         key, op, raw = m["key"], m["op"], m["value"].strip()
         if op == "==":
             op = "="
         if any(not part for part in key.split(".")):
             raise ValueError(f"--where {text!r}: key {key!r} has an empty part; write dotted keys like size.vgg16")
         if raw == "":
-            raise ValueError(f"--where {text!r} has no value; give one ({key}{op}VALUE), or {key}{op}'\"\"' for "
-                             f"the empty string")
+            raise ValueError(
+                f"--where {text!r} has no value; give one ({key}{op}VALUE), or {key}{op}'\"\"' for the empty string"
+            )
         value = parse_value(raw)
         if op in (">", "<", ">=", "<=") and not _is_number(value):
-            raise ValueError(f"--where {text!r}: {op} compares numbers and {raw!r} is not one; e.g. --where "
-                             f"{key}{op}0.01, or {key}={raw} to match the value")
+            raise ValueError(
+                f"--where {text!r}: {op} compares numbers and {raw!r} is not one; e.g. --where "
+                f"{key}{op}0.01, or {key}={raw} to match the value"
+            )
         return cls(key, op, value, raw)
 
     def matches(self, config: dict) -> bool:
@@ -136,8 +141,12 @@ class Condition:
             return equal if self.op == "=" else not equal
         if not _is_number(actual) or (isinstance(actual, float) and math.isnan(actual)):
             return False
-        return {">": actual > self.value, "<": actual < self.value,
-                ">=": actual >= self.value, "<=": actual <= self.value}[self.op]
+        return {
+            ">": actual > self.value,
+            "<": actual < self.value,
+            ">=": actual >= self.value,
+            "<=": actual <= self.value,
+        }[self.op]
 
     def __str__(self) -> str:
         return f"{self.key}{self.op}{self.text}"
@@ -147,8 +156,10 @@ class Condition:
 # The filter
 # ----------------------------------------------------------------------------------------------------------
 
-def parse_time(value: str | dt.date | dt.datetime | None, argument: str, *, end_of_day: bool = False
-               ) -> dt.datetime | None:
+
+def parse_time(
+    value: str | dt.date | dt.datetime | None, argument: str, *, end_of_day: bool = False
+) -> dt.datetime | None:
     """A naive UTC datetime (as Sacred stores ``start_time``) from an ISO date or datetime; a bare date is its
     first microsecond, or with ``end_of_day`` its last (so ``--until 2026-11-26`` includes that day). An aware
     datetime is converted to UTC. ``ValueError`` naming ``argument`` when the text is no date."""
@@ -165,8 +176,10 @@ def parse_time(value: str | dt.date | dt.datetime | None, argument: str, *, end_
                 return parse_time(dt.date.fromisoformat(text), argument, end_of_day=end_of_day)
             t = dt.datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{argument} {text!r} is not an ISO date or datetime; e.g. {argument} 2026-11-26 or "
-                             f"{argument} 2026-11-26T17:30 (UTC)") from None
+            raise ValueError(
+                f"{argument} {text!r} is not an ISO date or datetime; e.g. {argument} 2026-11-26 or "
+                f"{argument} 2026-11-26T17:30 (UTC)"
+            ) from None
     if t.tzinfo is not None:
         t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return t
@@ -196,7 +209,7 @@ def _limit(value: int | str | None) -> int | None:
         raise ValueError(f"--limit {value!r} is not a whole number; e.g. --limit 10") from None
     if n < 1:
         raise ValueError(f"--limit {n} must be at least 1; e.g. --limit 10 (leave it out for every run)")
-    if n > 2 ** 62:  # a database's LIMIT is a 64-bit integer; larger would overflow in the driver
+    if n > 2**62:  # a database's LIMIT is a 64-bit integer; larger would overflow in the driver
         raise ValueError(f"--limit {n} is larger than any database holds; leave it out for every run")
     return n
 
@@ -230,8 +243,9 @@ class RunFilter:
         self.until = parse_time(self.until, "--until", end_of_day=True)
         self.limit = _limit(self.limit)
         if self.since and self.until and self.since > self.until:
-            raise ValueError(f"--since {self.since:%Y-%m-%d %H:%M:%S} is after --until {self.until:%Y-%m-%d %H:%M:%S}; "
-                             f"swap them")
+            raise ValueError(
+                f"--since {self.since:%Y-%m-%d %H:%M:%S} is after --until {self.until:%Y-%m-%d %H:%M:%S}; swap them"
+            )
 
     def describe(self) -> str:
         """The filter for messages: ``"figure fig06, status COMPLETED, where lr=1e-3"`` (empty when none)."""
@@ -276,10 +290,13 @@ def _time_param(url: str, t: dt.datetime) -> Any:
 def _sql(flt: RunFilter, url: str) -> tuple[str, dict]:
     """The WHERE / ORDER BY / LIMIT tail of the run query for the SQL part of ``flt``, and its parameters."""
     stored = sorted({s if s in STATUSES else "RUNNING" for s in flt.status or ()})  # DIED, INCOMPLETE: RUNNING rows
-    return run_query(experiments=flt.experiment or (), statuses=stored,
-                     since=_time_param(url, flt.since) if flt.since else None,
-                     until=_time_param(url, flt.until) if flt.until else None,
-                     limit=None if flt._checked_in_python() else flt.limit)
+    return run_query(
+        experiments=flt.experiment or (),
+        statuses=stored,
+        since=_time_param(url, flt.since) if flt.since else None,
+        until=_time_param(url, flt.until) if flt.until else None,
+        limit=None if flt._checked_in_python() else flt.limit,
+    )
 
 
 def select(flt: RunFilter | None = None, url: str | None = None) -> list[RunRecord]:
@@ -289,12 +306,13 @@ def select(flt: RunFilter | None = None, url: str | None = None) -> list[RunReco
     url = url or database.db_url()
     tail, params = _sql(flt, url)
     recs = [r for r in _records(tail, params, url) if flt.keeps(r)]
-    return recs[:flt.limit] if flt.limit else recs
+    return recs[: flt.limit] if flt.limit else recs
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Frames
 # ----------------------------------------------------------------------------------------------------------
+
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     """Nested dicts as one level with dotted keys (``{"size": {"vgg16": 64}}`` -> ``{"size.vgg16": 64}``); lists
@@ -318,13 +336,20 @@ def result_numbers(rec: RunRecord) -> dict[str, float]:
     summary = payload.get("summary") if payload else None
     if not isinstance(summary, dict):
         return {}
-    return {str(k): (math.nan if v is None else float(v)) for k, v in summary.items()
-            if v is None or _is_number(v)}
+    return {str(k): (math.nan if v is None else float(v)) for k, v in summary.items() if v is None or _is_number(v)}
 
 
 def _row(rec: RunRecord) -> dict[str, Any]:
-    row: dict[str, Any] = dict(id=rec.id, experiment=rec.experiment, state=rec.state, start=rec.start_time,
-                               duration_s=rec.duration_s, host=rec.host, commit=rec.commit, dirty=rec.dirty)
+    row: dict[str, Any] = dict(
+        id=rec.id,
+        experiment=rec.experiment,
+        state=rec.state,
+        start=rec.start_time,
+        duration_s=rec.duration_s,
+        host=rec.host,
+        commit=rec.commit,
+        dirty=rec.dirty,
+    )
     row.update({f"config.{k}": v for k, v in flatten(rec.config).items()})
     row.update({f"result.{k}": v for k, v in result_numbers(rec).items()})
     return row
@@ -347,9 +372,16 @@ def frame_of(records: Iterable[RunRecord]):
     return df
 
 
-def runs_frame(experiment: RunFilter | str | Sequence[str] | None = None, status: str | Sequence[str] | None = None,
-               where: str | Sequence[str] = (), since: str | dt.datetime | None = None,
-               until: str | dt.datetime | None = None, limit: int | None = None, *, url: str | None = None):
+def runs_frame(
+    experiment: RunFilter | str | Sequence[str] | None = None,
+    status: str | Sequence[str] | None = None,
+    where: str | Sequence[str] = (),
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    limit: int | None = None,
+    *,
+    url: str | None = None,
+):
     """One row per selected run, newest first (see :func:`frame_of` for the columns). ``experiment`` may be a
     :class:`RunFilter` instead of the keyword fields."""
     flt = _as_filter(experiment, status=status, where=where, since=since, until=until, limit=limit)
@@ -362,8 +394,11 @@ def _run_ids(runs: Iterable[str | int | RunRecord] | str | int) -> list[str]:
     return list(dict.fromkeys(r.id if isinstance(r, RunRecord) else str(r) for r in runs))
 
 
-def metrics_frame(run_ids: Iterable[str | int | RunRecord] | str | int, names: str | Iterable[str] | None = None,
-                  url: str | None = None):
+def metrics_frame(
+    run_ids: Iterable[str | int | RunRecord] | str | int,
+    names: str | Iterable[str] | None = None,
+    url: str | None = None,
+):
     """The logged metrics of the runs (ids, records or a frame's ``id`` column) in long form, one row per point:
     :data:`METRIC_COLUMNS` (run_id, experiment, name, step, value), ordered by run, name and step; only metrics
     ``names`` (exact) when given. One SQL query for all runs."""
@@ -372,14 +407,23 @@ def metrics_frame(run_ids: Iterable[str | int | RunRecord] | str | int, names: s
 
     ids, wanted = _run_ids(run_ids), _names(names)
     url = url or database.db_url()
-    empty = pd.DataFrame({"run_id": pd.Series(dtype=str), "experiment": pd.Series(dtype=str),
-                          "name": pd.Series(dtype=str), "step": pd.Series(dtype="int64"),
-                          "value": pd.Series(dtype=float)})
+    empty = pd.DataFrame(
+        {
+            "run_id": pd.Series(dtype=str),
+            "experiment": pd.Series(dtype=str),
+            "name": pd.Series(dtype=str),
+            "step": pd.Series(dtype="int64"),
+            "value": pd.Series(dtype=float),
+        }
+    )
     if not ids or not database.exists(url):
         return empty
-    sql = ("SELECT m.run_id, e.name, m.name, m.step, m.value FROM metric m JOIN run r ON m.run_id = r.run_id "
-           "JOIN experiment e ON r.experiment_id = e.experiment_id WHERE m.run_id IN :ids"
-           + (" AND m.name IN :names" if wanted else "") + " ORDER BY r.id, m.name, m.step, m.metric_id")
+    sql = (
+        "SELECT m.run_id, e.name, m.name, m.step, m.value FROM metric m JOIN run r ON m.run_id = r.run_id "
+        "JOIN experiment e ON r.experiment_id = e.experiment_id WHERE m.run_id IN :ids"
+        + (" AND m.name IN :names" if wanted else "")
+        + " ORDER BY r.id, m.name, m.step, m.metric_id"
+    )
     query = sa.text(sql).bindparams(sa.bindparam("ids", expanding=True))
     params: dict[str, Any] = {"ids": ids}
     if wanted:
@@ -426,14 +470,17 @@ def artifact_sizes(run: str | int | RunRecord, url: str | None = None) -> dict[s
     run_id = run.id if isinstance(run, RunRecord) else str(run)
     url = url or (run.url if isinstance(run, RunRecord) else None) or database.db_url()
     with _connect(url) as c:
-        rows = c.execute(sa.text("SELECT filename, length(content) FROM artifact WHERE run_id = :r "
-                                 "ORDER BY artifact_id"), dict(r=run_id)).all()
+        rows = c.execute(
+            sa.text("SELECT filename, length(content) FROM artifact WHERE run_id = :r ORDER BY artifact_id"),
+            dict(r=run_id),
+        ).all()
     return {name: int(size or 0) for name, size in rows}
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Comparing two runs
 # ----------------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Difference:
@@ -495,6 +542,9 @@ def compare(a: str | int | RunRecord, b: str | int | RunRecord, url: str | None 
     rb = b if isinstance(b, RunRecord) else get_run(b, url=url)
     ca, cb = flatten(ra.config), flatten(rb.config)
     sa_, sb = result_numbers(ra), result_numbers(rb)
-    return RunDiff(RunSide.of(ra), RunSide.of(rb),
-                   config=differences(ca, cb, sorted(set(ca) | set(cb))),
-                   results=differences(sa_, sb, dict.fromkeys([*sa_, *sb])))
+    return RunDiff(
+        RunSide.of(ra),
+        RunSide.of(rb),
+        config=differences(ca, cb, sorted(set(ca) | set(cb))),
+        results=differences(sa_, sb, dict.fromkeys([*sa_, *sb])),
+    )

@@ -42,6 +42,7 @@ def _utcnow() -> dt.datetime:
 @dataclasses.dataclass
 class RunRecord:
     """One run as stored: what the report and the CLI need."""
+
     id: str
     experiment: str
     status: str
@@ -72,6 +73,7 @@ class RunRecord:
     def payload(self):
         """The stored payload as a :class:`restoration.contract.payload.Payload`, or None."""
         from restoration.contract.payload import Payload
+
         return Payload.from_dict(self.report)
 
     @property
@@ -122,9 +124,14 @@ class RunRecord:
     def artifact(self, name: str) -> bytes:
         """The stored bytes of artifact ``name`` (raises ``KeyError`` listing the run's artifacts)."""
         import sqlalchemy as sa
+
         with _connect(self.url) as c:
-            row = c.execute(sa.text("SELECT content FROM artifact WHERE run_id = :r AND filename = :f "
-                                    "ORDER BY artifact_id DESC LIMIT 1"), dict(r=self.id, f=name)).first()
+            row = c.execute(
+                sa.text(
+                    "SELECT content FROM artifact WHERE run_id = :r AND filename = :f ORDER BY artifact_id DESC LIMIT 1"
+                ),
+                dict(r=self.id, f=name),
+            ).first()
         if row is None:
             raise KeyError(f"run {self.id} has no artifact {name!r}; it has {self.artifact_names}")
         return bytes(row[0])
@@ -132,6 +139,7 @@ class RunRecord:
     def captured_output(self) -> str:
         """What the run printed (Sacred's captured output, as stored with its last heartbeat)."""
         import sqlalchemy as sa
+
         with _connect(self.url) as c:
             text = c.execute(sa.text("SELECT captured_out FROM run WHERE run_id = :r"), dict(r=self.id)).scalar()
         return text or ""
@@ -141,24 +149,31 @@ class RunRecord:
         the order they were stored: what a reader that keeps up with a running run (the TensorBoard view)
         needs. A stored null is NaN."""
         import sqlalchemy as sa
+
         with _connect(self.url) as c:
             if not sa.inspect(c).has_table("metric"):
                 return []
-            rows = c.execute(sa.text("SELECT metric_id, name, step, value, timestamp FROM metric WHERE run_id = :r "
-                                     "AND metric_id > :a ORDER BY metric_id"), dict(r=self.id, a=int(after))).all()
-        return [(int(i), str(n), int(s), math.nan if v is None else float(v), _parse_time(t))
-                for i, n, s, v, t in rows]
+            rows = c.execute(
+                sa.text(
+                    "SELECT metric_id, name, step, value, timestamp FROM metric WHERE run_id = :r "
+                    "AND metric_id > :a ORDER BY metric_id"
+                ),
+                dict(r=self.id, a=int(after)),
+            ).all()
+        return [(int(i), str(n), int(s), math.nan if v is None else float(v), _parse_time(t)) for i, n, s, v, t in rows]
 
     def metrics(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{name: (steps, values)}`` from the ``metric`` table, sorted by step."""
         import sqlalchemy as sa
+
         out: dict[str, tuple[list, list]] = {}
         with _connect(self.url) as c:
             if not sa.inspect(c).has_table("metric"):
                 return {}
-            for name, step, value in c.execute(sa.text(
-                    "SELECT name, step, value FROM metric WHERE run_id = :r ORDER BY name, step, metric_id"),
-                    dict(r=self.id)):
+            for name, step, value in c.execute(
+                sa.text("SELECT name, step, value FROM metric WHERE run_id = :r ORDER BY name, step, metric_id"),
+                dict(r=self.id),
+            ):
                 s, v = out.setdefault(name, ([], []))
                 s.append(step)
                 v.append(np.nan if value is None else value)
@@ -212,6 +227,7 @@ class _connect:
         self.conn.close()
         if exc is not None and not isinstance(exc, (database.DatabaseError, KeyError)):
             import sqlalchemy as sa
+
             if isinstance(exc, sa.exc.SQLAlchemyError):
                 raise database.explain(self.url, exc) from exc
         return False
@@ -221,11 +237,14 @@ def _restore(text: str | None) -> dict:
     if not text:
         return {}
     from sacred.serializer import restore
+
     return restore(json.loads(text))
 
 
-_REPO = ("(SELECT p.{col} FROM experiments_repositories x JOIN repository p ON x.repository_id = p.repository_id "
-         "WHERE x.experiment_id = r.experiment_id ORDER BY p.repository_id LIMIT 1)")
+_REPO = (
+    "(SELECT p.{col} FROM experiments_repositories x JOIN repository p ON x.repository_id = p.repository_id "
+    "WHERE x.experiment_id = r.experiment_id ORDER BY p.repository_id LIMIT 1)"
+)
 _RUN_QUERY = f"""
 SELECT r.run_id, e.name, r.status, r.config, r.info, r.start_time, r.stop_time, r.heartbeat, r.fail_trace,
        h.hostname, {_REPO.format(col='"commit"')}, {_REPO.format(col="dirty")}, r.command
@@ -263,6 +282,7 @@ def _parse_time(v):
 
 def _records(where: str, params: dict, url: str | None = None) -> list[RunRecord]:
     import sqlalchemy as sa
+
     url = url or database.db_url()
     if not database.exists(url):
         return []
@@ -273,17 +293,33 @@ def _records(where: str, params: dict, url: str | None = None) -> list[RunRecord
         names: dict = {}
         ids = [row[0] for row in rows]
         for i in range(0, len(ids), 500):  # the artifact names of all these runs, in a few queries
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             marks = ", ".join(f":a{j}" for j in range(len(chunk)))
-            for run_id, filename in c.execute(sa.text(
-                    f"SELECT run_id, filename FROM artifact WHERE run_id IN ({marks}) ORDER BY artifact_id"),
-                    {f"a{j}": v for j, v in enumerate(chunk)}):
+            for run_id, filename in c.execute(
+                sa.text(f"SELECT run_id, filename FROM artifact WHERE run_id IN ({marks}) ORDER BY artifact_id"),
+                {f"a{j}": v for j, v in enumerate(chunk)},
+            ):
                 names.setdefault(run_id, []).append(filename)
-    return [RunRecord(
-        id=row[0], experiment=row[1], status=row[2], config=_restore(row[3]), info=_restore(row[4]),
-        start_time=_parse_time(row[5]), stop_time=_parse_time(row[6]), heartbeat=_parse_time(row[7]),
-        fail_trace=row[8], host=row[9], commit=row[10], dirty=None if row[11] is None else bool(row[11]),
-        artifact_names=names.get(row[0], []), url=url, command=row[12]) for row in rows]
+    return [
+        RunRecord(
+            id=row[0],
+            experiment=row[1],
+            status=row[2],
+            config=_restore(row[3]),
+            info=_restore(row[4]),
+            start_time=_parse_time(row[5]),
+            stop_time=_parse_time(row[6]),
+            heartbeat=_parse_time(row[7]),
+            fail_trace=row[8],
+            host=row[9],
+            commit=row[10],
+            dirty=None if row[11] is None else bool(row[11]),
+            artifact_names=names.get(row[0], []),
+            url=url,
+            command=row[12],
+        )
+        for row in rows
+    ]
 
 
 def get_run(run_id: str | int, *, url: str | None = None) -> RunRecord:
@@ -294,8 +330,10 @@ def get_run(run_id: str | int, *, url: str | None = None) -> RunRecord:
         raise KeyError(f"{text!r} is not a run id (run ids are numbers); list runs with `python -m restoration runs`")
     recs = _records("WHERE r.run_id = :r", dict(r=text.strip()), url)
     if not recs:
-        raise KeyError(f"no run {text} in {database.describe(url or database.db_url())}; list runs with "
-                       f"`python -m restoration runs`")
+        raise KeyError(
+            f"no run {text} in {database.describe(url or database.db_url())}; list runs with "
+            f"`python -m restoration runs`"
+        )
     return recs[0]
 
 
@@ -333,8 +371,7 @@ def is_claim_arm(record: RunRecord) -> bool:
     """A run a claim may be judged on: a figure run (:func:`is_figure_run`) or a replicate of ``make claims``
     (a sweep over seeds that runs the figure's own config)."""
     tag = record.sweep
-    return record.command in (None, "main") and (not tag or (isinstance(tag, dict)
-                                                              and tag.get("name") == CLAIMS_SWEEP))
+    return record.command in (None, "main") and (not tag or (isinstance(tag, dict) and tag.get("name") == CLAIMS_SWEEP))
 
 
 def claim_runs(name: str, *, url: str | None = None) -> list[RunRecord]:

@@ -12,10 +12,12 @@ from restoration.tracking.events import apply_event
 from restoration.tracking.records import RunRecord, _fmt, _utcnow, runs
 from restoration.tracking.spool import Spool
 
+
 def mark_dead(*, url: str | None = None) -> list[RunRecord]:
     """Mark every DIED run (see the module docstring) ``FAILED`` with a "died: no heartbeat since ..." trace;
     returns the runs marked."""
     import sqlalchemy as sa
+
     url = url or database.db_url()
     dead = runs(status="DIED", url=url)
     if not dead:
@@ -25,15 +27,21 @@ def mark_dead(*, url: str | None = None) -> list[RunRecord]:
     try:
         with eng.begin() as c:
             for r in dead:
-                trace = (f"died: no heartbeat since {_fmt(r.last_sign_of_life)}; the process was killed or lost "
-                         f"(kill -9, out of memory, a timeout). Marked by `python -m restoration runs --mark-dead` "
-                         f"at {_fmt(now)}. Re-run it (`python -m restoration resume {r.id}`) to resume from its "
-                         f"checkpoints.")
+                trace = (
+                    f"died: no heartbeat since {_fmt(r.last_sign_of_life)}; the process was killed or lost "
+                    f"(kill -9, out of memory, a timeout). Marked by `python -m restoration runs --mark-dead` "
+                    f"at {_fmt(now)}. Re-run it (`python -m restoration resume {r.id}`) to resume from its "
+                    f"checkpoints."
+                )
                 # only if it is still as seen: a run that came back to life (a new heartbeat) is left alone
-                c.execute(sa.text("UPDATE run SET status = 'FAILED', fail_trace = :t, stop_time = :s "
-                                  "WHERE run_id = :r AND status = 'RUNNING' "
-                                  "AND (heartbeat IS NULL OR heartbeat <= :seen)"),
-                          dict(t=trace, s=r.last_sign_of_life or now, r=r.id, seen=r.heartbeat or now))
+                c.execute(
+                    sa.text(
+                        "UPDATE run SET status = 'FAILED', fail_trace = :t, stop_time = :s "
+                        "WHERE run_id = :r AND status = 'RUNNING' "
+                        "AND (heartbeat IS NULL OR heartbeat <= :seen)"
+                    ),
+                    dict(t=trace, s=r.last_sign_of_life or now, r=r.id, seen=r.heartbeat or now),
+                )
     except sa.exc.SQLAlchemyError as e:
         raise database.explain(url, e) from e
     return dead
@@ -49,6 +57,7 @@ def claim_for_resume(run: RunRecord, *, url: str | None = None) -> tuple[bool, s
     import socket
 
     import sqlalchemy as sa
+
     url = url or database.db_url()
     old = run.fail_trace or ""
     if RESUMED in old:
@@ -57,9 +66,12 @@ def claim_for_resume(run: RunRecord, *, url: str | None = None) -> tuple[bool, s
     eng = database.engine(url, write=True)
     try:
         with eng.begin() as c:
-            done = c.execute(sa.text("UPDATE run SET fail_trace = :new WHERE run_id = :r AND status = 'FAILED' "
-                                     "AND fail_trace = :old"),
-                             dict(new=old + RESUMED + who, r=run.id, old=old)).rowcount
+            done = c.execute(
+                sa.text(
+                    "UPDATE run SET fail_trace = :new WHERE run_id = :r AND status = 'FAILED' AND fail_trace = :old"
+                ),
+                dict(new=old + RESUMED + who, r=run.id, old=old),
+            ).rowcount
             if done == 1:
                 return True, ""
             now = c.execute(sa.text("SELECT fail_trace FROM run WHERE run_id = :r"), dict(r=run.id)).scalar() or ""
@@ -74,7 +86,6 @@ def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
     from sqlalchemy.orm import Session
 
     from sacred.observers.sql_bases import Run
-
 
     url = url or database.db_url()
     left = {}
@@ -91,8 +102,10 @@ def recover(*, url: str | None = None, quiet: bool = False) -> dict[str, int]:
                     spool.pop_first()
         except Exception as e:  # noqa: BLE001 - one damaged spool must not stop the others
             if not quiet:
-                warnings.warn(f"spool {spool.folder}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
-                              f"{spool.pending()} events still wait")
+                warnings.warn(
+                    f"spool {spool.folder}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
+                    f"{spool.pending()} events still wait"
+                )
         left[spool.run_id] = spool.pending()
         spool.remove()
     return left

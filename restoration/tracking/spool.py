@@ -91,7 +91,7 @@ class Spool:
 
     @property
     def run_id(self) -> str:
-        return self.folder.name[len("run-"):]
+        return self.folder.name[len("run-") :]
 
     # ---- ownership ------------------------------------------------------------------------------------------
     def own(self, *, wait: bool = True) -> bool:
@@ -117,10 +117,12 @@ class Spool:
                     if not wait:
                         return False
                     from restoration.tracking.database import DatabaseLockedError
+
                     raise DatabaseLockedError(
                         f"the spool of run {self.run_id} ({self.folder}) is held by {holder} and stayed so for "
                         f"{lock_wait_s():.0f} s (RESTORATION_SPOOL_LOCK_S): the same run id is already running "
-                        f"against this database; wait for it to end, or start a new run") from None
+                        f"against this database; wait for it to end, or start a new run"
+                    ) from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)  # who holds it, for messages
@@ -170,8 +172,11 @@ class Spool:
             try:
                 size = _cut_fragment(fd)
                 start = size
-                if record.get("event") == "heartbeat" and self._tail_heartbeat_at is not None \
-                        and self._tail_heartbeat_at <= size:
+                if (
+                    record.get("event") == "heartbeat"
+                    and self._tail_heartbeat_at is not None
+                    and self._tail_heartbeat_at <= size
+                ):
                     os.ftruncate(fd, self._tail_heartbeat_at)  # replace the spooled heartbeat it supersedes
                     start = self._tail_heartbeat_at
                 try:

@@ -2,6 +2,7 @@
 second run takes every cell from the first instead of recomputing, the AlexNet path runs on a tiny
 ``bvlc_alexnet.npy``, and the library parts (displays, depth layers, evaluation set, the thesis's numbers) are
 checked against hand-computed values."""
+
 import io
 import json
 
@@ -13,11 +14,20 @@ from restoration import benchmark, tracking
 from restoration import nets
 from restoration.benchmark import Method
 
-TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,
-                  progress=False)
-TINY = dict(nets=["tiny_vgg"], depths=[1, 2], n_images=2, steps=4, module_steps=3, finetune_steps=2,
-            finetune_lr_schedule=[[0, 3e-6], [1, 1e-6]], batch_size=2, score_net="tiny_vgg",
-            score_layers=["conv1_1/relu", "conv2_1/relu"], progress=False)
+TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6, progress=False)
+TINY = dict(
+    nets=["tiny_vgg"],
+    depths=[1, 2],
+    n_images=2,
+    steps=4,
+    module_steps=3,
+    finetune_steps=2,
+    finetune_lr_schedule=[[0, 3e-6], [1, 1e-6]],
+    batch_size=2,
+    score_net="tiny_vgg",
+    score_layers=["conv1_1/relu", "conv2_1/relu"],
+    progress=False,
+)
 
 
 def run(**updates):
@@ -39,8 +49,12 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
                 assert np.isfinite(s[f"{measure}@tiny_vgg/{m}/{d}"]), (m, d, measure)
     cells = [n for n in rec.artifact_names if n.startswith("cell_")]
     assert len(cells) == 12
-    assert {"benchmark_tiny_vgg_mse.png", "benchmark_tiny_vgg_vgg_score.png", "benchmark_tiny_vgg_grid.png",
-            "benchmark_tiny_vgg_nmse_thesis.png"} <= set(rec.artifact_names)
+    assert {
+        "benchmark_tiny_vgg_mse.png",
+        "benchmark_tiny_vgg_vgg_score.png",
+        "benchmark_tiny_vgg_grid.png",
+        "benchmark_tiny_vgg_nmse_thesis.png",
+    } <= set(rec.artifact_names)
     main = rec.report["tables"][0]
     assert main["columns"][2:] == ["conv1", "conv2"] and "conv1 = conv1_2/lin, conv2 = conv2_2/lin" in main["title"]
     assert all(isinstance(v, str) for row in main["rows"] for v in row[2:])  # 4 significant digits, as text
@@ -66,12 +80,21 @@ def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
 def test_the_alexnet_path_runs_on_a_tiny_bvlc_file(tmp_path):
     path = tmp_path / "bvlc_alexnet.npy"
     tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8))
-    r, rec = run(nets=["alexnet"], alexnet_weights=str(path), depths=[1, 2, 5],
-                 methods=["mv2016_target", "trained_stacked"], size={"alexnet": 67}, crop={"alexnet": 67})
+    r, rec = run(
+        nets=["alexnet"],
+        alexnet_weights=str(path),
+        depths=[1, 2, 5],
+        methods=["mv2016_target", "trained_stacked"],
+        size={"alexnet": 67},
+        crop={"alexnet": 67},
+    )
     assert rec.status == "COMPLETED"
     s = rec.report["summary"]
-    assert all(np.isfinite(s[f"mse_mean@alexnet/{m}/{d}"]) for m in ("mv2016_target", "trained_stacked")
-               for d in ("conv1", "conv2", "conv5"))
+    assert all(
+        np.isfinite(s[f"mse_mean@alexnet/{m}/{d}"])
+        for m in ("mv2016_target", "trained_stacked")
+        for d in ("conv1", "conv2", "conv5")
+    )
     main = rec.report["tables"][0]
     assert main["columns"][2:] == ["conv1", "conv2", "conv5"]
     assert "conv1 = conv1/lin, conv2 = conv2/lin, conv5 = conv5/lin" in main["title"]
@@ -80,8 +103,9 @@ def test_the_alexnet_path_runs_on_a_tiny_bvlc_file(tmp_path):
 
 
 def test_alexnet_without_weights_is_named_and_skipped(tmp_path):
-    r, rec = run(nets=["tiny_vgg", "alexnet"], alexnet_weights=str(tmp_path / "none.npy"),
-                 methods=["mv2016"], depths=[1])
+    r, rec = run(
+        nets=["tiny_vgg", "alexnet"], alexnet_weights=str(tmp_path / "none.npy"), methods=["mv2016"], depths=[1]
+    )
     assert rec.status == "COMPLETED"
     assert any("AlexNet skipped: no weights at" in p and "none.npy" in p for p in rec.report["paragraphs"])
 
@@ -109,8 +133,11 @@ def test_displays_and_the_thesis_numbers():
 
 def test_depth_layers_are_the_last_conv_of_each_block():
     vgg = nets.vgg16(weights=None, seed=0)
-    assert benchmark.depth_layers(vgg, [1, 3, 5]) == {"conv1": "conv1_2/lin", "conv3": "conv3_3/lin",
-                                                     "conv5": "conv5_3/lin"}
+    assert benchmark.depth_layers(vgg, [1, 3, 5]) == {
+        "conv1": "conv1_2/lin",
+        "conv3": "conv3_3/lin",
+        "conv5": "conv5_3/lin",
+    }
     alex = nets.alexnet(weights=None, seed=0)
     assert benchmark.depth_layers(alex, [1, 4], "relu") == {"conv1": "conv1/relu", "conv4": "conv4/relu"}
     with pytest.raises(ValueError, match="no conv6"):
@@ -124,8 +151,7 @@ def test_the_evaluation_set_takes_the_thesis_ids_from_a_folder(tmp_path):
     for i in (7, 53, 99, 160):
         skio.imsave(tmp_path / f"ILSVRC2012_val_{i:08d}.png", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
     named, text = benchmark.evaluation_set(str(tmp_path), 32, 10)
-    assert [n for n, _ in named] == ["ILSVRC2012_val_00000053", "ILSVRC2012_val_00000099",
-                                     "ILSVRC2012_val_00000160"]
+    assert [n for n, _ in named] == ["ILSVRC2012_val_00000053", "ILSVRC2012_val_00000099", "ILSVRC2012_val_00000160"]
     assert "3 of 10" in text and "missing ids [76, 81, 106, 108, 129, 153, 157]" in text
     named, text = benchmark.evaluation_set(None, 32, 2)
     assert [n for n, _ in named] == ["chelsea", "rocket"] and named[0][1].shape == (32, 32, 3)

@@ -4,6 +4,7 @@
 alone, phase 2 MSE plus the prior, phase 2 starting where phase 1 ended; ``prior:<prior>`` stays M&V 2016 with the
 prior in place of TV, its own row. The payload carries each cell's per-image scores under the summary's qualifier.
 """
+
 import numpy as np
 import pytest
 from helpers import experiment, tiny_alexnet_npy
@@ -14,11 +15,20 @@ from restoration.benchmark import Method, TwoPhase
 from restoration.contract.payload import Payload
 from restoration.priors import tv
 
-TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6,
-                  progress=False)
-TINY = dict(nets=["tiny_vgg"], depths=[1, 2], n_images=2, steps=4, module_steps=3, finetune_steps=2,
-            finetune_lr_schedule=[[0, 3e-6], [1, 1e-6]], batch_size=2, score_net="tiny_vgg",
-            score_layers=["conv1_1/relu", "conv2_1/relu"], progress=False)
+TINY_PRIOR = dict(image_size=32, n_train=600, n_val=100, batch=50, steps=12, hmc_chains=4, hmc_steps=6, progress=False)
+TINY = dict(
+    nets=["tiny_vgg"],
+    depths=[1, 2],
+    n_images=2,
+    steps=4,
+    module_steps=3,
+    finetune_steps=2,
+    finetune_lr_schedule=[[0, 3e-6], [1, 1e-6]],
+    batch_size=2,
+    score_net="tiny_vgg",
+    score_layers=["conv1_1/relu", "conv2_1/relu"],
+    progress=False,
+)
 MEASURES = ("mse_mean", "nmse_thesis", "vgg_score", "psnr_mean", "ssim_mean")
 
 
@@ -39,8 +49,8 @@ def test_the_thesis_two_phases_run_in_order_beside_the_mv_prior_row_with_per_ima
     metrics = rec.metrics()
     for layer in ("conv1_2/lin", "conv2_2/lin"):
         pre = f"tiny_vgg/{layer}/foe_thesis:full512/"
-        one = {k[len(pre) + 7:] for k in metrics if k.startswith(pre + "phase1/")}
-        two = {k[len(pre) + 7:] for k in metrics if k.startswith(pre + "phase2/")}
+        one = {k[len(pre) + 7 :] for k in metrics if k.startswith(pre + "phase1/")}
+        two = {k[len(pre) + 7 :] for k in metrics if k.startswith(pre + "phase2/")}
         assert one == {f"mse/{layer}", "total", "lr"}
         assert two == {f"mse/{layer}", "prior/full512", "total", "lr"}
         steps1 = list(metrics[pre + f"phase1/mse/{layer}"][0])
@@ -61,8 +71,12 @@ def test_the_thesis_two_phases_run_in_order_beside_the_mv_prior_row_with_per_ima
     labels = [row[0] for row in main["rows"]]
     assert "prior full512, thesis's 2 phases (MSE, then MSE + prior)" in labels
     assert "M&V 2016 + prior full512 (in place of TV)" in labels
-    assert any("tiny_vgg: 11 + 17 steps at lr 0.3" in p and "the thesis's 10000 + 15000 at 0.3" in p
-               and "conv1 jitter 0 weight 0.0001" in p for p in rec.report["paragraphs"])
+    assert any(
+        "tiny_vgg: 11 + 17 steps at lr 0.3" in p
+        and "the thesis's 10000 + 15000 at 0.3" in p
+        and "conv1 jitter 0 weight 0.0001" in p
+        for p in rec.report["paragraphs"]
+    )
 
     # per-image scores, one entry per cell, keyed by the summary's qualifier, ids the photos' names
     payload = Payload.from_dict(rec.report)
@@ -86,8 +100,14 @@ def test_on_alexnet_the_thesis_foe_numbers_follow_the_two_phase_row(tmp_path):
     experiment("experiments.prior_full512").run(named_configs=["quick"], config_updates=TINY_PRIOR)
     path = tmp_path / "bvlc_alexnet.npy"
     tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8))
-    r, rec = run(nets=["alexnet"], alexnet_weights=str(path), depths=[1, 2], size={"alexnet": 67},
-                 crop={"alexnet": 67}, methods=["prior:full512", "foe_thesis:full512"])
+    r, rec = run(
+        nets=["alexnet"],
+        alexnet_weights=str(path),
+        depths=[1, 2],
+        size={"alexnet": 67},
+        crop={"alexnet": 67},
+        methods=["prior:full512", "foe_thesis:full512"],
+    )
     assert rec.status == "COMPLETED"
     rows = rec.report["tables"][0]["rows"]
     labels = [row[0] for row in rows]
@@ -100,10 +120,15 @@ def test_on_alexnet_the_thesis_foe_numbers_follow_the_two_phase_row(tmp_path):
     metrics = rec.metrics()
     assert metrics["alexnet/conv1/lin/foe_thesis:full512/phase1/mse/conv1/lin"][0][-1] == 6
     assert metrics["alexnet/conv2/lin/foe_thesis:full512/phase2/prior/full512"][0][-1] == 12
-    assert any("alexnet: 6 + 6 steps at lr 1, jitter for the first 4 steps" in p and "conv1 jitter 0 weight 1e-06"
-               in p and "conv2 jitter 1 weight 0.003" in p for p in rec.report["paragraphs"])  # T 2 at 227 px -> 1
-    assert set(Payload.from_dict(rec.report).scores) == {f"alexnet/{m}/{d}" for m in ("prior:full512",
-                                                         "foe_thesis:full512") for d in ("conv1", "conv2")}
+    assert any(
+        "alexnet: 6 + 6 steps at lr 1, jitter for the first 4 steps" in p
+        and "conv1 jitter 0 weight 1e-06" in p
+        and "conv2 jitter 1 weight 0.003" in p
+        for p in rec.report["paragraphs"]
+    )  # T 2 at 227 px -> 1
+    assert set(Payload.from_dict(rec.report).scores) == {
+        f"alexnet/{m}/{d}" for m in ("prior:full512", "foe_thesis:full512") for d in ("conv1", "conv2")
+    }
 
 
 def test_phase_two_starts_where_phase_one_ended_and_only_it_has_the_prior():
@@ -111,9 +136,17 @@ def test_phase_two_starts_where_phase_one_ended_and_only_it_has_the_prior():
     images = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
     sched = TwoPhase(5, 4, 3, 1.0)
     logged = []
-    one, two = benchmark.two_phase_inversion(net, images, "conv1_2/lin", tv(weight=1e-3, name="prior/tv"), sched,
-                                             jitter=0, seed=0, log=lambda n, v, s: logged.append((n, s)),
-                                             log_every=1)
+    one, two = benchmark.two_phase_inversion(
+        net,
+        images,
+        "conv1_2/lin",
+        tv(weight=1e-3, name="prior/tv"),
+        sched,
+        jitter=0,
+        seed=0,
+        log=lambda n, v, s: logged.append((n, s)),
+        log_every=1,
+    )
     assert "prior/tv" not in one.history and "prior/tv" in two.history
     mse = "mse/conv1_2/lin"
     # phase 2's first step is taken at phase 1's final image (no jitter: the same objective value)

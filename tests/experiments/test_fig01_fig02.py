@@ -2,6 +2,7 @@
 a tiny AlexNet written in the bvlc_alexnet.npy format, each under both variants (M&V 2015, the default, and
 M&V 2016) with the recipe named in the payload and per-image scores stored; fig01 without weights (FAILED, with
 the message the report shows); bad variants, recipes and image lists refused in one line."""
+
 import json
 
 import numpy as np
@@ -39,8 +40,12 @@ def check_image_scores(rec, layers, compare_layer, optimizer):
         sc = payload.scores[layer]
         assert sc.images == names and set(sc.values) == SCORED
         assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in sc.values.values())
-    for key in (f"feat_err@{layers[-1]}", f"ssim_mean@{layers[-1]}", "feat_err@mean over layers",
-                f"feat_err@{cmp_key}"):
+    for key in (
+        f"feat_err@{layers[-1]}",
+        f"ssim_mean@{layers[-1]}",
+        "feat_err@mean over layers",
+        f"feat_err@{cmp_key}",
+    ):
         ids, values = payload.image_scores(key)
         assert ids == names and np.mean(values) == pytest.approx(report["summary"][key]), key
     stored = json.loads(rec.artifact(f"{rec.experiment}_scores.json"))["scores"][layers[0]]
@@ -67,21 +72,26 @@ def check_report(rec, fig, layers, compare_layer, optimizer="adam"):
     return report
 
 
-@pytest.mark.parametrize("named,variant,recipe,paper,optimizer", [
-    ([], "mv2016", "mv2016_thesis_vgg16", "Mahendran & Vedaldi 2016 (IJCV)", "adam"),
-    (["mv2016"], "mv2016", "mv2016_thesis_vgg16", "Mahendran & Vedaldi 2016 (IJCV)", "adam"),
-    (["mv2015"], "mv2015", "mv2015", "Mahendran & Vedaldi 2015 (CVPR)", "momentum")])
+@pytest.mark.parametrize(
+    "named,variant,recipe,paper,optimizer",
+    [
+        ([], "mv2016", "mv2016_thesis_vgg16", "Mahendran & Vedaldi 2016 (IJCV)", "adam"),
+        (["mv2016"], "mv2016", "mv2016_thesis_vgg16", "Mahendran & Vedaldi 2016 (IJCV)", "adam"),
+        (["mv2015"], "mv2015", "mv2015", "Mahendran & Vedaldi 2015 (CVPR)", "momentum"),
+    ],
+)
 def test_fig02_tiny_vgg_completes_under_each_variant_naming_its_recipe(named, variant, recipe, paper, optimizer):
     layers = ["conv1_2", "pool1", "conv2_2", "pool2"]
     run = experiment("experiments.fig02_vgg16_mv_inversion").run(
-        named_configs=["quick"] + named,
-        config_updates=dict(TINY_FIG02, layers=layers))
+        named_configs=["quick"] + named, config_updates=dict(TINY_FIG02, layers=layers)
+    )
     rec = tracking.get_run(run._id)
     report = check_report(rec, "fig02", layers, "conv2_1", optimizer)
     assert report["net"].startswith("tiny random VGG")
     assert run.result == pytest.approx(report["summary"]["feat_err@pool2"])  # head: deepest layer
-    assert {"ssim_mean@pool2", f"feat_err@{optimizer}, conv2_1", "wall_s@lbfgs, conv2_1",
-            "size_px"} <= set(report["summary"])
+    assert {"ssim_mean@pool2", f"feat_err@{optimizer}, conv2_1", "wall_s@lbfgs, conv2_1", "size_px"} <= set(
+        report["summary"]
+    )
     check_variant(rec, variant, recipe, paper, optimizer, default=variant == "mv2016")
     check_image_scores(rec, layers, "conv2_1", optimizer)
     if variant == "mv2016":  # the thesis's VGG16 table: no jitter below pool2, C = 300 through block 4
@@ -89,16 +99,21 @@ def test_fig02_tiny_vgg_completes_under_each_variant_naming_its_recipe(named, va
         assert settings["conv2_2"]["jitter"] == 0 and settings["conv2_2"]["C"] == 300.0
 
 
-@pytest.mark.parametrize("named,variant,recipe,paper,optimizer", [
-    (["mv2015"], "mv2015", "mv2015", "Mahendran & Vedaldi 2015 (CVPR)", "momentum"),
-    (["mv2016"], "mv2016", "mv2016", "Mahendran & Vedaldi 2016 (IJCV)", "adam")])
+@pytest.mark.parametrize(
+    "named,variant,recipe,paper,optimizer",
+    [
+        (["mv2015"], "mv2015", "mv2015", "Mahendran & Vedaldi 2015 (CVPR)", "momentum"),
+        (["mv2016"], "mv2016", "mv2016", "Mahendran & Vedaldi 2016 (IJCV)", "adam"),
+    ],
+)
 def test_fig01_tiny_alexnet_npy_completes_under_each_variant(named, variant, recipe, paper, optimizer, tmp_path):
     path = tmp_path / "bvlc_alexnet.npy"
     tiny_alexnet_npy(path)
     layers = ["conv1", "pool2", "conv5", "fc8"]
     run = experiment("experiments.fig01_alexnet_mv_inversion").run(
-        named_configs=["quick"] + named, config_updates=dict(weights=str(path), layers=layers, steps=3,
-                                                             compare_steps=2, n_images=2))
+        named_configs=["quick"] + named,
+        config_updates=dict(weights=str(path), layers=layers, steps=3, compare_steps=2, n_images=2),
+    )
     rec = tracking.get_run(run._id)
     report = check_report(rec, "fig01", layers, "conv3", optimizer)
     assert "AlexNet" in report["net"] and rec.config["size"] == 227
@@ -109,20 +124,29 @@ def test_fig01_tiny_alexnet_npy_completes_under_each_variant(named, variant, rec
 def test_fig02_a_recipe_of_the_same_paper_replaces_the_variants_and_the_payload_says_so():
     layers = ["conv1_2", "pool1"]
     run = experiment("experiments.fig02_vgg16_mv_inversion").run(
-        named_configs=["quick"], config_updates=dict(TINY_FIG02, layers=layers, recipe="mv2016"))
+        named_configs=["quick"], config_updates=dict(TINY_FIG02, layers=layers, recipe="mv2016")
+    )
     report = tracking.get_run(run._id).info["report"]
-    assert report["variant"] == ("mv2016 (default): Mahendran & Vedaldi 2016 (IJCV), recipe mv2016 (set by config "
-                                 "recipe; the variant's is mv2016_thesis_vgg16)")
+    assert report["variant"] == (
+        "mv2016 (default): Mahendran & Vedaldi 2016 (IJCV), recipe mv2016 (set by config "
+        "recipe; the variant's is mv2016_thesis_vgg16)"
+    )
 
 
-@pytest.mark.parametrize("updates,match", [
-    (dict(variant="mv2017"), r"config variant='mv2017': choose one of \['mv2016', 'mv2015'\]"),
-    (dict(recipe="mv2015"), r"recipe='mv2015' follows Mahendran & Vedaldi 2015 .* pick variant 'mv2015'"),
-    (dict(variant="mv2015", recipe="mv2016_target"), r"recipe='mv2016_target' follows Mahendran & Vedaldi 2016 "
-                                                     r".* pick variant 'mv2016'"),
-    (dict(recipe="mv2099"), r"unknown inversion recipe 'mv2099'"),
-    (dict(images=["coffee", "coffee", "chelsea"]), r"images \['coffee'\] appear more than once"),
-])
+@pytest.mark.parametrize(
+    "updates,match",
+    [
+        (dict(variant="mv2017"), r"config variant='mv2017': choose one of \['mv2016', 'mv2015'\]"),
+        (dict(recipe="mv2015"), r"recipe='mv2015' follows Mahendran & Vedaldi 2015 .* pick variant 'mv2015'"),
+        (
+            dict(variant="mv2015", recipe="mv2016_target"),
+            r"recipe='mv2016_target' follows Mahendran & Vedaldi 2016 "
+            r".* pick variant 'mv2016'",
+        ),
+        (dict(recipe="mv2099"), r"unknown inversion recipe 'mv2099'"),
+        (dict(images=["coffee", "coffee", "chelsea"]), r"images \['coffee'\] appear more than once"),
+    ],
+)
 def test_fig02_bad_variant_recipe_or_repeated_images_fail_in_one_line(updates, match):
     ex = experiment("experiments.fig02_vgg16_mv_inversion")
     with pytest.raises(ValueError, match=match) as err:

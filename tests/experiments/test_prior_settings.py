@@ -46,8 +46,9 @@ def _prior(tmp_path, *, channelwise, expert, K=4, ph=3, pw=2):
     x = P.extract_patches(maps, ph, pw)
     store = P.PatchStore.create(tmp_path / "s", spec, len(x))
     store.write(0, x)
-    wh = P.fit_whitening(store, P.Normalisation("dataset_channel", "dataset_channel"), "pca", 0,
-                         channelwise=channelwise)
+    wh = P.fit_whitening(
+        store, P.Normalisation("dataset_channel", "dataset_channel"), "pca", 0, channelwise=channelwise
+    )
     W = rng.normal(size=(3, K, wh.d) if channelwise else (K, wh.d))
     a = rng.normal(size=W.shape[:-1])
     return L.PriorParams(L.PriorSpec("t", spec, K, expert, channelwise), wh, W, a), maps
@@ -62,7 +63,7 @@ def test_prior_energy_per_image_is_the_thesis_mrf_loss(tmp_path, expert, channel
     params, maps = _prior(tmp_path, channelwise=channelwise, expert=expert)
     got = L.PatchPrior(params, weight=1.0).energy(tf.constant(maps)).numpy()
     for i in range(len(maps)):
-        z = params.whitening.apply(P.extract_patches(maps[i:i + 1], 3, 2)).astype(np.float64)  # (M, C, d)|(M, D)
+        z = params.whitening.apply(P.extract_patches(maps[i : i + 1], 3, 2)).astype(np.float64)  # (M, C, d)|(M, D)
         if channelwise:  # the thesis: x (C, M, d) @ ica_w (C, d, K), columns of ica_w unit
             xw = np.transpose(z, (1, 0, 2)) @ np.transpose(params.W_unit, (0, 2, 1))
         else:
@@ -76,8 +77,8 @@ def test_energy_factor_converts_the_mean_patch_energy_to_the_term():
     energy times it; VGG16 conv1_2 with 8x8 patches and 150 components, the issue's numbers."""
     conv1 = P.PatchSpec("conv1_2/lin", 64, 8, 8)
     cica = L.PriorSpec("c", conv1, 150, "logistic", True)
-    assert L.energy_factor(cica, 32, 32) == pytest.approx(25 * 25 / 9600)          # 0.065
-    assert L.energy_factor(cica, 224, 224) == pytest.approx(217 * 217 / 9600)      # 4.9
+    assert L.energy_factor(cica, 32, 32) == pytest.approx(25 * 25 / 9600)  # 0.065
+    assert L.energy_factor(cica, 224, 224) == pytest.approx(217 * 217 / 9600)  # 4.9
     assert L.energy_factor(L.PriorSpec("f", conv1, 150, "logistic"), 224, 224) == 1.0
     with pytest.raises(ValueError, match="needs maps of at least 8x8, got 4x4"):
         L.energy_factor(cica, 4, 4)
@@ -87,13 +88,15 @@ def test_the_term_is_the_mean_patch_energy_times_the_factor(tmp_path):
     params, maps = _prior(tmp_path, channelwise=True, expert="logistic")
     term = L.PatchPrior(params, weight=1.0)
     mean_patch = term.patch_energies(tf.constant(maps)).numpy().mean(axis=(1, 2))
-    np.testing.assert_allclose(term.energy(tf.constant(maps)).numpy(),
-                               mean_patch * L.energy_factor(params.spec, 11, 10), rtol=1e-5)
+    np.testing.assert_allclose(
+        term.energy(tf.constant(maps)).numpy(), mean_patch * L.energy_factor(params.spec, 11, 10), rtol=1e-5
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # 2. the two-phase prior inversion jitters by the thesis's rule
 # ----------------------------------------------------------------------------------------------------------
+
 
 def test_prior_inversion_uses_the_thesis_jitter_rule():
     """net_inversion.train_pre_featmap: zero padding T // 2 before and T - T // 2 after, T + 1 window starts,
@@ -132,8 +135,17 @@ def test_both_phases_run_with_the_thesis_rule(monkeypatch):
     assert seen == [("thesis", 2, 3), ("thesis", 2, 2)]
 
 
-@pytest.mark.parametrize("layer,size,want", [("conv4_3", 224, 2), ("conv4_3", 64, 1), ("pool5", 224, 8),
-                                             ("pool5", 64, 2), ("conv3_3", 32, 1), ("conv1_2", 64, 0)])
+@pytest.mark.parametrize(
+    "layer,size,want",
+    [
+        ("conv4_3", 224, 2),
+        ("conv4_3", 64, 1),
+        ("pool5", 224, 8),
+        ("pool5", 64, 2),
+        ("conv3_3", 32, 1),
+        ("conv1_2", 64, 0),
+    ],
+)
 def test_the_thesis_jitter_is_scaled_to_the_image(layer, size, want):
     """VGG16's table (foe_inv_funcs.get_imagerec_jitter_and_prior_weight) at 224 px, scaled by size / 224,
     rounded, at least 1 where the thesis jittered."""
@@ -194,5 +206,6 @@ def test_a_saved_prior_keeps_its_photos(tmp_path):
     L.save_prior(params, tmp_path / "runs")
     back = L.load_prior("t", tmp_path / "runs")
     assert back.photos == params.photos and back.photo_source == "/data/imagenet"
-    assert back.describe_photos() == ("10 photos of /data/imagenet (img0, img1, img2, img3, img4, img5, img6, img7 "
-                                      "and 2 more)")
+    assert back.describe_photos() == (
+        "10 photos of /data/imagenet (img0, img1, img2, img3, img4, img5, img6, img7 and 2 more)"
+    )

@@ -6,6 +6,7 @@ typed payload the report reads, the reconstruct CLI reproducing a run's numbers,
 module store (reuse across figures, opt-out), divergence, depth and merged evaluations, the thesis profile on
 a folder, the leave-one-out experiment, and ``--all``.
 """
+
 import json
 import subprocess
 import sys
@@ -18,8 +19,18 @@ from restoration import tracking
 from restoration.contract import registry
 from restoration.errors import WeightsNotFoundError
 
-TINY = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,
-            eval_every=2, ckpt_every=2, rows=2)
+TINY = dict(
+    net="tiny_vgg",
+    crop=16,
+    batch_size=4,
+    steps=4,
+    eval_size=16,
+    eval_per_image=1,
+    log_every=1,
+    eval_every=2,
+    ckpt_every=2,
+    rows=2,
+)
 SUMMARY = {"psnr_mean", "ssim_mean", "mse_mean", "nerr_mean", "psnr_min"}
 
 
@@ -40,16 +51,22 @@ def alexnet_file(tmp_path):
     return str(path)
 
 
-ALEX = dict(crop=67, batch_size=2, steps=3, eval_size=67, eval_per_image=1, log_every=1, eval_every=2,
-            ckpt_every=2, rows=2)
+ALEX = dict(
+    crop=67, batch_size=2, steps=3, eval_size=67, eval_per_image=1, log_every=1, eval_every=2, ckpt_every=2, rows=2
+)
 
 
 @pytest.mark.parametrize("fig", ["fig05", "fig06"])
 def test_pool1_figures_complete_with_artifacts_and_report(fig, tmp_path, capsys):
     run, rec = run_figure(fig)
     assert rec.status == "COMPLETED" and rec.experiment == fig
-    assert {f"{fig}_rows.png", f"{fig}_modules.npz", f"{fig}_modules.json", f"{fig}_scores.json",
-            f"{fig}_losses.png"} <= set(rec.artifact_names)
+    assert {
+        f"{fig}_rows.png",
+        f"{fig}_modules.npz",
+        f"{fig}_modules.json",
+        f"{fig}_scores.json",
+        f"{fig}_losses.png",
+    } <= set(rec.artifact_names)
     report = rec.info["report"]
     assert set(report["summary"]) == SUMMARY and all(np.isfinite(v) for v in report["summary"].values())
     assert report["net"].startswith("tiny random VGG") and report["variant"].startswith("final (default)")
@@ -72,11 +89,24 @@ def test_pool1_figures_complete_with_artifacts_and_report(fig, tmp_path, capsys)
     from skimage import io as skio
 
     from restoration import cli, data
+
     img = data.center_crop_resize(dict(data.embedded_images("heldout"))["chelsea"], 16)
     skio.imsave(tmp_path / "chelsea.png", img)
     capsys.readouterr()
-    assert cli.main(["reconstruct", "--run", str(rec.id), "--image", str(tmp_path / "chelsea.png"),
-                     "--out", str(tmp_path / "rec.png")]) == 0
+    assert (
+        cli.main(
+            [
+                "reconstruct",
+                "--run",
+                str(rec.id),
+                "--image",
+                str(tmp_path / "chelsea.png"),
+                "--out",
+                str(tmp_path / "rec.png"),
+            ]
+        )
+        == 0
+    )
     psnr_cli = float(capsys.readouterr().out.split("PSNR ")[1].split(" dB")[0])
     assert psnr_cli == pytest.approx(numbers["rows"][0][1], abs=0.05)
     assert skio.imread(tmp_path / "rec.png").shape == (16, 16, 3)
@@ -141,8 +171,11 @@ def test_bad_config_values_fail_at_the_entry_naming_the_key():
 def test_may_variant_and_depth_of_the_pool3_stack_reusing_fig07():
     _, may = run_figure("fig06", variant="may")
     rows = may.info["report"]["tables"][0]["rows"]
-    assert [(r[0], r[1]) for r in rows] == [("DC3", "pool1 -> conv1_2/relu"), ("CD2", "conv1_2/relu -> conv1_1/relu"),
-                                           ("CD1", "conv1_1/relu -> input")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("DC3", "pool1 -> conv1_2/relu"),
+        ("CD2", "conv1_2/relu -> conv1_1/relu"),
+        ("CD1", "conv1_1/relu -> input"),
+    ]
     assert may.info["report"]["variant"].startswith("may: May spec")
 
     _, f7 = run_figure("fig07")
@@ -152,8 +185,10 @@ def test_may_variant_and_depth_of_the_pool3_stack_reusing_fig07():
     assert {"psnr_mean@pool1", "psnr_mean@pool2", "psnr_mean"} <= set(summary) and "psnr_mean@pool3" not in summary
     assert {"fig08_depth.png", "fig08_depth_grid.png"} <= set(f8.artifact_names)
     origin = {r[0]: r[-1] for r in f8.info["report"]["tables"][0]["rows"]}
-    assert all(origin[m].startswith(f"reused: trained by run {f7.id} (fig07)") for m in
-               ("DC6", "DC5", "DC4", "DC3", "CD2", "CD1"))
+    assert all(
+        origin[m].startswith(f"reused: trained by run {f7.id} (fig07)")
+        for m in ("DC6", "DC5", "DC4", "DC3", "CD2", "CD1")
+    )
     assert all(origin[m] == "this run" for m in ("DC10", "DC9", "DC8", "DC7"))
     # fig07's pool1 sub-stack is fig08's pool1 sub-stack: the same modules give the same numbers
     assert summary["psnr_mean@pool1"] == pytest.approx(f7.info["report"]["summary"]["psnr_mean@pool1"], rel=1e-6)
@@ -179,7 +214,10 @@ def test_joint_merged_and_module_kind_figures():
     _, f10 = run_figure("fig10", eval_per_image=4, whole_heldout=True)
     names = [r[0] for r in f10.info["report"]["tables"][1]["rows"]]
     assert names == [f"{n}#{i}" for n in ("chelsea", "rocket") for i in range(4)] + [
-        "chelsea (whole)", "rocket (whole)", "mean"]
+        "chelsea (whole)",
+        "rocket (whole)",
+        "mean",
+    ]
 
 
 @pytest.mark.parametrize("fig", ["fig03", "fig04", "fig11", "fig12", "fig13", "alexnet_lrn", "fig05_alexnet"])
@@ -222,8 +260,10 @@ def test_thesis_profile_needs_a_folder_and_trains_from_one(tmp_path):
     folder.mkdir()
     for name, img in data.embedded_images("all"):
         skio.imsave(folder / f"{name}.png", data.center_crop_resize(img, 40), check_contrast=False)
-    run = ex.run(named_configs=["thesis"], config_updates={**TINY, "image_dir": str(folder), "image_size": 32,
-                                                           "heldout_fraction": 0.25})
+    run = ex.run(
+        named_configs=["thesis"],
+        config_updates={**TINY, "image_dir": str(folder), "image_size": 32, "heldout_fraction": 0.25},
+    )
     rec = tracking.get_run(run._id)
     assert rec.status == "COMPLETED" and rec.config["profile"] == "thesis"
     assert len(rec.info["report"]["tables"][1]["rows"]) == 2 + 1  # 2 of 8 images held out, plus the mean row
@@ -237,6 +277,7 @@ def test_leave_one_out_reconstructs_every_photo_with_a_stack_that_never_saw_it()
     report = rec.info["report"]
     names = [r[0] for r in report["tables"][0]["rows"]]
     from restoration import data
+
     assert names == [n for n, _ in data.embedded_images("all")] + ["mean"]
     psnr = [r[1] for r in report["tables"][0]["rows"][:-1]]
     assert report["summary"]["psnr_min"] == pytest.approx(min(psnr), abs=0.01)
@@ -248,14 +289,30 @@ def test_leave_one_out_reconstructs_every_photo_with_a_stack_that_never_saw_it()
 
 def test_reproduce_all_prints_wall_times_and_the_total(tmp_path):
     env_runs = str(tracking.runs_dir())
-    cmd = [sys.executable, "-m", "experiments", "--all", "--only", "fig11_vgg16", "fig12", "--",
-           "net=tiny_vgg", "crop=16", "batch_size=2", "steps=2", "eval_size=16", "eval_per_image=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments",
+        "--all",
+        "--only",
+        "fig11_vgg16",
+        "fig12",
+        "--",
+        "net=tiny_vgg",
+        "crop=16",
+        "batch_size=2",
+        "steps=2",
+        "eval_size=16",
+        "eval_per_image=1",
+    ]
     import os
+
     env = {**os.environ, "RESTORATION_RUNS_DIR": env_runs, "ALEXNET_WEIGHTS": str(tmp_path / "none.npy")}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600,
-                         cwd=str(registry.DEFAULT_PATH.parent.parent))
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, timeout=600, cwd=str(registry.DEFAULT_PATH.parent.parent)
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    table = out.stdout[out.stdout.index("reproduce-all: wall time per figure"):]
+    table = out.stdout[out.stdout.index("reproduce-all: wall time per figure") :]
     assert "fig11_vgg16" in table and "completed" in table
     assert "fig12" in table and "needs AlexNet weights" in table
     assert "total" in table and "1 of 2 completed" in table
@@ -271,8 +328,21 @@ def test_registry_declares_every_figure_and_claim_consistently():
         fig = getattr(module, "FIGURE", None)
         if fig is not None:
             assert fig.id == entry.id and fig.net == entry.net, entry.id
-    assert {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09", "fig10", "fig11",
-            "fig12", "fig13"} <= set(reg.ids)
+    assert {
+        "fig01",
+        "fig02",
+        "fig03",
+        "fig04",
+        "fig05",
+        "fig06",
+        "fig07",
+        "fig08",
+        "fig09",
+        "fig10",
+        "fig11",
+        "fig12",
+        "fig13",
+    } <= set(reg.ids)
     assert reg.resolve("7") == "fig07" and reg.resolve("fig7") == "fig07"
     with pytest.raises(KeyError, match="unknown figure 'abc'"):
         reg.resolve("abc")
@@ -281,14 +351,18 @@ def test_registry_declares_every_figure_and_claim_consistently():
 def test_registry_fails_loudly_on_a_claim_naming_an_unknown_figure_or_measure(tmp_path):
     base = registry.DEFAULT_PATH.read_text()
     bad = tmp_path / "r.toml"
-    bad.write_text(base + '\n[[claims]]\nid = "x"\nstatement = "s"\nthesis = "t"\npairs = [["fig99", "fig06"]]\n'
-                          'measures = ["psnr_mean"]\n')
+    bad.write_text(
+        base + '\n[[claims]]\nid = "x"\nstatement = "s"\nthesis = "t"\npairs = [["fig99", "fig06"]]\n'
+        'measures = ["psnr_mean"]\n'
+    )
     with pytest.raises(ValueError, match="names figure 'fig99', which is not registered"):
         registry.load(bad)
-    bad.write_text(base + '\n[[claims]]\nid = "x"\nstatement = "s"\nthesis = "t"\npairs = [["fig05", "fig06"]]\n'
-                          'measures = ["psnr_avg"]\n')
+    bad.write_text(
+        base + '\n[[claims]]\nid = "x"\nstatement = "s"\nthesis = "t"\npairs = [["fig05", "fig06"]]\n'
+        'measures = ["psnr_avg"]\n'
+    )
     with pytest.raises(ValueError, match="unknown measure 'psnr_avg'"):
         registry.load(bad)
-    bad.write_text(base.replace('order = 6\n', '', 1))
+    bad.write_text(base.replace("order = 6\n", "", 1))
     with pytest.raises(ValueError, match=r"\[figures.fig06\]: lacks order"):
         registry.load(bad)

@@ -25,6 +25,7 @@ def _events(folder: Path) -> dict[str, list]:
     """``{tag: [(step, value or bytes), ...]}`` of every event file in ``folder``, read back with TensorBoard's
     own loader."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
     out: dict[str, list] = {}
     for f in sorted(folder.glob("events.out.tfevents.*"), key=lambda f: (f.stat().st_mtime_ns, f.name)):
         for e in EventFileLoader(str(f)).Load():
@@ -37,6 +38,7 @@ def _number(value) -> float:
     """A scalar summary value as TensorBoard's loader hands it back (legacy ``simple_value`` upgraded to a
     tensor)."""
     from tensorboard.util import tensor_util
+
     return float(tensor_util.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
 
 
@@ -50,14 +52,19 @@ def _insert_running(url: str, run_id: str, rows: list[tuple[str, int, float]]) -
     """Turn run ``run_id`` back into a live RUNNING row (heartbeat now) and append metric rows, as a run in
     progress does."""
     import sqlalchemy as sa
+
     eng = tracking.engine(url, write=True)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with eng.begin() as c:
-        c.execute(sa.text("UPDATE run SET status = 'RUNNING', stop_time = NULL, heartbeat = :h WHERE run_id = :r"),
-                  dict(h=now, r=run_id))
+        c.execute(
+            sa.text("UPDATE run SET status = 'RUNNING', stop_time = NULL, heartbeat = :h WHERE run_id = :r"),
+            dict(h=now, r=run_id),
+        )
         for name, step, value in rows:
-            c.execute(sa.text("INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, :n, :s, :v, :t)"),
-                      dict(r=run_id, n=name, s=step, v=value, t=now))
+            c.execute(
+                sa.text("INSERT INTO metric (run_id, name, step, value, timestamp) VALUES (:r, :n, :s, :v, :t)"),
+                dict(r=run_id, n=name, s=step, v=value, t=now),
+            )
 
 
 def test_every_run_gets_its_scalars_images_texts_and_hparams_and_a_second_pass_writes_nothing(db):
@@ -76,8 +83,10 @@ def test_every_run_gets_its_scalars_images_texts_and_hparams_and_a_second_pass_w
     state = failed["state"][0][1].tensor.string_val[0].decode()
     assert state.startswith("**FAILED**") and "bvlc_alexnet" in state
     from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+
     end = plugin_data_pb2.HParamsPluginData.FromString(
-        failed["_hparams_/session_end_info"][0][1].metadata.plugin_data.content).session_end_info
+        failed["_hparams_/session_end_info"][0][1].metadata.plugin_data.content
+    ).session_end_info
     assert end.status == api_pb2.STATUS_FAILURE
     again = board.write(out)
     assert (again.points, again.images, again.texts, again.hparams) == (0, 0, 0, 0)
@@ -106,8 +115,12 @@ def test_a_running_run_grows_and_a_died_one_says_so(db):
 
 def test_follow_keeps_writing_while_a_run_logs(db):
     out = db / "board"
-    proc = subprocess.Popen([sys.executable, "-m", "reports.board", "--out", str(out), "--no-serve", "--follow",
-                             "--interval", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reports.board", "--out", str(out), "--no-serve", "--follow", "--interval", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(8)
         rec = next(r for r in tracking.select() if r.experiment == "fig06")
@@ -135,8 +148,10 @@ def test_hparams_group_the_replicates_of_a_sweep_point_and_keep_other_runs_apart
     assert board.group_of(a) == board.group_of(b) != board.group_of(c) == "run 6"
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver "
-                                                            "(`make test` installs them as root with apt)")
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (`make test` installs them as root with apt)",
+)
 def test_tensorboard_in_a_real_browser_shows_the_hparams_table_a_scalar_series_and_an_image(db):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -147,8 +162,13 @@ def test_tensorboard_in_a_real_browser_shows_the_hparams_table_a_scalar_series_a
     tb = board.serve(out, port)
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(arg)
     driver = None
     try:

@@ -2,6 +2,7 @@
 calibration of the whole judge on simulated claims, a real tiny-net control, and the replicate plan
 (restoration/replicates.py) with ``python -m experiments --claims``.
 """
+
 import numpy as np
 import pytest
 from helpers import experiment
@@ -12,25 +13,48 @@ from restoration.contract import registry
 from restoration.contract.payload import Comparability, ImageScores, Payload
 from restoration.contract.registry import Claim, Side
 
-COMP = Comparability(profile="quick", variant="final", precision="float32", image_set="embedded photos, 2 images #ab",
-                     variants="final,may")
+COMP = Comparability(
+    profile="quick",
+    variant="final",
+    precision="float32",
+    image_set="embedded photos, 2 images #ab",
+    variants="final,may",
+)
 
 
 def claim(measures=("psnr_mean", "ssim_mean", "nerr_mean"), pairs=(("a", "b"),), on_par=()):
-    return Claim("c", "A beats B", "test", tuple((Side.parse(x), Side.parse(y)) for x, y in pairs),
-                 tuple(measures), on_par=tuple(on_par))
+    return Claim(
+        "c",
+        "A beats B",
+        "test",
+        tuple((Side.parse(x), Side.parse(y)) for x, y in pairs),
+        tuple(measures),
+        on_par=tuple(on_par),
+    )
 
 
 def arm(run_id, seed, psnr, ssim=None, comp=COMP, images=("chelsea", "rocket"), qualifier="", scores=True):
     psnr = np.atleast_1d(np.asarray(psnr, float))
     ssim = np.full(len(psnr), 0.5) if ssim is None else np.atleast_1d(np.asarray(ssim, float))
-    mse = 255.0 ** 2 / 10 ** (psnr / 10)
+    mse = 255.0**2 / 10 ** (psnr / 10)
     nerr = mse / 5000.0
     q = f"@{qualifier}" if qualifier else ""
-    summary = {f"psnr_mean{q}": float(psnr.mean()), f"ssim_mean{q}": float(ssim.mean()),
-               f"mse_mean{q}": float(mse.mean()), f"nerr_mean{q}": float(nerr.mean())}
-    sc = {qualifier: ImageScores(list(images), {"psnr_mean": list(psnr), "ssim_mean": list(ssim),
-                                                "mse_mean": list(mse), "nerr_mean": list(nerr)})} if scores else {}
+    summary = {
+        f"psnr_mean{q}": float(psnr.mean()),
+        f"ssim_mean{q}": float(ssim.mean()),
+        f"mse_mean{q}": float(mse.mean()),
+        f"nerr_mean{q}": float(nerr.mean()),
+    }
+    sc = (
+        {
+            qualifier: ImageScores(
+                list(images),
+                {"psnr_mean": list(psnr), "ssim_mean": list(ssim), "mse_mean": list(mse), "nerr_mean": list(nerr)},
+            )
+        }
+        if scores
+        else {}
+    )
     return claims.ArmRun(str(run_id), Payload("t", "net", summary, scores=sc, seed=seed, comparable=comp))
 
 
@@ -46,16 +70,16 @@ def test_effect_pairs_seeds_and_images_and_votes_once_per_family():
     b = [[19.0, 18.0], [20.0, 19.5], [20.5, 18.0]]
     v = claims.judge(claim(), sides(a, b))
     (pair,) = v.pairs
-    assert [e.measure for e in pair.voting] == ["psnr_mean", "ssim_mean"]     # nerr is PSNR's family: shown
+    assert [e.measure for e in pair.voting] == ["psnr_mean", "ssim_mean"]  # nerr is PSNR's family: shown
     psnr = pair.voting[0]
-    per_seed = np.mean(np.subtract(a, b), axis=1)                               # 1.5, 1.5, 1.25
+    per_seed = np.mean(np.subtract(a, b), axis=1)  # 1.5, 1.5, 1.25
     assert psnr.effect.mean == pytest.approx(per_seed.mean())
     assert psnr.effect.n_seeds == 3 and psnr.effect.n_images == 2
     assert psnr.verdict == claims.HELD
-    assert pair.voting[1].verdict == claims.NO_DIFF                             # SSIM equal on both sides
-    assert v.status == claims.INCONCLUSIVE       # held on PSNR, no practical difference on SSIM: not "held"
+    assert pair.voting[1].verdict == claims.NO_DIFF  # SSIM equal on both sides
+    assert v.status == claims.INCONCLUSIVE  # held on PSNR, no practical difference on SSIM: not "held"
     nerr = [e for e in pair.effects if e.measure == "nerr_mean"][0]
-    assert not nerr.votes and nerr.verdict == claims.SHOWN and nerr.effect.mean > 0   # lower error is better
+    assert not nerr.votes and nerr.verdict == claims.SHOWN and nerr.effect.mean > 0  # lower error is better
     assert v.seeds == (0, 1, 2) and v.runs == {"a": ["a0", "a1", "a2"], "b": ["b0", "b1", "b2"]}
     assert "held" in claims.pair_numbers(pair) and "[+" in claims.effect_text(psnr)
 
@@ -72,13 +96,14 @@ def test_verdicts_held_did_not_hold_no_difference_exploratory():
     noisy = [[21.0, 19.0], [18.0, 17.0], [22.0, 19.0]]
     assert claims.judge(one, sides(noisy, same)).status == claims.INCONCLUSIVE
     v = claims.judge(one, sides(up[:1], down[:1]))
-    assert v.status == claims.EXPLORATORY and "(1 seed)" in v.sentence   # never held with one seed
+    assert v.status == claims.EXPLORATORY and "(1 seed)" in v.sentence  # never held with one seed
 
 
 def test_mse_claim_is_judged_in_db_and_a_multi_pair_claim_needs_every_pair():
     mse_claim = claim(measures=("mse_mean",))
-    v = claims.judge(mse_claim, sides([[21.0, 19.0], [22.0, 20.0], [21.0, 19.5]],
-                                      [[19.0, 17.0], [20.0, 18.0], [19.5, 17.5]]))
+    v = claims.judge(
+        mse_claim, sides([[21.0, 19.0], [22.0, 20.0], [21.0, 19.5]], [[19.0, 17.0], [20.0, 18.0], [19.5, 17.5]])
+    )
     assert [e.measure for e in v.pairs[0].voting] == ["psnr_mean"] and v.status == claims.HELD
     two = claim(measures=("psnr_mean",), pairs=(("a@x", "b@x"), ("a@y", "b@y")))
     runs = {"a": [], "b": []}
@@ -87,8 +112,14 @@ def test_mse_claim_is_judged_in_db_and_a_multi_pair_claim_needs_every_pair():
         d = (0.1, -0.05, 0.0)[s]
         bx, by = arm(f"b{s}", s, [19 + s, 18], qualifier="x"), arm(f"b{s}", s, [19 + d, 18 + s + d], qualifier="y")
         for side, x, y in (("a", ax, ay), ("b", bx, by)):
-            merged = Payload("t", "n", {**x.payload.summary, **y.payload.summary},
-                             scores={**x.payload.scores, **y.payload.scores}, seed=s, comparable=COMP)
+            merged = Payload(
+                "t",
+                "n",
+                {**x.payload.summary, **y.payload.summary},
+                scores={**x.payload.scores, **y.payload.scores},
+                seed=s,
+                comparable=COMP,
+            )
             runs[side].insert(0, claims.ArmRun(x.run_id, merged))
     v = claims.judge(two, runs)
     assert [p.voting[0].verdict for p in v.pairs] == [claims.HELD, claims.NO_DIFF]
@@ -97,33 +128,42 @@ def test_mse_claim_is_judged_in_db_and_a_multi_pair_claim_needs_every_pair():
 
 def test_on_par_claim_is_an_equivalence_test():
     par = claim(measures=("psnr_mean",), on_par=(("psnr_mean", 1.0),))
-    close = claims.judge(par, sides([[20.1, 19.0], [20.2, 19.1], [20.0, 19.0]],
-                                    [[20.0, 19.1], [20.0, 19.0], [20.1, 18.9]]))
+    close = claims.judge(
+        par, sides([[20.1, 19.0], [20.2, 19.1], [20.0, 19.0]], [[20.0, 19.1], [20.0, 19.0], [20.1, 18.9]])
+    )
     assert close.status == claims.ON_PAR
-    far = claims.judge(par, sides([[23.0, 22.0], [22.5, 21.0], [23.5, 22.0]],
-                                  [[20.0, 19.1], [20.0, 19.0], [20.1, 18.9]]))
+    far = claims.judge(
+        par, sides([[23.0, 22.0], [22.5, 21.0], [23.5, 22.0]], [[20.0, 19.1], [20.0, 19.0], [20.1, 18.9]])
+    )
     assert far.status == claims.NOT_ON_PAR
 
 
 def test_runs_without_per_image_scores_are_judged_on_summary_means():
-    v = claims.judge(claim(measures=("psnr_mean",)),
-                     sides([[21.0, 19.0], [22.0, 20.0], [21.5, 19.5]], [[19.0, 17.0], [20.0, 18.0], [19.5, 17.5]],
-                           scores=False))
+    v = claims.judge(
+        claim(measures=("psnr_mean",)),
+        sides([[21.0, 19.0], [22.0, 20.0], [21.5, 19.5]], [[19.0, 17.0], [20.0, 18.0], [19.5, 17.5]], scores=False),
+    )
     e = v.pairs[0].voting[0]
     assert e.effect.n_images == 0 and "summary means" in e.effect.method and v.status == claims.HELD
     assert "summary means" in v.sentence
 
 
-@pytest.mark.parametrize("field, a, b, text", [
-    ("precision", "bfloat16", "float32", "a bfloat16 vs b float32"),
-    ("profile", "quick", "quick+steps=500", "a profile quick vs b profile quick+steps=500"),
-    ("image_set", "embedded photos, 2 images #ab", "/data, 2 images #cd", "a images embedded photos"),
-])
+@pytest.mark.parametrize(
+    "field, a, b, text",
+    [
+        ("precision", "bfloat16", "float32", "a bfloat16 vs b float32"),
+        ("profile", "quick", "quick+steps=500", "a profile quick vs b profile quick+steps=500"),
+        ("image_set", "embedded photos, 2 images #ab", "/data, 2 images #cd", "a images embedded photos"),
+    ],
+)
 def test_guard_refuses_sides_that_differ(field, a, b, text):
     import dataclasses
+
     ca, cb = dataclasses.replace(COMP, **{field: a}), dataclasses.replace(COMP, **{field: b})
-    runs = {"a": [arm(f"a{s}", s, [21, 20], comp=ca) for s in range(3)],
-            "b": [arm(f"b{s}", s, [19, 18], comp=cb) for s in range(3)]}
+    runs = {
+        "a": [arm(f"a{s}", s, [21, 20], comp=ca) for s in range(3)],
+        "b": [arm(f"b{s}", s, [19, 18], comp=cb) for s in range(3)],
+    }
     v = claims.judge(claim(), runs)
     assert v.status == claims.NOT_COMPARABLE and not v.judged and text in v.reason
     assert "not judged" in v.sentence
@@ -134,14 +174,19 @@ def test_guard_refuses_disjoint_seeds_and_a_variant_clash_and_pairs_common_seeds
     v = claims.judge(claim(), runs)
     assert v.status == claims.NOT_COMPARABLE and "no seed in common" in v.reason and "a seeds 0, 1" in v.reason
     import dataclasses
+
     may = dataclasses.replace(COMP, variant="may")
-    runs = {"a": [arm(f"a{s}", s, [21, 20]) for s in range(3)], "b": [arm(f"b{s}", s, [19, 18], comp=may)
-                                                                      for s in range(3)]}
+    runs = {
+        "a": [arm(f"a{s}", s, [21, 20]) for s in range(3)],
+        "b": [arm(f"b{s}", s, [19, 18], comp=may) for s in range(3)],
+    }
     v = claims.judge(claim(), runs)
     assert v.status == claims.NOT_COMPARABLE and v.reason == "a variant final vs b variant may"
     # a newer group with more seeds in common wins; extra seeds of one side are left out
-    runs = {"a": [arm(f"a{s}", s, [21 + s / 10, 20]) for s in range(4)],
-            "b": [arm(f"b{s}", s, [19, 18]) for s in range(3)]}
+    runs = {
+        "a": [arm(f"a{s}", s, [21 + s / 10, 20]) for s in range(4)],
+        "b": [arm(f"b{s}", s, [19, 18]) for s in range(3)],
+    }
     v = claims.judge(claim(measures=("psnr_mean",)), runs)
     assert v.seeds == (0, 1, 2) and v.status == claims.HELD
 
@@ -168,8 +213,19 @@ def test_calibration_no_effect_holds_in_at_most_5_percent_and_2_db_with_5_seeds_
     assert _simulate(2.0, 5, 300, rng) >= 0.90
 
 
-TINY = dict(net="tiny_vgg", crop=16, batch_size=4, steps=6, eval_size=16, eval_per_image=4, log_every=3,
-            eval_every=3, ckpt_every=3, rows=2, precision="float32")
+TINY = dict(
+    net="tiny_vgg",
+    crop=16,
+    batch_size=4,
+    steps=6,
+    eval_size=16,
+    eval_per_image=4,
+    log_every=3,
+    eval_every=3,
+    ckpt_every=3,
+    rows=2,
+    precision="float32",
+)
 
 
 def test_payload_carries_per_image_scores_seed_and_comparability():
@@ -177,8 +233,16 @@ def test_payload_carries_per_image_scores_seed_and_comparability():
     run = ex.run(named_configs=["quick"], config_updates={**TINY, "seed": 4})
     payload = Payload.from_dict(tracking.get_run(run._id).info["report"])
     sc = payload.scores[""]
-    assert sc.images == ["chelsea#0", "chelsea#1", "chelsea#2", "chelsea#3",
-                         "rocket#0", "rocket#1", "rocket#2", "rocket#3"]
+    assert sc.images == [
+        "chelsea#0",
+        "chelsea#1",
+        "chelsea#2",
+        "chelsea#3",
+        "rocket#0",
+        "rocket#1",
+        "rocket#2",
+        "rocket#3",
+    ]
     assert np.mean(sc.values["psnr_mean"]) == pytest.approx(payload.summary["psnr_mean"])
     assert payload.seed == 4
     c = payload.comparable
@@ -194,8 +258,9 @@ def test_benchmark_rows_chosen_are_not_part_of_the_profile():
     from restoration.tracking.experiment import comparability
 
     def profile(changed):
-        run = SimpleNamespace(config={"profile": "quick", "seed": 1, **changed},
-                              info={"provenance": {"changed": changed}})
+        run = SimpleNamespace(
+            config={"profile": "quick", "seed": 1, **changed}, info={"provenance": {"changed": changed}}
+        )
         return comparability(run, Payload("t", "n")).profile
 
     assert profile({"methods": ["trained_merged"], "nets": ["vgg16"]}) == "quick"
@@ -211,6 +276,7 @@ def test_tiny_net_control_one_figure_against_itself_with_other_seeds_never_holds
         run = ex.run(named_configs=["quick"], config_updates={**TINY, "seed": seed})
         runs[seed] = Payload.from_dict(tracking.get_run(run._id).info["report"])
     import dataclasses
+
     a = [claims.ArmRun(f"a{s}", runs[s]) for s in (2, 1, 0)]
     b = [claims.ArmRun(f"b{s}", dataclasses.replace(runs[s + 3], seed=s)) for s in (2, 1, 0)]
     v = claims.judge(claim(), {"a": a, "b": b})
@@ -223,38 +289,61 @@ def test_tiny_net_control_one_figure_against_itself_with_other_seeds_never_holds
 
 def test_replicate_plan_reuses_matching_runs_pins_precision_and_skips_alexnet():
     reg = registry.load()
-    chosen = replicates.select_claims(reg, ["joint_beats_stacked_vgg16", "stacked_beats_end_to_end_vgg16",
-                                            "stacked_beats_end_to_end_alexnet"])
+    chosen = replicates.select_claims(
+        reg, ["joint_beats_stacked_vgg16", "stacked_beats_end_to_end_vgg16", "stacked_beats_end_to_end_alexnet"]
+    )
     pinned = {"fig03_vgg16": "float32"}
 
     class Rec:
         def __init__(self, id, seed, precision, profile="quick"):
             self.id = id
-            self.info = {"report": Payload("t", "n", seed=seed, comparable=Comparability(
-                profile=profile, precision=precision)).to_dict()}
+            self.info = {
+                "report": Payload(
+                    "t", "n", seed=seed, comparable=Comparability(profile=profile, precision=precision)
+                ).to_dict()
+            }
 
     done = {"fig06": [Rec(9, 1, "bfloat16"), Rec(8, 0, "float32"), Rec(7, 0, "bfloat16", "quick+steps=5")]}
-    plan = replicates.plan(chosen, reg, 3, pinned=pinned, resolve=lambda p: "bfloat16" if p == "auto" else p,
-                           completed=lambda f: done.get(f, []), alexnet_missing="/w/bvlc_alexnet.npy")
+    plan = replicates.plan(
+        chosen,
+        reg,
+        3,
+        pinned=pinned,
+        resolve=lambda p: "bfloat16" if p == "auto" else p,
+        completed=lambda f: done.get(f, []),
+        alexnet_missing="/w/bvlc_alexnet.npy",
+    )
     got = {(a.arm.figure, a.arm.precision): (a.todo, a.done) for a in plan.arms}
     assert got[("fig06", "float32")] == ([1, 2], {0: "8"})
-    assert got[("fig06", "auto")] == ([0, 2], {1: "9"})       # the quick+steps=5 run does not count
+    assert got[("fig06", "auto")] == ([0, 2], {1: "9"})  # the quick+steps=5 run does not count
     assert got[("fig03_vgg16", "float32")] == ([0, 1, 2], {})
     assert got[("fig05", "auto")] == ([0, 1, 2], {})
     assert "needs AlexNet weights" in plan.skipped["stacked_beats_end_to_end_alexnet"]
     assert plan.runs_to_do == 3 + 2 + 2 + 3
     # where auto resolves to float32 the two fig06 arms are one (the auto one), serving both claims
-    same = replicates.plan(chosen, reg, 3, pinned=pinned, resolve=lambda p: "float32",
-                           completed=lambda f: done.get(f, []), alexnet_missing="/w/bvlc_alexnet.npy")
+    same = replicates.plan(
+        chosen,
+        reg,
+        3,
+        pinned=pinned,
+        resolve=lambda p: "float32",
+        completed=lambda f: done.get(f, []),
+        alexnet_missing="/w/bvlc_alexnet.npy",
+    )
     fig06 = [a for a in same.arms if a.arm.figure == "fig06"]
     assert len(fig06) == 1 and fig06[0].arm.precision == "auto" and fig06[0].done == {0: "8"}
     assert set(fig06[0].arm.claims) == {"joint_beats_stacked_vgg16", "stacked_beats_end_to_end_vgg16"}
     with pytest.raises(ValueError, match="unknown claim 'nope'"):
         replicates.select_claims(reg, ["nope"])
     # the benchmark's replicates run only the cells its claims read; the whole table's own run is their seed 0
-    bench = replicates.plan(replicates.select_claims(reg, ["trained_beat_mv2016_pixels_vgg16"]), reg, 3,
-                            pinned={}, resolve=lambda p: "bfloat16",
-                            completed=lambda f: [Rec(5, 0, "bfloat16")] if f == "benchmark" else [])
+    bench = replicates.plan(
+        replicates.select_claims(reg, ["trained_beat_mv2016_pixels_vgg16"]),
+        reg,
+        3,
+        pinned={},
+        resolve=lambda p: "bfloat16",
+        completed=lambda f: [Rec(5, 0, "bfloat16")] if f == "benchmark" else [],
+    )
     (arm,) = bench.arms
     assert arm.done == {0: "5"} and arm.todo == [1, 2]
     fixed = dict(replicates.claims_sweep(arm.arm, arm.todo).fixed)
@@ -275,8 +364,19 @@ def test_make_claims_runs_replicates_as_a_sweep_and_the_report_judges_them():
     from restoration import paths
 
     tiny = [f"{k}={v}" for k, v in TINY.items() if k != "precision"]
-    cmd = [sys.executable, "-m", "experiments", "--claims", "--n", "3", "--only", "dc_dd_beat_cd_vgg16",
-           "--cluster", "serial", "--"] + tiny
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments",
+        "--claims",
+        "--n",
+        "3",
+        "--only",
+        "dc_dd_beat_cd_vgg16",
+        "--cluster",
+        "serial",
+        "--",
+    ] + tiny
     out = subprocess.run(cmd, cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "3 arms, 9 runs to do, 0 done before" in out.stdout and "GFLOP/s" in out.stdout
@@ -284,9 +384,10 @@ def test_make_claims_runs_replicates_as_a_sweep_and_the_report_judges_them():
     assert again.returncode == 0 and "0 runs to do, 9 done before" in again.stdout  # nothing runs twice
     runs = tracking.claim_runs("fig12_vgg16")
     assert len(runs) == 3 and all(r.info["sweep"]["name"] == tracking.CLAIMS_SWEEP for r in runs)
-    (v,) = build.judge_claims([c for c in registry.load().claims if c.id == "dc_dd_beat_cd_vgg16"],
-                              TrackingSource(), {})
+    (v,) = build.judge_claims(
+        [c for c in registry.load().claims if c.id == "dc_dd_beat_cd_vgg16"], TrackingSource(), {}
+    )
     assert v.judged and v.seeds == (0, 1, 2) and v.n_images == 8, v.sentence
     assert len(v.pairs) == 2 and all(e.effect.low is not None for p in v.pairs for e in p.voting)
-    bad = subprocess.run(cmd[:-len(tiny)] + ["stepz=3"], cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    bad = subprocess.run(cmd[: -len(tiny)] + ["stepz=3"], cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "stepz" in bad.stderr

@@ -9,7 +9,7 @@ from reports import evidence as ev
 
 
 def _claims(rng, n_claims: int, seeds: int, effect: float, images: int = 2, sd: float = 1.0, corr: float = 0.5):
-    cov = sd ** 2 * (corr * np.ones((images, images)) + (1 - corr) * np.eye(images))
+    cov = sd**2 * (corr * np.ones((images, images)) + (1 - corr) * np.eye(images))
     return effect + rng.multivariate_normal(np.zeros(images), cov, size=(n_claims, seeds))
 
 
@@ -48,6 +48,7 @@ def test_verdict_rules_and_combination():
 
 def test_the_interval_is_scipys_t_interval_over_per_seed_means():
     from scipy import stats
+
     d = np.array([[1.0, 2.0], [0.5, 0.7], [2.0, 1.0]])
     e = ev.paired_effect(d)
     m = d.mean(axis=1)

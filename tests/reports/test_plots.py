@@ -46,8 +46,9 @@ def test_error_map_rows_rejects_mismatched_counts(images):
 
 def test_image_grid_pads_missing_panels(images):
     ims, recs = images
-    fig = plots.image_grid([[ims[0], recs[0], None], [ims[1]]], row_labels=["x", "y"],
-                           col_labels=["conv1", "pool1", "fc8"])
+    fig = plots.image_grid(
+        [[ims[0], recs[0], None], [ims[1]]], row_labels=["x", "y"], col_labels=["conv1", "pool1", "fc8"]
+    )
     assert len(fig.axes) == 2 * 3
     assert [ax.get_title() for ax in fig.axes[:3]] == ["conv1", "pool1", "fc8"]
     assert len(fig.axes[2].images) == 0 and len(fig.axes[5].images) == 0
@@ -57,8 +58,9 @@ def test_image_grid_pads_missing_panels(images):
 
 def test_loss_curves_one_panel_per_metric():
     steps = np.arange(200)
-    fig = plots.loss_curves({"loss": (steps, np.exp(-steps / 20.0) + 1e-4), "psnr": (steps[::40], steps[::40] / 10.0)},
-                            title="training")
+    fig = plots.loss_curves(
+        {"loss": (steps, np.exp(-steps / 20.0) + 1e-4), "psnr": (steps[::40], steps[::40] / 10.0)}, title="training"
+    )
     assert len(fig.axes) == 2
     assert fig.axes[0].get_yscale() == "log"  # spans > two decades
     assert fig.axes[1].get_yscale() == "linear"
@@ -70,8 +72,12 @@ def test_loss_curves_draw_train_and_heldout_in_one_panel():
     from reports import plots
 
     steps = np.arange(1, 101)
-    fig = plots.loss_curves({"DC3": {"train": (steps, 100.0 / steps), "held-out": ([25, 50, 100], [5.0, 3.0, 2.0])},
-                             "e2e": (steps, 1.0 / steps)})
+    fig = plots.loss_curves(
+        {
+            "DC3": {"train": (steps, 100.0 / steps), "held-out": ([25, 50, 100], [5.0, 3.0, 2.0])},
+            "e2e": (steps, 1.0 / steps),
+        }
+    )
     assert len(fig.axes) == 2
     ax = fig.axes[0]
     assert ax.get_title() == "DC3" and [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "held-out"]

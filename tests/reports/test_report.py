@@ -17,6 +17,7 @@ from reports import build
 from reports.runs import summarize_failure
 from fake_runs import BETTER, REGISTRY, WEIGHTS_MESSAGE, WORSE, _populate
 
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     path = tmp_path_factory.mktemp("registry") / "registry.toml"
@@ -57,6 +58,7 @@ def test_completed_figure_renders_payload_and_provenance(report_html):
     assert "Provenance: run" in sec and "Git commit" in sec and "Host" in sec and "Started" in sec
     assert "&#34;profile&#34;: &#34;quick&#34;" in sec or '"profile": "quick"' in sec
     from restoration import tracking
+
     rec = tracking.latest_completed_run("fig06")
     assert f"Provenance: run {rec.id}" in sec
     if rec.commit:
@@ -84,31 +86,32 @@ def test_numbered_figures_tables_and_contents(report_html):
     e2e = _section(report_html, "fig05")  # has its own loss figure: logged metrics folded, not numbered
     assert "Own loss figure." in e2e and "All logged metrics" in e2e
     assert "All logged metrics" not in _section(report_html, "fig06")
-    toc = report_html[report_html.index('<nav class="toc"'):report_html.index("</nav>")]
+    toc = report_html[report_html.index('<nav class="toc"') : report_html.index("</nav>")]
     for fig_id in ("fig01", "fig02", "fig05", "fig06"):
         assert f'href="#{fig_id}"' in toc
 
 
 @pytest.mark.parametrize("fig05, fig06, sign", [(WORSE, BETTER, "+"), (BETTER, WORSE, "-")])
-def test_claim_with_one_run_per_side_is_exploratory_with_the_effect_oriented(tmp_path, monkeypatch, registry, fig05,
-                                                                              fig06, sign):
+def test_claim_with_one_run_per_side_is_exploratory_with_the_effect_oriented(
+    tmp_path, monkeypatch, registry, fig05, fig06, sign
+):
     """One run per side (seed 7) and no per-image scores: the effect is the difference of the stored means, oriented
     towards the expected side, and the verdict is exploratory, never held."""
     _populate(tmp_path / "runs", monkeypatch, fig05=fig05, fig06=fig06)
     html = build.build(tmp_path / "report.html", registry=registry).read_text()
-    chapter = html[html.index('id="sec-trained-inversion"'):]
+    chapter = html[html.index('id="sec-trained-inversion"') :]
     claim = re.search(r'<p class="claim[^"]*"><strong>Claim.</strong> (.*?)</p>', chapter, re.S).group(1)
     claim = claim.replace("&#34;", '"')
     assert claim.startswith("“Stacked beats end to end”: exploratory (1 seed)")
     assert chapter.index("Claim.") < chapter.index('id="fig05"')  # at the top of the section
     assert f"PSNR {sign}1.75 dB (1 seed)" in claim and f"SSIM {sign}0.125 (1 seed)" in claim
-    table = html[html.index('<section id="claims"'):html.index('<section id="reproduced"')]
+    table = html[html.index('<section id="claims"') : html.index('<section id="reproduced"')]
     row = re.search(r'id="claim-stacked_beats_end_to_end">(.*?)</tr>', table, re.S).group(1)
     assert "verdict-exploratory-1-seed" in row and "1 seed (7)" in row and "summary means" in row
     assert f"PSNR {sign}1.75 dB (1 seed) <em>exploratory (1 seed)</em>" in row
     b, w = (BETTER, WORSE) if sign == "+" else (WORSE, BETTER)
     assert f"means {b['psnr_mean']:.4g} dB vs {w['psnr_mean']:.4g} dB" in row
-    assert "norm. error" in row and "(shown)" in row          # PSNR's family: shown, not voting
+    assert "norm. error" in row and "(shown)" in row  # PSNR's family: shown, not voting
     other = re.search(r'id="claim-alexnet_claim">(.*?)</tr>', table, re.S).group(1)
     assert "not run: fig01: needs AlexNet weights</td>" in other
     assert "How a claim is judged" in table and 'id="claims-forest"' in table
@@ -121,11 +124,13 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
     fake = tmp_path / "proj" / "experiments"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    (fake / "__main__.py").write_text(textwrap.dedent("""
+    (fake / "__main__.py").write_text(
+        textwrap.dedent("""
         import sys
         print("args:", sys.argv[1:])
         raise SystemExit("ImportError: fake experiment cannot start for " + sys.argv[1])
-    """))
+    """)
+    )
     from reports.runs import TrackingSource
 
     source = TrackingSource()
@@ -145,7 +150,8 @@ def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkey
     fake = tmp_path / "proj" / "experiments"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    (fake / "__main__.py").write_text(textwrap.dedent("""
+    (fake / "__main__.py").write_text(
+        textwrap.dedent("""
         import signal, sys, time
         def stop(signum, frame):
             print("got SIGTERM", flush=True)
@@ -153,12 +159,14 @@ def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkey
         signal.signal(signal.SIGTERM, stop)
         print("started", flush=True)
         time.sleep(60)
-    """))
+    """)
+    )
     from reports.runs import TrackingSource
 
     entries = build.load_registry(registry).figures[:1]
-    attempts = build.run_missing(entries, TrackingSource(), cwd=tmp_path / "proj", timeout=3, log=lambda s: None,
-                                 echo=None)
+    attempts = build.run_missing(
+        entries, TrackingSource(), cwd=tmp_path / "proj", timeout=3, log=lambda s: None, echo=None
+    )
     tail = attempts["fig01"].output_tail
     assert attempts["fig01"].returncode == 5 and "got SIGTERM" in tail
     assert "stopped (SIGTERM; the run is marked INTERRUPTED" in tail and attempts["fig01"].seconds < 30
@@ -166,6 +174,7 @@ def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkey
 
 def _page_texts(pdf_path):
     from pypdf import PdfReader
+
     reader = PdfReader(str(pdf_path))
     return reader, [page.extract_text() or "" for page in reader.pages]
 
@@ -188,8 +197,12 @@ def test_cli_writes_the_pdf_page_by_page(tmp_path, monkeypatch, registry, capsys
         assert len(body.split()) >= 8 or reader.pages[number - 1].images, f"page {number} is blank"
     # contents: every chapter with the page it starts on
     toc = re.sub(r"[ \t]+", " ", texts[1])
-    chapters = {"Summary": "Summary", "1 Optimisation inversion": "Optimisation inversion",
-                "2 Trained inversion": "Trained inversion", "Appendix": "Appendix: provenance of every run"}
+    chapters = {
+        "Summary": "Summary",
+        "1 Optimisation inversion": "Optimisation inversion",
+        "2 Trained inversion": "Trained inversion",
+        "Appendix": "Appendix: provenance of every run",
+    }
     for entry, heading in chapters.items():
         m = re.search(re.escape(entry) + r"[^\n]*?(\d+)\s*$", toc, re.M)
         assert m, f"{entry!r} not in the contents with a page number:\n{toc}"
@@ -212,7 +225,7 @@ def test_cli_writes_the_pdf_page_by_page(tmp_path, monkeypatch, registry, capsys
     # the appendix (its pages, to the end) names each shown run with its commit, seed, precision and machine:
     # fig05, fig06 and failed fig01
     start = int(re.search(r"Appendix[^\n]*?(\d+)\s*$", toc, re.M).group(1))
-    appendix = "\n".join(texts[start - 1:])
+    appendix = "\n".join(texts[start - 1 :])
     assert "Appendix: provenance of every run" in appendix
     assert appendix.count("Seed") == 3 and appendix.count("Commit") == 3
     assert appendix.count("Precision") == 3 and appendix.count("Machine") == 3
@@ -221,6 +234,7 @@ def test_cli_writes_the_pdf_page_by_page(tmp_path, monkeypatch, registry, capsys
 def test_pdf_engine_missing_is_one_line_and_keeps_the_html(tmp_path, monkeypatch, registry, capsys):
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
     from reports import pdf
+
     monkeypatch.setattr(pdf, "engine_problem", lambda: "WeasyPrint cannot load a system library (x): " + pdf.PANGO_HINT)
     out = tmp_path / "r.html"
     (tmp_path / "r.pdf").write_bytes(b"%PDF-old")
@@ -232,8 +246,10 @@ def test_pdf_engine_missing_is_one_line_and_keeps_the_html(tmp_path, monkeypatch
 
 
 def test_failure_summary_and_number_formatting():
-    trace = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
-             "restoration.errors.WeightsNotFoundError: AlexNet weights not found at w/bvlc_alexnet.npy")
+    trace = (
+        'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+        "restoration.errors.WeightsNotFoundError: AlexNet weights not found at w/bvlc_alexnet.npy"
+    )
     assert summarize_failure(trace).headline == "needs AlexNet weights: AlexNet weights not found at w/bvlc_alexnet.npy"
     assert summarize_failure("Traceback...\nValueError: bad layer").headline == "failed with ValueError: bad layer"
     strings, numeric = build.format_column([1234.5678, 0.5, None, float("inf")])
@@ -263,9 +279,15 @@ def test_a_pinned_run_is_shown_instead_of_the_newest_and_the_appendix_says_so(tm
     assert "20.25" in _section(out.read_text(), "fig06")
 
 
-@pytest.mark.parametrize("pin, message", [("fig06=999", "no run 999"), ("fig06", "is not FIGURE=RUN_ID"),
-                                          ("fig99=1", "'fig99' is not a registered figure"),
-                                          ("fig05=FIG06", "is not FIGURE=RUN_ID")])
+@pytest.mark.parametrize(
+    "pin, message",
+    [
+        ("fig06=999", "no run 999"),
+        ("fig06", "is not FIGURE=RUN_ID"),
+        ("fig99=1", "'fig99' is not a registered figure"),
+        ("fig05=FIG06", "is not FIGURE=RUN_ID"),
+    ],
+)
 def test_a_bad_pin_is_one_line(tmp_path, monkeypatch, registry, capsys, pin, message):
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     assert cli.main(["--registry", str(registry), "--out", str(tmp_path / "r.html"), "--pin", pin]) == 1
@@ -278,6 +300,5 @@ def test_a_pin_of_another_figures_run_is_refused(tmp_path, monkeypatch, registry
 
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     fig05 = next(r for r in tracking.select() if r.experiment == "fig05")
-    assert cli.main(["--registry", str(registry), "--out", str(tmp_path / "r.html"), "--pin",
-                     f"fig06={fig05.id}"]) == 1
+    assert cli.main(["--registry", str(registry), "--out", str(tmp_path / "r.html"), "--pin", f"fig06={fig05.id}"]) == 1
     assert f"run {fig05.id} is fig05, not fig06" in capsys.readouterr().err

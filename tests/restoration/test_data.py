@@ -38,6 +38,7 @@ def test_fixed_crops_tile_the_centre():
 
 def test_folder_loader_and_unreadable_file(tmp_path):
     import imageio.v3 as iio
+
     rng = np.random.default_rng(0)
     iio.imwrite(tmp_path / "a.png", rng.integers(0, 255, (40, 60, 3), dtype=np.uint8))
     iio.imwrite(tmp_path / "b.png", rng.integers(0, 255, (50, 50), dtype=np.uint8))  # grey -> RGB
@@ -63,6 +64,7 @@ def test_split_named_is_deterministic():
 
 def test_16_bit_images_are_scaled_not_clipped(tmp_path):
     import imageio.v3 as iio
+
     img16 = np.array([[65535, 32768], [257, 0]], np.uint16)  # a 16-bit grey PNG
     iio.imwrite(tmp_path / "deep.png", img16)
     assert iio.imread(tmp_path / "deep.png").dtype == np.uint16

@@ -56,8 +56,10 @@ def bfloat16_here():
     tests on that path (the cap with oneDNN off) in a child."""
     p = precision.probe()
     if p.bfloat16.failed and not p.bfloat16.ms:
-        pytest.skip("bfloat16 cannot run in this process (a capped oneDNN refuses it); the AVX2 path child of "
-                    "test_numerics_under_every_isa_path runs these numerics as an AVX2-only CPU does")
+        pytest.skip(
+            "bfloat16 cannot run in this process (a capped oneDNN refuses it); the AVX2 path child of "
+            "test_numerics_under_every_isa_path runs these numerics as an AVX2-only CPU does"
+        )
 
 
 def test_numerics_net_in_bfloat16_returns_float32_activations_within_2_percent(tiny, rng, bfloat16_here):
@@ -70,8 +72,13 @@ def test_numerics_net_in_bfloat16_returns_float32_activations_within_2_percent(t
         assert 1e-4 < rel(bf[k], f32[k]) < 2e-2, k  # really computed in bfloat16, and close
     assert tiny.precision == "float32"  # with_precision gives a new view; the net itself is unchanged
     assert tiny.with_precision("bfloat16").digest() != tiny.digest()  # module store / cell keys tell them apart
-    assert rel(tiny.with_precision("bfloat16").forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2"),
-               tiny.forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2")) < 2e-2
+    assert (
+        rel(
+            tiny.with_precision("bfloat16").forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2"),
+            tiny.forward_from("pool1", f32["conv1_2/relu"][:, ::2, ::2], "pool2"),
+        )
+        < 2e-2
+    )
     with pytest.raises(ValueError, match=r"precision='float16': use 'auto' \(measured on this machine\), 'float32'"):
         nets.build("tiny_vgg", precision="float16")
 
@@ -82,8 +89,9 @@ def test_numerics_optimisation_inversion_reaches_the_same_feature_error(tiny, rn
     img = rng.uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
     errs = {}
     for pr in ("float32", "bfloat16"):
-        res = preimage.invert_layer(tiny.with_precision(pr), img, "conv2_2", recipe=recipes.get_recipe("mv2016"),
-                                     n_steps=60, progress=False)
+        res = preimage.invert_layer(
+            tiny.with_precision(pr), img, "conv2_2", recipe=recipes.get_recipe("mv2016"), n_steps=60, progress=False
+        )
         assert res.rgb.dtype == np.float32 and np.isfinite(res.rgb).all()
         # score both results with the float32 net
         x = tf.constant(tiny.preprocess(np.clip(res.rgb, 0, 255)))
@@ -158,9 +166,24 @@ def test_numerics_under_every_isa_path(path):
     if not ok:
         pytest.skip(f"{path}: {why}")
     env = {**os.environ, **dict(isa.env), PATH_CHILD: path, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
-                           "-k", "numerics and not every_isa_path"], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(Path(__file__)),
+            "-k",
+            "numerics and not every_isa_path",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, f"{path}:\n{tail}"
     assert "5 passed" in proc.stdout, tail
@@ -175,9 +198,9 @@ def test_decide_takes_bfloat16_only_when_faster_beyond_the_spread_and_within_bud
     assert precision.decide(f32, _timing("bfloat16", [20, 21, 22, 20, 23]), 0.02)[0] == "bfloat16"
     slow, why = precision.decide(f32, _timing("bfloat16", [360, 370, 350]), 0.024)
     assert slow == "float32" and "bfloat16 is 8.78x slower" in why and "float32 41.0 ms [39.0-44.0, 5 repeats]" in why
-    assert precision.decide(f32, _timing("bfloat16", [35, 36, 35]), 0.02)[0] == "float32"        # 1.17x < 1.2x
+    assert precision.decide(f32, _timing("bfloat16", [35, 36, 35]), 0.02)[0] == "float32"  # 1.17x < 1.2x
     noisy = _timing("float32", [40, 41, 42, 25])
-    assert precision.decide(noisy, _timing("bfloat16", [30, 31, 30]), 0.02)[0] == "float32"      # beaten by 25 ms
+    assert precision.decide(noisy, _timing("bfloat16", [30, 31, 30]), 0.02)[0] == "float32"  # beaten by 25 ms
     off, why = precision.decide(f32, _timing("bfloat16", [20, 21, 20]), 0.09)
     assert off == "float32" and "9.00 % off" in why
     failed, why = precision.decide(f32, _timing("bfloat16", [], (), "could not create a primitive"), None)
@@ -227,20 +250,30 @@ def test_probe_is_cached_per_machine_kind_and_a_damaged_cache_is_measured_again(
     first = precision.probe()
     path = precision._cache_path(first.machine)
     assert json.loads(path.read_text())["chosen"] == first.chosen
-    assert precision.probe() is first                       # the process keeps it
+    assert precision.probe() is first  # the process keeps it
     monkeypatch.setattr(precision, "_PROBES", {})
-    again = precision.probe()                               # from the file: same measurements, decided again
+    again = precision.probe()  # from the file: same measurements, decided again
     assert again.float32.ms == first.float32.ms and again.chosen == first.chosen
     monkeypatch.setattr(precision, "_PROBES", {})
     path.write_text("{ not json")
-    fresh = precision.probe()                               # measured again, and the file replaced
+    fresh = precision.probe()  # measured again, and the file replaced
     assert fresh.measured_at >= first.measured_at and json.loads(path.read_text())["chosen"] == fresh.chosen
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")  # another kind: another key
     assert precision.MachineKind.here().key() != first.machine.key()
 
 
-TINY_RUN = dict(net="tiny_vgg", crop=16, batch_size=4, steps=4, eval_size=16, eval_per_image=1, log_every=1,
-                eval_every=2, ckpt_every=2, rows=2)
+TINY_RUN = dict(
+    net="tiny_vgg",
+    crop=16,
+    batch_size=4,
+    steps=4,
+    eval_size=16,
+    eval_per_image=1,
+    log_every=1,
+    eval_every=2,
+    ckpt_every=2,
+    rows=2,
+)
 
 
 def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
@@ -254,6 +287,7 @@ def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
     assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
     assert set(prov["machine"]["flags"]) <= set(precision.KERNEL_FLAGS)
     from reports.build import _provenance
+
     shown = _provenance(rec)
     assert shown["precision"].startswith(f"{probe.chosen} (auto: ") and probe.machine.cpu in shown["machine"]
 
@@ -271,8 +305,16 @@ def test_precision_is_a_recorded_config_value_of_every_experiment():
         ex.run(named_configs=["quick"], config_updates={**TINY_RUN, "precision": "half"})
     # every experiment family has the key (tracking.make_experiment's, or the family's own default): auto where
     # the net is the cost, float32 for joint training from scratch and prior training by score matching
-    expected = {"fig02": "auto", "fig06": "auto", "prior_compare": "auto", "benchmark": "auto",
-                "loo_pool1": "auto", "fig03_vgg16": "float32", "prior_full512": "float32", "prior_whitening": "float32"}
+    expected = {
+        "fig02": "auto",
+        "fig06": "auto",
+        "prior_compare": "auto",
+        "benchmark": "auto",
+        "loo_pool1": "auto",
+        "fig03_vgg16": "float32",
+        "prior_full512": "float32",
+        "prior_whitening": "float32",
+    }
     for fig_id, want in expected.items():
         ex = experiment(registry.load().figure(fig_id).module)
         cfg = ex.run(command_name="print_config", named_configs=["quick"]).config

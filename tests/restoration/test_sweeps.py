@@ -15,8 +15,18 @@ from experiments.sweep import run_point
 from restoration import sweeps, tracking
 
 # the DC module on a tiny VGG: a few seconds per run once TensorFlow is imported in the worker
-TINY = dict(net="tiny_vgg", crop=16, steps=6, eval_size=16, eval_per_image=1, log_every=1, eval_every=3,
-            ckpt_every=3, rows=2, scales=[1.0])
+TINY = dict(
+    net="tiny_vgg",
+    crop=16,
+    steps=6,
+    eval_size=16,
+    eval_per_image=1,
+    log_every=1,
+    eval_every=3,
+    ckpt_every=3,
+    rows=2,
+    scales=[1.0],
+)
 
 SWEEP_TOML = """
 [sweeps.tiny_lr_batch]
@@ -29,13 +39,19 @@ measure = "psnr_mean"
 
 
 def _tiny_sweep(name="tiny_lr_batch", grid=None) -> sweeps.Sweep:
-    table = {"experiment": "fig12_vgg16", "title": "tiny DC: lr x batch", "fixed": TINY, "measure": "psnr_mean",
-             "grid": grid or {"lr": [1e-4, 1e-3, 1e-2, 1e-1], "batch_size": [2, 4]}}
+    table = {
+        "experiment": "fig12_vgg16",
+        "title": "tiny DC: lr x batch",
+        "fixed": TINY,
+        "measure": "psnr_mean",
+        "grid": grid or {"lr": [1e-4, 1e-3, 1e-2, 1e-1], "batch_size": [2, 4]},
+    }
     return sweeps.parse(name, table, where="test", figures={"fig12_vgg16"})
 
 
 def _toml_value(d: dict) -> str:
     import json
+
     return "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in d.items()) + "}"
 
 
@@ -110,9 +126,18 @@ def _check_sweep_on_dask(s: sweeps.Sweep):
     assert len(points) == 8 and all(math.isfinite(p.value) for p in points)  # a finite PSNR per run
     assert tracking.latest_completed_run("fig12_vgg16") is None  # sweep points never stand for the figure
     # other fixed values are other runs: the first point runs again, the rest of the old ones do not count
-    moved = sweeps.parse(s.name, {"experiment": s.experiment, "title": s.title, "measure": s.measure,
-                                  "fixed": {**dict(s.fixed), "steps": 7}, "grid": {"lr": [1e-4], "batch_size": [2]}},
-                         where="test", figures={"fig12_vgg16"})
+    moved = sweeps.parse(
+        s.name,
+        {
+            "experiment": s.experiment,
+            "title": s.title,
+            "measure": s.measure,
+            "fixed": {**dict(s.fixed), "steps": 7},
+            "grid": {"lr": [1e-4], "batch_size": [2]},
+        },
+        where="test",
+        figures={"fig12_vgg16"},
+    )
     rerun = sweeps.run_sweep(moved, run_point, cluster=sweeps.ClusterSpec("serial"), log=lambda line: None)
     assert [o.status for o in rerun.outcomes] == ["completed"] and len(sweeps.measured_points(s)) == 8
     return outcome
@@ -123,14 +148,18 @@ def test_sweep_of_eight_configurations_on_local_dask_into_sqlite_and_the_report_
     _check_sweep_on_dask(s)
     # the report: a registry with this sweep gets a Sweeps chapter with one curve of 8 points
     from reports import build
+
     registry = tmp_path / "registry.toml"
-    registry.write_text(textwrap.dedent("""
+    registry.write_text(
+        textwrap.dedent("""
         [figures.fig12_vgg16]
         module = "experiments.fig12_vgg16_pool1_dc"
         title = "DC"
         section = "Module kinds"
         order = 1
-    """) + SWEEP_TOML.format(fixed=_toml_value(TINY)))
+    """)
+        + SWEEP_TOML.format(fixed=_toml_value(TINY))
+    )
     report = build.collect(build.load_registry(registry), TrackingSource())
     (sec,) = report.sweeps
     assert sec.n_done == 8 and sec.n_points == 8 and sec.src.startswith("data:image/png")
@@ -150,12 +179,20 @@ def test_a_grid_or_fixed_key_the_experiment_lacks_is_refused_with_the_closest_na
     from experiments.sweep import check_keys
 
     check_keys(sweeps.load()["dc_lr_batch"])  # the project's own sweep names real keys
-    typo = sweeps.parse("s", {"experiment": "fig12_vgg16", "grid": {"lrr": [1e-3, 3e-3]}}, where="r.toml",
-                        figures={"fig12_vgg16"})
-    with pytest.raises(sweeps.SweepError, match=r"sweep 's': unknown config key 'lrr' for fig12_vgg16; did you "
-                                                r"mean 'lr'"):
+    typo = sweeps.parse(
+        "s", {"experiment": "fig12_vgg16", "grid": {"lrr": [1e-3, 3e-3]}}, where="r.toml", figures={"fig12_vgg16"}
+    )
+    with pytest.raises(
+        sweeps.SweepError,
+        match=r"sweep 's': unknown config key 'lrr' for fig12_vgg16; did you "
+        r"mean 'lr'",
+    ):
         check_keys(typo)
-    fixed = sweeps.parse("s", {"experiment": "fig12_vgg16", "grid": {"lr": [1e-3]}, "fixed": {"stepz": 5}},
-                         where="r.toml", figures={"fig12_vgg16"})
+    fixed = sweeps.parse(
+        "s",
+        {"experiment": "fig12_vgg16", "grid": {"lr": [1e-3]}, "fixed": {"stepz": 5}},
+        where="r.toml",
+        figures={"fig12_vgg16"},
+    )
     with pytest.raises(sweeps.SweepError, match=r"unknown config key 'stepz'.*did you mean 'steps'"):
         check_keys(fixed)

@@ -21,6 +21,7 @@ def pair():
 
 # ---- references: skimage.metrics --------------------------------------------------------------------------
 
+
 def test_mse_matches_skimage(pair):
     a, b = pair
     assert metrics.mse(a, b) == pytest.approx(skm.mean_squared_error(a.astype(float), b), rel=1e-12)
@@ -57,6 +58,7 @@ def test_ssim_grey_image_matches_skimage(pair):
 
 
 # ---- references: worked by hand ---------------------------------------------------------------------------
+
 
 def test_psnr_hand_value():
     a = np.zeros((4, 4, 3))
@@ -108,6 +110,7 @@ def test_score_batch_and_summary(pair):
 
 # ---- input checks name the argument and the fix -----------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "call, words",
     [
@@ -148,11 +151,15 @@ def test_gram_distance_matches_a_loop_written_gram():
     def gram(maps):
         C = maps.shape[-1]
         mu = maps.mean()
-        return np.array([[sum((maps[h, w, i] - mu) * (maps[h, w, j] - mu) for h in range(6) for w in range(5))
-                          for j in range(C)] for i in range(C)])
+        return np.array(
+            [
+                [sum((maps[h, w, i] - mu) * (maps[h, w, j] - mu) for h in range(6) for w in range(5)) for j in range(C)]
+                for i in range(C)
+            ]
+        )
 
     g0, g = gram(m0), gram(m)
-    assert gram_distance(m0, m) == pytest.approx(np.sum((g0 - g) ** 2) / np.sum(g0 ** 2), rel=1e-10)
+    assert gram_distance(m0, m) == pytest.approx(np.sum((g0 - g) ** 2) / np.sum(g0**2), rel=1e-10)
     assert gram_distance(m0, m0) == 0.0
     assert gram_distance(m0, m0 + 3.0) == pytest.approx(0.0, abs=1e-20)  # the global mean is removed
 

@@ -4,6 +4,7 @@ The net: an 11x11 / stride-4 VALID convolution, a ReLU, a 3x3 / stride-2 VALID m
 convolution and a 2x2 / stride-2 pool: every kind of window the thesis's nets use, with sizes chosen odd so that
 several input sizes map to one output size. Modules must give back exactly the size of their target.
 """
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -27,8 +28,9 @@ def odd_net(seed=0) -> FeatureNet:
         Op("b/lin", lambda x: tf.nn.conv2d(x, k2, 1, "SAME"), "conv", G.OpGeometry(3, 1, "SAME")),
         Op("q", lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"), "pool", G.OpGeometry(2, 2, "VALID")),
     ]
-    return FeatureNet("odd", ops, {}, weights_label="odd test net", mean_bgr=IMAGENET_MEAN_BGR, default_size=67,
-                      aliases={})
+    return FeatureNet(
+        "odd", ops, {}, weights_label="odd test net", mean_bgr=IMAGENET_MEAN_BGR, default_size=67, aliases={}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_modules_give_back_the_exact_size(net, kind, size):
     bound = {s.name: s for s in stack.specs}
     assert bound[f"{kind}2"].up == G.UpOp(3, 2, "VALID")  # the 3x3/2 pool's own window
     assert bound[f"{kind}1"].up == G.UpOp(11, 4, "VALID")  # the conv's own window undoes it
-    assert bound[f"{kind}4"].up == G.UpOp(3, 2, "SAME")   # 2x2/2 pool: module kernel, SAME
+    assert bound[f"{kind}4"].up == G.UpOp(3, 2, "SAME")  # 2x2/2 pool: module kernel, SAME
     x = np.random.default_rng(0).uniform(0, 255, (2, size, size + 1, 3)).astype(np.float32)
     feats = net.features(net.preprocess(x), ["q", "b/lin", "p", "a/relu"])
     for spec, model in zip(stack.specs, stack.models):
@@ -78,8 +80,9 @@ def test_a_strided_valid_module_trains_on_odd_crops(net):
 
     images = [im for _, im in data.embedded_images("train")][:2]
     stack = M.InversionStack.for_net(net, M.chain_specs(net, points=("a/relu", "input"), kernel=5, hidden=4))
-    res = T.train_stack(net, stack, data.crop_batches(images, crop=69, batch_size=2),
-                        TrainSettings(steps=2, lr=1e-3, progress=False))
+    res = T.train_stack(
+        net, stack, data.crop_batches(images, crop=69, batch_size=2), TrainSettings(steps=2, lr=1e-3, progress=False)
+    )
     assert res["DC1"].steps == 2 and np.isfinite(res["DC1"].train_loss["DC1"])
 
 

@@ -9,11 +9,14 @@ from restoration.errors import UnknownLayerError
 from restoration.nets import layers
 
 
-@pytest.mark.parametrize("name, build, include_fc", [
-    ("vgg16", lambda: nets.vgg16(None), False),
-    ("vgg16", lambda: nets.vgg16(None, include_fc=True), True),
-    ("alexnet", lambda: nets.alexnet(None), False),
-])
+@pytest.mark.parametrize(
+    "name, build, include_fc",
+    [
+        ("vgg16", lambda: nets.vgg16(None), False),
+        ("vgg16", lambda: nets.vgg16(None, include_fc=True), True),
+        ("alexnet", lambda: nets.alexnet(None), False),
+    ],
+)
 def test_the_table_matches_the_built_net(name, build, include_fc):
     net, table = build(), layers.table(name, include_fc=include_fc)
     assert table.names == net.layer_names

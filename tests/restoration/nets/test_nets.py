@@ -15,7 +15,7 @@ def test_vgg16_shapes_for_every_layer(hed_vgg16):
     expected_c = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
     for name, t in feats.items():
         block = int(name[4]) if name.startswith(("conv", "pool")) else None
-        div = 2 ** (block - 1) if name.startswith("conv") else 2 ** block
+        div = 2 ** (block - 1) if name.startswith("conv") else 2**block
         assert tuple(t.shape) == (2, 64 // div, 48 // div, expected_c[block]), name
     assert hed_vgg16.output_shape("pool2", 224) == (56, 56, 128)
     assert "fc6" not in hed_vgg16.layer_names[-1]
@@ -51,8 +51,7 @@ def test_conv1_1_of_real_image_matches_scipy(hed_vgg16):
         b = f["block1/layers/conv2d/vars/1"][()]
     ref = np.zeros((40, 40, 64))
     for o in (0, 17, 63):
-        acc = sum(scipy.signal.correlate2d(x[..., c], k[..., c, o], mode="same", boundary="fill")
-                  for c in range(3))
+        acc = sum(scipy.signal.correlate2d(x[..., c], k[..., c, o], mode="same", boundary="fill") for c in range(3))
         ref[..., o] = acc + b[o]
         np.testing.assert_allclose(ours[..., o], ref[..., o], rtol=1e-4, atol=1e-2)
 
@@ -128,10 +127,25 @@ def test_alexnet_rejects_wrong_shapes(tmp_path, rng):
 
 def test_tiny_vgg_layers():
     net = nets.tiny_vgg()
-    assert net.layer_names == ("conv1_1/lin", "conv1_1/relu", "conv1_2/lin", "conv1_2/relu", "pool1",
-                               "conv2_1/lin", "conv2_1/relu", "conv2_2/lin", "conv2_2/relu", "pool2",
-                               "conv3_1/lin", "conv3_1/relu", "conv3_2/lin", "conv3_2/relu", "conv3_3/lin",
-                               "conv3_3/relu", "pool3")
+    assert net.layer_names == (
+        "conv1_1/lin",
+        "conv1_1/relu",
+        "conv1_2/lin",
+        "conv1_2/relu",
+        "pool1",
+        "conv2_1/lin",
+        "conv2_1/relu",
+        "conv2_2/lin",
+        "conv2_2/relu",
+        "pool2",
+        "conv3_1/lin",
+        "conv3_1/relu",
+        "conv3_2/lin",
+        "conv3_2/relu",
+        "conv3_3/lin",
+        "conv3_3/relu",
+        "pool3",
+    )
     assert net.output_shape("pool2", 32) == (8, 8, 8)
     assert net.layer_hw("pool3", 32) == (4, 4) and net.layer_hw("pool3", (35, 33)) == (4, 4)
 
@@ -139,6 +153,7 @@ def test_tiny_vgg_layers():
 # ----------------------------------------------------------------------------------------------------------
 # AlexNet against an independent numpy forward pass
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _np_conv(x, w, b, stride, padding, groups):
     """Cross-correlation (N, H, W, C) * (k, k, C/g, O) as Caffe/TF compute it, with TF's SAME padding."""
@@ -153,24 +168,24 @@ def _np_conv(x, w, b, stride, padding, groups):
     cg, og = c // groups, w.shape[3] // groups
     out = np.zeros((n, oh, ow, w.shape[3]))
     for g in range(groups):
-        xg, wg = x[..., g * cg:(g + 1) * cg], w[..., g * og:(g + 1) * og]
+        xg, wg = x[..., g * cg : (g + 1) * cg], w[..., g * og : (g + 1) * og]
         for i in range(k):
             for j in range(k):
-                patch = xg[:, i:i + stride * oh:stride, j:j + stride * ow:stride, :]
-                out[..., g * og:(g + 1) * og] += patch @ wg[i, j]
+                patch = xg[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
+                out[..., g * og : (g + 1) * og] += patch @ wg[i, j]
     return out + b
 
 
 def _np_lrn(x, size=5, alpha=1e-4, beta=0.75, k=1.0):
     """Caffe's across-channel LRN: x / (k + alpha / size * sum of squares over ``size`` channels) ** beta."""
-    sq = np.pad(x ** 2, ((0, 0), (0, 0), (0, 0), (size // 2, size // 2)))
-    window = sum(sq[..., i:i + x.shape[3]] for i in range(size))
+    sq = np.pad(x**2, ((0, 0), (0, 0), (0, 0), (size // 2, size // 2)))
+    window = sum(sq[..., i : i + x.shape[3]] for i in range(size))
     return x / (k + alpha / size * window) ** beta
 
 
 def _np_pool(x, k=3, s=2):
     oh, ow = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
-    return np.max([x[:, i:i + s * oh:s, j:j + s * ow:s] for i in range(k) for j in range(k)], axis=0)
+    return np.max([x[:, i : i + s * oh : s, j : j + s * ow : s] for i in range(k) for j in range(k)], axis=0)
 
 
 def alexnet_numpy(params, x):

@@ -5,6 +5,7 @@ Checked on a tiny AlexNet in the ``bvlc_alexnet.npy`` format (tests/helpers.py):
 centring, that specs under the default rule keep their dict and seed (module-store keys), the named configs,
 and each figure's thesis variant training a few steps end to end through Sacred.
 """
+
 import json
 
 import numpy as np
@@ -38,8 +39,9 @@ def test_up_kernel_sets_a_5x5_stride_4_up_sampling_centred_on_conv1s_window(alex
     # 5x5/4 transposed convolution of ones must light 4i+3..4i+7, centred on the same pixel
     x = np.zeros((1, 55, 55, 1), np.float32)
     x[0, 10, 20, 0] = 1.0
-    y = stacks._transpose_conv(tf.constant(x), tf.ones((5, 5, 1, 1)), thesis.up, (227, 227),
-                                thesis.up_offset).numpy()[0, :, :, 0]
+    y = stacks._transpose_conv(tf.constant(x), tf.ones((5, 5, 1, 1)), thesis.up, (227, 227), thesis.up_offset).numpy()[
+        0, :, :, 0
+    ]
     rows, cols = np.nonzero(y)
     assert y.shape == (227, 227)
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (43, 47, 83, 87)
@@ -75,6 +77,7 @@ def test_named_configs_thesis_5x5_sets_the_training_numbers_and_the_default_stay
     assert cfg["variant"] == "thesis_5x5" and cfg["lr"] == 1e-4 and cfg["batch_size"] == 10
     assert cfg["steps"] == 3000 and cfg["crop"] == 227  # the thesis profile's other numbers stay
     from experiments.fig12_alexnet_conv1_dc import FIGURE
+
     net = nets.alexnet(weights=None)
     (spec,) = FIGURE.variants["thesis_5x5"]["conv1/relu"].specs(net)
     assert (spec.kind, spec.kernel, spec.up_kernel, spec.hidden) == ("DC", 5, 5, 96)
@@ -82,8 +85,9 @@ def test_named_configs_thesis_5x5_sets_the_training_numbers_and_the_default_stay
     assert (spec.kernel, spec.up_kernel) == (11, None)
 
 
-@pytest.mark.parametrize("fig,kind", [("fig11_alexnet_conv1_cd", "CD"), ("fig12_alexnet_conv1_dc", "DC"),
-                                      ("fig13_alexnet_conv1_dd", "DD")])
+@pytest.mark.parametrize(
+    "fig,kind", [("fig11_alexnet_conv1_cd", "CD"), ("fig12_alexnet_conv1_dc", "DC"), ("fig13_alexnet_conv1_dd", "DD")]
+)
 def test_thesis_5x5_variant_builds_5x5_modules_with_stride_4_up_sampling_and_trains(fig, kind, alexnet_file):
     ex = experiment(f"experiments.{fig}")
     run = ex.run(named_configs=["quick", "thesis_5x5"], config_updates={**ALEX, "weights": alexnet_file})

@@ -1,4 +1,5 @@
 """Progress output: tqdm in a terminal, a handful of plain lines in a log (restoration.optim.progress)."""
+
 import io
 import os
 import re
@@ -95,8 +96,12 @@ def test_unknown_length_prints_by_time():
     for _ in bar:
         t[0] += 1.0  # one second per item: a line at 30, 60 and 90 s, the last state at the end
     lines = s.getvalue().splitlines()
-    assert lines == ["sample: 30 it [30.0 s, 1 it/s]", "sample: 60 it [1:00, 1 it/s]",
-                     "sample: 90 it [1:30, 1 it/s]", "sample: 100 it [1:40, 1 it/s]"]
+    assert lines == [
+        "sample: 30 it [30.0 s, 1 it/s]",
+        "sample: 60 it [1:00, 1 it/s]",
+        "sample: 90 it [1:30, 1 it/s]",
+        "sample: 100 it [1:40, 1 it/s]",
+    ]
 
 
 def test_forced_modes_and_the_terminal_choice(monkeypatch):
@@ -153,8 +158,7 @@ def test_a_real_inversion_writes_a_few_plain_lines_to_a_pipe():
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESTORATION_PROGRESS")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.split() == ["adam", "200", "lbfgs", "40"]
     err = p.stderr
@@ -171,11 +175,12 @@ def test_a_slow_loop_with_a_total_still_prints_after_the_quiet_limit(monkeypatch
     import io
 
     from restoration.optim.progress import LogProgress
+
     monkeypatch.setenv("RESTORATION_PROGRESS_MAX_QUIET", "60")
     t = [0.0]
     out = io.StringIO()
     bar = LogProgress(total=1000, desc="slow", stream=out, clock=lambda: t[0])
-    for _ in range(5):            # 0.5 %: below the first 10 % step
+    for _ in range(5):  # 0.5 %: below the first 10 % step
         t[0] += 20.0
         bar.update(1)
     lines = out.getvalue().splitlines()

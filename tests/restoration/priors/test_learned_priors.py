@@ -17,6 +17,7 @@ from restoration.priors import sampling
 # score matching against numpy
 # ----------------------------------------------------------------------------------------------------------
 
+
 def np_score_matching(W, a, z, expert):
     """Hyvärinen 2005 eq. (4) written out with loops over components, float64."""
     W = np.asarray(W, np.float64)
@@ -28,13 +29,14 @@ def np_score_matching(W, a, z, expert):
         alpha = np.log1p(np.exp(a[c].astype(np.float64)))
         s = z[:, c].astype(np.float64) @ Wn.T
         if expert == "student":
-            g, dg = -2 * s / (s ** 2 + 2), (2 * s ** 2 - 4) / (s ** 2 + 2) ** 2
+            g, dg = -2 * s / (s**2 + 2), (2 * s**2 - 4) / (s**2 + 2) ** 2
         else:
             g, dg = -np.tanh(s), -(1 - np.tanh(s) ** 2)
         K = len(Wn)
         total += sum(alpha[k] * dg[:, k].mean() for k in range(K))
-        total += 0.5 * sum(alpha[j] * alpha[k] * (Wn[j] @ Wn[k]) * np.mean(g[:, j] * g[:, k])
-                           for j in range(K) for k in range(K))
+        total += 0.5 * sum(
+            alpha[j] * alpha[k] * (Wn[j] @ Wn[k]) * np.mean(g[:, j] * g[:, k]) for j in range(K) for k in range(K)
+        )
     return total
 
 
@@ -67,6 +69,7 @@ def test_score_matching_loss_and_gradient_match_numpy(expert, channelwise):
 # the energy as one convolution equals the explicit pipeline
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _maps(seed=0, n=2, h=11, w=10, c=3):
     rng = np.random.default_rng(seed)
     mix = rng.normal(size=(c, c)) + 2 * np.eye(c)
@@ -79,8 +82,11 @@ def _random_prior(tmp_path, norm, *, channelwise=False, expert="student", K=7, p
     x = P.extract_patches(maps, ph, pw)
     store = P.PatchStore.create(tmp_path / "s", spec, len(x))
     store.write(0, x)
-    drop = (3 if norm.mean == "sample_channel" else 1 if norm.mean == "sample_feature" else 0) if n_drop is None \
+    drop = (
+        (3 if norm.mean == "sample_channel" else 1 if norm.mean == "sample_feature" else 0)
+        if n_drop is None
         else n_drop
+    )
     if channelwise and norm.mean == "sample_channel":
         drop = 1
     wh = P.fit_whitening(store, norm, "pca", drop, channelwise=channelwise)
@@ -102,14 +108,20 @@ def test_conv_energy_equals_the_patch_pipeline(tmp_path, norm, expert):
     term = L.PatchPrior(params)
     got = term.patch_energies(tf.constant(maps)).numpy().reshape(-1)
     np.testing.assert_allclose(got, L.energy_np(params, x), rtol=2e-4, atol=2e-4)
-    np.testing.assert_allclose(term.energy(tf.constant(maps)).numpy(),
-                               L.energy_np(params, x).reshape(2, -1).mean(axis=1), rtol=2e-4)
+    np.testing.assert_allclose(
+        term.energy(tf.constant(maps)).numpy(), L.energy_np(params, x).reshape(2, -1).mean(axis=1), rtol=2e-4
+    )
 
 
-@pytest.mark.parametrize("norm", [P.Normalisation("dataset_channel", "dataset_feature"),
-                                  P.Normalisation("sample_channel", "sample"), P.Normalisation("none", "rescale",
-                                                                                               3.0)],
-                         ids=lambda n: f"{n.mean}-{n.sdev}")
+@pytest.mark.parametrize(
+    "norm",
+    [
+        P.Normalisation("dataset_channel", "dataset_feature"),
+        P.Normalisation("sample_channel", "sample"),
+        P.Normalisation("none", "rescale", 3.0),
+    ],
+    ids=lambda n: f"{n.mean}-{n.sdev}",
+)
 def test_channelwise_energy_equals_the_patch_pipeline(tmp_path, norm):
     params, maps, x = _random_prior(tmp_path, norm, channelwise=True, expert="logistic", K=4)
     got = L.PatchPrior(params).patch_energies(tf.constant(maps)).numpy().reshape(-1)
@@ -139,6 +151,7 @@ def test_saved_prior_loads_with_its_whitening_and_run(tmp_path):
 # training: ICA recovers sources; a trained prior prefers natural patches
 # ----------------------------------------------------------------------------------------------------------
 
+
 def amari_distance(M):
     """Amari et al. (1996) index of a (near-)permutation matrix, normalised to [0, 1]; 0 = perfect."""
     A = np.abs(M)
@@ -165,8 +178,18 @@ def test_ica_by_score_matching_recovers_a_synthetic_mixture(tmp_path):
     x = (s @ A.T).astype(np.float32)[:, :, None].transpose(0, 2, 1)  # (n, C=1, P=4)
     train, val = _store_of(tmp_path, "tr", x[:n]), _store_of(tmp_path, "va", x[n:])
     spec = L.PriorSpec("ica", train.spec, d, "logistic")
-    cfg = T.PriorTraining(n_train=n, n_val=500, batch=250, steps=3000, norm=P.Normalisation("dataset_feature"),
-                          n_drop=0, log_every=500, eval_every=1000, ckpt_every=3000, progress=False)
+    cfg = T.PriorTraining(
+        n_train=n,
+        n_val=500,
+        batch=250,
+        steps=3000,
+        norm=P.Normalisation("dataset_feature"),
+        n_drop=0,
+        log_every=500,
+        eval_every=1000,
+        ckpt_every=3000,
+        progress=False,
+    )
     params, res = T.train_prior_on_stores(spec, train, val, cfg)
     unmix = params.analysis_filters().reshape(d, d)
     assert amari_distance(unmix @ A) < 0.05
@@ -177,16 +200,26 @@ def test_a_trained_image_prior_gives_natural_patches_lower_energy_than_shuffled_
     from restoration import data
 
     photos = dict(data.embedded_images("all"))
-    train_imgs = np.stack([data.center_crop_resize(photos[k], 64)
-                           for k in ("astronaut", "coffee", "stereo_motorcycle")])
+    train_imgs = np.stack(
+        [data.center_crop_resize(photos[k], 64) for k in ("astronaut", "coffee", "stereo_motorcycle")]
+    )
     val_imgs = np.stack([data.center_crop_resize(photos[k], 64) for k in ("chelsea", "rocket")])
-    to_maps = lambda imgs: (lambda i: imgs[i:i + 1].astype(np.float32) - 120.0)  # noqa: E731
+    to_maps = lambda imgs: lambda i: imgs[i : i + 1].astype(np.float32) - 120.0  # noqa: E731
     spec = L.PriorSpec("foe_small", P.PatchSpec("input", 3, 4, 4), 60, "student")
-    cfg = T.PriorTraining(n_train=6000, n_val=400, steps=600, log_every=100, eval_every=300, ckpt_every=600,
-                          progress=False)
+    cfg = T.PriorTraining(
+        n_train=6000, n_val=400, steps=600, log_every=100, eval_every=300, ckpt_every=600, progress=False
+    )
     logged = []
-    params, res = T.train_prior(spec, to_maps(train_imgs), 3, to_maps(val_imgs), 2, cfg, work_dir=tmp_path,
-                                log=lambda k, v, s: logged.append((k, s)))
+    params, res = T.train_prior(
+        spec,
+        to_maps(train_imgs),
+        3,
+        to_maps(val_imgs),
+        2,
+        cfg,
+        work_dir=tmp_path,
+        log=lambda k, v, s: logged.append((k, s)),
+    )
     assert ("score_matching/heldout_loss", 600) in logged
     real = P.extract_patches(to_maps(val_imgs)(0), 4, 4, stride=3)
     rng = np.random.default_rng(0)
@@ -199,6 +232,7 @@ def test_a_trained_image_prior_gives_natural_patches_lower_energy_than_shuffled_
 # ----------------------------------------------------------------------------------------------------------
 # sampling
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _orthogonal_ica(d=3, alpha=2.0):
     """Logistic ICA with orthonormal filters and alpha = 2: each w_k^T z is logistic(0, 1/2), variance pi^2/12."""
@@ -219,7 +253,7 @@ def test_samplers_draw_from_a_known_density_and_report_acceptance(method):
         res = sampling.hmc(params, n=4000, steps=60, step_size=0.3, leapfrog=8, seed=0)
     assert 0.5 < res.accept_rate <= 1.0 and len(res.accept_trace) == res.steps
     proj = res.z @ Q.T
-    np.testing.assert_allclose(proj.var(axis=0), np.pi ** 2 / 12, rtol=0.1)  # 4000 chains: s.e. ~2.3%
+    np.testing.assert_allclose(proj.var(axis=0), np.pi**2 / 12, rtol=0.1)  # 4000 chains: s.e. ~2.3%
     assert sampling.to_patches(params, res.z).shape == (4000, 1, 3)
 
 
@@ -242,11 +276,19 @@ def test_a_map_optimised_through_the_cut_net_matches_the_deeper_layer():
     net = nets.tiny_vgg()
     x = tf.constant(net.preprocess(np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)))
     h_true, target = net(x, "conv1_2/lin").numpy(), net(x, "conv2_1/lin").numpy()
-    np.testing.assert_allclose(net.forward_from("conv1_2/lin", h_true, "conv2_1/lin").numpy(), target, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        net.forward_from("conv1_2/lin", h_true, "conv2_1/lin").numpy(), target, rtol=1e-5, atol=1e-5
+    )
     h0 = grey_start(net, "conv1_2/lin", 1, 16)
-    res = invert_map(net, "conv1_2/lin", "conv2_1/lin", target, h0, None,
-                     MapInversion(steps=300, lr=2.0, log_every=100, progress=False))
+    res = invert_map(
+        net,
+        "conv1_2/lin",
+        "conv2_1/lin",
+        target,
+        h0,
+        None,
+        MapInversion(steps=300, lr=2.0, log_every=100, progress=False),
+    )
     # the block (ReLU, 2x2 pool, conv) is far from invertible: the deeper layer is matched, the map only roughly
     mse = res.history["mse"][1]
     assert res.history["mse"][0] == [100, 200, 300] and mse[-1] < 0.5 * mse[0]

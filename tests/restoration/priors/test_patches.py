@@ -60,9 +60,9 @@ def test_each_switch_matches_numpy(tmp_path, mean, sdev):
     }[mean]
     n = len(x)
     expected = {
-        "dataset_channel": centred / np.sqrt((centred ** 2).sum(axis=0).mean(axis=1) / (n - 1))[None, :, None],
-        "dataset_feature": centred / np.sqrt((centred ** 2).sum(axis=0) / (n - 1))[None],
-        "sample": centred / np.sqrt((centred ** 2).reshape(n, -1).mean(axis=1) + P.SAMPLE_EPS)[:, None, None],
+        "dataset_channel": centred / np.sqrt((centred**2).sum(axis=0).mean(axis=1) / (n - 1))[None, :, None],
+        "dataset_feature": centred / np.sqrt((centred**2).sum(axis=0) / (n - 1))[None],
+        "sample": centred / np.sqrt((centred**2).reshape(n, -1).mean(axis=1) + P.SAMPLE_EPS)[:, None, None],
         "rescale": centred / 7.0,
         "none": centred,
     }[sdev]
@@ -70,12 +70,15 @@ def test_each_switch_matches_numpy(tmp_path, mean, sdev):
     np.testing.assert_allclose(stats.mean_feature, x64.mean(axis=0), rtol=1e-10)
 
 
-@pytest.mark.parametrize("method,n_drop,channelwise", [("pca", 0, False), ("pca", 2, False), ("zca", 0, False),
-                                                       ("pca", 0, True), ("zca", 0, True)])
+@pytest.mark.parametrize(
+    "method,n_drop,channelwise",
+    [("pca", 0, False), ("pca", 2, False), ("zca", 0, False), ("pca", 0, True), ("zca", 0, True)],
+)
 def test_whitened_patches_have_identity_covariance(tmp_path, method, n_drop, channelwise):
     store, x = _store(tmp_path, _maps(n=20, h=16, w=16))
-    wh = P.fit_whitening(store, P.Normalisation("dataset_feature", "none"), method, n_drop,
-                         channelwise=channelwise, chunk=101)
+    wh = P.fit_whitening(
+        store, P.Normalisation("dataset_feature", "none"), method, n_drop, channelwise=channelwise, chunk=101
+    )
     z = wh.apply(x).astype(np.float64)
     if channelwise:
         assert z.shape == (len(x), 3, 4)

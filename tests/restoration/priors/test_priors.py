@@ -1,6 +1,7 @@
 """Energy terms: each prior's value and gradient on small inputs against an independent numpy computation
 (gradients by central differences in float64), composition (``c * term + term``), and the lucid-style property
 that a few optimiser steps lower every term."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +18,7 @@ MEAN = np.array([104.00699, 116.66877, 122.67892])
 # numpy references (float64), written from the formulas in the docstrings / M&V 2016 Sec. 3.3
 # ----------------------------------------------------------------------------------------------------------
 
+
 def np_alpha(x, alpha=6.0, B=80.0):
     n, h, w, _ = x.shape
     out = np.zeros(n)
@@ -24,7 +26,7 @@ def np_alpha(x, alpha=6.0, B=80.0):
         for u in range(h):
             for v in range(w):
                 out[i] += np.sqrt(np.sum(x[i, u, v] ** 2)) ** alpha
-    return out / (h * w * B ** alpha)
+    return out / (h * w * B**alpha)
 
 
 def np_tv(x, beta=2.0, B=80.0, eps=1e-8):
@@ -36,18 +38,18 @@ def np_tv(x, beta=2.0, B=80.0, eps=1e-8):
             for v in range(w - 1):
                 s = np.sum((x[i, u, v + 1] - x[i, u, v]) ** 2 + (x[i, u + 1, v] - x[i, u, v]) ** 2)
                 out[i] += s if beta == 2 else (s + eps) ** (beta / 2)
-    return out / (h * w * V ** beta)
+    return out / (h * w * V**beta)
 
 
 def np_softrange(x, low=-MEAN, high=255 - MEAN):
     n, h, w, _ = x.shape
     over = np.maximum(x - high, 0) + np.maximum(low - x, 0)
-    return np.sum(over ** 2, axis=(1, 2, 3)) / (h * w)
+    return np.sum(over**2, axis=(1, 2, 3)) / (h * w)
 
 
 def np_feature(x, target):
     d = (x - target).reshape(len(x), -1)
-    return np.sum(d ** 2, axis=1) / np.sum(target.reshape(len(x), -1) ** 2, axis=1)
+    return np.sum(d**2, axis=1) / np.sum(target.reshape(len(x), -1) ** 2, axis=1)
 
 
 def numeric_grad(f, x, h=1e-4):
@@ -73,8 +75,8 @@ def tf_value_and_grad(term, x):
 
 
 rng0 = np.random.default_rng(0)
-X = rng0.normal(0, 60, SHAPE)            # pixel-scale values, like a mean-subtracted image
-X_OUT = rng0.uniform(-180, 180, SHAPE)   # many values outside the valid pixel box
+X = rng0.normal(0, 60, SHAPE)  # pixel-scale values, like a mean-subtracted image
+X_OUT = rng0.uniform(-180, 180, SHAPE)  # many values outside the valid pixel box
 TARGET = rng0.normal(0, 1, SHAPE)
 
 CASES = {
@@ -136,8 +138,9 @@ def test_a_prior_on_a_feature_map_reads_that_layer():
     x = tf.constant(np.random.default_rng(1).normal(0, 30, (1, 8, 8, 3)), tf.float32)
     acts = net.features(x, ["conv1_2"])
     term = priors.AlphaNorm(2.0, 1.0, layer="conv1_2")
-    np.testing.assert_allclose(term(acts).numpy(), np_alpha(acts["conv1_2"].numpy().astype(np.float64), 2.0, 1.0),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        term(acts).numpy(), np_alpha(acts["conv1_2"].numpy().astype(np.float64), 2.0, 1.0), rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("case", ["alpha6", "tv2", "tv1", "softrange"])

@@ -2,6 +2,7 @@
 
 All on ``nets.tiny_vgg`` (4/8/8 channels) with 16 px images so the file runs in well under a minute.
 """
+
 import numpy as np
 import pytest
 
@@ -36,9 +37,15 @@ def small_specs(kind="DC"):
 
 
 def settings(steps, **kw):
-    return TrainSettings(steps=steps, lr=kw.pop("lr", 3e-3), log_every=kw.pop("log_every", 1),
-                           eval_every=kw.pop("eval_every", 1000), ckpt_every=kw.pop("ckpt_every", 1000),
-                           progress=False, **kw)
+    return TrainSettings(
+        steps=steps,
+        lr=kw.pop("lr", 3e-3),
+        log_every=kw.pop("log_every", 1),
+        eval_every=kw.pop("eval_every", 1000),
+        ckpt_every=kw.pop("ckpt_every", 1000),
+        progress=False,
+        **kw,
+    )
 
 
 def weights_of(stack, name):
@@ -70,14 +77,21 @@ def test_specs_validate_and_chain(net):
         M.build_module(specs[0])
     six = [s.bind(net) for s in M.chain_specs(net, "pool2")]
     assert [(s.name, s.in_layer, s.out_layer, s.stride, s.hidden) for s in six] == [
-        ("DC6", "pool2", "conv2_2/lin", 2, 8), ("DC5", "conv2_2/lin", "conv2_1/lin", 1, 8),
-        ("DC4", "conv2_1/lin", "pool1", 1, 8), ("DC3", "pool1", "conv1_2/lin", 2, 4),
-        ("DC2", "conv1_2/lin", "conv1_1/lin", 1, 4), ("DC1", "conv1_1/lin", "input", 1, 4)]
+        ("DC6", "pool2", "conv2_2/lin", 2, 8),
+        ("DC5", "conv2_2/lin", "conv2_1/lin", 1, 8),
+        ("DC4", "conv2_1/lin", "pool1", 1, 8),
+        ("DC3", "pool1", "conv1_2/lin", 2, 4),
+        ("DC2", "conv1_2/lin", "conv1_1/lin", 1, 4),
+        ("DC1", "conv1_1/lin", "input", 1, 4),
+    ]
     three = M.chain_specs(net, "pool1", hidden=64)
     assert three == M.vgg16_pool1_specs()
     relu = M.chain_specs(net, "pool2", kinds="DCDCDCDCCDCD", targets="relu")
-    assert [(s.name, s.in_layer) for s in relu][3:] == [("DC3", "pool1"), ("CD2", "conv1_2/relu"),
-                                                        ("CD1", "conv1_1/relu")]
+    assert [(s.name, s.in_layer) for s in relu][3:] == [
+        ("DC3", "pool1"),
+        ("CD2", "conv1_2/relu"),
+        ("CD1", "conv1_1/relu"),
+    ]
     with pytest.raises(ValueError, match="kinds lists 2 values for 6 modules"):
         M.chain_specs(net, "pool2", kinds=["DC", "CD"])
 
@@ -160,6 +174,7 @@ def test_checkpoint_resume_continues_from_saved_step(net, images, tmp_path):
             if step == k:
                 raise Kill(f"killed at step {step}")
             return batches(step)
+
         return batch_at
 
     ref = M.InversionStack.for_net(net, small_specs(), seed=6)
@@ -172,8 +187,9 @@ def test_checkpoint_resume_continues_from_saved_step(net, images, tmp_path):
 
     fresh = M.InversionStack.for_net(net, small_specs(), seed=99)  # a new process: different init, restored
     logged = []
-    res = T.train_module(net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path,
-                         log=lambda *a: logged.append(a))
+    res = T.train_module(
+        net, fresh, "DC1", batches, settings(8, ckpt_every=2), ckpt_dir=tmp_path, log=lambda *a: logged.append(a)
+    )
     assert res.start_step == 4 and res.steps == 8
     assert [s for _, _, s in logged] == [5, 6, 7, 8]
     for a, b in zip(weights_of(fresh, "DC1"), weights_of(ref, "DC1")):
@@ -233,8 +249,9 @@ def test_reconstruct_clips_and_keeps_odd_sizes(net):
 
 def test_learning_rate_schedule_is_applied_by_step(net, images):
     """A schedule whose rate drops to ~0 at step 3 freezes the weights from then on, resumed or not."""
-    s = TrainSettings(steps=6, lr=1e-2, lr_schedule=((0, 1e-2), (3, 1e-12)), progress=False, log_every=1,
-                      ckpt_every=1, eval_every=100)
+    s = TrainSettings(
+        steps=6, lr=1e-2, lr_schedule=((0, 1e-2), (3, 1e-12)), progress=False, log_every=1, ckpt_every=1, eval_every=100
+    )
     assert [s.lr_at(i) for i in (0, 2, 3, 5)] == [1e-2, 1e-2, 1e-12, 1e-12]
     assert "lr 0.01, 1e-12 from step 3" in s.describe()
     batches = data.crop_batches(images, crop=CROP, batch_size=2)
@@ -296,10 +313,19 @@ def test_module_store_round_trip_key_and_damaged_entries(net, tmp_path):
     s1 = TrainSettings(steps=10, lr=1e-3, log_every=1)
     key = ModuleStore.key(net_digest=net.digest(), spec=spec, data_fingerprint="d", settings=s1, seed=0)
     # logging cadence does not change the weights, everything else does
-    assert key == ModuleStore.key(net_digest=net.digest(), spec=spec, data_fingerprint="d",
-                                  settings=TrainSettings(steps=10, lr=1e-3, log_every=5, ckpt_every=7), seed=0)
-    for other in (dict(data_fingerprint="e"), dict(seed=1), dict(settings=TrainSettings(steps=11, lr=1e-3)),
-                  dict(net_digest=nets.tiny_vgg(seed=1).digest())):
+    assert key == ModuleStore.key(
+        net_digest=net.digest(),
+        spec=spec,
+        data_fingerprint="d",
+        settings=TrainSettings(steps=10, lr=1e-3, log_every=5, ckpt_every=7),
+        seed=0,
+    )
+    for other in (
+        dict(data_fingerprint="e"),
+        dict(seed=1),
+        dict(settings=TrainSettings(steps=11, lr=1e-3)),
+        dict(net_digest=nets.tiny_vgg(seed=1).digest()),
+    ):
         kw = dict(net_digest=net.digest(), spec=spec, data_fingerprint="d", settings=s1, seed=0) | other
         assert ModuleStore.key(**kw) != key, other
     assert store.load(key) is None
@@ -320,10 +346,15 @@ def test_merged_training_fine_tunes_the_separately_trained_stack(net, images):
     batches = data.crop_batches(images, crop=CROP, batch_size=4, seed=1)
     stack = M.InversionStack.for_net(net, small_specs(), seed=2)
     seen, logged = {}, []
-    solo, tuned = T.train_merged(net, stack, batches, settings(5), settings(4, lr=1e-3),
-                                 log=lambda *a: logged.append(a),
-                                 before_finetune=lambda: seen.update({s.name: weights_of(stack, s.name)[0]
-                                                                      for s in stack.specs}))
+    solo, tuned = T.train_merged(
+        net,
+        stack,
+        batches,
+        settings(5),
+        settings(4, lr=1e-3),
+        log=lambda *a: logged.append(a),
+        before_finetune=lambda: seen.update({s.name: weights_of(stack, s.name)[0] for s in stack.specs}),
+    )
     assert set(solo) == {"DC3", "DC2", "DC1"} and tuned.steps == 4
     assert {n for n, _, _ in logged} >= {"DC3/train_loss", "merged/sum/train_loss", "merged/DC1/train_loss"}
     assert all(not np.allclose(seen[n], weights_of(stack, n)[0]) for n in seen)  # every module moved

@@ -29,12 +29,15 @@ def _died_run() -> int:
     @ex.main
     def main():
         raise RuntimeError("stand-in for a kill")
+
     with pytest.raises(RuntimeError):
         ex.run()
     run_id = tracking.runs()[-1].id
     with database.engine(write=True).begin() as c:
-        c.execute(sa.text("UPDATE run SET fail_trace = :t WHERE run_id = :r"),
-                  dict(t="died: no heartbeat since 2026-12-02 10:00:00 UTC; the process was killed", r=run_id))
+        c.execute(
+            sa.text("UPDATE run SET fail_trace = :t WHERE run_id = :r"),
+            dict(t="died: no heartbeat since 2026-12-02 10:00:00 UTC; the process was killed", r=run_id),
+        )
     return int(run_id)
 
 
@@ -59,8 +62,9 @@ def test_two_processes_racing_for_one_died_run_claim_it_once(tmp_path):
             time.sleep(0.001)
         print(tracking.claim_for_resume(rec)[0])
     """)
-    children = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
-                for _ in range(2)]
+    children = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     time.sleep(1.5)  # both have read the run
     go.touch()
     answers = sorted(c.communicate(timeout=60)[0].strip() for c in children)
@@ -71,6 +75,7 @@ def test_resume_dead_skips_a_run_another_resume_claimed(capsys):
     run_id = _died_run()
     assert tracking.claim_for_resume(tracking.get_run(run_id))[0]  # another `resume --dead` got there first
     from restoration import cli
+
     assert cli.main(["resume", "--dead"]) == 0
     out = capsys.readouterr().out
     assert f"run {run_id} " not in out or "already being resumed" in out
@@ -81,13 +86,23 @@ def test_a_spool_lock_held_by_another_process_ends_in_one_line(tmp_path, monkeyp
     monkeypatch.setenv("RESTORATION_SPOOL_LOCK_S", "1")
     url = database.db_url()
     spool = Spool.for_run(url, "7")
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys, time
         from restoration.tracking.spool import Spool
         Spool.for_run({url!r}, "7").own()
         print("held", flush=True)
         time.sleep(60)
-    """)], cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ})
+    """),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert spool.own(wait=False) is False

@@ -5,6 +5,7 @@ same moment on a fresh database, a database file is made read-only (for an unpri
 anyway), replaced by a folder or by garbage, and a run returns something that is not a number. No mocks: every
 fault is what a researcher's machine would produce.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,13 @@ def env(**extra):
 
 
 def start(script, *updates, **extra_env):
-    return subprocess.Popen([sys.executable, str(script), "with", *updates], env=env(**extra_env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), "with", *updates],
+        env=env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(proc, marker: str, timeout: float = 120) -> str:
@@ -132,6 +138,7 @@ def test_a_lock_held_past_the_end_exits_nonzero_keeps_checkpoints_open_and_recov
     assert not list((tracking.runs_dir() / "checkpoints" / "figfault").glob("*/*/COMPLETE"))
     locker.wait(timeout=60)
     from restoration import cli
+
     assert cli.main(["runs", "--recover"]) == 0
     assert "record recovered" in capsys.readouterr().out
     rec = tracking.get_run(rec.id)
@@ -161,9 +168,23 @@ def test_two_runs_of_one_config_at_once_train_in_their_own_attempt_folders(scrip
 def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys):
     """kill -9 of a real trained-inversion run: DIED, then FAILED ('died: ...'), then resumed from checkpoints."""
     monkeypatch.setenv("RESTORATION_STALE_S", "3")
-    cmd = [sys.executable, "-m", "experiments", "fig06", "with", "net=tiny_vgg", "crop=16", "batch_size=4",
-           "steps=600", "eval_size=16", "eval_per_image=1", "ckpt_every=20", "log_every=10", "eval_every=1000",
-           "reuse_modules=False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments",
+        "fig06",
+        "with",
+        "net=tiny_vgg",
+        "crop=16",
+        "batch_size=4",
+        "steps=600",
+        "eval_size=16",
+        "eval_per_image=1",
+        "ckpt_every=20",
+        "log_every=10",
+        "eval_every=1000",
+        "reuse_modules=False",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ckpts = tracking.runs_dir() / "checkpoints" / "fig06"
     deadline = time.monotonic() + 180
@@ -180,9 +201,11 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
     assert rec.status == "RUNNING" and rec.state == "DIED" and rec.state_text.startswith("died: no heartbeat since")
 
     from restoration import cli
+
     assert cli.main(["runs", "--status", "died"]) == 0
     assert "died: no heartbeat since" in capsys.readouterr().out
     from reports import build
+
     html = build.build(tracking.runs_dir() / "r.html").read_text()
     assert "the newest attempt is died" in html and "python -m restoration resume --dead" in html
 
@@ -213,6 +236,7 @@ def test_a_result_that_is_not_a_number_does_not_break_the_record():
 # database files that cannot be used
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _read_only(folder: Path) -> list[str]:
     """A command prefix under which ``folder`` is a read-only file system: a read-only bind mount in a private
     mount namespace when the tests run as root (root writes read-only files anyway), else nothing (the caller
@@ -221,15 +245,23 @@ def _read_only(folder: Path) -> list[str]:
         return []
     probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
     if probe.returncode != 0:
-        pytest.skip("running as root without the right to make a private mount namespace (unshare -m): cannot "
-                    "make a read-only file system for real")
+        pytest.skip(
+            "running as root without the right to make a private mount namespace (unshare -m): cannot "
+            "make a read-only file system for real"
+        )
     script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$0" "$@"'
     return ["unshare", "-m", "sh", "-c", script]
 
 
 def _cli(args, runs_dir, prefix=(), **extra):
-    return subprocess.run([*prefix, sys.executable, "-m", "restoration", *args], cwd=REPO, capture_output=True,
-                          text=True, env=env(RESTORATION_RUNS_DIR=runs_dir, **extra), timeout=120)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "restoration", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env(RESTORATION_RUNS_DIR=runs_dir, **extra),
+        timeout=120,
+    )
 
 
 def test_a_read_only_database_is_read_but_not_written(script, tmp_path):
@@ -243,10 +275,16 @@ def test_a_read_only_database_is_read_but_not_written(script, tmp_path):
         os.chmod(folder, 0o555)
     try:
         listed = _cli(["runs"], folder, prefix)
-        assert listed.returncode == 0 and "figfault" in listed.stdout and "COMPLETED" in listed.stdout, \
-            listed.stderr[-2000:]
-        started = subprocess.run([*prefix, sys.executable, str(script), "with", "steps=1"], capture_output=True,
-                                 text=True, env=env(RESTORATION_RUNS_DIR=folder), timeout=120)
+        assert listed.returncode == 0 and "figfault" in listed.stdout and "COMPLETED" in listed.stdout, listed.stderr[
+            -2000:
+        ]
+        started = subprocess.run(
+            [*prefix, sys.executable, str(script), "with", "steps=1"],
+            capture_output=True,
+            text=True,
+            env=env(RESTORATION_RUNS_DIR=folder),
+            timeout=120,
+        )
         assert started.returncode != 0
         assert f"the run database {folder}/sacred.sqlite cannot be written" in started.stdout + started.stderr
     finally:
@@ -265,8 +303,14 @@ def test_a_folder_garbage_or_a_bad_url_in_place_of_the_database_gives_one_clear_
     (garbage / "sacred.sqlite").write_bytes(b"this is not a database" * 100)
     out = _cli(["runs"], garbage)
     assert out.returncode == 2 and "is not a readable SQLite database" in out.stderr and "move it aside" in out.stderr
-    report = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "r.html")], cwd=REPO,
-                            capture_output=True, text=True, env=env(RESTORATION_RUNS_DIR=garbage), timeout=120)
+    report = subprocess.run(
+        [sys.executable, "-m", "reports", "--out", str(tmp_path / "r.html")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env(RESTORATION_RUNS_DIR=garbage),
+        timeout=120,
+    )
     assert report.returncode == 1 and "is not a readable SQLite database" in report.stderr
     assert "Traceback" not in report.stderr
 
@@ -277,6 +321,7 @@ def test_a_folder_garbage_or_a_bad_url_in_place_of_the_database_gives_one_clear_
 def test_runs_status_is_case_insensitive_and_checked(script, capsys):
     assert start(script, "steps=1").wait(timeout=120) == 0
     from restoration import cli
+
     assert cli.main(["runs", "--status", "completed"]) == 0
     assert "figfault" in capsys.readouterr().out
     assert cli.main(["runs", "--status", "finished"]) == 2
@@ -316,8 +361,13 @@ from restoration import tracking
 r = tracking.latest_run('figfault')
 print(r.status, len(r.artifact_names), len(r.metrics()['loss'][0]))" > "{tmp_path}/final.log" 2>&1
     """
-    out = subprocess.run(["unshare", "-m", "sh", "-c", shell], capture_output=True, text=True, timeout=300,
-                         env=env(RESTORATION_RUNS_DIR=small, RESTORATION_SPOOL_DIR=spool, **FAST_FAIL))
+    out = subprocess.run(
+        ["unshare", "-m", "sh", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env(RESTORATION_RUNS_DIR=small, RESTORATION_SPOOL_DIR=spool, **FAST_FAIL),
+    )
     assert out.returncode != 90, out.stderr
     run_log = (tmp_path / "run.log").read_text()
     assert "exit 3" in run_log and "INCOMPLETE:" in run_log, run_log[-3000:]  # said so, exited non-zero
@@ -331,8 +381,10 @@ print(r.status, len(r.artifact_names), len(r.metrics()['loss'][0]))" > "{tmp_pat
 # PostgreSQL: concurrent starts and a connection dropped mid-run, against a real server
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _fresh_pg_database(postgres, name: str) -> str:
     import sqlalchemy as sa
+
     admin = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
@@ -353,13 +405,18 @@ def test_postgresql_runs_started_together_all_complete(postgres, script):
 
 def test_postgresql_connection_dropped_mid_run_loses_nothing(postgres, script):
     import sqlalchemy as sa
+
     url = _fresh_pg_database(postgres, "dropped")
     proc = start(script, "steps=8", "pause=0.4", SACRED_DB_URL=url)
     wait_for(proc, "step 2")
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:  # what a server restart or a network blip does to the run's connection
-        killed = c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                   "WHERE datname = 'dropped' AND pid <> pg_backend_pid()")).all()
+        killed = c.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = 'dropped' AND pid <> pg_backend_pid()"
+            )
+        ).all()
     admin.dispose()
     out = proc.communicate(timeout=120)[0]
     assert killed and proc.returncode == 0, out[-3000:]

@@ -10,6 +10,7 @@ Each test follows one of Sacred's. Where ours differs on purpose the test says s
 * a result that is not a number is stored as NULL instead of breaking the session;
 * it adds the ``metric`` table (``log_metrics``).
 """
+
 import datetime
 import hashlib
 
@@ -50,6 +51,7 @@ def tmpfile(tmp_path):
         name = str(path)
         content = "import sacred\n"
         md5sum = hashlib.md5(b"import sacred\n").hexdigest()
+
     return F
 
 
@@ -57,8 +59,13 @@ def tmpfile(tmp_path):
 def sample_run(tmp_path):
     return {
         "_id": "FEDCBA9876543210",
-        "ex_info": {"name": "test_exp", "sources": [], "repositories": [], "dependencies": [],
-                    "base_dir": str(tmp_path)},
+        "ex_info": {
+            "name": "test_exp",
+            "sources": [],
+            "repositories": [],
+            "dependencies": [],
+            "base_dir": str(tmp_path),
+        },
         "command": "run",
         "host_info": {"hostname": "test_host", "cpu": "Intel", "os": ["Linux", "Ubuntu"], "python_version": "3.4"},
         "start_time": T1,
@@ -75,10 +82,22 @@ def test_started_event_creates_run(obs, sample_run, session):
     assert session.query(Experiment).count() == 1
     run = session.query(Run).first()
     assert run.to_json() == {
-        "_id": "1", "command": "run", "start_time": T1, "heartbeat": None, "stop_time": None, "queue_time": None,
-        "status": "RUNNING", "result": None, "meta": {"comment": "test run", "priority": 0.0}, "resources": [],
-        "artifacts": [], "host": sample_run["host_info"], "experiment": sample_run["ex_info"],
-        "config": sample_run["config"], "captured_out": None, "fail_trace": None,
+        "_id": "1",
+        "command": "run",
+        "start_time": T1,
+        "heartbeat": None,
+        "stop_time": None,
+        "queue_time": None,
+        "status": "RUNNING",
+        "result": None,
+        "meta": {"comment": "test run", "priority": 0.0},
+        "resources": [],
+        "artifacts": [],
+        "host": sample_run["host_info"],
+        "experiment": sample_run["ex_info"],
+        "config": sample_run["config"],
+        "captured_out": None,
+        "fail_trace": None,
     }
 
 
@@ -163,6 +182,7 @@ def test_sources_and_resources_are_not_duplicated(url, sample_run, session, tmpf
 def test_log_metrics_fills_the_metric_table(obs, sample_run, session):
     """An addition: Sacred's SqlObserver drops log_scalar values."""
     import sqlalchemy as sa
+
     obs.started_event(**sample_run)
     obs.log_metrics({"loss": {"steps": [0, 1], "values": [2.0, 1.0], "timestamps": [T1, T2]}}, info={})
     rows = session.execute(sa.text("SELECT run_id, name, step, value FROM metric ORDER BY step")).all()

@@ -1,5 +1,6 @@
 """Selecting and comparing runs (restoration.tracking.query and `python -m restoration runs/show/compare`) on
 runs made by small Sacred experiments in a real SQLite database, and once on a real PostgreSQL server."""
+
 import datetime as dt
 
 import pandas as pd
@@ -27,6 +28,7 @@ def _experiment(name: str, **extra):
         tracking.set_report(_run, Payload("query test", "net", summary={"psnr_mean": PSNR[lr], "ssim_mean": 0.5}))
         if fail:
             raise RuntimeError("boom at the end")
+
     return ex
 
 
@@ -67,6 +69,7 @@ def ids(recs) -> list[str]:
 # Conditions and filters, no database
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_where_conditions_are_parsed_as_json_where_they_can_be():
     assert Condition.parse("lr=1e-3") == Condition("lr", "=", 0.001, "1e-3")
     assert Condition.parse("net=vgg16").value == "vgg16"
@@ -86,14 +89,20 @@ def test_where_conditions_are_parsed_as_json_where_they_can_be():
     assert not Condition.parse("net>3").matches(cfg)  # a string is never greater than a number
 
 
-@pytest.mark.parametrize("text, message", [
-    ("lr", "--where 'lr' is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER (operators: = == != > < >= <=); "
-            "e.g. --where lr=1e-3"),
-    ("lr=", "--where 'lr=' has no value"),
-    ("net>vgg16", "--where 'net>vgg16': > compares numbers and 'vgg16' is not one; e.g. --where net>0.01"),
-    ("a..b=1", "--where 'a..b=1': key 'a..b' has an empty part"),
-    ("=3", "--where '=3' is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "lr",
+            "--where 'lr' is not KEY=VALUE, KEY!=VALUE, KEY>NUMBER or KEY<NUMBER (operators: = == != > < >= <=); "
+            "e.g. --where lr=1e-3",
+        ),
+        ("lr=", "--where 'lr=' has no value"),
+        ("net>vgg16", "--where 'net>vgg16': > compares numbers and 'vgg16' is not one; e.g. --where net>0.01"),
+        ("a..b=1", "--where 'a..b=1': key 'a..b' has an empty part"),
+        ("=3", "--where '=3' is not KEY=VALUE"),
+    ],
+)
 def test_a_bad_where_is_one_line_naming_it_and_the_fix(text, message):
     with pytest.raises(ValueError) as e:
         RunFilter(where=[text])
@@ -101,18 +110,23 @@ def test_a_bad_where_is_one_line_naming_it_and_the_fix(text, message):
 
 
 def test_filter_fields_are_normalised_and_checked():
-    f = RunFilter(experiment="fig06", status="completed", where="lr=1e-3", since="2026-11-26",
-                  until="2026-11-26", limit="5")
+    f = RunFilter(
+        experiment="fig06", status="completed", where="lr=1e-3", since="2026-11-26", until="2026-11-26", limit="5"
+    )
     assert f.experiment == ("fig06",) and f.status == ("COMPLETED",) and f.limit == 5
     assert f.since == dt.datetime(2026, 11, 26) and f.until == dt.datetime(2026, 11, 26, 23, 59, 59, 999999)
     assert RunFilter(since="2026-11-26T12:00+02:00").since == dt.datetime(2026, 11, 26, 10, 0)  # to UTC
-    assert f.describe() == ("figure fig06, status COMPLETED, where lr=1e-3, started since 2026-11-26 00:00:00, "
-                            "started until 2026-11-26 23:59:59")
-    for kwargs, message in [(dict(status="finished"), "--status: unknown status 'finished'"),
-                            (dict(since="yesterday"), "--since 'yesterday' is not an ISO date"),
-                            (dict(limit=0), "--limit 0 must be at least 1"),
-                            (dict(limit="ten"), "--limit 'ten' is not a whole number"),
-                            (dict(since="2026-11-27", until="2026-11-26"), "--since 2026-11-27 00:00:00 is after")]:
+    assert f.describe() == (
+        "figure fig06, status COMPLETED, where lr=1e-3, started since 2026-11-26 00:00:00, "
+        "started until 2026-11-26 23:59:59"
+    )
+    for kwargs, message in [
+        (dict(status="finished"), "--status: unknown status 'finished'"),
+        (dict(since="yesterday"), "--since 'yesterday' is not an ISO date"),
+        (dict(limit=0), "--limit 0 must be at least 1"),
+        (dict(limit="ten"), "--limit 'ten' is not a whole number"),
+        (dict(since="2026-11-27", until="2026-11-26"), "--since 2026-11-27 00:00:00 is after"),
+    ]:
         with pytest.raises(ValueError, match=message):
             RunFilter(**kwargs)
 
@@ -120,6 +134,7 @@ def test_filter_fields_are_normalised_and_checked():
 # ---------------------------------------------------------------------------------------------------------
 # Selecting runs
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_select_by_figure_status_and_config(db):
     assert ids(tracking.select()) == ["4", "3", "2", "1"]  # newest first
@@ -159,12 +174,20 @@ def test_select_by_start_time(db):
 # Frames
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_runs_frame_has_one_row_per_run_with_config_and_results(db):
     df = tracking.runs_frame("figq")
     assert list(df.columns[:8]) == ["id", "experiment", "state", "start", "duration_s", "host", "commit", "dirty"]
     assert [c for c in df.columns if c.startswith("config.")] == [
-        "config.fail", "config.lr", "config.net", "config.opt.beta", "config.opt.name", "config.precision",
-        "config.seed", "config.steps"]
+        "config.fail",
+        "config.lr",
+        "config.net",
+        "config.opt.beta",
+        "config.opt.name",
+        "config.precision",
+        "config.seed",
+        "config.steps",
+    ]
     assert [c for c in df.columns if c.startswith("result.")] == ["result.psnr_mean", "result.ssim_mean"]
     assert list(df["id"]) == ["3", "2", "1"] and list(df["state"]) == ["FAILED", "COMPLETED", "COMPLETED"]
     assert list(df["config.lr"]) == [0.001, 0.01, 0.001] and list(df["config.opt.beta"]) == [0.9, 0.5, 0.9]
@@ -201,14 +224,21 @@ def test_metrics_frame_is_long_form_in_one_query(db):
 def test_compare_finds_exactly_the_keys_that_differ(db):
     d = tracking.compare("1", "2")
     assert [(x.key, x.a, x.b) for x in d.config] == [
-        ("lr", 0.001, 0.01), ("net", "vgg16", "alexnet"), ("opt.beta", 0.9, 0.5), ("steps", 3, 4)]
+        ("lr", 0.001, 0.01),
+        ("net", "vgg16", "alexnet"),
+        ("opt.beta", 0.9, 0.5),
+        ("steps", 3, 4),
+    ]
     assert [x.delta for x in d.config] == [pytest.approx(0.009), None, pytest.approx(-0.4), 1.0]
     assert [(x.key, x.a, x.b, x.delta) for x in d.results] == [("psnr_mean", 21.0, 30.0, 9.0)]
     assert (d.a.state, d.b.state, d.a.experiment) == ("COMPLETED", "COMPLETED", "figq") and not d.same
 
     other = tracking.compare("1", "4")
     assert [(x.key, x.a, x.b) for x in other.config] == [
-        ("lr", 0.001, 0.0001), ("only_r", ABSENT, "x"), ("steps", 3, 5)]
+        ("lr", 0.001, 0.0001),
+        ("only_r", ABSENT, "x"),
+        ("steps", 3, 5),
+    ]
     assert tracking.compare("1", "1").same
     with pytest.raises(KeyError, match="no run 99"):
         tracking.compare("1", "99")
@@ -217,6 +247,7 @@ def test_compare_finds_exactly_the_keys_that_differ(db):
 # ---------------------------------------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------------------------------------
+
 
 def _lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip()]
@@ -234,8 +265,22 @@ def test_cli_lists_runs_selected_with_where_and_writes_csv(db, tmp_path, capsys)
 
     csv = tmp_path / "out" / "runs.csv"
     metrics = tmp_path / "metrics.csv"
-    assert cli.main(["runs", "--where", "net=vgg16", "--where", "opt.name!=sgd", "--csv", str(csv),
-                     "--metrics-csv", str(metrics)]) == 0
+    assert (
+        cli.main(
+            [
+                "runs",
+                "--where",
+                "net=vgg16",
+                "--where",
+                "opt.name!=sgd",
+                "--csv",
+                str(csv),
+                "--metrics-csv",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"wrote 2 runs to {csv}" in out and f"wrote 10 metric points of 2 runs to {metrics}" in out
     back = pd.read_csv(csv, dtype={"id": str})
@@ -256,15 +301,17 @@ def test_cli_lists_runs_selected_with_where_and_writes_csv(db, tmp_path, capsys)
 def test_cli_bad_arguments_are_one_line_and_exit_2(db, tmp_path, capsys):
     (tmp_path / "afile").write_text("")
     blocked = tmp_path / "afile" / "runs.csv"
-    for argv, message in [(["runs", "--csv", str(blocked)], f"error: --csv {blocked}: cannot be written"),
-                          (["runs", "--csv", "-", "--metrics-csv", "-"], "error: --csv - and --metrics-csv - would"),
-                          (["runs", "--status", "finished"], "error: --status: unknown status 'finished'"),
-                          (["runs", "--where", "lr"], "error: --where 'lr' is not KEY=VALUE"),
-                          (["runs", "--where", "lr>fast"], "error: --where 'lr>fast': > compares numbers"),
-                          (["runs", "--since", "last week"], "error: --since 'last week' is not an ISO date"),
-                          (["runs", "--limit", "0"], "error: --limit 0 must be at least 1"),
-                          (["show", "42"], "error: no run 42 in"),
-                          (["compare", "1", "42"], "error: no run 42 in")]:
+    for argv, message in [
+        (["runs", "--csv", str(blocked)], f"error: --csv {blocked}: cannot be written"),
+        (["runs", "--csv", "-", "--metrics-csv", "-"], "error: --csv - and --metrics-csv - would"),
+        (["runs", "--status", "finished"], "error: --status: unknown status 'finished'"),
+        (["runs", "--where", "lr"], "error: --where 'lr' is not KEY=VALUE"),
+        (["runs", "--where", "lr>fast"], "error: --where 'lr>fast': > compares numbers"),
+        (["runs", "--since", "last week"], "error: --since 'last week' is not an ISO date"),
+        (["runs", "--limit", "0"], "error: --limit 0 must be at least 1"),
+        (["show", "42"], "error: no run 42 in"),
+        (["compare", "1", "42"], "error: no run 42 in"),
+    ]:
         assert cli.main(argv) == 2, argv
         captured = capsys.readouterr()
         assert captured.err.startswith(message) and len(captured.err.strip().splitlines()) == 1, captured.err
@@ -276,9 +323,21 @@ def test_cli_show_prints_one_run_whole(db, capsys):
     out = capsys.readouterr().out
     assert out.startswith("run 1: figq (main), COMPLETED")
     words = " ".join(out.split())  # the columns' padding aside
-    for expected in ["config (8 keys)", "fail = false", "lr = 0.001", "net = vgg16", "opt.beta = 0.9",
-                     "opt.name = adam", "seed = 0", "steps = 3", "summary (2 numbers)", "psnr_mean = 21",
-                     "ssim_mean = 0.5", "artifacts (0)", "metrics (2)"]:
+    for expected in [
+        "config (8 keys)",
+        "fail = false",
+        "lr = 0.001",
+        "net = vgg16",
+        "opt.beta = 0.9",
+        "opt.name = adam",
+        "seed = 0",
+        "steps = 3",
+        "summary (2 numbers)",
+        "psnr_mean = 21",
+        "ssim_mean = 0.5",
+        "artifacts (0)",
+        "metrics (2)",
+    ]:
         assert expected in words, expected
     assert "  lr        = 0.001\n" in out  # '=' aligned under the longest key (precision, every experiment's)
     assert "loss  3 points  last 0.333333 at step 2" in out and "acc   1 points  last 0.75 at step 0" in out
@@ -295,9 +354,13 @@ def test_cli_compare_prints_the_differences_in_columns(db, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["run", "1", "run", "2"]
     assert lines[1].split() == ["figure", "figq", "figq"]
-    config = lines[lines.index(next(ln for ln in lines if ln.startswith("config"))):]
-    assert [ln.split() for ln in config[1:5]] == [["lr", "0.001", "0.01"], ["net", "vgg16", "alexnet"],
-                                                  ["opt.beta", "0.9", "0.5"], ["steps", "3", "4"]]
+    config = lines[lines.index(next(ln for ln in lines if ln.startswith("config"))) :]
+    assert [ln.split() for ln in config[1:5]] == [
+        ["lr", "0.001", "0.01"],
+        ["net", "vgg16", "alexnet"],
+        ["opt.beta", "0.9", "0.5"],
+        ["steps", "3", "4"],
+    ]
     assert config[1].index("0.001") == config[2].index("vgg16")  # aligned columns
     result = next(i for i, ln in enumerate(lines) if ln.startswith("result"))
     assert lines[result].split() == ["result", "run", "1", "run", "2", "b", "-", "a"]
@@ -311,6 +374,7 @@ def test_cli_compare_prints_the_differences_in_columns(db, capsys):
 # ---------------------------------------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_queries_on_postgresql(monkeypatch, postgres):
     """The same queries through a real PostgreSQL server (SACRED_DB_URL): names, dates and limits bound as

@@ -1,4 +1,5 @@
 """Runs go through Sacred into a real SQLite database and come back with plain SQL."""
+
 import os
 import signal
 import sqlite3
@@ -27,8 +28,10 @@ def _experiment(fail=False):
     @ex.main
     def main(_run, steps):
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         log = tracking.metric_logger(_run)
         for i in range(steps):
             log("train/loss", 10.0 / (i + 1), i)
@@ -40,6 +43,7 @@ def _experiment(fail=False):
         if fail:
             raise FloatingPointError("loss became NaN at step 3")
         return 0.5
+
     return ex
 
 
@@ -97,7 +101,8 @@ def test_checkpoint_dir_is_stable_per_config():
 
 def test_sigterm_marks_run_interrupted(tmp_path):
     script = tmp_path / "slow_exp.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
         from restoration import tracking
@@ -107,10 +112,12 @@ def test_sigterm_marks_run_interrupted(tmp_path):
             print("started", flush=True)
             time.sleep(60)
         ex.run_commandline()
-    """))
+    """)
+    )
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     for line in proc.stdout:
         if "started" in line:
             break
@@ -123,6 +130,7 @@ def test_sigterm_marks_run_interrupted(tmp_path):
 def test_set_report_checks_the_payload_against_the_measure_registry():
     class FakeRun:
         info = {}
+
     with pytest.raises(TypeError, match="Payload"):
         tracking.set_report(FakeRun(), {"title": "x", "tables": []})
     with pytest.raises(KeyError, match="unknown measure 'psnr_avg'.*psnr_mean"):
@@ -144,6 +152,7 @@ def _busy_experiment(n_artifacts=6):
     @ex.main
     def main(_run):
         import time
+
         log = tracking.metric_logger(_run)
         for i in range(n_artifacts):
             for j in range(20):
@@ -152,12 +161,14 @@ def _busy_experiment(n_artifacts=6):
             tracking.add_json(_run, {"i": i}, f"a{i}.json")
             time.sleep(0.06)
         tracking.set_report(_run, Payload("busy", "net"))
+
     return ex
 
 
 def test_heartbeat_thread_and_run_thread_never_lose_records(monkeypatch):
     """Sacred's own observer could deadlock here (run thread autoflush vs heartbeat metrics insert)."""
     import sacred
+
     monkeypatch.setattr(sacred.SETTINGS, "DEFAULT_BEAT_INTERVAL", 0.05)
     run = _busy_experiment().run()
     rec = tracking.get_run(run._id)
@@ -169,6 +180,7 @@ def test_heartbeat_thread_and_run_thread_never_lose_records(monkeypatch):
 def test_another_process_holding_the_write_lock_is_waited_for():
     import threading
     import time
+
     _experiment().run()  # creates the database
     con = sqlite3.connect(tracking.runs_dir() / "sacred.sqlite", check_same_thread=False)
     con.execute("BEGIN IMMEDIATE")  # a second writer (e.g. another run) holds the lock for a while
@@ -176,6 +188,7 @@ def test_another_process_holding_the_write_lock_is_waited_for():
     def release():
         time.sleep(1.5)
         con.commit()
+
     t = threading.Thread(target=release)
     t.start()
     run = _experiment().run()
@@ -186,14 +199,18 @@ def test_another_process_holding_the_write_lock_is_waited_for():
 
 def test_a_start_against_a_database_locked_for_good_gives_a_clear_error(monkeypatch):
     from restoration.tracking import database
+
     _experiment().run()
     monkeypatch.setenv("RESTORATION_SQLITE_BUSY_S", "0.1")
     monkeypatch.setenv("RESTORATION_DB_RETRY_S", "1")
     database._ENGINES.clear()
     con = sqlite3.connect(tracking.runs_dir() / "sacred.sqlite")
     con.execute("BEGIN IMMEDIATE")
-    with pytest.raises(tracking.DatabaseLockedError, match=r"sacred.sqlite is locked .*another process holds a "
-                                                            r"write lock; close it and re-run"):
+    with pytest.raises(
+        tracking.DatabaseLockedError,
+        match=r"sacred.sqlite is locked .*another process holds a "
+        r"write lock; close it and re-run",
+    ):
         _experiment().run()
     con.rollback()
     database._ENGINES.clear()
