@@ -18,7 +18,8 @@ priors (:mod:`restoration.priors.training`); nothing in it knows what the terms 
   it is more than one term; progress shows as a tqdm bar in a terminal, as plain lines in a log
   (:mod:`restoration.optim.progress`).
 
-Package ``restoration.optim``: ``train``, ``TrainSettings``, ``TrainResult`` (this module) and
+Package ``restoration.optim``: ``run_loop``, ``Objective``, ``TrainSettings``, ``TrainResult`` (this module),
+:mod:`restoration.optim.schedule` (the one learning-rate ``Schedule``) and
 :mod:`restoration.optim.progress` (progress lines for long loops).
 """
 
@@ -136,91 +137,110 @@ def _restore(ckpt, manager, check: Callable[[], bool]) -> list[str]:
     return skipped
 
 
-def run_loop(
-    name: str,
-    loss_fn: Callable,
-    variables: Sequence,
-    *,
-    terms: Sequence[str],
-    coefficients: Sequence[float],
-    batches: BatchFn,
-    settings: TrainSettings,
-    heldout: np.ndarray | None = None,
-    trackables: Mapping[str, object] | None = None,
-    ckpt_dir=None,
-    log: LogFn | None = None,
-    eval_batch: int = 8,
-) -> TrainResult:
-    """Train ``variables`` on ``sum_j coefficients[j] * loss_fn(batch)[j]``.
+@dataclass
+class Objective:
+    """What :func:`run_loop` minimises: ``sum_j coefficients[j] * loss_fn(batch)[j]`` over ``variables``.
 
-    Parameters
-    ----------
-    name : str
-        Name of the objective (progress bar, logs, error messages).
-    loss_fn : callable
-        ``batch tensor -> sequence of scalar losses``, one per entry of ``terms``; traced by ``tf.function``.
-    variables : sequence of variables
-        What the optimiser updates.
-    terms, coefficients : sequences
-        Term names (for logging) and their weights in the objective (0 = logged only).
-    batches : callable
-        ``step -> array``: the training batch of ``step``, a pure function of it (resume needs that).
-    heldout : ndarray, optional
-        Held-out examples, scored with ``loss_fn`` every ``eval_every`` steps and at the end.
-    trackables : mapping, optional
-        Objects saved in checkpoints besides the optimiser (e.g. ``{"module_DC1": layer}``).
-    ckpt_dir : path, optional
-        Checkpoint directory; the newest usable checkpoint there is restored and training continues from it.
-    log : callable, optional
-        ``log(metric_name, value, step)``.
+    ``loss_fn`` maps a batch tensor to one scalar loss per entry of ``terms`` (traced by ``tf.function``); a
+    coefficient of 0 logs a term without training on it. ``trackables`` are saved in checkpoints besides the
+    optimiser (e.g. ``{"module_DC1": layer}``).
     """
-    import keras
+
+    name: str
+    loss_fn: Callable
+    variables: Sequence
+    terms: Sequence[str]
+    coefficients: Sequence[float]
+    trackables: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.terms, self.variables = list(self.terms), list(self.variables)
+        self.coefficients = [float(c) for c in self.coefficients]
+        if len(self.terms) != len(self.coefficients):
+            raise ValueError(f"{self.name}: {len(self.terms)} terms but {len(self.coefficients)} coefficients")
+
+    @property
+    def reports_total(self) -> bool:
+        """Whether the weighted total is logged under the objective's name (more than one term, or a weight)."""
+        return not (len(self.terms) == 1 and self.coefficients == [1.0])
+
+    def named(self, values: Sequence[float], total: float) -> dict[str, float]:
+        """``{term: value}``, plus ``{name: total}`` when :attr:`reports_total`."""
+        out = dict(zip(self.terms, values))
+        if self.reports_total:
+            out[self.name] = total
+        return out
+
+
+class _LoopState:
+    """The optimiser and the loop's counters, which checkpoints hold with the objective's trackables."""
+
+    def __init__(self, objective: Objective, settings: TrainSettings):
+        import keras
+        import tensorflow as tf
+
+        self.objective = objective
+        self.optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(settings))
+        self.optimizer.build(objective.variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.last = tf.Variable(
+            tf.fill([len(objective.terms) + 1], np.nan), dtype=tf.float32, trainable=False, name="last_loss"
+        )
+
+    @property
+    def tensors(self) -> list:
+        return list(self.objective.variables) + list(self.optimizer.variables)
+
+    def finite(self) -> bool:
+        return _all_finite(v.numpy() for v in self.tensors)
+
+    def checkpoint_manager(self, ckpt_dir: Path):
+        import tensorflow as tf
+
+        ckpt = tf.train.Checkpoint(
+            step=self.step, optimizer=self.optimizer, last_loss=self.last, **dict(self.objective.trackables)
+        )
+        return ckpt, tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=2)
+
+    def resume(self, ckpt_dir: Path):
+        """The checkpoint manager of ``ckpt_dir`` after restoring its newest usable checkpoint (or starting afresh
+        when none is usable), and the checkpoints skipped (warned)."""
+        ckpt, manager = self.checkpoint_manager(ckpt_dir)
+        if not manager.checkpoints:
+            return manager, []
+        fresh = [v.numpy() for v in self.tensors]
+        skipped = _restore(ckpt, manager, self.finite)
+        if skipped:
+            if len(skipped) == len(manager.checkpoints):  # nothing usable: start over from the fresh state
+                for v, value in zip(self.tensors, fresh):
+                    v.assign(value)
+                self.step.assign(0)
+                self.last.assign(np.full(len(self.objective.terms) + 1, np.nan, np.float32))
+            at = int(self.step.numpy())
+            warnings.warn(
+                f"{self.objective.name}: skipped checkpoint(s) {'; '.join(skipped)}; "
+                f"{f'resuming from step {at}' if at else 'starting afresh'}"
+            )
+        return manager, skipped
+
+    def resumed_train_loss(self) -> dict[str, float]:
+        """The last logged training losses a checkpoint carried (empty at step 0 or when they are not finite)."""
+        values = self.last.numpy()
+        if int(self.step.numpy()) == 0 or not np.all(np.isfinite(values)):
+            return {}
+        return self.objective.named(values.tolist()[:-1], values.tolist()[-1])
+
+
+def _train_step(objective: Objective, optimizer, weights, probe: np.ndarray, clip: float | None):
+    """The traced train step: the objective, its gradient, the update applied only when both are finite."""
     import tensorflow as tf
-    from restoration.optim.progress import progress
 
-    terms = list(terms)
-    variables = list(variables)
-    weights = tf.constant(list(coefficients), tf.float32)
-    if len(terms) != len(coefficients):
-        raise ValueError(f"{name}: {len(terms)} terms but {len(coefficients)} coefficients")
-    report_objective = not (len(terms) == 1 and list(coefficients) == [1.0])
-
-    optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(settings))
-    optimizer.build(variables)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    last = tf.Variable(tf.fill([len(terms) + 1], np.nan), dtype=tf.float32, trainable=False, name="last_loss")
-
-    def weights_finite() -> bool:
-        return _all_finite(v.numpy() for v in list(variables) + list(optimizer.variables))
-
-    manager, skipped = None, []
-    if ckpt_dir is not None:
-        ckpt_dir = Path(ckpt_dir)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        ckpt = tf.train.Checkpoint(step=step_var, optimizer=optimizer, last_loss=last, **dict(trackables or {}))
-        manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=2)
-        if manager.checkpoints:
-            fresh = [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
-            skipped = _restore(ckpt, manager, weights_finite)
-            if skipped:
-                if len(skipped) == len(manager.checkpoints):  # nothing usable: start over from the fresh state
-                    for v, value in zip(list(variables) + list(optimizer.variables), fresh):
-                        v.assign(value)
-                    step_var.assign(0)
-                    last.assign(tf.fill([len(terms) + 1], np.nan))
-                at = int(step_var.numpy())
-                warnings.warn(
-                    f"{name}: skipped checkpoint(s) {'; '.join(skipped)}; "
-                    f"{f'resuming from step {at}' if at else 'starting afresh'}"
-                )
-
-    probe = np.asarray(batches(0), np.float32)
-    clip = None if settings.clip_value is None else float(settings.clip_value)
+    variables = objective.variables
 
     @tf.function(input_signature=[tf.TensorSpec(probe.shape, tf.float32)])
     def train_step(batch):
         with tf.GradientTape() as tape:
-            losses = tf.stack(list(loss_fn(batch)))
+            losses = tf.stack(list(objective.loss_fn(batch)))
             total = tf.reduce_sum(weights * losses)
         grads = tape.gradient(total, variables)
         finite = tf.math.is_finite(total)
@@ -236,17 +256,18 @@ def run_loop(
         tf.cond(finite, apply, lambda: tf.constant(False))
         return total, losses, finite
 
-    eval_step = None
-    if heldout is not None:
-        heldout = np.asarray(heldout, np.float32)
+    return train_step
 
-        def held_out_losses(batch):
-            losses = tf.stack(list(loss_fn(batch)))
-            return tf.reduce_sum(weights * losses), losses
 
-        eval_step = tf.function(
-            held_out_losses, input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)]
-        )
+def _evaluator(objective: Objective, weights, heldout: np.ndarray, eval_batch: int, log: LogFn | None):
+    """``step -> {term: held-out loss}`` (logged as ``<term>/heldout_loss``), in chunks of ``eval_batch``."""
+    import tensorflow as tf
+
+    def held_out_losses(batch):
+        losses = tf.stack(list(objective.loss_fn(batch)))
+        return tf.reduce_sum(weights * losses), losses
+
+    eval_step = tf.function(held_out_losses, input_signature=[tf.TensorSpec((None,) + heldout.shape[1:], tf.float32)])
 
     def evaluate(step: int) -> dict[str, float]:
         totals, per = [], []
@@ -255,22 +276,76 @@ def run_loop(
             t, l = eval_step(chunk)
             totals.append(float(t) * len(chunk))
             per.append(l.numpy() * len(chunk))
-        out = dict(zip(terms, (np.sum(per, axis=0) / len(heldout)).tolist()))
-        if report_objective:
-            out[name] = sum(totals) / len(heldout)
+        out = objective.named((np.sum(per, axis=0) / len(heldout)).tolist(), sum(totals) / len(heldout))
         if log is not None:
             for k, v in out.items():
                 log(f"{k}/heldout_loss", float(v), step)
         return out
 
-    start = int(step_var.numpy())
-    train_loss: dict[str, float] = {}
+    return evaluate
+
+
+def _diverged(name: str, step: int, total: float, terms, losses, manager) -> DivergenceError:
+    kept = manager.latest_checkpoint if manager is not None else None
+    return DivergenceError(
+        f"training {name!r} diverged at step {step}: the objective ({total!r}; terms {terms} = "
+        f"{losses.numpy().tolist()}) or its gradient is NaN/inf. The update was not applied; last "
+        f"checkpoint (finite): {kept or 'none written yet'}. Lower the learning rate or check the "
+        f"inputs."
+    )
+
+
+def run_loop(
+    objective: Objective,
+    batches: BatchFn,
+    settings: TrainSettings,
+    *,
+    heldout: np.ndarray | None = None,
+    ckpt_dir=None,
+    log: LogFn | None = None,
+    eval_batch: int = 8,
+) -> TrainResult:
+    """Train ``objective.variables`` on the objective (see :class:`Objective` and the module docstring).
+
+    Parameters
+    ----------
+    objective : Objective
+        The loss terms, their weights and what the optimiser updates.
+    batches : callable
+        ``step -> array``: the training batch of ``step``, a pure function of it (resume needs that).
+    settings : TrainSettings
+        Steps, learning rate (schedule), logging, evaluation and checkpoint cadence, clipping, progress.
+    heldout : ndarray, optional
+        Held-out examples, scored with ``loss_fn`` every ``eval_every`` steps and at the end.
+    ckpt_dir : path, optional
+        Checkpoint directory; the newest usable checkpoint there is restored and training continues from it.
+    log : callable, optional
+        ``log(metric_name, value, step)``.
+    """
+    import tensorflow as tf
+    from restoration.optim.progress import progress
+
+    name, terms = objective.name, objective.terms
+    weights = tf.constant(objective.coefficients, tf.float32)
+    state = _LoopState(objective, settings)
+    manager, skipped = None, []
+    if ckpt_dir is not None:
+        ckpt_dir = Path(ckpt_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        manager, skipped = state.resume(ckpt_dir)
+
+    probe = np.asarray(batches(0), np.float32)
+    clip = None if settings.clip_value is None else float(settings.clip_value)
+    train_step = _train_step(objective, state.optimizer, weights, probe, clip)
+    evaluate = None
+    if heldout is not None:
+        evaluate = _evaluator(objective, weights, np.asarray(heldout, np.float32), eval_batch, log)
+
+    # From here the loop stays linear on purpose (as big_vision's trainer): step, guard, log, evaluate, checkpoint,
+    # in the order a reader checks them; the pieces it calls are above.
+    start = int(state.step.numpy())
+    train_loss: dict[str, float] = state.resumed_train_loss()
     heldout_loss: dict[str, float] = {}
-    if start > 0 and np.all(np.isfinite(last.numpy())):
-        values = last.numpy().tolist()
-        train_loss = dict(zip(terms, values[:-1]))
-        if report_objective:
-            train_loss[name] = values[-1]
     bar = progress(
         total=settings.steps,
         initial=min(start, settings.steps),
@@ -285,30 +360,22 @@ def run_loop(
             total, losses, finite = train_step(batch)
             total_v = float(total)
             if not bool(finite):
-                kept = manager.latest_checkpoint if manager is not None else None
-                raise DivergenceError(
-                    f"training {name!r} diverged at step {step}: the objective ({total_v!r}; terms {terms} = "
-                    f"{losses.numpy().tolist()}) or its gradient is NaN/inf. The update was not applied; last "
-                    f"checkpoint (finite): {kept or 'none written yet'}. Lower the learning rate or check the "
-                    f"inputs."
-                )
+                raise _diverged(name, step, total_v, terms, losses, manager)
             values = losses.numpy().tolist()
-            last.assign(np.array(values + [total_v], np.float32))
-            step_var.assign(step + 1)
+            state.last.assign(np.array(values + [total_v], np.float32))
+            state.step.assign(step + 1)
             bar.update(1)
             done = step + 1
             if done % settings.log_every == 0 or done == settings.steps:
-                train_loss = dict(zip(terms, values))
-                if report_objective:
-                    train_loss[name] = total_v
+                train_loss = objective.named(values, total_v)
                 if log is not None:
                     for k, v in train_loss.items():
                         log(f"{k}/train_loss", float(v), done)
                 bar.set_postfix(loss=f"{total_v:.4g}")
-            if eval_step is not None and (done % settings.eval_every == 0 or done == settings.steps):
+            if evaluate is not None and (done % settings.eval_every == 0 or done == settings.steps):
                 heldout_loss = evaluate(done)
             if manager is not None and (done % settings.ckpt_every == 0 or done == settings.steps):
-                if not weights_finite():
+                if not state.finite():
                     raise DivergenceError(
                         f"training {name!r}: after step {done} a weight or optimiser slot is NaN/inf although the "
                         f"loss was finite; no checkpoint was written. Last checkpoint (finite): "
@@ -317,14 +384,9 @@ def run_loop(
                 manager.save(checkpoint_number=done)
     finally:
         bar.close()
-    if eval_step is not None and not heldout_loss:
+    if evaluate is not None and not heldout_loss:
         heldout_loss = evaluate(max(start, settings.steps))
+    end = max(start, settings.steps)
     return TrainResult(
-        name,
-        max(start, settings.steps),
-        start,
-        train_loss,
-        heldout_loss,
-        str(ckpt_dir) if ckpt_dir is not None else None,
-        skipped,
+        name, end, start, train_loss, heldout_loss, str(ckpt_dir) if ckpt_dir is not None else None, skipped
     )

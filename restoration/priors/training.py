@@ -22,7 +22,7 @@ import numpy as np
 
 from restoration.priors.learned import PriorParams, PriorSpec, score_matching_loss
 from restoration.priors.patches import Normalisation, PatchStore, fill_store, fit_whitening
-from restoration.optim import LogFn, TrainResult, TrainSettings, run_loop
+from restoration.optim import LogFn, Objective, TrainResult, TrainSettings, run_loop
 
 __all__ = ["THESIS_SCHEDULE", "thesis_schedule", "PriorTraining", "train_prior", "train_prior_on_stores", "maps_source"]
 
@@ -131,16 +131,12 @@ def train_prior_on_stores(
     def loss_fn(b):
         return [score_matching_loss(W, a, b, spec.expert, precision=cfg.precision)]
 
+    objective = Objective(spec.name, loss_fn, [W, a], ["score_matching"], [1.0], {"W": W, "a": a})
     result = run_loop(
-        spec.name,
-        loss_fn,
-        [W, a],
-        terms=["score_matching"],
-        coefficients=[1.0],
-        batches=batches,
-        settings=cfg.train_settings(),
+        objective,
+        batches,
+        cfg.train_settings(),
         heldout=z_val,
-        trackables={"W": W, "a": a},
         ckpt_dir=ckpt_dir,
         log=log,
         eval_batch=max(len(z_val), 1),

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from restoration.stacks import InversionStack, is_input
-from restoration.optim import BatchFn, LogFn, TrainResult, TrainSettings, run_loop
+from restoration.optim import BatchFn, LogFn, Objective, TrainResult, TrainSettings, run_loop
 
 MODES = ("stacked", "end_to_end", "joint", "merged")
 
@@ -106,19 +106,8 @@ def _loop(
 
     variables = [v for i in indices for v in stack.models[i].trainable_variables]
     trackables = {f"module_{stack.specs[i].name}": stack.models[i] for i in indices}
-    return run_loop(
-        name,
-        loss_fn,
-        variables,
-        terms=[stack.specs[i].name for i in indices],
-        coefficients=coefficients,
-        batches=batches,
-        settings=settings,
-        heldout=heldout,
-        trackables=trackables,
-        ckpt_dir=ckpt_dir,
-        log=log,
-    )
+    objective = Objective(name, loss_fn, variables, [stack.specs[i].name for i in indices], coefficients, trackables)
+    return run_loop(objective, batches, settings, heldout=heldout, ckpt_dir=ckpt_dir, log=log)
 
 
 def train_module(
