@@ -285,19 +285,9 @@ def invert(
     """
     objective = as_objective(objective)
     st, rep = settings, report
-    optimizer, n_steps, scale, clip, seed = st.optimizer, int(st.n_steps), st.scale, st.clip, st.seed
+    optimizer, n_steps, scale, clip = st.optimizer, int(st.n_steps), st.scale, st.clip
     jitter = Jitter(st.jitter_rule, 0 if optimizer == "lbfgs" else int(st.jitter))
-    e = jitter.canvas_extra
-    if x_init is None:
-        if shape is None or len(shape) != 3:
-            raise ValueError("pass x_init (N, H, W, 3) or shape=(N, H, W)")
-        rng = np.random.default_rng(seed)
-        x_init = rng.normal(0.0, st.init_std, (shape[0], shape[1] + e, shape[2] + e, 3)).astype(np.float32)
-    else:
-        x_init = np.asarray(x_init, np.float32)
-        if x_init.ndim != 4 or x_init.shape[-1] != 3:
-            raise ValueError(f"x_init must have shape (N, H, W, 3), got {x_init.shape}")
-        x_init = jitter.embed(x_init)
+    x_init = _initial_canvas(st, jitter, x_init, shape)
     sched = Schedule.of(st.lr)
     jit = _resolve_jit(st.jit_compile)
     problem = _Problem(net, objective, scale, jitter)
@@ -338,24 +328,44 @@ def invert(
         u_final, n_done, n_evals, snapshots, t_first = _run_gradient(loop, x_init / scale)
     wall = time.perf_counter() - t0
 
-    # final evaluation, no jitter
+    rgb = to_rgb(u_final)
+    snapshots.setdefault(n_done, rgb)
+    return _result(problem, u_final, rgb, snapshots, history, optimizer, (n_done, n_evals, wall, t_first), jit)
+
+
+def _initial_canvas(st: InvertSettings, jitter: Jitter, x_init, shape) -> np.ndarray:
+    """The start: ``x_init`` on the jitter's canvas, or ``N(0, init_std^2)`` pixels of ``shape`` (seeded)."""
+    e = jitter.canvas_extra
+    if x_init is None:
+        if shape is None or len(shape) != 3:
+            raise ValueError("pass x_init (N, H, W, 3) or shape=(N, H, W)")
+        rng = np.random.default_rng(st.seed)
+        return rng.normal(0.0, st.init_std, (shape[0], shape[1] + e, shape[2] + e, 3)).astype(np.float32)
+    x_init = np.asarray(x_init, np.float32)
+    if x_init.ndim != 4 or x_init.shape[-1] != 3:
+        raise ValueError(f"x_init must have shape (N, H, W, 3), got {x_init.shape}")
+    return jitter.embed(x_init)
+
+
+def _result(problem, u_final, rgb, snapshots, history, optimizer, counts, jit) -> InversionResult:
+    """The result: every term and each feature loss's normalised error at the final canvas, without jitter;
+    ``counts`` is ``(steps done, evaluations, wall seconds, first step's seconds)``."""
+    n_done, n_evals, wall, t_first = counts
+    jitter, net, scale = problem.jitter, problem.net, problem.scale
     neutral = tf.fill([2], jitter.neutral)
     eval_fn = tf.function(lambda u: problem.losses(u, neutral), autograph=False)
     _, final_vals = eval_fn(tf.constant(u_final))
-    terms = {k: float(v) for k, v in final_vals.items()}
     x_final = jitter.centre(u_final) * scale
     feature_errors = {}
-    feat_terms = [t for t in objective if isinstance(t, FeatureLoss)]
+    feat_terms = [t for t in problem.objective if isinstance(t, FeatureLoss)]
     if feat_terms:
         acts = net.features(tf.constant(x_final), [t.layer for t in feat_terms])
         for t in feat_terms:
             feature_errors[t.layer] = np.asarray(t.energy(acts[t.layer]), np.float64)
-    rgb = to_rgb(u_final)
-    snapshots.setdefault(n_done, rgb)
     return InversionResult(
         x_bgr=x_final,
         rgb=rgb,
-        terms=terms,
+        terms={k: float(v) for k, v in final_vals.items()},
         feature_errors=feature_errors,
         history=history,
         snapshots=snapshots,
