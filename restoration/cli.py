@@ -574,7 +574,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--version", action="version", version=version_text(p.prog))
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_reconstruct, _add_invert, _add_precision, _add_runs, _add_show, _add_compare, _add_resume):
+        add(sub)
+    return p
 
+
+def _add_reconstruct(sub) -> None:
+    """The ``reconstruct`` command's options."""
     r = sub.add_parser("reconstruct", help="apply a run's trained inversion modules to an image")
     r.add_argument("--run", required=True, help="run id (see `python -m restoration runs`)")
     r.add_argument("--image", required=True, help="path of the image to reconstruct")
@@ -588,6 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_cmd_reconstruct)
 
+
+def _add_invert(sub) -> None:
+    """The ``invert`` command's options."""
     i = sub.add_parser("invert", help="optimisation pre-image of an image at a layer")
     i.add_argument("--net", default="vgg16", choices=["vgg16", "alexnet"])
     i.add_argument(
@@ -613,11 +622,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.set_defaults(func=_cmd_invert)
 
+
+def _add_precision(sub) -> None:
+    """The ``precision`` command's options."""
     q = sub.add_parser("precision", help="this machine's precision probe: what auto chooses, with its timings")
     q.add_argument("--refresh", action="store_true", help="measure again instead of reading the cached probe")
     q.add_argument("--json", action="store_true", help="print the probe as JSON")
     q.set_defaults(func=_cmd_precision)
 
+
+def _add_runs(sub) -> None:
+    """The ``runs`` command's options."""
     s = sub.add_parser("runs", help="list (select, export) runs in the database with their state")
     s.add_argument(
         "--figure", action="append", default=None, help="only this experiment, e.g. fig06; repeat for several"
@@ -667,16 +682,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_runs)
 
+
+def _add_show(sub) -> None:
+    """The ``show`` command's options."""
     w = sub.add_parser("show", help="one run whole: state, times, commit, config, summary, artifacts, metrics")
     w.add_argument("run_id", help="run id (see `python -m restoration runs`)")
     w.add_argument("--trace-lines", type=_positive, default=15, help="lines of a failed run's trace (default 15)")
     w.set_defaults(func=_cmd_show)
 
+
+def _add_compare(sub) -> None:
+    """The ``compare`` command's options."""
     c = sub.add_parser("compare", help="how two runs differ: config and summary numbers")
     c.add_argument("run_a", help="run id")
     c.add_argument("run_b", help="run id")
     c.set_defaults(func=_cmd_compare)
 
+
+def _add_resume(sub) -> None:
+    """The ``resume`` command's options."""
     u = sub.add_parser("resume", help="re-run runs with their stored config, resuming from their checkpoints")
     u.add_argument("run_ids", nargs="*", help="run ids")
     u.add_argument(
@@ -685,7 +709,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="mark dead runs, then resume every died run that no later run of the same config followed",
     )
     u.set_defaults(func=_cmd_resume)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
