@@ -18,8 +18,8 @@ from reports import build as _build
 EXIT_NO_PDF = 3  # its own code: 2 is argparse's usage error
 
 
-def main(argv: list[str] | None = None) -> int:
-    from restoration import program
+def build_parser() -> argparse.ArgumentParser:
+    from restoration import program, version_text
 
     parser = argparse.ArgumentParser(prog=program("reports"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(_build.DEFAULT_OUT), help="HTML file to write (default: out/report.html)")
@@ -49,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         "repeat for several (the appendix says which runs are pinned)",
     )
     parser.add_argument("--pins", default=None, metavar="FILE", help="pins from a file of `fig06 = 12` lines")
-    from restoration import version_text
-
     parser.add_argument("--version", action="version", version=version_text(parser.prog))
     parser.add_argument(
         "--timeout",
@@ -58,13 +56,27 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds allowed per experiment with --run-missing (default: no limit)",
     )
+    return parser
+
+
+def _error(text: str) -> int:
+    """Print ``error: text`` as one safe line, secrets masked; exit status 1."""
+    from restoration.errors import printable
+    from restoration.tracking.database import mask_secrets
+
+    print(printable(f"error: {mask_secrets(text)}"), file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
     from restoration.errors import safe_streams
 
+    parser = build_parser()
     safe_streams()  # argparse quotes bad arguments, bytes that are not UTF-8 included
     args = parser.parse_args(argv)
 
     from restoration import atomic
-    from restoration.tracking.database import DatabaseError, mask_secrets
+    from restoration.tracking.database import DatabaseError
 
     atomic.exit_on_sigterm()  # a kill during the build or the PDF leaves the previous files and no partial one
     try:
@@ -79,25 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             pins=parse_pins(args.pin, args.pins),
         )
     except KeyError as exc:  # a pinned run that is not in the database
-        from restoration.errors import printable
-
-        print(f"error: {printable(mask_secrets(str(exc.args[0] if exc.args else exc)))}", file=sys.stderr)
-        return 1
+        return _error(str(exc.args[0] if exc.args else exc))
     except (FileNotFoundError, ValueError, DatabaseError) as exc:
-        from restoration.errors import printable
-
-        print(f"error: {printable(mask_secrets(str(exc)))}", file=sys.stderr)
-        return 1
+        return _error(str(exc))
     except OSError as exc:  # a full disk, a read-only folder: the previous report stays whole
-        from restoration.errors import printable
-
-        print(
-            printable(
-                f"error: could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous report is kept"
-            ),
-            file=sys.stderr,
-        )
-        return 1
+        return _error(f"could not write {exc.filename or args.out}: {atomic.why(exc)}; the previous report is kept")
     print(f"wrote {out}")
     if args.pdf:
         pdf = Path(out).with_suffix(".pdf")
