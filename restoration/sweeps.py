@@ -363,16 +363,8 @@ def run_sweep(
 
     check_database(cluster, database.db_url())
     t0 = time.monotonic()
-    done = completed_runs(sweep)
     points = sweep.points()
-    outcomes = {point_key(p): PointOutcome(point=p, status="pending") for p in points}
-    todo = []
-    for p in points:
-        rec = done.get(sweep.settings_key(p))
-        if rec is not None:
-            outcomes[point_key(p)].status, outcomes[point_key(p)].run_id = "skipped", str(rec.id)
-        else:
-            todo.append(p)
+    outcomes, todo = _split_done(sweep, points, completed_runs(sweep))
     result = SweepOutcome(sweep=sweep, cluster=cluster.kind if cluster.kind != "address" else cluster.address)
     log(
         f"sweep {sweep.name}: {len(points)} configurations of {sweep.experiment} "
@@ -387,65 +379,95 @@ def run_sweep(
         return sweep.experiment, list(sweep.named_configs), sweep.updates(p), sweep.tag(p), env
 
     def finish(p, reply: dict | None, error: str, seconds: float) -> bool:
-        o = outcomes[point_key(p)]
-        o.attempts += 1
-        o.seconds += seconds
-        if reply is not None and reply.get("status") == "COMPLETED":
-            o.status, o.run_id = "completed", str(reply.get("run_id"))
-            log(f"  done {point_key(p)}: run {o.run_id} ({seconds:.1f} s)")
-            return True
-        o.error = error or (reply or {}).get("error") or f"run ended {(reply or {}).get('status')}"
-        o.run_id = str((reply or {}).get("run_id")) if (reply or {}).get("run_id") else None
-        if o.attempts < 2:
-            log(f"  failed {point_key(p)}: {o.error}; retrying once")
-            return False
-        o.status = "failed"
-        log(f"  failed again {point_key(p)}: {o.error}")
-        return True
+        return _record_attempt(outcomes[point_key(p)], reply, error, seconds, log)
 
     if todo and cluster.kind == "serial":
-        queue = list(todo)
-        while queue:
-            p = queue.pop(0)
-            t = time.monotonic()
-            try:
-                reply, error = task(*args(p)), ""
-            except Exception as e:  # noqa: BLE001 - a failed point is listed, the sweep goes on
-                reply, error = None, f"{type(e).__name__}: {e}"
-            if not finish(p, reply, error, time.monotonic() - t):
-                queue.append(p)
+        _run_serially(todo, lambda p: task(*args(p)), finish)
     elif todo:
-        from distributed import as_completed
-
-        client, dask_cluster = open_client(cluster, len(todo))
-        try:
-            log(f"Dask dashboard: {client.dashboard_link or 'not available (install bokeh)'}")
-            started = {}
-
-            def submit(p):
-                fut = client.submit(
-                    _timed, task, *args(p), pure=False, key=f"{sweep.name}-{_slug(p)}-{outcomes[point_key(p)].attempts}"
-                )
-                started[fut.key] = p
-                return fut
-
-            pending = as_completed([submit(p) for p in todo])
-            for fut in pending:
-                p = started.pop(fut.key)
-                try:
-                    reply, seconds = fut.result()
-                    error = ""
-                except Exception as e:  # noqa: BLE001 - the task raised or its worker died
-                    reply, seconds, error = None, 0.0, f"{type(e).__name__}: {e}"
-                if not finish(p, reply, error, seconds):
-                    pending.add(submit(p))
-        finally:
-            client.close()
-            if dask_cluster is not None:
-                dask_cluster.close()
+        _run_on_dask(cluster, todo, lambda p: (_timed, task, *args(p)), finish, _attempt_keys(sweep, outcomes), log)
     result.outcomes = [outcomes[point_key(p)] for p in points]
     result.wall_s = time.monotonic() - t0
     return result
+
+
+def _split_done(sweep: Sweep, points: list, done: dict) -> tuple[dict, list]:
+    """``({point key: PointOutcome}, points still to run)``: points with a completed run are ``skipped``."""
+    outcomes = {point_key(p): PointOutcome(point=p, status="pending") for p in points}
+    todo = []
+    for p in points:
+        rec = done.get(sweep.settings_key(p))
+        if rec is not None:
+            outcomes[point_key(p)].status, outcomes[point_key(p)].run_id = "skipped", str(rec.id)
+        else:
+            todo.append(p)
+    return outcomes, todo
+
+
+def _record_attempt(o: PointOutcome, reply: dict | None, error: str, seconds: float, log) -> bool:
+    """Count one attempt of a point; True when the point is settled (completed, or failed twice)."""
+    o.attempts += 1
+    o.seconds += seconds
+    if reply is not None and reply.get("status") == "COMPLETED":
+        o.status, o.run_id = "completed", str(reply.get("run_id"))
+        log(f"  done {point_key(o.point)}: run {o.run_id} ({seconds:.1f} s)")
+        return True
+    o.error = error or (reply or {}).get("error") or f"run ended {(reply or {}).get('status')}"
+    o.run_id = str((reply or {}).get("run_id")) if (reply or {}).get("run_id") else None
+    if o.attempts < 2:
+        log(f"  failed {point_key(o.point)}: {o.error}; retrying once")
+        return False
+    o.status = "failed"
+    log(f"  failed again {point_key(o.point)}: {o.error}")
+    return True
+
+
+def _attempt_keys(sweep: Sweep, outcomes: dict) -> Callable[[dict], str]:
+    """A Dask task key per point and attempt (a retry is a new task)."""
+    return lambda p: f"{sweep.name}-{_slug(p)}-{outcomes[point_key(p)].attempts}"
+
+
+def _run_serially(todo: list, call: Callable, finish: Callable) -> None:
+    """Each point in this process, one after another; a failed one goes to the back of the queue once."""
+    queue = list(todo)
+    while queue:
+        p = queue.pop(0)
+        t = time.monotonic()
+        try:
+            reply, error = call(p), ""
+        except Exception as e:  # noqa: BLE001 - a failed point is listed, the sweep goes on
+            reply, error = None, f"{type(e).__name__}: {e}"
+        if not finish(p, reply, error, time.monotonic() - t):
+            queue.append(p)
+
+
+def _run_on_dask(cluster: ClusterSpec, todo: list, call: Callable, finish: Callable, key: Callable, log) -> None:
+    """Every point as a Dask task (``call(p)`` gives the function and its arguments); results as they come."""
+    from distributed import as_completed
+
+    client, dask_cluster = open_client(cluster, len(todo))
+    try:
+        log(f"Dask dashboard: {client.dashboard_link or 'not available (install bokeh)'}")
+        started = {}
+
+        def submit(p):
+            fut = client.submit(*call(p), pure=False, key=key(p))
+            started[fut.key] = p
+            return fut
+
+        pending = as_completed([submit(p) for p in todo])
+        for fut in pending:
+            p = started.pop(fut.key)
+            try:
+                reply, seconds = fut.result()
+                error = ""
+            except Exception as e:  # noqa: BLE001 - the task raised or its worker died
+                reply, seconds, error = None, 0.0, f"{type(e).__name__}: {e}"
+            if not finish(p, reply, error, seconds):
+                pending.add(submit(p))
+    finally:
+        client.close()
+        if dask_cluster is not None:
+            dask_cluster.close()
 
 
 def _timed(task, *args):
