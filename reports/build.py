@@ -647,6 +647,52 @@ def _short_reason(entry: FigureEntry, sec: "FigureSection") -> str:
     return headline if len(headline) <= 100 else headline[:97].rstrip() + "..."
 
 
+def _overview_row(entry: FigureEntry, sec, reason: str) -> dict:
+    """The summary table's row of one figure: number, status, its first numbers or why it has none, its run."""
+    run = sec.provenance or ((sec.failure or {}).get("run") or {})
+    if sec.status == "missing":
+        detail = "no run yet"
+    elif sec.status == "complete":
+        detail = "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—"
+    else:
+        detail = (sec.failure or {}).get("headline", "")
+    return {
+        "number": sec.number,
+        "anchor": sec.anchor,
+        "id": entry.id,
+        "title": sec.title,
+        "status": sec.status,
+        "detail": detail,
+        "reason": reason,
+        "run": run.get("run_id", ""),
+        "duration": run.get("duration", ""),
+    }
+
+
+def _appendix(sections, pins) -> list[dict]:
+    """One row per figure that has a run to show (completed, or the failed attempt): its provenance and why it is
+    the one shown (newest completed, pinned, or its state)."""
+    rows = []
+    for section in sections:
+        for fig in section.figures:
+            if not (fig.provenance or (fig.failure and fig.failure.get("run"))):
+                continue
+            if fig.provenance:
+                shown = "pinned, completed" if fig.entry.id in pins else "completed"
+            else:
+                shown = STATUS_WORDS[fig.status]
+            rows.append(
+                {
+                    **(fig.provenance or fig.failure["run"]),
+                    "number": fig.number,
+                    "anchor": fig.anchor,
+                    "title": fig.title,
+                    "shown": shown,
+                }
+            )
+    return rows
+
+
 def collect(
     entries: _registry.Registry | Sequence[FigureEntry],
     source: RunSource,
@@ -674,25 +720,7 @@ def collect(
             figs.append(sec)
             if sec.status != "complete":
                 reasons[entry.id] = _short_reason(entry, sec)
-            overview.append(
-                {
-                    "number": sec.number,
-                    "anchor": sec.anchor,
-                    "id": entry.id,
-                    "title": sec.title,
-                    "status": sec.status,
-                    "detail": (
-                        "no run yet"
-                        if sec.status == "missing"
-                        else "; ".join(f"{k} {v}" for k, v in sec.summary[:2]) or "—"
-                        if sec.status == "complete"
-                        else (sec.failure or {}).get("headline", "")
-                    ),
-                    "reason": reasons.get(entry.id, ""),
-                    "run": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("run_id", ""),
-                    "duration": (sec.provenance or ((sec.failure or {}).get("run") or {})).get("duration", ""),
-                }
-            )
+            overview.append(_overview_row(entry, sec, reasons.get(entry.id, "")))
         sections.append(
             Section(s_no, name, "sec-" + "".join(c if c.isalnum() else "-" for c in name.lower()), figs, [])
         )
@@ -707,20 +735,7 @@ def collect(
             first_figure=counter.figure + 1,
             to_src=lambda content, name: _bytes_src(content, name, assets),
         )
-    appendix = [
-        {
-            **(fig.provenance or fig.failure["run"]),
-            "number": fig.number,
-            "anchor": fig.anchor,
-            "title": fig.title,
-            "shown": ("pinned, completed" if fig.entry.id in getattr(source, "pins", {}) else "completed")
-            if fig.provenance
-            else STATUS_WORDS[fig.status],
-        }
-        for section in sections
-        for fig in section.figures
-        if fig.provenance or (fig.failure and fig.failure.get("run"))
-    ]
+    appendix = _appendix(sections, getattr(source, "pins", {}))
     for section in sections:
         section.claims = [v for v in verdicts if v.claim.section == section.name]
 
