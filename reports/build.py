@@ -702,6 +702,7 @@ def collect(
     database: str = "",
 ) -> Report:
     """Assemble the report model: sections in registry order, figures numbered, claims judged."""
+    # Kept linear on purpose: the report model is assembled in the order the report reads; rows are built above.
     attempts = attempts or {}
     claims_decl = list(entries.claims) if isinstance(entries, _registry.Registry) else []
     figures = list(entries.figures) if isinstance(entries, _registry.Registry) else list(entries)

@@ -40,6 +40,7 @@ def rows(verdicts: Sequence[_claims.Verdict]) -> dict[str, list[tuple[str, _clai
 
 def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
     """The plot as PNG bytes; ``None`` when no claim has an effect to show."""
+    # A matplotlib figure is a sequence of drawing calls; kept linear on purpose (as scikit-image's plotting examples).
     import matplotlib
 
     matplotlib.use("Agg")

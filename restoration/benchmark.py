@@ -365,6 +365,8 @@ def two_phase_inversion(
     them one at a time; the energies are per image, so only the jitter draws are shared); and Adam's moments
     start afresh in phase 2, as the thesis's new ``NetInversion`` did.
     """
+    # Kept linear on purpose: it transcribes the thesis's two-phase procedure (foe_inv_funcs.py: MSE only, then MSE
+    # plus the prior) step for step, so it can be read beside that file.
     import tensorflow as tf
 
     from restoration.preimage import InvertSettings, Reporting, invert

@@ -136,6 +136,8 @@ def plan(
     ``alexnet_missing``: the weights path when AlexNet weights are absent (its claims are skipped, saying so);
     ``extra``: config values every run gets (then only earlier ``make claims`` runs with the same values count).
     """
+    # Kept linear on purpose: the plan's rules (AlexNet claims skipped without weights, arms that resolve to one
+    # precision merged, completed seeds reused) apply in this order and each is a few lines.
     from restoration.contract.payload import Payload
     from restoration.tracking.records import stored_section
 

@@ -152,6 +152,7 @@ def error_map_rows(
     matplotlib.figure.Figure
         ``4 * N`` axes, row-major.
     """
+    # A matplotlib figure is a sequence of drawing calls; kept linear on purpose (as scikit-image's plotting examples).
     ims = _as_image_list(images, "images")
     recs = _as_image_list(reconstructions, "reconstructions")
     if len(ims) != len(recs):
@@ -227,6 +228,7 @@ def image_grid(
     matplotlib.figure.Figure
         ``rows * max_cols`` axes, row-major.
     """
+    # A matplotlib figure is a sequence of drawing calls; kept linear on purpose (as scikit-image's plotting examples).
     rows = [list(r) for r in images_2d]
     if not rows or not any(len(r) for r in rows):
         raise ValueError("images_2d is empty; pass a list of rows, each a list of images.")
@@ -303,6 +305,7 @@ def loss_curves(
     matplotlib.figure.Figure
         ``len(metrics_by_name)`` axes, one per metric (one axis with a "no metrics" note when empty).
     """
+    # A matplotlib figure is a sequence of drawing calls; kept linear on purpose (as scikit-image's plotting examples).
     names = list(metrics_by_name)
     if ncols < 1:
         raise ValueError(f"ncols={ncols} must be at least 1.")

@@ -283,6 +283,7 @@ def invert(
         If the total becomes NaN/inf; the message names the step and the offending term, and
         ``err.result`` holds the last finite images.
     """
+    # Long for its docstring; the body is set-up, one optimiser call and the result, each step a function above.
     objective = as_objective(objective)
     st, rep = settings, report
     optimizer, n_steps, scale, clip = st.optimizer, int(st.n_steps), st.scale, st.clip
@@ -416,6 +417,8 @@ class _Loop:
 def _run_gradient(loop: _Loop, u0):
     """Adam or momentum with jitter, the ball and the pixel box; returns (u, steps, evaluations, snapshots,
     first-step seconds)."""
+    # Kept linear on purpose (as big_vision keeps its trainer): the schedule of M&V's gradient loop (jitter, step,
+    # clamp, snapshot, log, NaN guard) reads in the order it happens; its pieces live on _Loop.
     st = loop.settings
     problem, net, n_steps, sched, jitter, scale = (
         loop.problem,
@@ -501,6 +504,8 @@ def _run_gradient(loop: _Loop, u0):
 def _run_lbfgs(loop: _Loop, u0, clip, snapshots):
     """scipy's L-BFGS-B (no jitter; ``clip``: the valid-pixel box as bounds); fills ``snapshots``; returns (u,
     iterations, evaluations, first-evaluation seconds)."""
+    # Kept linear on purpose: scipy's L-BFGS-B callback protocol (value-and-gradient, bounds, per-iteration callback)
+    # is easier to check against scipy's documentation in one place than split across helpers.
     from scipy.optimize import minimize
 
     problem, net, n_steps, jit, scale = loop.problem, loop.net, loop.n_steps, loop.jit, loop.settings.scale
@@ -634,6 +639,8 @@ def invert_layer(
     overrides :
         :class:`InvertSettings` fields (``lr``, ``jitter``, ``clip``, ``init_std``, ...) or ``x_init``.
     """
+    # The one-call convenience entry (like lucid's render_vis): its many keyword arguments are the recipe's overrides;
+    # the work is done by build_objective and invert, which take settings objects.
     r = get_recipe(recipe)
     if n_steps is not None and n_steps != r.n_steps:
         r = r.with_steps(n_steps)

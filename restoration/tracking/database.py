@@ -132,6 +132,7 @@ def engine(url: str | None = None, *, write: bool = True):
     file that cannot be written raises :class:`DatabaseError` naming it. ``write=False``: for reading; an
     SQLite file that cannot be written is opened read-only (``mode=ro``) and nothing is created.
     """
+    # Kept linear on purpose: one branch per database kind (a SQLite file with its read/write checks, or a server).
     import sqlalchemy as sa
 
     url = url or db_url()
