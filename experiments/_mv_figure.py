@@ -120,87 +120,134 @@ def image_scores(names, images, rgb, feat_err):
     return ImageScores.from_batch(names, {**scores, "feat_err": feat_err})
 
 
-def run_figure(
-    _run,
-    *,
-    name,
-    title,
-    fnet,
-    named,
-    layers,
-    variant,
-    variants,
-    recipe,
-    steps,
-    lr_scale,
-    compare_layer,
-    compare_steps,
-    log_every,
-    seed,
-    paragraphs,
-):
-    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. ``title`` is the registry's; the
-    payload's ``variant`` names the recipe's paper. Returns the mean feature error at the deepest layer (Sacred's
-    float result)."""
+@dataclass(frozen=True)
+class MVFigure:
+    """What an M&V figure declares besides its config: its id, the registry's title, its variants and the
+    paragraphs only it says (e.g. which weights)."""
+
+    name: str
+    title: str
+    variants: Mapping[str, Variant]
+    paragraphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MVRun:
+    """The settings of one M&V figure run, read once from its Sacred config."""
+
+    layers: tuple[str, ...]
+    variant: str
+    recipe: object  # the resolved restoration.preimage.recipes.Recipe
+    compare_layer: str | None
+    compare_steps: int
+    log_every: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping, variants: Mapping[str, Variant]) -> "MVRun":
+        r = resolve_recipe(cfg["variant"], cfg["recipe"], variants)
+        if cfg["steps"] is not None:
+            r = r.with_steps(int(cfg["steps"]))
+        if cfg["lr_scale"] != 1.0:
+            r = r.with_lr_scale(float(cfg["lr_scale"]))
+        compare_steps = r.n_steps if cfg["compare_steps"] is None else int(cfg["compare_steps"])
+        return cls(
+            tuple(cfg["layers"]), cfg["variant"], r, cfg["compare_layer"], compare_steps, cfg["log_every"], cfg["seed"]
+        )
+
+
+def run_figure(_run, fig: MVFigure, fnet, named) -> float:
+    """The shared body of fig01/fig02: sweep, comparison, artifacts, report. The payload's ``variant`` names the
+    recipe's paper. Returns the mean feature error at the deepest layer (Sacred's float result)."""
     import numpy as np
 
-    from restoration import preimage
-    from reports.tables import preimage as inversion_tables
-    from restoration.contract.payload import FigureRef, ImageScores, Payload
-
     t0 = time.time()
-    r = resolve_recipe(variant, recipe, variants)
-    if steps is not None:
-        r = r.with_steps(int(steps))
-    if lr_scale != 1.0:
-        r = r.with_lr_scale(float(lr_scale))
-    compare_steps = r.n_steps if compare_steps is None else int(compare_steps)
+    run = MVRun.from_config(_run.config, fig.variants)
     images = np.stack([im for _, im in named]).astype(np.float32)
     names = [n for n, _ in named]
     log = tracking.metric_logger(_run)
+    sweep, tables = _layer_sweep(fnet, images, names, run, log)
+    cmp = _optimizer_comparison(fnet, images, run, log, tables)
+    _store_artifacts(_run, fig.name, sweep, images, names, run)
+    summary, per_image = _scores(sweep, images, names, run, cmp, t0)
+    _set_payload(_run, fig, fnet, run, summary, per_image, tables, (len(names), bool(cmp)))
+    return float(np.mean(sweep.scores[run.layers[-1]]["feat_err"]))
 
+
+def _layer_sweep(fnet, images, names, run: MVRun, log):
+    """The pre-image of every image from every layer, and its table."""
+    from restoration import preimage
+    from reports.tables import preimage as inversion_tables
+
+    r = run.recipe
     sweep = preimage.sweep_layers(
-        fnet, images, layers, image_names=names, recipe=r, log=log, log_every=log_every, seed=seed
+        fnet, images, list(run.layers), image_names=names, recipe=r, log=log, log_every=run.log_every, seed=run.seed
     )
-    tables = [
-        inversion_tables.sweep_table(
-            sweep,
-            f"{fnet.name}: pre-image quality per layer ({r.name}, "
-            f"{r.n_steps} steps, {images.shape[1]} px, {len(names)} images)",
-        )
-    ]
-    cmp = None
-    if compare_layer:
-        opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
-        cmp = preimage.compare_optimizers(
-            fnet, images, compare_layer, optimizers=opts, n_steps=compare_steps, recipe=r, log=log, seed=seed
-        )
-        label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
-        tables.append(
-            inversion_tables.comparison_table(
-                cmp, compare_layer, f"{label} at {compare_layer}: same images, objective and iteration budget"
-            )
-        )
+    title = (
+        f"{fnet.name}: pre-image quality per layer ({r.name}, {r.n_steps} steps, {images.shape[1]} px, "
+        f"{len(names)} images)"
+    )
+    return sweep, [inversion_tables.sweep_table(sweep, title)]
 
+
+def _optimizer_comparison(fnet, images, run: MVRun, log, tables: list):
+    """The recipe's optimiser against L-BFGS at ``compare_layer`` (same images, objective and budget); its table is
+    appended to ``tables``. None without a ``compare_layer``."""
+    from restoration import preimage
+    from reports.tables import preimage as inversion_tables
+
+    if not run.compare_layer:
+        return None
+    r = run.recipe
+    opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
+    cmp = preimage.compare_optimizers(
+        fnet, images, run.compare_layer, optimizers=opts, n_steps=run.compare_steps, recipe=r, log=log, seed=run.seed
+    )
+    label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
+    tables.append(
+        inversion_tables.comparison_table(
+            cmp, run.compare_layer, f"{label} at {run.compare_layer}: same images, objective and iteration budget"
+        )
+    )
+    return cmp
+
+
+def _store_artifacts(_run, name: str, sweep, images, names, run: MVRun) -> None:
+    """The grid figure, the pre-images (npz) and the per-layer scores with the settings (json)."""
+    import numpy as np
+
+    from reports.tables import preimage as inversion_tables
+
+    r = run.recipe
     tracking.add_figure(_run, inversion_tables.sweep_figure(sweep), f"{name}_grid.png")
-    arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in layers}
+    arrays = {f"rec_{layer.replace('/', '_')}": sweep.results[layer].rgb.astype(np.float32) for layer in run.layers}
     tracking.add_npz(_run, f"{name}_reconstructions.npz", originals=images, **arrays)
-    scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in layers}
+    scores = {layer: {k: v.tolist() for k, v in sweep.scores[layer].items()} for layer in run.layers}
     tracking.add_json(
         _run,
         {
             "images": names,
-            "layers": list(layers),
+            "layers": list(run.layers),
             "scores": scores,
             "settings": sweep.settings,
-            "variant": variant,
+            "variant": run.variant,
             "recipe": r.name,
             "steps": r.n_steps,
             "lr_schedule": r.lr_schedule,
         },
         f"{name}_scores.json",
     )
-    # per-image scores behind the summary, keyed by its qualifiers (a layer, "mean over layers", "adam, conv3")
+
+
+def _scores(sweep, images, names, run: MVRun, cmp, t0: float):
+    """The summary (headline first: the report's overview shows the first two entries; per-layer numbers are in
+    the table) and the per-image scores behind it, keyed by its qualifiers (a layer, "mean over layers",
+    "adam, conv3"); ``wall_s`` counts from ``t0``."""
+    import numpy as np
+
+    from restoration.contract.payload import ImageScores
+
+    layers, r = list(run.layers), run.recipe
     per_image = {
         layer: image_scores(names, images, sweep.results[layer].rgb, sweep.scores[layer]["feat_err"])
         for layer in layers
@@ -208,10 +255,7 @@ def run_figure(
     per_image["mean over layers"] = ImageScores(
         names, {"feat_err": [float(v) for v in np.mean([sweep.scores[la]["feat_err"] for la in layers], axis=0)]}
     )
-
-    deepest = layers[-1]
-    # Headline first (the report's overview shows the first two entries); per-layer numbers are in the table.
-    head = compare_layer if compare_layer in layers else deepest
+    head = run.compare_layer if run.compare_layer in layers else layers[-1]
     summary = {
         f"feat_err@{head}": float(np.mean(sweep.scores[head]["feat_err"])),
         f"ssim_mean@{head}": float(np.mean(sweep.scores[head]["ssim"])),
@@ -222,16 +266,16 @@ def run_figure(
         "size_px": int(images.shape[1]),
         "wall_s": round(time.time() - t0, 1),
     }
-    if cmp:
-        for opt, c in cmp.items():
-            summary[f"feat_err@{opt}, {compare_layer}"] = float(np.mean(c["feat_err"]))
-            summary[f"wall_s@{opt}, {compare_layer}"] = round(float(c["wall_s"]), 2)
-            per_image[f"{opt}, {compare_layer}"] = image_scores(names, images, c["result"].rgb, c["feat_err"])
-    chosen = variant_text(variant, variants, r)
-    paras = list(paragraphs) + [
-        f"Variant {chosen}. {variants[variant].note} Other variants: "
-        + "; ".join(f"{n} (recipe {v.recipe}, `with {n}`)" for n, v in variants.items() if n != variant)
-        + ".",
+    for opt, c in (cmp or {}).items():
+        summary[f"feat_err@{opt}, {run.compare_layer}"] = float(np.mean(c["feat_err"]))
+        summary[f"wall_s@{opt}, {run.compare_layer}"] = round(float(c["wall_s"]), 2)
+        per_image[f"{opt}, {run.compare_layer}"] = image_scores(names, images, c["result"].rgb, c["feat_err"])
+    return summary, per_image
+
+
+def method_paragraph(r) -> str:
+    """What the recipe ``r`` does, in one paragraph (optimiser, schedule, priors, jitter, constraint, start)."""
+    return (
         f"Recipe {r.name}: {r.optimizer}, {r.n_steps} steps, learning rate schedule "
         f"{[(s, round(lr, 4)) for s, lr in r.lr_schedule]} "
         f"{'on the image in grey levels' if r.scale == 1 else f'on u = x / {r.scale:g}'}, jitter off for the "
@@ -250,30 +294,41 @@ def run_figure(
             else ""
         )
         + f"; start {'from the target image (the thesis benchmark)' if r.init == 'target' else 'from noise'}."
-        + " Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255].",
+        + " Errors are measured without jitter on the final pre-image; SSIM/PSNR on RGB clipped to [0, 255]."
+    )
+
+
+def _set_payload(_run, fig: MVFigure, fnet, run: MVRun, summary, per_image, tables, counts) -> None:
+    """The report payload; ``counts`` is ``(number of images, whether optimisers were compared)``."""
+    from restoration.contract.payload import FigureRef, Payload
+
+    n_images, compared = counts
+    r, variants = run.recipe, fig.variants
+    chosen = variant_text(run.variant, variants, r)
+    paras = list(fig.paragraphs) + [
+        f"Variant {chosen}. {variants[run.variant].note} Other variants: "
+        + "; ".join(f"{n} (recipe {v.recipe}, `with {n}`)" for n, v in variants.items() if n != run.variant)
+        + ".",
+        method_paragraph(r),
     ]
-    if cmp:
+    if compared:
         paras.append(
             "L-BFGS (scipy L-BFGS-B on TensorFlow gradients) runs without jitter, since its line search "
             "needs a fixed objective; an iteration may cost several objective evaluations."
         )
-    tracking.set_report(
-        _run,
-        Payload(
-            title=title,
-            net=fnet.weights_label,
-            summary=summary,
-            paragraphs=paras,
-            figures=[
-                FigureRef(
-                    f"{name}_grid.png",
-                    f"Pre-images from each layer (columns; first column: original) for "
-                    f"{len(names)} images (rows), {r.name}, {r.n_steps} steps.",
-                )
-            ],
-            tables=tables,
-            variant=chosen,
-            scores=per_image,
-        ),
+    grid = FigureRef(
+        f"{fig.name}_grid.png",
+        f"Pre-images from each layer (columns; first column: original) for "
+        f"{n_images} images (rows), {r.name}, {r.n_steps} steps.",
     )
-    return float(np.mean(sweep.scores[deepest]["feat_err"]))
+    payload = Payload(
+        title=fig.title,
+        net=fnet.weights_label,
+        summary=summary,
+        paragraphs=paras,
+        figures=[grid],
+        tables=tables,
+        variant=chosen,
+        scores=per_image,
+    )
+    tracking.set_report(_run, payload)

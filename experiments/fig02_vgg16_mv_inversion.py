@@ -52,7 +52,15 @@ many.
 
 from __future__ import annotations
 
-from experiments._mv_figure import Variant, add_variants, check_config, load_images, resolve_recipe, run_figure
+from experiments._mv_figure import (
+    MVFigure,
+    Variant,
+    add_variants,
+    check_config,
+    load_images,
+    resolve_recipe,
+    run_figure,
+)
 from restoration import tracking
 from restoration.contract import registry
 
@@ -151,45 +159,15 @@ def load_net(net, weights, seed, precision="float32"):
 
 
 @ex.automain
-def main(
-    _run,
-    profile,
-    net,
-    weights,
-    images,
-    image_dir,
-    n_images,
-    size,
-    layers,
-    variant,
-    recipe,
-    steps,
-    lr_scale,
-    compare_layer,
-    compare_steps,
-    log_every,
-    seed,
-    precision,
-):
+def main(_run, profile, net, weights, images, image_dir, n_images, size, variant, recipe, seed, precision):
     check_config(_run.config)
     resolve_recipe(variant, recipe, VARIANTS)
     fnet = load_net(net, weights, seed, precision)
     named = load_images(images, image_dir, n_images, size)
-    return run_figure(
-        _run,
-        name=NAME,
-        title=registry.title(NAME),
-        fnet=fnet,
-        named=named,
-        layers=list(layers),
-        variant=variant,
-        variants=VARIANTS,
-        recipe=recipe,
-        steps=steps,
-        lr_scale=lr_scale,
-        compare_layer=compare_layer,
-        compare_steps=compare_steps,
-        log_every=log_every,
-        seed=seed,
-        paragraphs=[f"Profile {profile}. {fnet.weights_label}: conv layers only, so no fc pre-images."],
+    fig = MVFigure(
+        NAME,
+        registry.title(NAME),
+        VARIANTS,
+        (f"Profile {profile}. {fnet.weights_label}: conv layers only, so no fc pre-images.",),
     )
+    return run_figure(_run, fig, fnet, named)
