@@ -21,7 +21,8 @@ seeds (a paired BCa bootstrap from 10 seeds).
 
 **Verdicts.** Per voting measure: *held* (interval above 0), *did not hold* (below 0), *no practical difference*
 (the whole interval within the measure's ±delta: 0.5 dB PSNR, 0.01 SSIM, ...), *inconclusive* (otherwise), and
-*exploratory (1 seed)* with one seed: never held. A claim holds only if every pair holds on every voting measure
+*exploratory (1 seed)* with one seed: never held. A claim holds only if every pair holds on every voting measure,
+and did not hold as soon as one pair did not hold on one voting measure (a claim is a conjunction)
 (:func:`reports.evidence.combine`). Only non-redundant measures vote: PSNR, MSE and the normalised errors are
 monotone in the same per-image MSE, so that family votes once, on PSNR per image (an MSE claim is judged in dB);
 SSIM and the VGG score vote on their own; the rest are shown. An *on par* claim (``on_par`` tolerances) is a

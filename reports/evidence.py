@@ -126,15 +126,18 @@ def verdict(effect: Effect, delta: float) -> str:
 
 
 def combine(verdicts) -> str:
-    """A claim's verdict from its pairs' (and voting measures') verdicts: held only if every one held; did not
-    hold if every one did not; exploratory if any is; no practical difference if every one is; else
-    inconclusive."""
+    """A claim's verdict from its pairs' (and voting measures') verdicts. A claim is a conjunction ("A beats B at
+    every depth, on every voting measure"): exploratory if any is; held only if every one held; did not hold if
+    any one did not (a clear reversal refutes the conjunction, and more seeds would not make it inconclusive);
+    no practical difference if every one is; else inconclusive."""
     vs = list(verdicts)
     if not vs:
         raise ValueError("a claim needs at least one verdict to combine")
     if any(v == EXPLORATORY for v in vs):
         return EXPLORATORY
-    for v in (HELD, NOT_HELD, NO_DIFF):
+    if any(v == NOT_HELD for v in vs):
+        return NOT_HELD
+    for v in (HELD, NO_DIFF):
         if all(x == v for x in vs):
             return v
     return INCONCLUSIVE
