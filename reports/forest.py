@@ -96,8 +96,9 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
     fig.suptitle(
         "Effects of the thesis's claims, 95 % intervals over seeds (open diamond: one seed, no interval)", fontsize=8
     )
-    fig.tight_layout()
+    fig.subplots_adjust(top=1 - 0.6 / fig.get_figheight(), hspace=0.9 / len(panels) + 0.15)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130)
+    # a tight box: the pair labels on the left and the verdicts on the right are longer than any fixed margin
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return buf.getvalue()
