@@ -360,6 +360,18 @@ def _lrn_op(name):
     return Op(name, fn, "lrn")
 
 
+def _fc_ops(params) -> list[Op]:
+    """The fully connected tail shared by VGG16 and AlexNet: fc6, fc7 (each with its ReLU), fc8 and the softmax."""
+    return [
+        _fc_op("fc6", *params["fc6"]),
+        _relu_op("fc6"),
+        _fc_op("fc7", *params["fc7"]),
+        _relu_op("fc7"),
+        _fc_op("fc8", *params["fc8"]),
+        Op("prob", tf.nn.softmax, "softmax", None),
+    ]
+
+
 def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
     ops: list[Op] = []
     for b, widths in enumerate(blocks, start=1):
@@ -368,14 +380,7 @@ def _vgg_ops(params: Mapping[str, tuple], blocks) -> list[Op]:
             ops += [_conv_op(name, *params[name]), _relu_op(name)]
         ops.append(_max_pool_op(f"pool{b}", 2, 2, "VALID"))
     if "fc6" in params:
-        ops += [
-            _fc_op("fc6", *params["fc6"]),
-            _relu_op("fc6"),
-            _fc_op("fc7", *params["fc7"]),
-            _relu_op("fc7"),
-            _fc_op("fc8", *params["fc8"]),
-            Op("prob", tf.nn.softmax, "softmax", None),
-        ]
+        ops += _fc_ops(params)
     return ops
 
 
@@ -650,14 +655,7 @@ def alexnet(weights: str | os.PathLike | None = "default", *, seed: int = 0) -> 
         if name in ("conv1", "conv2"):
             ops += [_lrn_op(f"lrn{name[-1]}"), _max_pool_op(f"pool{name[-1]}", 3, 2, "VALID")]
     ops.append(_max_pool_op("pool5", 3, 2, "VALID"))
-    ops += [
-        _fc_op("fc6", *params["fc6"]),
-        _relu_op("fc6"),
-        _fc_op("fc7", *params["fc7"]),
-        _relu_op("fc7"),
-        _fc_op("fc8", *params["fc8"]),
-        Op("prob", tf.nn.softmax, "softmax", None),
-    ]
+    ops += _fc_ops(params)
     return FeatureNet("alexnet", ops, params, weights_label=label, mean_bgr=IMAGENET_MEAN_BGR, default_size=227)
 
 
