@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
 
 from restoration.errors import UnknownLayerError
@@ -79,7 +80,7 @@ class LayerTable:
     names: tuple[str, ...]
     extra: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property  # computed once: resolve() runs on every feature lookup
     def aliases(self) -> dict[str, str]:
         return {"input": "input", "bgr_normed": "input", **aliases(self.names), **self.extra}
 
