@@ -65,52 +65,52 @@ browser:
 # The runs in TensorBoard: event files in out/tensorboard/ from the run database, then TensorBoard on 127.0.0.1
 # (ARGS='--follow' keeps running runs' curves growing; '--no-serve' writes only)
 board: $(STAMP)
-	$(PY) -m reports.board $(ARGS)
+	$(PY) -m restoration_reports.board $(ARGS)
 
 reproduce-figure-%: $(STAMP)
-	$(PY) -m experiments $* with $(PROFILE) $(ARGS)
+	$(PY) -m restoration_experiments $* with $(PROFILE) $(ARGS)
 
 reproduce-all: $(STAMP)
-	$(PY) -m experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
+	$(PY) -m restoration_experiments --all --profile $(PROFILE) $(if $(ARGS),-- $(ARGS))
 
 # The benchmark needs the full512 image prior: trained first (quick profile) when runs/priors/ lacks it.
 reproduce-benchmark: $(STAMP)
 	@$(PY) -c "import sys; from restoration import tracking; sys.exit(0 if (tracking.runs_dir() / 'priors' / 'full512').is_dir() else 1)" \
-	  || $(PY) -m experiments prior_full512 with quick
-	$(PY) -m experiments benchmark with $(PROFILE) $(ARGS)
+	  || $(PY) -m restoration_experiments prior_full512 with quick
+	$(PY) -m restoration_experiments benchmark with $(PROFILE) $(ARGS)
 
 reproduce-%: $(STAMP)
-	$(PY) -m experiments $* with $(PROFILE) $(ARGS)
+	$(PY) -m restoration_experiments $* with $(PROFILE) $(ARGS)
 
 report: $(STAMP) pdf-libs
-	$(PY) -m reports --run-missing --out out/report.html --pdf
+	$(PY) -m restoration_reports --run-missing --out out/report.html --pdf
 
 report-pdf: report
 
 # WeasyPrint (the PDF engine, from PyPI) draws text with the system's Pango; installed here when missing and
 # possible (root with apt), else the line below says what to install (the HTML report is written regardless).
 pdf-libs: $(STAMP)
-	@$(PY) -c "import sys; from reports.pdf import engine_problem; sys.exit(1 if engine_problem() else 0)" 2>/dev/null || \
+	@$(PY) -c "import sys; from restoration_reports.pdf import engine_problem; sys.exit(1 if engine_problem() else 0)" 2>/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	    (apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null 2>&1 || \
 	     (apt-get update -q >/dev/null && apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null)) \
 	    && echo "installed Pango (libpango-1.0-0, libpangoft2-1.0-0) for the PDF report"; } || \
-	  $(PY) -c "from reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
+	  $(PY) -c "from restoration_reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
 
 # Replicate seeds for the claims (experiments/claims.py): every arm of every claim for seeds 0..N-1 on Dask,
 # reusing completed runs; `make report` then judges each claim with intervals over the seeds.
 N      ?= 3
 CLAIMS ?=
 claims: $(STAMP)
-	$(PY) -m experiments --claims --n $(N) $(if $(CLAIMS),--only $(CLAIMS)) --cluster $(CLUSTER)
+	$(PY) -m restoration_experiments --claims --n $(N) $(if $(CLAIMS),--only $(CLAIMS)) --cluster $(CLUSTER)
 
 # A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
 # what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).
 CLUSTER ?= local
 SLURM   ?=
 sweep: $(STAMP)
-	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m experiments --sweep --list; exit 2; }
-	$(PY) -m experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
+	@test -n "$(SWEEP)" || { echo "usage: make sweep SWEEP=<name>; declared sweeps:"; $(PY) -m restoration_experiments --sweep --list; exit 2; }
+	$(PY) -m restoration_experiments --sweep $(SWEEP) --cluster $(CLUSTER) $(if $(SLURM),--slurm $(SLURM))
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(ARGS)

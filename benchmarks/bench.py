@@ -200,7 +200,7 @@ def module_training(net32, precision: str, steps: int, crop: int = 64, batch: in
 
 def _dc_pool1_spec(net):
     """fig12_vgg16's module: one DC from pool1 to the image, 5x5 kernels, 64 hidden, ReLU."""
-    from experiments.fig11_vgg16_pool1_cd import pool1_figure
+    from restoration_experiments.fig11_vgg16_pool1_cd import pool1_figure
 
     chain = pool1_figure("fig12_vgg16", "DC").variants["dc"]["pool1"]
     (spec,) = chain.specs(net)

@@ -38,7 +38,7 @@ def child(seed: int, env: dict) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-m",
-        "experiments",
+        "restoration_experiments",
         "fig06",
         "with",
         "net=tiny_vgg",

@@ -1,15 +1,16 @@
-"""Run registered experiments: ``python -m experiments fig06 with quick``, or every one with ``--all``.
+"""Run registered experiments: ``python -m restoration_experiments fig06 with quick``, or every one with ``--all``.
 
 Everything after the id is Sacred's command line (``with quick``, ``with thesis image_dir=...``,
-``print_config``, ...); the id may be written ``fig06``, ``6`` or ``06``. ``python -m experiments --list`` shows
-the registry (``experiments/registry.toml``).
+``print_config``, ...); the id may be written ``fig06``, ``6`` or ``06``. ``python -m restoration_experiments --list``
+shows the registry (``experiments/registry.toml``).
 
-``python -m experiments --all [--profile quick|thesis] [--only ID ...] [-- SACRED ARGS]`` runs every figure in
-registry order, each in its own process (a crash or a missing weights file ends that figure only), and prints
+``python -m restoration_experiments --all [--profile quick|thesis] [--only ID ...] [-- SACRED ARGS]`` runs every figure
+in registry order, each in its own process (a crash or a missing weights file ends that figure only), and prints
 each figure's wall time, its outcome and the total. Figures that need AlexNet weights fail at once without
-``bvlc_alexnet.npy`` and are recorded as such. ``python -m experiments --sweep NAME [--cluster ...]`` runs a declared
-sweep on Dask (see experiments/sweep.py);
-``python -m experiments --claims [--n 3]`` runs every claim's arms for replicate seeds (experiments/claims.py).
+``bvlc_alexnet.npy`` and are recorded as such. ``python -m restoration_experiments --sweep NAME [--cluster ...]`` runs
+a declared sweep on Dask (see experiments/sweep.py);
+``python -m restoration_experiments --claims [--n 3]`` runs every claim's arms for replicate seeds
+(experiments/claims.py).
 
 Exit status: 0 when every figure completed or failed only for
 missing AlexNet weights, 1 otherwise.
@@ -88,15 +89,15 @@ def _named_configs(module_name: str) -> list[str]:
 
 
 def figure_help(fig_id: str, entry, module) -> str:
-    """``python -m experiments fig06 --help``: the figure's title, what it is, its named configs, the options
-    and its quick config."""
+    """``python -m restoration_experiments fig06 --help``: the figure's title, what it is, its named configs, the
+    options and its quick config."""
     from restoration import program, tracking
 
     doc = (module.__doc__ or "").strip().split("\n\n")[0]
     named = sorted(module.ex.named_configs)
     config = tracking.config_of(module.ex, ["quick"])
     lines = [
-        f"usage: {program('experiments')} {fig_id} [with NAMED_CONFIG ... KEY=VALUE ...] [options]",
+        f"usage: {program('restoration_experiments')} {fig_id} [with NAMED_CONFIG ... KEY=VALUE ...] [options]",
         "",
         entry.title,
         "",
@@ -161,7 +162,7 @@ def run_all(profile: str, only: list[str] | None, extra: list[str]) -> int:
         entry = reg.figure(fig_id)
         print(f"\n=== {fig_id}: {entry.title} (profile {profile})", flush=True)
         t0 = time.monotonic()
-        code = subprocess.call([sys.executable, "-m", "experiments", fig_id, "with", profile, *extra])
+        code = subprocess.call([sys.executable, "-m", "restoration_experiments", fig_id, "with", profile, *extra])
         seconds = time.monotonic() - t0
         if code == 0:
             outcome = "completed"
@@ -193,18 +194,18 @@ def main(argv: list[str]) -> int:
         from restoration import version_text
         from restoration import program
 
-        print(version_text(program("experiments")))
+        print(version_text(program("restoration_experiments")))
         return 0
     if argv and argv[0] == "--sweep":
-        from experiments.sweep import main as sweep_main
+        from restoration_experiments.sweep import main as sweep_main
 
         return sweep_main(argv[1:])
     if argv and argv[0] == "--claims":
-        from experiments.claims import main as claims_main
+        from restoration_experiments.claims import main as claims_main
 
         return claims_main(argv[1:])
     if argv and argv[0] == "--all":
-        p = argparse.ArgumentParser(prog="python -m experiments --all")
+        p = argparse.ArgumentParser(prog="python -m restoration_experiments --all")
         p.add_argument("--profile", default="quick", choices=["quick", "thesis"])
         p.add_argument("--only", nargs="*", default=None, help="figure ids to run (default: all)")
         p.add_argument("extra", nargs="*", help="Sacred config updates after --, e.g. -- image_dir=/data")
@@ -219,7 +220,7 @@ def main(argv: list[str]) -> int:
         from restoration import program
 
         print(
-            f"usage: {program('experiments')} ID [with NAMED_CONFIG ... KEY=VALUE ...] | --list | --all | "
+            f"usage: {program('restoration_experiments')} ID [with NAMED_CONFIG ... KEY=VALUE ...] | --list | --all | "
             f"--sweep NAME | --claims | --version\n"
         )
         print(__doc__)

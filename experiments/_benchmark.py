@@ -42,7 +42,7 @@ from typing import Mapping
 
 import numpy as np
 
-from experiments import _schema as schema
+from restoration_experiments import _schema as schema
 from restoration import tracking
 
 NETS = ("vgg16", "alexnet", "tiny_vgg")
@@ -186,7 +186,7 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
     from restoration import preimage
     from restoration.preimage import recipes
     from restoration.priors.learned import PatchPrior
-    from experiments._prior_common import prior_weight
+    from restoration_experiments._prior_common import prior_weight
 
     rec = recipes.get_recipe(method.recipe or "mv2016")
     if cfg["steps"] is not None:
@@ -223,7 +223,7 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
 def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
     """The chain from the deepest depth to the image, trained stacked (module store shared with the
     trained-inversion figures); returns ``(stack, batches, RunConfig, settings digest parts)``."""
-    from experiments import _trained_inversion as ti
+    from restoration_experiments import _trained_inversion as ti
     from restoration import data
 
     deepest = nr.layer_of[max(nr.depths, key=lambda d: int(d[4:]))]
@@ -272,7 +272,7 @@ def _weights(cfg, net_name):
 
 def _trained_cells(cfg, fnet, nr: NetRun, modes, todo, log, run_id, store: CellStore, keys):
     """Train what the missing trained cells need; store each cell as it finishes."""
-    from experiments import _trained_inversion as ti
+    from restoration_experiments import _trained_inversion as ti
     from restoration.stacks import reconstruction
     from restoration.stacks import training as stack_training
 
@@ -362,7 +362,7 @@ def _net_or_note(cfg, net_name):
 
 
 def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun:
-    from experiments._prior_common import load_prior
+    from restoration_experiments._prior_common import load_prior
     from restoration import benchmark
 
     size = int(_per_net(cfg["size"], net_name, "size"))
@@ -437,8 +437,8 @@ def run_benchmark(_run, cfg: Mapping) -> float:
     """Every method x depth x net; tables, plots, grid and the report payload. Returns the mean PSNR over
     every computed cell of the first net (Sacred's float result)."""
     from restoration import benchmark
-    from reports.plots import benchmark as benchmark_plots
-    from reports.tables import benchmark as benchmark_tables
+    from restoration_reports.plots import benchmark as benchmark_plots
+    from restoration_reports.tables import benchmark as benchmark_tables
     from restoration.contract.payload import FigureRef, ImageScores, Payload
 
     methods = check(cfg)

@@ -6,7 +6,7 @@ import dataclasses
 import time
 from typing import Mapping
 
-from experiments._trained_inversion import RunConfig, TrainedInversionFigure, train_and_score
+from restoration_experiments._trained_inversion import RunConfig, TrainedInversionFigure, train_and_score
 from restoration import tracking
 
 
@@ -23,13 +23,13 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     Returns the mean PSNR over photos."""
     import numpy as np
 
-    from experiments._prior_common import image_ids, image_scores
+    from restoration_experiments._prior_common import image_ids, image_scores
     from restoration import data
     from restoration import nets
-    from reports import plots
+    from restoration_reports import plots
     from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.stacks.reconstruction import Evaluation
-    from reports.tables.stacks import summary_of
+    from restoration_reports.tables.stacks import summary_of
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()

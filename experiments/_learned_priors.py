@@ -22,7 +22,7 @@ import shutil
 import time
 from typing import Mapping
 
-from experiments import _schema as schema
+from restoration_experiments import _schema as schema
 from restoration import tracking
 from restoration.data import EMBEDDED_HELDOUT, NOT_NATURAL, PRIOR_TRAIN
 
@@ -206,8 +206,8 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     from restoration.priors import learned as learned_priors
     from restoration import nets
     from restoration.priors import patches
-    from reports import plots
-    from reports.plots import priors as prior_plots
+    from restoration_reports import plots
+    from restoration_reports.plots import priors as prior_plots
     from restoration.priors import sampling
     from restoration.contract.payload import FigureRef, Payload, Table
     from restoration.priors.training import PriorTraining, maps_source, train_prior

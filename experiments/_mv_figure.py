@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
-from experiments import _schema as schema
+from restoration_experiments import _schema as schema
 from restoration import tracking
 
 
@@ -66,7 +66,7 @@ def variant_text(variant, variants, r) -> str:
     return f"{variant}{default}: {recipes.PAPERS.get(r.paper, r.name)}, recipe {r.name}{changed}"
 
 
-#: the M&V figures' config keys (:mod:`experiments._schema`)
+#: the M&V figures' config keys (:mod:`restoration_experiments._schema`)
 SCHEMA = {
     "n_images": schema.count(10),
     "size": schema.count(64, least=16, unit=" px"),
@@ -177,7 +177,7 @@ def run_figure(_run, fig: MVFigure, fnet, named) -> float:
 def _layer_sweep(fnet, images, names, run: MVRun, log):
     """The pre-image of every image from every layer, and its table."""
     from restoration import preimage
-    from reports.tables import preimage as inversion_tables
+    from restoration_reports.tables import preimage as inversion_tables
 
     r = run.recipe
     sweep = preimage.sweep_layers(
@@ -194,7 +194,7 @@ def _optimizer_comparison(fnet, images, run: MVRun, log, tables: list):
     """The recipe's optimiser against L-BFGS at ``compare_layer`` (same images, objective and budget); its table is
     appended to ``tables``. None without a ``compare_layer``."""
     from restoration import preimage
-    from reports.tables import preimage as inversion_tables
+    from restoration_reports.tables import preimage as inversion_tables
 
     if not run.compare_layer:
         return None
@@ -216,7 +216,7 @@ def _store_artifacts(_run, name: str, sweep, images, names, run: MVRun) -> None:
     """The grid figure, the pre-images (npz) and the per-layer scores with the settings (json)."""
     import numpy as np
 
-    from reports.tables import preimage as inversion_tables
+    from restoration_reports.tables import preimage as inversion_tables
 
     r = run.recipe
     tracking.add_figure(_run, inversion_tables.sweep_figure(sweep), f"{name}_grid.png")

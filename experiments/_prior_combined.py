@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import (
+from restoration_experiments._prior_common import (
     HELD_OUT,
     check,
     image_ids,
@@ -45,7 +45,7 @@ THESIS = {"profile": "thesis", "size": 224, "n_images": 10, "steps": 3500}
 def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     from restoration import preimage
     from restoration import metrics
-    from reports import plots
+    from restoration_reports import plots
     from restoration.preimage import recipes
     from restoration.priors.learned import PatchPrior
     from restoration.contract.payload import FigureRef, Payload, Table
@@ -151,6 +151,6 @@ def run_combined(_run, cfg: Mapping, fig_id: str, title: str) -> float:
 
 
 def experiment(fig_id: str):
-    from experiments._prior_common import experiment as make
+    from restoration_experiments._prior_common import experiment as make
 
     return make(fig_id, run_combined, BASE, THESIS)

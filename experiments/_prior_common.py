@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from experiments import _schema as schema
+from restoration_experiments import _schema as schema
 from restoration import tracking
 
 PriorBody = Callable[..., float]
@@ -42,7 +42,7 @@ def experiment(fig_id: str, body: PriorBody, base: Mapping, thesis: Mapping):
     return ex
 
 
-#: the prior experiments' shared config keys (:mod:`experiments._schema`)
+#: the prior experiments' shared config keys (:mod:`restoration_experiments._schema`)
 SCHEMA = {
     **{
         k: schema.count(200)
@@ -124,7 +124,7 @@ def pooled_scores(parts: Mapping):
 
 def net_and_images(cfg: Mapping):
     """``(net, image names, RGB images (N, S, S, 3) float32)`` of the config's held-out images."""
-    from experiments._mv_figure import load_images
+    from restoration_experiments._mv_figure import load_images
     from restoration import nets
 
     fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"], precision=cfg["precision"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import (
+from restoration_experiments._prior_common import (
     HELD_OUT,
     check,
     image_ids,
@@ -75,7 +75,7 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
 
     from restoration import preimage
     from restoration import metrics
-    from reports import plots
+    from restoration_reports import plots
     from restoration.preimage import recipes
     from restoration.preimage import Reporting
     from restoration.priors.learned import PatchPrior
@@ -330,6 +330,6 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
 
 
 def experiment(fig_id: str):
-    from experiments._prior_common import experiment as make
+    from restoration_experiments._prior_common import experiment as make
 
     return make(fig_id, run_comparison, BASE, THESIS)

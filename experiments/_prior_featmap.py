@@ -12,7 +12,15 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, image_ids, image_scores, load_priors, net_and_images, origins
+from restoration_experiments._prior_common import (
+    HELD_OUT,
+    check,
+    image_ids,
+    image_scores,
+    load_priors,
+    net_and_images,
+    origins,
+)
 from restoration import tracking
 
 BASE = {
@@ -38,7 +46,7 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import tensorflow as tf
 
     from restoration import metrics
-    from reports import plots
+    from restoration_reports import plots
     from restoration.preimage.featmap import MapInversion, grey_start, invert_map, map_error
     from restoration.preimage import Reporting
     from restoration.priors.learned import PatchPrior, energy_factor
@@ -168,6 +176,6 @@ def run_featmap(_run, cfg: Mapping, fig_id: str, title: str) -> float:
 
 
 def experiment(fig_id: str):
-    from experiments._prior_common import experiment as make
+    from restoration_experiments._prior_common import experiment as make
 
     return make(fig_id, run_featmap, BASE, THESIS)

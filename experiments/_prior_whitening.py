@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Mapping
 
-from experiments._prior_common import HELD_OUT, check, image_ids, image_scores, net_and_images, prior_weight
+from restoration_experiments._prior_common import HELD_OUT, check, image_ids, image_scores, net_and_images, prior_weight
 from restoration import tracking
 from restoration.data import PRIOR_TRAIN
 
@@ -53,7 +53,7 @@ THESIS = {
 def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
     import numpy as np
 
-    from experiments._learned_priors import _photos, photos_line
+    from restoration_experiments._learned_priors import _photos, photos_line
     from restoration import preimage
     from restoration.priors import learned as learned_priors
     from restoration import metrics
@@ -168,6 +168,6 @@ def run_whitening(_run, cfg: Mapping, fig_id: str, title: str) -> float:
 
 
 def experiment(fig_id: str):
-    from experiments._prior_common import experiment as make
+    from restoration_experiments._prior_common import experiment as make
 
     return make(fig_id, run_whitening, BASE, THESIS)

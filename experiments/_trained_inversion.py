@@ -5,7 +5,7 @@ mode, its words, its quick/thesis differences) and calls :func:`experiment`; eve
 config, data, training (with the module store for separately trained modules), held-out evaluation, depth
 evaluation, artifacts and the typed report payload.
 
-Config keys (``python -m experiments fig06 print_config`` shows them with values):
+Config keys (``python -m restoration_experiments fig06 print_config`` shows them with values):
 ``net``/``weights`` (``tiny_vgg`` for tests), ``variant`` (which of the figure's chains), ``image_dir`` ...
 (``None`` = the embedded scikit-image photos), ``crop``, ``batch_size``, ``steps``, ``lr``, ``lr_schedule``
 (``[[step, lr], ...]`` or None), ``scales`` / ``flip`` (augmentation), ``module_steps`` (per-module step counts),
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from experiments import _schema as schema
+from restoration_experiments import _schema as schema
 from restoration import tracking
 from restoration.optim.schedule import Schedule
 from restoration.stacks.training import MERGED_SCHEDULE, MODES
@@ -194,7 +194,8 @@ def _precision(cfg: Mapping) -> str:
     return check(cfg.get("precision", "auto"))
 
 
-#: the family's config keys (:mod:`experiments._schema`), checked at the entry by :meth:`RunConfig.from_config`
+#: the family's config keys (:mod:`restoration_experiments._schema`), checked at the entry by
+#: :meth:`RunConfig.from_config`
 SCHEMA = {
     **{
         k: schema.count(BASE.get(k) or 1)
@@ -549,9 +550,9 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 
     from restoration import data
     from restoration import nets
-    from reports import plots
+    from restoration_reports import plots
     from restoration.contract.payload import Comparability, FigureRef, Payload
-    from reports.tables.stacks import comparison_table, module_table, numbers_table, scores_of, summary_of
+    from restoration_reports.tables.stacks import comparison_table, module_table, numbers_table, scores_of, summary_of
 
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()

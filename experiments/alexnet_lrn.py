@@ -7,11 +7,11 @@ results. Needs ``bvlc_alexnet.npy``; VGG16 has no LRN, so there is no analogue.
 
 Reproduce::
 
-    .venv/bin/python -m experiments alexnet_lrn with quick
+    .venv/bin/python -m restoration_experiments alexnet_lrn with quick
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
 
 FIGURE = TrainedInversionFigure(
     id="alexnet_lrn",

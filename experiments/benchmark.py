@@ -13,7 +13,7 @@ Reproduce::
 
     make reproduce-benchmark                                    # quick: VGG16 (+ AlexNet if its weights exist)
     make reproduce-benchmark ARGS='alexnet_weights=/data/bvlc_alexnet.npy'
-    .venv/bin/python -m experiments benchmark with thesis image_dir=/data/imagenet_val   # the thesis's ten ids
+    .venv/bin/python -m restoration_experiments benchmark with thesis image_dir=/data/imagenet_val   # the ten ids
 
 ``quick``: the two embedded held-out photos at 64 px (AlexNet 99 px), depths 1-5, M&V 200 steps per cell,
 trained modules 300 steps each on the embedded training photos (64 px crops, batch 4; AlexNet 99), merged fine-tuning
@@ -23,7 +23,7 @@ the thesis's two phases, whose step counts shrink by the same 200 / 3500 (VGG16 
 phases at the thesis's full counts (AlexNet 5000 + 5000, VGG16 10,000 + 15,000).
 """
 
-from experiments._benchmark import run_benchmark
+from restoration_experiments._benchmark import run_benchmark
 from restoration import tracking
 from restoration.optim.schedule import Schedule
 from restoration.stacks.training import MERGED_SCHEDULE

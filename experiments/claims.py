@@ -1,4 +1,4 @@
-"""Replicates for the claims: ``python -m experiments --claims [--n 3] [--only ID ...] [--cluster local]``.
+"""Replicates for the claims: ``python -m restoration_experiments --claims [--n 3] [--only ID ...] [--cluster local]``.
 
 Runs every arm of every claim in ``experiments/registry.toml`` for seeds ``0..n-1`` (``make claims``; ``N=5``
 for five), as Sacred runs on the sweep machinery (:mod:`restoration.sweeps`: a local Dask cluster by default,
@@ -7,7 +7,7 @@ already completed (an earlier ``make claims``, or the figure's own quick run at 
 seed 0 of an arm at the machine's precision runs as the figure's own quick run (the report shows it);
 claims with AlexNet arms are skipped without ``bvlc_alexnet.npy``, saying so. The plan
 (:mod:`restoration.replicates`) is printed first, the CPU and its GEMM rate measured at the start, and each run's
-wall time as it ends. ``make report`` then judges the claims on all of them (:mod:`reports.claims`).
+wall time as it ends. ``make report`` then judges the claims on all of them (:mod:`restoration_reports.claims`).
 
 Exit status: 0 when every run completed, 1 when some failed, 2 for bad options.
 """
@@ -40,7 +40,9 @@ def parse_extra(tokens: list[str]) -> dict:
     out = {}
     for token in tokens:
         if "=" not in token:
-            raise ValueError(f"{token!r} is not key=value; e.g. python -m experiments --claims -- steps=500")
+            raise ValueError(
+                f"{token!r} is not key=value; e.g. python -m restoration_experiments --claims -- steps=500"
+            )
         key, value = token.split("=", 1)
         out[key.strip()] = _convert_value(value)
     return out
@@ -75,7 +77,7 @@ def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
 def main(argv: list[str]) -> int:
     from restoration import precision, replicates, sweeps, tracking
 
-    p = argparse.ArgumentParser(prog="python -m experiments --claims", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m restoration_experiments --claims", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=3, help="seeds 0..n-1 (default 3)")
     p.add_argument("--only", nargs="*", default=None, help="claim ids (default: every claim)")
     p.add_argument("--cluster", default="local", help="local (default), serial, slurm or a scheduler address")
@@ -99,7 +101,7 @@ def main(argv: list[str]) -> int:
         f"(numpy 2048^2, measured now)",
         flush=True,
     )
-    from experiments.sweep import run_point
+    from restoration_experiments.sweep import run_point
 
     t0, failed, total = time.monotonic(), 0, plan.runs_to_do
     env = sweeps.worker_environment()

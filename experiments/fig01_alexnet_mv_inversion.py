@@ -32,9 +32,9 @@ the run is FAILED and the report shows that message.
 
 Reproduce::
 
-    make reproduce-figure-1          # = .venv/bin/python -m experiments fig01 with quick
-    .venv/bin/python -m experiments fig01 with thesis weights=/path/to/bvlc_alexnet.npy
-    .venv/bin/python -m experiments fig01 with quick mv2015          # the June figure's recipe
+    make reproduce-figure-1          # = .venv/bin/python -m restoration_experiments fig01 with quick
+    .venv/bin/python -m restoration_experiments fig01 with thesis weights=/path/to/bvlc_alexnet.npy
+    .venv/bin/python -m restoration_experiments fig01 with quick mv2015          # the June figure's recipe
 
 ``quick`` (default): 3 embedded photos at 227 px (fc layers need the full size), the rectified output of
 every conv/fc layer plus the pools (11 layers), 300 steps (the recipe's schedule compressed into them), the
@@ -46,7 +46,7 @@ mv2015, 3500 for mv2016), the comparison with as many.
 
 from __future__ import annotations
 
-from experiments._mv_figure import (
+from restoration_experiments._mv_figure import (
     MVFigure,
     Variant,
     add_variants,

@@ -35,9 +35,9 @@ adds fc6-fc8 to ``layers`` if you list them.
 
 Reproduce::
 
-    make reproduce-figure-2          # = .venv/bin/python -m experiments fig02 with quick
-    .venv/bin/python -m experiments fig02 with quick mv2015     # the June figure's recipe
-    .venv/bin/python -m experiments fig02 with thesis            # the full recipe (GPU; days of CPU for 2016)
+    make reproduce-figure-2          # = .venv/bin/python -m restoration_experiments fig02 with quick
+    .venv/bin/python -m restoration_experiments fig02 with quick mv2015     # the June figure's recipe
+    .venv/bin/python -m restoration_experiments fig02 with thesis   # the full recipe (GPU; days of CPU for 2016)
 
 ``quick`` (default): 3 embedded photos at 64 px, the last conv and the pool of each block (10 layers),
 300 steps (the recipe's schedule compressed into them), plus the recipe's optimiser vs L-BFGS at conv3_3 for
@@ -52,7 +52,7 @@ many.
 
 from __future__ import annotations
 
-from experiments._mv_figure import (
+from restoration_experiments._mv_figure import (
     MVFigure,
     Variant,
     add_variants,

@@ -6,13 +6,13 @@ final form (separately trained modules fine-tuned together). Needs ``bvlc_alexne
 
 Reproduce::
 
-    make reproduce-figure-3          # = .venv/bin/python -m experiments fig03 with quick
+    make reproduce-figure-3          # = .venv/bin/python -m restoration_experiments fig03 with quick
 
 ``quick`` / ``thesis``: as Fig. 4, 1000 (3000) joint steps.
 """
 
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
     id="fig03",

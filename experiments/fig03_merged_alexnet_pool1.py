@@ -7,14 +7,14 @@ step 2000, 3000 steps, batch 32. The run scores the stack before and after fine-
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig03_merged with quick
+    .venv/bin/python -m restoration_experiments fig03_merged with quick
 
 ``quick``: as Fig. 4 (its separately trained modules are reused from the module store when Fig. 4 ran with
 the same settings), then 1000 fine-tuning steps on the thesis's rates at a third of its step boundaries.
 """
 
-from experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
+from restoration_experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigure, experiment
+from restoration_experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
     id="fig03_merged",

@@ -6,14 +6,14 @@ jointly on the sum of their losses with the thesis's schedule (Adam 3e-6, 1e-6 f
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig03_vgg16_merged with quick
+    .venv/bin/python -m restoration_experiments fig03_vgg16_merged with quick
 
 ``quick``: Fig. 6's modules, then 1000 fine-tuning steps on the compressed thesis schedule; measured 6 min 10 s
 on 2 CPU cores when it trains Fig. 6's modules itself, about 3 min when the module store holds them.
 """
 
-from experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigure, experiment
-from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
+from restoration_experiments._trained_inversion import QUICK_FINETUNE, TrainedInversionFigure, experiment
+from restoration_experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig03_vgg16_merged",

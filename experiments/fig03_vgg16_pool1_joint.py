@@ -6,13 +6,13 @@ ones" has a verdict on the VGG16 weights this machine has: compare with Fig. 6.
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig03_vgg16 with quick
+    .venv/bin/python -m restoration_experiments fig03_vgg16 with quick
 
 ``quick``: as Fig. 6 (1000 joint steps); measured 3 min 16 s on 2 CPU cores (28.38 dB).
 """
 
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig03_vgg16",

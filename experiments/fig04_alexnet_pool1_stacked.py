@@ -10,14 +10,14 @@ without it the run fails at once naming the file.
 
 Reproduce::
 
-    make reproduce-figure-4          # = .venv/bin/python -m experiments fig04 with quick
-    .venv/bin/python -m experiments fig04 with thesis image_dir=/path/to/imagenet_subset
+    make reproduce-figure-4          # = .venv/bin/python -m restoration_experiments fig04 with quick
+    .venv/bin/python -m restoration_experiments fig04 with thesis image_dir=/path/to/imagenet_subset
 
 ``quick``: embedded photos, 67 px crops (pool1 7x7), batch 16, 1000 Adam steps (lr 1e-3) per module, the two
 held-out photos at 227 px. ``thesis``: 227 px images, batch 32, 3000 steps, Adam 3e-4.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 ALEXNET_QUICK = dict(crop=67, eval_size=227, eval_per_image=1)
 ALEXNET_THESIS = dict(image_size=227, crop=227, eval_size=227)

@@ -5,11 +5,11 @@ compare with Fig. 4. Needs ``bvlc_alexnet.npy``.
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig05_alexnet with quick
+    .venv/bin/python -m restoration_experiments fig05_alexnet with quick
 """
 
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS, TWO_MODULES
 
 FIGURE = TrainedInversionFigure(
     id="fig05_alexnet",

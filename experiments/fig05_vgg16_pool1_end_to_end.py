@@ -7,16 +7,16 @@ better.
 
 Reproduce::
 
-    make reproduce-figure-5          # = .venv/bin/python -m experiments fig05 with quick
-    .venv/bin/python -m experiments fig05 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
+    make reproduce-figure-5          # = .venv/bin/python -m restoration_experiments fig05 with quick
+    .venv/bin/python -m restoration_experiments fig05 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
 
 ``quick``: embedded photos, 32 px crops, batch 16, 1000 Adam steps (lr 1e-3) of the whole chain (the same
 number of updates per module, and about the same compute, as Fig. 6), the same 8 held-out 128 px crops; measured
 2 min 54 s on 2 CPU cores (26.60 dB). ``thesis``: 224 px images from ``image_dir``, batch 32, 3000 steps, Adam 3e-4.
 """
 
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="fig05",

@@ -7,9 +7,9 @@ targets, DC then CD, CD). Fig. 5 trains the same modules end to end; the thesis 
 
 Reproduce::
 
-    make reproduce-figure-6                          # = .venv/bin/python -m experiments fig06 with quick
-    .venv/bin/python -m experiments fig06 with may   # the May variant
-    .venv/bin/python -m experiments fig06 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
+    make reproduce-figure-6                          # = .venv/bin/python -m restoration_experiments fig06 with quick
+    .venv/bin/python -m restoration_experiments fig06 with may   # the May variant
+    .venv/bin/python -m restoration_experiments fig06 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
 
 ``quick``: embedded scikit-image photos, 32 px random crops of the photos and of copies scaled to 1/2, 1/4, 1/8,
 with flips, batch 16, 1000 Adam steps (lr 1e-3) per module, evaluated on 8 held-out 128 px crops (chelsea,
@@ -18,7 +18,7 @@ rocket); measured 3 min 29 s on 2 CPU cores (27.34 dB), seconds when the module 
 images from ``image_dir``, batch 32, 3000 steps per module, Adam 3e-4.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 FIGURE = TrainedInversionFigure(
     id="fig06",

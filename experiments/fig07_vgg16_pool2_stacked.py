@@ -8,15 +8,15 @@ Fig. 8 adds pool3.
 
 Reproduce::
 
-    make reproduce-figure-7          # = .venv/bin/python -m experiments fig07 with quick
-    .venv/bin/python -m experiments fig07 with thesis image_dir=/path/to/imagenet_subset
+    make reproduce-figure-7          # = .venv/bin/python -m restoration_experiments fig07 with quick
+    .venv/bin/python -m restoration_experiments fig07 with thesis image_dir=/path/to/imagenet_subset
 
 ``quick``: embedded photos (and 1/2, 1/4, 1/8 copies, flips), 32 px crops, batch 16, 1000 Adam steps (lr 1e-3)
 per module, 8 held-out 128 px crops; measured 6 min 05 s on 2 CPU cores. ``thesis``: 224 px images, batch 32,
 3000 steps per module, Adam 3e-4.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 POOL2 = Chain(
     "pool2",

@@ -7,13 +7,13 @@ modules. Fig. 7's modules are reused from the module store when Fig. 7 ran with 
 
 Reproduce::
 
-    make reproduce-figure-8          # = .venv/bin/python -m experiments fig08 with quick
+    make reproduce-figure-8          # = .venv/bin/python -m restoration_experiments fig08 with quick
 
 ``quick``: as Fig. 7; measured 6 min 53 s on 2 CPU cores after Fig. 7 (whose six modules it reuses).
 ``thesis``: as Fig. 7, with 5000 steps for the block-3 modules (the thesis's ckpt-5000).
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 POOL3 = Chain(
     "pool3",

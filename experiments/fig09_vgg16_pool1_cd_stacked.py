@@ -7,14 +7,14 @@ trained alone. Rows: image | reconstruction | colour-accurate error | absolute e
 
 Reproduce::
 
-    make reproduce-figure-9          # = .venv/bin/python -m experiments fig09 with quick
+    make reproduce-figure-9          # = .venv/bin/python -m restoration_experiments fig09 with quick
 
 ``quick``: embedded photos (and 1/2, 1/4, 1/8 copies, flips), 32 px crops, batch 16, 1000 Adam steps (lr 1e-3)
 per module, 8 held-out crops; measured 43 s after Fig. 7, whose CD2 and CD1 are these (module store), about
 2 min 30 s alone.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
 
 CD3 = {"pool1": Chain("pool1", "CD", "relu", 5, 64, label="thesis stack_l123_cd_cd_cd: /relu targets, CD x3")}
 

@@ -5,11 +5,11 @@ every held-out crop and on each held-out photo whole (its centre square scaled t
 
 Reproduce::
 
-    make reproduce-figure-10         # = .venv/bin/python -m experiments fig10 with quick
+    make reproduce-figure-10         # = .venv/bin/python -m restoration_experiments fig10 with quick
 """
 
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig09_vgg16_pool1_cd_stacked import FIGURE as FIG09
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig09_vgg16_pool1_cd_stacked import FIGURE as FIG09
 
 FIGURE = TrainedInversionFigure(
     id="fig10",

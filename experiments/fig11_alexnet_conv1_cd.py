@@ -7,8 +7,8 @@ declares all three through :func:`conv1_figure`); the thesis found DC and DD giv
 
 Reproduce::
 
-    make reproduce-figure-11         # = .venv/bin/python -m experiments fig11 with quick
-    .venv/bin/python -m experiments fig11 with thesis thesis_5x5 image_dir=/path/to/images
+    make reproduce-figure-11         # = .venv/bin/python -m restoration_experiments fig11 with quick
+    .venv/bin/python -m restoration_experiments fig11 with thesis thesis_5x5 image_dir=/path/to/images
 
 ``quick``: embedded photos, 67 px crops, batch 16, 1000 Adam steps (lr 1e-3), the two held-out photos at
 227 px. ``thesis``: 227 px images, batch 32, 3000 steps, Adam 3e-4.
@@ -37,8 +37,8 @@ the same numbers applied to the third kind.
 
 import dataclasses
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
-from experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments.fig04_alexnet_pool1_stacked import ALEXNET_QUICK, ALEXNET_THESIS
 
 KIND_WORDS = {
     "CD": ("conv-deconv", "the second operation (the deconvolution) has the stride"),

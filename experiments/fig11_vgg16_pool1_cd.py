@@ -6,14 +6,14 @@ The mechanism of Figs. 11-13 (CD vs DC vs DD on a strided operation) on the weig
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig11_vgg16 with quick
+    .venv/bin/python -m restoration_experiments fig11_vgg16 with quick
 
 ``quick``: embedded photos (and 1/2, 1/4, 1/8 copies, flips), 32 px crops, batch 16, 1000 Adam steps (lr 1e-3),
 8 held-out 128 px crops; measured 29-39 s on 2 CPU cores for each of the three kinds.
 """
 
-from experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
-from experiments.fig11_alexnet_conv1_cd import KIND_WORDS
+from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment
+from restoration_experiments.fig11_alexnet_conv1_cd import KIND_WORDS
 
 
 def pool1_figure(fig_id: str, kind: str) -> TrainedInversionFigure:

@@ -5,11 +5,11 @@ has the stride, then a 5x5 convolution, 64 hidden channels; see ``fig11_vgg16`` 
 
 Reproduce::
 
-    .venv/bin/python -m experiments fig12_vgg16 with quick
+    .venv/bin/python -m restoration_experiments fig12_vgg16 with quick
 """
 
-from experiments._trained_inversion import experiment
-from experiments.fig11_vgg16_pool1_cd import pool1_figure
+from restoration_experiments._trained_inversion import experiment
+from restoration_experiments.fig11_vgg16_pool1_cd import pool1_figure
 
 FIGURE = pool1_figure("fig12_vgg16", "DC")
 ex = experiment(FIGURE)

@@ -9,15 +9,15 @@ report gives every photo's PSNR, the mean and the worst.
 
 Reproduce::
 
-    .venv/bin/python -m experiments loo_pool1 with quick
+    .venv/bin/python -m restoration_experiments loo_pool1 with quick
 
 Eight trainings of the quick stack: measured 24 min on 2 CPU cores (mean 27.59 dB, worst 25.23 dB); a fold
 whose modules are in the module store is reused, so a killed run loses at most the fold it was in.
 """
 
-from experiments._generalisation import run_leave_one_out
-from experiments._trained_inversion import TrainedInversionFigure, experiment
-from experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
+from restoration_experiments._generalisation import run_leave_one_out
+from restoration_experiments._trained_inversion import TrainedInversionFigure, experiment
+from restoration_experiments.fig06_vgg16_pool1_stacked import FIGURE as FIG06
 
 FIGURE = TrainedInversionFigure(
     id="loo_pool1",

@@ -7,7 +7,7 @@ Reproduce::
     make reproduce-prior_cica_conv1_12
 """
 
-from experiments._learned_priors import PriorFigure, experiment
+from restoration_experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_cica_conv1_12",

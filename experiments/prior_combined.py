@@ -8,6 +8,6 @@ Reproduce::
     make reproduce-prior_combined
 """
 
-from experiments._prior_combined import experiment
+from restoration_experiments._prior_combined import experiment
 
 ex = experiment("prior_combined")

@@ -11,9 +11,9 @@ the other ``prior_*`` targets) first; ``make reproduce-all`` runs them in order.
 Reproduce::
 
     make reproduce-prior_compare                 # quick: 64 px, 200 steps per arm
-    .venv/bin/python -m experiments prior_compare with thesis image_dir=/data/imagenet_subset
+    .venv/bin/python -m restoration_experiments prior_compare with thesis image_dir=/data/imagenet_subset
 """
 
-from experiments._prior_comparison import experiment
+from restoration_experiments._prior_comparison import experiment
 
 ex = experiment("prior_compare")

@@ -10,7 +10,7 @@ Reproduce::
     make reproduce-prior_conv3_full          # quick: 10k patches, 500 steps (a step costs ~20 GFLOP)
 """
 
-from experiments._learned_priors import PriorFigure, experiment
+from restoration_experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_conv3_full",

@@ -8,7 +8,7 @@ Reproduce::
     make reproduce-prior_conv3_reduced
 """
 
-from experiments._learned_priors import PriorFigure, experiment
+from restoration_experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_conv3_reduced",

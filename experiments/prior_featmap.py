@@ -9,6 +9,6 @@ Reproduce::
     make reproduce-prior_featmap
 """
 
-from experiments._prior_featmap import experiment
+from restoration_experiments._prior_featmap import experiment
 
 ex = experiment("prior_featmap")

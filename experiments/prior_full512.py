@@ -8,10 +8,11 @@ ImageNet mean), which is the same up to channel order and a per-channel shift th
 Reproduce::
 
     make reproduce-prior_full512            # quick: 20k patches of the 6 training photos, 4000 steps
-    .venv/bin/python -m experiments prior_full512 with thesis image_dir=/data/imagenet_subset   # 100k, 25k steps
+    # thesis: 100k patches, 25k steps
+    .venv/bin/python -m restoration_experiments prior_full512 with thesis image_dir=/data/imagenet_subset
 """
 
-from experiments._learned_priors import PriorFigure, experiment
+from restoration_experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_full512",

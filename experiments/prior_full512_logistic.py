@@ -8,7 +8,7 @@ Reproduce::
     make reproduce-prior_full512_logistic
 """
 
-from experiments._learned_priors import PriorFigure, experiment
+from restoration_experiments._learned_priors import PriorFigure, experiment
 
 FIGURE = PriorFigure(
     id="prior_full512_logistic",

@@ -7,6 +7,6 @@ Reproduce::
     make reproduce-prior_whitening
 """
 
-from experiments._prior_whitening import experiment
+from restoration_experiments._prior_whitening import experiment
 
 ex = experiment("prior_whitening")

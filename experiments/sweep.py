@@ -1,4 +1,4 @@
-"""Sweeps on Dask: ``python -m experiments --sweep NAME [--cluster local|serial|slurm|tcp://host:8786]``.
+"""Sweeps on Dask: ``python -m restoration_experiments --sweep NAME [--cluster local|serial|slurm|tcp://host:8786]``.
 
 The grid is declared in ``experiments/registry.toml`` (``[sweeps.NAME]``; see :mod:`restoration.sweeps`); every
 configuration is one Sacred run of the registered experiment, tagged with the sweep, in the run database.
@@ -56,7 +56,7 @@ def check_keys(sweep) -> None:
 def main(argv: list[str]) -> int:
     from restoration import sweeps
 
-    p = argparse.ArgumentParser(prog="python -m experiments --sweep", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m restoration_experiments --sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("name", nargs="?", help="sweep name (see --list)")
     p.add_argument("--list", action="store_true", help="list the declared sweeps")
     p.add_argument(

@@ -1,4 +1,4 @@
-"""The reproduction report: ``python -m reports [--run-missing] [--out out/report.html] [--pdf]``.
+"""The reproduction report: ``python -m restoration_reports [--run-missing] [--out out/report.html] [--pdf]``.
 
 Reads ``experiments/registry.toml`` (data only; experiment modules are never imported), takes each figure's
 latest completed Sacred run through :mod:`restoration.tracking`, and renders ``templates/report.html.j2``.

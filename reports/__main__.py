@@ -1,4 +1,4 @@
-"""Command line: ``python -m reports [--run-missing] [--out out/report.html] [--pdf]``.
+"""Command line: ``python -m restoration_reports [--run-missing] [--out out/report.html] [--pdf]``.
 
 Exit status: 0 when the HTML (and, with ``--pdf``, the PDF) was written, even if some figures have no
 completed run (their sections say why); 1 for a broken registry or a database that cannot be read (one line says
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import build as _build
+from restoration_reports import build as _build
 
 EXIT_NO_PDF = 3  # its own code: 2 is argparse's usage error
 
@@ -21,12 +21,12 @@ EXIT_NO_PDF = 3  # its own code: 2 is argparse's usage error
 def build_parser() -> argparse.ArgumentParser:
     from restoration import program, version_text
 
-    parser = argparse.ArgumentParser(prog=program("reports"), description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=program("restoration_reports"), description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(_build.DEFAULT_OUT), help="HTML file to write (default: out/report.html)")
     parser.add_argument(
         "--run-missing",
         action="store_true",
-        help="first run `python -m experiments <fig> with quick` for every figure without a "
+        help="first run `python -m restoration_experiments <fig> with quick` for every figure without a "
         "completed run (failures are reported in the figure's section)",
     )
     parser.add_argument(
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     atomic.exit_on_sigterm()  # a kill during the build or the PDF leaves the previous files and no partial one
     try:
-        from reports.runs import parse_pins
+        from restoration_reports.runs import parse_pins
 
         out = _build.build(
             args.out,

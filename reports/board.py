@@ -1,7 +1,7 @@
 """The runs in TensorBoard: event files written from the run database (SQLite or PostgreSQL), one folder per run.
 
-``python -m reports.board`` (``make board``, ``restoration-board``) writes ``out/tensorboard/<id>-<experiment>/``
-for every run and starts TensorBoard on 127.0.0.1, printing its address. Per run:
+``python -m restoration_reports.board`` (``make board``, ``restoration-board``) writes
+``out/tensorboard/<id>-<experiment>/`` for every run and starts TensorBoard on 127.0.0.1, printing its address. Per run:
 
 * **Scalars**: every series of the ``metric`` table (``log_scalar``), with its steps and wall times.
 * **Images**: the run's PNG artifacts (reconstructions, error maps, prior filters, samples), under ``artifacts/``.
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     from restoration.tracking.database import DatabaseError, mask_secrets
 
     safe_streams()
-    p = argparse.ArgumentParser(prog=program("reports.board"), description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=program("restoration_reports.board"), description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=version_text(p.prog))
     p.add_argument("--out", default=None, help="event files folder (default: out/tensorboard)")
     p.add_argument("--port", type=int, default=6006, help="TensorBoard's port on 127.0.0.1 (a free one if taken)")

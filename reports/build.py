@@ -7,8 +7,8 @@ figures (PNG artifacts embedded as data URIs, so the HTML is one self-contained 
 curves drawn from the run's logged metrics, and provenance (run id, commit, config, start, duration, host).
 A figure without a completed run says why: never run, or the message of its latest failed run.
 
-``python -m reports --run-missing`` first runs ``python -m experiments <fig> with quick`` for every figure
-without a completed run; a failing figure is reported in its section, not fatal.
+``python -m restoration_reports --run-missing`` first runs ``python -m restoration_experiments <fig> with quick`` for
+every figure without a completed run; a failing figure is reported in its section, not fatal.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from reports import claims as _claims
-from reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
-from reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
-from reports.runs import RunSource, report_payload, summarize_failure
-from reports.text import typeset
+from restoration_reports import claims as _claims
+from restoration_reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
+from restoration_reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
+from restoration_reports.runs import RunSource, report_payload, summarize_failure
+from restoration_reports.text import typeset
 from restoration import atomic, paths
 from restoration.contract import measures as _measures
 from restoration.contract import registry as _registry
@@ -371,7 +371,7 @@ def _curves(record, fig_id: str, assets: Path | None) -> tuple[str | None, list[
     series = {k: v for k, v in series.items() if v is not None and len(v[0]) > 0}
     if not series:
         return None, []
-    from reports import plots  # matplotlib only when there is something to draw
+    from restoration_reports import plots  # matplotlib only when there is something to draw
 
     names = sorted(series)
     if len(names) > 12:  # many terms logged (e.g. one set per layer): show the objectives, not every term
@@ -545,7 +545,7 @@ class Report:
     claim_rows: list[dict] = field(default_factory=list)
     forest: str | None = None  # the claims' forest plot (img src)
     appendix: list[dict] = field(default_factory=list)  # provenance of every run the report shows
-    sweeps: list = field(default_factory=list)  # reports.sweeps.SweepSection, one per declared sweep
+    sweeps: list = field(default_factory=list)  # restoration_reports.sweeps.SweepSection, one per declared sweep
 
     @property
     def reproduced(self) -> list[dict]:
@@ -557,7 +557,8 @@ class Report:
 
     @property
     def claim_counts(self) -> list[tuple[str, int]]:
-        """``[("held", 5), ("inconclusive", 2), ...]`` in :data:`reports.claims.ORDER`, verdicts that occur only."""
+        """``[("held", 5), ("inconclusive", 2), ...]`` in :data:`restoration_reports.claims.ORDER`, verdicts that occur
+        only."""
         return _claims.counts(self.claims)
 
     @property
@@ -567,7 +568,7 @@ class Report:
 
 def judge_claims(claims_decl, source: RunSource, reasons: dict[str, str]) -> list[_claims.Verdict]:
     """Every claim judged on all completed runs of its figures (figure runs and ``make claims`` replicates)."""
-    from reports.runs import claim_candidates
+    from restoration_reports.runs import claim_candidates
 
     cache: dict[str, list[_claims.ArmRun]] = {}
 
@@ -585,7 +586,7 @@ def judge_claims(claims_decl, source: RunSource, reasons: dict[str, str]) -> lis
 
 
 def _forest_src(verdicts: Sequence[_claims.Verdict], assets: Path | None) -> str | None:
-    from reports.forest import forest_png
+    from restoration_reports.forest import forest_png
 
     png = forest_png(verdicts)
     return _bytes_src(png, "claims_forest.png", assets) if png else None
@@ -729,7 +730,7 @@ def collect(
     forest = _forest_src(verdicts, assets)
     sweep_sections = []
     if isinstance(entries, _registry.Registry):
-        from reports import sweeps as _sweep_sections
+        from restoration_reports import sweeps as _sweep_sections
 
         sweep_sections = _sweep_sections.sections(
             entries.path,
@@ -792,7 +793,7 @@ def build(
     entries = load_registry(registry)
     database = ""
     if source is None:
-        from reports.runs import TrackingSource
+        from restoration_reports.runs import TrackingSource
 
         source = TrackingSource()
         try:
@@ -800,7 +801,7 @@ def build(
         except Exception:
             database = ""
     if pins:
-        from reports.runs import PinnedSource
+        from restoration_reports.runs import PinnedSource
 
         source = PinnedSource(source, pins, {f.id for f in entries.figures})
     attempts = run_missing(entries.figures, source, timeout=timeout) if run_missing_figures else {}

@@ -15,16 +15,16 @@ the difference ("fig05 bfloat16 vs fig06 float32", a profile changed by ``steps=
 disjoint seeds). Figures with the same variant vocabulary (e.g. fig05 and fig06 both offer ``final`` and ``may``)
 must also have run the same variant.
 
-**The statistic** (:mod:`reports.evidence`): per seed, the mean over images of the paired difference, oriented so
-that positive means the expected side is better; the effect is their mean over seeds with a 95 % t-interval over
-seeds (a paired BCa bootstrap from 10 seeds).
+**The statistic** (:mod:`restoration_reports.evidence`): per seed, the mean over images of the paired difference,
+oriented so that positive means the expected side is better; the effect is their mean over seeds with a 95 % t-interval
+over seeds (a paired BCa bootstrap from 10 seeds).
 
 **Verdicts.** Per voting measure: *held* (interval above 0), *did not hold* (below 0), *no practical difference*
 (the whole interval within the measure's ±delta: 0.5 dB PSNR, 0.01 SSIM, ...), *inconclusive* (otherwise), and
 *exploratory (1 seed)* with one seed: never held. A claim holds only if every pair holds on every voting measure,
 and did not hold as soon as one pair did not hold on one voting measure (a claim is a conjunction)
-(:func:`reports.evidence.combine`). Only non-redundant measures vote: PSNR, MSE and the normalised errors are
-monotone in the same per-image MSE, so that family votes once, on PSNR per image (an MSE claim is judged in dB);
+(:func:`restoration_reports.evidence.combine`). Only non-redundant measures vote: PSNR, MSE and the normalised errors
+are monotone in the same per-image MSE, so that family votes once, on PSNR per image (an MSE claim is judged in dB);
 SSIM and the VGG score vote on their own; the rest are shown. An *on par* claim (``on_par`` tolerances) is a
 TOST equivalence test at its tolerance: *on par* or *not shown on par*.
 
@@ -42,7 +42,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from reports import evidence
+from restoration_reports import evidence
 from restoration.contract import measures
 from restoration.contract.payload import Payload
 from restoration.contract.registry import Claim, Side

@@ -1,5 +1,5 @@
 """The claims' forest plot: one row per pair and voting measure, the effect with its 95 % interval, the zero line
-and the ±delta band of "no practical difference" (:mod:`reports.claims`). One panel per measure, since their
+and the ±delta band of "no practical difference" (:mod:`restoration_reports.claims`). One panel per measure, since their
 units differ; positive always means the side the thesis expected to be better is better.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from typing import Sequence
 
-from reports import claims as _claims
+from restoration_reports import claims as _claims
 from restoration.contract import measures
 
 #: marker colour per verdict (colour-blind safe, the report's palette)

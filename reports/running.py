@@ -1,6 +1,6 @@
-"""Running the figures that have no completed run yet: ``python -m experiments <id> with quick`` per figure, its
-output echoed as it comes (so long trainings show progress) and its last lines kept, so a crash before Sacred
-records the run can still be reported. A timeout stops a child with SIGTERM first (the run is marked INTERRUPTED
+"""Running the figures that have no completed run yet: ``python -m restoration_experiments <id> with quick`` per
+figure, its output echoed as it comes (so long trainings show progress) and its last lines kept, so a crash before
+Sacred records the run can still be reported. A timeout stops a child with SIGTERM first (the run is marked INTERRUPTED
 and keeps its checkpoints), SIGKILL only if it does not stop."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from reports.runs import RunSource
+from restoration_reports.runs import RunSource
 from restoration import paths
 from restoration.contract.registry import FigureEntry
 
@@ -88,7 +88,7 @@ def run_missing(
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
     echo: Callable[[str, bool], None] | None = _echo_stderr,
 ) -> dict[str, Attempt]:
-    """Run ``python -m experiments <fig> with quick`` for each figure without a completed run.
+    """Run ``python -m restoration_experiments <fig> with quick`` for each figure without a completed run.
 
     The experiment's output is echoed (indented) to stderr as it runs; its last lines are kept in the
     returned :class:`Attempt` so a crash before Sacred records the run can still be reported.
@@ -97,8 +97,8 @@ def run_missing(
     for entry in entries:
         if source.latest_completed(entry.id) is not None:
             continue
-        cmd = [python, "-m", "experiments", entry.id, "with", "quick"]
-        log(f"[report] {entry.id}: no completed run; running python -m experiments {entry.id} with quick")
+        cmd = [python, "-m", "restoration_experiments", entry.id, "with", "quick"]
+        log(f"[report] {entry.id}: no completed run; running python -m restoration_experiments {entry.id} with quick")
         start = time.monotonic()
         code, tail = _run_streaming(cmd, cwd, timeout, echo)
         seconds = time.monotonic() - start

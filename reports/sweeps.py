@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from restoration.contract import measures as _measures
-from reports.text import typeset
+from restoration_reports.text import typeset
 from restoration import sweeps as _sweeps
 
 

@@ -11,7 +11,8 @@ Packages, lowest layer first (each imports only from those above it in this list
 * ``tracking`` - Sacred runs in a SQL database: the write side and the read side (the only Sacred importer);
 * orchestration: ``sweeps`` (Dask), ``replicates`` (claim seeds), ``cli`` (``python -m restoration``).
 
-Tables and plots made from results live in :mod:`reports`; how a thesis result is run, in :mod:`experiments`.
+Tables and plots made from results live in :mod:`restoration_reports`; how a thesis result is run, in
+:mod:`restoration_experiments`.
 """
 
 import os as _os

@@ -5,7 +5,7 @@ The thesis closed its visualisation part with one table (thesis repo ``notes``, 
 conv1/lin ... conv5/lin, scored on ten ImageNet validation images by MSE, the thesis's NMSE and the VGG (Gram)
 score. This module holds that table's data types (what a method is, what a cell scored), the scoring, the
 evaluation set, the thesis's own numbers (:data:`THESIS_ALEXNET`) and the thesis's two-phase prior inversion
-that made its FoE row (:func:`two_phase_inversion`); :mod:`reports.plots.benchmark` draws it and
+that made its FoE row (:func:`two_phase_inversion`); :mod:`restoration_reports.plots.benchmark` draws it and
 ``experiments/benchmark.py`` runs it.
 
 The FoE prior has two rows here. ``foe_thesis:<prior>`` is the thesis's procedure (``foe_inv_funcs.py``,

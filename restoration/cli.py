@@ -558,7 +558,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(config, f)
         print(f"resuming run {r.id} ({r.experiment}, {r.state_text}) with its stored config", flush=True)
-        rc = subprocess.call([sys.executable, "-m", "experiments", r.experiment, "with", f.name])
+        rc = subprocess.call([sys.executable, "-m", "restoration_experiments", r.experiment, "with", f.name])
         os.unlink(f.name)
         code = code or rc
     return code

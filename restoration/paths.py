@@ -21,6 +21,12 @@ def source_checkout() -> Path | None:
     return REPO_ROOT if all(m.exists() for m in markers) else None
 
 
+def experiments_dir() -> Path:
+    """The folder of the experiment declarations (``registry.toml``): the checkout's ``experiments/``, or the
+    installed package ``restoration_experiments`` (the folder's import name, see ``pyproject.toml``)."""
+    return REPO_ROOT / ("experiments" if source_checkout() else "restoration_experiments")
+
+
 def work_dir() -> Path:
     """Where results go by default: the checkout, or the working directory of an installed package."""
     return source_checkout() or Path.cwd()

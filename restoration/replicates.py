@@ -1,8 +1,8 @@
 """Replicate seeds for the claims: which runs ``make claims`` needs (every arm of every claim, seeds ``0..n-1``),
 which of them the database already holds, and which to run.
 
-A claim is judged on runs that pair seed by seed (:mod:`reports.claims`). This module plans them as typed data:
-an :class:`Arm` is one figure at one precision; a :class:`ReplicatePlan` lists, per arm, the seeds to run and
+A claim is judged on runs that pair seed by seed (:mod:`restoration_reports.claims`). This module plans them as typed
+data: an :class:`Arm` is one figure at one precision; a :class:`ReplicatePlan` lists, per arm, the seeds to run and
 the runs already done. The runs themselves go through the sweep machinery (:mod:`restoration.sweeps`, a sweep
 named :data:`restoration.tracking.records.CLAIMS_SWEEP` with ``seed`` as its grid), so they are Sacred runs on
 Dask like any sweep, and a second ``make claims`` skips what completed.

@@ -22,7 +22,7 @@ sweep's ``fixed`` values or named configs runs it again. Sweep runs never stand 
 
 With workers on other machines every run writes to one database, so it must be a server (PostgreSQL through
 ``SACRED_DB_URL``); a SQLite file is refused with that fix. What runs one point is passed in (``task``): the
-experiments layer's :func:`experiments.sweep.run_point`, so this module imports no experiment.
+experiments layer's :func:`restoration_experiments.sweep.run_point`, so this module imports no experiment.
 """
 
 from __future__ import annotations
@@ -357,7 +357,7 @@ def run_sweep(
     sweep: Sweep, task: Callable[..., dict], *, cluster: ClusterSpec = ClusterSpec(), log: Callable[[str], None] = print
 ) -> SweepOutcome:
     """Run every point of ``sweep`` not yet completed on ``cluster``; ``task(experiment, named_configs, updates,
-    tag, env) -> {"run_id", "status", "error"}`` runs one point (see :func:`experiments.sweep.run_point`).
+    tag, env) -> {"run_id", "status", "error"}`` runs one point (see :func:`restoration_experiments.sweep.run_point`).
     A failed point is retried once; the outcome lists every point."""
     from restoration.tracking import database
 

@@ -11,26 +11,26 @@ from restoration.contract.payload import FigureRef, Payload, Table
 
 REGISTRY = """
 [figures.fig01]
-module = "experiments.fig01_alexnet_mv_inversion"
+module = "restoration_experiments.fig01_alexnet_mv_inversion"
 title = "Fig. 1: AlexNet pre-images from every layer (Mahendran & Vedaldi)"
 section = "Optimisation inversion"
 order = 1
 net = "alexnet"
 
 [figures.fig02]
-module = "experiments.fig02_vgg16_mv_inversion"
+module = "restoration_experiments.fig02_vgg16_mv_inversion"
 title = "Fig. 2: VGG16 pre-images from every block (Mahendran & Vedaldi)"
 section = "Optimisation inversion"
 order = 2
 
 [figures.fig05]
-module = "experiments.fig05_vgg16_pool1_end_to_end"
+module = "restoration_experiments.fig05_vgg16_pool1_end_to_end"
 title = "Fig. 5: end to end"
 section = "Trained inversion"
 order = 5
 
 [figures.fig06]
-module = "experiments.fig06_vgg16_pool1_stacked"
+module = "restoration_experiments.fig06_vgg16_pool1_stacked"
 title = "Fig. 6: stacked"
 section = "Trained inversion"
 order = 6
@@ -61,7 +61,7 @@ WORSE = {"psnr_mean": 18.5, "ssim_mean": 0.5, "mse_mean": 1300.25, "nerr_mean": 
 
 def _fake_experiment(name: str, summary: dict | None, *, fail: str | None = None):
     from restoration import tracking
-    from reports import plots
+    from restoration_reports import plots
     from restoration.errors import WeightsNotFoundError
 
     ex = tracking.make_experiment(name)

@@ -1,6 +1,6 @@
 """The command lines under arbitrary input (issue 18): text, bytes that are not UTF-8 (as the OS hands them to
 Python, surrogate-escaped), huge and negative numbers, into every option of ``runs``, ``show``, ``compare``,
-``resume``, the report and ``experiments`` ids. Each must end with exit 0, 1 or 2 and never a traceback
+``resume``, the report and ``restoration_experiments`` ids. Each must end with exit 0, 1 or 2 and never a traceback
 (hypothesis draws the inputs; the database is a real, empty SQLite file)."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_compare_never_raises(a, b, capsys):
 @FUZZ
 @given(option=st.sampled_from(["--registry", "--timeout"]), value=values)
 def test_report_options_never_raise(option, value, tmp_path_factory, capsys):
-    from reports import __main__ as report_cli
+    from restoration_reports import __main__ as report_cli
 
     out = tmp_path_factory.mktemp("fuzz") / "r.html"
     assert _exit_code(report_cli.main, [option, value, "--out", str(out)]) in (0, 1, 2)
@@ -90,7 +90,7 @@ def test_report_options_never_raise(option, value, tmp_path_factory, capsys):
 @FUZZ
 @given(value=values)
 def test_experiment_ids_never_raise(value, capsys):
-    import experiments.__main__ as exp_main
+    import restoration_experiments.__main__ as exp_main
     from restoration.contract import registry
 
     reg = registry.load()

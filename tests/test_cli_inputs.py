@@ -108,7 +108,7 @@ def test_fc_layers_need_the_nets_input_size(photo, tmp_path, capsys, monkeypatch
 
 def test_unknown_figure_ids_are_refused_by_name():
     out = subprocess.run(
-        [sys.executable, "-m", "experiments", "abc"], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "restoration_experiments", "abc"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 2 and "unknown figure 'abc'; registered: fig01" in out.stderr
     make = subprocess.run(["make", "-n", "reproduce-figure-abc"], cwd=REPO, capture_output=True, text=True)
@@ -129,7 +129,7 @@ def test_an_unknown_config_key_is_one_line_before_any_run(args, message, tmp_pat
 
     runs = tmp_path / "runs"
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments", "fig06", *args],
+        [sys.executable, "-m", "restoration_experiments", "fig06", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

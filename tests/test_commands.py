@@ -19,14 +19,16 @@ def run(*argv, env=None):
     )
 
 
-@pytest.mark.parametrize("module", ["restoration", "experiments", "reports", "reports.board"])
+@pytest.mark.parametrize(
+    "module", ["restoration", "restoration_experiments", "restoration_reports", "restoration_reports.board"]
+)
 def test_every_command_has_a_version(module):
     out = run("-m", module, "--version")
     assert out.returncode == 0 and out.stdout.strip() == f"python -m {module} (deep-restoration) {__version__}"
 
 
 def test_a_figures_help_shows_its_title_named_configs_and_config_not_sacreds():
-    out = run("-m", "experiments", "6", "--help")
+    out = run("-m", "restoration_experiments", "6", "--help")
     assert out.returncode == 0 and out.stderr == "", out.stderr
     text = out.stdout
     assert "Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked" in text
@@ -37,17 +39,17 @@ def test_a_figures_help_shows_its_title_named_configs_and_config_not_sacreds():
 
 
 def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
-    out = run("-m", "experiments", "7", "--bogus")
+    out = run("-m", "restoration_experiments", "7", "--bogus")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "unknown option '--bogus' for fig07" in out.stderr
-    mongo = run("-m", "experiments", "7", "with", "quick", "-m", "localhost:27017")
+    mongo = run("-m", "restoration_experiments", "7", "with", "quick", "-m", "localhost:27017")
     assert mongo.returncode == 2 and "unknown option '-m'" in mongo.stderr
 
 
 def test_list_shows_every_figures_named_configs():
     from restoration.contract import registry
 
-    out = run("-m", "experiments", "--list")
+    out = run("-m", "restoration_experiments", "--list")
     assert out.returncode == 0 and out.stderr == ""
     assert out.stdout.count("named configs: ") == len(registry.load().figures)
 
@@ -143,7 +145,7 @@ def test_a_figure_run_prints_no_tensorflow_start_up_lines(tmp_path):
     env.pop("SACRED_DB_URL", None)
     out = run(
         "-m",
-        "experiments",
+        "restoration_experiments",
         "fig12_vgg16",
         "with",
         "quick",

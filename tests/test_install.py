@@ -34,13 +34,20 @@ ex.run()
 
 
 def test_the_package_list_names_every_package_of_the_tree():
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    """Every folder with an __init__.py is listed, under its import name: experiments/ and reports/ are mapped to
+    restoration_experiments and restoration_reports, so the wheel adds no generic top-level name."""
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    names = {"restoration": "restoration", "experiments": "restoration_experiments", "reports": "restoration_reports"}
     tree = {
-        str(p.parent.relative_to(ROOT)).replace(os.sep, ".")
-        for top in ("restoration", "experiments", "reports")
+        ".".join([names[top], *p.parent.relative_to(ROOT / top).parts])
+        for top in names
         for p in (ROOT / top).rglob("__init__.py")
     }
-    assert listed - {"reports.templates"} == tree, "pyproject.toml [tool.setuptools] packages is out of date"
+    assert set(setup["packages"]) - {"restoration_reports.templates"} == tree, (
+        "[tool.setuptools] packages is out of date"
+    )
+    mapped = {name: folder for name, folder in setup["package-dir"].items() if name in names.values()}
+    assert mapped == {"restoration_experiments": "experiments", "restoration_reports": "reports"}, mapped
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +113,7 @@ def test_the_installed_package_has_commands_its_templates_and_runs_in_the_workin
         [
             sys.executable,
             "-c",
-            "import restoration, reports.build as b; from restoration import "
+            "import restoration, restoration_reports.build as b; from restoration import "
             "paths; print(restoration.__file__, paths.runs_dir(), b.TEMPLATE_DIR, "
             "paths.source_checkout())",
         ],
@@ -119,8 +126,13 @@ def test_the_installed_package_has_commands_its_templates_and_runs_in_the_workin
     module, runs, templates, checkout = where.stdout.split()
     assert Path(module).is_relative_to(installed) and checkout == "None"
     assert Path(runs) == (work / "runs").resolve()
-    assert Path(templates) == installed / "reports" / "templates" and (Path(templates) / "report.html.j2").is_file()
-    assert not any(p.name == "templates" for p in installed.iterdir())
+    assert (
+        Path(templates) == installed / "restoration_reports" / "templates"
+        and (Path(templates) / "report.html.j2").is_file()
+    )
+    # no generic top-level name (experiments, reports, templates) lands in site-packages
+    tops = {p.name for p in installed.iterdir() if not p.name.endswith(".dist-info")}
+    assert tops == {"bin", "restoration", "restoration_experiments", "restoration_reports"}, tops
 
     (work / "tiny_run.py").write_text(TINY_RUN)
     run = subprocess.run(

@@ -22,13 +22,13 @@ LIGHT = [
     "restoration.stacks",
     "restoration.stacks.training",
     "restoration.sweeps",
-    "reports.build",
-    "reports.board",
-    "experiments.__main__",
-    "experiments._trained_inversion",
-    "experiments.fig06_vgg16_pool1_stacked",
-    "experiments.fig02_vgg16_mv_inversion",
-    "experiments.benchmark",
+    "restoration_reports.build",
+    "restoration_reports.board",
+    "restoration_experiments.__main__",
+    "restoration_experiments._trained_inversion",
+    "restoration_experiments.fig06_vgg16_pool1_stacked",
+    "restoration_experiments.fig02_vgg16_mv_inversion",
+    "restoration_experiments.benchmark",
 ]
 
 
@@ -48,9 +48,9 @@ def test_importing_does_not_start_tensorflow(module):
     "argv",
     [
         ["-m", "restoration", "runs", "--help"],
-        ["-m", "experiments", "--list"],
-        ["-m", "reports", "--help"],
-        ["-m", "reports.board", "--help"],
+        ["-m", "restoration_experiments", "--list"],
+        ["-m", "restoration_reports", "--help"],
+        ["-m", "restoration_reports.board", "--help"],
     ],
 )
 def test_command_lines_print_no_tensorflow_start_up_lines(argv):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fake_runs import BETTER, REGISTRY, WORSE, _populate
 
-from reports import __main__ as report_cli
-from reports import build
+from restoration_reports import __main__ as report_cli
+from restoration_reports import build
 from restoration import tracking
 from restoration.tracking import database
 
@@ -54,20 +54,24 @@ def test_a_run_id_that_is_not_utf8_is_one_line():
 
 
 def test_a_registry_entry_whose_module_does_not_exist_is_one_line(tmp_path, monkeypatch, capsys):
-    import experiments.__main__ as exp_main
+    import restoration_experiments.__main__ as exp_main
     from restoration.contract import registry
 
     path = tmp_path / "registry.toml"
-    path.write_text('[figures.figx]\nmodule = "experiments.no_such_module"\ntitle = "X"\nsection = "S"\norder = 1\n')
+    path.write_text(
+        '[figures.figx]\nmodule = "restoration_experiments.no_such_module"\ntitle = "X"\nsection = "S"\norder = 1\n'
+    )
     monkeypatch.setattr(exp_main, "_registry", lambda: registry.load(path))
     assert exp_main.main(["figx", "with", "quick"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "'experiments.no_such_module' cannot be imported" in err
+    assert len(err.splitlines()) == 1 and "'restoration_experiments.no_such_module' cannot be imported" in err
     assert "[figures.figx]" in err
 
 
 def test_a_bad_config_value_is_one_line_not_a_sacred_traceback(tmp_path):
-    proc = _cli("experiments", "fig06", "with", "quick", "crop=abc", env={"RESTORATION_RUNS_DIR": str(tmp_path)})
+    proc = _cli(
+        "restoration_experiments", "fig06", "with", "quick", "crop=abc", env={"RESTORATION_RUNS_DIR": str(tmp_path)}
+    )
     line = _one_line(proc, 1, b"crop='abc'", b"with crop=")
     assert "python -m restoration show" in line  # the whole trace is stored with the run
 
@@ -125,6 +129,10 @@ def test_reading_another_tools_database_says_so_in_one_line(tmp_path):
     db = tmp_path / "theirs.sqlite"
     with sqlite3.connect(db) as c:
         c.execute("CREATE TABLE run (id INTEGER PRIMARY KEY, owner TEXT)")
-    for args in (("restoration", "runs"), ("restoration", "show", "1"), ("reports", "--out", str(tmp_path / "r.html"))):
+    for args in (
+        ("restoration", "runs"),
+        ("restoration", "show", "1"),
+        ("restoration_reports", "--out", str(tmp_path / "r.html")),
+    ):
         proc = _cli(*args, env={"SACRED_DB_URL": f"sqlite:///{db}"})
         _one_line(proc, 2 if args[0] == "restoration" else 1, b"another tool's tables")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from fake_runs import BETTER, REGISTRY, WORSE, _fake_experiment, _populate
 
-from reports import __main__ as report_cli
-from reports import build
+from restoration_reports import __main__ as report_cli
+from restoration_reports import build
 from restoration import atomic
 from restoration.tracking import database
 
@@ -68,7 +68,7 @@ def test_the_report_html_and_pdf_never_show_the_database_password(tmp_path, monk
 def test_an_unparsable_url_with_a_password_is_one_masked_line(tmp_path, monkeypatch, registry):
     monkeypatch.setenv("SACRED_DB_URL", f"postgresql+psycopg://user:{SECRET}@host:notaport/db")
     for cmd in (
-        [sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(tmp_path / "r.html")],
+        [sys.executable, "-m", "restoration_reports", "--registry", str(registry), "--out", str(tmp_path / "r.html")],
         [sys.executable, "-m", "restoration", "runs"],
     ):
         proc = subprocess.run(
@@ -142,14 +142,14 @@ def test_a_failure_inside_the_block_keeps_the_old_file_and_leaves_no_partial(tmp
 
 
 def test_sigterm_during_the_pdf_leaves_the_previous_pdf_and_no_partial(tmp_path, monkeypatch, registry):
-    """A real child: ``python -m reports --pdf`` is sent SIGTERM while WeasyPrint lays the PDF out."""
+    """A real child: ``python -m restoration_reports --pdf`` is sent SIGTERM while WeasyPrint lays the PDF out."""
     _populate(tmp_path / "runs", monkeypatch, fig05=WORSE, fig06=BETTER)
     out = tmp_path / "out" / "report.html"
     out.parent.mkdir()
     pdf = out.with_suffix(".pdf")
     pdf.write_bytes(b"%PDF-previous")
     child = subprocess.Popen(
-        [sys.executable, "-m", "reports", "--registry", str(registry), "--out", str(out), "--pdf"],
+        [sys.executable, "-m", "restoration_reports", "--registry", str(registry), "--out", str(out), "--pdf"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,7 +242,7 @@ def test_a_disk_that_fills_during_a_run_ends_in_a_few_clear_lines(tmp_path):
             "RESTORATION_PROGRESS": "off",
         }
         first = subprocess.run(
-            [sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=4"],
+            [sys.executable, "-m", "restoration_experiments", "fig12_vgg16", *args, "steps=4"],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -251,7 +251,7 @@ def test_a_disk_that_fills_during_a_run_ends_in_a_few_clear_lines(tmp_path):
         )
         assert first.returncode == 0, first.stderr[-2000:]
         child = subprocess.Popen(
-            [sys.executable, "-m", "experiments", "fig12_vgg16", *args, "steps=400", "seed=7"],
+            [sys.executable, "-m", "restoration_experiments", "fig12_vgg16", *args, "steps=400", "seed=7"],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

@@ -12,9 +12,9 @@ image_grid       a grid of images with row and column labels (layers across, ima
 loss_curves      one panel per logged metric against step
 measure_trend    one panel per measure across a few labelled settings (e.g. depth: pool1, pool2, pool3)
 
-Package ``reports.plots``: reconstruction, grid and curve figures (this module);
-:mod:`reports.plots.benchmark` and :mod:`reports.plots.priors` for those results. Presentation only: drawn from
-results, never from a net.
+Package ``restoration_reports.plots``: reconstruction, grid and curve figures (this module);
+:mod:`restoration_reports.plots.benchmark` and :mod:`restoration_reports.plots.priors` for those results. Presentation
+only: drawn from results, never from a net.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from restoration.contract import measures
 from restoration.benchmark import THESIS_ALEXNET, Method
-from reports.plots import STYLE, image_grid
+from restoration_reports.plots import STYLE, image_grid
 
 __all__ = ["metric_plot", "reconstruction_grid"]
 

@@ -1,2 +1,3 @@
-"""Report tables built from results (presentation only): :mod:`reports.tables.stacks` (trained inversion),
-:mod:`reports.tables.preimage` (M&V pre-images), :mod:`reports.tables.benchmark` (the thesis's closing table)."""
+"""Report tables built from results (presentation only): :mod:`restoration_reports.tables.stacks` (trained inversion),
+:mod:`restoration_reports.tables.preimage` (M&V pre-images), :mod:`restoration_reports.tables.benchmark` (the thesis's
+closing table)."""

@@ -54,7 +54,7 @@ def sweep_table(sweep: LayerSweep, title: str) -> Table:
 
 def sweep_figure(sweep: LayerSweep, *, title: str | None = None):
     """Layers across, images down; the original image in the first column (matplotlib Figure)."""
-    from reports import plots
+    from restoration_reports import plots
 
     rows = [
         [sweep.images_rgb[i]] + [sweep.results[layer].rgb[i] for layer in sweep.layers]

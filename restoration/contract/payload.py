@@ -48,7 +48,7 @@ class ImageScores:
     """Per-image scores of one evaluation: the image (crop) ids and, per measure key of the summary it stands
     behind (``psnr_mean``, ``ssim_mean``, ``mse_mean``, ...), one value per image in that order.
 
-    A claim pairs two sides image by image on these (:mod:`reports.claims`); the summary's ``psnr_mean`` is
+    A claim pairs two sides image by image on these (:mod:`restoration_reports.claims`); the summary's ``psnr_mean`` is
     their mean. Image ids name the photo and the crop (``"chelsea#3"``) so two runs on the same held-out set
     pair exactly.
     """
@@ -108,7 +108,7 @@ class ImageScores:
 
 @dataclass(frozen=True)
 class Comparability:
-    """What must match for two runs' numbers to be compared in a claim (:func:`reports.claims` guard):
+    """What must match for two runs' numbers to be compared in a claim (:func:`restoration_reports.claims` guard):
     the profile (``quick``, ``thesis``, ``custom``), the figure's variant, the resolved precision, the image set
     (photos, crop size, held-out split) and the training/optimisation steps. Filled from the run's config by
     :func:`restoration.tracking.set_report`; an empty field means "not recorded" (an older run)."""

@@ -1,6 +1,6 @@
 """The registry of thesis results: figures and the claims judged on them, read from ``experiments/registry.toml``.
 
-One reader for everything that needs it: ``python -m experiments`` (which module runs a figure), the report
+One reader for everything that needs it: ``python -m restoration_experiments`` (which module runs a figure), the report
 (sections, order, claims) and ``make reproduce-all``. Loading checks the whole file and fails loudly, naming
 the file, the table and the fix, when a figure lacks a key, two entries share an id, or a claim names a figure
 or a measure that does not exist.
@@ -8,7 +8,7 @@ or a measure that does not exist.
 File layout::
 
     [figures.fig06]
-    module = "experiments.fig06_vgg16_pool1_stacked"   # the Sacred experiment
+    module = "restoration_experiments.fig06_vgg16_pool1_stacked"   # the Sacred experiment
     title = "Fig. 6: VGG16 pool1 -> image, three modules trained separately and stacked"
     section = "Training modes and depth"               # report chapter (chapters appear in first-use order)
     order = 6                                          # position in the report and in reproduce-all
@@ -34,9 +34,10 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from restoration import paths
 from restoration.contract import measures as _measures
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "experiments" / "registry.toml"
+DEFAULT_PATH = paths.experiments_dir() / "registry.toml"
 NETS = ("vgg16", "alexnet")
 _FIGURE_KEYS = ("module", "title", "section", "order")
 

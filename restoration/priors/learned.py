@@ -260,7 +260,7 @@ def load_prior(name: str, root) -> PriorParams:
     if missing:
         raise FileNotFoundError(
             f"no trained prior {name!r} in {folder} (missing {', '.join(missing)}); train it "
-            f"first: python -m experiments priors with prior={name}"
+            f"first: python -m restoration_experiments priors with prior={name}"
         )
     meta = json.loads((folder / "spec.json").read_text())
     s = meta["spec"]

@@ -137,7 +137,7 @@ def check_config_keys(ex, keys, named_configs=(), *, what: str | None = None) ->
         close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(
-            f"unknown config key {key!r} for {what or ex.path}{hint} (`python -m experiments "
+            f"unknown config key {key!r} for {what or ex.path}{hint} (`python -m restoration_experiments "
             f"{what or ex.path} print_config` lists them)"
         )
 
@@ -186,7 +186,8 @@ def check_options(argv, what: str) -> None:
         if name not in OPTIONS and name not in long_of:
             offered = ", ".join(f"{s}/{lng}" for s, lng in OPTIONS.items())
             raise ValueError(
-                f"unknown option {name!r} for {what}; options: {offered} (`python -m experiments {what} --help`)"
+                f"unknown option {name!r} for {what}; options: {offered} "
+                f"(`python -m restoration_experiments {what} --help`)"
             )
         skip = name in takes_value and "=" not in token
 

@@ -16,7 +16,7 @@ What it adds to ``sacred.observers.SqlObserver`` (0.8.7), and why:
   order, until the database takes them again. A spooled final status is applied when the spool is drained
   (by the next event, the next run, or ``python -m restoration runs --recover``).
 * **Honest endings**: a run whose record is still partly in the spool when it ends is reported as incomplete
-  (:func:`restoration.tracking.record_complete`), so ``python -m experiments`` exits non-zero, and its
+  (:func:`restoration.tracking.record_complete`), so ``python -m restoration_experiments`` exits non-zero, and its
   checkpoint folders are not marked complete; a result that is not a number is stored as NULL instead of
   breaking the session.
 """

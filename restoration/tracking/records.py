@@ -254,7 +254,7 @@ FROM run r JOIN experiment e ON r.experiment_id = e.experiment_id LEFT JOIN host
 
 def run_query(*, experiments=(), statuses=(), since=None, until=None, limit: int | None = None) -> tuple[str, dict]:
     """The WHERE / ORDER BY / LIMIT tail of the one run query and its parameters: runs of any of
-    ``experiments``, in any of the stored ``statuses``, started in ``[since, until]``, newest first."""
+    ``restoration_experiments``, in any of the stored ``statuses``, started in ``[since, until]``, newest first."""
     clauses, params = [], {}
     for column, key, values in (("e.name", "e", list(experiments)), ("r.status", "s", list(statuses))):
         if values:
@@ -363,7 +363,7 @@ def is_figure_run(record: RunRecord) -> bool:
     return record.command in (None, "main") and not record.sweep
 
 
-#: the sweep name of ``make claims``'s replicate runs (:mod:`experiments.claims`)
+#: the sweep name of ``make claims``'s replicate runs (:mod:`restoration_experiments.claims`)
 CLAIMS_SWEEP = "claims"
 
 

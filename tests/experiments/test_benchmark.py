@@ -31,13 +31,13 @@ TINY = dict(
 
 
 def run(**updates):
-    ex = experiment("experiments.benchmark")
+    ex = experiment("restoration_experiments.benchmark")
     r = ex.run(named_configs=["quick"], config_updates={**TINY, **updates})
     return r, tracking.get_run(r._id)
 
 
 def test_every_method_fills_every_cell_and_a_second_run_reuses_them():
-    prior_ex = experiment("experiments.prior_full512")
+    prior_ex = experiment("restoration_experiments.prior_full512")
     prior_ex.run(named_configs=["quick"], config_updates=TINY_PRIOR)
     r, rec = run()
     assert rec.status == "COMPLETED"
@@ -111,7 +111,7 @@ def test_alexnet_without_weights_is_named_and_skipped(tmp_path):
 
 
 def test_bad_config_is_one_clear_error():
-    ex = experiment("experiments.benchmark")
+    ex = experiment("restoration_experiments.benchmark")
     with pytest.raises(ValueError, match="unknown benchmark method 'foe'"):
         ex.run(named_configs=["quick"], config_updates={**TINY, "methods": ["foe"]})
     with pytest.raises(ValueError, match="config depths"):

@@ -33,13 +33,13 @@ MEASURES = ("mse_mean", "nmse_thesis", "vgg_score", "psnr_mean", "ssim_mean")
 
 
 def run(**updates):
-    ex = experiment("experiments.benchmark")
+    ex = experiment("restoration_experiments.benchmark")
     r = ex.run(named_configs=["quick"], config_updates={**TINY, **updates})
     return r, tracking.get_run(r._id)
 
 
 def test_the_thesis_two_phases_run_in_order_beside_the_mv_prior_row_with_per_image_scores():
-    experiment("experiments.prior_full512").run(named_configs=["quick"], config_updates=TINY_PRIOR)
+    experiment("restoration_experiments.prior_full512").run(named_configs=["quick"], config_updates=TINY_PRIOR)
     r, rec = run(methods=["prior:full512", "foe_thesis:full512"])
     assert rec.status == "COMPLETED"
 
@@ -97,7 +97,7 @@ def test_the_thesis_two_phases_run_in_order_beside_the_mv_prior_row_with_per_ima
 
 
 def test_on_alexnet_the_thesis_foe_numbers_follow_the_two_phase_row(tmp_path):
-    experiment("experiments.prior_full512").run(named_configs=["quick"], config_updates=TINY_PRIOR)
+    experiment("restoration_experiments.prior_full512").run(named_configs=["quick"], config_updates=TINY_PRIOR)
     path = tmp_path / "bvlc_alexnet.npy"
     tiny_alexnet_npy(path, widths=(4, 8, 8, 8, 8))
     r, rec = run(

@@ -82,7 +82,7 @@ def check_report(rec, fig, layers, compare_layer, optimizer="adam"):
 )
 def test_fig02_tiny_vgg_completes_under_each_variant_naming_its_recipe(named, variant, recipe, paper, optimizer):
     layers = ["conv1_2", "pool1", "conv2_2", "pool2"]
-    run = experiment("experiments.fig02_vgg16_mv_inversion").run(
+    run = experiment("restoration_experiments.fig02_vgg16_mv_inversion").run(
         named_configs=["quick"] + named, config_updates=dict(TINY_FIG02, layers=layers)
     )
     rec = tracking.get_run(run._id)
@@ -110,7 +110,7 @@ def test_fig01_tiny_alexnet_npy_completes_under_each_variant(named, variant, rec
     path = tmp_path / "bvlc_alexnet.npy"
     tiny_alexnet_npy(path)
     layers = ["conv1", "pool2", "conv5", "fc8"]
-    run = experiment("experiments.fig01_alexnet_mv_inversion").run(
+    run = experiment("restoration_experiments.fig01_alexnet_mv_inversion").run(
         named_configs=["quick"] + named,
         config_updates=dict(weights=str(path), layers=layers, steps=3, compare_steps=2, n_images=2),
     )
@@ -123,7 +123,7 @@ def test_fig01_tiny_alexnet_npy_completes_under_each_variant(named, variant, rec
 
 def test_fig02_a_recipe_of_the_same_paper_replaces_the_variants_and_the_payload_says_so():
     layers = ["conv1_2", "pool1"]
-    run = experiment("experiments.fig02_vgg16_mv_inversion").run(
+    run = experiment("restoration_experiments.fig02_vgg16_mv_inversion").run(
         named_configs=["quick"], config_updates=dict(TINY_FIG02, layers=layers, recipe="mv2016")
     )
     report = tracking.get_run(run._id).info["report"]
@@ -148,7 +148,7 @@ def test_fig02_a_recipe_of_the_same_paper_replaces_the_variants_and_the_payload_
     ],
 )
 def test_fig02_bad_variant_recipe_or_repeated_images_fail_in_one_line(updates, match):
-    ex = experiment("experiments.fig02_vgg16_mv_inversion")
+    ex = experiment("restoration_experiments.fig02_vgg16_mv_inversion")
     with pytest.raises(ValueError, match=match) as err:
         ex.run(named_configs=["quick"], config_updates=dict(TINY_FIG02, layers=["conv1_2"], **updates))
     assert "\n" not in str(err.value)
@@ -157,7 +157,7 @@ def test_fig02_bad_variant_recipe_or_repeated_images_fail_in_one_line(updates, m
 def test_fig01_without_weights_fails_naming_the_file_and_the_fix(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere" / "bvlc_alexnet.npy"
     monkeypatch.setenv("ALEXNET_WEIGHTS", str(missing))
-    ex = experiment("experiments.fig01_alexnet_mv_inversion")
+    ex = experiment("restoration_experiments.fig01_alexnet_mv_inversion")
     with pytest.raises(WeightsNotFoundError, match="bvlc_alexnet.npy"):
         ex.run(named_configs=["quick"])
     rec = tracking.latest_run("fig01")

@@ -169,7 +169,7 @@ NOT_PHOTOS = {"hubble_deep_field", "immunohistochemistry", "retina"}
 
 
 def test_the_default_prior_photos_are_natural_photographs():
-    from experiments import _learned_priors, _prior_whitening
+    from restoration_experiments import _learned_priors, _prior_whitening
     from restoration import data
 
     assert set(data.NOT_NATURAL) == NOT_PHOTOS and NOT_PHOTOS <= set(data.EMBEDDED_TRAIN)
@@ -187,7 +187,7 @@ def test_the_default_prior_photos_are_natural_photographs():
 
 
 def test_bad_photo_lists_fail_naming_the_fix():
-    from experiments._learned_priors import _photos, check_photos
+    from restoration_experiments._learned_priors import _photos, check_photos
 
     with pytest.raises(ValueError, match="held out from every prior's training"):
         check_photos(["astronaut", "chelsea"])

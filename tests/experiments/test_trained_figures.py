@@ -292,7 +292,7 @@ def test_reproduce_all_prints_wall_times_and_the_total(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "experiments",
+        "restoration_experiments",
         "--all",
         "--only",
         "fig11_vgg16",

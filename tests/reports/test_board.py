@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fake_runs import BETTER, WORSE, _populate
 
-from reports import board
+from restoration_reports import board
 from restoration import tracking
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -116,7 +116,17 @@ def test_a_running_run_grows_and_a_died_one_says_so(db):
 def test_follow_keeps_writing_while_a_run_logs(db):
     out = db / "board"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reports.board", "--out", str(out), "--no-serve", "--follow", "--interval", "1"],
+        [
+            sys.executable,
+            "-m",
+            "restoration_reports.board",
+            "--out",
+            str(out),
+            "--no-serve",
+            "--follow",
+            "--interval",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,13 +1,13 @@
 """Claims judged with evidence (reports/claims.py): pairing by seed and image, the guard, the verdict rule, the
 calibration of the whole judge on simulated claims, a real tiny-net control, and the replicate plan
-(restoration/replicates.py) with ``python -m experiments --claims``.
+(restoration/replicates.py) with ``python -m restoration_experiments --claims``.
 """
 
 import numpy as np
 import pytest
 from helpers import experiment
 
-from reports import claims
+from restoration_reports import claims
 from restoration import replicates, tracking
 from restoration.contract import registry
 from restoration.contract.payload import Comparability, ImageScores, Payload
@@ -354,20 +354,20 @@ def test_replicate_plan_reuses_matching_runs_pins_precision_and_skips_alexnet():
 
 
 def test_make_claims_runs_replicates_as_a_sweep_and_the_report_judges_them():
-    """`python -m experiments --claims` for one VGG16 claim on tiny nets: seeds 0-2 of its three arms run as Sacred
-    runs tagged with the claims sweep; a second call finds them done; the report's judge pairs them."""
+    """`python -m restoration_experiments --claims` for one VGG16 claim on tiny nets: seeds 0-2 of its three arms run
+    as Sacred runs tagged with the claims sweep; a second call finds them done; the report's judge pairs them."""
     import subprocess
     import sys
 
-    from reports import build
-    from reports.runs import TrackingSource
+    from restoration_reports import build
+    from restoration_reports.runs import TrackingSource
     from restoration import paths
 
     tiny = [f"{k}={v}" for k, v in TINY.items() if k != "precision"]
     cmd = [
         sys.executable,
         "-m",
-        "experiments",
+        "restoration_experiments",
         "--claims",
         "--n",
         "3",

@@ -5,7 +5,7 @@ one seed correlated 0.5. Deterministic (fixed generator); 1,000 claims each."""
 import numpy as np
 import pytest
 
-from reports import evidence as ev
+from restoration_reports import evidence as ev
 
 
 def _claims(rng, n_claims: int, seeds: int, effect: float, images: int = 2, sd: float = 1.0, corr: float = 0.5):

@@ -1,11 +1,11 @@
-"""reports.plots builds figures with the right panels, without pyplot state."""
+"""restoration_reports.plots builds figures with the right panels, without pyplot state."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from reports import plots
+from restoration_reports import plots
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_loss_curves_one_panel_per_metric():
 
 
 def test_loss_curves_draw_train_and_heldout_in_one_panel():
-    from reports import plots
+    from restoration_reports import plots
 
     steps = np.arange(1, 101)
     fig = plots.loss_curves(

@@ -12,9 +12,9 @@ import textwrap
 
 import pytest
 
-from reports import __main__ as cli
-from reports import build
-from reports.runs import summarize_failure
+from restoration_reports import __main__ as cli
+from restoration_reports import build
+from restoration_reports.runs import summarize_failure
 from fake_runs import BETTER, REGISTRY, WEIGHTS_MESSAGE, WORSE, _populate
 
 
@@ -72,7 +72,7 @@ def test_report_top_says_which_weights(report_html):
 
 def test_missing_and_failed_figures_say_why(report_html):
     assert "No completed run." in _section(report_html, "fig02")
-    assert "python -m experiments fig02 with quick" in _section(report_html, "fig02")
+    assert "python -m restoration_experiments fig02 with quick" in _section(report_html, "fig02")
     failed = _section(report_html, "fig01")
     assert f"needs AlexNet weights: {WEIGHTS_MESSAGE}" in failed
     assert "Traceback" in failed
@@ -119,9 +119,10 @@ def test_claim_with_one_run_per_side_is_exploratory_with_the_effect_oriented(
 
 
 def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):
-    """--run-missing runs `python -m experiments <fig> with quick`; a crash before Sacred starts is shown."""
+    """--run-missing runs `python -m restoration_experiments <fig> with quick`; a crash before Sacred starts is
+    shown."""
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "runs"))
-    fake = tmp_path / "proj" / "experiments"
+    fake = tmp_path / "proj" / "restoration_experiments"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     (fake / "__main__.py").write_text(
@@ -131,7 +132,7 @@ def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registr
         raise SystemExit("ImportError: fake experiment cannot start for " + sys.argv[1])
     """)
     )
-    from reports.runs import TrackingSource
+    from restoration_reports.runs import TrackingSource
 
     source = TrackingSource()
     entries = build.load_registry(registry).figures[:1]
@@ -147,7 +148,7 @@ def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkey
     """A child past --timeout gets SIGTERM (a real experiment then marks its run INTERRUPTED and keeps its
     checkpoints); here one that handles it and says so."""
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "runs"))
-    fake = tmp_path / "proj" / "experiments"
+    fake = tmp_path / "proj" / "restoration_experiments"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     (fake / "__main__.py").write_text(
@@ -161,7 +162,7 @@ def test_run_missing_timeout_stops_the_child_with_sigterm_first(tmp_path, monkey
         time.sleep(60)
     """)
     )
-    from reports.runs import TrackingSource
+    from restoration_reports.runs import TrackingSource
 
     entries = build.load_registry(registry).figures[:1]
     attempts = build.run_missing(
@@ -233,7 +234,7 @@ def test_cli_writes_the_pdf_page_by_page(tmp_path, monkeypatch, registry, capsys
 
 def test_pdf_engine_missing_is_one_line_and_keeps_the_html(tmp_path, monkeypatch, registry, capsys):
     monkeypatch.setenv("RESTORATION_RUNS_DIR", str(tmp_path / "empty-runs"))
-    from reports import pdf
+    from restoration_reports import pdf
 
     monkeypatch.setattr(pdf, "engine_problem", lambda: "WeasyPrint cannot load a system library (x): " + pdf.PANGO_HINT)
     out = tmp_path / "r.html"

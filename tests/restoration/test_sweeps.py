@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from experiments.sweep import main as sweep_cli
-from reports.runs import TrackingSource
-from experiments.sweep import run_point
+from restoration_experiments.sweep import main as sweep_cli
+from restoration_reports.runs import TrackingSource
+from restoration_experiments.sweep import run_point
 from restoration import sweeps, tracking
 
 # the DC module on a tiny VGG: a few seconds per run once TensorFlow is imported in the worker
@@ -147,13 +147,13 @@ def test_sweep_of_eight_configurations_on_local_dask_into_sqlite_and_the_report_
     s = _tiny_sweep()
     _check_sweep_on_dask(s)
     # the report: a registry with this sweep gets a Sweeps chapter with one curve of 8 points
-    from reports import build
+    from restoration_reports import build
 
     registry = tmp_path / "registry.toml"
     registry.write_text(
         textwrap.dedent("""
         [figures.fig12_vgg16]
-        module = "experiments.fig12_vgg16_pool1_dc"
+        module = "restoration_experiments.fig12_vgg16_pool1_dc"
         title = "DC"
         section = "Module kinds"
         order = 1
@@ -176,7 +176,7 @@ def test_same_sweep_into_a_postgresql_server(postgres, monkeypatch):
 
 
 def test_a_grid_or_fixed_key_the_experiment_lacks_is_refused_with_the_closest_name():
-    from experiments.sweep import check_keys
+    from restoration_experiments.sweep import check_keys
 
     check_keys(sweeps.load()["dc_lr_batch"])  # the project's own sweep names real keys
     typo = sweeps.parse(

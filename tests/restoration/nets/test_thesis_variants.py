@@ -70,13 +70,13 @@ def test_specs_under_the_default_rule_keep_their_dict_and_seed_and_bad_up_kernel
 
 
 def test_named_configs_thesis_5x5_sets_the_training_numbers_and_the_default_stays_11x11():
-    ex = experiment("experiments.fig12_alexnet_conv1_dc")
+    ex = experiment("restoration_experiments.fig12_alexnet_conv1_dc")
     default = ex.run(command_name="print_config", named_configs=["quick"]).config
     assert default["variant"] == "dc" and default["lr"] == 1e-3 and default["batch_size"] == 16
     cfg = ex.run(command_name="print_config", named_configs=["thesis", "thesis_5x5"]).config
     assert cfg["variant"] == "thesis_5x5" and cfg["lr"] == 1e-4 and cfg["batch_size"] == 10
     assert cfg["steps"] == 3000 and cfg["crop"] == 227  # the thesis profile's other numbers stay
-    from experiments.fig12_alexnet_conv1_dc import FIGURE
+    from restoration_experiments.fig12_alexnet_conv1_dc import FIGURE
 
     net = nets.alexnet(weights=None)
     (spec,) = FIGURE.variants["thesis_5x5"]["conv1/relu"].specs(net)

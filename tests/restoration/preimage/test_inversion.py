@@ -283,7 +283,7 @@ def test_mv2015_recipe_runs_and_lowers_the_loss(net, images):
 
 def test_sweep_tables_and_optimizer_comparison(net, images):
     sweep = preimage.sweep_layers(net, images, ["conv1_1", "pool2"], image_names=["a", "b"], n_steps=6, progress=False)
-    from reports.tables import preimage as inversion_tables
+    from restoration_reports.tables import preimage as inversion_tables
 
     table = inversion_tables.sweep_table(sweep, "t")
     assert [r[0] for r in table.rows] == ["conv1_1", "pool2"] and len(table.columns) == len(table.rows[0])

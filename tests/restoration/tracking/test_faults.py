@@ -171,7 +171,7 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
     cmd = [
         sys.executable,
         "-m",
-        "experiments",
+        "restoration_experiments",
         "fig06",
         "with",
         "net=tiny_vgg",
@@ -204,7 +204,7 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
 
     assert cli.main(["runs", "--status", "died"]) == 0
     assert "died: no heartbeat since" in capsys.readouterr().out
-    from reports import build
+    from restoration_reports import build
 
     html = build.build(tracking.runs_dir() / "r.html").read_text()
     assert "the newest attempt is died" in html and "python -m restoration resume --dead" in html
@@ -304,7 +304,7 @@ def test_a_folder_garbage_or_a_bad_url_in_place_of_the_database_gives_one_clear_
     out = _cli(["runs"], garbage)
     assert out.returncode == 2 and "is not a readable SQLite database" in out.stderr and "move it aside" in out.stderr
     report = subprocess.run(
-        [sys.executable, "-m", "reports", "--out", str(tmp_path / "r.html")],
+        [sys.executable, "-m", "restoration_reports", "--out", str(tmp_path / "r.html")],
         cwd=REPO,
         capture_output=True,
         text=True,
