@@ -272,14 +272,14 @@ def _weights(cfg, net_name):
 
 def _trained_cells(cfg, fnet, nr: NetRun, modes, todo, log, run_id, store: CellStore, keys):
     """Train what the missing trained cells need; store each cell as it finishes."""
-    from restoration_experiments import _trained_inversion as ti
+    from restoration_experiments._train_stacks import StackData, train_and_score
     from restoration.stacks import reconstruction
     from restoration.stacks import training as stack_training
 
     fig, tc, batches = _trained_context(cfg, nr.name, fnet, nr, run_id)
     chain = fig.variants["default"][""]
     held = list(nr.named)
-    outcome = ti.train_and_score("", chain, fig, tc, fnet, batches, held, nr.images, log, run_id)
+    outcome = train_and_score("", chain, fig, tc, StackData(fnet, batches, held, nr.images), log, run_id)
     stack = outcome.stack
     start = {s.in_layer: i for i, s in enumerate(stack.specs)}
     solo = {s.name: [w.numpy() for w in m.weights] for s, m in zip(stack.specs, stack.models)}

@@ -6,7 +6,8 @@ import dataclasses
 import time
 from typing import Mapping
 
-from restoration_experiments._trained_inversion import RunConfig, TrainedInversionFigure, train_and_score
+from restoration_experiments._train_stacks import StackData, train_and_score
+from restoration_experiments._trained_inversion import RunConfig, TrainedInversionFigure
 from restoration import tracking
 
 
@@ -51,9 +52,8 @@ def run_leave_one_out(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
             run_log(f"without {_name}: {metric}", value, step)
 
         print(f"[loo] fold {k + 1}/{len(photos)}: training without {name}", flush=True)
-        o = train_and_score(
-            f"without_{name}", chain, fig, c, fnet, batches, held, np.stack([held[0][1]]), log, _run._id
-        )
+        on = StackData(fnet, batches, held, np.stack([held[0][1]]))
+        o = train_and_score(f"without_{name}", chain, fig, c, on, log, _run._id)
         reused += len(o.origin)
         ev = o.evaluation
         rows.append(

@@ -20,9 +20,12 @@ import dataclasses
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from typing import Mapping
 
 from restoration_experiments import _schema as schema
+from restoration_experiments import _steps as steps
+from restoration_experiments._prior_common import NaturalCheck
 from restoration import tracking
 from restoration.data import EMBEDDED_HELDOUT, NOT_NATURAL, PRIOR_TRAIN
 
@@ -200,34 +203,66 @@ def prior_spec(fig: PriorFigure, fnet, size: int):
     )
 
 
-def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
-    import numpy as np
+@dataclass
+class TrainedPrior:
+    """One prior run after training and sampling: what the payload and the figures are made from."""
 
-    from restoration.priors import learned as learned_priors
+    fig: PriorFigure
+    cfg: Mapping
+    spec: object  # learned.PriorSpec
+    params: object  # learned.PriorParams
+    result: object  # optim.TrainResult
+    pt: object  # training.PriorTraining
+    names: tuple[list, list]  # training and held-out photo names
+    natural: NaturalCheck | None = None
+    hmc: object = None
+    mala: object = None
+    saved: object = None
+    seconds: float = 0.0
+
+    @property
+    def sm(self) -> float:
+        return float(self.result.heldout_loss.get("score_matching", float("nan")))
+
+
+def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
+    """Train ``fig``'s prior by score matching, save it under its name, sample it, and report it. Returns the
+    held-out score-matching loss."""
     from restoration import nets
-    from restoration.priors import patches
-    from restoration_reports import plots
-    from restoration_reports.plots import priors as prior_plots
-    from restoration.priors import sampling
-    from restoration.contract.payload import FigureRef, Payload, Table
-    from restoration.priors.training import PriorTraining, maps_source, train_prior
 
     _check(cfg)
     t0 = time.time()
     fnet = nets.build(cfg["net"], cfg["weights"], seed=cfg["seed"], precision=cfg["precision"])
+    folder = tracking.checkpoint_dir(fig.id, dict(cfg))
+    log = steps.curve_log(_run)
+    tp = _train(cfg, fig, fnet, folder, log)
+    tp.natural = NaturalCheck.of(tp.params, folder / "patches" / "val", cfg["seed"])
+    tp.saved = _save(_run, tp)
+    tp.hmc, tp.mala = _sample(_run, tp)
+    _figures(_run, tp, log)
+    shutil.rmtree(folder / "patches", ignore_errors=True)  # raw stores are re-drawn (seeded) when needed
+    tp.seconds = time.time() - t0
+    steps.finish(_run, _payload(_run, tp, fnet), folder)
+    (folder / "prior.json").write_text(json.dumps({"prior": tp.spec.name, "saved": str(tp.saved)}))
+    return tp.sm
+
+
+def _train(cfg: Mapping, fig: PriorFigure, fnet, folder, log) -> TrainedPrior:
+    """Patches of the photos (or of the net's feature maps), whitened, and the prior trained on them."""
+    from restoration.priors import patches
+    from restoration.priors.training import PriorTraining, maps_source, train_prior
+
     train_imgs, held_imgs, train_names, held_names = _photos(cfg)
     spec = prior_spec(fig, fnet, cfg["image_size"])
-    norm = patches.Normalisation(fig.mean, fig.sdev)
     per = spec.patch.P if fig.channelwise else spec.patch.D  # CICA whitens each channel on its own
-    n_drop = fig.n_drop if fig.dims is None else max(per - fig.dims, 0)
     pt = PriorTraining(
         n_train=cfg["n_train"],
         n_val=cfg["n_val"],
         batch=cfg["batch"],
         steps=cfg["steps"],
-        norm=norm,
+        norm=patches.Normalisation(fig.mean, fig.sdev),
         whitening=fig.whitening,
-        n_drop=n_drop,
+        n_drop=fig.n_drop if fig.dims is None else max(per - fig.dims, 0),
         seed=cfg["seed"],
         log_every=max(cfg["steps"] // 200, 1),
         eval_every=max(cfg["steps"] // 20, 1),
@@ -235,16 +270,6 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         progress=cfg["progress"],
         precision=cfg["precision"],
     )
-    folder = tracking.checkpoint_dir(fig.id, dict(cfg))
-    curves: dict[str, tuple[list, list]] = {}
-    run_log = tracking.metric_logger(_run)
-
-    def log(name, value, step):
-        s, v = curves.setdefault(name, ([], []))
-        s.append(step)
-        v.append(value)
-        run_log(name, value, step)
-
     layer = spec.patch.layer
     params, result = train_prior(
         spec,
@@ -257,21 +282,29 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         ckpt_dir=folder / "train",
         log=log,
     )
-    d = params.whitening.d
-    # held-out patches: natural vs the same pixels shuffled inside each patch
-    val_store = patches.PatchStore(folder / "patches" / "val")
-    real = np.asarray(val_store.data, np.float32)
-    rng = np.random.default_rng(cfg["seed"])
-    shuffled = real[:, :, rng.permutation(spec.patch.P)]
-    e_real, e_shuf = learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled)
-    gap, lower = float(np.mean(e_shuf - e_real)), float(np.mean(e_real < e_shuf))
-    params.run_id, params.natural_energy = _run._id, float(np.mean(e_real))
-    params.photos, params.photo_source = list(train_names), photo_source(cfg)
-    saved = learned_priors.save_prior(params, tracking.runs_dir())
+    return TrainedPrior(fig, cfg, spec, params, result, pt, (list(train_names), list(held_names)))
 
-    # samples
+
+def _save(_run, tp: TrainedPrior):
+    """The prior saved under its name in ``runs/priors/``, with this run's id, its natural energy and its photos."""
+    import numpy as np
+
+    from restoration.priors import learned as learned_priors
+
+    params = tp.params
+    params.run_id, params.natural_energy = _run._id, float(np.mean(tp.natural.e_real))
+    params.photos, params.photo_source = list(tp.names[0]), photo_source(tp.cfg)
+    return learned_priors.save_prior(params, tracking.runs_dir())
+
+
+def _sample(_run, tp: TrainedPrior):
+    """HMC chains (step size tuned), then MALA with the step size HMC tuned its leapfrog to (one leapfrog step
+    is a Langevin step); their acceptance traces as run metrics."""
+    from restoration.priors import sampling
+
+    cfg = tp.cfg
     hmc = sampling.hmc(
-        params,
+        tp.params,
         n=cfg["hmc_chains"],
         steps=cfg["hmc_steps"],
         step_size=0.05,
@@ -279,20 +312,29 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
         seed=cfg["seed"],
         tune_steps=cfg["hmc_steps"] // 2,
     )
-    # MALA with the step size HMC tuned its leapfrog to (one leapfrog step is a Langevin step)
     mala = sampling.mala(
-        params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=hmc.step_size, seed=cfg["seed"]
+        tp.params, n=cfg["hmc_chains"], steps=cfg["hmc_steps"] * 5, step_size=hmc.step_size, seed=cfg["seed"]
     )
     for t, a in enumerate(hmc.accept_trace):
         _run.log_scalar("hmc/accept", float(a), t + 1)
     for t, a in enumerate(mala.accept_trace[::5]):
         _run.log_scalar("mala/accept", float(a), 5 * t + 1)
-    shape = (-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
-    samples = sampling.to_patches(params, hmc.z).reshape(shape)
-    langevin = sampling.to_patches(params, mala.z).reshape(shape)
-    shown_real = real[:16].reshape(-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+    return hmc, mala
 
-    # figures
+
+def _figures(_run, tp: TrainedPrior, log) -> None:
+    """Filters, the loss curves, samples beside real patches; the run's numbers as JSON."""
+    import numpy as np
+
+    from restoration.priors import sampling
+    from restoration_reports import plots
+    from restoration_reports.plots import priors as prior_plots
+
+    spec, params, fig_id = tp.spec, tp.params, tp.fig.id
+    shape = (-1, spec.patch.channels, spec.patch.ph, spec.patch.pw)
+    samples = sampling.to_patches(params, tp.hmc.z).reshape(shape)
+    langevin = sampling.to_patches(params, tp.mala.z).reshape(shape)
+    shown_real = tp.natural.real[:16].reshape(shape)
     filt = params.filters()
     order = np.argsort(-params.alpha.reshape(-1)) if not spec.channelwise else np.argsort(-params.alpha[0])
     if spec.channelwise:
@@ -301,132 +343,121 @@ def run_prior(_run, cfg: Mapping, fig: PriorFigure) -> float:
     tracking.add_figure(
         _run,
         prior_plots.filter_grid(filt, order=order, title=f"{which}{spec.name}: filters, largest alpha first"),
-        f"{fig.id}_filters.png",
+        f"{fig_id}_filters.png",
     )
+    loss = {"train": log.get("score_matching/train_loss"), "held-out": log.get("score_matching/heldout_loss")}
     tracking.add_figure(
         _run,
-        plots.loss_curves(
-            {
-                "score-matching loss": {
-                    "train": curves.get("score_matching/train_loss", ([], [])),
-                    "held-out": curves.get("score_matching/heldout_loss", ([], [])),
-                }
-            },
-            ncols=1,
-            panel_size=(4.5, 2.2),
-        ),
-        f"{fig.id}_loss.png",
+        plots.loss_curves({"score-matching loss": loss}, ncols=1, panel_size=(4.5, 2.2)),
+        f"{fig_id}_loss.png",
     )
     tracking.add_figure(
         _run,
         prior_plots.patch_rows(
             {"held-out patches": shown_real, "HMC samples": samples[:16], "Langevin (MALA)": langevin[:16]}
         ),
-        f"{fig.id}_samples.png",
+        f"{fig_id}_samples.png",
     )
     tracking.add_json(
         _run,
         {
             "prior": spec.name,
-            "folder": str(saved),
-            "sm_loss": result.heldout_loss,
-            "energy_real": float(e_real.mean()),
-            "energy_shuffled": float(e_shuf.mean()),
-            "hmc_accept": hmc.accept_rate,
-            "hmc_step_size": hmc.step_size,
-            "mala_accept": mala.accept_rate,
+            "folder": str(tp.saved),
+            "sm_loss": tp.result.heldout_loss,
+            "energy_real": float(tp.natural.e_real.mean()),
+            "energy_shuffled": float(tp.natural.e_shuf.mean()),
+            "hmc_accept": tp.hmc.accept_rate,
+            "hmc_step_size": tp.hmc.step_size,
+            "mala_accept": tp.mala.accept_rate,
         },
-        f"{fig.id}_summary.json",
+        f"{fig_id}_summary.json",
     )
-    shutil.rmtree(folder / "patches", ignore_errors=True)  # raw stores are re-drawn (seeded) when needed
 
-    sm = float(result.heldout_loss.get("score_matching", float("nan")))
-    t_total = time.time() - t0
-    kind = spec.describe(d)
+
+#: the figures every prior run stores, with their captions
+_FIGURES = (
+    (
+        "filters",
+        "Filters W projected back through the whitening into (normalised) patch space, each on its own grey/colour "
+        "scale.",
+        "",
+    ),
+    ("loss", "Score-matching loss on training batches and on the held-out patches.", "curves"),
+    (
+        "samples",
+        "Real held-out patches (top), then samples from the prior by HMC and by Langevin dynamics (MALA), whitening "
+        "and dataset mean undone; each patch on its own scale.",
+        "",
+    ),
+)
+
+
+def _payload(_run, tp: TrainedPrior, fnet):
+    """The run's payload: summary, the prior's table, its text and figures."""
+    from restoration.contract.payload import FigureRef, Payload
+
+    spec, d, layer, nat = tp.spec, tp.params.whitening.d, tp.spec.patch.layer, tp.natural
+    figures = [
+        FigureRef(f"{tp.fig.id}_{name}.png", caption, **({"kind": kind} if kind else {}))
+        for name, caption, kind in _FIGURES
+    ]
+    return Payload(
+        title=tp.fig.title,
+        net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
+        summary={
+            "sm_loss": tp.sm,
+            "energy_gap": nat.gap,
+            "natural_lower": nat.lower,
+            "components": spec.n_components,
+            "dims": d,
+            "steps": tp.result.steps,
+            "accept_rate": tp.hmc.accept_rate,
+            "wall_s": round(tp.seconds, 1),
+        },
+        paragraphs=_paragraphs(_run, tp),
+        figures=figures,
+        tables=[_prior_table(tp)],
+    )
+
+
+def _prior_table(tp: TrainedPrior):
+    from restoration.contract.payload import Table
+
+    spec, fig, d = tp.spec, tp.fig, tp.params.whitening.d
+    model = spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise else "")
+    header = ["name", "model", "layer", "patch", "whitened dims", "components", "default weight"]
+    row = [spec.name, model, spec.patch.layer, f"{fig.patch}x{fig.patch}x{spec.patch.channels}", d, spec.n_components]
+    return Table(
+        "The prior",
+        header + ["held-out SM loss", "natural lower"],
+        [row + [fig.weight, round(tp.sm, 5), round(tp.natural.lower, 3)]],
+    )
+
+
+def _paragraphs(_run, tp: TrainedPrior) -> list[str]:
+    """What the prior is, its data and preprocessing, the photos, and what training and sampling gave."""
+    cfg, fig, spec, nat, hmc, mala = tp.cfg, tp.fig, tp.spec, tp.natural, tp.hmc, tp.mala
+    train_names, held_names = tp.names
+    d, sm, t_total = tp.params.whitening.d, tp.sm, tp.seconds
     src = (
         ("the training photos (" + ", ".join(train_names) + ")")
         if cfg["image_dir"] is None
         else f"{len(train_names)} images of {cfg['image_dir']}"
     )
-    payload = Payload(
-        title=fig.title,
-        net=fnet.weights_label if layer != "input" else "no network (an image prior on patches of the photos)",
-        summary={
-            "sm_loss": sm,
-            "energy_gap": gap,
-            "natural_lower": lower,
-            "components": spec.n_components,
-            "dims": d,
-            "steps": result.steps,
-            "accept_rate": hmc.accept_rate,
-            "wall_s": round(t_total, 1),
-        },
-        paragraphs=[
-            fig.what,
-            f"{kind}. Patches: {cfg['n_train']} drawn from {src} at {cfg['image_size']} px, {cfg['n_val']} "
-            f"validation patches from held-out images "
-            f"({', '.join(held_names) if cfg['image_dir'] is None else 'a 10 % split'}"
-            f"). Preprocessing: mean {fig.mean}, sdev {fig.sdev}, {fig.whitening.upper()} to {d} dimensions"
-            f"{' per channel' if spec.channelwise else ''}. Training: {pt.train_settings().describe()}, batch "
-            f"{cfg['batch']}, element-wise gradient clip {pt.clip_value:g}.",
-            photos_line(cfg, train_names, held_names),
-            f"Held-out score-matching loss {sm:.4g}. The prior gives {100 * lower:.0f} % of held-out patches a "
-            f"lower energy than the same patch with its pixels shuffled (mean energy {e_real.mean():.4g} vs "
-            f"{e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "
-            f"step size tuned to {hmc.step_size:.3g}) accepted {100 * hmc.accept_rate:.0f} % of its proposals "
-            f"after tuning; Metropolis-adjusted Langevin ({mala.steps} steps of size {mala.step_size:.3g}) "
-            f"{100 * mala.accept_rate:.0f} %. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
-            fig.thesis_note,
-        ],
-        figures=[
-            FigureRef(
-                f"{fig.id}_filters.png",
-                "Filters W projected back through the whitening into "
-                "(normalised) patch space, each on its own grey/colour scale.",
-            ),
-            FigureRef(
-                f"{fig.id}_loss.png",
-                "Score-matching loss on training batches and on the held-out patches.",
-                kind="curves",
-            ),
-            FigureRef(
-                f"{fig.id}_samples.png",
-                "Real held-out patches (top), then samples from the prior by "
-                "HMC and by Langevin dynamics (MALA), whitening and dataset "
-                "mean undone; each patch on its own scale.",
-            ),
-        ],
-        tables=[
-            Table(
-                "The prior",
-                [
-                    "name",
-                    "model",
-                    "layer",
-                    "patch",
-                    "whitened dims",
-                    "components",
-                    "default weight",
-                    "held-out SM loss",
-                    "natural lower",
-                ],
-                [
-                    [
-                        spec.name,
-                        spec.kind + (" (overcomplete)" if spec.n_components > d and not spec.channelwise else ""),
-                        layer,
-                        f"{fig.patch}x{fig.patch}x{spec.patch.channels}",
-                        d,
-                        spec.n_components,
-                        fig.weight,
-                        round(sm, 5),
-                        round(lower, 3),
-                    ]
-                ],
-            )
-        ],
-    )
-    tracking.set_report(_run, payload)
-    tracking.complete_on_success(_run, folder)
-    (folder / "prior.json").write_text(json.dumps({"prior": spec.name, "saved": str(saved)}))
-    return sm
+    return [
+        fig.what,
+        f"{spec.describe(d)}. Patches: {cfg['n_train']} drawn from {src} at {cfg['image_size']} px, {cfg['n_val']} "
+        f"validation patches from held-out images "
+        f"({', '.join(held_names) if cfg['image_dir'] is None else 'a 10 % split'}"
+        f"). Preprocessing: mean {fig.mean}, sdev {fig.sdev}, {fig.whitening.upper()} to {d} dimensions"
+        f"{' per channel' if spec.channelwise else ''}. Training: {tp.pt.train_settings().describe()}, batch "
+        f"{cfg['batch']}, element-wise gradient clip {tp.pt.clip_value:g}.",
+        photos_line(cfg, train_names, held_names),
+        f"Held-out score-matching loss {sm:.4g}. The prior gives {100 * nat.lower:.0f} % of held-out patches a "
+        f"lower energy than the same patch with its pixels shuffled (mean energy {nat.e_real.mean():.4g} vs "
+        f"{nat.e_shuf.mean():.4g}). HMC ({hmc.steps} steps of 10 leapfrog steps, {cfg['hmc_chains']} chains, "
+        f"step size tuned to {hmc.step_size:.3g}) accepted {100 * hmc.accept_rate:.0f} % of its proposals "
+        f"after tuning; Metropolis-adjusted Langevin ({mala.steps} steps of size {mala.step_size:.3g}) "
+        f"{100 * mala.accept_rate:.0f} %. Saved as {spec.name!r} (run {_run._id}); took {t_total:.0f} s.",
+        fig.thesis_note,
+    ]

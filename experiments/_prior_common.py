@@ -1,9 +1,12 @@
 """What the prior experiments that *use* trained priors share (``prior_compare``, ``prior_featmap``,
 ``prior_combined``, ``prior_whitening``): their Sacred experiment, the config check, loading priors by name
-with the fix in the error, and the held-out images with the net."""
+with the fix in the error, the held-out images with the net, the weighting of a learned prior, the inversions and
+their scores (:class:`Inversions`), and the natural-vs-shuffled patch check (:class:`NaturalCheck`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
@@ -165,3 +168,74 @@ def map_hw(fnet, layer: str, size: int) -> tuple[int, int]:
         return size, size
     shape = fnet(tf.zeros((1, size, size, 3)), fnet.resolve(layer)).shape
     return int(shape[1]), int(shape[2])
+
+
+@dataclass
+class Inversions:
+    """The held-out ``images`` inverted from a layer with M&V 2016's recipe (or a variant of it) plus extra terms,
+    ``cfg["steps"]`` steps, logged under a prefix; every result scored the same way (:meth:`score`)."""
+
+    cfg: Mapping
+    fnet: object
+    images: np.ndarray
+    log: Callable
+
+    def run(self, layer: str, recipe, extra=(), *, prefix: str):
+        from restoration import preimage
+
+        steps = self.cfg["steps"]
+        return preimage.invert_layer(
+            self.fnet,
+            self.images,
+            layer,
+            recipe=recipe,
+            n_steps=steps,
+            extra_terms=extra,
+            log=self.log,
+            log_prefix=prefix,
+            log_every=max(steps // 30, 1),
+            seed=self.cfg["seed"],
+            progress=self.cfg["progress"],
+        )
+
+    def score(self, layer: str, res) -> dict:
+        """Per image: PSNR, SSIM, MSE, normalised error (pixels, RGB clipped) and M&V's normalised feature error
+        at ``layer`` (``feat_err``)."""
+        from restoration import metrics
+        from restoration.preimage.learned_prior import feature_error
+
+        pixels = metrics.score_batch(self.images, res.rgb)
+        return {**pixels, "feat_err": feature_error(self.fnet, self.images, layer, res.x_bgr)}
+
+
+def means(scores: Mapping, keys=("psnr", "ssim", "feat_err")) -> tuple[float, ...]:
+    """The mean over images of each of ``keys``."""
+    return tuple(float(np.mean(scores[k])) for k in keys)
+
+
+@dataclass
+class NaturalCheck:
+    """Held-out patches (``real``, (N, C, P)) against the same pixels shuffled inside each patch: their energies
+    under a prior, the mean gap (shuffled minus natural) and the share of patches given the lower energy."""
+
+    real: np.ndarray
+    e_real: np.ndarray
+    e_shuf: np.ndarray
+
+    @classmethod
+    def of(cls, params, store: Path, seed: int) -> NaturalCheck:
+        """The check for prior ``params`` on the validation patches in ``store``, shuffled with ``seed``."""
+        from restoration.priors import learned as learned_priors
+        from restoration.priors import patches
+
+        real = np.asarray(patches.PatchStore(store).data, np.float32)
+        shuffled = real[:, :, np.random.default_rng(seed).permutation(real.shape[2])]
+        return cls(real, learned_priors.energy_np(params, real), learned_priors.energy_np(params, shuffled))
+
+    @property
+    def gap(self) -> float:
+        return float(np.mean(self.e_shuf - self.e_real))
+
+    @property
+    def lower(self) -> float:
+        return float(np.mean(self.e_real < self.e_shuf))

@@ -23,10 +23,12 @@ normalised feature error at the inverted layer. The payload keeps those per imag
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from restoration_experiments._prior_common import (
     HELD_OUT,
+    Inversions,
     check,
     image_ids,
     image_scores,
@@ -38,6 +40,7 @@ from restoration_experiments._prior_common import (
     prior_weight,
 )
 from restoration import tracking
+from restoration.contract.payload import FigureRef, Payload, Table
 
 BASE = {
     **HELD_OUT,
@@ -70,208 +73,279 @@ THESIS = {
 }
 
 
+@dataclass
+class ComparisonRun:
+    """What every arm of the comparison shares: the config, the inversions of the held-out images and their
+    scores (:class:`Inversions`), the learned priors by name, M&V 2016's recipe."""
+
+    cfg: Mapping
+    fig_id: str
+    inv: Inversions
+    names: list
+    priors: dict
+
+    @property
+    def fnet(self):
+        return self.inv.fnet
+
+    @property
+    def mv(self):
+        from restoration.preimage import recipes
+
+        return recipes.get_recipe("mv2016")
+
+    @property
+    def steps(self) -> int:
+        return self.cfg["steps"]
+
+    def arm(self, layer, arm, recipe, extra=()):
+        return self.inv.run(layer, recipe, extra, prefix=f"{layer}/{arm}/")
+
+    def weight(self, name: str, lam: float, scale: float) -> float:
+        """Learned prior ``name``'s weight as TV's is at a stage with lambda_TV ``lam``, times ``scale``."""
+        hw = map_hw(self.fnet, self.priors[name].spec.patch.layer, self.cfg["size"])  # the maps it scores
+        return prior_weight(self.priors[name], lam, scale, hw)
+
+    def prior(self, name: str, weight: float):
+        """Learned prior ``name`` as an energy term of ``weight``."""
+        from restoration.priors.learned import PatchPrior
+
+        return PatchPrior(self.priors[name], weight=weight)
+
+
+@dataclass
+class Arms:
+    """The main table's inversions: per (arm, layer) the scores per image, the reconstructions and, for learned
+    priors, the weight used."""
+
+    names: list
+    layers: list
+    arms: list  # "none", "mv2016", then each learned prior
+    scores: dict = field(default_factory=dict)
+    recs: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+
+
+@dataclass
+class WeightSweep:
+    """The prior-weight sweep at one layer: one row per weight scale."""
+
+    layer: str
+    prior: str
+    rows: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    psnr: list = field(default_factory=list)
+    ssim: list = field(default_factory=list)
+
+
+@dataclass
+class ThesisProcedure:
+    """The thesis's two-phase procedure at one layer: its rows, its settings in words and the jitter note."""
+
+    layer: str = ""
+    rows: list = field(default_factory=list)
+    settings: str = ""
+    jitter_note: str = ""
+
+
 def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
-    import numpy as np
-
-    from restoration import preimage
-    from restoration import metrics
-    from restoration_reports import plots
-    from restoration.preimage import recipes
-    from restoration.preimage import Reporting
-    from restoration.priors.learned import PatchPrior
-    from restoration.contract.payload import FigureRef, Payload, Table
-    from restoration.preimage.learned_prior import (
-        PriorInversion,
-        feature_error,
-        phase_one,
-        phase_two,
-        thesis_jitter_and_weight,
-    )
-
+    """Every arm at every layer, the weight sweep, the thesis's procedure; their tables, figures and payload.
+    Returns the best learned prior's mean PSNR (no learned prior: the bare recipe's)."""
     check(cfg)
     t0 = time.time()
     fnet, names, images = net_and_images(cfg)
     priors = load_priors(cfg["priors"])
     if cfg["sweep_prior"] and cfg["sweep_prior"] not in priors:
         priors.update(load_priors([cfg["sweep_prior"]]))
-    log = tracking.metric_logger(_run)
-    mv = recipes.get_recipe("mv2016")
-    steps = cfg["steps"]
-    every = max(steps // 30, 1)
+    r = ComparisonRun(cfg, fig_id, Inversions(cfg, fnet, images, tracking.metric_logger(_run)), names, priors)
+    arms = _main_arms(_run, r)
+    summary, rows, per_image = _summarise(arms)
+    sweep = _weight_sweep(_run, r, arms)
+    thesis = _thesis_procedure(r, sweep.prior or (cfg["priors"][0] if cfg["priors"] else ""))
+    learned = list(cfg["priors"])
+    best = max(learned, key=lambda a: summary[f"psnr_mean@{a}"]) if learned else None
+    figures = _artifacts(_run, r, arms, sweep, thesis)
+    payload = Payload(
+        title=title,
+        net=fnet.weights_label,
+        summary=summary,
+        scores=per_image,
+        paragraphs=_paragraphs(r, summary, best, thesis, time.time() - t0),
+        figures=figures,
+        tables=_tables(r, rows, sweep, thesis),
+    )
+    tracking.set_report(_run, payload)
+    return float(summary[f"psnr_mean@{best}"]) if best else float(summary["psnr_mean@none"])
 
-    def score(layer, res):  # per image: psnr, ssim, mse, nerr (pixels) and feat_err
-        return {**metrics.score_batch(images, res.rgb), "feat_err": feature_error(fnet, images, layer, res.x_bgr)}
 
-    def mv_arm(layer, arm, recipe, extra=()):
-        return preimage.invert_layer(
-            fnet,
-            images,
-            layer,
-            recipe=recipe,
-            n_steps=steps,
-            extra_terms=extra,
-            log=log,
-            log_prefix=f"{layer}/{arm}/",
-            log_every=every,
-            seed=cfg["seed"],
-            progress=cfg["progress"],
-        )
+def _main_arms(_run, r: ComparisonRun) -> Arms:
+    """At each layer: the bare recipe, the recipe as published, and the recipe with each learned prior in TV's
+    place."""
+    import numpy as np
 
-    def hw(name):  # the maps a prior scores (CICA's energy sums over their positions)
-        return map_hw(fnet, priors[name].spec.patch.layer, cfg["size"])
-
+    mv, cfg = r.mv, r.cfg
     no_tv = mv.replace(tv_weight={0: 0.0})
     bare = mv.replace(tv_weight={0: 0.0}, alpha_weight={0: 0.0})
-    arms = ["none", "mv2016"] + list(cfg["priors"])
-    scores: dict[tuple[str, str], dict] = {}
-    recs: dict[tuple[str, str], np.ndarray] = {}
-    weights_used: dict[tuple[str, str], float] = {}
+    arms = Arms(r.names, list(cfg["layers"]), ["none", "mv2016"] + list(cfg["priors"]))
     for li, layer in enumerate(cfg["layers"]):
-        lam = mv.tv_weight_for(fnet.resolve(layer))
-        print(f"[{fig_id}] {layer}: none, mv2016, {', '.join(cfg['priors'])} ({steps} steps each)", flush=True)
-        results = {"none": mv_arm(layer, "none", bare), "mv2016": mv_arm(layer, "mv2016", mv)}
+        lam = mv.tv_weight_for(r.fnet.resolve(layer))
+        print(f"[{r.fig_id}] {layer}: none, mv2016, {', '.join(cfg['priors'])} ({r.steps} steps each)", flush=True)
+        results = {"none": r.arm(layer, "none", bare), "mv2016": r.arm(layer, "mv2016", mv)}
         for name in cfg["priors"]:
-            w = prior_weight(priors[name], lam, float(cfg["weight_scale"]), hw(name))
-            weights_used[(name, layer)] = w
-            results[name] = mv_arm(layer, name, no_tv, [PatchPrior(priors[name], weight=w)])
+            w = arms.weights[(name, layer)] = r.weight(name, lam, float(cfg["weight_scale"]))
+            results[name] = r.arm(layer, name, no_tv, [r.prior(name, w)])
         for arm, res in results.items():
-            scores[(arm, layer)] = score(layer, res)
-            recs[(arm, layer)] = res.rgb
-            _run.log_scalar(f"psnr/{arm}", float(np.mean(scores[(arm, layer)]["psnr"])), li + 1)
+            arms.scores[(arm, layer)] = r.inv.score(layer, res)
+            arms.recs[(arm, layer)] = res.rgb
+            _run.log_scalar(f"psnr/{arm}", float(np.mean(arms.scores[(arm, layer)]["psnr"])), li + 1)
+    return arms
 
-    layers = list(cfg["layers"])
-    summary, rows, per_image, ids = {}, [], {}, image_ids(names)
-    for arm in arms:
-        # per-image scores under each summary qualifier: "<arm>/<layer>" by image, "<arm>" (the mean over layers)
-        # by "<layer>/<image>"
-        per_layer = {la: image_scores(ids, scores[(arm, la)]) for la in layers}
+
+def _summarise(arms: Arms) -> tuple[dict, list, dict]:
+    """The summary (per arm and layer, and per arm over layers), the main table's rows, and the per-image scores
+    under each summary qualifier: ``<arm>/<layer>`` by image, ``<arm>`` (the mean over layers) by
+    ``<layer>/<image>``."""
+    import numpy as np
+
+    layers = arms.layers
+    summary, rows, per_image, ids = {}, [], {}, image_ids(arms.names)
+    for arm in arms.arms:
+        per_layer = {la: image_scores(ids, arms.scores[(arm, la)]) for la in layers}
         per_image.update({f"{arm}/{la}": sc for la, sc in per_layer.items()})
         per_image[arm] = pooled_scores(per_layer)
         for layer in layers:
-            sc = scores[(arm, layer)]
+            sc = arms.scores[(arm, layer)]
             p, q, f = float(np.mean(sc["psnr"])), float(np.mean(sc["ssim"])), float(np.mean(sc["feat_err"]))
             summary[f"psnr_mean@{arm}/{layer}"] = p
             summary[f"ssim_mean@{arm}/{layer}"] = q
             summary[f"feat_err@{arm}/{layer}"] = f
-            w = weights_used.get((arm, layer))
+            w = arms.weights.get((arm, layer))
             rows.append([arm, layer, "" if w is None else f"{w:.3g}", round(p, 2), round(q, 4), round(f, 4)])
         for m in ("psnr_mean", "ssim_mean", "feat_err"):
             summary[f"{m}@{arm}"] = float(np.mean([summary[f"{m}@{arm}/{la}"] for la in layers]))
+    return summary, rows, per_image
 
-    # the weight sweep at one layer, same recipe
-    sweep_rows, sweep_psnr, sweep_ssim, sweep_labels = [], [], [], []
-    sl, sp = cfg["sweep_layer"], cfg["sweep_prior"]
-    if sl and sp:
-        lam = mv.tv_weight_for(fnet.resolve(sl))
-        scales = sorted(set([float(cfg["weight_scale"])] + [float(x) for x in cfg["sweep_scales"]]))
-        for sc_ in scales:
-            w = prior_weight(priors[sp], lam, sc_, hw(sp))
-            if sl in layers and sp in cfg["priors"] and sc_ == float(cfg["weight_scale"]):
-                s = scores[(sp, sl)]
-            else:
-                print(f"[{fig_id}] sweep: {sp} at {sl}, weight scale {sc_:g}", flush=True)
-                s = score(sl, mv_arm(sl, f"sweep{sc_:g}", no_tv, [PatchPrior(priors[sp], weight=w)]))
-            sweep_labels.append(f"{sc_:g}")
-            sweep_psnr.append(float(np.mean(s["psnr"])))
-            sweep_ssim.append(float(np.mean(s["ssim"])))
-            sweep_rows.append(
-                [
-                    f"{sc_:g}",
-                    f"{w:.3g}",
-                    round(sweep_psnr[-1], 2),
-                    round(sweep_ssim[-1], 4),
-                    round(float(np.mean(s["feat_err"])), 4),
-                ]
-            )
-            _run.log_scalar(f"sweep/{sp}@{sl}/psnr", sweep_psnr[-1], len(sweep_rows))
 
-    # the thesis's own procedure at one layer
-    thesis_rows, jitter_note = [], ""
-    tl = cfg["thesis_layer"]
-    sp = sp or (cfg["priors"][0] if cfg["priors"] else "")  # the thesis table runs even without a sweep
-    if tl and sp:
-        canon = fnet.resolve(tl)
-        t_thesis, _ = thesis_jitter_and_weight(fnet.name, canon)
-        jitter, w_thesis = thesis_jitter_and_weight(
-            fnet.name, canon, size=int(cfg["size"]), default_size=fnet.default_size
-        )
-        thesis_ws = sorted(set([w_thesis] + [float(w) for w in cfg["thesis_weights"]]))
-        pi = PriorInversion(cfg["thesis_steps"], cfg["thesis_steps"], float(cfg["lr"]), jitter, cfg["seed"])
-        jitter_note = (
+def _weight_sweep(_run, r: ComparisonRun, arms: Arms) -> WeightSweep:
+    """The sweep prior at the sweep layer for each weight scale, same recipe (the main table's cell reused)."""
+    import numpy as np
+
+    cfg = r.cfg
+    sweep = WeightSweep(cfg["sweep_layer"], cfg["sweep_prior"])
+    sl, sp = sweep.layer, sweep.prior
+    if not (sl and sp):
+        return sweep
+    lam = r.mv.tv_weight_for(r.fnet.resolve(sl))
+    scales = sorted(set([float(cfg["weight_scale"])] + [float(x) for x in cfg["sweep_scales"]]))
+    no_tv = r.mv.replace(tv_weight={0: 0.0})
+    for sc_ in scales:
+        w = r.weight(sp, lam, sc_)
+        if sl in arms.layers and sp in cfg["priors"] and sc_ == float(cfg["weight_scale"]):
+            s = arms.scores[(sp, sl)]
+        else:
+            print(f"[{r.fig_id}] sweep: {sp} at {sl}, weight scale {sc_:g}", flush=True)
+            s = r.inv.score(sl, r.arm(sl, f"sweep{sc_:g}", no_tv, [r.prior(sp, w)]))
+        sweep.labels.append(f"{sc_:g}")
+        sweep.psnr.append(float(np.mean(s["psnr"])))
+        sweep.ssim.append(float(np.mean(s["ssim"])))
+        feat = round(float(np.mean(s["feat_err"])), 4)
+        sweep.rows.append([f"{sc_:g}", f"{w:.3g}", round(sweep.psnr[-1], 2), round(sweep.ssim[-1], 4), feat])
+        _run.log_scalar(f"sweep/{sp}@{sl}/psnr", sweep.psnr[-1], len(sweep.rows))
+    return sweep
+
+
+def _thesis_procedure(r: ComparisonRun, prior: str) -> ThesisProcedure:
+    """The thesis's two phases at ``thesis_layer``: mean squared feature error alone, then with or without
+    ``prior`` at each of the thesis's absolute weights, jittered by the thesis's rule scaled to this size."""
+    import numpy as np
+
+    from restoration.preimage import Reporting
+    from restoration.preimage.learned_prior import PriorInversion, phase_one, phase_two, thesis_jitter_and_weight
+    from restoration.priors.learned import PatchPrior
+
+    cfg, fnet, tl = r.cfg, r.fnet, r.cfg["thesis_layer"]
+    if not (tl and prior):
+        return ThesisProcedure()
+    canon = fnet.resolve(tl)
+    t_thesis, _ = thesis_jitter_and_weight(fnet.name, canon)
+    jitter, w_thesis = thesis_jitter_and_weight(fnet.name, canon, size=int(cfg["size"]), default_size=fnet.default_size)
+    thesis_ws = sorted(set([w_thesis] + [float(w) for w in cfg["thesis_weights"]]))
+    pi = PriorInversion(cfg["thesis_steps"], cfg["thesis_steps"], float(cfg["lr"]), jitter, cfg["seed"])
+    out = ThesisProcedure(
+        tl,
+        settings=pi.describe(),
+        jitter_note=(
             f"The thesis's procedure ran with {pi.describe()}: the thesis's T = {t_thesis} px for {tl} at "
             f"{fnet.default_size} px, scaled to {cfg['size']} px (the thesis's own rule and amount at its "
             f"size; before issue 17 this table used mirrored borders with 2T + 1 positions)."
+        ),
+    )
+    print(f"[{r.fig_id}] thesis procedure at {tl}", flush=True)
+    every = max(r.steps // 30, 1)
+    report = Reporting(log=r.inv.log, log_every=every, log_prefix=f"thesis/{tl}/p1/", progress=cfg["progress"])
+    start = phase_one(fnet, r.inv.images, canon, pi, report)
+    for arm, term in [("MSE only", None)] + [
+        (f"{prior}, weight {w:g}" + (" (the thesis's)" if w == w_thesis else ""), PatchPrior(r.priors[prior], weight=w))
+        for w in thesis_ws
+    ]:
+        s = r.inv.score(
+            canon, phase_two(fnet, r.inv.images, canon, start, term, pi, Reporting(progress=cfg["progress"]))
         )
-        print(f"[{fig_id}] thesis procedure at {tl}", flush=True)
-        start = phase_one(
-            fnet,
-            images,
-            canon,
-            pi,
-            Reporting(log=log, log_every=every, log_prefix=f"thesis/{tl}/p1/", progress=cfg["progress"]),
+        out.rows.append(
+            [
+                arm,
+                round(float(np.mean(s["psnr"])), 2),
+                round(float(np.mean(s["ssim"])), 4),
+                round(float(np.mean(s["feat_err"])), 4),
+            ]
         )
-        for arm, prior in [("MSE only", None)] + [
-            (f"{sp}, weight {w:g}" + (" (the thesis's)" if w == w_thesis else ""), PatchPrior(priors[sp], weight=w))
-            for w in thesis_ws
-        ]:
-            s = score(canon, phase_two(fnet, images, canon, start, prior, pi, Reporting(progress=cfg["progress"])))
-            thesis_rows.append(
-                [
-                    arm,
-                    round(float(np.mean(s["psnr"])), 2),
-                    round(float(np.mean(s["ssim"])), 4),
-                    round(float(np.mean(s["feat_err"])), 4),
-                ]
-            )
+    return out
 
-    learned = list(cfg["priors"])
-    best = max(learned, key=lambda a: summary[f"psnr_mean@{a}"]) if learned else None
-    gains = {la: summary[f"psnr_mean@{best}/{la}"] - summary[f"psnr_mean@mv2016/{la}"] for la in layers} if best else {}
+
+def _artifacts(_run, r: ComparisonRun, arms: Arms, sweep: WeightSweep, thesis: ThesisProcedure) -> list:
+    """The scores as JSON, a reconstruction grid for the first two images, the sweep's trend; their FigureRefs."""
+    from restoration_reports import plots
+
+    fig_id, layers, names = r.fig_id, arms.layers, r.names
     tracking.add_json(
         _run,
         {
             "names": names,
-            "scores": {f"{a}/{la}": v for (a, la), v in scores.items()},
-            "weights": {f"{a}/{la}": w for (a, la), w in weights_used.items()},
-            "sweep": sweep_rows,
-            "thesis_procedure": thesis_rows,
+            "scores": {f"{a}/{la}": v for (a, la), v in arms.scores.items()},
+            "weights": {f"{a}/{la}": w for (a, la), w in arms.weights.items()},
+            "sweep": sweep.rows,
+            "thesis_procedure": thesis.rows,
         },
         f"{fig_id}_scores.json",
     )
+    names_arms = arms.arms
     for i, n in enumerate(names[:2]):
-        grid = [[images[i]] * len(layers)] + [[recs[(arm, la)][i] for la in layers] for arm in arms]
+        grid = [[r.inv.images[i]] * len(layers)] + [[arms.recs[(arm, la)][i] for la in layers] for arm in names_arms]
         tracking.add_figure(
             _run,
-            plots.image_grid(grid, row_labels=["original"] + arms, col_labels=layers, panel_size=1.3),
+            plots.image_grid(grid, row_labels=["original"] + names_arms, col_labels=layers, panel_size=1.3),
             f"{fig_id}_{i}.png",
         )
     figures = [
         FigureRef(f"{fig_id}_{i}.png", f"{n}: reconstructions by arm (rows) from each layer (columns).")
         for i, n in enumerate(names[:2])
     ]
-    if len(sweep_rows) > 1:
-        tracking.add_figure(
-            _run,
-            plots.measure_trend(
-                sweep_labels, {"PSNR (dB)": sweep_psnr, "SSIM": sweep_ssim}, xlabel=f"weight scale of {sp} at {sl}"
-            ),
-            f"{fig_id}_sweep.png",
+    if len(sweep.rows) > 1:
+        sp, sl = sweep.prior, sweep.layer
+        trend = plots.measure_trend(
+            sweep.labels, {"PSNR (dB)": sweep.psnr, "SSIM": sweep.ssim}, xlabel=f"weight scale of {sp} at {sl}"
         )
+        tracking.add_figure(_run, trend, f"{fig_id}_sweep.png")
         figures.append(
             FigureRef(
                 f"{fig_id}_sweep.png",
                 f"Prior-weight sweep: {sp} in place of TV at {sl} (PSNR and SSIM, mean over images).",
             )
         )
-    t_total = time.time() - t0
-    origin = origins(priors)
-    aim = (
-        ""
-        if not best
-        else f"Best learned prior: {best}. Its PSNR minus M&V 2016's: "
-        + ", ".join(f"{la} {gains[la]:+.2f} dB" for la in layers)
-        + " (the issue's aim: +2 dB at conv3_3 and deeper)."
-    )
+    return figures
+
+
+def _tables(r: ComparisonRun, rows: list, sweep: WeightSweep, thesis: ThesisProcedure) -> list:
     tables = [
         Table(
             "M&V 2016's recipe with no prior, its own priors, or a learned prior in place of TV (mean over images)",
@@ -279,54 +353,55 @@ def run_comparison(_run, cfg: Mapping, fig_id: str, title: str) -> float:
             rows,
         )
     ]
-    if sweep_rows:
+    if sweep.rows:
         tables.append(
             Table(
-                f"Prior-weight sweep ({sp} in place of TV at {sl})",
+                f"Prior-weight sweep ({sweep.prior} in place of TV at {sweep.layer})",
                 ["weight scale", "weight", "PSNR (dB)", "SSIM", "feature error"],
-                sweep_rows,
+                sweep.rows,
             )
         )
-    if thesis_rows:
+    if thesis.rows:
+        steps = r.cfg["thesis_steps"]
         tables.append(
             Table(
-                f"The thesis's procedure at {tl}: {cfg['thesis_steps']} steps of mean squared feature "
-                f"error, then {cfg['thesis_steps']} more with or without the prior; {pi.describe()}",
+                f"The thesis's procedure at {thesis.layer}: {steps} steps of mean squared feature "
+                f"error, then {steps} more with or without the prior; {thesis.settings}",
                 ["phase 2", "PSNR (dB)", "SSIM", "feature error"],
-                thesis_rows,
+                thesis.rows,
             )
         )
-    payload = Payload(
-        title=title,
-        net=fnet.weights_label,
-        summary=summary,
-        scores=per_image,
-        paragraphs=[
-            par
-            for par in [
-                f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "
-                f"from {', '.join(layers)} with M&V 2016's recipe for {steps} steps per arm. 'none' drops both of its "
-                f"priors; each learned prior replaces TV (alpha-norm kept), weighted as TV is: lambda_TV of the stage "
-                f"x {cfg['weight_scale']:g} / the prior's mean energy on natural held-out patches (a CICA prior's "
-                f"energy sums over patch positions / channels x components, the thesis's normalisation, so its mean "
-                f"patch energy is scaled by that factor first).",
-                aim,
-                f"Priors used (from the store; the run that trained each and the photos it saw): {origin}. Took "
-                f"{t_total:.0f} s.",
-                jitter_note,
-                "Thesis: July 10-11 (first ICA/FoE reconstructions; 'lower weights are slower to converge, but result "
-                "in crisper images'), July 25-26 (prior series, weighting), Aug. 5 (image CICA 'roughly on par with "
-                "M&V 2016, but lack behind ICA prior'). Where we differ: the thesis added its priors to a mean squared "
-                "feature error after an MSE-only phase (its procedure is the last table); the main table puts them "
-                "into M&V's recipe instead, so the prior is the only difference between arms.",
-            ]
-            if par
-        ],
-        figures=figures,
-        tables=tables,
+    return tables
+
+
+def _paragraphs(r: ComparisonRun, summary: dict, best, thesis: ThesisProcedure, t_total: float) -> list[str]:
+    cfg, names, layers = r.cfg, r.names, list(r.cfg["layers"])
+    gains = {la: summary[f"psnr_mean@{best}/{la}"] - summary[f"psnr_mean@mv2016/{la}"] for la in layers} if best else {}
+    aim = (
+        ""
+        if not best
+        else f"Best learned prior: {best}. Its PSNR minus M&V 2016's: "
+        + ", ".join(f"{la} {gains[la]:+.2f} dB" for la in layers)
+        + " (the issue's aim: +2 dB at conv3_3 and deeper)."
     )
-    tracking.set_report(_run, payload)
-    return float(summary[f"psnr_mean@{best}"]) if best else float(summary["psnr_mean@none"])
+    paras = [
+        f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "
+        f"from {', '.join(layers)} with M&V 2016's recipe for {r.steps} steps per arm. 'none' drops both of its "
+        f"priors; each learned prior replaces TV (alpha-norm kept), weighted as TV is: lambda_TV of the stage "
+        f"x {cfg['weight_scale']:g} / the prior's mean energy on natural held-out patches (a CICA prior's "
+        f"energy sums over patch positions / channels x components, the thesis's normalisation, so its mean "
+        f"patch energy is scaled by that factor first).",
+        aim,
+        f"Priors used (from the store; the run that trained each and the photos it saw): {origins(r.priors)}. Took "
+        f"{t_total:.0f} s.",
+        thesis.jitter_note,
+        "Thesis: July 10-11 (first ICA/FoE reconstructions; 'lower weights are slower to converge, but result "
+        "in crisper images'), July 25-26 (prior series, weighting), Aug. 5 (image CICA 'roughly on par with "
+        "M&V 2016, but lack behind ICA prior'). Where we differ: the thesis added its priors to a mean squared "
+        "feature error after an MSE-only phase (its procedure is the last table); the main table puts them "
+        "into M&V's recipe instead, so the prior is the only difference between arms.",
+    ]
+    return [par for par in paras if par]
 
 
 def experiment(fig_id: str):

@@ -1,9 +1,9 @@
 """The one body of every trained-inversion figure (thesis Figs. 3-13 and their analogues).
 
 A figure file declares a :class:`TrainedInversionFigure` (net, the stack(s) as :class:`Chain` rules, training
-mode, its words, its quick/thesis differences) and calls :func:`experiment`; everything else happens here:
-config, data, training (with the module store for separately trained modules), held-out evaluation, depth
-evaluation, artifacts and the typed report payload.
+mode, its words, its quick/thesis differences) and calls :func:`experiment`. Here: the declarations, the config
+(:class:`RunConfig`) and data, and :func:`run_figure`, whose steps live in :mod:`._train_stacks` (training with the
+module store, held-out and depth evaluation) and :mod:`._stack_report` (artifacts and the typed report payload).
 
 Config keys (``python -m restoration_experiments fig06 print_config`` shows them with values):
 ``net``/``weights`` (``tiny_vgg`` for tests), ``variant`` (which of the figure's chains), ``image_dir`` ...
@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from restoration_experiments import _schema as schema
+from restoration_experiments import _stack_report as stack_report
+from restoration_experiments import _steps as steps
+from restoration_experiments._train_stacks import StackData, train_and_score
 from restoration import tracking
 from restoration.optim.schedule import Schedule
 from restoration.stacks.training import MERGED_SCHEDULE, MODES
@@ -31,22 +34,6 @@ from restoration.stacks.training import MERGED_SCHEDULE, MODES
 def _schedule_config(schedule) -> list:
     """A schedule as a Sacred config value (``[[step, lr], ...]``)."""
     return [list(p) for p in schedule.points]
-
-
-MODE_TEXT = {
-    "stacked": "Each module was trained alone on true activations of the net (its input and its target computed "
-    "from the same image), {training}, MSE loss on its own target; then the modules were chained "
-    "and fed held-out {top} activations.",
-    "end_to_end": "The chain was trained at once from true {top} activations, {training}, with the MSE loss only "
-    "on the reconstructed image; the intermediate modules' errors against the true intermediate "
-    "representations are logged for comparison but carry no gradient.",
-    "joint": "The chain was trained at once from scratch on the sum of every module's MSE on its own target, each "
-    "module taking the previous module's reconstruction as input (the thesis's May form of joint "
-    "training), {training}.",
-    "merged": "The modules were first trained separately (as in stacked mode, {training}), then fine-tuned "
-    "together on the sum of every module's MSE on its own target, each taking the previous module's "
-    "reconstruction as input, {finetune} (the thesis's final 'merged' form).",
-}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -413,368 +400,34 @@ def load_images(c: RunConfig):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Training one stack
-# ----------------------------------------------------------------------------------------------------------
-@dataclass
-class StackOutcome:
-    """What training and scoring one stack produced."""
-
-    label: str
-    stack: object
-    evaluation: object
-    train_loss: dict
-    origin: dict  # module -> "this run" | "reused: trained by run N (figNN)"
-    resumed: dict  # training step -> start step, for resumed loops
-    extra: dict = field(default_factory=dict)  # label -> Evaluation (depths, before fine-tuning)
-
-
-def _store_hooks(store, stack, fnet, batches, per_settings, c: RunConfig, run_id, fig_id, fine_tuned=False):
-    """``skip``/``done`` callbacks for train_stack: reuse stored modules, store freshly trained ones."""
-    import datetime as dt
-
-    from restoration.stacks.store import ModuleStore
-    from restoration.optim import TrainResult
-
-    origin, keys = {}, {}
-
-    def key(i):
-        if i not in keys:
-            keys[i] = ModuleStore.key(
-                net_digest=fnet.digest(),
-                spec=stack.specs[i],
-                data_fingerprint=batches.fingerprint(),
-                settings=per_settings[i],
-                seed=c.seed,
-            )
-        return keys[i]
-
-    def skip(i):
-        if store is None or not c.reuse_modules:
-            return None
-        entry = store.load(key(i))
-        if entry is None:
-            return None
-        name = stack.specs[i].name
-        try:
-            stack.set_module_arrays(name, entry.arrays)
-        except ValueError:
-            return None
-        meta = entry.meta
-        origin[name] = f"reused: trained by run {meta.get('run_id', '?')} ({meta.get('experiment', '?')})" + (
-            ", fine-tuned in this run" if fine_tuned else ""
-        )
-        steps = per_settings[i].steps
-        return TrainResult(name, steps, steps, dict(meta.get("train_loss") or {}), {}, None)
-
-    def done(i, result):
-        if store is None:
-            return
-        arrays = [w.numpy() for w in stack.models[i].weights]
-        store.save(
-            key(i),
-            stack.specs[i],
-            arrays,
-            {
-                "experiment": fig_id,
-                "run_id": run_id,
-                "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "steps": result.steps,
-                "train_loss": result.train_loss,
-                "heldout_loss": result.heldout_loss,
-            },
-        )
-
-    return skip, done, origin
-
-
-def train_and_score(
-    label, chain: Chain, fig: TrainedInversionFigure, c: RunConfig, fnet, batches, held, heldout_arr, log, run_id
-) -> StackOutcome:
-    """Build the stack of ``chain``, train it in the figure's mode, score it on the held-out images."""
-    from pathlib import Path
-
-    from restoration import stacks
-    from restoration.stacks import reconstruction
-    from restoration.stacks import training as stack_training
-    from restoration.stacks.store import ModuleStore
-
-    stack = stacks.InversionStack.for_net(
-        fnet, chain.specs(fnet), seed=c.seed, meta={"experiment": fig.id, "mode": fig.mode, "stack": label}
-    )
-    unknown = set(c.module_steps) - {s.name for s in stack.specs}
-    if unknown:
-        raise ValueError(
-            f"config module_steps names {sorted(unknown)}, which are not modules of {fig.id} "
-            f"({[s.name for s in stack.specs]})"
-        )
-    per = [c.settings(c.module_steps.get(s.name)) for s in stack.specs]
-    ckpt_dir = Path(tracking.checkpoint_dir(fig.id, dataclasses.asdict(c))) / (label or "stack")
-    store = ModuleStore(tracking.runs_dir() / "modules")
-    skip, done, origin = _store_hooks(
-        store, stack, fnet, batches, per, c, run_id, fig.id, fine_tuned=fig.mode == "merged"
-    )
-    extra, resumed = {}, {}
-    common = dict(heldout=heldout_arr, ckpt_dir=ckpt_dir, log=log)
-    if fig.mode == "stacked":
-        results = stack_training.train_stack(fnet, stack, batches, per, skip=skip, done=done, **common)
-        train_loss = {k: r.train_loss.get(k) for k, r in results.items()}
-        resumed = {k: r.start_step for k, r in results.items() if 0 < r.start_step < r.steps}
-    elif fig.mode == "merged":
-
-        def before():
-            extra["before fine-tuning"] = reconstruction.evaluate(fnet, stack, held, losses=False)
-
-        results, tuned = stack_training.train_merged(
-            fnet, stack, batches, per, c.finetune_settings(), skip=skip, done=done, before_finetune=before, **common
-        )
-        train_loss = {k: tuned.train_loss.get(k) for k in results}
-        resumed = {k: r.start_step for k, r in {**results, "fine-tuning": tuned}.items() if 0 < r.start_step < r.steps}
-    else:
-        train = stack_training.train_end_to_end if fig.mode == "end_to_end" else stack_training.train_joint
-        result = train(fnet, stack, batches, c.settings(), **common)
-        train_loss = result.train_loss
-        resumed = {result.name: result.start_step} if result.start_step > 0 else {}
-    if fig.depth:
-        extra.update(reconstruction.evaluate_depths(fnet, stack, held))
-    ev = reconstruction.evaluate(fnet, stack, held)
-    return StackOutcome(label, stack, ev, train_loss, origin, resumed, extra)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The run
+# The run: data, one trained and scored stack per chain, the report side
 # ----------------------------------------------------------------------------------------------------------
 def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
     """Train and score ``fig``'s stack(s), store modules, scores, figures and the report payload in the run.
     Returns the held-out mean PSNR (of the first stack)."""
-    import numpy as np
-
-    from restoration import data
-    from restoration import nets
-    from restoration_reports import plots
-    from restoration.contract.payload import Comparability, FigureRef, Payload
-    from restoration_reports.tables.stacks import comparison_table, module_table, numbers_table, scores_of, summary_of
-
     c = RunConfig.from_config(cfg, fig)
     t0 = time.time()
-    fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)  # missing AlexNet weights fail here
-    train, held = load_images(c)
-    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales, flip=c.flip)
-    heldout_arr = np.stack([im for _, im in held])
-    curves: dict[str, tuple[list, list]] = {}
-    run_log = tracking.metric_logger(_run)
+    on, train = stack_data(c)
+    log = steps.curve_log(_run)
     chains = dict(fig.variants[c.variant])
     many = len(chains) > 1
-
-    outcomes = []
-    for label, chain in chains.items():
-
-        def log(metric, value, step, _prefix=f"{label}: " if many else ""):
-            run_log(_prefix + metric, value, step)
-            xs, ys = curves.setdefault(_prefix + metric, ([], []))
-            xs.append(step)
-            ys.append(value)
-
-        outcomes.append(train_and_score(label, chain, fig, c, fnet, batches, held, heldout_arr, log, _run._id))
-    t_total = time.time() - t0
-
-    # artifacts ----------------------------------------------------------------------------------------
-    figures, tables, summary, scores = [], [], {}, {}
-    first = outcomes[0]
-    for o in outcomes:
-        suffix = f"_{_slug(o.label)}" if many else ""
-        tracking.add_npz(_run, f"{fig.id}{suffix}_modules.npz", **o.stack.weight_arrays())
-        tracking.add_json(_run, o.stack.to_json_dict(), f"{fig.id}{suffix}_modules.json")
-        summary.update(summary_of(o.evaluation, o.label if many else ""))
-        scores[o.label if many else ""] = scores_of(o.evaluation)
-        tables.append(module_table(o.stack, o.evaluation, o.train_loss, o.origin))
-        if many:
-            tables[-1].title += f" — stack from {o.label}"
-    tracking.add_json(
-        _run,
-        {
-            o.label or "stack": {
-                "names": o.evaluation.names,
-                **o.evaluation.scores,
-                **{f"{k} ({lab})": v for lab, e in o.extra.items() for k, v in e.scores.items()},
-            }
-            for o in outcomes
-        },
-        f"{fig.id}_scores.json",
-    )
-    ev = first.evaluation
-    show = np.unique(np.linspace(0, len(ev.names) - 1, min(c.rows, len(ev.names))).round().astype(int))
-    if many:
-        grid = [[ev.images[i]] + [o.evaluation.reconstructions[i] for o in outcomes] for i in show]
-        tracking.add_figure(
-            _run,
-            plots.image_grid(
-                grid,
-                row_labels=[ev.names[i] for i in show],
-                col_labels=["image"] + [f"from {o.label}" for o in outcomes],
-            ),
-            f"{fig.id}_rows.png",
-        )
-        tables.append(
-            comparison_table(
-                {f"from {o.label}": o.evaluation for o in outcomes},
-                "Held-out quality by starting layer",
-                "reconstruction",
-            )
-        )
-        for o in outcomes:
-            tables.append(numbers_table(o.evaluation, f"Held-out reconstruction quality from {o.label}"))
-    else:
-        tracking.add_figure(
-            _run,
-            plots.error_map_rows(ev.images[show], ev.reconstructions[show], titles=[ev.names[i] for i in show]),
-            f"{fig.id}_rows.png",
-        )
-        tables.append(numbers_table(ev))
-    figures.append(FigureRef(f"{fig.id}_rows.png", fig.rows_caption or _rows_caption(fig, first, many)))
-
-    for o in outcomes:  # depth and before/after comparisons within one stack
-        if not o.extra:
-            continue
-        for label, e in o.extra.items():
-            if label != o.stack.in_layer:  # the full stack's numbers are the unqualified ones
-                summary.update(summary_of(e, label))
-                scores[label] = scores_of(e)
-        labelled = {label: e for label, e in o.extra.items()}
-        if fig.depth:
-            labelled = dict(sorted(labelled.items(), key=lambda kv: fnet.depth(kv[0])))
-            tables.append(
-                comparison_table(labelled, "Held-out quality by depth (sub-stacks of the same trained modules)", "from")
-            )
-            trend = plots.measure_trend(
-                list(labelled),
-                {
-                    "PSNR, mean (dB)": [e.summary["psnr_mean"] for e in labelled.values()],
-                    "SSIM, mean": [e.summary["ssim_mean"] for e in labelled.values()],
-                    "normalised error, mean": [e.summary["nerr_mean"] for e in labelled.values()],
-                },
-                xlabel="reconstructed from",
-            )
-            tracking.add_figure(_run, trend, f"{fig.id}_depth.png")
-            grid = [[ev.images[i]] + [e.reconstructions[i] for e in labelled.values()] for i in show]
-            tracking.add_figure(
-                _run,
-                plots.image_grid(
-                    grid, row_labels=[ev.names[i] for i in show], col_labels=["image"] + [f"from {k}" for k in labelled]
-                ),
-                f"{fig.id}_depth_grid.png",
-            )
-            figures += [
-                FigureRef(
-                    f"{fig.id}_depth.png",
-                    "Reconstruction quality by depth: held-out means from "
-                    + ", ".join(labelled)
-                    + ", each through the sub-stack of the same separately "
-                    "trained modules that starts there.",
-                ),
-                FigureRef(f"{fig.id}_depth_grid.png", "Held-out images and their reconstructions from each depth."),
-            ]
-        else:
-            labelled["after fine-tuning"] = o.evaluation
-            tables.append(
-                comparison_table(
-                    labelled,
-                    "Held-out quality before and after fine-tuning the separately trained modules together",
-                    "modules",
-                )
-            )
-    if curves:
-        caption = (
-            "Train (faint: every logged step; solid: moving average) and held-out MSE of each module and "
-            "objective against step."
-        )
-        if any(o.resumed for o in outcomes):
-            caption += (
-                " Curves start where this run resumed ("
-                + "; ".join(f"{k} at step {v}" for o in outcomes for k, v in o.resumed.items())
-                + "); earlier steps were logged by the interrupted run."
-            )
-        tracking.add_figure(
-            _run, plots.loss_curves(_panels(curves), title=f"{fig.id} training losses"), f"{fig.id}_losses.png"
-        )
-        figures.append(FigureRef(f"{fig.id}_losses.png", caption, kind="curves"))
-
-    payload = Payload(
-        title=fig.title,
-        net=fnet.weights_label,
-        summary=summary,
-        paragraphs=_paragraphs(fig, c, fnet, outcomes, batches, train, held, t_total),
-        figures=figures,
-        tables=tables,
-        variant=_variant_text(fig, c),
-        scores=scores,
-        comparable=Comparability(variants=",".join(sorted(fig.variants))),
-    )
-    tracking.set_report(_run, payload)
-    tracking.complete_on_success(_run, tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
-    return float(first.evaluation.summary["psnr_mean"])
+    outcomes = [
+        train_and_score(label, chain, fig, c, on, log.prefixed(f"{label}: " if many else ""), _run._id)
+        for label, chain in chains.items()
+    ]
+    trained = stack_report.TrainedRun(fig, c, on, train, outcomes, log.curves, time.time() - t0)
+    steps.finish(_run, stack_report.payload(_run, trained), tracking.checkpoint_dir(fig.id, dataclasses.asdict(c)))
+    return float(outcomes[0].evaluation.summary["psnr_mean"])
 
 
-def _panels(curves: dict) -> dict:
-    """``{"DC3/train_loss": xy, "DC3/heldout_loss": xy}`` -> ``{"DC3": {"train": xy, "held-out": xy}}``."""
-    panels: dict = {}
-    for name, xy in curves.items():
-        head, _, kind = name.rpartition("/")
-        label = {"train_loss": "train", "heldout_loss": "held-out"}.get(kind)
-        if label is None:
-            head, label = name, name
-        panels.setdefault(head, {})[label] = xy
-    return panels
+def stack_data(c: RunConfig) -> tuple[StackData, list]:
+    """The net (missing AlexNet weights fail here), the training batches and held-out images; and the training
+    photos."""
+    import numpy as np
 
+    from restoration import data, nets
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")
-
-
-def _rows_caption(fig, outcome, many) -> str:
-    top = outcome.stack.in_layer
-    return (
-        f"Held-out images | reconstruction from {top} ({fig.mode.replace('_', ' ')}) | colour error | "
-        f"absolute error (each error map renormalised to [0, 1])."
-    )
-
-
-def _variant_text(fig, c) -> str:
-    chains = fig.variants[c.variant]
-    labels = "; ".join(ch.label for ch in chains.values() if ch.label)
-    default = " (default)" if c.variant == fig.default_variant else ""
-    return f"{c.variant}{default}" + (f": {labels}" if labels else "")
-
-
-def _paragraphs(fig, c: RunConfig, fnet, outcomes, batches, train, held, t_total) -> list[str]:
-    first = outcomes[0]
-    training = f"{c.settings().describe()} on {batches.describe()}"
-    if c.module_steps:
-        training += f" ({', '.join(f'{k}: {v} steps' for k, v in c.module_steps.items())})"
-    finetune = c.finetune_settings().describe()
-    paras = [fig.what]
-    for o in outcomes:
-        head = f"Stack from {o.label}: " if len(outcomes) > 1 else "Modules, deepest first: "
-        paras.append(head + "; ".join(s.describe() for s in o.stack.specs) + ".")
-    paras.append(MODE_TEXT[fig.mode].format(training=training, finetune=finetune, top=first.stack.in_layer))
-    reused = {k: v for o in outcomes for k, v in o.origin.items()}
-    if reused:
-        paras.append(
-            "Reused from the module store (an identical separate training had already run: same net, "
-            "spec, data, settings and seed): "
-            + "; ".join(f"{k} {v[len('reused: ') :]}" for k, v in reused.items())
-            + "."
-        )
-    resumed = {k: v for o in outcomes for k, v in o.resumed.items()}
-    paras.append(
-        f"Profile '{c.profile}', variant {_variant_text(fig, c)}; net {fnet.name} ({fnet.weights_label}); "
-        f"training images: {'embedded scikit-image photos' if c.image_dir is None else c.image_dir} "
-        f"({len(train)}); held-out: {len(held)} images of {c.eval_size} px. Set-up, training and evaluation took "
-        f"{t_total:.0f} s" + (f"; resumed from checkpoints ({resumed})" if resumed else "") + "."
-    )
-    paras.append(fig.thesis_note)
-    paras.append(
-        "Image MSE/PSNR/SSIM are on RGB in [0, 255] with the reconstruction clipped; the normalised error "
-        "is ||x - x0||^2 / ||x0||^2 in pixel space (Mahendran & Vedaldi's definition; the thesis code "
-        "divided by sum(x0 * x))."
-    )
-    return [p for p in paras if p]
+    fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)
+    train, held = load_images(c)
+    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales, flip=c.flip)
+    return StackData(fnet, batches, held, np.stack([im for _, im in held])), train
