@@ -43,6 +43,8 @@ from typing import Mapping
 import numpy as np
 
 from restoration_experiments import _schema as schema
+from restoration_experiments import _steps as steps
+from restoration_experiments._steps import PayloadParts
 from restoration import tracking
 
 NETS = ("vgg16", "alexnet", "tiny_vgg")
@@ -436,13 +438,40 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
 def run_benchmark(_run, cfg: Mapping) -> float:
     """Every method x depth x net; tables, plots, grid and the report payload. Returns the mean PSNR over
     every computed cell of the first net (Sacred's float result)."""
-    from restoration import benchmark
-    from restoration_reports.plots import benchmark as benchmark_plots
-    from restoration_reports.tables import benchmark as benchmark_tables
-    from restoration.contract.payload import FigureRef, ImageScores, Payload
+    from restoration.contract import registry
+    from restoration.contract.payload import Payload
 
     methods = check(cfg)
     t0 = time.time()
+    done, skipped = _run_nets(_run, cfg, methods)
+    parts = PayloadParts()
+    paras = [_METRICS_PARAGRAPH.format(profile=cfg["profile"], targets=cfg["targets"])]
+    for nr in done:
+        methods_here = [m for m in methods if any((m.id, d) in nr.cells for d in nr.depths)]
+        _cell_scores(nr, methods_here, parts)
+        _net_tables_and_figures(_run, cfg, nr, methods_here, parts)
+        paras += [_net_paragraph(nr), _verdict(nr, methods_here)]
+    paras += skipped
+    paras.append(_methods_paragraph(cfg))
+    if any(m.kind == "foe_thesis" for m in methods):
+        paras.append(_two_phase_paragraph(cfg, done))
+    paras.append(f"Wall time {time.time() - t0:.0f} s.")
+    payload = Payload(
+        title=registry.title("benchmark"),
+        net="; ".join(f"{nr.name}: {nr.label}" for nr in done),
+        summary=parts.summary,
+        paragraphs=paras,
+        figures=parts.figures,
+        tables=parts.tables,
+        scores=parts.scores,
+    )
+    steps.finish(_run, payload)
+    first = done[0]
+    return float(np.mean([c.mean("psnr") for c in first.cells.values()]))
+
+
+def _run_nets(_run, cfg: Mapping, methods) -> tuple[list[NetRun], list[str]]:
+    """Each configured net's cells (reused or computed); the nets skipped, with why (no AlexNet weights)."""
     store = CellStore(_run, bool(cfg["reuse"]))
     log = tracking.metric_logger(_run)
     done, skipped = [], []
@@ -455,78 +484,87 @@ def run_benchmark(_run, cfg: Mapping) -> float:
         done.append(run_net(_run, cfg, net_name, fnet, methods, store, log))
     if not done:
         raise ValueError("no net to benchmark: " + "; ".join(skipped))
+    return done, skipped
 
-    summary, tables, figures, per_image = {}, [], [], {}
-    paras = [
-        f"Profile {cfg['profile']}. Every method reconstructs the same images from the last convolution "
-        f"of each depth (pre-ReLU, '/{cfg['targets']}', as the thesis's conv1/lin ... conv5/lin). Metrics as "
-        "in the thesis (utils/rec_evaluation.py): MSE over RGB in [0, 255]; NMSE = sum((x0 - x)^2) / "
-        "sum(x0 x) (the thesis's, not M&V's ||x0||^2); VGG score = the mean over conv1_1 ... conv5_1 "
-        "(after ReLU) of ||G(x0) - G(x)||^2 / ||G(x0)||^2 with G the Gram matrix of the mean-subtracted maps, "
-        "on the top-left 224 px crop. Deviation: the VGG score uses this project's VGG16 (the HED trunk), "
-        "where the thesis used VGG19. All three are lower-is-better; PSNR and SSIM are given besides."
+
+_METRICS_PARAGRAPH = (
+    "Profile {profile}. Every method reconstructs the same images from the last convolution "
+    "of each depth (pre-ReLU, '/{targets}', as the thesis's conv1/lin ... conv5/lin). Metrics as "
+    "in the thesis (utils/rec_evaluation.py): MSE over RGB in [0, 255]; NMSE = sum((x0 - x)^2) / "
+    "sum(x0 x) (the thesis's, not M&V's ||x0||^2); VGG score = the mean over conv1_1 ... conv5_1 "
+    "(after ReLU) of ||G(x0) - G(x)||^2 / ||G(x0)||^2 with G the Gram matrix of the mean-subtracted maps, "
+    "on the top-left 224 px crop. Deviation: the VGG score uses this project's VGG16 (the HED trunk), "
+    "where the thesis used VGG19. All three are lower-is-better; PSNR and SSIM are given besides."
+)
+
+
+def _cell_scores(nr: NetRun, methods_here, parts: PayloadParts) -> None:
+    """Each computed cell's means into the summary and its per-image scores under its qualifier."""
+    from restoration import benchmark
+    from restoration.contract.payload import ImageScores
+
+    for m in methods_here:
+        for d in nr.depths:
+            if (m.id, d) not in nr.cells:
+                continue
+            cell = nr.cells[(m.id, d)]
+            for metric, measure in _MEASURE.items():
+                parts.summary[benchmark.summary_key(measure, nr.name, m.id, d)] = cell.mean(metric)
+            parts.scores[benchmark.cell_qualifier(nr.name, m.id, d)] = ImageScores(
+                [n for n, _ in nr.named],
+                {measure: [float(v) for v in cell.scores["clip"][metric]] for metric, measure in _MEASURE.items()},
+            )
+
+
+def _net_tables_and_figures(_run, cfg: Mapping, nr: NetRun, methods_here, parts: PayloadParts) -> None:
+    """One net's main, winners and display tables; a plot per metric by depth; the reconstruction grid."""
+    from restoration import benchmark
+    from restoration.contract.payload import FigureRef
+    from restoration_reports.plots import benchmark as benchmark_plots
+    from restoration_reports.tables import benchmark as benchmark_tables
+
+    thesis = nr.name == "alexnet"
+    parts.tables += [
+        benchmark_tables.main_table(nr.name, nr.depths, nr.layer_of, methods_here, nr.cells, thesis=thesis),
+        benchmark_tables.winners_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis),
+        benchmark_tables.display_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis),
     ]
-    for nr in done:
-        thesis = nr.name == "alexnet"
-        methods_here = [m for m in methods if any((m.id, d) in nr.cells for d in nr.depths)]
-        for m in methods_here:
-            for d in nr.depths:
-                if (m.id, d) in nr.cells:
-                    cell = nr.cells[(m.id, d)]
-                    for metric, measure in _MEASURE.items():
-                        summary[benchmark.summary_key(measure, nr.name, m.id, d)] = cell.mean(metric)
-                    per_image[benchmark.cell_qualifier(nr.name, m.id, d)] = ImageScores(
-                        [n for n, _ in nr.named],
-                        {
-                            measure: [float(v) for v in cell.scores["clip"][metric]]
-                            for metric, measure in _MEASURE.items()
-                        },
-                    )
-        tables.append(
-            benchmark_tables.main_table(nr.name, nr.depths, nr.layer_of, methods_here, nr.cells, thesis=thesis)
+    for metric in benchmark.METRICS:
+        values = {k: c.mean(metric) for k, c in nr.cells.items()}
+        name = f"benchmark_{nr.name}_{metric}.png"
+        plot = benchmark_plots.metric_plot(nr.name, nr.depths, methods_here, values, metric, thesis=thesis)
+        tracking.add_figure(_run, plot, name)
+        dashed = "; dashed: the thesis's AlexNet numbers" if thesis else ""
+        caption = f"{nr.name}: {metric} by depth, one line per method (mean over the evaluation images{dashed})."
+        parts.figures.append(FigureRef(name, caption))
+    gi = min(int(cfg["grid_image"]), len(nr.named) - 1)
+    grid = benchmark_plots.reconstruction_grid(
+        nr.images[gi], nr.depths, methods_here, {k: v[gi] for k, v in nr.recs.items()}
+    )
+    tracking.add_figure(_run, grid, f"benchmark_{nr.name}_grid.png")
+    parts.figures.append(
+        FigureRef(
+            f"benchmark_{nr.name}_grid.png",
+            f"{nr.name}: reconstructions of {nr.named[gi][0]} (methods down, depths across; clipped to [0, 255]).",
         )
-        tables.append(benchmark_tables.winners_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
-        tables.append(benchmark_tables.display_table(nr.name, nr.depths, methods_here, nr.cells, thesis=thesis))
-        for metric in benchmark.METRICS:
-            values = {k: c.mean(metric) for k, c in nr.cells.items()}
-            name = f"benchmark_{nr.name}_{metric}.png"
-            tracking.add_figure(
-                _run, benchmark_plots.metric_plot(nr.name, nr.depths, methods_here, values, metric, thesis=thesis), name
-            )
-            figures.append(
-                FigureRef(
-                    name,
-                    f"{nr.name}: {metric} by depth, one line per method (mean over the "
-                    f"evaluation images" + ("; dashed: the thesis's AlexNet numbers" if thesis else "") + ").",
-                )
-            )
-        gi = min(int(cfg["grid_image"]), len(nr.named) - 1)
-        grid = benchmark_plots.reconstruction_grid(
-            nr.images[gi], nr.depths, methods_here, {k: v[gi] for k, v in nr.recs.items()}
-        )
-        tracking.add_figure(_run, grid, f"benchmark_{nr.name}_grid.png")
-        figures.append(
-            FigureRef(
-                f"benchmark_{nr.name}_grid.png",
-                f"{nr.name}: reconstructions of {nr.named[gi][0]} (methods down, depths across; clipped to [0, 255]).",
-            )
-        )
-        reused = sorted({o for o in nr.origin.values() if o != "this run"})
-        paras.append(
-            f"{nr.name} ({nr.label}): evaluation set {nr.images_text}. Layers: "
-            + ", ".join(f"{d} = {la}" for d, la in nr.layer_of.items())
-            + ". "
-            + (
-                f"{sum(o != 'this run' for o in nr.origin.values())} of {len(nr.origin)} cells were taken "
-                f"from earlier runs ({', '.join(reused)}) with the same configuration. "
-                if reused
-                else ""
-            )
-            + " ".join(nr.notes)
-        )
-        paras.append(_verdict(nr, methods_here, benchmark_tables))
-    paras += skipped
-    paras.append(
+    )
+
+
+def _net_paragraph(nr: NetRun) -> str:
+    """One net's evaluation set, its layers, the cells reused from earlier runs, and its notes."""
+    reused = sorted({o for o in nr.origin.values() if o != "this run"})
+    taken = (
+        f"{sum(o != 'this run' for o in nr.origin.values())} of {len(nr.origin)} cells were taken "
+        f"from earlier runs ({', '.join(reused)}) with the same configuration. "
+        if reused
+        else ""
+    )
+    layers = ", ".join(f"{d} = {la}" for d, la in nr.layer_of.items())
+    return f"{nr.name} ({nr.label}): evaluation set {nr.images_text}. Layers: {layers}. " + taken + " ".join(nr.notes)
+
+
+def _methods_paragraph(cfg: Mapping) -> str:
+    return (
         f"Methods: M&V 2016 {cfg['steps'] or 'recipe'} steps per cell (the recipe's schedule compressed), with the "
         "thesis's jitter rule and the 2B colour ball; 'start: the image' is how the thesis's benchmark ran it "
         "(utils/mv_benchmark.py). Trained inverters: one chain of DC modules from the deepest depth to the image, "
@@ -537,23 +575,6 @@ def run_benchmark(_run, cfg: Mapping) -> float:
         f"prior (weight {cfg['weight_scale']:g} x lambda_TV / the prior's natural-patch energy, as prior_compare); "
         "this is our form and has no thesis row."
     )
-    if any(m.kind == "foe_thesis" for m in methods):
-        paras.append(_two_phase_paragraph(cfg, done))
-    paras.append(f"Wall time {time.time() - t0:.0f} s.")
-    tracking.set_report(
-        _run,
-        Payload(
-            title="The thesis's benchmark: every method from every depth",
-            net="; ".join(f"{nr.name}: {nr.label}" for nr in done),
-            summary=summary,
-            paragraphs=paras,
-            figures=figures,
-            tables=tables,
-            scores=per_image,
-        ),
-    )
-    first = done[0]
-    return float(np.mean([c.mean("psnr") for c in first.cells.values()]))
 
 
 def _two_phase_paragraph(cfg, done) -> str:
@@ -591,9 +612,10 @@ def _two_phase_paragraph(cfg, done) -> str:
     )
 
 
-def _verdict(nr: NetRun, methods, benchmark_tables) -> str:
+def _verdict(nr: NetRun, methods) -> str:
     """Which method wins at which depth, with numbers, and where that agrees with the thesis's AlexNet table."""
     from restoration.benchmark import THESIS_ALEXNET, thesis_value
+    from restoration_reports.tables import benchmark as benchmark_tables
 
     label = {m.id: m.label for m in methods}
     parts = []

@@ -286,7 +286,7 @@ def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
     assert prov["precision"]["resolved"] == probe.chosen and prov["precision"]["reason"] == probe.reason
     assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
     assert set(prov["machine"]["flags"]) <= set(precision.KERNEL_FLAGS)
-    from restoration_reports.build import _provenance
+    from restoration_reports.figure_section import _provenance
 
     shown = _provenance(rec)
     assert shown["precision"].startswith(f"{probe.chosen} (auto: ") and probe.machine.cpu in shown["machine"]
