@@ -12,8 +12,9 @@ Types
 * :func:`invert` - optimise an objective with Adam, momentum (piecewise-constant learning rate, jitter) or
   L-BFGS (scipy's L-BFGS-B on TensorFlow gradients); logs every term through ``log(name, value, step)``,
   shows progress (:mod:`restoration.optim.progress`), keeps images at chosen steps. Returns an :class:`InversionResult`.
-* :func:`invert_layer` - the M&V pipeline for one layer and a batch of RGB images from a named recipe
-  (:mod:`restoration.preimage.recipes`).
+
+The M&V pipeline built on it (one layer from a recipe, a sweep over layers, an optimiser comparison) is
+:mod:`restoration.preimage.pipeline`.
 
 Compiled steps: the update is one ``tf.function`` (optionally XLA, ``jit_compile``), traced once per
 :func:`invert` call; learning rate and jitter offsets are tensor arguments, so no step retraces
@@ -34,11 +35,9 @@ import tensorflow as tf
 
 from restoration.errors import DivergenceError
 from restoration.objectives.jitter import Jitter
-from restoration.objectives import FeatureLoss, Objective, Term, as_objective, feature_loss
-from restoration.priors import AlphaNorm, TotalVariation
+from restoration.objectives import FeatureLoss, Objective, as_objective, feature_loss
 from restoration.optim.progress import progress as progress_bar
 from restoration.optim.schedule import Schedule
-from restoration.preimage.recipes import Recipe, get_recipe
 
 __all__ = [
     "FeatureLoss",
@@ -47,12 +46,8 @@ __all__ = [
     "InvertSettings",
     "Reporting",
     "QUIET",
-    "invert_layer",
-    "build_objective",
     "InversionResult",
     "Schedule",
-    "sweep_layers",
-    "compare_optimizers",
 ]
 
 LogFn = Callable[[str, float, int], None]
@@ -578,236 +573,3 @@ def _run_lbfgs(loop: _Loop, u0, clip, snapshots):
     )
     bar.close()
     return res.x.reshape(shape).astype(np.float32), max(state["it"], 1), state["evals"], state["t_first"]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# the M&V pipeline for one layer
-# ----------------------------------------------------------------------------------------------------------
-
-
-def build_objective(recipe: "str | Recipe", layer: str, phi0, *, extra_terms: Sequence[Term] = ()) -> Objective:
-    """``C * feature_loss(layer, phi0) + lambda_alpha R_alpha + lambda_V R_TV`` with the recipe's numbers.
-
-    ``extra_terms`` (e.g. a learned prior at another layer, or a second feature loss) are added unchanged.
-    """
-    r = get_recipe(recipe)
-    terms: list[Term] = [feature_loss(layer, phi0, r.feature_weight_for(layer))]
-    aw, tw = r.alpha_weight_for(layer), r.tv_weight_for(layer)
-    if aw:
-        if r.alpha_normalise:
-            terms.append(AlphaNorm(r.alpha, r.alpha_B, weight=aw))
-        else:  # lambda on u = x / B, i.e. lambda / B^alpha on pixels, no area normalisation
-            terms.append(AlphaNorm(r.alpha, r.alpha_B, weight=aw / r.alpha_B**r.alpha, normalise=False))
-    if tw:
-        if r.tv_normalise:
-            terms.append(TotalVariation(r.beta, r.tv_B, weight=tw))
-        else:
-            terms.append(TotalVariation(r.beta, r.tv_B, weight=tw / r.tv_B**r.beta, normalise=False))
-    return Objective(terms) + Objective(list(extra_terms)) if extra_terms else Objective(terms)
-
-
-def invert_layer(
-    net,
-    images_rgb,
-    layer: str,
-    *,
-    recipe: "str | Recipe" = "mv2016",
-    n_steps: int | None = None,
-    optimizer: str | None = None,
-    extra_terms: Sequence[Term] = (),
-    log: LogFn | None = None,
-    log_every: int = 10,
-    log_prefix: str = "",
-    snapshot_steps: Sequence[int] = (),
-    callback=None,
-    seed: int = 0,
-    progress: bool = True,
-    jit_compile="auto",
-    **overrides,
-) -> InversionResult:
-    """Invert ``net`` at ``layer`` for a batch of RGB images following a recipe (default M&V 2016).
-
-    Parameters
-    ----------
-    images_rgb : array_like (N, H, W, 3)
-        RGB in ``[0, 255]`` at the size to invert (the recipe's ``image_size`` for full-scale runs).
-    n_steps : int, optional
-        Override the recipe's step count; the schedule and jitter-off window are compressed to fit
-        (:meth:`Recipe.with_steps`).
-    optimizer : str, optional
-        Override the recipe's optimiser (e.g. ``"lbfgs"`` for the comparison).
-    overrides :
-        :class:`InvertSettings` fields (``lr``, ``jitter``, ``clip``, ``init_std``, ...) or ``x_init``.
-    """
-    # The one-call convenience entry (like lucid's render_vis): its many keyword arguments are the recipe's overrides;
-    # the work is done by build_objective and invert, which take settings objects.
-    r = get_recipe(recipe)
-    if n_steps is not None and n_steps != r.n_steps:
-        r = r.with_steps(n_steps)
-    images = np.asarray(images_rgb, np.float32)
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images_rgb must have shape (N, H, W, 3), got {images.shape}")
-    layer = net.resolve(layer)
-    x0 = net.preprocess(images)
-    phi0 = net(tf.constant(x0), layer).numpy()
-    objective = build_objective(r, layer, phi0, extra_terms=extra_terms)
-    size = images.shape[1]
-    settings = InvertSettings(
-        optimizer=optimizer or r.optimizer,
-        n_steps=r.n_steps,
-        lr=r.lr_schedule,
-        momentum=r.momentum,
-        jitter=r.jitter_amount(net, layer, size),
-        jitter_rule=r.jitter_rule,
-        jitter_off_steps=r.jitter_off_steps,
-        scale=r.scale,
-        clip=r.pixel_constraint == "clip",
-        ball=r.ball_radius if r.pixel_constraint == "ball" else 0.0,
-        init_std=r.init_std,
-        seed=seed,
-        jit_compile=jit_compile,
-        reset_momentum=r.reset_momentum,
-        grad_clip=r.grad_clip,
-    )
-    x_init = overrides.pop("x_init", x0 if r.init == "target" else None)
-    settings = settings.replace(**overrides)
-    report = Reporting(
-        log=log,
-        log_every=log_every,
-        log_prefix=log_prefix,
-        snapshot_steps=snapshot_steps,
-        callback=callback,
-        progress=progress,
-    )
-    return invert(
-        net, objective, settings, x_init=x_init, shape=None if x_init is not None else images.shape[:3], report=report
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------
-# several layers, several images: the M&V figure as data
-# ----------------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class LayerSweep:
-    """Pre-images of the same images from several layers (:func:`sweep_layers`).
-
-    ``results[layer]`` is the :class:`InversionResult`; ``scores[layer]`` holds per-image arrays ``(N,)``:
-    ``feat_err`` (normalised feature error reached, no jitter), ``nerr`` (normalised pixel error against the
-    original), ``ssim``, ``psnr`` (RGB clipped to [0, 255]); ``settings[layer]`` the recipe numbers used.
-    """
-
-    images_rgb: np.ndarray
-    image_names: list
-    layers: list
-    results: dict
-    scores: dict
-    settings: dict
-
-
-def score_reconstructions(images_rgb, rgb) -> dict:
-    """Per-image ``nerr``, ``ssim``, ``psnr`` of reconstructions (clipped to [0, 255]) against the originals."""
-    from restoration import metrics
-
-    s = metrics.score_batch(np.asarray(images_rgb, np.float64), np.clip(np.asarray(rgb, np.float64), 0, 255))
-    return {"nerr": s["nerr"], "ssim": s["ssim"], "psnr": s["psnr"]}
-
-
-def sweep_layers(
-    net,
-    images_rgb,
-    layers: Sequence[str],
-    *,
-    image_names: Sequence[str] | None = None,
-    recipe: "str | Recipe" = "mv2016",
-    n_steps: int | None = None,
-    log: LogFn | None = None,
-    log_every: int = 10,
-    seed: int = 0,
-    progress: bool = True,
-    **kwargs,
-) -> LayerSweep:
-    """Run :func:`invert_layer` for every layer on the same batch of images (one batched optimisation per
-    layer); metrics are logged as ``<layer>/<term>``. Returns a :class:`LayerSweep`."""
-    images = np.asarray(images_rgb, np.float32)
-    r = get_recipe(recipe)
-    results, scores, settings = {}, {}, {}
-    for layer in progress_bar(list(layers), desc=f"{net.name} layers", enabled=progress):
-        res = invert_layer(
-            net,
-            images,
-            layer,
-            recipe=r,
-            n_steps=n_steps,
-            log=log,
-            log_every=log_every,
-            log_prefix=f"{layer}/",
-            seed=seed,
-            progress=progress,
-            **kwargs,
-        )
-        results[layer] = res
-        sc = score_reconstructions(images, res.rgb)
-        sc["feat_err"] = next(iter(res.feature_errors.values()))
-        scores[layer] = sc
-        canon = net.resolve(layer)
-        settings[layer] = {
-            "C": r.feature_weight_for(canon),
-            "jitter": r.jitter_amount(net, canon, images.shape[1]),
-            "jitter_rule": r.jitter_rule,
-            "constraint": r.pixel_constraint,
-            "init": r.init,
-            "steps": res.n_steps,
-            "optimizer": res.optimizer,
-        }
-    names = list(image_names) if image_names is not None else [f"image{i}" for i in range(len(images))]
-    return LayerSweep(images, names, list(layers), results, scores, settings)
-
-
-def compare_optimizers(
-    net,
-    images_rgb,
-    layer: str,
-    *,
-    optimizers=("adam", "lbfgs"),
-    n_steps: int = 100,
-    recipe: "str | Recipe" = "mv2016",
-    log: LogFn | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    **kwargs,
-) -> dict:
-    """The same layer, images, objective and step budget under several optimisers.
-
-    Returns ``{optimizer: {"feat_err": (N,), "ssim": (N,), "wall_s": float, "steps": int, "evals": int,
-    "result": InversionResult}}``. L-BFGS runs without jitter (its line search needs a fixed objective).
-    """
-    images = np.asarray(images_rgb, np.float32)
-    out = {}
-    for opt in optimizers:
-        res = invert_layer(
-            net,
-            images,
-            layer,
-            recipe=recipe,
-            n_steps=n_steps,
-            optimizer=opt,
-            log=log,
-            log_prefix=f"compare/{opt}/",
-            seed=seed,
-            progress=progress,
-            **kwargs,
-        )
-        sc = score_reconstructions(images, res.rgb)
-        out[opt] = {
-            "feat_err": next(iter(res.feature_errors.values())),
-            "ssim": sc["ssim"],
-            "wall_s": res.wall_time_s,
-            "steps": res.n_steps,
-            "evals": res.n_evals,
-            "result": res,
-        }
-    return out
