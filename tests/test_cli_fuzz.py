@@ -6,7 +6,7 @@ Python, surrogate-escaped), huge and negative numbers, into every option of ``ru
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from restoration import cli
@@ -89,6 +89,7 @@ def test_report_options_never_raise(option, value, tmp_path_factory, capsys):
 
 @FUZZ
 @given(value=values)
+@example(value="²")  # isdigit() but not int(): found by this test, once
 def test_experiment_ids_never_raise(value, capsys):
     import restoration_experiments.__main__ as exp_main
     from restoration.contract import registry

@@ -136,7 +136,7 @@ class Registry:
         text = str(name).strip()
         candidates = [text]
         digits = text[3:] if text.lower().startswith("fig") else text
-        if digits.isdigit():
+        if digits.isascii() and digits.isdigit():  # not "²", which isdigit() takes and int() refuses
             candidates.append(f"fig{int(digits):02d}")
         for c in candidates:
             if c in self.ids:
