@@ -19,6 +19,9 @@ resume       re-run runs with their stored config, resuming from their checkpoin
              ``python -m restoration resume RUN_ID ...`` or ``resume --dead``
 
 Arguments are checked before any work starts; an error is one line naming the argument and the fix, exit 2.
+
+Package ``restoration.cli``: :func:`main` and :func:`build_parser` (here); the image commands in :mod:`.images`,
+the run commands in :mod:`.runs`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from restoration import program
 
     p = argparse.ArgumentParser(
-        prog=program("restoration"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=program("restoration"),
+        description=__doc__.split("\n\nPackage ")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from restoration import version_text
 
