@@ -115,7 +115,7 @@ def mv_step(net32, precision: str, image, steps: int) -> dict:
     layer = "conv3_3"
     net = net32.with_precision(precision)
     res = preimage.invert_layer(
-        net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1, progress=False
+        net, image[None], layer, recipe=recipes.get_recipe("mv2016"), n_steps=steps + 1, report=preimage.QUIET
     )
     fwd, bwd = vgg_conv_flops(layer, image.shape[0])
     # accuracy: the reached pre-image scored by the float32 net, whatever precision found it

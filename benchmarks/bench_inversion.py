@@ -89,7 +89,9 @@ def main(argv=None) -> int:
     for layer in args.layers:
         fwd, bwd = vgg_conv_flops(layer, args.size)
         for jit in [False, True] if args.xla else [False]:
-            res = preimage.invert_layer(net, images, layer, n_steps=args.steps + 1, progress=False, jit_compile=jit)
+            res = preimage.invert_layer(
+                net, images, layer, n_steps=args.steps + 1, report=preimage.QUIET, jit_compile=jit
+            )
             sps = 1.0 / res.time_per_step_s
             gflops = (fwd + bwd) * sps / 1e9
             rows.append(

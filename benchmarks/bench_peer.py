@@ -80,7 +80,7 @@ def tf_child(steps: int):
     an, bn = a.numpy(), b.numpy()
 
     def mv():
-        res = preimage.invert_layer(net, image[None], LAYER, recipe=recipe, n_steps=steps + 1, progress=False)
+        res = preimage.invert_layer(net, image[None], LAYER, recipe=recipe, n_steps=steps + 1, report=preimage.QUIET)
         return res.time_per_step_s
 
     def module():  # bench.py's float32 module-training step (DC pool1 -> image, 64 px x 16): GFLOP/s

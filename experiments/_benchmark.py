@@ -212,11 +212,10 @@ def _mv_cell(cfg, fnet, images, layer, method, log, priors):
             layer,
             recipe=rec,
             extra_terms=extra,
-            log=log,
-            log_prefix=f"{fnet.name}/{layer}/{method.id}/",
-            log_every=every,
+            report=preimage.Reporting(
+                log=log, log_prefix=f"{fnet.name}/{layer}/{method.id}/", log_every=every, progress=cfg["progress"]
+            ),
             seed=cfg["seed"],
-            progress=cfg["progress"],
         ).rgb
 
     return settings, run

@@ -180,8 +180,9 @@ def _layer_sweep(fnet, images, names, run: MVRun, log):
     from restoration_reports.tables import preimage as inversion_tables
 
     r = run.recipe
+    report = preimage.Reporting(log=log, log_every=run.log_every)
     sweep = preimage.sweep_layers(
-        fnet, images, list(run.layers), image_names=names, recipe=r, log=log, log_every=run.log_every, seed=run.seed
+        fnet, images, list(run.layers), image_names=names, recipe=r, report=report, seed=run.seed
     )
     title = (
         f"{fnet.name}: pre-image quality per layer ({r.name}, {r.n_steps} steps, {images.shape[1]} px, "
@@ -201,7 +202,14 @@ def _optimizer_comparison(fnet, images, run: MVRun, log, tables: list):
     r = run.recipe
     opts = (r.optimizer, "lbfgs") if r.optimizer != "lbfgs" else ("adam", "lbfgs")
     cmp = preimage.compare_optimizers(
-        fnet, images, run.compare_layer, optimizers=opts, n_steps=run.compare_steps, recipe=r, log=log, seed=run.seed
+        fnet,
+        images,
+        run.compare_layer,
+        optimizers=opts,
+        n_steps=run.compare_steps,
+        recipe=r,
+        report=preimage.Reporting(log=log),
+        seed=run.seed,
     )
     label = " vs ".join("L-BFGS" if o == "lbfgs" else o.capitalize() for o in opts)
     tables.append(

@@ -191,11 +191,10 @@ class Inversions:
             recipe=recipe,
             n_steps=steps,
             extra_terms=extra,
-            log=self.log,
-            log_prefix=prefix,
-            log_every=max(steps // 30, 1),
+            report=preimage.Reporting(
+                log=self.log, log_prefix=prefix, log_every=max(steps // 30, 1), progress=self.cfg["progress"]
+            ),
             seed=self.cfg["seed"],
-            progress=self.cfg["progress"],
         )
 
     def score(self, layer: str, res) -> dict:

@@ -14,7 +14,7 @@ import tensorflow as tf
 from restoration.objectives import Objective, Term, feature_loss
 from restoration.priors import AlphaNorm, TotalVariation
 from restoration.optim.progress import progress as progress_bar
-from restoration.preimage.optimise import InversionResult, InvertSettings, LogFn, Reporting, invert
+from restoration.preimage.optimise import InversionResult, InvertSettings, Reporting, invert
 from restoration.preimage.recipes import Recipe, get_recipe
 
 __all__ = [
@@ -62,14 +62,7 @@ def invert_layer(
     n_steps: int | None = None,
     optimizer: str | None = None,
     extra_terms: Sequence[Term] = (),
-    log: LogFn | None = None,
-    log_every: int = 10,
-    log_prefix: str = "",
-    snapshot_steps: Sequence[int] = (),
-    callback=None,
-    seed: int = 0,
-    progress: bool = True,
-    jit_compile="auto",
+    report: Reporting = Reporting(),
     **overrides,
 ) -> InversionResult:
     """Invert ``net`` at ``layer`` for a batch of RGB images following a recipe (default M&V 2016).
@@ -83,11 +76,16 @@ def invert_layer(
         (:meth:`Recipe.with_steps`).
     optimizer : str, optional
         Override the recipe's optimiser (e.g. ``"lbfgs"`` for the comparison).
+    extra_terms : sequence of Term
+        Added to the recipe's objective (e.g. a learned prior in place of TV).
+    report : Reporting
+        Logging, snapshots, callback and progress bar (``QUIET``: none).
     overrides :
-        :class:`InvertSettings` fields (``lr``, ``jitter``, ``clip``, ``init_std``, ...) or ``x_init``.
+        :class:`InvertSettings` fields (``seed``, ``jit_compile``, ``lr``, ``jitter``, ``clip``, ``init_std``, ...)
+        or ``x_init``.
     """
-    # The one-call convenience entry (like lucid's render_vis): its many keyword arguments are the recipe's overrides;
-    # the work is done by build_objective and invert, which take settings objects.
+    # The one-call convenience entry (like lucid's render_vis): the recipe's numbers become the settings, which
+    # ``overrides`` may change; the work is done by build_objective and invert.
     r = get_recipe(recipe)
     if n_steps is not None and n_steps != r.n_steps:
         r = r.with_steps(n_steps)
@@ -113,21 +111,11 @@ def invert_layer(
         clip=r.pixel_constraint == "clip",
         ball=r.ball_radius if r.pixel_constraint == "ball" else 0.0,
         init_std=r.init_std,
-        seed=seed,
-        jit_compile=jit_compile,
         reset_momentum=r.reset_momentum,
         grad_clip=r.grad_clip,
     )
     x_init = overrides.pop("x_init", x0 if r.init == "target" else None)
     settings = settings.replace(**overrides)
-    report = Reporting(
-        log=log,
-        log_every=log_every,
-        log_prefix=log_prefix,
-        snapshot_steps=snapshot_steps,
-        callback=callback,
-        progress=progress,
-    )
     return invert(
         net, objective, settings, x_init=x_init, shape=None if x_init is not None else images.shape[:3], report=report
     )
@@ -171,31 +159,18 @@ def sweep_layers(
     image_names: Sequence[str] | None = None,
     recipe: "str | Recipe" = "mv2016",
     n_steps: int | None = None,
-    log: LogFn | None = None,
-    log_every: int = 10,
-    seed: int = 0,
-    progress: bool = True,
-    **kwargs,
+    report: Reporting = Reporting(),
+    **overrides,
 ) -> LayerSweep:
     """Run :func:`invert_layer` for every layer on the same batch of images (one batched optimisation per
-    layer); metrics are logged as ``<layer>/<term>``. Returns a :class:`LayerSweep`."""
+    layer); metrics are logged as ``<layer>/<term>`` (after ``report``'s prefix); ``overrides`` as there.
+    Returns a :class:`LayerSweep`."""
     images = np.asarray(images_rgb, np.float32)
     r = get_recipe(recipe)
     results, scores, settings = {}, {}, {}
-    for layer in progress_bar(list(layers), desc=f"{net.name} layers", enabled=progress):
-        res = invert_layer(
-            net,
-            images,
-            layer,
-            recipe=r,
-            n_steps=n_steps,
-            log=log,
-            log_every=log_every,
-            log_prefix=f"{layer}/",
-            seed=seed,
-            progress=progress,
-            **kwargs,
-        )
+    for layer in progress_bar(list(layers), desc=f"{net.name} layers", enabled=report.progress):
+        at = dataclasses.replace(report, log_prefix=f"{report.log_prefix}{layer}/")
+        res = invert_layer(net, images, layer, recipe=r, n_steps=n_steps, report=at, **overrides)
         results[layer] = res
         sc = score_reconstructions(images, res.rgb)
         sc["feat_err"] = next(iter(res.feature_errors.values()))
@@ -222,32 +197,21 @@ def compare_optimizers(
     optimizers=("adam", "lbfgs"),
     n_steps: int = 100,
     recipe: "str | Recipe" = "mv2016",
-    log: LogFn | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    **kwargs,
+    report: Reporting = Reporting(),
+    **overrides,
 ) -> dict:
     """The same layer, images, objective and step budget under several optimisers.
 
     Returns ``{optimizer: {"feat_err": (N,), "ssim": (N,), "wall_s": float, "steps": int, "evals": int,
-    "result": InversionResult}}``. L-BFGS runs without jitter (its line search needs a fixed objective).
+    "result": InversionResult}}``. L-BFGS runs without jitter (its line search needs a fixed objective). Metrics
+    are logged as ``compare/<optimizer>/<term>`` (after ``report``'s prefix); ``overrides`` as in
+    :func:`invert_layer`.
     """
     images = np.asarray(images_rgb, np.float32)
     out = {}
     for opt in optimizers:
-        res = invert_layer(
-            net,
-            images,
-            layer,
-            recipe=recipe,
-            n_steps=n_steps,
-            optimizer=opt,
-            log=log,
-            log_prefix=f"compare/{opt}/",
-            seed=seed,
-            progress=progress,
-            **kwargs,
-        )
+        at = dataclasses.replace(report, log_prefix=f"{report.log_prefix}compare/{opt}/")
+        res = invert_layer(net, images, layer, recipe=recipe, n_steps=n_steps, optimizer=opt, report=at, **overrides)
         sc = score_reconstructions(images, res.rgb)
         out[opt] = {
             "feat_err": next(iter(res.feature_errors.values())),

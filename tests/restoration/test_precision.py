@@ -90,7 +90,12 @@ def test_numerics_optimisation_inversion_reaches_the_same_feature_error(tiny, rn
     errs = {}
     for pr in ("float32", "bfloat16"):
         res = preimage.invert_layer(
-            tiny.with_precision(pr), img, "conv2_2", recipe=recipes.get_recipe("mv2016"), n_steps=60, progress=False
+            tiny.with_precision(pr),
+            img,
+            "conv2_2",
+            recipe=recipes.get_recipe("mv2016"),
+            n_steps=60,
+            report=preimage.QUIET,
         )
         assert res.rgb.dtype == np.float32 and np.isfinite(res.rgb).all()
         # score both results with the float32 net

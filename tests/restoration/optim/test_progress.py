@@ -149,7 +149,7 @@ _SCRIPT = textwrap.dedent("""
     net = tiny_vgg(seed=0, channels=(4, 8))
     img = np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)
     for opt, steps in (("adam", 200), ("lbfgs", 40)):
-        res = invert_layer(net, img, "conv2_1", n_steps=steps, optimizer=opt, progress=True)
+        res = invert_layer(net, img, "conv2_1", n_steps=steps, optimizer=opt)
         print(opt, res.n_steps, flush=True)
 """)
 

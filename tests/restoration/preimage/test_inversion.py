@@ -205,7 +205,7 @@ def test_shallow_layer_pre_image_is_close_to_the_image(images):
     """M&V 2016 recipe (300 steps) from conv1_1 of a 16-channel tiny net: measured pixel error 0.024 and SSIM
     0.85 (a random start is at error ~1); the TV prior keeps the feature error at a few percent."""
     net = tiny_vgg(seed=0, channels=(16, 16))
-    res = invert_layer(net, images, "conv1_1", recipe="mv2016", n_steps=300, progress=False)
+    res = invert_layer(net, images, "conv1_1", recipe="mv2016", n_steps=300, report=QUIET)
     err = metrics.normalized_error(np.clip(res.rgb, 0, 255), images)
     ssim = np.mean([metrics.ssim(a, np.clip(b, 0, 255)) for a, b in zip(images, res.rgb)])
     assert res.feature_errors["conv1_1/relu"].max() < 0.08
@@ -238,9 +238,9 @@ def test_snapshots_and_callback_at_chosen_steps(net, images):
         images,
         "conv1_1",
         n_steps=12,
-        snapshot_steps=(4, 8),
-        callback=lambda step, rgb: seen.append((step, rgb.shape)),
-        progress=False,
+        report=Reporting(
+            snapshot_steps=(4, 8), callback=lambda step, rgb: seen.append((step, rgb.shape)), progress=False
+        ),
     )
     assert seen == [(4, images.shape), (8, images.shape)]
     assert set(res.snapshots) == {4, 8, 12}
@@ -275,14 +275,14 @@ def test_bad_arguments_fail_with_clear_messages(net, images):
 
 
 def test_mv2015_recipe_runs_and_lowers_the_loss(net, images):
-    res = invert_layer(net, images[:1], "conv1_1", recipe="mv2015", n_steps=40, progress=False)
+    res = invert_layer(net, images[:1], "conv1_1", recipe="mv2015", n_steps=40, report=QUIET)
     assert res.optimizer == "momentum" and set(res.terms) == {"feat/conv1_1/relu", "alpha6", "tv2"}
     vals = res.history["feat/conv1_1/relu"][1]
     assert vals[-1] < vals[0]
 
 
 def test_sweep_tables_and_optimizer_comparison(net, images):
-    sweep = preimage.sweep_layers(net, images, ["conv1_1", "pool2"], image_names=["a", "b"], n_steps=6, progress=False)
+    sweep = preimage.sweep_layers(net, images, ["conv1_1", "pool2"], image_names=["a", "b"], n_steps=6, report=QUIET)
     from restoration_reports.tables import preimage as inversion_tables
 
     table = inversion_tables.sweep_table(sweep, "t")
@@ -290,7 +290,7 @@ def test_sweep_tables_and_optimizer_comparison(net, images):
     assert set(sweep.scores["pool2"]) == {"feat_err", "nerr", "ssim", "psnr"}
     fig = inversion_tables.sweep_figure(sweep)
     assert len(fig.axes) == 2 * 3
-    cmp = preimage.compare_optimizers(net, images, "conv1_2", n_steps=5, progress=False)
+    cmp = preimage.compare_optimizers(net, images, "conv1_2", n_steps=5, report=QUIET)
     assert set(cmp) == {"adam", "lbfgs"}
     assert inversion_tables.comparison_table(cmp, "conv1_2", "c").rows[1][0] == "lbfgs"
 
@@ -479,9 +479,9 @@ def test_the_pixel_ball_bounds_every_colour_vector_at_2B(net, images):
 def test_init_target_starts_from_the_image_and_random_does_not(net, images):
     x0 = net.preprocess(images)
     ball = x0 * np.minimum(160.0 / np.maximum(np.linalg.norm(x0, axis=-1, keepdims=True), 1e-12), 1.0)
-    t = invert_layer(net, images, "conv1_2", recipe="mv2016_target", n_steps=1, lr=1e-9, progress=False)
+    t = invert_layer(net, images, "conv1_2", recipe="mv2016_target", n_steps=1, lr=1e-9, report=QUIET)
     np.testing.assert_allclose(t.x_bgr, ball, atol=1e-3)  # the image, projected onto the ball
-    rnd = invert_layer(net, images, "conv1_2", recipe="mv2016", n_steps=1, lr=1e-9, progress=False)
+    rnd = invert_layer(net, images, "conv1_2", recipe="mv2016", n_steps=1, lr=1e-9, report=QUIET)
     assert np.abs(rnd.x_bgr).max() < 10.0
     with pytest.raises(ValueError, match="init"):
         recipes.MV2016.replace(init="zeros")

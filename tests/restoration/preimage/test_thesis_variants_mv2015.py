@@ -48,8 +48,8 @@ def test_mv2015_clips_like_the_thesis_and_runs_where_unclipped_it_diverges():
         [data.center_crop_resize(dict(data.embedded_images("all"))[n], 16) for n in ("astronaut", "coffee")]
     ).astype(np.float32)
     with pytest.raises(DivergenceError, match="alpha6"):
-        invert_layer(net, images, "pool1", recipe=r.replace(grad_clip=0.0), n_steps=40, progress=False)
-    res = invert_layer(net, images, "pool1", recipe=r, n_steps=40, progress=False)
+        invert_layer(net, images, "pool1", recipe=r.replace(grad_clip=0.0), n_steps=40, report=QUIET)
+    res = invert_layer(net, images, "pool1", recipe=r, n_steps=40, report=QUIET)
     assert np.all(np.isfinite(res.rgb)) and np.isfinite(res.terms["alpha6"])
     with pytest.raises(ValueError, match="paper 'mv2017'"):
         r.replace(paper="mv2017")
