@@ -363,7 +363,34 @@ def _net_or_note(cfg, net_name):
 
 
 def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun:
-    from restoration_experiments._prior_common import load_prior
+    """One net's cells: the evaluation set, each cell's key (reused from the store when an identical cell ran),
+    then the optimisation cells and the trained cells still to compute."""
+    nr = _net_run(cfg, net_name, fnet)
+    priors = _method_priors(methods, nr)
+    keys, runs = _plan_cells(cfg, fnet, nr, methods, priors, log)
+    for cell, key in keys.items():  # (method id, depth) -> its key
+        hit = store.load(key)
+        if hit is not None:
+            recs, scores, rid = hit
+            nr.cells[cell], nr.recs[cell], nr.origin[cell] = scores, recs, f"run {rid}"
+    n_all, n_hit = len(keys), len(nr.cells)
+    print(
+        f"[benchmark] {net_name}: {n_all} cells, {n_hit} reused from earlier runs, {n_all - n_hit} to compute",
+        flush=True,
+    )
+    for (mid, d), run in runs.items():
+        if (mid, d) not in nr.cells:
+            print(f"[benchmark] {net_name} {d} ({nr.layer_of[d]}): {mid}", flush=True)
+            _finish(cfg, nr, mid, d, run(), store, keys[(mid, d)], "this run")
+    modes = [m.mode for m in methods if m.kind == "trained"]
+    todo = {k for k in keys if k[0].startswith("trained_") and k not in nr.cells}
+    if todo:
+        _trained_cells(cfg, fnet, nr, modes, todo, log, _run._id, store, keys)
+    return nr
+
+
+def _net_run(cfg, net_name, fnet) -> NetRun:
+    """The net's evaluation set (names must be unique: per-image scores are keyed by them) and depth layers."""
     from restoration import benchmark
 
     size = int(_per_net(cfg["size"], net_name, "size"))
@@ -376,7 +403,13 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
         )
     images = np.stack([im for _, im in named]).astype(np.float32)
     layer_of = benchmark.depth_layers(fnet, cfg["depths"], cfg["targets"])
-    nr = NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text, fnet.default_size)
+    return NetRun(net_name, fnet.weights_label, list(layer_of), layer_of, named, images, text, fnet.default_size)
+
+
+def _method_priors(methods, nr: NetRun) -> dict:
+    """The learned priors the methods use, by name; a method whose prior is missing is left out, with a note."""
+    from restoration_experiments._prior_common import load_prior
+
     priors = {}
     for m in methods:
         if m.prior and m.prior not in priors:
@@ -384,16 +417,24 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
                 priors[m.prior] = load_prior(m.prior, "input")
             except (FileNotFoundError, ValueError) as e:
                 nr.notes.append(f"{m.label} left out: {e}")
+    return priors
+
+
+def _plan_cells(cfg, fnet, nr: NetRun, methods, priors: dict, log) -> tuple[dict, dict]:
+    """Per (method, depth): the cell's key (everything its numbers depend on) and, for an optimisation method,
+    the call that computes it."""
+    from restoration import benchmark
+
     common = dict(
         net=fnet.digest(),
-        images=_fingerprint(images),
+        images=_fingerprint(nr.images),
         seed=cfg["seed"],
         score_net=cfg["score_net"],
         score_layers=cfg["score_layers"],
         score_weights=cfg["vgg16_weights"],
     )
     trained = dict(
-        crop=_per_net(cfg["crop"], net_name, "crop"),
+        crop=_per_net(cfg["crop"], nr.name, "crop"),
         batch_size=cfg["batch_size"],
         module_steps=cfg["module_steps"],
         lr=cfg["lr"],
@@ -406,32 +447,15 @@ def run_net(_run, cfg, net_name, fnet, methods, store: CellStore, log) -> NetRun
     for m in methods:
         if m.prior and m.prior not in priors:
             continue
-        for d, layer in layer_of.items():
+        for d, layer in nr.layer_of.items():
             if m.kind == "trained":
                 parts = {**trained, **(finetune if m.mode == "merged" else {})}
             elif m.kind == "foe_thesis":
-                parts, runs[(m.id, d)] = _foe_cell(cfg, fnet, images, layer, m, log, priors)
+                parts, runs[(m.id, d)] = _foe_cell(cfg, fnet, nr.images, layer, m, log, priors)
             else:
-                parts, runs[(m.id, d)] = _mv_cell(cfg, fnet, images, layer, m, log, priors)
+                parts, runs[(m.id, d)] = _mv_cell(cfg, fnet, nr.images, layer, m, log, priors)
             keys[(m.id, d)] = benchmark.cell_key(layer=layer, method=m.id, **common, **parts)
-            hit = store.load(keys[(m.id, d)])
-            if hit is not None:
-                recs, scores, rid = hit
-                nr.cells[(m.id, d)], nr.recs[(m.id, d)], nr.origin[(m.id, d)] = scores, recs, f"run {rid}"
-    n_all, n_hit = len(keys), len(nr.cells)
-    print(
-        f"[benchmark] {net_name}: {n_all} cells, {n_hit} reused from earlier runs, {n_all - n_hit} to compute",
-        flush=True,
-    )
-    for (mid, d), run in runs.items():
-        if (mid, d) not in nr.cells:
-            print(f"[benchmark] {net_name} {d} ({layer_of[d]}): {mid}", flush=True)
-            _finish(cfg, nr, mid, d, run(), store, keys[(mid, d)], "this run")
-    modes = [m.mode for m in methods if m.kind == "trained"]
-    todo = {k for k in keys if k[0].startswith("trained_") and k not in nr.cells}
-    if todo:
-        _trained_cells(cfg, fnet, nr, modes, todo, log, _run._id, store, keys)
-    return nr
+    return keys, runs
 
 
 def run_benchmark(_run, cfg: Mapping) -> float:

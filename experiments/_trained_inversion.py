@@ -245,76 +245,40 @@ class RunConfig:
 
     @classmethod
     def from_config(cls, cfg: Mapping, fig: TrainedInversionFigure) -> "RunConfig":
+        """The config checked (the family's schema, then the rules that need the figure), as typed fields; an
+        error names the key and the fix."""
         c = dict(cfg)
         schema.check(c, SCHEMA)
-
-        def pos_int(key, optional=False):
-            return c.get(key) if optional else c[key]
-
-        def pos_float(key):
-            return float(c[key])
-
-        def schedule(key):
-            return () if c.get(key) is None else Schedule.of(c[key]).points
-
-        net = str(c.get("net", fig.net))
-        allowed = ("vgg16", "tiny_vgg") if fig.net == "vgg16" else ("alexnet",)
-        if net not in allowed:
-            raise ValueError(
-                f"config net={net!r}: {fig.id} is a {fig.net} figure; use net={allowed[0]!r}"
-                + (" (or 'tiny_vgg' for tests)" if fig.net == "vgg16" else "")
-            )
-        variant = c.get("variant") or fig.default_variant
-        if variant not in fig.variants:
-            raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
-        scales = c.get("scales") or [1.0]
-        if not (
-            isinstance(scales, (list, tuple))
-            and scales
-            and all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in scales)
-        ):
-            raise ValueError(f"config scales={scales!r}: must be factors in (0, 1], e.g. [1.0, 0.5, 0.25]")
-        module_steps = dict(c.get("module_steps") or {})
-        for k, v in module_steps.items():
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"config module_steps[{k!r}]={v!r}: must be a positive integer")
-        if module_steps and fig.mode not in ("stacked", "merged"):
-            raise ValueError(
-                f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
-                f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure"
-            )
-        frac = c["heldout_fraction"]
-        per = pos_int("eval_per_image")
-        if round(math.sqrt(per)) ** 2 != per:
-            raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
+        net, variant, scales = _checked_net(c, fig), _checked_variant(c, fig), _checked_scales(c)
+        module_steps, per = _checked_module_steps(c, fig), _checked_eval_per_image(c)
         return cls(
             profile=str(c.get("profile", "quick")),
             net=net,
             weights=c.get("weights"),
             variant=variant,
             image_dir=c.get("image_dir"),
-            image_size=pos_int("image_size", True),
-            max_images=pos_int("max_images", True),
-            heldout_fraction=float(frac),
-            crop=pos_int("crop"),
-            batch_size=pos_int("batch_size"),
-            steps=pos_int("steps"),
-            lr=pos_float("lr"),
-            lr_schedule=schedule("lr_schedule"),
-            scales=tuple(float(f) for f in scales),
+            image_size=c.get("image_size"),
+            max_images=c.get("max_images"),
+            heldout_fraction=float(c["heldout_fraction"]),
+            crop=c["crop"],
+            batch_size=c["batch_size"],
+            steps=c["steps"],
+            lr=float(c["lr"]),
+            lr_schedule=_schedule_points(c, "lr_schedule"),
+            scales=scales,
             flip=bool(c.get("flip")),
             module_steps=module_steps,
-            finetune_steps=pos_int("finetune_steps"),
-            finetune_lr_schedule=schedule("finetune_lr_schedule"),
-            eval_size=pos_int("eval_size"),
+            finetune_steps=c["finetune_steps"],
+            finetune_lr_schedule=_schedule_points(c, "finetune_lr_schedule"),
+            eval_size=c["eval_size"],
             eval_per_image=per,
             whole_heldout=bool(c.get("whole_heldout")),
-            max_heldout=pos_int("max_heldout"),
+            max_heldout=c["max_heldout"],
             reuse_modules=bool(c.get("reuse_modules", True)),
-            log_every=pos_int("log_every"),
-            eval_every=pos_int("eval_every"),
-            ckpt_every=pos_int("ckpt_every"),
-            rows=pos_int("rows"),
+            log_every=c["log_every"],
+            eval_every=c["eval_every"],
+            ckpt_every=c["ckpt_every"],
+            rows=c["rows"],
             seed=int(c.get("seed", 0)),
             precision=_precision(c),
         )
@@ -342,6 +306,59 @@ class RunConfig:
             eval_every=self.eval_every,
             ckpt_every=self.ckpt_every,
         )
+
+
+def _schedule_points(c: Mapping, key: str) -> tuple:
+    return () if c.get(key) is None else Schedule.of(c[key]).points
+
+
+def _checked_net(c: Mapping, fig: TrainedInversionFigure) -> str:
+    net = str(c.get("net", fig.net))
+    allowed = ("vgg16", "tiny_vgg") if fig.net == "vgg16" else ("alexnet",)
+    if net not in allowed:
+        raise ValueError(
+            f"config net={net!r}: {fig.id} is a {fig.net} figure; use net={allowed[0]!r}"
+            + (" (or 'tiny_vgg' for tests)" if fig.net == "vgg16" else "")
+        )
+    return net
+
+
+def _checked_variant(c: Mapping, fig: TrainedInversionFigure) -> str:
+    variant = c.get("variant") or fig.default_variant
+    if variant not in fig.variants:
+        raise ValueError(f"config variant={variant!r}: {fig.id} has variants {list(fig.variants)}")
+    return variant
+
+
+def _checked_scales(c: Mapping) -> tuple:
+    scales = c.get("scales") or [1.0]
+    if not (
+        isinstance(scales, (list, tuple))
+        and scales
+        and all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in scales)
+    ):
+        raise ValueError(f"config scales={scales!r}: must be factors in (0, 1], e.g. [1.0, 0.5, 0.25]")
+    return tuple(float(f) for f in scales)
+
+
+def _checked_module_steps(c: Mapping, fig: TrainedInversionFigure) -> dict:
+    module_steps = dict(c.get("module_steps") or {})
+    for k, v in module_steps.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"config module_steps[{k!r}]={v!r}: must be a positive integer")
+    if module_steps and fig.mode not in ("stacked", "merged"):
+        raise ValueError(
+            f"config module_steps={module_steps!r}: {fig.id} trains its modules together "
+            f"({fig.mode}), so they all take `steps`; per-module steps need a stacked figure"
+        )
+    return module_steps
+
+
+def _checked_eval_per_image(c: Mapping) -> int:
+    per = c["eval_per_image"]
+    if round(math.sqrt(per)) ** 2 != per:
+        raise ValueError(f"config eval_per_image={per}: must be a square number (1, 4, 9, ...)")
+    return per
 
 
 def experiment(fig: TrainedInversionFigure, body=None):
