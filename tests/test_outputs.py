@@ -175,12 +175,12 @@ def test_sigterm_during_the_pdf_leaves_the_previous_pdf_and_no_partial(tmp_path,
 def test_csv_export_is_whole_and_escapes_text_that_is_not_utf8(tmp_path):
     import pandas as pd
 
-    from restoration.cli import _write_csv
+    from restoration.cli.runs import write_csv
 
     frame = pd.DataFrame({"run_id": [1, 2], "config.image_dir": ["/data/ok", "/data/\udc80bad"]})
     path = tmp_path / "runs.csv"
     path.write_text("previous")
-    assert _write_csv(frame, str(path), "--csv") == str(path)
+    assert write_csv(frame, str(path), "--csv") == str(path)
     text = path.read_text()
     assert "/data/\\udc80bad" in text and text.count("\n") == 3
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]

@@ -78,7 +78,7 @@ def _size_text(n: int) -> str:
     return f"{n} B"
 
 
-def _write_csv(frame, path: str, argument: str) -> str:
+def write_csv(frame, path: str, argument: str) -> str:
     """Write ``frame`` as CSV to ``path`` (``-``: stdout), lists and dicts as JSON text (which other tools can
     read back); a path that cannot be written is a one-line error."""
     import json
@@ -136,12 +136,12 @@ def runs(args: argparse.Namespace) -> int:
     to_stdout = "-" in (args.csv, args.metrics_csv)
     written = []
     if args.csv:
-        written.append(f"wrote {len(recs)} runs to {_write_csv(query.frame_of(recs), args.csv, '--csv')}")
+        written.append(f"wrote {len(recs)} runs to {write_csv(query.frame_of(recs), args.csv, '--csv')}")
     if args.metrics_csv:
         metrics = query.metrics_frame(recs)
         written.append(
             f"wrote {len(metrics)} metric points of {metrics['run_id'].nunique()} runs to "
-            f"{_write_csv(metrics, args.metrics_csv, '--metrics-csv')}"
+            f"{write_csv(metrics, args.metrics_csv, '--metrics-csv')}"
         )
     if to_stdout:
         for line in written:
