@@ -84,8 +84,9 @@ def invert_layer(
         :class:`InvertSettings` fields (``seed``, ``jit_compile``, ``lr``, ``jitter``, ``clip``, ``init_std``, ...)
         or ``x_init``.
     """
-    # The one-call convenience entry (like lucid's render_vis): the recipe's numbers become the settings, which
-    # ``overrides`` may change; the work is done by build_objective and invert.
+    # Long for its docstring and the settings it spells out: the one-call convenience entry (like lucid's
+    # render_vis), where the recipe's numbers become the settings, which ``overrides`` may change; the work is
+    # done by build_objective and invert.
     r = get_recipe(recipe)
     if n_steps is not None and n_steps != r.n_steps:
         r = r.with_steps(n_steps)
