@@ -189,8 +189,10 @@ def test_a_killed_child_is_shown_as_died_marked_and_resumed(monkeypatch, capsys)
     ckpts = tracking.runs_dir() / "checkpoints" / "fig06"
     deadline = time.monotonic() + 180
     # Kill at the first checkpoint of any module: on a fast machine (AMX) the whole run takes seconds, so
-    # waiting for one particular step could find the run already finished.
-    while not list(ckpts.glob("*/attempt1/*/*/ckpt-*.index")):
+    # waiting for one particular step could find the run already finished. Wait for the manager's state file
+    # ("checkpoint"), written after the checkpoint's data and index: a kill between the index and it leaves a
+    # checkpoint TensorFlow does not list, so the resumed run would start afresh (seen once under load).
+    while not list(ckpts.glob("*/attempt1/*/*/checkpoint")):
         assert proc.poll() is None, "the run ended before its first checkpoint: " + proc.stdout.read()[-2000:]
         assert time.monotonic() < deadline, "no checkpoint appeared in 180 s"
         time.sleep(0.05)
