@@ -162,8 +162,7 @@ def photos_line(cfg: Mapping, train_names, held_names) -> str:
         left = [n for n in NOT_NATURAL if n not in train_names]
         kept = [n for n in NOT_NATURAL if n in train_names]
         note = (
-            f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by "
-            f"default (issue 17)"
+            f"; {', '.join(left)} ship with it too but are not natural photographs and are left out by default"
             if left
             else ""
         )

@@ -277,7 +277,7 @@ def _thesis_procedure(r: ComparisonRun, prior: str) -> ThesisProcedure:
         jitter_note=(
             f"The thesis's procedure ran with {pi.describe()}: the thesis's T = {t_thesis} px for {tl} at "
             f"{fnet.default_size} px, scaled to {cfg['size']} px (the thesis's own rule and amount at its "
-            f"size; before issue 17 this table used mirrored borders with 2T + 1 positions)."
+            f"size; older runs of this table used mirrored borders with 2T + 1 positions)."
         ),
     )
     print(f"[{r.fig_id}] thesis procedure at {tl}", flush=True)
@@ -382,7 +382,7 @@ def _paragraphs(r: ComparisonRun, summary: dict, best, thesis: ThesisProcedure, 
         if not best
         else f"Best learned prior: {best}. Its PSNR minus M&V 2016's: "
         + ", ".join(f"{la} {gains[la]:+.2f} dB" for la in layers)
-        + " (the issue's aim: +2 dB at conv3_3 and deeper)."
+        + " (the aim set for the learned priors: +2 dB at conv3_3 and deeper)."
     )
     paras = [
         f"{len(names)} held-out images ({', '.join(names)}; no prior saw them) at {cfg['size']} px, inverted "

@@ -196,7 +196,7 @@ class PriorParams:
         """Which photos the prior saw, in words (the first ``limit`` names, then how many more)."""
         if self.photos is None:
             return (
-                "photos not recorded (saved before issue 17; a quick-profile prior of then also learned from "
+                "photos not recorded (saved by an older version, whose quick-profile priors also learned from "
                 "hubble_deep_field, immunohistochemistry and retina: retrain it)"
             )
         names = ", ".join(self.photos[:limit]) + (
