@@ -225,7 +225,6 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
     """The chain from the deepest depth to the image, trained stacked (module store shared with the
     trained-inversion figures); returns ``(stack, batches, RunConfig, settings digest parts)``."""
     from restoration_experiments import _trained_inversion as ti
-    from restoration import data
 
     deepest = nr.layer_of[max(nr.depths, key=lambda d: int(d[4:]))]
     fig = ti.TrainedInversionFigure(
@@ -261,10 +260,7 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
     )
     train, _ = ti.load_images(tc)
     train = [(n, im) for n, im in train if n not in {m for m, _ in nr.named}]  # never train on the test images
-    batches = data.crop_batches(
-        train, crop=tc.crop, batch_size=tc.batch_size, seed=tc.seed, scales=tc.scales, flip=tc.flip
-    )
-    return fig, tc, batches
+    return fig, tc, tc.crop_batches(train)
 
 
 def _weights(cfg, net_name):

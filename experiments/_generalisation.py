@@ -78,16 +78,14 @@ def _train_folds(_run, c: RunConfig, fig, fnet, photos, chain) -> Folds:
     for k, (name, img) in enumerate(photos):
         train = [p for j, p in enumerate(photos) if j != k]
         held = [(name, data.center_crop_resize(img, c.eval_size).astype(np.float32))]
-        folds.batches = data.crop_batches(
-            train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales, flip=c.flip
-        )
+        folds.batches = c.crop_batches(train)
         folds.n_train = len(train)
 
         def log(metric, value, step, _name=name):
             log_run(f"without {_name}: {metric}", value, step)
 
         print(f"[loo] fold {k + 1}/{len(photos)}: training without {name}", flush=True)
-        on = StackData(fnet, folds.batches, held, np.stack([held[0][1]]))
+        on = StackData(fnet, folds.batches, held)
         o = train_and_score(f"without_{name}", chain, fig, c, on, log, _run._id)
         folds.reused += len(o.origin)
         ev = o.evaluation

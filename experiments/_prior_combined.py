@@ -20,11 +20,10 @@ from restoration_experiments._prior_common import (
     image_ids,
     image_scores,
     load_prior,
-    map_hw,
     means,
     net_and_images,
     origins,
-    prior_weight,
+    prior_weight_on,
 )
 from restoration import tracking
 from restoration.contract.payload import FigureRef, Payload, Table
@@ -120,8 +119,8 @@ def _arms(cfg: Mapping, fnet, priors: CombinedPriors, layer: str) -> tuple[dict,
     no_tv = mv.replace(tv_weight={0: 0.0})
     lam = mv.tv_weight_for(layer)
 
-    def weight(params, scale):  # the maps a prior scores (CICA's energy sums over their positions)
-        return prior_weight(params, lam, scale, map_hw(fnet, params.spec.patch.layer, cfg["size"]))
+    def weight(params, scale):
+        return prior_weight_on(fnet, params, lam, scale, cfg["size"])
 
     img, c2 = priors.image, priors.conv2
     w_img = weight(img, float(cfg["image_scale"]))

@@ -160,6 +160,12 @@ def prior_weight(params, lambda_tv: float, scale: float, map_hw: tuple[int, int]
     return scale * lambda_tv / (e * energy_factor(params.spec, *map_hw))
 
 
+def prior_weight_on(fnet, params, lambda_tv: float, scale: float, size: int) -> float:
+    """:func:`prior_weight` for ``size x size`` images, with the maps the prior scores at its own layer
+    (CICA's energy sums over their positions)."""
+    return prior_weight(params, lambda_tv, scale, map_hw(fnet, params.spec.patch.layer, size))
+
+
 def map_hw(fnet, layer: str, size: int) -> tuple[int, int]:
     """Height and width of ``layer``'s maps for ``size x size`` images (``"input"``: the image itself)."""
     import tensorflow as tf
@@ -180,19 +186,23 @@ class Inversions:
     images: np.ndarray
     log: Callable
 
+    @property
+    def log_every(self) -> int:
+        """About 30 logged points per inversion."""
+        return max(self.cfg["steps"] // 30, 1)
+
     def run(self, layer: str, recipe, extra=(), *, prefix: str):
         from restoration import preimage
 
-        steps = self.cfg["steps"]
         return preimage.invert_layer(
             self.fnet,
             self.images,
             layer,
             recipe=recipe,
-            n_steps=steps,
+            n_steps=self.cfg["steps"],
             extra_terms=extra,
             report=preimage.Reporting(
-                log=self.log, log_prefix=prefix, log_every=max(steps // 30, 1), progress=self.cfg["progress"]
+                log=self.log, log_prefix=prefix, log_every=self.log_every, progress=self.cfg["progress"]
             ),
             seed=self.cfg["seed"],
         )

@@ -33,11 +33,10 @@ from restoration_experiments._prior_common import (
     image_ids,
     image_scores,
     load_priors,
-    map_hw,
     net_and_images,
     origins,
     pooled_scores,
-    prior_weight,
+    prior_weight_on,
 )
 from restoration import tracking
 from restoration.contract.payload import FigureRef, Payload, Table
@@ -103,8 +102,7 @@ class ComparisonRun:
 
     def weight(self, name: str, lam: float, scale: float) -> float:
         """Learned prior ``name``'s weight as TV's is at a stage with lambda_TV ``lam``, times ``scale``."""
-        hw = map_hw(self.fnet, self.priors[name].spec.patch.layer, self.cfg["size"])  # the maps it scores
-        return prior_weight(self.priors[name], lam, scale, hw)
+        return prior_weight_on(self.fnet, self.priors[name], lam, scale, self.cfg["size"])
 
     def prior(self, name: str, weight: float):
         """Learned prior ``name`` as an energy term of ``weight``."""
@@ -281,8 +279,9 @@ def _thesis_procedure(r: ComparisonRun, prior: str) -> ThesisProcedure:
         ),
     )
     print(f"[{r.fig_id}] thesis procedure at {tl}", flush=True)
-    every = max(r.steps // 30, 1)
-    report = Reporting(log=r.inv.log, log_every=every, log_prefix=f"thesis/{tl}/p1/", progress=cfg["progress"])
+    report = Reporting(
+        log=r.inv.log, log_every=r.inv.log_every, log_prefix=f"thesis/{tl}/p1/", progress=cfg["progress"]
+    )
     start = phase_one(fnet, r.inv.images, canon, pi, report)
     for arm, term in [("MSE only", None)] + [
         (f"{prior}, weight {w:g}" + (" (the thesis's)" if w == w_thesis else ""), PatchPrior(r.priors[prior], weight=w))

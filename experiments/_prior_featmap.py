@@ -21,6 +21,7 @@ from restoration_experiments._prior_common import (
     image_ids,
     image_scores,
     load_priors,
+    means,
     net_and_images,
     origins,
 )
@@ -124,17 +125,13 @@ def _project(cfg: Mapping, fnet, images, ids, arms: MapArms):
     rows, summary, shown, per_image = [], {}, {}, {}
     for arm, h in [("true map", arms.h_true)] + list(arms.maps.items()):
         res = phase_one_to(fnet, arms.start, h, images.shape[1], proj, Reporting(progress=cfg["progress"]))
-        sc = metrics.score_batch(images, res.rgb)
-        err = map_error(h, arms.h_true)
+        sc = {**metrics.score_batch(images, res.rgb), "map_err": map_error(h, arms.h_true)}
         shown[arm] = (h, res.rgb)
-        rows.append(
-            [arm, round(float(err.mean()), 4), round(float(sc["psnr"].mean()), 2), round(float(sc["ssim"].mean()), 4)]
-        )
+        e, p, q = means(sc, ("map_err", "psnr", "ssim"))
+        rows.append([arm, round(e, 4), round(p, 2), round(q, 4)])
         key = "true" if arm == "true map" else arm
-        summary[f"map_err@{key}"] = float(err.mean())
-        summary[f"psnr_mean@{key}"] = float(sc["psnr"].mean())
-        summary[f"ssim_mean@{key}"] = float(sc["ssim"].mean())
-        per_image[key] = image_scores(ids, {**sc, "map_err": err})
+        summary[f"map_err@{key}"], summary[f"psnr_mean@{key}"], summary[f"ssim_mean@{key}"] = e, p, q
+        per_image[key] = image_scores(ids, sc)
     return rows, summary, per_image, shown
 
 

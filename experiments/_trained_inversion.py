@@ -295,6 +295,15 @@ class RunConfig:
             ckpt_every=self.ckpt_every,
         )
 
+    def crop_batches(self, train):
+        """Training batches of random crops of the photos ``train``, with this config's size, batch, scales, flips
+        and seed (:func:`restoration.data.crop_batches`)."""
+        from restoration import data
+
+        return data.crop_batches(
+            train, crop=self.crop, batch_size=self.batch_size, seed=self.seed, scales=self.scales, flip=self.flip
+        )
+
     def finetune_settings(self):
         from restoration.optim import TrainSettings
 
@@ -440,11 +449,8 @@ def run_figure(_run, cfg: Mapping, fig: TrainedInversionFigure) -> float:
 def stack_data(c: RunConfig) -> tuple[StackData, list]:
     """The net (missing AlexNet weights fail here), the training batches and held-out images; and the training
     photos."""
-    import numpy as np
-
-    from restoration import data, nets
+    from restoration import nets
 
     fnet = nets.build(c.net, c.weights, seed=c.seed, precision=c.precision)
     train, held = load_images(c)
-    batches = data.crop_batches(train, crop=c.crop, batch_size=c.batch_size, seed=c.seed, scales=c.scales, flip=c.flip)
-    return StackData(fnet, batches, held, np.stack([im for _, im in held])), train
+    return StackData(fnet, c.crop_batches(train), held), train

@@ -22,7 +22,7 @@ from typing import Sequence
 from restoration_reports import claims as _claims
 from restoration_reports.claims_section import claim_rows, forest_src, judge_claims  # noqa: F401  (re-exported)
 from restoration_reports.figure_section import Counter, FigureSection, Section, figure_section
-from restoration_reports.formatting import format_column, format_number, picture_src, summary_label  # noqa: F401
+from restoration_reports.formatting import format_column, format_number, picture_src  # noqa: F401  (re-exported)
 from restoration_reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
 from restoration_reports.running import Attempt, run_missing  # noqa: F401  (re-exported: the report's entry points)
 from restoration_reports.runs import RunSource
