@@ -112,6 +112,25 @@ def figure_help(fig_id: str, entry, module) -> str:
     return "\n".join(lines)
 
 
+_NO_COMPUTE = ("print_config", "print_dependencies", "print_named_configs", "save_config")
+
+
+def _prepare_kernels(argv: list[str]) -> bool:
+    """Set this machine's kernel library before TensorFlow starts (:func:`restoration.kernel_library.prepare`:
+    measured once per machine kind; Sacred's printing commands compute nothing and skip it). ``False`` after a
+    one-line error for a bad ``RESTORATION_KERNELS``."""
+    if any(a in _NO_COMPUTE for a in argv[:1]):
+        return True
+    from restoration import kernel_library
+
+    try:
+        kernel_library.prepare()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _run_one(fig_id: str, argv: list[str]) -> int:
     reg = _registry()
     entry = reg.figure(fig_id)
@@ -135,6 +154,8 @@ def _run_one(fig_id: str, argv: list[str]) -> int:
         tracking.check_config_keys(module.ex, keys, named, what=fig_id)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not _prepare_kernels(argv):
         return 2
     with _one_line_errors(module.ex):
         try:
@@ -196,6 +217,9 @@ def main(argv: list[str]) -> int:
 
         print(version_text(program("restoration_experiments")))
         return 0
+    if argv and argv[0] in ("--sweep", "--claims") and not any(a in ("-h", "--help", "--list") for a in argv):
+        if not _prepare_kernels([]):  # the Dask workers are started from here and inherit the choice
+            return 2
     if argv and argv[0] == "--sweep":
         from restoration_experiments.sweep import main as sweep_main
 

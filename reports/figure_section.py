@@ -135,7 +135,7 @@ def _provenance(record) -> dict:
 def _precision_texts(recorded: dict, config: dict) -> tuple[str, str]:
     """The appendix's precision line (what the run computed in, and why) and machine line (CPU, its kernel flags,
     the oneDNN switches and ISA), from ``info.provenance`` as :func:`restoration.precision.provenance` records it."""
-    prec, machine = recorded.get("precision"), recorded.get("machine")
+    prec, machine, library = recorded.get("precision"), recorded.get("machine"), recorded.get("kernel_library")
     if isinstance(prec, dict):
         config_value = prec.get("config")
         resolved = prec.get("resolved") or "could not resolve"
@@ -155,10 +155,23 @@ def _precision_texts(recorded: dict, config: dict) -> tuple[str, str]:
             f"{' '.join(machine.get('flags') or []) or 'none'}; oneDNN ISA: {machine.get('onednn_isa')}"
             + (f"; {env}" if env else "")
             + f"; TensorFlow {machine.get('tensorflow')}"
+            + _library_text(library)
         )
     else:
         machine_text = "not recorded"
     return typeset(precision_text), typeset(machine_text)
+
+
+def _library_text(library) -> str:
+    """The kernel library a run computed on, as :mod:`restoration.kernel_library` records it ("" for older runs)."""
+    if not isinstance(library, dict):
+        return ""
+    used = library.get("tensorflow_reports") or library.get("in_effect")
+    default = library.get("tensorflow_default")
+    why = "TensorFlow's default here" if used == default else f"auto over TensorFlow's default {default}"
+    if library.get("setting") not in (None, "auto"):
+        why = f"forced by RESTORATION_KERNELS={library.get('setting')}"
+    return f"; kernel library: {used} ({why})"
 
 
 def _is_hed(label: str | None, record) -> bool:

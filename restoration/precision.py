@@ -71,7 +71,7 @@ KERNEL_FLAGS = (
 #: environment variables that change the kernels (part of the machine kind, recorded with every run)
 KERNEL_ENV = ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ONEDNN_DEFAULT_FPMATH_MODE")
 #: the probe's workload (:func:`measure`); a change measures every machine again
-PROBE_VERSION = 2
+PROBE_VERSION = 3  # 3: float32 also timed on the other kernel library where TensorFlow leaves oneDNN off
 
 
 def check(precision: str) -> str:
@@ -88,17 +88,27 @@ def check(precision: str) -> str:
 def resolve(precision: str) -> str:
     """``"float32"`` or ``"bfloat16"``: ``precision`` itself, or for ``"auto"`` this machine's measured choice.
 
-    A forced ``"bfloat16"`` that this machine's kernels refuse (the probe could not build them) is a one-line
-    ``ValueError`` here, not an abort deep inside TensorFlow."""
+    bfloat16 was measured on TensorFlow's default kernel library: where this process runs the other one
+    (``RESTORATION_KERNELS`` forced it, :mod:`restoration.kernel_library`), ``auto`` takes float32, and a forced
+    ``"bfloat16"`` that the kernels refuse (the probe could not build them, or oneDNN turned on where TensorFlow
+    leaves it off) is a one-line ``ValueError`` here, not an abort deep inside TensorFlow."""
+    from restoration import kernel_library
+
     if check(precision) == "float32":
         return precision
     p = probe()
+    other_library = kernel_library.in_effect(cpu_info()[1]) != p.library_default
     if precision == "auto":
-        return p.chosen
+        return "float32" if other_library else p.chosen
     if p.bfloat16.failed and not p.bfloat16.ms:
         raise ValueError(
             f"precision='bfloat16' cannot run on this machine ({p.machine.describe()}): "
             f"{p.bfloat16.failed}; use precision=auto or precision=float32"
+        )
+    if other_library and p.library_default == "eigen":
+        raise ValueError(
+            f"precision='bfloat16' with oneDNN turned on where TensorFlow leaves it off ({p.machine.describe()}): "
+            f"oneDNN has no bfloat16 kernel for this CPU; use precision=float32 or {kernel_library.SETTING}=eigen"
         )
     return precision
 
@@ -138,7 +148,10 @@ class MachineKind:
     def here(cls) -> "MachineKind":
         import importlib.metadata
 
+        from restoration.kernel_library import user_environ
+
         name, flags = cpu_info()
+        env = user_environ()
         try:
             tf_version = importlib.metadata.version("tensorflow")
         except importlib.metadata.PackageNotFoundError:
@@ -147,7 +160,7 @@ class MachineKind:
         return cls(
             name,
             tuple(f for f in KERNEL_FLAGS if f in flags),
-            tuple((k, os.environ[k]) for k in KERNEL_ENV if os.environ.get(k)),
+            tuple((k, env[k]) for k in KERNEL_ENV if env.get(k)),
             tf_version,
             cores,
         )
@@ -170,12 +183,21 @@ class MachineKind:
 @dataclasses.dataclass(frozen=True)
 class Timing:
     """One precision's probe: milliseconds per step of each repeat, the kernels that ran (oneDNN implementation
-    names, or ``eigen`` where TensorFlow used no oneDNN kernel), and why it could not run (or ``None``)."""
+    names, or ``eigen`` where TensorFlow used no oneDNN kernel), why it could not run (or ``None``), and whether
+    the child's TensorFlow had oneDNN on (its own ``IsMklEnabled``; ``None`` where it did not say)."""
 
     precision: str
     ms: tuple[float, ...] = ()
     kernels: tuple[str, ...] = ()
     failed: str | None = None
+    onednn: bool | None = None
+
+    @property
+    def library(self) -> str:
+        """``onednn`` or ``eigen``, as TensorFlow reported it in the child (else as the kernels show)."""
+        if self.onednn is not None:
+            return "onednn" if self.onednn else "eigen"
+        return "eigen" if self.kernels in ((), ("eigen",)) else "onednn"
 
     @property
     def median(self) -> float:
@@ -194,7 +216,11 @@ class Timing:
 
 @dataclasses.dataclass(frozen=True)
 class Probe:
-    """A measured choice of precision for one machine kind, with its evidence."""
+    """A measured choice of precision and kernel library for one machine kind, with its evidence.
+
+    ``float32`` and ``bfloat16`` ran on TensorFlow's default library for this machine (``library_default``);
+    ``float32_other`` is float32 on the other library, measured only where TensorFlow leaves oneDNN off (an
+    AVX2-only CPU), else ``None``. ``library`` is the library a run takes (:mod:`restoration.kernel_library`)."""
 
     machine: MachineKind
     onednn_isa: str  # what oneDNN said it runs ("Intel AVX2", ...), or "oneDNN not used"
@@ -204,10 +230,22 @@ class Probe:
     chosen: str
     reason: str
     measured_at: str
+    library_default: str = "onednn"
+    float32_other: Timing | None = None
+    library: str = "onednn"
+    library_reason: str = ""
 
     @property
     def speedup(self) -> float:
+        """bfloat16 against float32 on the default library (the numbers the precision rule reads)."""
         return self.float32.median / self.bfloat16.median if self.bfloat16.ms and self.float32.ms else float("nan")
+
+    @property
+    def float32_chosen(self) -> Timing:
+        """float32's timing on the library a float32 run takes."""
+        if self.float32_other is not None and self.library != self.library_default and self.chosen == "float32":
+            return self.float32_other
+        return self.float32
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -218,15 +256,58 @@ class Probe:
         machine = MachineKind(
             m["cpu"], tuple(m["flags"]), tuple(tuple(e) for e in m["env"]), m["tensorflow"], int(m["cores"])
         )
-        timing = [
-            Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"])
-            for t in (d["float32"], d["bfloat16"])
-        ]
-        return cls(machine, d["onednn_isa"], *timing, d["rel_error"], d["chosen"], d["reason"], d["measured_at"])
+
+        def timing(t):
+            if t is None:
+                return None
+            return Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"], t.get("onednn"))
+
+        return cls(
+            machine,
+            d["onednn_isa"],
+            timing(d["float32"]),
+            timing(d["bfloat16"]),
+            d["rel_error"],
+            d["chosen"],
+            d["reason"],
+            d["measured_at"],
+            d.get("library_default", "onednn"),
+            timing(d.get("float32_other")),
+            d.get("library", d.get("library_default", "onednn")),
+            d.get("library_reason", ""),
+        )
+
+    def decided_again(self) -> "Probe":
+        """The same measurements under today's rules (:func:`choose`): the cache keeps measurements, not rules."""
+        chosen, reason, library, library_reason = choose(
+            self.float32, self.float32_other, self.bfloat16, self.rel_error, self.library_default
+        )
+        return dataclasses.replace(self, chosen=chosen, reason=reason, library=library, library_reason=library_reason)
 
     def summary(self) -> str:
         """One line: the choice and why."""
         return f"precision auto -> {self.chosen}: {self.reason}"
+
+    def library_summary(self) -> str:
+        """One line: the kernel library and why."""
+        return f"kernel library auto -> {self.library}: {self.library_reason}"
+
+
+def choose(
+    f32: Timing, f32_other: Timing | None, bf16: Timing, rel_error: float | None, library_default: str
+) -> tuple[str, str, str, str]:
+    """``(precision, reason, library, library_reason)``: float32's library first (:func:`kernel_library.decide
+    <restoration.kernel_library.decide>`), then bfloat16 (measured on the default library) against float32 on
+    that library (:func:`decide`). bfloat16 keeps the default library: the other one cannot run it here (see
+    :mod:`restoration.kernel_library`)."""
+    from restoration import kernel_library
+
+    lib32, lib_reason = kernel_library.decide(f32, f32_other, library_default)
+    best32 = f32_other if lib32 != library_default and f32_other is not None else f32
+    chosen, reason = decide(best32, bf16, rel_error)
+    if chosen == "bfloat16":
+        return chosen, reason, library_default, f"bfloat16 runs on TensorFlow's default here; {lib_reason}"
+    return chosen, reason, lib32, lib_reason
 
 
 def decide(
@@ -282,11 +363,8 @@ def probe(*, refresh: bool = False) -> Probe:
     result = None
     if not refresh and path.is_file():
         try:
-            cached = Probe.from_dict(json.loads(path.read_text()))
             # the measurements are cached, the rule is not: decide again with today's thresholds
-            result = dataclasses.replace(
-                cached, **dict(zip(("chosen", "reason"), decide(cached.float32, cached.bfloat16, cached.rel_error)))
-            )
+            result = Probe.from_dict(json.loads(path.read_text())).decided_again()
         except (ValueError, KeyError, TypeError, AttributeError):
             result = None  # a damaged cache file is measured again and replaced
     if result is None:
@@ -309,19 +387,27 @@ _BEGIN = "restoration-probe-begin "
 _RESULT = "restoration-probe-result "
 
 
-def run_probe(machine: MachineKind | None = None, env: dict | None = None, *, bf16_env: dict | None = None) -> Probe:
-    """Measure in a child process (see the module docstring) and decide. ``env`` adds variables for the child;
-    ``bf16_env``, when given, measures bfloat16 in a second child with those variables instead (a machine kind
-    whose two precisions take different libraries, like an AVX2-only CPU: float32 on oneDNN, bfloat16 on Eigen)."""
+def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Probe:
+    """Measure in child processes (see the module docstring) and decide. ``env`` adds variables for the children
+    (an ISA cap; ``TF_ENABLE_ONEDNN_OPTS`` as another machine kind has it by default). Where TensorFlow leaves
+    oneDNN off in that environment (:func:`restoration.kernel_library.default_library`), a second child times
+    float32 with oneDNN on, and :func:`choose` takes the faster library."""
+    from restoration import kernel_library
+
     machine = machine or MachineKind.here()
-    if bf16_env is None:
-        out, code = _run_child(env or {})
-    else:
-        out32, code32 = _run_child({**(env or {}), _ONLY: "float32"})
-        out16, code16 = _run_child({**bf16_env, _ONLY: "bfloat16"})
-        out, code = out32 + "\n" + out16, code16 if code16 else code32
+    base = {**kernel_library.user_environ(), **(env or {})}
+    library_default = kernel_library.default_library(cpu_info()[1], base)
+    out, code = _run_child(base)
     timings, rel, isa = parse_child_output(out, code)
-    chosen, reason = decide(timings["float32"], timings["bfloat16"], rel)
+    other = None
+    if library_default == "eigen":
+        out_other, code_other = _run_child({**base, **kernel_library.switch_env("onednn"), _ONLY: "float32"})
+        timings_other, _, isa_other = parse_child_output(out_other, code_other)
+        other = timings_other["float32"]
+        isa = isa_other if isa == "oneDNN not used" else isa
+    chosen, reason, library, library_reason = choose(
+        timings["float32"], other, timings["bfloat16"], rel, library_default
+    )
     return Probe(
         machine,
         isa,
@@ -331,6 +417,10 @@ def run_probe(machine: MachineKind | None = None, env: dict | None = None, *, bf
         chosen,
         reason,
         dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        library_default,
+        other,
+        library,
+        library_reason,
     )
 
 
@@ -338,7 +428,8 @@ _ONLY = "RESTORATION_PROBE_ONLY"  # the child measures this precision alone (and
 
 
 def _run_child(env: dict) -> tuple[str, object]:
-    child_env = {**os.environ, **env, "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    """Run :func:`_child` with exactly ``env`` (plus oneDNN's creation log); its output and exit status."""
+    child_env = {**env, "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
     repo = str(Path(__file__).resolve().parents[1])
     child_env["PYTHONPATH"] = repo + os.pathsep + child_env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-c", "from restoration.precision import _child; _child()"]
@@ -381,7 +472,9 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
     timings = {}
     for pr in PRECISIONS:
         if pr in results and "ms" in results[pr]:
-            timings[pr] = Timing(pr, tuple(results[pr]["ms"]), kernels.get(pr, ("eigen",)))
+            timings[pr] = Timing(
+                pr, tuple(results[pr]["ms"]), kernels.get(pr, ("eigen",)), None, results[pr].get("onednn")
+            )
         else:
             failed = results.get(pr, {}).get("error") or why
             timings[pr] = Timing(pr, (), (), failed)
@@ -461,6 +554,14 @@ def _refusal(e: Exception) -> str:
     return f"{type(e).__name__}: {msg}"
 
 
+def _tf_onednn() -> bool | None:
+    """Whether this process's TensorFlow has oneDNN on (its own answer)."""
+    from restoration.kernel_library import tensorflow_reports
+
+    lib = tensorflow_reports()
+    return None if lib is None else lib == "onednn"
+
+
 def _child() -> None:
     """The probe's child process. Both precisions are built first, float32 then bfloat16, each announced on stdout
     (oneDNN names its kernels between the announcements), float32 answered at once with three repeats so a crash
@@ -479,13 +580,15 @@ def _child() -> None:
             print(_RESULT + json.dumps({"precision": only, "error": _refusal(e)}), flush=True)
             return
         rel = None if ref is None else float(np.linalg.norm(r["grad"] - ref) / np.linalg.norm(ref))
-        print(_RESULT + json.dumps({"precision": only, "ms": r["ms"], "rel_error": rel}), flush=True)
+        answer = {"precision": only, "ms": r["ms"], "rel_error": rel, "onednn": _tf_onednn()}
+        print(_RESULT + json.dumps(answer), flush=True)
         return
     print(f"{_BEGIN}float32", flush=True)
     steps = {"float32": block_step("float32")}
     ref = steps["float32"]().numpy()
     early = [_ms(steps["float32"]) for _ in range(3)]
-    print(_RESULT + json.dumps({"precision": "float32", "ms": early, "rel_error": None}), flush=True)
+    answer = {"precision": "float32", "ms": early, "rel_error": None, "onednn": _tf_onednn()}
+    print(_RESULT + json.dumps(answer), flush=True)
     print(f"{_BEGIN}bfloat16", flush=True)
     rel = None
     try:
@@ -498,7 +601,10 @@ def _child() -> None:
     ms = measure_interleaved(steps)
     for pr, times in ms.items():
         print(
-            _RESULT + json.dumps({"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None}),
+            _RESULT
+            + json.dumps(
+                {"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None, "onednn": _tf_onednn()}
+            ),
             flush=True,
         )
 
@@ -518,11 +624,6 @@ class IsaPath:
     needs: tuple[str, ...]
     what: str
     kernel: str  # a regular expression every bfloat16 kernel of this path matches (oneDNN's name, or "eigen")
-
-    @property
-    def float32_env(self) -> tuple[tuple[str, str], ...]:
-        """How this machine kind runs float32: the same variables but oneDNN left on (float32 uses it on every kind)."""
-        return tuple((k, v) for k, v in self.env if k != "TF_ENABLE_ONEDNN_OPTS")
 
     def ran(self, kernels) -> bool:
         """Whether ``kernels`` (a :class:`Timing`'s) show this path, so a test knows the path really ran: one of
@@ -563,10 +664,14 @@ ISA_PATHS = (
         "AVX-512 without BF16: oneDNN emulates bfloat16 with AVX-512 integer ops",
         r"avx512_core(?![_\w])",
     ),
-    # On an AVX2-only CPU TensorFlow does not hand bfloat16 to oneDNN at all: it runs on Eigen's kernels. A cap
-    # alone does not reproduce that (TensorFlow routes by the CPU's own flags, and the capped oneDNN refuses the
-    # kernel), so the path turns oneDNN off as well: float32 then runs on Eigen too, which the numerics do not see.
-    # OpenBLAS (numpy's GEMM, the bench's reference rate) is held to its AVX2 (Haswell) kernels too.
+    # On an AVX2-only CPU TensorFlow leaves oneDNN off by default (restoration.kernel_library.tf_default): both
+    # precisions run on Eigen, bfloat16 emulated. A cap alone does not reproduce that (TensorFlow decides by the
+    # CPU's own flags, which still show AVX-512, and the capped oneDNN refuses bfloat16), so the path sets
+    # TensorFlow's switch to that kind's default as well; auto may then turn oneDNN on for float32, as it would
+    # there. OpenBLAS (numpy's GEMM, the benches' reference rate) is held to its AVX2 (Haswell) kernels too.
+    # What no variable emulates: that CPU's cores (clock, cache sizes, two 256-bit FMA pipes against Zen 4's
+    # AVX-512 datapath, memory bandwidth), so rates and ratios measured here are not that machine's; the kernels,
+    # the decisions and the numerics are.
     IsaPath(
         "AVX2",
         (("ONEDNN_MAX_CPU_ISA", "AVX2"), ("TF_ENABLE_ONEDNN_OPTS", "0"), ("OPENBLAS_CORETYPE", "Haswell")),
@@ -609,6 +714,7 @@ def provenance(precision: str) -> dict:
             "bfloat16_kernels": list(p.bfloat16.kernels),
             "measured_at": p.measured_at,
         },
+        "kernel_library": _library_provenance(p),
         "machine": {
             "cpu": p.machine.cpu,
             "cores": p.machine.cores,
@@ -618,6 +724,24 @@ def provenance(precision: str) -> dict:
             "tensorflow": p.machine.tensorflow,
             "key": p.machine.key(),
         },
+    }
+
+
+def _library_provenance(p: Probe) -> dict:
+    """The kernel library part of :func:`provenance`: what TensorFlow runs by default here, what auto chose and
+    why, what this process runs (and whether TensorFlow itself confirms it), and the float32 timings."""
+    from restoration import kernel_library
+
+    flags = cpu_info()[1]
+    return {
+        "setting": kernel_library.setting(),
+        "tensorflow_default": p.library_default,
+        "auto_would_choose": p.library,
+        "reason": p.library_reason,
+        "in_effect": kernel_library.in_effect(flags),
+        "tensorflow_reports": kernel_library.tensorflow_reports(),
+        "float32_ms": {p.float32.library: list(p.float32.ms)}
+        | ({p.float32_other.library: list(p.float32_other.ms)} if p.float32_other else {}),
     }
 
 
@@ -644,9 +768,17 @@ def describe(p: Probe, *, cached: bool = True) -> str:
     lines = [
         f"machine: {p.machine.describe()}; TensorFlow {p.machine.tensorflow}",
         f"oneDNN ISA in use: {p.onednn_isa}",
+        f"TensorFlow's default kernel library here: {p.library_default}",
         f"float32:  {p.float32.spread()}; kernels {p.float32.path}",
+    ]
+    if p.float32_other is not None:
+        lines.append(
+            f"float32 on {p.float32_other.library}: {p.float32_other.spread()}; kernels {p.float32_other.path}"
+        )
+    lines += [
         f"bfloat16: {p.bfloat16.spread()}; kernels {p.bfloat16.path}",
         f"{p.summary()}",
+        f"{p.library_summary()}",
         f"(measured {p.measured_at}" + (f"; cached in {_cache_path(p.machine)})" if cached else "; not cached)"),
     ]
     return "\n".join(lines)

@@ -192,6 +192,11 @@ def _add_resume(sub) -> None:
     u.set_defaults(func=runs.resume)
 
 
+#: the commands that run a net: the kernel library is set for them before TensorFlow starts (``resume`` runs
+#: experiments in child processes, which set it themselves)
+_COMPUTING = ("reconstruct", "invert")
+
+
 def main(argv: list[str] | None = None) -> int:
     from restoration.errors import DivergenceError, ImageReadError, UnknownLayerError, WeightsNotFoundError
     from restoration import atomic
@@ -205,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: resume needs run ids or --dead", file=sys.stderr)
         return 2
     try:
+        if args.command in _COMPUTING:  # before TensorFlow starts (restoration.kernel_library)
+            from restoration import kernel_library
+
+            kernel_library.prepare()
         return int(args.func(args) or 0)
     except (
         WeightsNotFoundError,

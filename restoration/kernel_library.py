@@ -1,0 +1,164 @@
+"""Which kernel library TensorFlow runs the nets on: oneDNN or Eigen, chosen by measurement like the precision.
+
+TensorFlow decides once per process, the first time it asks (``IsMklEnabled``), from ``TF_ENABLE_ONEDNN_OPTS``
+(``1``/``true`` on, ``0``/``false`` off) and, where that is unset, from the CPU: on Linux x86 oneDNN is on by
+default only where the CPU has AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (:func:`tf_default`, the rule of
+TensorFlow's ``tensorflow/core/util/port.cc``). The three machine kinds this project meets:
+
+* Intel Xeon with AMX, AMD EPYC with AVX512-BF16: oneDNN on by default (float32 and bfloat16 on oneDNN);
+* AMD EPYC with AVX2 only: oneDNN *off* by default, so float32 runs on Eigen, whose convolution gradients ran
+  module training at 24 % of the machine's GEMM rate against 59-64 % with oneDNN on (issue 27, measured there).
+
+``auto`` (the default; ``RESTORATION_KERNELS=onednn|eigen`` forces one) keeps TensorFlow's default where it is on,
+and where it is off the precision probe also times float32 with oneDNN on, in a child process (the switch is read
+once, before TensorFlow starts); the faster library wins by the rule of :func:`decide`. :func:`prepare` applies
+the choice by setting ``TF_ENABLE_ONEDNN_OPTS`` *before TensorFlow is imported* (command lines and experiments
+call it first thing; child processes inherit it). ``TF_ENABLE_ONEDNN_OPTS`` as the user set it is read as that
+machine's default (that is how the precision tests emulate an AVX2-only CPU on a newer one: the ISA cap plus
+``TF_ENABLE_ONEDNN_OPTS=0``); the value before :func:`prepare` changed it is kept in :data:`ORIGINAL`, so the
+machine kind (the probe's cache key) and every child see the machine as it was.
+
+Numerics: the two libraries differ by float32 round-off (another summation order), measured at a relative
+1e-7..1e-6 on the nets' features (``tests/restoration/test_kernel_library.py``), so the library is recorded in
+each run's provenance but is not part of a module's or cell's digest. bfloat16 is measured on TensorFlow's
+default library only: with oneDNN turned on where TensorFlow leaves it off (an AVX2-only CPU), oneDNN has no
+bfloat16 kernel for that ISA and refuses it, so a bfloat16 run keeps the default library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+LIBRARIES = ("onednn", "eigen")
+CHOICES = ("auto",) + LIBRARIES
+#: TensorFlow's switch, read once per process before its first kernel
+SWITCH = "TF_ENABLE_ONEDNN_OPTS"
+#: the project's own setting: auto (measured), or a forced library
+SETTING = "RESTORATION_KERNELS"
+#: the value of :data:`SWITCH` before :func:`prepare` set it ("" when it was unset); present only after prepare
+ORIGINAL = "RESTORATION_TF_ENABLE_ONEDNN_OPTS_BEFORE"
+#: CPU flags (``/proc/cpuinfo`` names) for which TensorFlow turns oneDNN on by default on Linux x86
+DEFAULT_ON_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+#: the other library must run the probe's float32 step at least this many times faster to be chosen (it costs no
+#: accuracy, so less than the precision's 1.2x; more than the repeats' typical spread of about 5 % at the median)
+MIN_SPEEDUP = 1.1
+
+
+def tf_default(flags) -> str:
+    """The library TensorFlow takes on a Linux x86 CPU with ``flags`` when ``TF_ENABLE_ONEDNN_OPTS`` is unset."""
+    return "onednn" if any(f in set(flags) for f in DEFAULT_ON_FLAGS) else "eigen"
+
+
+def parse_switch(value: str | None) -> str | None:
+    """``TF_ENABLE_ONEDNN_OPTS`` as TensorFlow reads it (``ReadBoolFromEnvVar``): ``"onednn"``, ``"eigen"``, or
+    ``None`` for unset or a value TensorFlow ignores (it warns and keeps its default)."""
+    v = (value or "").strip().lower()
+    return "onednn" if v in ("1", "true") else "eigen" if v in ("0", "false") else None
+
+
+def user_environ(environ=None) -> dict:
+    """The environment as the user gave it: :data:`SWITCH` restored to its value before :func:`prepare` set it."""
+    env = dict(os.environ if environ is None else environ)
+    if ORIGINAL in env:
+        before = env.pop(ORIGINAL)
+        if before:
+            env[SWITCH] = before
+        else:
+            env.pop(SWITCH, None)
+    return env
+
+
+def default_library(flags, environ=None) -> str:
+    """What TensorFlow runs on this machine unless the project steps in: the user's switch, else the CPU's rule."""
+    return parse_switch(user_environ(environ).get(SWITCH)) or tf_default(flags)
+
+
+def in_effect(flags, environ=None) -> str:
+    """What TensorFlow runs (or will, once started) in a process with ``environ``: the switch as it stands now
+    (the project's choice where :func:`prepare` set it), else the CPU's rule."""
+    env = os.environ if environ is None else environ
+    return parse_switch(env.get(SWITCH)) or tf_default(flags)
+
+
+def setting(environ=None) -> str:
+    """``RESTORATION_KERNELS``: ``auto`` (unset) or a forced library; anything else is a one-line ``ValueError``."""
+    value = (os.environ if environ is None else environ).get(SETTING, "").strip().lower() or "auto"
+    if value not in CHOICES:
+        raise ValueError(
+            f"{SETTING}={value!r}: use auto (measured on this machine), onednn or eigen (TensorFlow's two CPU "
+            f"kernel libraries), or leave it unset"
+        )
+    return value
+
+
+def switch_env(library: str) -> dict:
+    """The variables that make a child process's TensorFlow run ``library``."""
+    return {SWITCH: "1" if library == "onednn" else "0"}
+
+
+def other(library: str) -> str:
+    return "eigen" if library == "onednn" else "onednn"
+
+
+def decide(default, alternative, default_lib: str, *, min_speedup: float = MIN_SPEEDUP) -> tuple[str, str]:
+    """``(library, reason)`` for float32 from two timings of the probe's step (:class:`restoration.precision.Timing`
+    or anything with ``ms``, ``median``, ``failed`` and ``spread()``): TensorFlow's default ``default_lib`` unless
+    the other library ran, was at least ``min_speedup`` times faster at the median, and its median beat the
+    default's fastest repeat (a gain beyond the run-to-run spread). A pure function of the measurements."""
+    alt_lib = other(default_lib)
+    if alternative is None:
+        return default_lib, f"TensorFlow's default on this CPU ({default_lib}); the other library is not measured here"
+    if not default.ms:
+        if alternative.ms:
+            return alt_lib, f"float32 did not run on {default_lib} ({default.failed}); {alt_lib} did"
+        return default_lib, "float32 ran on neither library; TensorFlow's default kept"
+    if alternative.failed or not alternative.ms:
+        return default_lib, f"float32 could not run on {alt_lib}: {alternative.failed or 'no timing'}"
+    speed = default.median / alternative.median
+    timings = f"float32 on {default_lib} {default.spread()}, on {alt_lib} {alternative.spread()}"
+    if speed >= min_speedup and alternative.median < min(default.ms):
+        return alt_lib, f"{alt_lib} {speed:.2f}x faster than TensorFlow's default {default_lib}; {timings}"
+    gain = f"{1 / speed:.2f}x slower" if speed < 1 else f"only {speed:.2f}x faster (needs {min_speedup:.2f}x)"
+    return default_lib, f"{alt_lib} is {gain}, TensorFlow's default {default_lib} kept; {timings}"
+
+
+def prepare(*, probe=None) -> str | None:
+    """Apply this machine's library choice to this process (and so to its children) before TensorFlow starts:
+    with ``RESTORATION_KERNELS=auto`` the precision probe's choice (measured once per machine kind, cached), else
+    the forced library. Returns the library set, or ``None`` where nothing was changed: TensorFlow is already
+    imported in this process (its switch is read once), or the choice is what TensorFlow does anyway."""
+    if "tensorflow" in sys.modules:
+        return None
+    want = setting()
+    flags = _flags()
+    if want == "auto":
+        if probe is None:
+            from restoration import precision
+
+            probe = precision.probe()
+        want = probe.library
+    if want == in_effect(flags):
+        return None
+    if ORIGINAL not in os.environ:
+        os.environ[ORIGINAL] = os.environ.get(SWITCH, "")
+    os.environ.update(switch_env(want))
+    return want
+
+
+def tensorflow_reports() -> str | None:
+    """What the TensorFlow of this process runs (``IsMklEnabled``), or ``None`` where TensorFlow is not imported."""
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
+    except Exception:  # noqa: BLE001 - a TensorFlow without the query: unknown
+        return None
+
+
+def _flags():
+    from restoration.precision import cpu_info
+
+    return cpu_info()[1]

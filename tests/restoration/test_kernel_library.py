@@ -1,0 +1,135 @@
+"""The kernel library (oneDNN or Eigen): TensorFlow's default rule per machine kind, the choice from timings, and
+its application before TensorFlow starts, checked against TensorFlow's own answer in real child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from restoration import kernel_library as kl
+from restoration import precision
+
+REPO = Path(__file__).resolve().parents[2]
+
+# /proc/cpuinfo flags of the three kinds (kernel-relevant ones)
+AMX_XEON = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+EPYC_BF16 = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16")
+EPYC_AVX2 = ("avx2", "fma")
+
+
+def test_tensorflow_default_rule_per_machine_kind():
+    assert kl.tf_default(AMX_XEON) == "onednn"
+    assert kl.tf_default(EPYC_BF16) == "onednn"
+    assert kl.tf_default(EPYC_AVX2) == "eigen"
+    assert kl.tf_default(("avx2", "fma", "avx512f", "avx512bw")) == "eigen"  # Skylake-SP: no VNNI, no BF16
+    assert kl.tf_default(("avx2", "avx_vnni")) == "onednn"  # Alder Lake
+    # the user's switch wins, as TensorFlow reads it; an odd value is ignored (TensorFlow warns, keeps its default)
+    assert kl.default_library(EPYC_AVX2, {"TF_ENABLE_ONEDNN_OPTS": "true"}) == "onednn"
+    assert kl.default_library(EPYC_BF16, {"TF_ENABLE_ONEDNN_OPTS": "0"}) == "eigen"
+    assert kl.default_library(EPYC_BF16, {"TF_ENABLE_ONEDNN_OPTS": "yes"}) == "onednn"
+
+
+def test_user_environ_sees_the_switch_as_it_was_before_prepare():
+    before = {"TF_ENABLE_ONEDNN_OPTS": "1", kl.ORIGINAL: "", "X": "y"}
+    assert kl.user_environ(before) == {"X": "y"}
+    assert kl.user_environ({"TF_ENABLE_ONEDNN_OPTS": "1", kl.ORIGINAL: "0"}) == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert kl.user_environ({"TF_ENABLE_ONEDNN_OPTS": "0"}) == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert kl.in_effect(EPYC_AVX2, before) == "onednn" and kl.default_library(EPYC_AVX2, before) == "eigen"
+
+
+def test_bad_setting_is_one_line():
+    with pytest.raises(ValueError, match=r"RESTORATION_KERNELS='mkl': use auto .* onednn or eigen"):
+        kl.setting({kl.SETTING: "mkl"})
+    assert kl.setting({}) == "auto" and kl.setting({kl.SETTING: " Eigen "}) == "eigen"
+
+
+def _t(ms, failed=None):
+    return precision.Timing("float32", tuple(ms), ("k",), failed)
+
+
+def test_decide_takes_the_other_library_only_when_faster_beyond_the_spread():
+    eigen = _t([300, 310, 305, 295])
+    assert kl.decide(eigen, _t([120, 125, 118]), "eigen")[0] == "onednn"  # the 2.4x of issue 27
+    assert kl.decide(eigen, _t([290, 300, 296]), "eigen")[0] == "eigen"  # 1.03x: no switch
+    assert kl.decide(_t([300, 310, 305, 200]), _t([260, 262, 265]), "eigen")[0] == "eigen"  # inside the spread
+    lib, why = kl.decide(eigen, _t([], "could not create a primitive"), "eigen")
+    assert lib == "eigen" and "could not create a primitive" in why
+    assert kl.decide(eigen, None, "onednn")[0] == "onednn"  # not measured where TensorFlow keeps oneDNN on
+    assert kl.decide(_t([], "crashed"), _t([100, 101]), "eigen")[0] == "onednn"
+
+
+def test_choose_keeps_the_default_library_for_bfloat16():
+    f32, other = _t([300, 310, 305]), _t([120, 121, 119])
+    bf16 = precision.Timing("bfloat16", (60, 61, 60), ("k",))
+    chosen, _, lib, _ = precision.choose(f32, other, bf16, 0.02, "eigen")
+    assert (chosen, lib) == ("bfloat16", "eigen")  # bfloat16 ran on the default library only
+    slow = precision.Timing("bfloat16", (3000, 3100), ("eigen",))
+    chosen, reason, lib, _ = precision.choose(f32, other, slow, 0.02, "eigen")
+    assert (chosen, lib) == ("float32", "onednn") and "slower" in reason  # judged against float32 on oneDNN
+
+
+def _child(code: str, env: dict) -> dict:
+    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}
+    for k in [k for k, v in env.items() if v is None]:
+        full.pop(k)
+    proc = subprocess.run([sys.executable, "-c", code], env=full, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+PREPARE = """
+import json, os
+from restoration import kernel_library as kl, precision
+key = precision.MachineKind.here().key()
+p = precision.Probe(precision.MachineKind.here(), "", precision.Timing("float32"), precision.Timing("bfloat16"),
+                    None, "float32", "", "", kl.default_library(precision.cpu_info()[1]), None, "onednn", "")
+set_to = kl.prepare(probe=p)
+import tensorflow as tf
+tf.nn.conv2d(tf.ones((1, 8, 8, 3)), tf.ones((3, 3, 3, 4)), 1, "SAME")
+print(json.dumps({"set": set_to, "tf": kl.tensorflow_reports(), "same_key": precision.MachineKind.here().key() == key,
+                  "again": kl.prepare(probe=p)}))
+"""
+
+
+def test_prepare_sets_the_library_before_tensorflow_starts_and_keeps_the_machine_kind():
+    # where TensorFlow would leave oneDNN off (the AVX2-only kind's default), auto's choice turns it on
+    r = _child(PREPARE, {"TF_ENABLE_ONEDNN_OPTS": "0", kl.SETTING: None, kl.ORIGINAL: None})
+    assert r == {"set": "onednn", "tf": "onednn", "same_key": True, "again": None}
+    # a forced library wins over auto's choice, and TensorFlow confirms it
+    r = _child(PREPARE, {"TF_ENABLE_ONEDNN_OPTS": None, kl.SETTING: "eigen", kl.ORIGINAL: None})
+    assert r["tf"] == "eigen" and r["same_key"]
+    # once TensorFlow is imported the switch is read: prepare changes nothing
+    code = "import json, tensorflow; from restoration import kernel_library as kl; print(json.dumps(kl.prepare()))"
+    assert _child(code, {kl.SETTING: "eigen", kl.ORIGINAL: None}) is None
+
+
+FEATURES = """
+import json, numpy as np
+from restoration import nets, kernel_library as kl
+import tensorflow as tf
+net = nets.tiny_vgg(seed=0, channels=(8, 16, 16))
+x = tf.constant(net.preprocess(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))), tf.float32)
+with tf.GradientTape() as tape:
+    tape.watch(x)
+    f = net(x, "conv3_3/lin")
+    loss = tf.reduce_sum(tf.square(f))
+g = tape.gradient(loss, x)
+print(json.dumps({"lib": kl.tensorflow_reports(), "f": f.numpy().ravel().tolist(), "g": g.numpy().ravel().tolist()}))
+"""
+
+
+def test_the_two_libraries_differ_by_float32_round_off_only():
+    """Why the library is recorded but not part of a module's digest: float32 features and their gradients agree
+    to float32 round-off (relative 1e-7..1e-6 measured; bound 1e-5)."""
+    out = {lib: _child(FEATURES, {**kl.switch_env(lib), kl.ORIGINAL: None}) for lib in kl.LIBRARIES}
+    assert {lib: r["lib"] for lib, r in out.items()} == {"onednn": "onednn", "eigen": "eigen"}
+    for key in ("f", "g"):
+        a, b = (np.asarray(out[lib][key], np.float64) for lib in kl.LIBRARIES)
+        err = np.linalg.norm(a - b) / np.linalg.norm(b)
+        assert err < 1e-5, (key, err)
