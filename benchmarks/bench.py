@@ -9,8 +9,12 @@ best float32 GEMM of the run (``tf.matmul`` or numpy's BLAS, whichever is faster
 what bfloat16 costs in accuracy on the same steps, and whether ``auto``'s choice is the faster one on each path.
 One JSON line per run is appended to ``benchmarks/results.jsonl`` so machines and dates can be compared.
 
-``--isa NAME`` runs as another machine kind would (:data:`restoration.precision.ISA_PATHS`): ``--isa AVX2`` caps
-oneDNN at AVX2 for float32 and runs bfloat16 on Eigen, as TensorFlow does on an AVX2-only CPU.
+Each hot path runs in three arms: float32 on both of TensorFlow's kernel libraries (oneDNN and Eigen,
+:mod:`restoration.kernel_library`) and bfloat16 on TensorFlow's default library; the end says, per path, whether
+``auto``'s (precision, library) is within 10 % of the fastest arm.
+
+``--isa NAME`` runs as another machine kind would (:data:`restoration.machine.ISA_PATHS`): ``--isa AVX2`` caps
+oneDNN at AVX2 and sets TensorFlow's switch to that kind's default (oneDNN off: Eigen, bfloat16 emulated).
 
 Paths (the compute-heavy ones of the project):
 
@@ -327,10 +331,10 @@ def main(argv=None) -> int:
     if args.child:
         return child(args.child, args.quick, Path(args.out))
 
-    from restoration import precision
+    from restoration import machine, precision
 
-    cpu, all_flags = precision.cpu_info()
-    flags = [f for f in precision.KERNEL_FLAGS if f in all_flags]
+    cpu, all_flags = machine.cpu_info()
+    flags = [f for f in machine.KERNEL_FLAGS if f in all_flags]
     print(
         f"CPU: {cpu}; {os.cpu_count()} cores; kernel flags: {' '.join(flags) or 'none found'}; "
         f"matrix units: {', '.join(f for f in cpu_matrix_flags() if f.startswith('amx')) or 'none'}"
@@ -338,79 +342,87 @@ def main(argv=None) -> int:
     import importlib.metadata
 
     print(f"TensorFlow {importlib.metadata.version('tensorflow')}; Python {platform.python_version()}")
+    from restoration import kernel_library as kl
+
     if args.isa:
-        path = precision.isa_path(args.isa)
+        path = machine.isa_path(args.isa)
         ok, why = path.runnable(all_flags)
         if not ok:
             raise SystemExit(f"bench: --isa {args.isa}: {why}")
-        envs = {"float32": dict(path.float32_env), "bfloat16": dict(path.env)}
+        base = dict(path.env)
         print(f"as machine kind {path.name}: {path.what}")
-        print(
-            "  float32 with "
-            + " ".join(f"{k}={v}" for k, v in envs["float32"].items())
-            + "; bfloat16 with "
-            + " ".join(f"{k}={v}" for k, v in envs["bfloat16"].items())
-        )
-        probe = precision.run_probe(env=envs["float32"], bf16_env=envs["bfloat16"])
+        print("  with " + " ".join(f"{k}={v}" for k, v in base.items()))
+        probe = precision.run_probe(env=base)
     else:
-        path, envs = None, {"float32": {}, "bfloat16": {}}
+        path, base = None, {}
         probe = precision.probe()
     print("\n" + precision.describe(probe, cached=not args.isa) + "\n")
 
+    # the arms: float32 on both kernel libraries, bfloat16 on TensorFlow's default (the only one that runs it)
+    default_lib = probe.library_default
+    arms = [("float32", default_lib), ("float32", kl.other(default_lib)), ("bfloat16", default_lib)]
+    envs = {f"{pr}/{lib}": {**base, **kl.switch_env(lib)} for pr, lib in arms}
     rows, rates, kernels = [], {}, {}
-    for pr in PRECISIONS:
+    for pr, lib in arms:
+        arm = f"{pr}/{lib}"
         if pr == "bfloat16" and not probe.bfloat16.ms:
             print(f"  bfloat16 skipped: it cannot run here ({probe.bfloat16.failed})")
             continue
-        res, kernels[pr] = run_child(pr, args.quick, envs[pr])
-        rates[pr] = res["matmul_gflops"]
+        res, kernels[arm] = run_child(pr, args.quick, envs[arm])
+        rates[arm] = res["matmul_gflops"]
         if pr == "float32":
-            rates["numpy_float32"] = res["numpy_gemm_gflops"]
-        rows += res["rows"]
-    best32 = max(rates["float32"], rates["numpy_float32"])
+            rates[f"numpy/{lib}"] = res["numpy_gemm_gflops"]
+        rows += [{**r, "library": lib, "arm": arm} for r in res["rows"]]
+    best32 = max(v for k, v in rates.items() if k.startswith(("float32/", "numpy/")))
     print(
         "\nGEMM 2048 x 2048, same run: tf.matmul "
-        + ", ".join(f"{pr} {rates[pr]:.0f}" for pr in PRECISIONS if pr in rates)
-        + f" GFLOP/s; numpy float32 {rates['numpy_float32']:.0f} GFLOP/s; best float32 GEMM {best32:.0f} GFLOP/s"
+        + ", ".join(f"{arm} {rates[arm]:.0f}" for arm in kernels)
+        + f" GFLOP/s; numpy float32 {max(v for k, v in rates.items() if k.startswith('numpy/')):.0f} GFLOP/s; "
+        f"best float32 GEMM {best32:.0f} GFLOP/s"
     )
-    for pr in kernels:
-        print(f"  {pr:8s} ran: {', '.join(kernels[pr])}")
+    for arm in kernels:
+        print(f"  {arm:16s} ran: {', '.join(kernels[arm])}")
     print()
     for r in rows:
-        pr = r["precision"]
+        arm = r["arm"]
         r["gflops"] = r["flop_per_step"] / r["sec_per_step"] / 1e9
-        r["matmul_gflops"] = rates[pr]
-        r["fraction_of_matmul"] = r["gflops"] / rates[pr]
+        r["matmul_gflops"] = rates[arm]
+        r["fraction_of_matmul"] = r["gflops"] / rates[arm]
         r["fraction_of_best_float32_gemm"] = r["gflops"] / best32
-        r["kernels"] = list(kernels[pr])
+        r["kernels"] = list(kernels[arm])
         print(
-            f"  {r['path']:40s} {pr:8s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
-            f"= {100 * r['fraction_of_matmul']:5.1f} % of {pr} tf.matmul, "
+            f"  {r['path']:40s} {arm:16s} {1000 * r['sec_per_step']:9.1f} ms/step {r['gflops']:7.1f} GFLOP/s "
+            f"= {100 * r['fraction_of_matmul']:5.1f} % of its tf.matmul, "
             f"{100 * r['fraction_of_best_float32_gemm']:5.1f} "
             f"% of best float32 GEMM   {r['accuracy_name']}: {r['accuracy']:.5g}",
             flush=True,
         )
-    print(f"\nbfloat16 against float32, per path (same run, same machine); auto chose {probe.chosen}:")
+    auto_arm = f"{probe.chosen}/{probe.library}"
+    print(f"\nauto's choice against the fastest (precision x kernel library) per path; auto chose {auto_arm}:")
     verdicts = []
     for name in dict.fromkeys(r["path"] for r in rows):
-        by = {r["precision"]: r for r in rows if r["path"] == name}
-        if "bfloat16" not in by:
-            print(f"  {name:40s} bfloat16 not run; auto's float32 is the only choice")
-            continue
-        f32, bf = by["float32"], by["bfloat16"]
-        speed = f32["sec_per_step"] / bf["sec_per_step"]
-        acc = (bf["accuracy"] - f32["accuracy"]) / abs(f32["accuracy"]) if f32["accuracy"] else float("nan")
-        faster = "bfloat16" if speed > 1 else "float32"
-        used = "float32" if name.startswith("score matching") else probe.chosen  # prior training: float32 family
-        ok = "the faster one" if faster == used else f"NOT the faster one ({faster} is)"
-        if used != probe.chosen:
-            ok += " (score-matching training stays float32 whatever auto chooses)"
-        verdicts.append({"path": name, "speedup": speed, "used": used, "used_is_faster": faster == used})
-        how = f"{speed:5.2f}x faster" if speed >= 1 else f"{1 / speed:5.2f}x slower"
+        by = {r["arm"]: r for r in rows if r["path"] == name}
+        # score-matching prior training stays float32 whatever auto chooses, on auto's float32 library
+        used = f"float32/{probe.library if probe.chosen == 'float32' else default_lib}"
+        used = used if name.startswith("score matching") else auto_arm
+        fastest = min(by, key=lambda a: by[a]["sec_per_step"])
+        ratio = by[used]["sec_per_step"] / by[fastest]["sec_per_step"]
+        verdicts.append({"path": name, "used": used, "fastest": fastest, "used_over_fastest": ratio})
+        ok = "within 10 %" if ratio <= 1.10 else "NOT within 10 %"
         print(
-            f"  {name:40s} bfloat16 {how}; accuracy {f32['accuracy']:.5g} -> {bf['accuracy']:.5g} "
-            f"({100 * acc:+.1f} %); the default's {used} is {ok}"
+            f"  {name:40s} auto's {used} {1000 * by[used]['sec_per_step']:.1f} ms; fastest {fastest} "
+            f"{1000 * by[fastest]['sec_per_step']:.1f} ms: {ratio:.2f}x, {ok}"
         )
+        for arm in by:
+            if arm.startswith("bfloat16") and f"float32/{default_lib}" in by:
+                f32 = by[f"float32/{default_lib}"]
+                acc = (
+                    (by[arm]["accuracy"] - f32["accuracy"]) / abs(f32["accuracy"]) if f32["accuracy"] else float("nan")
+                )
+                print(
+                    f"  {'':40s} bfloat16 accuracy {f32['accuracy']:.5g} -> {by[arm]['accuracy']:.5g} "
+                    f"({100 * acc:+.1f} %)"
+                )
     record = {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu,
@@ -421,10 +433,17 @@ def main(argv=None) -> int:
         "isa_path": path.name if path else None,
         "env": envs,
         "onednn_isa": probe.onednn_isa,
-        "auto": {"chosen": probe.chosen, "reason": probe.reason, "speedup": probe.speedup},
-        "kernels": {pr: list(k) for pr, k in kernels.items()},
-        "matmul_gflops": {pr: rates[pr] for pr in PRECISIONS if pr in rates},
-        "numpy_float32_gflops": rates["numpy_float32"],
+        "auto": {
+            "chosen": probe.chosen,
+            "reason": probe.reason,
+            "speedup": probe.speedup,
+            "library": probe.library,
+            "library_default": default_lib,
+            "library_reason": probe.library_reason,
+        },
+        "kernels": {arm: list(k) for arm, k in kernels.items()},
+        "matmul_gflops": {arm: rates[arm] for arm in kernels},
+        "numpy_float32_gflops": max(v for k, v in rates.items() if k.startswith("numpy/")),
         "best_float32_gemm_gflops": best32,
         "auto_per_path": verdicts,
         "rows": rows,

@@ -116,15 +116,15 @@ _NO_COMPUTE = ("print_config", "print_dependencies", "print_named_configs", "sav
 
 
 def _prepare_kernels(argv: list[str]) -> bool:
-    """Set this machine's kernel library before TensorFlow starts (:func:`restoration.kernel_library.prepare`:
+    """Set this machine's kernel library before TensorFlow starts (:func:`restoration.precision.prepare_kernels`:
     measured once per machine kind; Sacred's printing commands compute nothing and skip it). ``False`` after a
     one-line error for a bad ``RESTORATION_KERNELS``."""
     if any(a in _NO_COMPUTE for a in argv[:1]):
         return True
-    from restoration import kernel_library
+    from restoration import precision
 
     try:
-        kernel_library.prepare()
+        precision.prepare_kernels()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return False

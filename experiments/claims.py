@@ -75,7 +75,7 @@ def build_plan(n: int, only: list[str] | None, extra: dict | None = None):
 
 
 def main(argv: list[str]) -> int:
-    from restoration import precision, replicates, sweeps, tracking
+    from restoration import machine, replicates, sweeps, tracking
 
     p = argparse.ArgumentParser(prog="python -m restoration_experiments --claims", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=3, help="seeds 0..n-1 (default 3)")
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
     if args.dry_run or not plan.runs_to_do:
         return 0
     print(
-        f"machine: {precision.MachineKind.here().describe()}; float32 GEMM {precision.gemm_gflops():.0f} GFLOP/s "
+        f"machine: {machine.MachineKind.here().describe()}; float32 GEMM {machine.gemm_gflops():.0f} GFLOP/s "
         f"(numpy 2048^2, measured now)",
         flush=True,
     )

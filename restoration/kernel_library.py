@@ -11,12 +11,13 @@ TensorFlow's ``tensorflow/core/util/port.cc``). The three machine kinds this pro
 
 ``auto`` (the default; ``RESTORATION_KERNELS=onednn|eigen`` forces one) keeps TensorFlow's default where it is on,
 and where it is off the precision probe also times float32 with oneDNN on, in a child process (the switch is read
-once, before TensorFlow starts); the faster library wins by the rule of :func:`decide`. :func:`prepare` applies
-the choice by setting ``TF_ENABLE_ONEDNN_OPTS`` *before TensorFlow is imported* (command lines and experiments
-call it first thing; child processes inherit it). ``TF_ENABLE_ONEDNN_OPTS`` as the user set it is read as that
-machine's default (that is how the precision tests emulate an AVX2-only CPU on a newer one: the ISA cap plus
-``TF_ENABLE_ONEDNN_OPTS=0``); the value before :func:`prepare` changed it is kept in :data:`ORIGINAL`, so the
-machine kind (the probe's cache key) and every child see the machine as it was.
+once, before TensorFlow starts); the faster library wins by the rule of :func:`decide`.
+:func:`restoration.precision.prepare_kernels` applies the choice by setting ``TF_ENABLE_ONEDNN_OPTS`` *before
+TensorFlow is imported* (command lines and experiments call it first thing; child processes inherit it).
+``TF_ENABLE_ONEDNN_OPTS`` as the user set it is read as that machine's default (that is how the precision tests
+emulate an AVX2-only CPU on a newer one: the ISA cap plus ``TF_ENABLE_ONEDNN_OPTS=0``); its value before
+``prepare_kernels`` changed it is kept in :data:`ORIGINAL`, so the machine kind (the probe's cache key) and every
+child see the machine as it was.
 
 Numerics: the two libraries differ by float32 round-off (another summation order), measured at a relative
 1e-7..1e-6 on the nets' features (``tests/restoration/test_kernel_library.py``), so the library is recorded in
@@ -36,7 +37,8 @@ CHOICES = ("auto",) + LIBRARIES
 SWITCH = "TF_ENABLE_ONEDNN_OPTS"
 #: the project's own setting: auto (measured), or a forced library
 SETTING = "RESTORATION_KERNELS"
-#: the value of :data:`SWITCH` before :func:`prepare` set it ("" when it was unset); present only after prepare
+#: the value of :data:`SWITCH` before ``precision.prepare_kernels`` set it ("" when it was unset); present only
+#: after that
 ORIGINAL = "RESTORATION_TF_ENABLE_ONEDNN_OPTS_BEFORE"
 #: CPU flags (``/proc/cpuinfo`` names) for which TensorFlow turns oneDNN on by default on Linux x86
 DEFAULT_ON_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
@@ -58,7 +60,8 @@ def parse_switch(value: str | None) -> str | None:
 
 
 def user_environ(environ=None) -> dict:
-    """The environment as the user gave it: :data:`SWITCH` restored to its value before :func:`prepare` set it."""
+    """The environment as the user gave it: :data:`SWITCH` restored to its value before
+    :func:`restoration.precision.prepare_kernels` set it."""
     env = dict(os.environ if environ is None else environ)
     if ORIGINAL in env:
         before = env.pop(ORIGINAL)
@@ -76,7 +79,7 @@ def default_library(flags, environ=None) -> str:
 
 def in_effect(flags, environ=None) -> str:
     """What TensorFlow runs (or will, once started) in a process with ``environ``: the switch as it stands now
-    (the project's choice where :func:`prepare` set it), else the CPU's rule."""
+    (the project's choice where :func:`restoration.precision.prepare_kernels` set it), else the CPU's rule."""
     env = os.environ if environ is None else environ
     return parse_switch(env.get(SWITCH)) or tf_default(flags)
 
@@ -123,29 +126,6 @@ def decide(default, alternative, default_lib: str, *, min_speedup: float = MIN_S
     return default_lib, f"{alt_lib} is {gain}, TensorFlow's default {default_lib} kept; {timings}"
 
 
-def prepare(*, probe=None) -> str | None:
-    """Apply this machine's library choice to this process (and so to its children) before TensorFlow starts:
-    with ``RESTORATION_KERNELS=auto`` the precision probe's choice (measured once per machine kind, cached), else
-    the forced library. Returns the library set, or ``None`` where nothing was changed: TensorFlow is already
-    imported in this process (its switch is read once), or the choice is what TensorFlow does anyway."""
-    if "tensorflow" in sys.modules:
-        return None
-    want = setting()
-    flags = _flags()
-    if want == "auto":
-        if probe is None:
-            from restoration import precision
-
-            probe = precision.probe()
-        want = probe.library
-    if want == in_effect(flags):
-        return None
-    if ORIGINAL not in os.environ:
-        os.environ[ORIGINAL] = os.environ.get(SWITCH, "")
-    os.environ.update(switch_env(want))
-    return want
-
-
 def tensorflow_reports() -> str | None:
     """What the TensorFlow of this process runs (``IsMklEnabled``), or ``None`` where TensorFlow is not imported."""
     if "tensorflow" not in sys.modules:
@@ -156,9 +136,3 @@ def tensorflow_reports() -> str | None:
         return "onednn" if _pywrap_util_port.IsMklEnabled() else "eigen"
     except Exception:  # noqa: BLE001 - a TensorFlow without the query: unknown
         return None
-
-
-def _flags():
-    from restoration.precision import cpu_info
-
-    return cpu_info()[1]

@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command in _COMPUTING:  # before TensorFlow starts (restoration.kernel_library)
-            from restoration import kernel_library
+            from restoration import precision
 
-            kernel_library.prepare()
+            precision.prepare_kernels()
         return int(args.func(args) or 0)
     except (
         WeightsNotFoundError,

@@ -88,12 +88,12 @@ import json, os
 from restoration import kernel_library as kl, precision
 key = precision.MachineKind.here().key()
 p = precision.Probe(precision.MachineKind.here(), "", precision.Timing("float32"), precision.Timing("bfloat16"),
-                    None, "float32", "", "", kl.default_library(precision.cpu_info()[1]), None, "onednn", "")
-set_to = kl.prepare(probe=p)
+                    None, "float32", "", "", kl.default_library(machine.cpu_info()[1]), None, "onednn", "")
+set_to = precision.prepare_kernels(measured=p)
 import tensorflow as tf
 tf.nn.conv2d(tf.ones((1, 8, 8, 3)), tf.ones((3, 3, 3, 4)), 1, "SAME")
 print(json.dumps({"set": set_to, "tf": kl.tensorflow_reports(), "same_key": precision.MachineKind.here().key() == key,
-                  "again": kl.prepare(probe=p)}))
+                  "again": precision.prepare_kernels(measured=p)}))
 """
 
 
@@ -105,7 +105,7 @@ def test_prepare_sets_the_library_before_tensorflow_starts_and_keeps_the_machine
     r = _child(PREPARE, {"TF_ENABLE_ONEDNN_OPTS": None, kl.SETTING: "eigen", kl.ORIGINAL: None})
     assert r["tf"] == "eigen" and r["same_key"]
     # once TensorFlow is imported the switch is read: prepare changes nothing
-    code = "import json, tensorflow; from restoration import kernel_library as kl; print(json.dumps(kl.prepare()))"
+    code = "import json, tensorflow; from restoration import precision; print(json.dumps(precision.prepare_kernels()))"
     assert _child(code, {kl.SETTING: "eigen", kl.ORIGINAL: None}) is None
 
 

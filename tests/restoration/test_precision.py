@@ -13,7 +13,7 @@ choose on the CPU at hand: expected kernels are derived from what TensorFlow ena
   cap test. On a real AVX2-only CPU the same tests run natively (``make test``'s default environment is that kind).
 
 The numerics tests (``test_numerics_*``) run in this process and again, in child processes, under every oneDNN
-instruction-set path this CPU can take (:data:`restoration.precision.ISA_PATHS`): AMX, AVX512-BF16, AVX-512 without
+instruction-set path this CPU can take (:data:`restoration.machine.ISA_PATHS`): AMX, AVX512-BF16, AVX-512 without
 BF16 (oneDNN's emulation), and AVX2 only (Eigen's emulation, as TensorFlow runs bfloat16 on an AVX2-only CPU). A
 cap can only lower the ISA, so paths the CPU lacks are skipped and say why.
 
@@ -36,7 +36,7 @@ import pytest
 import tensorflow as tf
 from helpers import experiment
 
-from restoration import precision, tracking
+from restoration import machine, precision, tracking
 from restoration import preimage
 from restoration import metrics
 from restoration import stacks
@@ -169,15 +169,15 @@ def test_numerics_ran_on_the_asked_path():
         pytest.skip("runs inside test_numerics_under_every_isa_path's children")
     probe = precision.run_probe()
     assert probe.bfloat16.ms, probe.bfloat16.failed
-    assert precision.isa_path(name).ran(probe.bfloat16.kernels), (name, probe.bfloat16.kernels)
+    assert machine.isa_path(name).ran(probe.bfloat16.kernels), (name, probe.bfloat16.kernels)
 
 
-@pytest.mark.parametrize("path", [p.name for p in precision.ISA_PATHS])
+@pytest.mark.parametrize("path", [p.name for p in machine.ISA_PATHS])
 def test_numerics_under_every_isa_path(path):
     """The numerics tests again in a child process whose oneDNN (and for AVX2, TensorFlow) takes ``path``."""
     if os.environ.get(PATH_CHILD):
         pytest.skip("already inside a path child")
-    isa = precision.isa_path(path)
+    isa = machine.isa_path(path)
     ok, why = isa.runnable()
     if not ok:
         pytest.skip(f"{path}: {why}")
@@ -247,10 +247,10 @@ def test_auto_resolves_to_float32_under_an_avx2_cap():
     Either way auto takes float32; the library is the one :func:`kernel_library.decide` picks from the timings."""
     from restoration import kernel_library
 
-    if not precision.isa_path("AVX2").runnable()[0]:
+    if not machine.isa_path("AVX2").runnable()[0]:
         pytest.skip("the CPU has no AVX2")
     env = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
-    default = kernel_library.default_library(precision.cpu_info()[1], {**kernel_library.user_environ(), **env})
+    default = kernel_library.default_library(machine.cpu_info()[1], {**kernel_library.user_environ(), **env})
     p = precision.run_probe(env=env)
     assert p.chosen == "float32", p.reason
     assert p.library_default == default
@@ -267,12 +267,12 @@ def test_auto_resolves_to_float32_under_an_avx2_cap():
 
 def test_auto_on_the_avx2_only_kind_takes_float32_and_the_faster_kernel_library():
     """An AVX2-only CPU (AMD EPYC Zen 2/3) as TensorFlow runs it by default, emulated on any CPU with AVX2 by the
-    cap plus ``TF_ENABLE_ONEDNN_OPTS=0`` (:data:`precision.ISA_PATHS`): float32 and bfloat16 on Eigen, bfloat16
+    cap plus ``TF_ENABLE_ONEDNN_OPTS=0`` (:data:`machine.ISA_PATHS`): float32 and bfloat16 on Eigen, bfloat16
     emulated and far slower (11.6x on the probe's step, 2026-12-02); float32 also timed with oneDNN on. The
     decision is asserted, not which library wins: that is the machine's to measure."""
     from restoration import kernel_library
 
-    avx2 = precision.isa_path("AVX2")
+    avx2 = machine.isa_path("AVX2")
     if not avx2.runnable()[0]:
         pytest.skip("the CPU has no AVX2")
     p = precision.run_probe(env=dict(avx2.env))
@@ -291,7 +291,7 @@ def test_auto_on_the_avx2_only_kind_takes_float32_and_the_faster_kernel_library(
 def test_forced_bfloat16_that_the_kernels_refuse_is_one_line(monkeypatch):
     from restoration import kernel_library
 
-    flags = precision.cpu_info()[1]
+    flags = machine.cpu_info()[1]
     if "avx512f" not in flags or kernel_library.default_library(flags) != "onednn":
         pytest.skip(
             "only oneDNN capped to AVX2 on an AVX-512 CPU refuses bfloat16; where TensorFlow leaves oneDNN off "
@@ -343,7 +343,7 @@ def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
     prov = rec.info["provenance"]
     assert prov["precision"]["resolved"] == probe.chosen and prov["precision"]["reason"] == probe.reason
     assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
-    assert set(prov["machine"]["flags"]) <= set(precision.KERNEL_FLAGS)
+    assert set(prov["machine"]["flags"]) <= set(machine.KERNEL_FLAGS)
     from restoration_reports.figure_section import _provenance
 
     shown = _provenance(rec)
