@@ -18,8 +18,10 @@ each step's rate is given as a percentage of the best GEMM rate of the same run 
 
 Each framework runs in its own persistent child process (no two thread pools fight over the 2 cores); the parent
 alternates the measurements between them ``--rounds`` times and prints medians with the min-max spread. Each
-ISA runs in its own pair of children because oneDNN reads ``ONEDNN_MAX_CPU_ISA`` once at start: the default,
-and ``AVX2`` (what an AVX2-only CPU gives for float32).
+machine kind runs in its own pair of children because oneDNN and TensorFlow read their switches once at start:
+``default`` (this CPU as it is) and ``AVX2`` (an AVX2-only CPU: oneDNN capped, and TensorFlow's switch at that
+kind's default, off; the TF child then applies ``auto``'s kernel library as a run would). The PyTorch child reads
+the HED weights with h5py and never imports TensorFlow (two frameworks' thread pools in one process crashed it).
 
     .venv/bin/python benchmarks/bench_peer.py                 # ~8 min on 2 cores
     .venv/bin/python benchmarks/bench_peer.py --isa default --rounds 3 --steps 6
@@ -66,9 +68,13 @@ def _gemm_rate(fn, repeats: int = 10) -> float:
 
 
 def tf_child(steps: int):
+    from restoration import precision
+
+    precision.prepare_kernels()  # the kernel library a run takes on this kind, before TensorFlow starts
     import numpy as np
     import tensorflow as tf
 
+    from restoration import kernel_library
     from restoration import preimage
     from restoration import nets
     from restoration.preimage import recipes
@@ -89,15 +95,51 @@ def tf_child(steps: int):
         r = bench.module_training(net, "float32", 3 * steps)
         return r["flop_per_step"] / r["sec_per_step"] / 1e9
 
-    return {
+    cmds = {
         "tf_mv": mv,
         "tf_module_training": module,
         "tf_matmul": lambda: _gemm_rate(lambda: mm(a, b).numpy()),
         "numpy_matmul": lambda: _gemm_rate(lambda: np.matmul(an, bn)),
     }
+    return cmds, {"tf_library": kernel_library.tensorflow_reports(), "tensorflow": tf.__version__}
 
 
-def torch_peer(net, image, recipe, layer: str = LAYER):
+class PeerNet:
+    """What the peer needs of VGG16, read without TensorFlow: the HED weights (h5py, the same loader the nets use),
+    the layer names and the input mean; ``stride`` and ``default_size`` as :class:`restoration.nets.FeatureNet`
+    gives them, so the recipe's jitter rule runs unchanged."""
+
+    default_size = 224
+
+    def __init__(self):
+        from restoration.nets import layers, weights
+
+        self.params = weights.load_vgg16_h5(weights.hed_weights_path())
+        self.table = layers.table("vgg16")
+        self.mean_bgr = weights.IMAGENET_MEAN_BGR
+        self.convs = []  # (name, pool after it)
+        for b, widths in enumerate(layers.VGG16_BLOCKS, start=1):
+            self.convs += [(f"conv{b}_{j}", j == len(widths)) for j in range(1, len(widths) + 1)]
+
+    def resolve(self, layer: str) -> str:
+        return self.table.resolve(layer)
+
+    def upto(self, layer: str) -> list[tuple[str, bool]]:
+        """The convolutions up to ``layer``'s (and whether a pool follows each)."""
+        base = self.resolve(layer).split("/")[0]
+        names = [c for c, _ in self.convs]
+        return self.convs[: names.index(base) + 1]
+
+    def stride(self, layer: str) -> int:
+        return 2 ** sum(pool for _, pool in self.upto(layer)[:-1])
+
+    def preprocess(self, rgb):
+        import numpy as np
+
+        return np.asarray(rgb, np.float32)[..., ::-1] - np.asarray(self.mean_bgr, np.float32)
+
+
+def torch_peer(net: PeerNet, image, recipe, layer: str = LAYER):
     """``step()`` of the eager PyTorch M&V loop (see the module docstring) and the optimised image."""
     import numpy as np
     import torch
@@ -105,15 +147,11 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
 
     canon = net.resolve(layer)  # conv3_3 -> conv3_3/relu
     mean = np.asarray(net.mean_bgr, np.float32)
-    convs = []  # ((w OIHW, b), pool after)
-    for op in net.ops[: net.depth(canon) + 1]:
-        if op.kind == "conv":
-            k, bias = net.params[op.name.split("/")[0]]
-            convs.append(
-                [torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))), torch.from_numpy(bias), False]
-            )
-        elif op.kind == "pool":
-            convs[-1][2] = True
+    convs = []  # (w OIHW, b, pool after)
+    for name, pool in net.upto(canon):
+        k, bias = net.params[name]
+        convs.append((torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))), torch.from_numpy(bias), pool))
+    convs[-1] = convs[-1][:2] + (False,)  # the layer itself: no pool after it
     last_relu = canon.endswith("/relu")
 
     def phi(x):
@@ -160,10 +198,11 @@ def torch_peer(net, image, recipe, layer: str = LAYER):
 def torch_child(steps: int):
     import torch
 
-    from restoration import nets
     from restoration.preimage import recipes
 
-    step, _ = torch_peer(nets.vgg16("hed"), _image(), recipes.get_recipe("mv2016"))
+    step, _ = torch_peer(PeerNet(), _image(), recipes.get_recipe("mv2016"))
+    if "tensorflow" in sys.modules:  # the peer must not share its process with TensorFlow (two thread pools)
+        raise RuntimeError("the PyTorch peer imported TensorFlow; it reads its weights with h5py alone")
     a, b = torch.randn(N, N), torch.randn(N, N)
 
     def mv():
@@ -173,12 +212,13 @@ def torch_child(steps: int):
             step()
         return (time.perf_counter() - t) / steps
 
-    return {"torch_mv": mv, "torch_mm": lambda: _gemm_rate(lambda: torch.mm(a, b))}
+    cmds = {"torch_mv": mv, "torch_mm": lambda: _gemm_rate(lambda: torch.mm(a, b))}
+    return cmds, {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
 def child(kind: str, steps: int) -> int:
-    cmds = (tf_child if kind == "tf" else torch_child)(steps)
-    print(json.dumps({"ready": sorted(cmds)}), flush=True)
+    cmds, info = (tf_child if kind == "tf" else torch_child)(steps)
+    print(json.dumps({"ready": sorted(cmds), "info": info}), flush=True)
     for line in sys.stdin:
         name = line.strip()
         if not name:
@@ -194,10 +234,13 @@ def child(kind: str, steps: int) -> int:
 
 class Child:
     def __init__(self, kind: str, isa: str, steps: int):
+        from restoration import machine
+
         env = dict(os.environ)
-        env.pop("ONEDNN_MAX_CPU_ISA", None)
-        if isa != "default":
-            env["ONEDNN_MAX_CPU_ISA"] = isa
+        for k in machine.KERNEL_ENV:
+            env.pop(k, None)
+        if isa != "default":  # the machine kind's variables (an AVX2-only CPU: the cap and oneDNN off by default)
+            env.update(dict(machine.isa_path(isa).env))
         self.p = subprocess.Popen(
             [sys.executable, __file__, "--child", kind, "--steps", str(steps)],
             env=env,
@@ -205,7 +248,8 @@ class Child:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.names = json.loads(self._line())["ready"]
+        ready = json.loads(self._line())
+        self.names, self.info = ready["ready"], ready.get("info", {})
 
     def _line(self) -> str:
         while True:
@@ -226,7 +270,8 @@ class Child:
         self.p.wait(timeout=60)
 
 
-def measure(isa: str, rounds: int, steps: int, with_torch: bool) -> dict[str, list[float]]:
+def measure(isa: str, rounds: int, steps: int, with_torch: bool) -> tuple[dict[str, list[float]], dict]:
+    """``({measurement: [value per round]}, what the children said of themselves)``."""
     kids = [Child("tf", isa, steps)] + ([Child("torch", isa, steps)] if with_torch else [])
     out: dict[str, list[float]] = {}
     try:
@@ -237,12 +282,18 @@ def measure(isa: str, rounds: int, steps: int, with_torch: bool) -> dict[str, li
     finally:
         for k in kids:
             k.close()
-    return out
+    return out, {k: v for kid in kids for k, v in kid.info.items()}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--isa", nargs="+", default=["default", "AVX2"], help="ONEDNN_MAX_CPU_ISA values")
+    p.add_argument(
+        "--isa",
+        nargs="+",
+        default=["default", "AVX2"],
+        help="machine kinds: default (this CPU as it is) or a path of restoration.machine.ISA_PATHS (AVX2: an "
+        "AVX2-only CPU, oneDNN capped and off by default)",
+    )
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=8, help="timed M&V steps per round")
     p.add_argument("--json", default=None, help="also write the raw timings here")
@@ -250,25 +301,28 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.child:
         return child(args.child, args.steps)
-    try:
-        import torch  # noqa: F401
+    import importlib.util
 
-        with_torch = True
-    except ImportError:
+    from restoration import machine
+
+    with_torch = importlib.util.find_spec("torch") is not None
+    if not with_torch:
         print("PyTorch is not installed (.venv/bin/pip install torch); timing TensorFlow alone")
-        with_torch = False
+    print(f"CPU: {machine.MachineKind.here().describe()}")
     from bench_inversion import vgg_conv_flops
 
     fwd, bwd = vgg_conv_flops(LAYER, SIZE)
     flop = fwd + bwd
     raw = {}
     for isa in args.isa:
-        res = raw[isa] = measure(isa, args.rounds, args.steps, with_torch)
+        res, info = measure(isa, args.rounds, args.steps, with_torch)
+        raw[isa] = {**res, "info": info}
         gemm = {k: v for k, v in res.items() if k.endswith(("_matmul", "_mm"))}
         best = max(statistics.median(v) for v in gemm.values())
         print(
-            f"\nONEDNN_MAX_CPU_ISA={isa}: {args.rounds} interleaved rounds, median (min-max); M&V step = "
-            f"{flop / 1e9:.1f} GFLOP"
+            f"\nmachine kind {isa}: {args.rounds} interleaved rounds, median (min-max); M&V step = "
+            f"{flop / 1e9:.1f} GFLOP; TensorFlow ran on {info.get('tf_library')}"
+            + (f", PyTorch {info['torch']} on {info['torch_threads']} threads" if "torch" in info else "")
         )
         for k, v in gemm.items():
             print(f"  {k:14s} {statistics.median(v):7.1f} GFLOP/s ({min(v):.1f}-{max(v):.1f})")
@@ -285,6 +339,13 @@ def main(argv=None) -> int:
                     f"  {k:14s} {statistics.median(v):7.1f} GFLOP/s ({min(v):.1f}-{max(v):.1f}) = "
                     f"{100 * statistics.median(v) / best:5.1f} % of the best GEMM (bench.py's module_training)"
                 )
+        if "tf_mv" in res and "torch_mv" in res:
+            ratio = statistics.median(res["tf_mv"]) / statistics.median(res["torch_mv"])
+            paired = sorted(t / p for t, p in zip(res["tf_mv"], res["torch_mv"]))
+            print(
+                f"  M&V step TF / PyTorch: {ratio:.2f}x the peer's time (per round {paired[0]:.2f}-{paired[-1]:.2f}; "
+                f"{'TF no slower' if ratio <= 1.0 else 'TF slower'})"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0

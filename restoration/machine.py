@@ -116,24 +116,26 @@ class IsaPath:
         return True, ""
 
 
+# Each path sets TensorFlow's switch too, so a path runs the same whatever the calling environment says (the
+# oneDNN paths turn it on: their purpose is oneDNN's kernels for that ISA).
 ISA_PATHS = (
     IsaPath(
         "AVX512_CORE_AMX",
-        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"),),
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"), ("TF_ENABLE_ONEDNN_OPTS", "1")),
         ("amx_bf16", "amx_tile"),
         "Intel Xeon with AMX: bfloat16 convolutions on the matrix tiles",
         r"avx512_core_amx",
     ),
     IsaPath(
         "AVX512_CORE_BF16",
-        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16"),),
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16"), ("TF_ENABLE_ONEDNN_OPTS", "1")),
         ("avx512_bf16",),
         "AVX512-BF16 (AMD EPYC Zen 4, Intel Cooper Lake): bfloat16 dot products into float32",
         r"avx512_core_bf16",
     ),
     IsaPath(
         "AVX512_CORE",
-        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),),
+        (("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"), ("TF_ENABLE_ONEDNN_OPTS", "1")),
         ("avx512f", "avx512bw", "avx512vl", "avx512dq"),
         "AVX-512 without BF16: oneDNN emulates bfloat16 with AVX-512 integer ops",
         r"avx512_core(?![_\w])",

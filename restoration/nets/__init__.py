@@ -9,4 +9,4 @@ or one of its light submodules does not start TensorFlow.
 
 from restoration.lazy import facade as _facade
 
-__getattr__, __dir__ = _facade(__name__, "restoration.nets.feature_net")
+__getattr__, __dir__ = _facade(__name__, "restoration.nets.feature_net", "restoration.nets.weights")

@@ -85,7 +85,7 @@ def _child(code: str, env: dict) -> dict:
 
 PREPARE = """
 import json, os
-from restoration import kernel_library as kl, precision
+from restoration import kernel_library as kl, machine, precision
 key = precision.MachineKind.here().key()
 p = precision.Probe(precision.MachineKind.here(), "", precision.Timing("float32"), precision.Timing("bfloat16"),
                     None, "float32", "", "", kl.default_library(machine.cpu_info()[1]), None, "onednn", "")
