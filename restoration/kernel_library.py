@@ -10,8 +10,10 @@ TensorFlow's ``tensorflow/core/util/port.cc``). The three machine kinds this pro
   module training at 24 % of the machine's GEMM rate against 59-64 % with oneDNN on (issue 27, measured there).
 
 ``auto`` (the default; ``RESTORATION_KERNELS=onednn|eigen`` forces one) keeps TensorFlow's default where it is on,
-and where it is off the precision probe also times float32 with oneDNN on, in a child process (the switch is read
-once, before TensorFlow starts); the faster library wins by the rule of :func:`decide`.
+and where it is off the precision probe also times float32's module step (a DC module's gradients, where the
+libraries differ) on both libraries, in child processes alternated twice each (the switch is read once, before
+TensorFlow starts, and a 2-core machine's speed drifts between processes); the faster library wins by the rule of
+:func:`decide`.
 :func:`restoration.precision.prepare_kernels` applies the choice by setting ``TF_ENABLE_ONEDNN_OPTS`` *before
 TensorFlow is imported* (command lines and experiments call it first thing; child processes inherit it).
 ``TF_ENABLE_ONEDNN_OPTS`` as the user set it is read as that machine's default (that is how the precision tests
@@ -45,6 +47,8 @@ DEFAULT_ON_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_i
 #: the other library must run the probe's float32 step at least this many times faster to be chosen (it costs no
 #: accuracy, so less than the precision's 1.2x; more than the repeats' typical spread of about 5 % at the median)
 MIN_SPEEDUP = 1.1
+#: the one-sided Mann-Whitney U test's level for "the other library's repeats are faster"
+ALPHA = 0.01
 
 
 def tf_default(flags) -> str:
@@ -105,12 +109,16 @@ def other(library: str) -> str:
 
 
 def decide(default, alternative, default_lib: str, *, min_speedup: float = MIN_SPEEDUP) -> tuple[str, str]:
-    """``(library, reason)`` for float32 from two timings of the probe's step (:class:`restoration.precision.Timing`
-    or anything with ``ms``, ``median``, ``failed`` and ``spread()``): TensorFlow's default ``default_lib`` unless
-    the other library ran, was at least ``min_speedup`` times faster at the median, and its median beat the
-    default's fastest repeat (a gain beyond the run-to-run spread). A pure function of the measurements."""
+    """``(library, reason)`` for float32 from two timings of the probe's module step
+    (:class:`restoration.precision.Timing`: ``ms``, ``median``, ``failed``, ``spread()``): TensorFlow's default
+    ``default_lib`` unless the other library ran, was at least ``min_speedup`` times faster at the median, and its
+    repeats are faster than the default's by a one-sided Mann-Whitney U test at :data:`ALPHA` (scipy; it assumes
+    independent repeats, not normal ones: the repeats of a shared 2-core machine have heavy right tails). A pure
+    function of the measurements."""
+    from scipy.stats import mannwhitneyu
+
     alt_lib = other(default_lib)
-    if alternative is None:
+    if alternative is None or default is None:
         return default_lib, f"TensorFlow's default on this CPU ({default_lib}); the other library is not measured here"
     if not default.ms:
         if alternative.ms:
@@ -119,10 +127,13 @@ def decide(default, alternative, default_lib: str, *, min_speedup: float = MIN_S
     if alternative.failed or not alternative.ms:
         return default_lib, f"float32 could not run on {alt_lib}: {alternative.failed or 'no timing'}"
     speed = default.median / alternative.median
-    timings = f"float32 on {default_lib} {default.spread()}, on {alt_lib} {alternative.spread()}"
-    if speed >= min_speedup and alternative.median < min(default.ms):
-        return alt_lib, f"{alt_lib} {speed:.2f}x faster than TensorFlow's default {default_lib}; {timings}"
+    p = float(mannwhitneyu(alternative.ms, default.ms, alternative="less").pvalue)
+    timings = f"module step on {default_lib} {default.spread()}, on {alt_lib} {alternative.spread()}"
+    if speed >= min_speedup and p < ALPHA:
+        return alt_lib, f"{alt_lib} {speed:.2f}x faster than TensorFlow's default {default_lib} (p={p:.1g}); {timings}"
     gain = f"{1 / speed:.2f}x slower" if speed < 1 else f"only {speed:.2f}x faster (needs {min_speedup:.2f}x)"
+    if speed >= min_speedup:
+        gain = f"{speed:.2f}x faster, but not beyond the spread (p={p:.2g})"
     return default_lib, f"{alt_lib} is {gain}, TensorFlow's default {default_lib} kept; {timings}"
 
 

@@ -140,9 +140,10 @@ class Timing:
 class Probe:
     """A measured choice of precision and kernel library for one machine kind, with its evidence.
 
-    ``float32`` and ``bfloat16`` ran on TensorFlow's default library for this machine (``library_default``);
-    ``float32_other`` is float32 on the other library, measured only where TensorFlow leaves oneDNN off (an
-    AVX2-only CPU), else ``None``. ``library`` is the library a run takes (:mod:`restoration.kernel_library`)."""
+    ``float32`` and ``bfloat16`` (the VGG-like block of :func:`block_step`) ran on TensorFlow's default library for
+    this machine (``library_default``). Where TensorFlow leaves oneDNN off (an AVX2-only CPU) float32's module step
+    (:func:`module_step`) is timed on both libraries, ``module_default`` and ``module_other``, else both are
+    ``None``. ``library`` is the library a run takes (:mod:`restoration.kernel_library`)."""
 
     machine: MachineKind
     onednn_isa: str  # what oneDNN said it runs ("Intel AVX2", ...), or "oneDNN not used"
@@ -153,7 +154,8 @@ class Probe:
     reason: str
     measured_at: str
     library_default: str = "onednn"
-    float32_other: Timing | None = None
+    module_default: Timing | None = None
+    module_other: Timing | None = None
     library: str = "onednn"
     library_reason: str = ""
 
@@ -161,13 +163,6 @@ class Probe:
     def speedup(self) -> float:
         """bfloat16 against float32 on the default library (the numbers the precision rule reads)."""
         return self.float32.median / self.bfloat16.median if self.bfloat16.ms and self.float32.ms else float("nan")
-
-    @property
-    def float32_chosen(self) -> Timing:
-        """float32's timing on the library a float32 run takes."""
-        if self.float32_other is not None and self.library != self.library_default and self.chosen == "float32":
-            return self.float32_other
-        return self.float32
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -194,7 +189,8 @@ class Probe:
             d["reason"],
             d["measured_at"],
             d.get("library_default", "onednn"),
-            timing(d.get("float32_other")),
+            timing(d.get("module_default")),
+            timing(d.get("module_other")),
             d.get("library", d.get("library_default", "onednn")),
             d.get("library_reason", ""),
         )
@@ -202,7 +198,7 @@ class Probe:
     def decided_again(self) -> "Probe":
         """The same measurements under today's rules (:func:`choose`): the cache keeps measurements, not rules."""
         chosen, reason, library, library_reason = choose(
-            self.float32, self.float32_other, self.bfloat16, self.rel_error, self.library_default
+            self.float32, self.bfloat16, self.rel_error, self.library_default, self.module_default, self.module_other
         )
         return dataclasses.replace(self, chosen=chosen, reason=reason, library=library, library_reason=library_reason)
 
@@ -216,20 +212,23 @@ class Probe:
 
 
 def choose(
-    f32: Timing, f32_other: Timing | None, bf16: Timing, rel_error: float | None, library_default: str
+    f32: Timing,
+    bf16: Timing,
+    rel_error: float | None,
+    library_default: str,
+    module_default: Timing | None = None,
+    module_other: Timing | None = None,
 ) -> tuple[str, str, str, str]:
-    """``(precision, reason, library, library_reason)``: float32's library first (:func:`kernel_library.decide
-    <restoration.kernel_library.decide>`), then bfloat16 (measured on the default library) against float32 on
-    that library (:func:`decide`). bfloat16 keeps the default library: the other one cannot run it here (see
-    :mod:`restoration.kernel_library`)."""
+    """``(precision, reason, library, library_reason)``: the precision first (:func:`decide`, on TensorFlow's
+    default library, the only one that runs bfloat16 everywhere); bfloat16 keeps that library; float32 takes the
+    library whose module step was faster (:func:`kernel_library.decide <restoration.kernel_library.decide>`)."""
     from restoration import kernel_library
 
-    lib32, lib_reason = kernel_library.decide(f32, f32_other, library_default)
-    best32 = f32_other if lib32 != library_default and f32_other is not None else f32
-    chosen, reason = decide(best32, bf16, rel_error)
+    chosen, reason = decide(f32, bf16, rel_error)
+    lib, lib_reason = kernel_library.decide(module_default, module_other, library_default)
     if chosen == "bfloat16":
         return chosen, reason, library_default, f"bfloat16 runs on TensorFlow's default here; {lib_reason}"
-    return chosen, reason, lib32, lib_reason
+    return chosen, reason, lib, lib_reason
 
 
 def decide(
@@ -338,8 +337,8 @@ _RESULT = "restoration-probe-result "
 def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Probe:
     """Measure in child processes (see the module docstring) and decide. ``env`` adds variables for the children
     (an ISA cap; ``TF_ENABLE_ONEDNN_OPTS`` as another machine kind has it by default). Where TensorFlow leaves
-    oneDNN off in that environment (:func:`restoration.kernel_library.default_library`), a second child times
-    float32 with oneDNN on, and :func:`choose` takes the faster library."""
+    oneDNN off in that environment (:func:`restoration.kernel_library.default_library`), two more children time
+    float32's module step (:func:`module_step`) on each library, and :func:`choose` takes the faster one."""
     from restoration import kernel_library
 
     machine = machine or MachineKind.here()
@@ -347,14 +346,18 @@ def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Pr
     library_default = kernel_library.default_library(cpu_info()[1], base)
     out, code = _run_child(base)
     timings, rel, isa = parse_child_output(out, code)
-    other = None
-    if library_default == "eigen":
-        out_other, code_other = _run_child({**base, **kernel_library.switch_env("onednn"), _ONLY: "float32"})
-        timings_other, _, isa_other = parse_child_output(out_other, code_other)
-        other = timings_other["float32"]
-        isa = isa_other if isa == "oneDNN not used" else isa
+    modules = (None, None)
+    if library_default == "eigen":  # both libraries' module step, each in its own child (the switch is read once)
+        libs = (library_default, kernel_library.other(library_default))
+        runs = {lib: [] for lib in libs}
+        for lib in libs * MODULE_ROUNDS:  # alternated: the machine's drift between processes hits both alike
+            out_lib, code_lib = _run_child({**base, **kernel_library.switch_env(lib), _ONLY: _MODULE})
+            timings_lib, _, isa_lib = parse_child_output(out_lib, code_lib)
+            runs[lib].append(timings_lib["float32"])
+            isa = isa_lib if isa == "oneDNN not used" else isa
+        modules = [_pooled(runs[lib]) for lib in libs]
     chosen, reason, library, library_reason = choose(
-        timings["float32"], other, timings["bfloat16"], rel, library_default
+        timings["float32"], timings["bfloat16"], rel, library_default, *modules
     )
     return Probe(
         machine,
@@ -366,13 +369,28 @@ def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Pr
         reason,
         dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         library_default,
-        other,
+        *modules,
         library,
         library_reason,
     )
 
 
+#: child processes per kernel library for the module step (alternated)
+MODULE_ROUNDS = 2
+
+
+def _pooled(timings: list[Timing]) -> Timing:
+    """One library's module-step timings from several children: their repeats together (the first failure, if
+    every child failed)."""
+    ms = tuple(m for t in timings for m in t.ms)
+    if not ms:
+        return timings[0]
+    ok = [t for t in timings if t.ms]
+    return Timing("float32", ms, ok[0].kernels, None, ok[0].onednn)
+
+
 _ONLY = "RESTORATION_PROBE_ONLY"  # the child measures this precision alone (and a reference for bfloat16)
+_MODULE = "module"  # ... or, as this value, float32's module step alone
 
 
 def _run_child(env: dict) -> tuple[str, object]:
@@ -432,26 +450,59 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
 
 def block_step(precision: str, *, size: int = 56, channels: int = 128):
     """One VGG-like block (3x3 conv, ReLU, 3x3 conv on a ``size`` px map of ``channels`` channels, batch 1) forward
-    and back to its input in ``precision`` with fixed random weights, as a traced function returning the gradient."""
+    and back in ``precision`` with fixed random weights, as a traced function returning the gradient to its input.
+    The gradients to both kernels are computed too (module training needs them, and the kernel libraries differ
+    most there: Eigen's filter gradient is its slow part), though only the input's is returned."""
     import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
     dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
     k1, k2 = (
-        tf.constant(rng.normal(0, np.sqrt(2 / (9 * channels)), (3, 3, channels, channels)).astype(np.float32))
+        tf.Variable(rng.normal(0, np.sqrt(2 / (9 * channels)), (3, 3, channels, channels)).astype(np.float32))
         for _ in range(2)
     )
     x = tf.Variable(rng.normal(0, 1, (1, size, size, channels)).astype(np.float32))
-    c1, c2 = tf.cast(k1, dtype), tf.cast(k2, dtype)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:  # float32 weights cast to the compute type, as the modules keep them
+            h = tf.nn.relu(tf.nn.conv2d(tf.cast(x, dtype), tf.cast(k1, dtype), 1, "SAME"))
+            y = tf.cast(tf.nn.conv2d(h, tf.cast(k2, dtype), 1, "SAME"), tf.float32)
+            loss = tf.reduce_sum(tf.square(y)) / tf.cast(tf.size(y), tf.float32)
+        gx, g1, g2 = tape.gradient(loss, [x, k1, k2])
+        with tf.control_dependencies([g1, g2]):
+            return tf.identity(gx)
+
+    return step
+
+
+def module_step(*, batch: int = 16, size: int = 32, channels: int = 64, hidden: int = 64, kernel: int = 5):
+    """One training step's gradients of a DC inversion module (fig12_vgg16's: a stride-2 transposed convolution
+    from ``channels`` maps of ``size`` px to ``hidden`` maps of twice the size, ReLU, a convolution to the 3
+    colour channels; ``kernel`` x ``kernel`` kernels) on a batch, float32, as a traced function returning the loss
+    after both kernel gradients. Module training spends its time here, and the kernel libraries differ most here
+    (Eigen's filter gradients; issue 27 measured module training 2.4x faster with oneDNN on an AVX2-only CPU)."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    feats = tf.constant(rng.normal(0, 1, (batch, size, size, channels)).astype(np.float32))
+    target = tf.constant(rng.normal(0, 1, (batch, 2 * size, 2 * size, 3)).astype(np.float32))
+    k1 = tf.Variable(
+        rng.normal(0, np.sqrt(2 / kernel**2 / channels), (kernel, kernel, hidden, channels)), dtype="float32"
+    )
+    k2 = tf.Variable(rng.normal(0, np.sqrt(2 / kernel**2 / hidden), (kernel, kernel, hidden, 3)), dtype="float32")
+    out_shape = (batch, 2 * size, 2 * size, hidden)
 
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            h = tf.nn.relu(tf.nn.conv2d(tf.cast(x, dtype), c1, 1, "SAME"))
-            y = tf.cast(tf.nn.conv2d(h, c2, 1, "SAME"), tf.float32)
-            loss = tf.reduce_sum(tf.square(y)) / tf.cast(tf.size(y), tf.float32)
-        return tape.gradient(loss, x)
+            h = tf.nn.relu(tf.nn.conv2d_transpose(feats, k1, out_shape, 2, "SAME"))
+            loss = tf.reduce_mean(tf.square(tf.nn.conv2d(h, k2, 1, "SAME") - target))
+        g1, g2 = tape.gradient(loss, [k1, k2])
+        with tf.control_dependencies([g1, g2]):
+            return tf.identity(loss)
 
     return step
 
@@ -519,6 +570,13 @@ def _child() -> None:
     import numpy as np
 
     only = os.environ.get(_ONLY)
+    if only == _MODULE:
+        print(f"{_BEGIN}float32", flush=True)
+        step = module_step()
+        step()  # trace and build kernels
+        ms = [_ms(step) for _ in range(9)]
+        print(_RESULT + json.dumps({"precision": "float32", "ms": ms, "onednn": _tf_onednn()}), flush=True)
+        return
     if only:
         ref = measure("float32", repeats=1)["grad"] if only == "bfloat16" else None
         print(f"{_BEGIN}{only}", flush=True)
@@ -608,8 +666,7 @@ def _library_provenance(p: Probe) -> dict:
         "reason": p.library_reason,
         "in_effect": kernel_library.in_effect(flags),
         "tensorflow_reports": kernel_library.tensorflow_reports(),
-        "float32_ms": {p.float32.library: list(p.float32.ms)}
-        | ({p.float32_other.library: list(p.float32_other.ms)} if p.float32_other else {}),
+        "module_step_ms": {t.library: list(t.ms) for t in (p.module_default, p.module_other) if t is not None},
     }
 
 
@@ -639,10 +696,9 @@ def describe(p: Probe, *, cached: bool = True) -> str:
         f"TensorFlow's default kernel library here: {p.library_default}",
         f"float32:  {p.float32.spread()}; kernels {p.float32.path}",
     ]
-    if p.float32_other is not None:
-        lines.append(
-            f"float32 on {p.float32_other.library}: {p.float32_other.spread()}; kernels {p.float32_other.path}"
-        )
+    for t in (p.module_default, p.module_other):
+        if t is not None:
+            lines.append(f"float32 module step on {t.library}: {t.spread()}; kernels {t.path}")
     lines += [
         f"bfloat16: {p.bfloat16.spread()}; kernels {p.bfloat16.path}",
         f"{p.summary()}",

@@ -256,13 +256,14 @@ def test_auto_resolves_to_float32_under_an_avx2_cap():
     assert p.library_default == default
     _check_library(p.float32, default)
     if default == "onednn":
-        assert p.float32_other is None
+        assert p.module_default is None and p.module_other is None
         assert not p.bfloat16.ms and p.bfloat16.failed and "bfloat16 could not run here" in p.reason
         assert p.library == "onednn"
     else:
-        _check_library(p.float32_other, "onednn")
+        _check_library(p.module_default, "eigen")
+        _check_library(p.module_other, "onednn")
         assert p.bfloat16.kernels == ("eigen",) and p.speedup < 1, p.reason
-        assert p.library == kernel_library.decide(p.float32, p.float32_other, "eigen")[0], p.library_reason
+        assert p.library == kernel_library.decide(p.module_default, p.module_other, "eigen")[0], p.library_reason
 
 
 def test_auto_on_the_avx2_only_kind_takes_float32_and_the_faster_kernel_library():
@@ -278,14 +279,15 @@ def test_auto_on_the_avx2_only_kind_takes_float32_and_the_faster_kernel_library(
     p = precision.run_probe(env=dict(avx2.env))
     assert p.library_default == "eigen"
     _check_library(p.float32, "eigen")
-    _check_library(p.float32_other, "onednn")
+    _check_library(p.module_default, "eigen")
+    _check_library(p.module_other, "onednn")
+    assert len(p.module_other.ms) == precision.MODULE_ROUNDS * 9  # pooled over the alternated children
     assert p.chosen == "float32" and p.bfloat16.kernels == ("eigen",), p.reason
     assert p.speedup < 1 and "slower on the conv step" in p.reason, p.reason
-    assert (p.library, p.library_reason) == kernel_library.decide(p.float32, p.float32_other, "eigen")
+    assert (p.library, p.library_reason) == kernel_library.decide(p.module_default, p.module_other, "eigen")
     assert p.decided_again() == p  # the cached measurements give the same choice
-    assert p.float32_chosen is (p.float32_other if p.library == "onednn" else p.float32)
     shown = precision.describe(p, cached=False)
-    assert "float32 on onednn:" in shown and f"kernel library auto -> {p.library}" in shown
+    assert "float32 module step on onednn:" in shown and f"kernel library auto -> {p.library}" in shown
 
 
 def test_forced_bfloat16_that_the_kernels_refuse_is_one_line(monkeypatch):
