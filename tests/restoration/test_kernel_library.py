@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from restoration import kernel_library as kl
-from restoration import precision
+from restoration import machine, precision
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -155,3 +155,26 @@ def test_the_two_libraries_differ_by_float32_round_off_only():
         a, b = (np.asarray(out[lib][key], np.float64) for lib in kl.LIBRARIES)
         err = np.linalg.norm(a - b) / np.linalg.norm(b)
         assert err < 1e-5, (key, err)
+
+
+def test_an_experiment_sets_the_library_before_tensorflow_and_records_it(tmp_path):
+    """End to end, in a real child process: ``python -m restoration_experiments`` applies the library before
+    TensorFlow starts, and the run's provenance records it with TensorFlow's own word on it."""
+    from restoration import tracking
+
+    probe = precision.probe()  # this machine kind's measurements, written where the child looks for them
+    precision._write_atomic(precision._cache_path(probe.machine), json.dumps(probe.to_dict()))
+    forced = kl.other(kl.in_effect(machine.cpu_info()[1]))  # the library TensorFlow would not take by itself
+    tiny = "net=tiny_vgg crop=16 batch_size=4 steps=2 eval_size=16 eval_per_image=1 log_every=1 eval_every=2"
+    cmd = [sys.executable, "-m", "restoration_experiments", "fig12_vgg16", "with", "quick", *tiny.split()]
+    cmd += ["ckpt_every=2", "rows=2", "precision=float32"]
+    env = {**os.environ, kl.SETTING: forced, "RESTORATION_PROGRESS": "off", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop(kl.ORIGINAL, None)
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (rec,) = tracking.runs()
+    lib = rec.info["provenance"]["kernel_library"]
+    assert lib["setting"] == forced and lib["in_effect"] == forced and lib["tensorflow_reports"] == forced, lib
+    assert lib["tensorflow_default"] == probe.library_default
+    bad = subprocess.run(cmd, env={**env, kl.SETTING: "mkl"}, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "RESTORATION_KERNELS='mkl'" in bad.stderr.strip().splitlines()[-1], bad.stderr

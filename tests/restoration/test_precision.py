@@ -346,10 +346,14 @@ def test_auto_is_resolved_and_recorded_with_the_machine_in_the_run():
     assert prov["precision"]["resolved"] == probe.chosen and prov["precision"]["reason"] == probe.reason
     assert prov["machine"]["cpu"] == probe.machine.cpu and prov["machine"]["onednn_isa"] == probe.onednn_isa
     assert set(prov["machine"]["flags"]) <= set(machine.KERNEL_FLAGS)
+    lib = prov["kernel_library"]  # TensorFlow is imported in this process: its own word is recorded
+    assert lib["tensorflow_default"] == probe.library_default and lib["auto_would_choose"] == probe.library
+    assert lib["tensorflow_reports"] in ("onednn", "eigen") and lib["reason"] == probe.library_reason
     from restoration_reports.figure_section import _provenance
 
     shown = _provenance(rec)
     assert shown["precision"].startswith(f"{probe.chosen} (auto: ") and probe.machine.cpu in shown["machine"]
+    assert f"kernel library: {lib['tensorflow_reports']}" in shown["machine"]
 
 
 def test_precision_is_a_recorded_config_value_of_every_experiment():
