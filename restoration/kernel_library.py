@@ -137,9 +137,10 @@ def decide(default, alternative, default_lib: str, *, min_speedup: float = MIN_S
     return default_lib, f"{alt_lib} is {gain}, TensorFlow's default {default_lib} kept; {timings}"
 
 
-def tensorflow_reports() -> str | None:
-    """What the TensorFlow of this process runs (``IsMklEnabled``), or ``None`` where TensorFlow is not imported."""
-    if "tensorflow" not in sys.modules:
+def tensorflow_reports(*, start: bool = False) -> str | None:
+    """What the TensorFlow of this process runs (``IsMklEnabled``), or ``None`` where TensorFlow is not imported;
+    ``start=True`` imports it to ask (a run about to build its net: TensorFlow reads its switch at that import)."""
+    if "tensorflow" not in sys.modules and not start:
         return None
     try:
         from tensorflow.python.util import _pywrap_util_port

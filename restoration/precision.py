@@ -615,11 +615,12 @@ def _child() -> None:
         )
 
 
-def provenance(precision: str) -> dict:
+def provenance(precision: str, *, confirm_library: bool = False) -> dict:
     """What a run records about its precision and machine (``info.provenance.precision`` / ``.machine``): the
     config value, what it resolved to and why, the CPU model, its kernel flags, the oneDNN switches and the ISA
     oneDNN ran, and the probe's timings. A value that cannot resolve is recorded with its error (the run itself
-    then fails with that line where the net is built)."""
+    then fails with that line where the net is built). ``confirm_library`` starts TensorFlow, if it is not yet,
+    to record its own word on the kernel library (a run about to compute; not Sacred's printing commands)."""
     p = probe()
     try:
         resolved, error = resolve(precision), None
@@ -640,7 +641,7 @@ def provenance(precision: str) -> dict:
             "bfloat16_kernels": list(p.bfloat16.kernels),
             "measured_at": p.measured_at,
         },
-        "kernel_library": _library_provenance(p),
+        "kernel_library": _library_provenance(p, confirm_library),
         "machine": {
             "cpu": p.machine.cpu,
             "cores": p.machine.cores,
@@ -653,7 +654,7 @@ def provenance(precision: str) -> dict:
     }
 
 
-def _library_provenance(p: Probe) -> dict:
+def _library_provenance(p: Probe, confirm: bool = False) -> dict:
     """The kernel library part of :func:`provenance`: what TensorFlow runs by default here, what auto chose and
     why, what this process runs (and whether TensorFlow itself confirms it), and the float32 timings."""
     from restoration import kernel_library
@@ -665,7 +666,7 @@ def _library_provenance(p: Probe) -> dict:
         "auto_would_choose": p.library,
         "reason": p.library_reason,
         "in_effect": kernel_library.in_effect(flags),
-        "tensorflow_reports": kernel_library.tensorflow_reports(),
+        "tensorflow_reports": kernel_library.tensorflow_reports(start=confirm),
         "module_step_ms": {t.library: list(t.ms) for t in (p.module_default, p.module_other) if t is not None},
     }
 

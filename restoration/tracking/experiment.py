@@ -53,7 +53,9 @@ def _record_provenance(_run):
     # the machine and the precision the run computes in ("auto" resolved by this machine's cached probe)
     from restoration.precision import provenance
 
-    _run.info["provenance"].update(provenance(str(_run.config.get("precision", "float32"))))
+    # (a run that computes also records TensorFlow's own word on its kernel library; printing commands do not start it)
+    precision = str(_run.config.get("precision", "float32"))
+    _run.info["provenance"].update(provenance(precision, confirm_library=not _run.unobserved))
     sweep = _run.meta_info.get("sweep")
     if sweep:
         _run.info["sweep"] = _jsonable(sweep)
