@@ -23,9 +23,10 @@ child see the machine as it was.
 
 Numerics: the two libraries differ by float32 round-off (another summation order): a tiny net's features came out
 identical and their gradient 3.5e-7 apart, relative (``tests/restoration/test_kernel_library.py`` bounds it at
-1e-5), so the library is recorded in each run's provenance but is not part of a module's or cell's digest. bfloat16 is measured on TensorFlow's
-default library only: with oneDNN turned on where TensorFlow leaves it off (an AVX2-only CPU), oneDNN has no
-bfloat16 kernel for that ISA and refuses it, so a bfloat16 run keeps the default library.
+1e-5), so the library is recorded in each run's provenance but is not part of a module's or cell's digest.
+bfloat16 is measured on TensorFlow's default library only: with oneDNN turned on where TensorFlow leaves it off
+(an AVX2-only CPU), oneDNN has no bfloat16 kernel for that ISA and refuses it, so a bfloat16 run keeps the default
+library.
 """
 
 from __future__ import annotations
