@@ -1,7 +1,8 @@
 """The float32 M&V step against an eager PyTorch peer, and both against the machine's GEMM rates.
 
 Measurement only: PyTorch is not a project dependency (``pip install torch`` into the venv to run this; the CPU
-wheel is enough). What is timed, all float32:
+wheel is enough). torch upgrades setuptools past the project's pin (sacred needs ``pkg_resources``): run
+``.venv/bin/pip install 'setuptools<80'`` after it. What is timed, all float32:
 
 * **TF M&V step**: :func:`restoration.preimage.invert_layer` with the ``mv2016`` recipe inverting VGG16
   ``conv3_3`` at 224 px (HED weights), its ``time_per_step_s`` (the first, tracing step excluded).

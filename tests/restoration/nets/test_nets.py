@@ -65,7 +65,7 @@ def test_preprocess_roundtrip_and_channel_order():
 
 def _fake_keras_h5(path, rng):
     with h5py.File(path, "w") as f:
-        for name, shape in nets._vgg16_expected_shapes(False).items():
+        for name, shape in nets.vgg16_shapes(False).items():
             b, j = name[4], name[6]
             g = f.create_group(f"block{b}_conv{j}")
             g.create_dataset(f"block{b}_conv{j}_W_1:0", data=rng.normal(size=shape).astype(np.float32))
