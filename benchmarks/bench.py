@@ -54,7 +54,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench_inversion import vgg_conv_flops  # noqa: E402
 from bench_priors import score_matching_rate  # noqa: E402
 
-PRECISIONS = ("float32", "bfloat16")
 RESULTS = HERE / "results.jsonl"
 
 

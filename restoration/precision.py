@@ -7,22 +7,22 @@ with AVX2 only TensorFlow hands bfloat16 to Eigen, which emulates it about 10x *
 list predicts the rate (a CPU may hide its flags, oneDNN may be capped by ``ONEDNN_MAX_CPU_ISA``), so ``auto``
 asks the machine.
 
-The probe (:func:`measure`, run in a child process by :func:`probe`) times the path that matters, a VGG-like
-block's forward and backward to its input (what the M&V step and module training spend their time on), in both
-precisions, with repeats taken in alternating rounds (a second job on the machine then slows both alike: measured
-one after the other under load, a 2.3x gain once read as 1.09x and chose float32), and compares the bfloat16
-gradient with the float32 one. bfloat16 is chosen when
-(:func:`decide`): it ran; its gradient is within :data:`ERROR_BUDGET` of float32's; its median step is at least
-:data:`MIN_SPEEDUP` times faster; and its median beats float32's fastest repeat (a gain larger than the machine's
-run-to-run spread).
-Otherwise float32. The probe runs in a child because a capped oneDNN may *abort* the process when asked for a
-bfloat16 kernel it will not build (``ONEDNN_MAX_CPU_ISA=AVX2`` on an AVX-512 CPU: TensorFlow still routes bfloat16
-to oneDNN by the CPU's flags, and oneDNN refuses), and because ``ONEDNN_VERBOSE`` in the child names the kernels
-that ran. The result is cached per machine kind (CPU model, its vector flags, the oneDNN and TensorFlow
-settings) in ``<runs>/machine/precision-<key>.json`` and in the process, and recorded in every run's provenance.
+The probe (the workloads and child of :mod:`restoration.probe_workloads`, run by :func:`probe`) times the path that
+matters, a VGG-like block's forward and backward (what the M&V step and module training spend their time on), in both
+precisions, with repeats taken in alternating rounds (a second job on the machine then slows both alike: measured one
+after the other under load, a 2.3x gain once read as 1.09x and chose float32), and compares the bfloat16 gradient with
+the float32 one. bfloat16 is chosen when (:func:`decide`): it ran; its gradient is within :data:`ERROR_BUDGET` of
+float32's; its median step is at least :data:`MIN_SPEEDUP` times faster; and its median beats float32's fastest repeat
+(a gain larger than the machine's run-to-run spread). Otherwise float32. The probe runs in a child because a capped
+oneDNN may *abort* the process when asked for a bfloat16 kernel it will not build (``ONEDNN_MAX_CPU_ISA=AVX2`` on an
+AVX-512 CPU: TensorFlow still routes bfloat16 to oneDNN by the CPU's flags, and oneDNN refuses), and because
+``ONEDNN_VERBOSE`` in the child names the kernels that ran. The result is cached per machine kind (CPU model, its vector
+flags, the oneDNN and TensorFlow settings) in ``<runs>/machine/precision-<key>.json`` and in the process, and recorded
+in every run's provenance.
 
-The path a developer's CPU runs can be lowered to another machine kind's with :data:`ISA_PATHS` (in a child
-process: the variables are read at start), which the precision tests use to exercise every kind on one machine.
+The path a developer's CPU runs can be lowered to another machine kind's with
+:data:`restoration.machine.ISA_PATHS` (in a child process: the variables are read at start), which the precision
+tests use to exercise every kind on one machine.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ import sys
 from pathlib import Path
 
 from restoration.machine import MachineKind, cpu_info
+from restoration.probe_workloads import BEGIN as _BEGIN
+from restoration.probe_workloads import MODULE as _MODULE
+from restoration.probe_workloads import ONLY as _ONLY
+from restoration.probe_workloads import RESULT as _RESULT
 
 PRECISIONS = ("float32", "bfloat16")
 CHOICES = PRECISIONS + ("auto",)
@@ -54,8 +58,8 @@ MIN_SPEEDUP = 1.2
 ERROR_BUDGET = 0.05
 #: how long the whole probe may take before it counts as failed (an emulated bfloat16 is slow, not endless)
 PROBE_TIMEOUT_S = 300.0
-#: the probe's workload (:func:`measure`); a change measures every machine again
-PROBE_VERSION = 3  # 3: float32 also timed on the other kernel library where TensorFlow leaves oneDNN off
+#: the probe's workload (:func:`~restoration.probe_workloads.measure`); a change measures every machine again
+PROBE_VERSION = 3  # 3: the block step computes its kernel gradients too; the module step on both libraries
 
 
 def check(precision: str) -> str:
@@ -140,10 +144,11 @@ class Timing:
 class Probe:
     """A measured choice of precision and kernel library for one machine kind, with its evidence.
 
-    ``float32`` and ``bfloat16`` (the VGG-like block of :func:`block_step`) ran on TensorFlow's default library for
-    this machine (``library_default``). Where TensorFlow leaves oneDNN off (an AVX2-only CPU) float32's module step
-    (:func:`module_step`) is timed on both libraries, ``module_default`` and ``module_other``, else both are
-    ``None``. ``library`` is the library a run takes (:mod:`restoration.kernel_library`)."""
+    ``float32`` and ``bfloat16`` (the VGG-like block of :func:`~.probe_workloads.block_step`) ran on TensorFlow's
+    default library for this machine (``library_default``). Where TensorFlow leaves oneDNN off (an AVX2-only CPU)
+    float32's module step (:func:`~.probe_workloads.module_step`) is timed on both libraries, ``module_default``
+    and ``module_other``, else both are ``None``. ``library`` is the library a run takes
+    (:mod:`restoration.kernel_library`)."""
 
     machine: MachineKind
     onednn_isa: str  # what oneDNN said it runs ("Intel AVX2", ...), or "oneDNN not used"
@@ -177,7 +182,7 @@ class Probe:
         def timing(t):
             if t is None:
                 return None
-            return Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"], t.get("onednn"))
+            return Timing(t["precision"], tuple(t["ms"]), tuple(t["kernels"]), t["failed"], t["onednn"])
 
         return cls(
             machine,
@@ -188,11 +193,11 @@ class Probe:
             d["chosen"],
             d["reason"],
             d["measured_at"],
-            d.get("library_default", "onednn"),
-            timing(d.get("module_default")),
-            timing(d.get("module_other")),
-            d.get("library", d.get("library_default", "onednn")),
-            d.get("library_reason", ""),
+            d["library_default"],
+            timing(d["module_default"]),
+            timing(d["module_other"]),
+            d["library"],
+            d["library_reason"],
         )
 
     def decided_again(self) -> "Probe":
@@ -330,15 +335,12 @@ def _write_atomic(path: Path, text: str) -> None:
         pass  # a read-only runs folder: the probe is kept in the process only
 
 
-_BEGIN = "restoration-probe-begin "
-_RESULT = "restoration-probe-result "
-
-
 def run_probe(machine: MachineKind | None = None, env: dict | None = None) -> Probe:
     """Measure in child processes (see the module docstring) and decide. ``env`` adds variables for the children
     (an ISA cap; ``TF_ENABLE_ONEDNN_OPTS`` as another machine kind has it by default). Where TensorFlow leaves
     oneDNN off in that environment (:func:`restoration.kernel_library.default_library`), two more children time
-    float32's module step (:func:`module_step`) on each library, and :func:`choose` takes the faster one."""
+    float32's module step (:func:`~.probe_workloads.module_step`) on each library, and :func:`choose` takes the
+    faster one."""
     from restoration import kernel_library
 
     machine = machine or MachineKind.here()
@@ -389,16 +391,13 @@ def _pooled(timings: list[Timing]) -> Timing:
     return Timing("float32", ms, ok[0].kernels, None, ok[0].onednn)
 
 
-_ONLY = "RESTORATION_PROBE_ONLY"  # the child measures this precision alone (and a reference for bfloat16)
-_MODULE = "module"  # ... or, as this value, float32's module step alone
-
-
 def _run_child(env: dict) -> tuple[str, object]:
-    """Run :func:`_child` with exactly ``env`` (plus oneDNN's creation log); its output and exit status."""
+    """Run :func:`~.probe_workloads.child` with exactly ``env`` (plus oneDNN's creation log); its output and
+    exit status."""
     child_env = {**env, "ONEDNN_VERBOSE": "profile_create", "TF_CPP_MIN_LOG_LEVEL": "3"}
     repo = str(Path(__file__).resolve().parents[1])
     child_env["PYTHONPATH"] = repo + os.pathsep + child_env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-c", "from restoration.precision import _child; _child()"]
+    cmd = [sys.executable, "-c", "from restoration.probe_workloads import child; child()"]
     try:
         proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
         return proc.stdout + proc.stderr, proc.returncode
@@ -446,173 +445,6 @@ def parse_child_output(out: str, code) -> tuple[dict, float | None, str]:
             timings[pr] = Timing(pr, (), (), failed)
     rel = results.get("bfloat16", {}).get("rel_error")
     return timings, rel, isa
-
-
-def block_step(precision: str, *, size: int = 56, channels: int = 128):
-    """One VGG-like block (3x3 conv, ReLU, 3x3 conv on a ``size`` px map of ``channels`` channels, batch 1) forward
-    and back in ``precision`` with fixed random weights, as a traced function returning the gradient to its input.
-    The gradients to both kernels are computed too (module training needs them, and the kernel libraries differ
-    most there: Eigen's filter gradient is its slow part), though only the input's is returned."""
-    import numpy as np
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
-    k1, k2 = (
-        tf.Variable(rng.normal(0, np.sqrt(2 / (9 * channels)), (3, 3, channels, channels)).astype(np.float32))
-        for _ in range(2)
-    )
-    x = tf.Variable(rng.normal(0, 1, (1, size, size, channels)).astype(np.float32))
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:  # float32 weights cast to the compute type, as the modules keep them
-            h = tf.nn.relu(tf.nn.conv2d(tf.cast(x, dtype), tf.cast(k1, dtype), 1, "SAME"))
-            y = tf.cast(tf.nn.conv2d(h, tf.cast(k2, dtype), 1, "SAME"), tf.float32)
-            loss = tf.reduce_sum(tf.square(y)) / tf.cast(tf.size(y), tf.float32)
-        gx, g1, g2 = tape.gradient(loss, [x, k1, k2])
-        with tf.control_dependencies([g1, g2]):
-            return tf.identity(gx)
-
-    return step
-
-
-def module_step(*, batch: int = 16, size: int = 32, channels: int = 64, hidden: int = 64, kernel: int = 5):
-    """One training step's gradients of a DC inversion module (fig12_vgg16's: a stride-2 transposed convolution
-    from ``channels`` maps of ``size`` px to ``hidden`` maps of twice the size, ReLU, a convolution to the 3
-    colour channels; ``kernel`` x ``kernel`` kernels) on a batch, float32, as a traced function returning the loss
-    after both kernel gradients. Module training spends its time here, and the kernel libraries differ most here
-    (Eigen's filter gradients; issue 27 measured module training 2.4x faster with oneDNN on an AVX2-only CPU)."""
-    import numpy as np
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    feats = tf.constant(rng.normal(0, 1, (batch, size, size, channels)).astype(np.float32))
-    target = tf.constant(rng.normal(0, 1, (batch, 2 * size, 2 * size, 3)).astype(np.float32))
-    k1 = tf.Variable(
-        rng.normal(0, np.sqrt(2 / kernel**2 / channels), (kernel, kernel, hidden, channels)), dtype="float32"
-    )
-    k2 = tf.Variable(rng.normal(0, np.sqrt(2 / kernel**2 / hidden), (kernel, kernel, hidden, 3)), dtype="float32")
-    out_shape = (batch, 2 * size, 2 * size, hidden)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            h = tf.nn.relu(tf.nn.conv2d_transpose(feats, k1, out_shape, 2, "SAME"))
-            loss = tf.reduce_mean(tf.square(tf.nn.conv2d(h, k2, 1, "SAME") - target))
-        g1, g2 = tape.gradient(loss, [k1, k2])
-        with tf.control_dependencies([g1, g2]):
-            return tf.identity(loss)
-
-    return step
-
-
-def _ms(step) -> float:
-    import time
-
-    t = time.perf_counter()
-    step().numpy()
-    return 1000 * (time.perf_counter() - t)
-
-
-def measure(precision: str, *, size: int = 56, channels: int = 128, repeats: int = 9, max_s: float = 60.0) -> dict:
-    """Time :func:`block_step` in ``precision``: ``{"ms": [...], "grad": array}``. Repeats stop early after
-    ``max_s`` seconds (an emulated bfloat16 can be very slow)."""
-    import time
-
-    step = block_step(precision, size=size, channels=channels)
-    grad = step().numpy()  # trace and build kernels
-    ms, start = [], time.perf_counter()
-    for _ in range(repeats):
-        ms.append(_ms(step))
-        if time.perf_counter() - start > max_s and len(ms) >= 3:
-            break
-    return {"ms": ms, "grad": grad}
-
-
-def measure_interleaved(steps: dict, *, repeats: int = 9, max_s: float = 60.0) -> dict[str, list[float]]:
-    """Time several built steps in alternating rounds (the order flips every round), so a second job on the
-    machine slows each alike instead of whichever happened to run while it did: ``{name: [ms, ...]}``."""
-    import time
-
-    names = list(steps)
-    ms = {n: [] for n in names}
-    start = time.perf_counter()
-    for r in range(repeats):
-        for n in names if r % 2 == 0 else names[::-1]:
-            ms[n].append(_ms(steps[n]))
-        if time.perf_counter() - start > max_s and r >= 2:
-            break
-    return ms
-
-
-def _refusal(e: Exception) -> str:
-    text = str(e).strip()
-    refused = re.search(r"could not create a primitive[^.\n]*", text)
-    msg = (refused.group(0) if refused else (text.splitlines() or [""])[0])[:200] or type(e).__name__
-    return f"{type(e).__name__}: {msg}"
-
-
-def _tf_onednn() -> bool | None:
-    """Whether this process's TensorFlow has oneDNN on (its own answer)."""
-    from restoration.kernel_library import tensorflow_reports
-
-    lib = tensorflow_reports()
-    return None if lib is None else lib == "onednn"
-
-
-def _child() -> None:
-    """The probe's child process. Both precisions are built first, float32 then bfloat16, each announced on stdout
-    (oneDNN names its kernels between the announcements), float32 answered at once with three repeats so a crash
-    while building bfloat16 still leaves a float32 result; then both are timed in alternating rounds and answered
-    again (the last answer counts). With ``RESTORATION_PROBE_ONLY`` set, that precision alone (bfloat16's error
-    is then taken against a float32 reference computed here on the same kernels library)."""
-    import numpy as np
-
-    only = os.environ.get(_ONLY)
-    if only == _MODULE:
-        print(f"{_BEGIN}float32", flush=True)
-        step = module_step()
-        step()  # trace and build kernels
-        ms = [_ms(step) for _ in range(9)]
-        print(_RESULT + json.dumps({"precision": "float32", "ms": ms, "onednn": _tf_onednn()}), flush=True)
-        return
-    if only:
-        ref = measure("float32", repeats=1)["grad"] if only == "bfloat16" else None
-        print(f"{_BEGIN}{only}", flush=True)
-        try:
-            r = measure(only)
-        except Exception as e:  # a kernel oneDNN will not build: report it, do not hide it
-            print(_RESULT + json.dumps({"precision": only, "error": _refusal(e)}), flush=True)
-            return
-        rel = None if ref is None else float(np.linalg.norm(r["grad"] - ref) / np.linalg.norm(ref))
-        answer = {"precision": only, "ms": r["ms"], "rel_error": rel, "onednn": _tf_onednn()}
-        print(_RESULT + json.dumps(answer), flush=True)
-        return
-    print(f"{_BEGIN}float32", flush=True)
-    steps = {"float32": block_step("float32")}
-    ref = steps["float32"]().numpy()
-    early = [_ms(steps["float32"]) for _ in range(3)]
-    answer = {"precision": "float32", "ms": early, "rel_error": None, "onednn": _tf_onednn()}
-    print(_RESULT + json.dumps(answer), flush=True)
-    print(f"{_BEGIN}bfloat16", flush=True)
-    rel = None
-    try:
-        steps["bfloat16"] = block_step("bfloat16")
-        grad = steps["bfloat16"]().numpy()
-        rel = float(np.linalg.norm(grad - ref) / np.linalg.norm(ref))
-    except Exception as e:  # a kernel oneDNN will not build: report it, do not hide it
-        print(_RESULT + json.dumps({"precision": "bfloat16", "error": _refusal(e)}), flush=True)
-    print(f"{_BEGIN}timing", flush=True)  # kernels oneDNN re-creates while timing are nobody's
-    ms = measure_interleaved(steps)
-    for pr, times in ms.items():
-        print(
-            _RESULT
-            + json.dumps(
-                {"precision": pr, "ms": times, "rel_error": rel if pr == "bfloat16" else None, "onednn": _tf_onednn()}
-            ),
-            flush=True,
-        )
 
 
 def provenance(precision: str, *, confirm_library: bool = False) -> dict:
