@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Sequence
 
 from restoration_reports import claims as _claims
-from restoration_reports.claims_section import claim_rows, forest_src, judge_claims  # noqa: F401  (re-exported)
+from restoration_reports.claims_section import (  # noqa: F401  (re-exported)
+    claim_rows,
+    forest_src,
+    judge_claims,
+    method_text,
+)
 from restoration_reports.figure_section import Counter, FigureSection, Section, figure_section
 from restoration_reports.formatting import format_column, format_number, picture_src  # noqa: F401  (re-exported)
 from restoration_reports.pdf import PdfEngineError, engine_problem, write_pdf  # noqa: F401  (re-exported)
@@ -99,6 +104,7 @@ class Report:
     claims: list[_claims.Verdict] = field(default_factory=list)
     claim_rows: list[dict] = field(default_factory=list)
     forest: str | None = None  # the claims' forest plot (img src)
+    claims_method: str = ""  # how a claim is judged (from the rules' own constants)
     appendix: list[dict] = field(default_factory=list)  # provenance of every run the report shows
     sweeps: list = field(default_factory=list)  # restoration_reports.sweeps.SweepSection, one per declared sweep
 
@@ -235,6 +241,7 @@ def collect(
         overview=overview,
         claims=verdicts,
         claim_rows=claim_rows(verdicts),
+        claims_method=method_text(verdicts),
         forest=forest,
         appendix=appendix,
         sweeps=sweep_sections,

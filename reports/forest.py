@@ -1,5 +1,6 @@
-"""The claims' forest plot: one row per pair and voting measure, the effect with its 95 % interval, the zero line
-and the ±delta band of "no practical difference" (:mod:`restoration_reports.claims`). One panel per measure, since their
+"""The claims' forest plot: one row per pair and voting measure, the effect with its interval at the claim's look
+level, the zero line and a ±delta band for orientation (:mod:`restoration_reports.claims`; the verdict is the claim's
+test, not the band). One panel per measure, since their
 units differ; positive always means the side the thesis expected to be better is better.
 """
 
@@ -84,8 +85,7 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
         unit = f" ({m.unit})" if m.unit else ""
         band = ", ".join(f"±{d:g}" for d in sorted(deltas))
         ax.set_xlabel(
-            f"{m.short or m.label} difference{unit}, expected better minus other "
-            f"(band: no practical difference, {band})"
+            f"{m.short or m.label} difference{unit}, expected better minus other (band: ±practical difference {band})"
             if band
             else f"{m.short or m.label} difference{unit}",
             fontsize=8,
@@ -94,7 +94,9 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     fig.suptitle(
-        "Effects of the thesis's claims, 95 % intervals over seeds (open diamond: one seed, no interval)", fontsize=8
+        f"Effects of the thesis's claims; intervals over seeds at {_levels(panels)} "
+        "(open diamond: one seed, no interval)",
+        fontsize=8,
     )
     fig.subplots_adjust(top=1 - 0.6 / fig.get_figheight(), hspace=0.9 / len(panels) + 0.15)
     buf = io.BytesIO()
@@ -102,3 +104,9 @@ def forest_png(verdicts: Sequence[_claims.Verdict]) -> bytes | None:
     fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return buf.getvalue()
+
+
+def _levels(panels) -> str:
+    """``"98.5 %"`` (or ``"95 % / 98.5 %"``): the levels of the intervals drawn, as their effects say."""
+    levels = sorted({e.effect.level_text() for items in panels.values() for _, e in items if e.effect.low is not None})
+    return " / ".join(levels) if levels else "no level (one seed)"

@@ -9,7 +9,7 @@ stores it, the report builder reads it back with :meth:`Payload.from_dict`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -110,8 +110,9 @@ class ImageScores:
 class Comparability:
     """What must match for two runs' numbers to be compared in a claim (:func:`restoration_reports.claims` guard):
     the profile (``quick``, ``thesis``, ``custom``), the figure's variant, the resolved precision, the image set
-    (photos, crop size, held-out split) and the training/optimisation steps. Filled from the run's config by
-    :func:`restoration.tracking.set_report`; an empty field means "not recorded" (an older run)."""
+    (photos, crop size, held-out split) and the training/optimisation steps; and what made the numbers: the code
+    digest and the inputs the run loaded. Filled from the run by :func:`restoration.tracking.set_report`; an empty
+    field means "not recorded" (an older run)."""
 
     profile: str = ""
     variant: str = ""
@@ -119,6 +120,9 @@ class Comparability:
     image_set: str = ""
     steps: str = ""
     variants: str = ""  # the variants the figure offers ("final,may"): sides offering the same must match
+    code: str = ""  # restoration.code_digest of the code that ran: a claim pairs only runs of the current code
+    inputs: str = ""  # digest of the priors and stored modules the run loaded (restoration.code_digest.loaded)
+    stale_inputs: str = ""  # those of them made by other code ("prior full512, module DC1"): the run is not current
 
     def differences(
         self, other: "Comparability", fields=("profile", "variant", "precision", "image_set")
@@ -220,9 +224,7 @@ class Payload:
 def _comparability(d) -> Comparability:
     if not isinstance(d, dict):
         return Comparability()
-    return Comparability(
-        **{k: str(d.get(k) or "") for k in ("profile", "variant", "precision", "image_set", "steps", "variants")}
-    )
+    return Comparability(**{k: str(d.get(k) or "") for k in [f.name for f in fields(Comparability)]})
 
 
 def _table(t: dict) -> Table:

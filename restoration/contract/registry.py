@@ -22,6 +22,7 @@ File layout::
     pairs = [["fig06", "fig05"]]                       # [expected better, expected worse], ...
     measures = ["psnr_mean", "ssim_mean", "nerr_mean"]
     on_par = {psnr_mean = 1.0, ...}                    # optional: "on par with" within these tolerances
+    min_effect = {psnr_mean = 1.0}                     # the least effect; required when the words say "much"
 
 A side of a pair is a figure id, optionally with a qualifier after ``@`` that selects summary keys of that
 run: ``"fig08@pool2"`` is judged on ``psnr_mean@pool2``, ... of fig08's latest completed run.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import tomllib
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +96,14 @@ class Claim:
     measures: tuple[str, ...]
     section: str = ""
     on_par: tuple[tuple[str, float], ...] = ()
+    min_effect: tuple[tuple[str, float], ...] = ()  # measure -> the least effect the claim's words ask for
 
     def tolerance(self, measure: str) -> float | None:
         return dict(self.on_par).get(measure)
+
+    def minimum(self, measure: str) -> float:
+        """The least effect on ``measure`` the claim asserts (0: any improvement)."""
+        return dict(self.min_effect).get(measure, 0.0)
 
     @property
     def figures(self) -> tuple[str, ...]:
@@ -212,9 +219,10 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
     missing = [k for k in ("id", "statement", "thesis", "pairs", "measures") if k not in table]
     if missing:
         _fail(path, where, f"lacks {', '.join(missing)}; add them")
-    extra = set(table) - {"id", "statement", "thesis", "pairs", "measures", "section", "on_par"}
+    extra = set(table) - {"id", "statement", "thesis", "pairs", "measures", "section", "on_par", "min_effect"}
     if extra:
         _fail(path, where, f"unknown keys {sorted(extra)}")
+    min_effect = _min_effect(path, where, table)
     on_par = table.get("on_par") or {}
     if on_par and (
         not isinstance(on_par, dict)
@@ -243,7 +251,37 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
         tuple(str(k) for k in table["measures"]),
         section,
         tuple((str(k), float(v)) for k, v in on_par.items()),
+        min_effect,
     )
+
+
+#: words of a claim that assert a size, not just a direction: such a claim must declare ``min_effect``
+SIZE_WORDS = ("much", "gradually", "substantially", "considerably", "far better", "clearly")
+
+
+def _min_effect(path: Path, where: str, table) -> tuple[tuple[str, float], ...]:
+    """A claim's ``min_effect = {psnr_mean = 1.0}`` (each a voting measure, > 0), required when its statement
+    asserts a size (:data:`SIZE_WORDS`)."""
+    raw = table.get("min_effect") or {}
+    words = [w for w in SIZE_WORDS if re.search(rf"\b{w}\b", str(table["statement"]), re.IGNORECASE)]
+    if words and not raw:
+        _fail(
+            path,
+            where,
+            f"its statement says {words[0]!r}, a size: declare the least effect it asserts, e.g. "
+            f"min_effect = {{psnr_mean = 1.0}}",
+        )
+    voting = set(_measures.voters(table["measures"]))
+    if not isinstance(raw, dict) or not all(
+        k in voting and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for k, v in raw.items()
+    ):
+        _fail(
+            path,
+            where,
+            f"min_effect must give a least effect > 0 for voting measures ({', '.join(sorted(voting))}), e.g. "
+            f"min_effect = {{psnr_mean = 1.0}}",
+        )
+    return tuple((str(k), float(v)) for k, v in raw.items())
 
 
 def load(path: str | Path = DEFAULT_PATH) -> Registry:

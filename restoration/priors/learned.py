@@ -43,12 +43,14 @@ validation patches come from held-out images, not the training ones.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from restoration import code_digest
 from restoration.objectives import Term
 from restoration.priors.patches import SAMPLE_EPS, PatchSpec, Whitening
 
@@ -245,7 +247,14 @@ def save_prior(params: PriorParams, root) -> Path:
     photos = None if params.photos is None else {"source": params.photo_source, "names": list(params.photos)}
     (folder / "spec.json").write_text(
         json.dumps(
-            {"spec": spec, "run_id": params.run_id, "natural_energy": params.natural_energy, "photos": photos}, indent=1
+            {
+                "spec": spec,
+                "run_id": params.run_id,
+                "natural_energy": params.natural_energy,
+                "photos": photos,
+                "code": code_digest.code_digest(),
+            },
+            indent=1,
         )
     )
     tmp.replace(folder / "params.npz")
@@ -274,6 +283,8 @@ def load_prior(name: str, root) -> PriorParams:
     )
     with np.load(folder / "params.npz") as z:
         W, a = z["W"], z["a"]
+    ident = hashlib.sha1(np.ascontiguousarray(W).tobytes() + np.ascontiguousarray(a).tobytes()).hexdigest()[:12]
+    code_digest.note("prior", name, f"run {meta.get('run_id')} #{ident}", meta.get("code"))
     photos = meta.get("photos") if isinstance(meta.get("photos"), dict) else {}
     names = photos.get("names")
     return PriorParams(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from restoration import code_digest
 from restoration.stacks import FORMAT, ModuleSpec
 from restoration.optim import TrainSettings
 
@@ -53,11 +54,18 @@ class ModuleStore:
         inputs = {
             "format": FORMAT,
             "training": TRAINING_VERSION,
+            "code": code_digest.code_digest(),  # only modules made by the current code are reused
             "net": net_digest,
             "spec": spec.to_dict(),
             "data": data_fingerprint,
             "seed": int(seed),
-            "settings": {"steps": settings.steps, "lr": settings.lr, "lr_schedule": settings.lr_schedule},
+            "settings": {
+                "steps": settings.steps,
+                "lr": settings.lr,
+                "lr_schedule": settings.lr_schedule,
+                # only when set, so the keys of modules trained at a constant rate stay as they were
+                **({"lr_decay": settings.lr_decay} if settings.lr_decay else {}),
+            },
         }
         return hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -79,6 +87,7 @@ class ModuleStore:
         if not all(np.all(np.isfinite(a)) for a in arrays):
             warnings.warn(f"module store entry {folder} holds NaN/inf weights; retraining it")
             return None
+        code_digest.note("module", str(meta.get("spec", {}).get("name", key)), key, meta.get("code"))
         return StoredModule(key, arrays, meta)
 
     def save(self, key: str, spec: ModuleSpec, arrays, meta: dict) -> Path:
@@ -96,7 +105,9 @@ class ModuleStore:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.root))
         np.savez(tmp / "weights.npz", **{str(k): a for k, a in enumerate(arrays)})
         (tmp / "module.json").write_text(
-            json.dumps({"key": key, "spec": spec.to_dict(), **meta}, indent=1, default=str)
+            json.dumps(
+                {"key": key, "spec": spec.to_dict(), "code": code_digest.code_digest(), **meta}, indent=1, default=str
+            )
         )
         try:
             os.rename(tmp, target)

@@ -44,11 +44,15 @@ def _record_provenance(_run):
     """Store how the run's config differs from the experiment's defaults (the named configs and every key they or
     the command line changed, from Sacred's ``config_modifications``), and the sweep the run belongs to (given
     in ``meta_info["sweep"]`` by :mod:`restoration.sweeps`), in ``run.info["provenance"]``."""
+    from restoration import code_digest
+
     mods = _run.config_modifications
     changed = set(mods.added) | set(mods.modified) | set(mods.typechanged)
+    code_digest.clear()  # what this run loads is noted from here on (a Dask worker runs several in one process)
     _run.info["provenance"] = {
         "named_configs": [str(n) for n in _run.meta_info.get("named_configs", [])],
         "changed": config_changes(_run.config, changed),
+        "code": code_digest.code_digest(),
     }
     # the machine and the precision the run computes in ("auto" resolved by this machine's cached probe)
     from restoration.precision import provenance
@@ -285,6 +289,11 @@ def set_report(run, report) -> None:
     report.validate()
     report.seed = _seed(run)
     report.comparable = comparability(run, report)
+    from restoration import code_digest
+
+    prov = getattr(run, "info", {}).get("provenance")
+    if isinstance(prov, dict):  # what the run loaded, whole (the payload keeps its digest)
+        prov["loaded"] = [x.to_dict() for x in code_digest.loaded()]
     payload = _jsonable(report.to_dict())
     json.dumps(payload)
     run.info["report"] = payload
@@ -320,9 +329,11 @@ def _seed(run) -> int | None:
 def comparability(run, report):
     """The :class:`restoration.contract.payload.Comparability` of ``run`` for its ``report``: the profile (its named
     config, ``+key=value`` for every other config key changed), the variant, the resolved precision, the image
-    set (image folder and a digest of the scored image ids) and the steps."""
+    set (image folder and a digest of the scored image ids), the steps, the code digest and what the run loaded
+    (:mod:`restoration.code_digest`): the inputs' digest, and those made by other code, which make the run stale."""
     import hashlib
 
+    from restoration import code_digest
     from restoration.contract.payload import Comparability
 
     cfg = getattr(run, "config", None) or {}
@@ -335,6 +346,7 @@ def comparability(run, report):
     image_set = (
         f"{where}, {len(ids)} images #{hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:8]}" if ids else where
     )
+    loaded = code_digest.loaded()
     steps = {
         k: cfg[k]
         for k in ("steps", "module_steps", "finetune_steps", "mse_steps", "prior_steps")
@@ -347,6 +359,9 @@ def comparability(run, report):
         image_set=image_set,
         steps=json.dumps(steps, sort_keys=True, default=str) if steps else "",
         variants=report.comparable.variants,
+        code=str(prov.get("code") or ""),
+        inputs=hashlib.sha1(json.dumps([x.to_dict() for x in loaded]).encode()).hexdigest()[:12] if loaded else "",
+        stale_inputs=", ".join(f"{x.kind} {x.name}" for x in loaded if x.code != prov.get("code")),
     )
 
 

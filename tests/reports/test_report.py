@@ -102,20 +102,21 @@ def test_claim_with_one_run_per_side_is_exploratory_with_the_effect_oriented(
     chapter = html[html.index('id="sec-trained-inversion"') :]
     claim = re.search(r'<p class="claim[^"]*"><strong>Claim.</strong> (.*?)</p>', chapter, re.S).group(1)
     claim = claim.replace("&#34;", '"')
-    assert claim.startswith("“Stacked beats end to end”: exploratory (1 seed)")
+    assert claim.startswith("“Stacked beats end to end”: exploratory (under 3 seeds) (1 seed, summary means)")
     assert chapter.index("Claim.") < chapter.index('id="fig05"')  # at the top of the section
     assert f"PSNR {sign}1.75 dB (1 seed)" in claim and f"SSIM {sign}0.125 (1 seed)" in claim
     table = html[html.index('<section id="claims"') : html.index('<section id="reproduced"')]
     row = re.search(r'id="claim-stacked_beats_end_to_end">(.*?)</tr>', table, re.S).group(1)
-    assert "verdict-exploratory-1-seed" in row and "1 seed (7)" in row and "summary means" in row
-    assert f"PSNR {sign}1.75 dB (1 seed) <em>exploratory (1 seed)</em>" in row
+    assert "verdict-exploratory-under-3-seeds" in row and "1 seed (7)" in row and "summary means" in row
+    assert f"PSNR {sign}1.75 dB (1 seed) <em>exploratory (under 3 seeds)</em>" in row
     b, w = (BETTER, WORSE) if sign == "+" else (WORSE, BETTER)
     assert f"means {b['psnr_mean']:.4g} dB vs {w['psnr_mean']:.4g} dB" in row
     assert "norm. error" in row and "(shown)" in row  # PSNR's family: shown, not voting
     other = re.search(r'id="claim-alexnet_claim">(.*?)</tr>', table, re.S).group(1)
     assert "not run: fig01: needs AlexNet weights</td>" in other
     assert "How a claim is judged" in table and 'id="claims-forest"' in table
-    assert "1 exploratory (1 seed), 1 not run." in html
+    assert "1 exploratory (under 3 seeds), 1 not run." in html
+    assert "run make claims: 3 seeds give the first look" in row
 
 
 def test_run_missing_reports_a_failing_experiment(tmp_path, monkeypatch, registry):
