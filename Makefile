@@ -97,12 +97,14 @@ pdf-libs: $(STAMP)
 	    && echo "installed Pango (libpango-1.0-0, libpangoft2-1.0-0) for the PDF report"; } || \
 	  $(PY) -c "from restoration_reports.pdf import engine_problem; print('note: no PDF report possible here:', engine_problem())"
 
-# Replicate seeds for the claims (experiments/claims.py): every arm of every claim for seeds 0..N-1 on Dask,
-# reusing completed runs; `make report` then judges each claim with intervals over the seeds.
-N      ?= 3
+# Replicate seeds for the claims (experiments/claims.py), sequentially within BUDGET of wall time: 3 seeds for
+# every claim, then seeds to the undecided claims closest to a decision (looks at 5, 8, 12), reusing completed
+# runs of the current code; `make report` then judges each claim. N=5: a fixed design, seeds 0..4, no sequence.
+BUDGET ?= 45m
+N      ?=
 CLAIMS ?=
 claims: $(STAMP)
-	$(PY) -m restoration_experiments --claims --n $(N) $(if $(CLAIMS),--only $(CLAIMS)) --cluster $(CLUSTER)
+	$(PY) -m restoration_experiments --claims --budget $(BUDGET) $(if $(N),--n $(N)) $(if $(CLAIMS),--only $(CLAIMS)) --cluster $(CLUSTER)
 
 # A grid of config values ([sweeps.<name>] in experiments/registry.toml) as Sacred runs on Dask; reruns skip
 # what completed. SLURM: make sweep SWEEP=name CLUSTER=slurm SLURM=queue=defq,cores=8,jobs=4 (PostgreSQL needed).

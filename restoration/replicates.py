@@ -13,8 +13,8 @@ unless one of its figures pins a precision in its own config (joint training fro
 every arm of that claim runs at that precision, so a figure shared with other claims may run at two.
 
 **Reuse.** A seed counts as done when a completed run of the figure exists with that seed, the plain quick
-profile and the same resolved precision: an earlier ``make claims`` run, or the figure's own run from
-``make report`` (seed 0).
+profile, the same resolved precision and the current code digest (and no input made by other code): an earlier
+``make claims`` run, or the figure's own run from ``make report`` (seed 0).
 """
 
 from __future__ import annotations
@@ -128,13 +128,16 @@ def plan(
     completed: Callable[[str], list],
     alexnet_missing: str | None = None,
     extra: Mapping[str, object] | None = None,
+    code: str | None = None,
 ) -> ReplicatePlan:
     """The replicate runs for ``claims`` at seeds ``0..n-1``.
 
     ``resolve(precision)`` gives the precision a run computes in here; ``completed(figure)`` the figure's
     completed claim-arm runs (``RunRecord``-like, with ``id``, ``info["report"]`` and ``info["sweep"]``);
     ``alexnet_missing``: the weights path when AlexNet weights are absent (its claims are skipped, saying so);
-    ``extra``: config values every run gets (then only earlier ``make claims`` runs with the same values count).
+    ``extra``: config values every run gets (then only earlier ``make claims`` runs with the same values count);
+    ``code``: the current code digest (:mod:`restoration.code_digest`): a run made by other code, or one that loaded
+    a prior or module made by other code, is not reused (the claims would leave it out too).
     """
     # Kept linear on purpose: the plan's rules (AlexNet claims skipped without weights, arms that resolve to one
     # precision merged, completed seeds reused) apply in this order and each is a few lines.
@@ -178,6 +181,8 @@ def plan(
             info = getattr(rec, "info", None)
             payload = Payload.from_dict(stored_section(info, "report"))
             if payload is None or payload.seed not in seeds or payload.seed in ap.done:
+                continue
+            if code is not None and (payload.comparable.code != code or payload.comparable.stale_inputs):
                 continue
             tag = stored_section(info, "sweep")
             if tag:  # an earlier make claims: the same settings

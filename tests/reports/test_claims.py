@@ -399,3 +399,89 @@ def test_make_claims_runs_replicates_as_a_sweep_and_the_report_judges_them():
     assert len(v.pairs) == 2 and all(e.effect.low is not None for p in v.pairs for e in p.voting)
     bad = subprocess.run(cmd[: -len(tiny)] + ["stepz=3"], cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "stepz" in bad.stderr
+
+
+def test_make_claims_budget_and_the_next_claim_to_get_seeds():
+    """The budget's spelling, and the sequential step: the undecided claim whose next look likely decides it
+    first, then the smallest p; one that does not fit the time left is passed over; decided ones never."""
+    from restoration_experiments.claims import next_step, parse_budget
+    from restoration_reports import evidence
+
+    assert parse_budget("45m") == 2700 and parse_budget("2h") == 7200 and parse_budget("1h30m") == 5400
+    assert parse_budget("90s") == 90 and parse_budget("30") == 1800
+    for bad in ("soon", "0m", "", "-5m"):
+        with pytest.raises(ValueError, match="BUDGET="):
+            parse_budget(bad)
+    look = evidence.look_for(3)
+
+    def verdict(cid, status, p, more):
+        c = Claim(cid, "s", "t", ((Side.parse("a"), Side.parse("b")),), ("psnr_mean",))
+        return claims.Verdict(
+            c, status, "", seeds=(0, 1, 2), decision=evidence.Decision(status, p, look), more_seeds=more
+        )
+
+    vs = [
+        verdict("decided", claims.HELD, 0.001, None),
+        verdict("close", claims.INCONCLUSIVE, 0.03, None),
+        verdict("likely", claims.INCONCLUSIVE, 0.2, 5),
+        verdict("hopeless", claims.INCONCLUSIVE, 0.01, None),
+    ]
+    ids = {v.claim.id for v in vs}
+    cheap = lambda claim, n: 60.0  # noqa: E731
+    claim, target = next_step(vs, ids, cheap, 3600)
+    assert claim.id == "likely" and target == 5  # its estimate says look 2 decides it
+    dear = lambda claim, n: 1e6 if claim.id == "likely" else 60.0  # noqa: E731
+    assert next_step(vs, ids, dear, 3600)[0].id == "hopeless"  # then the smallest p
+    assert next_step(vs, ids, cheap, 10) is None  # nothing fits
+    assert next_step(vs, {"decided"}, cheap, 3600) is None
+    last = [claims.Verdict(vs[1].claim, claims.INCONCLUSIVE, "", seeds=tuple(range(12)), decision=vs[1].decision)]
+    assert next_step(last, ids, cheap, 3600) is None  # at the last look: stays inconclusive
+
+
+def test_stale_runs_are_left_out_and_counted():
+    """Only runs of the current code digest count; older code, no digest, or a prior made by other code are left
+    out, and the verdict says how many and why."""
+    import dataclasses
+
+    now = dataclasses.replace(COMP, code="c0ffee")
+    old = dataclasses.replace(COMP, code="0ld")
+    stale = dataclasses.replace(COMP, code="c0ffee", stale_inputs="prior full512")
+    a = [arm(f"a{s}", s, [21 + s / 10, 20], comp=now) for s in range(3)]
+    b = [arm(f"b{s}", s, [19, 18 + s / 7], comp=now) for s in range(3)]
+    a += [arm(f"ao{s}", s, [10, 10], comp=old) for s in range(3)] + [arm("an", 0, [5, 5])]
+    b += [arm("bs", 0, [30, 30], comp=stale)]
+    v = claims.judge(claim(measures=("psnr_mean",)), {"a": a, "b": b}, code="c0ffee")
+    assert v.runs == {"a": ["a0", "a1", "a2"], "b": ["b0", "b1", "b2"]} and v.status == claims.HELD
+    left = dict(v.left_out)
+    assert left == {
+        "made by other code (#0ld)": 3,
+        "made before code digests were recorded": 1,
+        "loaded prior full512 made by other code": 1,
+    }
+    gone = claims.judge(claim(measures=("psnr_mean",)), {"a": a[3:], "b": b[3:]}, code="c0ffee")
+    assert gone.status == claims.NOT_RUN and "no completed run of the current code" in gone.reason
+
+
+def test_a_perfect_image_is_capped_and_said_and_nmse_votes_alone():
+    perfect = [[np.inf, 20.0], [np.inf, 21.0], [np.inf, 20.5]]
+    worse = [[40.0, 19.0], [41.0, 19.4], [40.5, 19.9]]
+    v = claims.judge(claim(measures=("psnr_mean",)), sides(perfect, worse))
+    (e,) = v.pairs[0].voting
+    assert "3 perfect image scores (infinite PSNR) capped at 100 dB" in e.why and e.effect.n_images == 2
+    from restoration.contract import measures
+
+    assert measures.voters(["mse_mean", "nmse_thesis"]) == ["mse_db", "nmse_thesis"]
+    assert measures.get("nmse_thesis").family == "" and measures.get("nmse_thesis").delta == 0.01
+
+
+def test_a_claim_that_says_much_must_declare_its_least_effect(tmp_path):
+    text = (registry.DEFAULT_PATH).read_text()
+    broken = text.replace(
+        '# "much": at least 1 dB, twice the practical difference\nmin_effect = {psnr_mean = 1.0}\n', ""
+    )
+    assert broken != text
+    path = tmp_path / "registry.toml"
+    path.write_text(broken)
+    with pytest.raises(ValueError, match="says 'much', a size: declare the least effect"):
+        registry.load(path)
+    assert registry.load().claims  # the shipped registry declares them
