@@ -135,6 +135,7 @@ class Verdict:
     stored: int = 0  # seeds stored (the look uses the first ``len(seeds)`` of them)
     more_seeds: int | None = None  # an undecided claim: the look at which it would likely be decided
     left_out: tuple[tuple[str, int], ...] = ()  # runs not counted: (why, how many)
+    caveat: str = ""  # what the interval does not cover (e.g. a prior's own training randomness)
 
     @property
     def judged(self) -> bool:
@@ -484,6 +485,14 @@ def judge(
             on_par=bool(claim.on_par),
         )
         status = decision.status
+    priors = sorted({p for f in arms for r in arms[f].values() for p in r.payload.comparable.priors.split(", ") if p})
+    caveat = (
+        f"The priors ({', '.join(priors)}) were trained once and loaded by name: the interval covers the "
+        f"inversions' seeds, not the priors' own training randomness, so it is too narrow for a claim about the "
+        f"priors; their weights share one scale, tuned for full512 only."
+        if priors
+        else ""
+    )
     verdict = Verdict(
         claim,
         status,
@@ -497,6 +506,7 @@ def judge(
         stored=len(stored),
         more_seeds=_more_seeds(claim, voters) if status in (INCONCLUSIVE, NOT_ON_PAR, EXPLORATORY) else None,
         left_out=left_out,
+        caveat=caveat,
     )
     return replace(verdict, sentence=_sentence(verdict))
 
@@ -582,7 +592,8 @@ def _sentence(v: Verdict) -> str:
         tail = f" About {v.more_seeds} seeds would likely decide it at the measured spread."
     elif v.status in (INCONCLUSIVE, NOT_ON_PAR) and v.decision is not None:
         tail = f" Not likely decided by {evidence.LOOKS[-1]} seeds at the measured spread."
-    return f"“{v.claim.statement}”: {v.status} ({how}): {' | '.join(parts)}.{tail}"
+    caveat = f" {v.caveat}" if v.caveat else ""
+    return f"“{v.claim.statement}”: {v.status} ({how}): {' | '.join(parts)}.{tail}{caveat}"
 
 
 def counts(verdicts: Sequence[Verdict]) -> list[tuple[str, int]]:

@@ -96,6 +96,7 @@ def claim_rows(verdicts: Sequence[_claims.Verdict]) -> list[dict]:
                 "runs": "; ".join(f"{f}: {', '.join(ids)}" for f, ids in v.runs.items()),
                 "test": v.decision.text() if v.decision is not None else "",
                 "more": _more_text(v),
+                "caveat": v.caveat,
                 "left_out": "; ".join(f"{n} run{'s' if n != 1 else ''} {why}" for why, n in v.left_out),
             }
         )

@@ -123,6 +123,7 @@ class Comparability:
     code: str = ""  # restoration.code_digest of the code that ran: a claim pairs only runs of the current code
     inputs: str = ""  # digest of the priors and stored modules the run loaded (restoration.code_digest.loaded)
     stale_inputs: str = ""  # those of them made by other code ("prior full512, module DC1"): the run is not current
+    priors: str = ""  # the learned priors the run loaded by name ("full512, cica_image"), trained once, not per seed
 
     def differences(
         self, other: "Comparability", fields=("profile", "variant", "precision", "image_set")

@@ -362,6 +362,7 @@ def comparability(run, report):
         code=str(prov.get("code") or ""),
         inputs=hashlib.sha1(json.dumps([x.to_dict() for x in loaded]).encode()).hexdigest()[:12] if loaded else "",
         stale_inputs=", ".join(f"{x.kind} {x.name}" for x in loaded if x.code != prov.get("code")),
+        priors=", ".join(x.name for x in loaded if x.kind == "prior"),
     )
 
 

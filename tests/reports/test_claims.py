@@ -485,3 +485,15 @@ def test_a_claim_that_says_much_must_declare_its_least_effect(tmp_path):
     with pytest.raises(ValueError, match="says 'much', a size: declare the least effect"):
         registry.load(path)
     assert registry.load().claims  # the shipped registry declares them
+
+
+def test_a_claim_on_runs_that_loaded_priors_says_what_its_interval_leaves_out():
+    import dataclasses
+
+    with_prior = dataclasses.replace(COMP, priors="full512, cica_image")
+    a = [arm(f"a{s}", s, [21 + s / 10, 20], comp=with_prior) for s in range(3)]
+    b = [arm(f"b{s}", s, [19, 18 + s / 7], comp=with_prior) for s in range(3)]
+    v = claims.judge(claim(measures=("psnr_mean",)), {"a": a, "b": b})
+    assert "priors (cica_image, full512) were trained once" in v.caveat and v.caveat in v.sentence
+    plain = claims.judge(claim(measures=("psnr_mean",)), sides([[21, 20], [22, 19], [21.5, 20]], [[19, 18]] * 3))
+    assert plain.caveat == ""
