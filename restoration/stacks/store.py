@@ -63,8 +63,8 @@ class ModuleStore:
                 "steps": settings.steps,
                 "lr": settings.lr,
                 "lr_schedule": settings.lr_schedule,
-                # only when set, so the keys of modules trained at a constant rate stay as they were
-                **({"lr_decay": settings.lr_decay} if settings.lr_decay else {}),
+                # a decaying rate (when the settings have one and it is set) changes the weights too
+                **({"lr_decay": settings.lr_decay} if getattr(settings, "lr_decay", None) else {}),
             },
         }
         return hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:20]
