@@ -263,6 +263,13 @@ def _trained_context(cfg, net_name, fnet, nr: NetRun, run_id):
     return fig, tc, tc.crop_batches(train)
 
 
+def _trained_lr_decay() -> float:
+    """The trained cells' rate decay: the trained-inversion figures' (their ``BASE``, which the cells train with)."""
+    from restoration_experiments import _trained_inversion as ti
+
+    return ti.BASE["lr_decay"]
+
+
 def _weights(cfg, net_name):
     return {"vgg16": cfg["vgg16_weights"], "alexnet": cfg["alexnet_weights"], "tiny_vgg": None}[net_name]
 
@@ -434,6 +441,7 @@ def _plan_cells(cfg, fnet, nr: NetRun, methods, priors: dict, log) -> tuple[dict
         batch_size=cfg["batch_size"],
         module_steps=cfg["module_steps"],
         lr=cfg["lr"],
+        lr_decay=_trained_lr_decay(),
         targets=cfg["targets"],
         image_dir=cfg["image_dir"],
         deepest=max(cfg["depths"]),

@@ -6,7 +6,8 @@ priors (:mod:`restoration.priors.training`); nothing in it knows what the terms 
   shape); the held-out step accepts any batch size.
 * **Learning rate**: constant, or piecewise constant (``TrainSettings.lr_schedule``, e.g. the thesis's
   fine-tuning schedule 3e-6 -> 1e-6 at step 1000 -> 3e-7 at 2000) as a Keras schedule on the optimizer's own
-  step count, so a resumed run continues the schedule where it stopped.
+  step count, so a resumed run continues the schedule where it stopped; ``TrainSettings.lr_decay`` multiplies
+  it by a cosine decay to zero over the last part of the steps (:func:`restoration.optim.schedule.decay_factor`).
 * **Checkpoints** (``tf.train.CheckpointManager`` under ``ckpt_dir``, the newest two kept): calling again with
   the same directory resumes at the saved step with the same batches (``batches`` is a pure function of the
   step). A checkpoint is written only when every weight and optimiser slot is finite, and on resume the newest
@@ -34,7 +35,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from restoration.errors import DivergenceError
-from restoration.optim.schedule import Schedule
+from restoration.optim.schedule import Schedule, check_decay, decay_factor
 
 LogFn = Callable[[str, float, int], None]
 BatchFn = Callable[[int], np.ndarray]
@@ -47,6 +48,10 @@ class TrainSettings:
     ``lr_schedule``: ``((step, lr), ...)`` with increasing steps, the first at 0; empty = ``lr`` throughout.
     ``clip_value``: clip every gradient element to ``[-clip_value, clip_value]`` before the update (the
     thesis's score-matching priors use 1e-3); None = no clipping.
+    ``lr_decay``: the fraction of ``steps``, at the end, over which the rate (``lr`` or ``lr_schedule``) falls to
+    zero along a half cosine (:func:`restoration.optim.schedule.decay_factor`); 0 = none, the thesis code's
+    constant Adam rate. The trained-inversion figures' quick profile sets it (config key ``lr_decay``): at a
+    constant rate their last weights sit wherever Adam's noise left them, and the figures' PSNR varied by seed.
     """
 
     steps: int = 3000
@@ -57,6 +62,7 @@ class TrainSettings:
     ckpt_every: int = 100
     progress: bool = True
     clip_value: float | None = None
+    lr_decay: float = 0.0
 
     def __post_init__(self):
         for f in ("steps", "log_every", "eval_every", "ckpt_every"):
@@ -78,12 +84,13 @@ class TrainSettings:
                     f"steps and positive rates, got {self.lr_schedule!r}"
                 ) from None
             object.__setattr__(self, "lr_schedule", sched)
+        object.__setattr__(self, "lr_decay", check_decay(self.lr_decay))
         if self.clip_value is not None and not (isinstance(self.clip_value, (int, float)) and self.clip_value > 0):
             raise ValueError(f"TrainSettings.clip_value must be a positive number or None, got {self.clip_value!r}")
 
     def lr_at(self, step: int) -> float:
         """The learning rate used for the update at ``step`` (0-based)."""
-        return self.schedule(step)
+        return self.schedule(step) * decay_factor(step, self.steps, self.lr_decay)
 
     @property
     def schedule(self) -> Schedule:
@@ -91,7 +98,8 @@ class TrainSettings:
         return Schedule(self.lr_schedule) if self.lr_schedule else Schedule.of(self.lr)
 
     def describe(self) -> str:
-        return f"{self.steps} Adam steps (lr {self.schedule.describe()})"
+        tail = f", cosine decay to 0 over the last {self.lr_decay:.0%}" if self.lr_decay else ""
+        return f"{self.steps} Adam steps (lr {self.schedule.describe()}{tail})"
 
 
 @dataclass
@@ -113,7 +121,7 @@ class TrainResult:
 
 
 def _learning_rate(settings: TrainSettings):
-    return settings.schedule.keras()
+    return settings.schedule.keras(steps=settings.steps, decay=settings.lr_decay)
 
 
 def _all_finite(values) -> bool:

@@ -1,4 +1,5 @@
-"""The one learning-rate schedule: piecewise constant, ``((0, lr0), (s1, lr1), ...)`` = ``lr_i`` from step ``s_i`` on.
+"""The one learning-rate schedule: piecewise constant, ``((0, lr0), (s1, lr1), ...)`` = ``lr_i`` from step ``s_i`` on,
+optionally with a cosine decay to zero over the last part of training (:func:`decay_factor`, ``TrainSettings.lr_decay``).
 
 Used by the training loop (:class:`restoration.optim.TrainSettings`), the optimisation pre-images
 (:func:`restoration.preimage.invert`), the M&V recipes (:mod:`restoration.preimage.recipes`) and the experiments'
@@ -65,14 +66,68 @@ class Schedule:
     def describe(self) -> str:
         return ", ".join(f"{v:g} from step {s}" if s else f"{v:g}" for s, v in self.points)
 
-    def keras(self):
+    def keras(self, *, steps: int | None = None, decay: float = 0.0):
         """The schedule as Keras takes it: a float when constant, else ``PiecewiseConstantDecay`` on the
-        optimiser's own step count (so a resumed run continues where it stopped)."""
+        optimiser's own step count (so a resumed run continues where it stopped). With ``decay`` > 0 the rate is
+        multiplied by :func:`decay_factor` ``(step, steps, decay)`` (a Keras schedule on the same step count)."""
+        if decay and not steps:
+            raise ValueError(f"a decaying schedule needs the total steps; got steps={steps!r}, decay={decay!r}")
         if len(self.points) == 1:  # a constant rate (Keras needs a boundary for a schedule)
-            return self.points[0][1]
-        import keras
+            base = self.points[0][1]
+        else:
+            import keras
 
-        bounds = [s for s, _ in self.points[1:]]
-        values = [v for _, v in self.points]
-        # PiecewiseConstantDecay uses lr[i] for step <= boundary[i]; our steps are "from step s on", i.e. > s - 1
-        return keras.optimizers.schedules.PiecewiseConstantDecay([b - 1 for b in bounds], values)
+            bounds = [s for s, _ in self.points[1:]]
+            values = [v for _, v in self.points]
+            # PiecewiseConstantDecay uses lr[i] for step <= boundary[i]; our steps are "from step s on", i.e. > s - 1
+            base = keras.optimizers.schedules.PiecewiseConstantDecay([b - 1 for b in bounds], values)
+        return _keras_decayed(base, steps, decay) if decay else base
+
+
+def decay_start(steps: int, decay: float) -> int:
+    """The first update (0-based) whose rate is decayed: the last ``round(decay * steps)`` updates are."""
+    check_decay(decay)
+    return steps - int(round(decay * steps))
+
+
+def decay_factor(step: int, steps: int, decay: float) -> float:
+    """The factor on the rate of the update at ``step`` (0-based) of ``steps``: 1 before :func:`decay_start`, then a
+    half cosine from 1 towards 0 over the remaining updates, ``0.5 * (1 + cos(pi * k / (n + 1)))`` for the k-th
+    (1-based) of the ``n`` decayed updates, so the last update still moves (by ~(pi/2n)^2 of the rate) and the
+    factor stays at its last value after ``steps`` (a run resumed with more steps). ``decay=0``: always 1."""
+    start = decay_start(steps, decay)
+    n = steps - start
+    if n <= 0 or step < start:
+        return 1.0
+    k = min(step - start + 1, n)
+    return 0.5 * (1.0 + math.cos(math.pi * k / (n + 1)))
+
+
+def check_decay(decay) -> float:
+    """``decay`` (the fraction of the steps over which the rate decays) checked: a number in [0, 1]."""
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay <= 1:
+        raise ValueError(
+            f"lr_decay is the fraction of the steps, at the end, over which the learning rate decays to zero: a "
+            f"number in [0, 1] (0 = none, e.g. 0.5 = the second half), got {decay!r}"
+        )
+    return float(decay)
+
+
+def _keras_decayed(base, steps: int, decay: float):
+    """``base`` (a rate or a Keras schedule) times :func:`decay_factor` on the optimiser's step count."""
+    import keras
+    import tensorflow as tf
+
+    start, n = decay_start(steps, decay), steps - decay_start(steps, decay)
+
+    class CosineTail(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            rate = base(step) if callable(base) else tf.constant(base, tf.float32)
+            k = tf.clip_by_value(tf.cast(step, tf.float32) - float(start) + 1.0, 0.0, float(n))
+            factor = tf.where(k > 0, 0.5 * (1.0 + tf.cos(math.pi * k / float(n + 1))), 1.0)
+            return tf.cast(rate, tf.float32) * factor
+
+        def get_config(self):
+            return {"steps": steps, "decay": decay}
+
+    return CosineTail()

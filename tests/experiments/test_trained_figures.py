@@ -166,6 +166,15 @@ def test_bad_config_values_fail_at_the_entry_naming_the_key():
         run_figure("fig06", lr="abc")
     with pytest.raises(ValueError, match=r"config variant='nope': fig06 has variants \['final', 'may'\]"):
         run_figure("fig06", variant="nope")
+    with pytest.raises(ValueError, match=r"config lr_decay=1.5: lr_decay is the fraction"):
+        run_figure("fig06", lr_decay=1.5)
+
+
+def test_quick_profile_decays_the_rate_and_the_thesis_profile_keeps_it_constant():
+    ex = experiment(module_of("fig05"))
+    quick = ex.run("print_config", named_configs=["quick"]).config
+    thesis = ex.run("print_config", named_configs=["thesis"]).config
+    assert quick["lr_decay"] > 0 and thesis["lr_decay"] == 0.0
 
 
 def test_may_variant_and_depth_of_the_pool3_stack_reusing_fig07():
