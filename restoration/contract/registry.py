@@ -222,7 +222,6 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
     extra = set(table) - {"id", "statement", "thesis", "pairs", "measures", "section", "on_par", "min_effect"}
     if extra:
         _fail(path, where, f"unknown keys {sorted(extra)}")
-    min_effect = _min_effect(path, where, table)
     on_par = table.get("on_par") or {}
     if on_par and (
         not isinstance(on_par, dict)
@@ -242,6 +241,7 @@ def _claim(path: Path, n: int, table, figures: list[FigureEntry]) -> Claim:
             _fail(path, where, str(e.args[0]))
         if m.better is None:
             _fail(path, where, f"measure {key!r} has no better direction; a claim cannot be judged on it")
+    min_effect = _min_effect(path, where, table)  # after the measures are known to exist
     section = str(table.get("section") or next(f.section for f in figures if f.id == pairs[0][0].figure))
     return Claim(
         str(table["id"]),
