@@ -12,10 +12,12 @@ Reproduce::
     .venv/bin/python -m restoration_experiments fig06 with thesis image_dir=/path/to/imagenet_subset   # GPU scale
 
 ``quick``: embedded scikit-image photos, 32 px random crops of the photos and of copies scaled to 1/2, 1/4, 1/8,
-with flips, batch 16, 1000 Adam steps (lr 1e-3) per module, evaluated on 8 held-out 128 px crops (chelsea,
-rocket); measured 3 min 29 s on 2 CPU cores (27.34 dB), seconds when the module store already holds the modules.
-``thesis``: 224 px
-images from ``image_dir``, batch 32, 3000 steps per module, Adam 3e-4.
+with flips, batch 16, 1000 Adam steps per module (lr 1e-3, decayed to 0 along a half cosine over the last 500:
+config ``lr_decay=0.5``, which the thesis code does not have), evaluated on 8 held-out 128 px crops (chelsea,
+rocket); measured 3 min 51 s a run, two runs side by side on 2 CPU cores (27.20 dB, mean of seeds 0-4;
+per-seed SD 1.62 dB, see benchmarks/seed_noise.md), seconds when the module store already holds
+the modules. ``thesis``: 224 px images from ``image_dir``, batch 32, 3000 steps per module, Adam 3e-4 constant
+(``lr_decay=0``).
 """
 
 from restoration_experiments._trained_inversion import Chain, TrainedInversionFigure, experiment

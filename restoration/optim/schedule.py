@@ -1,5 +1,6 @@
 """The one learning-rate schedule: piecewise constant, ``((0, lr0), (s1, lr1), ...)`` = ``lr_i`` from step ``s_i`` on,
-optionally with a cosine decay to zero over the last part of training (:func:`decay_factor`, ``TrainSettings.lr_decay``).
+optionally with a cosine decay to zero over the last part of training (:func:`decay_factor`,
+``TrainSettings.lr_decay``).
 
 Used by the training loop (:class:`restoration.optim.TrainSettings`), the optimisation pre-images
 (:func:`restoration.preimage.invert`), the M&V recipes (:mod:`restoration.preimage.recipes`) and the experiments'
