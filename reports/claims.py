@@ -269,7 +269,7 @@ def select_arms(claim: Claim, candidates: Mapping[str, Sequence[ArmRun]]) -> tup
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _capped(values, images) -> tuple[np.ndarray, int]:
+def _capped(values) -> tuple[np.ndarray, int]:
     """PSNR values with a perfect image (infinite PSNR: MSE 0) at :data:`PSNR_CAP` dB; and how many were capped."""
     v = np.asarray(values, np.float64)
     perfect = np.isposinf(v)
@@ -352,7 +352,7 @@ def paired_differences(
             bx, wy = dict(zip(*x)), dict(zip(*y))
             xs, ys = np.array([bx[i] for i in ids]), np.array([wy[i] for i in ids])
             if m.unit == "dB":
-                (xs, cx), (ys, cy) = _capped(xs, ids), _capped(ys, ids)
+                (xs, cx), (ys, cy) = _capped(xs), _capped(ys)
                 capped += cx + cy
             table.append([m.oriented(u, v) for u, v in zip(xs, ys)])
         d = np.asarray(table, np.float64)
