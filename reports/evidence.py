@@ -32,7 +32,7 @@ the run), and a zero-width interval would decide anything.
 * *on par* claims (TOST at their tolerances): on par when ``max_j`` of the TOST p-values is below the level.
 
 **Sequential design.** A claim is judged at *looks*, :data:`LOOKS` seeds (3, 5, 8, 12): the largest look at or
-below the seeds stored, on its first seeds. Every look uses the same nominal level :func:`nominal_alpha` (Pocock
+below the seeds stored, on its first seeds. Every look uses the same nominal level :data:`NOMINAL_ALPHA` (Pocock
 1977), chosen by simulating t-statistics over all looks so that the chance of any false verdict over the whole
 sequence is :data:`ALPHA` (5 %): adding seeds and looking again does not inflate the error, and ``make claims``
 may stop a claim as soon as it is decided. Intervals are shown at that level (about 97.8 %), labelled so.
@@ -67,11 +67,6 @@ LOOKS = (3, 5, 8, 12)
 #: the two-sided level of every look: :func:`derive_nominal_alpha` of :data:`LOOKS` and :data:`ALPHA` (400,000
 #: simulated paths: 0.01554; the test re-derives it, so a change of the looks must change this number)
 NOMINAL_ALPHA = 0.0155
-
-
-def nominal_alpha() -> float:
-    """The two-sided level each look uses (:data:`NOMINAL_ALPHA`)."""
-    return NOMINAL_ALPHA
 
 
 def derive_nominal_alpha(looks: tuple[int, ...] = LOOKS, alpha: float = ALPHA, paths: int = 400_000) -> float:
@@ -110,7 +105,7 @@ def look_for(n_seeds: int) -> Look | None:
     done = [n for n in LOOKS if n <= n_seeds]
     if not done:
         return None
-    return Look(len(done), done[-1], nominal_alpha())
+    return Look(len(done), done[-1], NOMINAL_ALPHA)
 
 
 def next_look(n_seeds: int) -> int | None:
@@ -319,7 +314,7 @@ def seeds_to_decide(effects, *, deltas, min_effects, on_par: bool = False) -> in
     A plug-in estimate (the SD itself is uncertain at 3 seeds), for planning, not a promise."""
     from scipy import stats
 
-    alpha = nominal_alpha()
+    alpha = NOMINAL_ALPHA
     needed = 0
     for e, delta, m in zip(effects, deltas, min_effects):
         sd = e.sd if e is not None else None
@@ -356,12 +351,10 @@ def sequential(means, *, deltas, min_effects=None, on_par: bool = False) -> Deci
     the first decided one (the last look's decision otherwise); ``None`` below the first look."""
     n = min(len(m) for m in means)
     last = None
-    for k, seeds in enumerate(LOOKS):
+    for seeds in LOOKS:
         if seeds > n:
             break
-        last = decide_seed_means(
-            means, Look(k + 1, seeds, nominal_alpha()), deltas=deltas, min_effects=min_effects, on_par=on_par
-        )
+        last = decide_seed_means(means, look_for(seeds), deltas=deltas, min_effects=min_effects, on_par=on_par)
         if last.status not in (INCONCLUSIVE, NOT_ON_PAR):
             return last
     return last

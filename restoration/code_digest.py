@@ -71,10 +71,6 @@ class Loaded:
     ident: str
     code: str
 
-    @property
-    def current(self) -> bool:
-        return self.code == code_digest()
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "ident": self.ident, "code": self.code}
 
